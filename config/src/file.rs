@@ -1,0 +1,172 @@
+//! The serde model of the TOML file, exactly as written; unknown keys are refused.
+
+use serde::Deserialize;
+
+/// The whole configuration file.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    /// `[listen]`: addresses sqlmux listens on.
+    #[serde(default)]
+    pub listen: ListenFile,
+    /// `[admin]`: admin interface credentials and store.
+    pub admin: Option<AdminFile>,
+    /// `[[clusters]]`.
+    #[serde(default)]
+    pub clusters: Vec<ClusterFile>,
+    /// `[[servers]]`.
+    #[serde(default)]
+    pub servers: Vec<ServerFile>,
+    /// `[[users]]`.
+    #[serde(default)]
+    pub users: Vec<UserFile>,
+    /// `[[rules]]`.
+    #[serde(default)]
+    pub rules: Vec<RuleFile>,
+    /// `[pool]`: backend pool timing.
+    #[serde(default)]
+    pub pool: PoolFile,
+    /// `[mysql]`: MySQL frontend settings.
+    #[serde(default)]
+    pub mysql: MysqlFile,
+    /// `[tls]`: certificate and key for client-facing TLS.
+    pub tls: Option<TlsFile>,
+    /// `[log]`: logging.
+    #[serde(default)]
+    pub log: LogFile,
+}
+
+/// `[listen]`.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ListenFile {
+    /// MySQL application endpoint.
+    pub mysql: Option<String>,
+    /// PostgreSQL application endpoint.
+    pub postgres: Option<String>,
+    /// Admin SQL interface, MySQL protocol.
+    pub admin_mysql: Option<String>,
+    /// Admin SQL interface, PostgreSQL protocol.
+    pub admin_postgres: Option<String>,
+    /// Control API.
+    pub http: Option<String>,
+}
+
+/// `[admin]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminFile {
+    /// Admin user name.
+    pub user: String,
+    /// Admin password.
+    pub password: String,
+    /// Directory of the embedded store.
+    pub data_dir: Option<String>,
+}
+
+/// `[[clusters]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterFile {
+    /// Unique cluster name.
+    pub name: String,
+    /// `mysql` or `postgres`.
+    pub protocol: String,
+    /// Hostgroup of the writer.
+    pub writer_hostgroup: u32,
+    /// Hostgroup of the readers.
+    pub reader_hostgroup: u32,
+}
+
+/// `[[servers]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerFile {
+    /// Hostgroup this server belongs to.
+    pub hostgroup: u32,
+    /// `host:port`.
+    pub address: String,
+    /// Relative weight for reader choice.
+    pub weight: Option<u32>,
+    /// Upper bound of backend connections to this server.
+    pub max_connections: Option<u32>,
+    /// Initial status (ONLINE by default).
+    pub status: Option<String>,
+    /// Connect to this server over TLS.
+    pub tls: Option<bool>,
+}
+
+/// `[[users]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserFile {
+    /// Login name (client side and backend side).
+    pub name: String,
+    /// Password (client side and backend side).
+    pub password: String,
+    /// Cluster this user's sessions go to.
+    pub cluster: String,
+    /// Default schema / database when the client names none.
+    pub default_schema: Option<String>,
+    /// Read-your-writes window in milliseconds.
+    pub read_your_writes_ms: Option<u64>,
+}
+
+/// `[[rules]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleFile {
+    /// Regex over the statement text.
+    #[serde(rename = "match")]
+    pub match_: String,
+    /// Destination hostgroup.
+    pub hostgroup: u32,
+    /// Only for this user.
+    pub user: Option<String>,
+    /// Only for this schema.
+    pub schema: Option<String>,
+}
+
+/// `[pool]`.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct PoolFile {
+    /// Backend connect timeout.
+    pub connect_timeout_ms: Option<u64>,
+    /// Close idle pooled connections after this long.
+    pub idle_timeout_ms: Option<u64>,
+    /// Close pooled connections older than this.
+    pub max_lifetime_ms: Option<u64>,
+    /// Longest wait for a free backend connection before an error.
+    pub wait_timeout_ms: Option<u64>,
+}
+
+/// `[mysql]`.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct MysqlFile {
+    /// Relay LOAD DATA LOCAL INFILE (default true).
+    pub local_infile: Option<bool>,
+    /// Version string announced to clients.
+    pub server_version: Option<String>,
+    /// Auth plugin announced in the greeting.
+    pub default_auth_plugin: Option<String>,
+}
+
+/// `[tls]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsFile {
+    /// PEM certificate chain.
+    pub cert: String,
+    /// PEM private key.
+    pub key: String,
+}
+
+/// `[log]`.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct LogFile {
+    /// tracing filter, e.g. `info` or `sqlmux_proxy=debug`.
+    pub level: Option<String>,
+}

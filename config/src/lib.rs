@@ -1,0 +1,35 @@
+//! The configuration model: a TOML file becomes a validated, compiled [`Runtime`].
+//!
+//! - [`file`]: the serde model of the TOML contract (`sqlmux.example.toml`), unknown keys refused.
+//! - [`runtime`]: the compiled, validated form the proxy runs on.
+//! - [`validate`]: the checks that turn a [`file::ConfigFile`] into a [`Runtime`].
+//! - [`error`]: [`ConfigError`], which names the offending key and the problem.
+
+pub mod error;
+pub mod file;
+pub mod runtime;
+pub mod validate;
+
+pub use error::ConfigError;
+pub use runtime::{
+    AdminSettings, Cluster, ListenSettings, MysqlSettings, PoolSettings, Protocol, Rule, Runtime,
+    Server, ServerStatus, TlsSettings, User,
+};
+
+use std::path::Path;
+
+/// Parses and validates configuration text.
+pub fn parse(text: &str) -> Result<Runtime, ConfigError> {
+    let file: file::ConfigFile =
+        toml::from_str(text).map_err(|e| ConfigError::Syntax(e.to_string()))?;
+    validate::compile(file)
+}
+
+/// Reads, parses and validates a configuration file.
+pub fn load(path: &Path) -> Result<Runtime, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    parse(&text)
+}

@@ -1,0 +1,231 @@
+//! The compiled, validated configuration the proxy runs on.
+
+use regex::Regex;
+use std::time::Duration;
+
+/// Wire protocol of a cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    /// MySQL / MariaDB.
+    Mysql,
+    /// PostgreSQL.
+    Postgres,
+}
+
+/// Administrative status of a backend server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ServerStatus {
+    /// Takes new work.
+    Online,
+    /// Set automatically after repeated errors; recovers on its own.
+    Shunned,
+    /// Drain: no new work, running transactions finish.
+    OfflineSoft,
+    /// Closed now.
+    OfflineHard,
+}
+
+impl ServerStatus {
+    /// Parses the upper-case name used in config, admin tables and the API.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.to_ascii_uppercase().as_str() {
+            "ONLINE" => Some(Self::Online),
+            "SHUNNED" => Some(Self::Shunned),
+            "OFFLINE_SOFT" => Some(Self::OfflineSoft),
+            "OFFLINE_HARD" => Some(Self::OfflineHard),
+            _ => None,
+        }
+    }
+
+    /// The upper-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Online => "ONLINE",
+            Self::Shunned => "SHUNNED",
+            Self::OfflineSoft => "OFFLINE_SOFT",
+            Self::OfflineHard => "OFFLINE_HARD",
+        }
+    }
+}
+
+/// Listen addresses; `None` means that endpoint is off.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListenSettings {
+    /// MySQL application endpoint.
+    pub mysql: Option<String>,
+    /// PostgreSQL application endpoint.
+    pub postgres: Option<String>,
+    /// Admin SQL interface, MySQL protocol.
+    pub admin_mysql: Option<String>,
+    /// Admin SQL interface, PostgreSQL protocol.
+    pub admin_postgres: Option<String>,
+    /// Control API.
+    pub http: Option<String>,
+}
+
+/// Admin interface credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminSettings {
+    /// Admin user name.
+    pub user: String,
+    /// Admin password.
+    pub password: String,
+    /// Directory of the embedded store.
+    pub data_dir: String,
+}
+
+/// A replicated database: one writer hostgroup, one reader hostgroup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cluster {
+    /// Unique name.
+    pub name: String,
+    /// Wire protocol.
+    pub protocol: Protocol,
+    /// Hostgroup of the writer.
+    pub writer_hostgroup: u32,
+    /// Hostgroup of the readers.
+    pub reader_hostgroup: u32,
+}
+
+/// A backend server in a hostgroup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Server {
+    /// Hostgroup.
+    pub hostgroup: u32,
+    /// `host:port`.
+    pub address: String,
+    /// Relative weight.
+    pub weight: u32,
+    /// Upper bound of backend connections.
+    pub max_connections: u32,
+    /// Initial status.
+    pub status: ServerStatus,
+    /// Connect over TLS.
+    pub tls: bool,
+}
+
+/// A login, valid towards clients and backends alike.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// Login name.
+    pub name: String,
+    /// Password.
+    pub password: String,
+    /// Cluster the user's sessions go to.
+    pub cluster: String,
+    /// Default schema when the client names none.
+    pub default_schema: Option<String>,
+    /// Read-your-writes window.
+    pub read_your_writes: Option<Duration>,
+}
+
+/// A query rule: first match wins.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    /// The compiled regex over the statement text.
+    pub pattern: Regex,
+    /// Destination hostgroup.
+    pub hostgroup: u32,
+    /// Only for this user.
+    pub user: Option<String>,
+    /// Only for this schema.
+    pub schema: Option<String>,
+}
+
+/// Backend pool timing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolSettings {
+    /// Backend connect timeout.
+    pub connect_timeout: Duration,
+    /// Idle pooled connections are closed after this long.
+    pub idle_timeout: Duration,
+    /// Pooled connections older than this are closed.
+    pub max_lifetime: Duration,
+    /// Longest wait for a free backend connection.
+    pub wait_timeout: Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_millis(2_000),
+            idle_timeout: Duration::from_secs(60),
+            max_lifetime: Duration::from_secs(3_600),
+            wait_timeout: Duration::from_millis(3_000),
+        }
+    }
+}
+
+/// MySQL frontend settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MysqlSettings {
+    /// Relay LOAD DATA LOCAL INFILE.
+    pub local_infile: bool,
+    /// Version string announced to clients.
+    pub server_version: String,
+    /// Auth plugin announced in the greeting.
+    pub default_auth_plugin: String,
+}
+
+impl Default for MysqlSettings {
+    fn default() -> Self {
+        Self {
+            local_infile: true,
+            server_version: "8.0.36-sqlmux".to_string(),
+            default_auth_plugin: "mysql_native_password".to_string(),
+        }
+    }
+}
+
+/// Client-facing TLS material (PEM file paths).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsSettings {
+    /// Certificate chain file.
+    pub cert: String,
+    /// Private key file.
+    pub key: String,
+}
+
+/// The whole validated configuration.
+#[derive(Debug, Clone)]
+pub struct Runtime {
+    /// Listen addresses.
+    pub listen: ListenSettings,
+    /// Admin credentials, if the admin interface is configured.
+    pub admin: Option<AdminSettings>,
+    /// Clusters.
+    pub clusters: Vec<Cluster>,
+    /// Servers.
+    pub servers: Vec<Server>,
+    /// Users.
+    pub users: Vec<User>,
+    /// Ordered query rules.
+    pub rules: Vec<Rule>,
+    /// Pool timing.
+    pub pool: PoolSettings,
+    /// MySQL frontend settings.
+    pub mysql: MysqlSettings,
+    /// Client-facing TLS.
+    pub tls: Option<TlsSettings>,
+    /// tracing filter.
+    pub log_level: String,
+}
+
+impl Runtime {
+    /// The user with this name.
+    pub fn user(&self, name: &str) -> Option<&User> {
+        self.users.iter().find(|u| u.name == name)
+    }
+
+    /// The cluster with this name.
+    pub fn cluster(&self, name: &str) -> Option<&Cluster> {
+        self.clusters.iter().find(|c| c.name == name)
+    }
+
+    /// The servers of one hostgroup.
+    pub fn servers_in(&self, hostgroup: u32) -> impl Iterator<Item = &Server> {
+        self.servers
+            .iter()
+            .filter(move |s| s.hostgroup == hostgroup)
+    }
+}

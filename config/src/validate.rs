@@ -1,0 +1,278 @@
+//! Turns the file model into a [`Runtime`], refusing anything inconsistent.
+
+use crate::error::ConfigError;
+use crate::file::{ClusterFile, ConfigFile, RuleFile, ServerFile, UserFile};
+use crate::runtime::*;
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+/// Validates and compiles a parsed file.
+pub fn compile(file: ConfigFile) -> Result<Runtime, ConfigError> {
+    let listen = compile_listen(&file)?;
+    let clusters = compile_clusters(&file.clusters)?;
+    let hostgroups: HashMap<u32, &str> = clusters
+        .iter()
+        .flat_map(|c| {
+            [
+                (c.writer_hostgroup, c.name.as_str()),
+                (c.reader_hostgroup, c.name.as_str()),
+            ]
+        })
+        .collect();
+    let servers = compile_servers(&file.servers, &hostgroups)?;
+    let users = compile_users(&file.users, &clusters)?;
+    let rules = compile_rules(&file.rules, &hostgroups)?;
+    let defaults = PoolSettings::default();
+    let ms = |v: Option<u64>, d: Duration| v.map(Duration::from_millis).unwrap_or(d);
+    let pool = PoolSettings {
+        connect_timeout: ms(file.pool.connect_timeout_ms, defaults.connect_timeout),
+        idle_timeout: ms(file.pool.idle_timeout_ms, defaults.idle_timeout),
+        max_lifetime: ms(file.pool.max_lifetime_ms, defaults.max_lifetime),
+        wait_timeout: ms(file.pool.wait_timeout_ms, defaults.wait_timeout),
+    };
+    let mysql_defaults = MysqlSettings::default();
+    let default_auth_plugin = file
+        .mysql
+        .default_auth_plugin
+        .unwrap_or(mysql_defaults.default_auth_plugin);
+    if !matches!(
+        default_auth_plugin.as_str(),
+        "mysql_native_password" | "caching_sha2_password"
+    ) {
+        return Err(ConfigError::invalid(
+            "mysql.default_auth_plugin",
+            format!(
+                "unsupported plugin {default_auth_plugin:?} (mysql_native_password or caching_sha2_password)"
+            ),
+        ));
+    }
+    let mysql = MysqlSettings {
+        local_infile: file
+            .mysql
+            .local_infile
+            .unwrap_or(mysql_defaults.local_infile),
+        server_version: file
+            .mysql
+            .server_version
+            .unwrap_or(mysql_defaults.server_version),
+        default_auth_plugin,
+    };
+    let admin = file.admin.map(|a| AdminSettings {
+        user: a.user,
+        password: a.password,
+        data_dir: a.data_dir.unwrap_or_else(|| "sqlmux-data".to_string()),
+    });
+    let tls = file.tls.map(|t| TlsSettings {
+        cert: t.cert,
+        key: t.key,
+    });
+    Ok(Runtime {
+        listen,
+        admin,
+        clusters,
+        servers,
+        users,
+        rules,
+        pool,
+        mysql,
+        tls,
+        log_level: file.log.level.unwrap_or_else(|| "info".to_string()),
+    })
+}
+
+/// Checks that `addr` has the form `host:port` with a numeric port.
+pub fn check_address(key: &str, addr: &str) -> Result<(), ConfigError> {
+    let bad = |why: &str| ConfigError::invalid(key, format!("bad address {addr:?}: {why}"));
+    let (host, port) = addr
+        .rsplit_once(':')
+        .ok_or_else(|| bad("expected host:port"))?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() || host.contains(char::is_whitespace) {
+        return Err(bad("empty or invalid host"));
+    }
+    port.parse::<u16>()
+        .map_err(|_| bad("port must be a number from 0 to 65535"))?;
+    Ok(())
+}
+
+fn compile_listen(file: &ConfigFile) -> Result<ListenSettings, ConfigError> {
+    let l = &file.listen;
+    let fields = [
+        ("listen.mysql", &l.mysql),
+        ("listen.postgres", &l.postgres),
+        ("listen.admin_mysql", &l.admin_mysql),
+        ("listen.admin_postgres", &l.admin_postgres),
+        ("listen.http", &l.http),
+    ];
+    for (key, value) in fields {
+        if let Some(addr) = value {
+            check_address(key, addr)?;
+        }
+    }
+    Ok(ListenSettings {
+        mysql: l.mysql.clone(),
+        postgres: l.postgres.clone(),
+        admin_mysql: l.admin_mysql.clone(),
+        admin_postgres: l.admin_postgres.clone(),
+        http: l.http.clone(),
+    })
+}
+
+fn compile_clusters(files: &[ClusterFile]) -> Result<Vec<Cluster>, ConfigError> {
+    let mut names = HashSet::new();
+    let mut owner: HashMap<u32, &str> = HashMap::new();
+    let mut out = Vec::with_capacity(files.len());
+    for (i, c) in files.iter().enumerate() {
+        let key = |f: &str| format!("clusters[{i}].{f}");
+        if c.name.is_empty() {
+            return Err(ConfigError::invalid(key("name"), "must not be empty"));
+        }
+        if !names.insert(c.name.as_str()) {
+            return Err(ConfigError::invalid(
+                key("name"),
+                format!("duplicate cluster {:?}", c.name),
+            ));
+        }
+        let protocol = match c.protocol.as_str() {
+            "mysql" => Protocol::Mysql,
+            "postgres" | "postgresql" => Protocol::Postgres,
+            other => {
+                return Err(ConfigError::invalid(
+                    key("protocol"),
+                    format!("unknown protocol {other:?} (mysql or postgres)"),
+                ))
+            }
+        };
+        for (field, hg) in [
+            ("writer_hostgroup", c.writer_hostgroup),
+            ("reader_hostgroup", c.reader_hostgroup),
+        ] {
+            if let Some(other) = owner.get(&hg) {
+                if *other != c.name {
+                    return Err(ConfigError::invalid(
+                        key(field),
+                        format!("hostgroup {hg} already belongs to cluster {other:?}"),
+                    ));
+                }
+            }
+            owner.insert(hg, &c.name);
+        }
+        out.push(Cluster {
+            name: c.name.clone(),
+            protocol,
+            writer_hostgroup: c.writer_hostgroup,
+            reader_hostgroup: c.reader_hostgroup,
+        });
+    }
+    Ok(out)
+}
+
+fn compile_servers(
+    files: &[ServerFile],
+    hostgroups: &HashMap<u32, &str>,
+) -> Result<Vec<Server>, ConfigError> {
+    let mut seen = HashSet::new();
+    let mut out = Vec::with_capacity(files.len());
+    for (i, s) in files.iter().enumerate() {
+        let key = |f: &str| format!("servers[{i}].{f}");
+        if !hostgroups.contains_key(&s.hostgroup) {
+            return Err(ConfigError::invalid(
+                key("hostgroup"),
+                format!("hostgroup {} is used by no cluster", s.hostgroup),
+            ));
+        }
+        check_address(&key("address"), &s.address)?;
+        if !seen.insert((s.hostgroup, s.address.as_str())) {
+            return Err(ConfigError::invalid(
+                key("address"),
+                format!(
+                    "server {} is listed twice in hostgroup {}",
+                    s.address, s.hostgroup
+                ),
+            ));
+        }
+        let max_connections = s.max_connections.unwrap_or(100);
+        if max_connections == 0 {
+            return Err(ConfigError::invalid(
+                key("max_connections"),
+                "must be at least 1",
+            ));
+        }
+        let status = match &s.status {
+            None => ServerStatus::Online,
+            Some(v) => ServerStatus::parse(v).ok_or_else(|| {
+                ConfigError::invalid(
+                    key("status"),
+                    format!("unknown status {v:?} (ONLINE, SHUNNED, OFFLINE_SOFT, OFFLINE_HARD)"),
+                )
+            })?,
+        };
+        out.push(Server {
+            hostgroup: s.hostgroup,
+            address: s.address.clone(),
+            weight: s.weight.unwrap_or(1),
+            max_connections,
+            status,
+            tls: s.tls.unwrap_or(false),
+        });
+    }
+    Ok(out)
+}
+
+fn compile_users(files: &[UserFile], clusters: &[Cluster]) -> Result<Vec<User>, ConfigError> {
+    let mut names = HashSet::new();
+    let mut out = Vec::with_capacity(files.len());
+    for (i, u) in files.iter().enumerate() {
+        let key = |f: &str| format!("users[{i}].{f}");
+        if u.name.is_empty() {
+            return Err(ConfigError::invalid(key("name"), "must not be empty"));
+        }
+        if !names.insert(u.name.as_str()) {
+            return Err(ConfigError::invalid(
+                key("name"),
+                format!("duplicate user {:?}", u.name),
+            ));
+        }
+        if !clusters.iter().any(|c| c.name == u.cluster) {
+            return Err(ConfigError::invalid(
+                key("cluster"),
+                format!("no cluster named {:?}", u.cluster),
+            ));
+        }
+        out.push(User {
+            name: u.name.clone(),
+            password: u.password.clone(),
+            cluster: u.cluster.clone(),
+            default_schema: u.default_schema.clone(),
+            read_your_writes: u.read_your_writes_ms.map(Duration::from_millis),
+        });
+    }
+    Ok(out)
+}
+
+fn compile_rules(
+    files: &[RuleFile],
+    hostgroups: &HashMap<u32, &str>,
+) -> Result<Vec<Rule>, ConfigError> {
+    files
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let pattern = regex::Regex::new(&r.match_).map_err(|e| {
+                ConfigError::invalid(format!("rules[{i}].match"), format!("bad regex: {e}"))
+            })?;
+            if !hostgroups.contains_key(&r.hostgroup) {
+                return Err(ConfigError::invalid(
+                    format!("rules[{i}].hostgroup"),
+                    format!("hostgroup {} is used by no cluster", r.hostgroup),
+                ));
+            }
+            Ok(Rule {
+                pattern,
+                hostgroup: r.hostgroup,
+                user: r.user.clone(),
+                schema: r.schema.clone(),
+            })
+        })
+        .collect()
+}

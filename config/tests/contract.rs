@@ -1,0 +1,124 @@
+//! The configuration contract: the shared example parses, bad files are refused by key.
+
+use sqlmux_config::{parse, ConfigError, Protocol, ServerStatus};
+use std::path::Path;
+
+const REPO_EXAMPLE: &str = include_str!("../../sqlmux.example.toml");
+
+fn problem(text: &str) -> String {
+    match parse(text) {
+        Ok(_) => panic!("config was accepted:\n{text}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+const BASE: &str = r#"
+[[clusters]]
+name = "shop"
+protocol = "mysql"
+writer_hostgroup = 10
+reader_hostgroup = 20
+
+[[servers]]
+hostgroup = 10
+address = "127.0.0.1:3306"
+
+[[users]]
+name = "app"
+password = "pw"
+cluster = "shop"
+"#;
+
+#[test]
+fn shared_example_parses_when_present() {
+    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/sqlmux.example.toml");
+    if let Ok(text) = std::fs::read_to_string(&shared) {
+        let rt = parse(&text).expect("shared example must parse");
+        assert_eq!(rt.clusters.len(), 2);
+    }
+}
+
+#[test]
+fn repo_example_parses_with_every_key() {
+    let rt = parse(REPO_EXAMPLE).expect("repo example must parse");
+    assert_eq!(rt.listen.mysql.as_deref(), Some("127.0.0.1:6033"));
+    assert_eq!(rt.listen.http.as_deref(), Some("127.0.0.1:6070"));
+    assert_eq!(rt.admin.as_ref().unwrap().data_dir, "sqlmux-data");
+    let shop = rt.cluster("shop").unwrap();
+    assert_eq!(shop.protocol, Protocol::Mysql);
+    assert_eq!((shop.writer_hostgroup, shop.reader_hostgroup), (10, 20));
+    assert_eq!(rt.cluster("ledger").unwrap().protocol, Protocol::Postgres);
+    assert_eq!(rt.servers.len(), 4);
+    assert_eq!(rt.servers_in(30).next().unwrap().max_connections, 20);
+    assert!(rt.servers.iter().all(|s| s.status == ServerStatus::Online));
+    assert_eq!(rt.user("app").unwrap().password, "apppw");
+    assert_eq!(rt.rules.len(), 1);
+    assert!(rt.rules[0].pattern.is_match("SELECT x FROM report_daily"));
+    assert_eq!(rt.rules[0].hostgroup, 20);
+}
+
+#[test]
+fn unknown_key_is_named() {
+    let msg = problem(&format!("{BASE}\n[pool]\nwait_timout_ms = 5\n"));
+    assert!(msg.contains("wait_timout_ms"), "{msg}");
+}
+
+#[test]
+fn server_in_unused_hostgroup_is_refused() {
+    let msg = problem(&format!(
+        "{BASE}\n[[servers]]\nhostgroup = 99\naddress = \"127.0.0.1:1\"\n"
+    ));
+    assert!(
+        msg.contains("servers[1].hostgroup") && msg.contains("99"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn duplicate_user_is_refused() {
+    let msg = problem(&format!(
+        "{BASE}\n[[users]]\nname = \"app\"\npassword = \"x\"\ncluster = \"shop\"\n"
+    ));
+    assert!(
+        msg.contains("users[1].name") && msg.contains("duplicate user"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn bad_regex_is_refused() {
+    let msg = problem(&format!(
+        "{BASE}\n[[rules]]\nmatch = \"(unclosed\"\nhostgroup = 20\n"
+    ));
+    assert!(
+        msg.contains("rules[0].match") && msg.contains("bad regex"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn bad_address_is_refused() {
+    for addr in ["127.0.0.1", "127.0.0.1:99999", ":3306", "host:port"] {
+        let text = BASE.replace("127.0.0.1:3306", addr);
+        let msg = problem(&text);
+        assert!(
+            msg.contains("servers[0].address") && msg.contains("bad address"),
+            "{msg}"
+        );
+    }
+    let msg = problem(&format!("[listen]\nmysql = \"nowhere\"\n{BASE}"));
+    assert!(msg.contains("listen.mysql"), "{msg}");
+}
+
+#[test]
+fn unknown_cluster_and_protocol_are_refused() {
+    let msg = problem(&BASE.replace("cluster = \"shop\"", "cluster = \"nope\""));
+    assert!(msg.contains("users[0].cluster"), "{msg}");
+    let msg = problem(&BASE.replace("protocol = \"mysql\"", "protocol = \"oracle\""));
+    assert!(msg.contains("clusters[0].protocol"), "{msg}");
+}
+
+#[test]
+fn syntax_error_is_a_syntax_error() {
+    assert!(matches!(parse("[listen\n"), Err(ConfigError::Syntax(_))));
+}

@@ -92,6 +92,8 @@ pub struct Scanner {
     pub error: Option<ErrInfo>,
     /// The prepare-OK header, for COM_STMT_PREPARE.
     pub prepare: Option<PrepareOk>,
+    /// Wire length (header included) of the last control packet scanned.
+    pub last_packet_len: usize,
 }
 
 impl Scanner {
@@ -114,6 +116,7 @@ impl Scanner {
             status: StatusFlags::empty(),
             error: None,
             prepare: None,
+            last_packet_len: 0,
         }
     }
 
@@ -166,6 +169,7 @@ impl Scanner {
                 return Ok((at, Progress::More));
             }
             let payload = &buf[at + HEADER_LEN..end];
+            self.last_packet_len = end - at;
             at = end;
             if self.on_packet(payload)? {
                 return Ok((at, Progress::LocalInfile));

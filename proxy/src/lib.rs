@@ -1,0 +1,22 @@
+//! sqlmux: a multiplexing SQL proxy for MySQL/MariaDB (PostgreSQL to come).
+//!
+//! Data path: [`mysql::listener`] -> [`mysql::session`] -> [`pool`] checkout ->
+//! [`mysql::backend`] -> [`mysql::relay`] back to the client.
+//!
+//! - [`server`]: `run(runtime, listeners, shutdown)`, the only entry point.
+//! - [`shared`]: state shared by the sessions of one proxy (runtime snapshots, pools).
+//! - [`topology`]: hostgroups, servers and status.
+//! - [`pool`]: backend connection pools with bounded waits.
+//! - [`mysql`]: the MySQL frontend and backend.
+//! - [`tls`]: rustls configuration for both sides.
+//! - [`stream`]: a socket that may be TLS.
+
+pub mod mysql;
+pub mod pool;
+pub mod server;
+pub mod shared;
+pub mod stream;
+pub mod tls;
+pub mod topology;
+
+pub use server::{run, Listeners, ServerError};

@@ -1,0 +1,71 @@
+//! The `sqlmux` binary: `sqlmux --config FILE`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+fn usage() -> ExitCode {
+    eprintln!("usage: sqlmux --config FILE");
+    ExitCode::from(2)
+}
+
+fn main() -> ExitCode {
+    let mut args = std::env::args().skip(1);
+    let mut config: Option<PathBuf> = None;
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--config" | "-c" => config = args.next().map(PathBuf::from),
+            "--help" | "-h" => return usage(),
+            other if other.starts_with("--config=") => config = Some(PathBuf::from(&other[9..])),
+            _ => return usage(),
+        }
+    }
+    let Some(path) = config else {
+        return usage();
+    };
+    let runtime = match sqlmux_config::load(&path) {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("sqlmux: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&runtime.log_level));
+    tracing_subscriber::fmt().with_env_filter(filter).init();
+    let tokio = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("sqlmux: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = tokio.block_on(async move {
+        let listeners = sqlmux_proxy::Listeners::bind(&runtime.listen).await?;
+        sqlmux_proxy::run(runtime, listeners, shutdown_signal()).await
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sqlmux: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,313 @@
+//! A connection to a MySQL/MariaDB server: connect, optional TLS, authenticate (through
+//! mysql_common's client-side auth plugins), then carry commands.
+
+use crate::stream::MaybeTls;
+use bytes::BytesMut;
+use mysql_common::auth::plugins::{AuthProc, ChallengeResponsePlugin, Context};
+use mysql_common::io::ParseBuf;
+use mysql_common::packets::{
+    AuthPlugin, AuthSwitchRequest, HandshakePacket, HandshakeResponse, SslRequest,
+};
+use mysql_common::proto::MySerialize;
+use sqlmux_protocol::mysql::constants::{command, CapabilityFlags};
+use sqlmux_protocol::mysql::packet::{decode_frame, encode, Frame};
+use sqlmux_protocol::mysql::response::{parse_err, parse_ok, ErrInfo, OkInfo};
+use std::io;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Largest logical packet accepted from a server in a control position.
+const MAX_SERVER_PACKET: usize = 1 << 30;
+
+/// What went wrong talking to a backend.
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    /// Socket error.
+    #[error("backend i/o error: {0}")]
+    Io(#[from] io::Error),
+    /// The server closed the connection.
+    #[error("backend closed the connection")]
+    Closed,
+    /// The server sent something the proxy cannot follow.
+    #[error("backend protocol error: {0}")]
+    Protocol(String),
+    /// The server answered with an ERR packet.
+    #[error("backend error {}: {}", .0.code, .0.message)]
+    Server(ErrInfo),
+    /// TLS towards the backend failed.
+    #[error("backend tls error: {0}")]
+    Tls(String),
+}
+
+/// How to open a backend connection.
+pub struct ConnectParams<'a> {
+    /// `host:port`.
+    pub address: &'a str,
+    /// Backend user.
+    pub user: &'a str,
+    /// Backend password.
+    pub password: &'a str,
+    /// Initial schema.
+    pub schema: Option<&'a str>,
+    /// Capabilities sqlmux wants on this connection (intersected with the server's).
+    pub capabilities: CapabilityFlags,
+    /// Collation to open the connection with.
+    pub collation: u8,
+    /// TLS connector, when the server is configured with `tls = true`.
+    pub tls: Option<&'a tokio_rustls::TlsConnector>,
+}
+
+/// An authenticated backend connection.
+pub struct BackendConn {
+    stream: MaybeTls,
+    /// Bytes read from the server and not yet consumed.
+    pub rbuf: BytesMut,
+    /// Negotiated capabilities.
+    pub capabilities: CapabilityFlags,
+    /// The server's connection (thread) id.
+    pub connection_id: u32,
+    /// The server's version string.
+    pub server_version: String,
+}
+
+struct AuthContext<'a> {
+    password: &'a [u8],
+    nonce: &'a [u8],
+    tls: bool,
+}
+
+impl Context for &AuthContext<'_> {
+    fn pass(&self) -> &[u8] {
+        self.password
+    }
+    fn is_ipc_transport(&self) -> bool {
+        false
+    }
+    fn is_tls_transport(&self) -> bool {
+        self.tls
+    }
+    fn scramble(&self) -> &[u8] {
+        self.nonce
+    }
+    fn server_key_pem(&self) -> Option<&[u8]> {
+        None
+    }
+}
+
+fn protocol(what: impl Into<String>) -> BackendError {
+    BackendError::Protocol(what.into())
+}
+
+impl BackendConn {
+    /// Connects, negotiates TLS when asked, and authenticates.
+    pub async fn connect(p: &ConnectParams<'_>) -> Result<Self, BackendError> {
+        let mut tcp = TcpStream::connect(p.address).await?;
+        tcp.set_nodelay(true)?;
+        let mut rbuf = BytesMut::with_capacity(16 * 1024);
+        let greeting = read_frame_from(&mut tcp, &mut rbuf).await?;
+        let payload = greeting.payload();
+        if payload.first() == Some(&0xFF) {
+            return Err(server_error(&payload));
+        }
+        let hs: HandshakePacket<'_> = ParseBuf(&payload)
+            .parse(())
+            .map_err(|e| protocol(format!("bad greeting: {e}")))?;
+        let version = hs
+            .maria_db_server_version_parsed()
+            .or_else(|| hs.server_version_parsed())
+            .unwrap_or((5, 7, 0));
+        let nonce = hs.nonce();
+        let mut caps = p.capabilities & hs.capabilities();
+        if p.schema.is_some() {
+            caps |= CapabilityFlags::CLIENT_CONNECT_WITH_DB & hs.capabilities();
+        }
+        let mut seq = greeting.last_seq.wrapping_add(1);
+        let stream = match p.tls {
+            Some(connector) => {
+                if !hs.capabilities().contains(CapabilityFlags::CLIENT_SSL) {
+                    return Err(BackendError::Tls("server does not offer TLS".into()));
+                }
+                caps |= CapabilityFlags::CLIENT_SSL;
+                let mut req = Vec::new();
+                SslRequest::new(caps, 1 << 24, p.collation).serialize(&mut req);
+                tcp.write_all(&encode(seq, &req)).await?;
+                seq = seq.wrapping_add(1);
+                let host = p
+                    .address
+                    .rsplit_once(':')
+                    .map(|(h, _)| h)
+                    .unwrap_or(p.address);
+                let host = host
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .to_string();
+                let name = rustls::pki_types::ServerName::try_from(host)
+                    .map_err(|e| BackendError::Tls(e.to_string()))?;
+                let tls = connector
+                    .connect(name, tcp)
+                    .await
+                    .map_err(|e| BackendError::Tls(e.to_string()))?;
+                MaybeTls::ClientTls(Box::new(tls))
+            }
+            None => MaybeTls::Plain(tcp),
+        };
+        let mut conn = BackendConn {
+            stream,
+            rbuf,
+            capabilities: caps,
+            connection_id: hs.connection_id(),
+            server_version: hs.server_version_str().into_owned(),
+        };
+        let plugin = hs
+            .auth_plugin()
+            .map(|a| a.into_owned())
+            .unwrap_or(AuthPlugin::MysqlNativePassword);
+        let ctx = AuthContext {
+            password: p.password.as_bytes(),
+            nonce: &nonce,
+            tls: conn.stream.is_tls(),
+        };
+        let mut proc = AuthProc::init(&plugin).map_err(|e| protocol(e.to_string()))?;
+        let first = proc
+            .run(&ctx, &nonce)
+            .map_err(|e| protocol(format!("auth: {e}")))?;
+        let response = HandshakeResponse::new(
+            first.data(),
+            version,
+            Some(p.user.as_bytes()),
+            p.schema.map(str::as_bytes),
+            Some(plugin.clone()),
+            caps,
+            None,
+            1 << 24,
+        );
+        let mut buf = Vec::new();
+        response.serialize(&mut buf);
+        conn.write_all(&encode(seq, &buf)).await?;
+        conn.finish_auth(proc, nonce, p.password).await?;
+        Ok(conn)
+    }
+
+    /// Follows the server through auth switch and extra auth data until OK or ERR.
+    async fn finish_auth(
+        &mut self,
+        mut proc: AuthProc,
+        mut nonce: Vec<u8>,
+        password: &str,
+    ) -> Result<(), BackendError> {
+        for _ in 0..8 {
+            let frame = self.read_frame().await?;
+            let payload = frame.payload();
+            let seq = frame.last_seq.wrapping_add(1);
+            let tls = self.stream.is_tls();
+            let reply = match payload.first() {
+                Some(0x00) => return Ok(()),
+                Some(0xFF) => return Err(server_error(&payload)),
+                Some(0xFE) => {
+                    let switch: AuthSwitchRequest<'_> = ParseBuf(&payload)
+                        .parse(())
+                        .map_err(|e| protocol(format!("bad auth switch: {e}")))?;
+                    nonce = switch.plugin_data().to_vec();
+                    proc = AuthProc::init(&switch.auth_plugin())
+                        .map_err(|e| protocol(e.to_string()))?;
+                    let ctx = AuthContext {
+                        password: password.as_bytes(),
+                        nonce: &nonce,
+                        tls,
+                    };
+                    proc.run(&ctx, &nonce)
+                }
+                Some(0x01) => {
+                    let ctx = AuthContext {
+                        password: password.as_bytes(),
+                        nonce: &nonce,
+                        tls,
+                    };
+                    proc.run(&ctx, &payload[1..])
+                }
+                _ => return Err(protocol("unexpected packet during authentication")),
+            }
+            .map_err(|e| protocol(format!("auth: {e}")))?;
+            if let Some(data) = reply.data() {
+                self.write_all(&encode(seq, data)).await?;
+            }
+        }
+        Err(protocol("authentication did not finish"))
+    }
+
+    /// Reads one whole logical packet.
+    pub async fn read_frame(&mut self) -> Result<Frame, BackendError> {
+        read_frame_from(&mut self.stream, &mut self.rbuf).await
+    }
+
+    /// Reads more bytes from the server into `rbuf`.
+    pub async fn fill(&mut self) -> Result<usize, BackendError> {
+        if self.rbuf.capacity() - self.rbuf.len() < 4096 {
+            self.rbuf.reserve(64 * 1024);
+        }
+        match self.stream.read_buf(&mut self.rbuf).await? {
+            0 => Err(BackendError::Closed),
+            n => Ok(n),
+        }
+    }
+
+    /// Writes bytes to the server.
+    pub async fn write_all(&mut self, bytes: &[u8]) -> Result<(), BackendError> {
+        self.stream.write_all(bytes).await?;
+        self.stream.flush().await?;
+        Ok(())
+    }
+
+    /// Sends a one-packet command and reads its OK (or ERR as an error).
+    pub async fn simple_command(&mut self, payload: &[u8]) -> Result<OkInfo, BackendError> {
+        self.write_all(&encode(0, payload)).await?;
+        let frame = self.read_frame().await?;
+        let reply = frame.payload();
+        match reply.first() {
+            Some(0x00) | Some(0xFE) => parse_ok(&reply).ok_or_else(|| protocol("bad OK packet")),
+            Some(0xFF) => Err(server_error(&reply)),
+            _ => Err(protocol("expected OK or ERR")),
+        }
+    }
+
+    /// COM_RESET_CONNECTION: clears the session state the last client left behind.
+    pub async fn reset(&mut self) -> Result<(), BackendError> {
+        self.simple_command(&[command::RESET_CONNECTION])
+            .await
+            .map(|_| ())
+    }
+
+    /// COM_INIT_DB.
+    pub async fn init_db(&mut self, schema: &str) -> Result<(), BackendError> {
+        let mut p = vec![command::INIT_DB];
+        p.extend_from_slice(schema.as_bytes());
+        self.simple_command(&p).await.map(|_| ())
+    }
+}
+
+fn server_error(payload: &[u8]) -> BackendError {
+    match parse_err(payload) {
+        Some(e) => BackendError::Server(e),
+        None => protocol("malformed ERR packet"),
+    }
+}
+
+/// Reads one whole logical packet from `stream`, buffering in `rbuf`.
+async fn read_frame_from<S: tokio::io::AsyncRead + Unpin>(
+    stream: &mut S,
+    rbuf: &mut BytesMut,
+) -> Result<Frame, BackendError> {
+    loop {
+        if let Some(frame) =
+            decode_frame(rbuf, MAX_SERVER_PACKET).map_err(|e| protocol(e.to_string()))?
+        {
+            return Ok(frame);
+        }
+        if rbuf.capacity() - rbuf.len() < 4096 {
+            rbuf.reserve(64 * 1024);
+        }
+        if stream.read_buf(rbuf).await? == 0 {
+            return Err(BackendError::Closed);
+        }
+    }
+}

@@ -1,0 +1,135 @@
+//! The client side of a MySQL session: framed reads, buffered writes, TLS upgrade.
+
+use crate::stream::MaybeTls;
+use bytes::BytesMut;
+use sqlmux_protocol::mysql::packet::{decode_frame, write_packet, Frame, PacketError};
+use std::io;
+use std::net::SocketAddr;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Largest logical packet a client may send (MySQL's own upper bound of max_allowed_packet).
+pub const MAX_CLIENT_PACKET: usize = 1 << 30;
+
+/// What went wrong on the client side.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// Socket error.
+    #[error("client i/o error: {0}")]
+    Io(#[from] io::Error),
+    /// The client closed the connection in the middle of a packet or exchange.
+    #[error("client closed the connection")]
+    Closed,
+    /// The client sent a packet that is too large.
+    #[error("client packet too large: {0}")]
+    TooLarge(#[from] PacketError),
+    /// TLS handshake with the client failed.
+    #[error("client tls handshake failed: {0}")]
+    Tls(io::Error),
+}
+
+/// A connected client.
+pub struct ClientConn {
+    stream: Option<MaybeTls>,
+    rbuf: BytesMut,
+    wbuf: BytesMut,
+    /// The client's address.
+    pub peer: SocketAddr,
+}
+
+impl ClientConn {
+    /// Wraps an accepted socket.
+    pub fn new(stream: tokio::net::TcpStream, peer: SocketAddr) -> Self {
+        Self {
+            stream: Some(MaybeTls::Plain(stream)),
+            rbuf: BytesMut::with_capacity(8 * 1024),
+            wbuf: BytesMut::with_capacity(8 * 1024),
+            peer,
+        }
+    }
+
+    fn stream(&mut self) -> io::Result<&mut MaybeTls> {
+        self.stream.as_mut().ok_or_else(|| {
+            io::Error::new(io::ErrorKind::NotConnected, "stream lost in TLS upgrade")
+        })
+    }
+
+    /// True when the connection is encrypted.
+    pub fn is_tls(&self) -> bool {
+        self.stream.as_ref().is_some_and(MaybeTls::is_tls)
+    }
+
+    /// Reads one whole logical packet; `None` when the client closed between packets.
+    pub async fn read_frame(&mut self) -> Result<Option<Frame>, ClientError> {
+        loop {
+            if let Some(frame) = decode_frame(&mut self.rbuf, MAX_CLIENT_PACKET)? {
+                return Ok(Some(frame));
+            }
+            if self.rbuf.capacity() - self.rbuf.len() < 1024 {
+                self.rbuf.reserve(64 * 1024);
+            }
+            let stream = self.stream.as_mut().ok_or(ClientError::Closed)?;
+            if stream.read_buf(&mut self.rbuf).await? == 0 {
+                return if self.rbuf.is_empty() {
+                    Ok(None)
+                } else {
+                    Err(ClientError::Closed)
+                };
+            }
+        }
+    }
+
+    /// Reads a packet that must come (an answer within an exchange).
+    pub async fn expect_frame(&mut self) -> Result<Frame, ClientError> {
+        self.read_frame().await?.ok_or(ClientError::Closed)
+    }
+
+    /// Queues one packet; returns the next sequence id.
+    pub fn queue(&mut self, seq: u8, payload: &[u8]) -> u8 {
+        write_packet(&mut self.wbuf, seq, payload)
+    }
+
+    /// Writes queued packets.
+    pub async fn flush(&mut self) -> Result<(), ClientError> {
+        let Self { stream, wbuf, .. } = self;
+        let stream = stream.as_mut().ok_or(ClientError::Closed)?;
+        if !wbuf.is_empty() {
+            stream.write_all(wbuf).await?;
+            wbuf.clear();
+        }
+        stream.flush().await?;
+        Ok(())
+    }
+
+    /// Queues one packet and flushes.
+    pub async fn send(&mut self, seq: u8, payload: &[u8]) -> Result<(), ClientError> {
+        self.queue(seq, payload);
+        self.flush().await
+    }
+
+    /// Writes relayed bytes as they are.
+    pub async fn write_raw(&mut self, bytes: &[u8]) -> Result<(), ClientError> {
+        self.stream()?.write_all(bytes).await?;
+        Ok(())
+    }
+
+    /// Flushes the stream after raw writes.
+    pub async fn flush_raw(&mut self) -> Result<(), ClientError> {
+        self.stream()?.flush().await?;
+        Ok(())
+    }
+
+    /// Upgrades the connection to TLS (after the client's SSL request).
+    pub async fn start_tls(
+        &mut self,
+        acceptor: &tokio_rustls::TlsAcceptor,
+    ) -> Result<(), ClientError> {
+        let plain = self
+            .stream
+            .take()
+            .and_then(MaybeTls::into_plain)
+            .ok_or(ClientError::Closed)?;
+        let tls = acceptor.accept(plain).await.map_err(ClientError::Tls)?;
+        self.stream = Some(MaybeTls::ServerTls(Box::new(tls)));
+        Ok(())
+    }
+}

@@ -1,0 +1,115 @@
+//! Session errors, and the one place where each becomes the ERR packet the client sees.
+
+use super::backend::BackendError;
+use super::client::ClientError;
+use super::relay::RelayError;
+use crate::pool::PoolError;
+use sqlmux_protocol::mysql::response::{err_packet, ErrInfo};
+
+/// Which side failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// The client (socket, bad packets).
+    Client,
+    /// A backend server.
+    Backend,
+    /// sqlmux itself (pool limits, routing, configuration).
+    Proxy,
+}
+
+/// Everything that can interrupt a MySQL session's command.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    /// Client side failed.
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    /// Backend failed outside a relay.
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+    /// Relay failed (either side).
+    #[error(transparent)]
+    Relay(#[from] RelayError),
+    /// No backend connection could be had.
+    #[error(transparent)]
+    Pool(#[from] PoolError),
+    /// The backend refused the connection with its own ERR (unknown database, ...).
+    #[error("backend refused the connection: {}", .0.message)]
+    BackendRefused(ErrInfo),
+    /// The client sent a command sqlmux does not support.
+    #[error("unsupported command 0x{0:02x}")]
+    UnknownCommand(u8),
+    /// The client sent a malformed command.
+    #[error("malformed command: {0}")]
+    Malformed(String),
+    /// The user's cluster is gone from the configuration.
+    #[error("user {0:?} has no cluster in the running configuration")]
+    NoCluster(String),
+}
+
+impl SessionError {
+    /// The side that failed.
+    pub fn side(&self) -> Side {
+        match self {
+            SessionError::Client(_)
+            | SessionError::UnknownCommand(_)
+            | SessionError::Malformed(_) => Side::Client,
+            SessionError::Relay(RelayError::Client(_)) => Side::Client,
+            SessionError::Backend(_) | SessionError::Relay(_) | SessionError::BackendRefused(_) => {
+                Side::Backend
+            }
+            SessionError::Pool(_) | SessionError::NoCluster(_) => Side::Proxy,
+        }
+    }
+
+    /// Whether the session can go on after reporting this error.
+    pub fn is_recoverable(&self) -> bool {
+        matches!(
+            self,
+            SessionError::Pool(_)
+                | SessionError::BackendRefused(_)
+                | SessionError::UnknownCommand(_)
+                | SessionError::Malformed(_)
+                | SessionError::NoCluster(_)
+                | SessionError::Backend(_)
+        )
+    }
+
+    /// The ERR packet payload for the client, or `None` when the client cannot be told.
+    pub fn to_err_packet(&self) -> Option<Vec<u8>> {
+        let (code, state, msg) = match self {
+            SessionError::Client(ClientError::TooLarge(_)) => (
+                1153,
+                "08S01",
+                "Got a packet bigger than 'max_allowed_packet' bytes".to_string(),
+            ),
+            SessionError::Client(_) | SessionError::Relay(RelayError::Client(_)) => return None,
+            SessionError::BackendRefused(e) => {
+                let state = e.sqlstate.map(|s| String::from_utf8_lossy(&s).into_owned());
+                return Some(err_packet(
+                    e.code,
+                    state.as_deref().unwrap_or("HY000"),
+                    &e.message,
+                ));
+            }
+            SessionError::Pool(e) => (9001, "HY000", format!("sqlmux: {e}")),
+            SessionError::Backend(e) => (
+                2013,
+                "HY000",
+                format!("sqlmux: lost connection to backend: {e}"),
+            ),
+            SessionError::Relay(e) => (
+                2013,
+                "HY000",
+                format!("sqlmux: lost connection to backend: {e}"),
+            ),
+            SessionError::UnknownCommand(c) => (
+                1047,
+                "08S01",
+                format!("Unknown command (0x{c:02x}) not supported by sqlmux"),
+            ),
+            SessionError::Malformed(why) => (1047, "08S01", format!("Malformed packet: {why}")),
+            SessionError::NoCluster(_) => (9001, "HY000", format!("sqlmux: {self}")),
+        };
+        Some(err_packet(code, state, &msg))
+    }
+}

@@ -1,0 +1,17 @@
+//! MySQL frontend sessions and backend connections (speaks `sqlmux_protocol::mysql`).
+//!
+//! - [`listener`]: accepts clients, one task per session.
+//! - [`client`]: the client socket: framed reads, writes, TLS upgrade.
+//! - [`client_auth`]: greeting and authentication of clients.
+//! - [`session`]: the command loop of one session.
+//! - [`backend`]: connecting and authenticating to servers.
+//! - [`relay`]: streaming a server's response back to the client.
+//! - [`error`]: session errors and their ERR packets.
+
+pub mod backend;
+pub mod client;
+pub mod client_auth;
+pub mod error;
+pub mod listener;
+pub mod relay;
+pub mod session;

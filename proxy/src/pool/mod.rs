@@ -1,0 +1,338 @@
+//! Backend connection pools, one per server, partitioned by (user, schema, flavor).
+//!
+//! `checkout` lends a connection; the [`Lease`] goes back with [`Lease::checkin`] when the
+//! connection is clean, and closes it when dropped. Each server has a hard limit
+//! (`max_connections`); a checkout that cannot get a connection within `wait_timeout`
+//! fails with a clear error instead of queueing forever. Idle connections of another
+//! partition are closed to make room when the server is at its limit.
+
+mod stats;
+
+pub use stats::ServerStats;
+
+use sqlmux_config::PoolSettings;
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+
+/// Why no connection could be lent.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum PoolError {
+    /// The server is at `max_connections` and none came free in time.
+    #[error("no backend connection available in hostgroup {hostgroup} within {waited_ms} ms")]
+    WaitTimeout {
+        /// Hostgroup asked for.
+        hostgroup: u32,
+        /// How long the session waited.
+        waited_ms: u128,
+    },
+    /// Connecting (or authenticating) to the server failed.
+    #[error("cannot connect to backend {address} in hostgroup {hostgroup}: {reason}")]
+    Connect {
+        /// Server address.
+        address: String,
+        /// Hostgroup.
+        hostgroup: u32,
+        /// What failed.
+        reason: String,
+    },
+    /// No server of the hostgroup takes new work.
+    #[error("no ONLINE server in hostgroup {hostgroup}")]
+    NoServer {
+        /// Hostgroup.
+        hostgroup: u32,
+    },
+}
+
+/// Which idle connections may serve a checkout: same user, schema and flavor.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Partition {
+    /// Backend user.
+    pub user: Arc<str>,
+    /// Schema / database the connection was opened with.
+    pub schema: Arc<str>,
+    /// Protocol-specific bits that change the wire format (capabilities, collation).
+    pub flavor: u64,
+}
+
+struct Idle<C> {
+    conn: C,
+    permit: OwnedSemaphorePermit,
+    created: Instant,
+    since: Instant,
+}
+
+/// The pool of one server.
+pub struct ServerPool<C> {
+    address: Arc<str>,
+    limit: Arc<Semaphore>,
+    idle: Mutex<HashMap<Partition, Vec<Idle<C>>>>,
+    returned: Notify,
+    waiting: AtomicUsize,
+    /// Counters for this server.
+    pub stats: ServerStats,
+}
+
+/// A connection lent to a session.
+pub struct Lease<C> {
+    conn: Option<C>,
+    permit: Option<OwnedSemaphorePermit>,
+    created: Instant,
+    partition: Partition,
+    server: Arc<ServerPool<C>>,
+}
+
+impl<C> Lease<C> {
+    /// The connection.
+    pub fn conn(&mut self) -> &mut C {
+        self.conn
+            .as_mut()
+            .expect("a lease holds its connection until checkin")
+    }
+
+    /// The partition this connection belongs to.
+    pub fn partition(&self) -> &Partition {
+        &self.partition
+    }
+
+    /// Address of the server.
+    pub fn address(&self) -> &Arc<str> {
+        &self.server.address
+    }
+
+    /// Returns a clean, healthy connection to the pool.
+    pub fn checkin(mut self) {
+        let (Some(conn), Some(permit)) = (self.conn.take(), self.permit.take()) else {
+            return;
+        };
+        let now = Instant::now();
+        if let Ok(mut idle) = self.server.idle.lock() {
+            idle.entry(self.partition.clone()).or_default().push(Idle {
+                conn,
+                permit,
+                created: self.created,
+                since: now,
+            });
+        }
+        self.server.returned.notify_waiters();
+    }
+}
+
+impl<C> Drop for Lease<C> {
+    fn drop(&mut self) {
+        if self.conn.take().is_some() {
+            self.server.stats.closed();
+            self.server.returned.notify_waiters();
+        }
+    }
+}
+
+impl<C> ServerPool<C> {
+    fn new(address: Arc<str>, max_connections: u32) -> Self {
+        Self {
+            address,
+            limit: Arc::new(Semaphore::new(max_connections as usize)),
+            idle: Mutex::new(HashMap::new()),
+            returned: Notify::new(),
+            waiting: AtomicUsize::new(0),
+            stats: ServerStats::default(),
+        }
+    }
+
+    fn take_idle(&self, partition: &Partition, settings: &PoolSettings) -> Option<Idle<C>> {
+        let mut idle = self.idle.lock().ok()?;
+        let list = idle.get_mut(partition)?;
+        while let Some(candidate) = list.pop() {
+            if candidate.created.elapsed() < settings.max_lifetime {
+                return Some(candidate);
+            }
+            self.stats.closed();
+        }
+        None
+    }
+
+    /// Closes one idle connection of another partition to free a slot.
+    fn evict_other(&self, partition: &Partition) -> bool {
+        let Ok(mut idle) = self.idle.lock() else {
+            return false;
+        };
+        let victim = idle
+            .iter_mut()
+            .filter(|(p, list)| *p != partition && !list.is_empty())
+            .min_by_key(|(_, list)| list.first().map(|i| i.since))
+            .and_then(|(_, list)| (!list.is_empty()).then(|| list.remove(0)));
+        match victim {
+            Some(_) => {
+                self.stats.closed();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Closes idle connections past their idle timeout or lifetime; returns how many.
+    pub fn reap(&self, settings: &PoolSettings) -> usize {
+        let Ok(mut idle) = self.idle.lock() else {
+            return 0;
+        };
+        let mut closed = 0;
+        for list in idle.values_mut() {
+            let before = list.len();
+            list.retain(|i| {
+                i.since.elapsed() < settings.idle_timeout
+                    && i.created.elapsed() < settings.max_lifetime
+            });
+            closed += before - list.len();
+        }
+        idle.retain(|_, list| !list.is_empty());
+        for _ in 0..closed {
+            self.stats.closed();
+        }
+        closed
+    }
+
+    /// Idle connections now.
+    pub fn idle_count(&self) -> usize {
+        self.idle
+            .lock()
+            .map(|i| i.values().map(Vec::len).sum())
+            .unwrap_or(0)
+    }
+}
+
+/// All server pools of one proxy.
+pub struct Pools<C> {
+    servers: dashmap::DashMap<Arc<str>, Arc<ServerPool<C>>>,
+}
+
+impl<C> Default for Pools<C> {
+    fn default() -> Self {
+        Self {
+            servers: dashmap::DashMap::new(),
+        }
+    }
+}
+
+impl<C> Pools<C> {
+    /// The pool of one server, created on first use with its connection limit.
+    pub fn server(&self, address: &Arc<str>, max_connections: u32) -> Arc<ServerPool<C>> {
+        if let Some(p) = self.servers.get(address) {
+            return p.clone();
+        }
+        self.servers
+            .entry(address.clone())
+            .or_insert_with(|| Arc::new(ServerPool::new(address.clone(), max_connections)))
+            .clone()
+    }
+
+    /// Every server pool.
+    pub fn all(&self) -> Vec<Arc<ServerPool<C>>> {
+        self.servers.iter().map(|e| e.value().clone()).collect()
+    }
+
+    /// Closes idle connections past their timeouts in every pool.
+    pub fn reap(&self, settings: &PoolSettings) -> usize {
+        self.all().iter().map(|p| p.reap(settings)).sum()
+    }
+
+    /// Lends a connection of `partition` on `server`, opening one with `connect` when none
+    /// is idle and the server is below its limit; waits at most `settings.wait_timeout`.
+    pub async fn checkout<F, Fut, E>(
+        &self,
+        server: &Arc<ServerPool<C>>,
+        hostgroup: u32,
+        partition: Partition,
+        settings: &PoolSettings,
+        connect: F,
+    ) -> Result<Lease<C>, PoolError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<C, E>>,
+        E: std::fmt::Display,
+    {
+        let started = Instant::now();
+        let deadline = tokio::time::Instant::now() + settings.wait_timeout;
+        let mut connect = Some(connect);
+        loop {
+            if let Some(idle) = server.take_idle(&partition, settings) {
+                server.stats.reused();
+                return Ok(Lease {
+                    conn: Some(idle.conn),
+                    permit: Some(idle.permit),
+                    created: idle.created,
+                    partition,
+                    server: server.clone(),
+                });
+            }
+            let permit = match server.limit.clone().try_acquire_owned() {
+                Ok(p) => Some(p),
+                Err(_) if server.evict_other(&partition) => continue,
+                Err(_) => None,
+            };
+            let permit = match permit {
+                Some(p) => p,
+                None => {
+                    server.waiting.fetch_add(1, Ordering::Relaxed);
+                    let woke = tokio::select! {
+                        p = server.limit.clone().acquire_owned() => p.ok(),
+                        _ = server.returned.notified() => None,
+                        _ = tokio::time::sleep(Duration::from_millis(50)) => None,
+                    };
+                    server.waiting.fetch_sub(1, Ordering::Relaxed);
+                    match woke {
+                        Some(p) => p,
+                        None if tokio::time::Instant::now() >= deadline => {
+                            server.stats.wait_timeout();
+                            return Err(PoolError::WaitTimeout {
+                                hostgroup,
+                                waited_ms: started.elapsed().as_millis(),
+                            });
+                        }
+                        None => continue,
+                    }
+                }
+            };
+            let Some(connect) = connect.take() else {
+                unreachable!("connect is used once: every path after it returns")
+            };
+            let attempt = tokio::time::timeout(settings.connect_timeout, connect()).await;
+            return match attempt {
+                Ok(Ok(conn)) => {
+                    server.stats.connected();
+                    Ok(Lease {
+                        conn: Some(conn),
+                        permit: Some(permit),
+                        created: Instant::now(),
+                        partition,
+                        server: server.clone(),
+                    })
+                }
+                Ok(Err(e)) => {
+                    server.stats.connect_failed();
+                    Err(PoolError::Connect {
+                        address: server.address.to_string(),
+                        hostgroup,
+                        reason: e.to_string(),
+                    })
+                }
+                Err(_) => {
+                    server.stats.connect_failed();
+                    Err(PoolError::Connect {
+                        address: server.address.to_string(),
+                        hostgroup,
+                        reason: format!(
+                            "timed out after {} ms",
+                            settings.connect_timeout.as_millis()
+                        ),
+                    })
+                }
+            };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,153 @@
+use super::*;
+
+fn settings(wait_ms: u64) -> PoolSettings {
+    PoolSettings {
+        wait_timeout: Duration::from_millis(wait_ms),
+        ..PoolSettings::default()
+    }
+}
+
+fn part(user: &str) -> Partition {
+    Partition {
+        user: Arc::from(user),
+        schema: Arc::from("db"),
+        flavor: 0,
+    }
+}
+
+async fn ok(n: u32) -> Result<u32, String> {
+    Ok(n)
+}
+
+#[tokio::test]
+async fn reuses_a_returned_connection() {
+    let pools: Pools<u32> = Pools::default();
+    let server = pools.server(&Arc::from("s:1"), 2);
+    let mut a = pools
+        .checkout(&server, 10, part("u"), &settings(100), || ok(1))
+        .await
+        .unwrap();
+    assert_eq!(*a.conn(), 1);
+    a.checkin();
+    let mut b = pools
+        .checkout(&server, 10, part("u"), &settings(100), || ok(2))
+        .await
+        .unwrap();
+    assert_eq!(*b.conn(), 1, "the idle connection is reused");
+    assert_eq!(server.stats.reuses.load(Ordering::Relaxed), 1);
+}
+
+#[tokio::test]
+async fn limit_ends_in_a_clear_timeout() {
+    let pools: Pools<u32> = Pools::default();
+    let server = pools.server(&Arc::from("s:1"), 1);
+    let _held = pools
+        .checkout(&server, 10, part("u"), &settings(100), || ok(1))
+        .await
+        .unwrap();
+    let err = pools
+        .checkout(&server, 10, part("u"), &settings(120), || ok(2))
+        .await
+        .err()
+        .unwrap();
+    let msg = err.to_string();
+    assert!(
+        msg.starts_with("no backend connection available in hostgroup 10 within"),
+        "{msg}"
+    );
+}
+
+#[tokio::test]
+async fn a_returned_connection_wakes_a_waiter() {
+    let pools: Arc<Pools<u32>> = Arc::new(Pools::default());
+    let server = pools.server(&Arc::from("s:1"), 1);
+    let held = pools
+        .checkout(&server, 10, part("u"), &settings(100), || ok(1))
+        .await
+        .unwrap();
+    let (p2, s2) = (pools.clone(), server.clone());
+    let waiter = tokio::spawn(async move {
+        let mut l = p2
+            .checkout(&s2, 10, part("u"), &settings(2000), || ok(2))
+            .await
+            .unwrap();
+        *l.conn()
+    });
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    held.checkin();
+    assert_eq!(waiter.await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn idle_connection_of_another_partition_makes_room() {
+    let pools: Pools<u32> = Pools::default();
+    let server = pools.server(&Arc::from("s:1"), 1);
+    pools
+        .checkout(&server, 10, part("a"), &settings(100), || ok(1))
+        .await
+        .unwrap()
+        .checkin();
+    let mut b = pools
+        .checkout(&server, 10, part("b"), &settings(100), || ok(2))
+        .await
+        .unwrap();
+    assert_eq!(*b.conn(), 2);
+    assert_eq!(server.idle_count(), 0);
+}
+
+#[tokio::test]
+async fn dropped_lease_closes_and_frees_the_slot() {
+    let pools: Pools<u32> = Pools::default();
+    let server = pools.server(&Arc::from("s:1"), 1);
+    drop(
+        pools
+            .checkout(&server, 10, part("u"), &settings(100), || ok(1))
+            .await
+            .unwrap(),
+    );
+    let mut l = pools
+        .checkout(&server, 10, part("u"), &settings(100), || ok(2))
+        .await
+        .unwrap();
+    assert_eq!(*l.conn(), 2, "a broken connection is never reused");
+    assert_eq!(server.stats.open(), 1);
+}
+
+#[tokio::test]
+async fn connect_failure_names_the_server() {
+    let pools: Pools<u32> = Pools::default();
+    let server = pools.server(&Arc::from("10.0.0.1:3306"), 1);
+    let err = pools
+        .checkout(&server, 10, part("u"), &settings(100), || async {
+            Err::<u32, _>("refused")
+        })
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(
+        err.to_string(),
+        "cannot connect to backend 10.0.0.1:3306 in hostgroup 10: refused"
+    );
+    let mut l = pools
+        .checkout(&server, 10, part("u"), &settings(100), || ok(3))
+        .await
+        .unwrap();
+    assert_eq!(*l.conn(), 3, "the failed attempt gave its slot back");
+}
+
+#[tokio::test]
+async fn reap_closes_idle_connections() {
+    let pools: Pools<u32> = Pools::default();
+    let server = pools.server(&Arc::from("s:1"), 3);
+    pools
+        .checkout(&server, 10, part("u"), &settings(100), || ok(1))
+        .await
+        .unwrap()
+        .checkin();
+    let s = PoolSettings {
+        idle_timeout: Duration::ZERO,
+        ..PoolSettings::default()
+    };
+    assert_eq!(pools.reap(&s), 1);
+    assert_eq!(server.idle_count(), 0);
+}

@@ -1,0 +1,88 @@
+//! `run(runtime, listeners, shutdown)`: the only entry point. No global state, so a test
+//! can start many proxies in one process.
+
+use crate::shared::Shared;
+use sqlmux_config::{ListenSettings, Runtime};
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// Why the proxy could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// A listen address could not be bound.
+    #[error("cannot listen on {key} = {address}: {source}")]
+    Bind {
+        /// Config key.
+        key: &'static str,
+        /// Address.
+        address: String,
+        /// OS error.
+        source: io::Error,
+    },
+    /// TLS material could not be loaded.
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
+}
+
+/// The bound sockets the proxy serves; bind them first (port 0 works), then `run`.
+#[derive(Debug, Default)]
+pub struct Listeners {
+    /// MySQL application endpoint.
+    pub mysql: Option<TcpListener>,
+}
+
+impl Listeners {
+    /// Binds every endpoint configured in `[listen]` that this build serves.
+    pub async fn bind(settings: &ListenSettings) -> Result<Self, ServerError> {
+        let mut listeners = Listeners::default();
+        if let Some(address) = &settings.mysql {
+            listeners.mysql = Some(bind("listen.mysql", address).await?);
+        }
+        Ok(listeners)
+    }
+
+    /// The bound MySQL address.
+    pub fn mysql_addr(&self) -> Option<SocketAddr> {
+        self.mysql.as_ref().and_then(|l| l.local_addr().ok())
+    }
+}
+
+async fn bind(key: &'static str, address: &str) -> Result<TcpListener, ServerError> {
+    TcpListener::bind(address)
+        .await
+        .map_err(|source| ServerError::Bind {
+            key,
+            address: address.to_string(),
+            source,
+        })
+}
+
+/// Serves until `shutdown` completes.
+pub async fn run(
+    runtime: Runtime,
+    listeners: Listeners,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServerError> {
+    let client_tls = runtime.tls.as_ref().map(crate::tls::acceptor).transpose()?;
+    let shared = Shared::new(runtime, client_tls);
+    let mut tasks = tokio::task::JoinSet::new();
+    if let Some(l) = listeners.mysql {
+        tracing::info!(address = ?l.local_addr().ok(), "mysql listener up");
+        tasks.spawn(crate::mysql::listener::accept_loop(shared.clone(), l));
+    }
+    let reaper_shared = shared.clone();
+    tasks.spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            let settings = reaper_shared.runtime.load().pool.clone();
+            reaper_shared.mysql_pools.reap(&settings);
+        }
+    });
+    shutdown.await;
+    tasks.abort_all();
+    Ok(())
+}

@@ -1,0 +1,47 @@
+//! What every session of one proxy shares: the runtime snapshots, pools, TLS, counters.
+
+use crate::mysql::backend::BackendConn;
+use crate::pool::Pools;
+use crate::topology::Topology;
+use arc_swap::ArcSwap;
+use sqlmux_config::Runtime;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+
+/// State shared by the sessions of one `run`; nothing global.
+pub struct Shared {
+    /// Users, rules, settings: swapped whole on reload.
+    pub runtime: ArcSwap<Runtime>,
+    /// Hostgroups and servers: swapped whole on change.
+    pub topology: ArcSwap<Topology>,
+    /// MySQL backend pools.
+    pub mysql_pools: Pools<BackendConn>,
+    /// Acceptor for client TLS, when `[tls]` is configured.
+    pub client_tls: Option<tokio_rustls::TlsAcceptor>,
+    /// Connector for backends with `tls = true`.
+    pub backend_tls: tokio_rustls::TlsConnector,
+    /// Users who completed caching_sha2 full authentication (as a server's cache).
+    pub sha2_cache: dashmap::DashSet<String>,
+    next_connection_id: AtomicU32,
+}
+
+impl Shared {
+    /// Builds the shared state for a runtime.
+    pub fn new(runtime: Runtime, client_tls: Option<tokio_rustls::TlsAcceptor>) -> Arc<Self> {
+        let topology = Topology::from_runtime(&runtime, 1);
+        Arc::new(Self {
+            runtime: ArcSwap::from_pointee(runtime),
+            topology: ArcSwap::from_pointee(topology),
+            mysql_pools: Pools::default(),
+            client_tls,
+            backend_tls: crate::tls::backend_connector(),
+            sha2_cache: dashmap::DashSet::new(),
+            next_connection_id: AtomicU32::new(1),
+        })
+    }
+
+    /// A fresh client connection id.
+    pub fn next_connection_id(&self) -> u32 {
+        self.next_connection_id.fetch_add(1, Ordering::Relaxed)
+    }
+}

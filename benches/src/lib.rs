@@ -1,0 +1,1 @@
+//! Benchmarks live in `benches/` (criterion) and `src/bin/load.rs` (the load harness).

@@ -1,0 +1,32 @@
+//! Throwaway-server test harness for sqlmux's end-to-end tests.
+//!
+//! Module map:
+//! - [`ports`]: pick a free TCP port on 127.0.0.1 ([`free_port`]).
+//! - [`cli`]: run the `mariadb` and `psql` command-line clients with a timeout and capture
+//!   stdout/stderr/status ([`MariaDbCli`], [`Psql`], [`CliOutput`]).
+//! - [`mariadb`]: [`MariaDb`], one `mariadbd` (`mariadb-install-db` + real auth, app user
+//!   `app`/`apppw`, database `sqlmux_test`), and [`MariaDbPair`], binlog primary + GTID replica.
+//! - [`postgres`]: [`Postgres`], one `postgres` (`initdb`, trust on the socket, SCRAM over
+//!   TCP, role `ledger`/`ledgerpw`, databases `ledger` and `sqlmux_test`), and
+//!   [`PostgresPair`], primary + streaming hot standby.
+//! - [`proxy`]: sqlmux in-process on port 0 ([`Proxy`]), and config text helpers.
+//! - `process` (private): child lifetime (graceful signal, grace period, SIGKILL, reap),
+//!   readiness polling, retry on a port race.
+//! - `sys` (private): temp dirs under `/tmp`, uid and OS-user lookup, log tails.
+//!
+//! Every server runs in its own temp dir on its own free port with no global state, so tests
+//! can run in parallel; dropping a server (or a failed start) stops it and removes its files.
+
+pub mod cli;
+pub mod mariadb;
+pub mod ports;
+pub mod postgres;
+mod process;
+pub mod proxy;
+mod sys;
+
+pub use cli::{CliOutput, MariaDbCli, Psql};
+pub use mariadb::{MariaDb, MariaDbOptions, MariaDbPair};
+pub use ports::free_port;
+pub use postgres::{Postgres, PostgresOptions, PostgresPair};
+pub use proxy::{mysql_config, Proxy};

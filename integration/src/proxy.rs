@@ -1,0 +1,121 @@
+//! sqlmux started in-process on port 0, on a tokio runtime of its own thread, so tests can
+//! drive it with blocking real clients; stopped on drop.
+
+use sqlmux_config::Runtime;
+use std::io;
+use std::net::SocketAddr;
+use std::thread::JoinHandle;
+
+/// A running in-process sqlmux.
+pub struct Proxy {
+    mysql: Option<SocketAddr>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// A config text with one MySQL cluster `shop` whose writer hostgroup 10 holds `writer`,
+/// reader hostgroup 20 empty, and user `app`/`apppw`; `extra` is appended as is.
+pub fn mysql_config(writer: &str, extra: &str) -> String {
+    format!(
+        r#"
+[listen]
+mysql = "127.0.0.1:0"
+
+[[clusters]]
+name = "shop"
+protocol = "mysql"
+writer_hostgroup = 10
+reader_hostgroup = 20
+
+[[servers]]
+hostgroup = 10
+address = "{writer}"
+max_connections = 50
+
+[[users]]
+name = "app"
+password = "apppw"
+cluster = "shop"
+{extra}
+"#
+    )
+}
+
+impl Proxy {
+    /// Parses `config` (listen addresses are forced to port 0 on loopback) and starts sqlmux.
+    pub fn start(config: &str) -> io::Result<Proxy> {
+        let runtime = sqlmux_config::parse(config)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+        Self::start_runtime(runtime)
+    }
+
+    /// Starts sqlmux with a runtime built in code.
+    pub fn start_runtime(mut runtime: Runtime) -> io::Result<Proxy> {
+        if runtime.listen.mysql.is_some() {
+            runtime.listen.mysql = Some("127.0.0.1:0".into());
+        }
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("sqlmux".into())
+            .spawn(move || {
+                let tokio = match tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                {
+                    Ok(t) => t,
+                    Err(e) => {
+                        let _ = addr_tx.send(Err(e));
+                        return;
+                    }
+                };
+                tokio.block_on(async move {
+                    let listeners = match sqlmux_proxy::Listeners::bind(&runtime.listen).await {
+                        Ok(l) => l,
+                        Err(e) => {
+                            let _ = addr_tx.send(Err(io::Error::other(e.to_string())));
+                            return;
+                        }
+                    };
+                    let _ = addr_tx.send(Ok(listeners.mysql_addr()));
+                    let shutdown = async move {
+                        let _ = shutdown_rx.await;
+                    };
+                    if let Err(e) = sqlmux_proxy::run(runtime, listeners, shutdown).await {
+                        eprintln!("sqlmux stopped: {e}");
+                    }
+                });
+                tokio.shutdown_timeout(std::time::Duration::from_secs(1));
+            })?;
+        let mysql = addr_rx
+            .recv()
+            .map_err(|_| io::Error::other("sqlmux thread ended before listening"))??;
+        Ok(Proxy {
+            mysql,
+            shutdown: Some(shutdown_tx),
+            thread: Some(thread),
+        })
+    }
+
+    /// The MySQL endpoint.
+    pub fn mysql_addr(&self) -> SocketAddr {
+        self.mysql.expect("this proxy has a MySQL listener")
+    }
+
+    /// The MySQL endpoint's port.
+    pub fn mysql_port(&self) -> u16 {
+        self.mysql_addr().port()
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}

@@ -4,6 +4,7 @@
 //! - [`ports`]: pick a free TCP port on 127.0.0.1 ([`free_port`]).
 //! - [`cli`]: run the `mariadb` and `psql` command-line clients with a timeout and capture
 //!   stdout/stderr/status ([`MariaDbCli`], [`Psql`], [`CliOutput`]).
+//! - [`clients`]: PyMySQL, MySQLdb, PHP and sysbench runners.
 //! - [`mariadb`]: [`MariaDb`], one `mariadbd` (`mariadb-install-db` + real auth, app user
 //!   `app`/`apppw`, database `sqlmux_test`), and [`MariaDbPair`], binlog primary + GTID replica.
 //! - [`postgres`]: [`Postgres`], one `postgres` (`initdb`, trust on the socket, SCRAM over
@@ -18,6 +19,7 @@
 //! can run in parallel; dropping a server (or a failed start) stops it and removes its files.
 
 pub mod cli;
+pub mod clients;
 pub mod mariadb;
 pub mod ports;
 pub mod postgres;

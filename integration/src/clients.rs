@@ -19,7 +19,9 @@ pub fn mysqldb(script: &str, port: u16) -> io::Result<CliOutput> {
 
 fn python(interpreter: &str, script: &str, port: u16) -> io::Result<CliOutput> {
     let mut cmd = Command::new(interpreter);
-    cmd.arg("-").env("HOST", "127.0.0.1").env("PORT", port.to_string());
+    cmd.arg("-")
+        .env("HOST", "127.0.0.1")
+        .env("PORT", port.to_string());
     run(&mut cmd, Some(script), Duration::from_secs(120))
 }
 

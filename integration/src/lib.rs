@@ -11,6 +11,7 @@
 //!   TCP, role `ledger`/`ledgerpw`, databases `ledger` and `sqlmux_test`), and
 //!   [`PostgresPair`], primary + streaming hot standby.
 //! - [`proxy`]: sqlmux in-process on port 0 ([`Proxy`]), and config text helpers.
+//! - [`raw_mysql`]: a blocking raw-packet MySQL client for exact protocol tests.
 //! - `process` (private): child lifetime (graceful signal, grace period, SIGKILL, reap),
 //!   readiness polling, retry on a port race.
 //! - `sys` (private): temp dirs under `/tmp`, uid and OS-user lookup, log tails.
@@ -25,6 +26,7 @@ pub mod ports;
 pub mod postgres;
 mod process;
 pub mod proxy;
+pub mod raw_mysql;
 mod sys;
 
 pub use cli::{CliOutput, MariaDbCli, Psql};

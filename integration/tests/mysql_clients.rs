@@ -12,7 +12,9 @@ fn setup() -> (MariaDb, Proxy) {
 }
 
 fn script(name: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scripts").join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/scripts")
+        .join(name);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -35,35 +37,57 @@ fn mariadb_cli_several_statements_and_source_match_direct() {
          SELECT COUNT(*), GROUP_CONCAT(v) FROM cli_t;\nDELETE FROM cli_t WHERE id = 2;\nSELECT ROW_COUNT();\n",
     )
     .unwrap();
-    let inline = "SELECT 1+1; SELECT 'x' AS y, NULL AS z; SHOW TABLES LIKE 'cli%'; SELECT DATABASE()";
+    let inline =
+        "SELECT 1+1; SELECT 'x' AS y, NULL AS z; SHOW TABLES LIKE 'cli%'; SELECT DATABASE()";
     let source = format!("source {}", file.display());
     for sql in [source.as_str(), inline] {
         let direct = app_cli(db.port()).query(sql).expect("direct");
-        let proxied = app_cli(proxy.mysql_port()).query(sql).expect("through sqlmux");
+        let proxied = app_cli(proxy.mysql_port())
+            .query(sql)
+            .expect("through sqlmux");
         assert_eq!(proxied, direct, "for {sql}");
         assert!(!proxied.is_empty());
     }
 }
 
-fn same_output(run: impl Fn(u16) -> std::io::Result<sqlmux_integration::CliOutput>, db: &MariaDb, proxy: &Proxy) {
+fn same_output(
+    run: impl Fn(u16) -> std::io::Result<sqlmux_integration::CliOutput>,
+    db: &MariaDb,
+    proxy: &Proxy,
+) {
     let direct = run(db.port()).unwrap();
     assert!(direct.success(), "direct run failed: {}", direct.stderr);
     let proxied = run(proxy.mysql_port()).unwrap();
-    assert!(proxied.success(), "run through sqlmux failed: {}", proxied.stderr);
+    assert!(
+        proxied.success(),
+        "run through sqlmux failed: {}",
+        proxied.stderr
+    );
     assert_eq!(proxied.stdout, direct.stdout);
-    assert!(direct.stdout.lines().count() > 5, "the workload printed results");
+    assert!(
+        direct.stdout.lines().count() > 5,
+        "the workload printed results"
+    );
 }
 
 #[test]
 fn pymysql_matches_direct() {
     let (db, proxy) = setup();
-    same_output(|port| pymysql(&script("pymysql_workload.py"), port), &db, &proxy);
+    same_output(
+        |port| pymysql(&script("pymysql_workload.py"), port),
+        &db,
+        &proxy,
+    );
 }
 
 #[test]
 fn mysqldb_matches_direct() {
     let (db, proxy) = setup();
-    same_output(|port| mysqldb(&script("mysqldb_workload.py"), port), &db, &proxy);
+    same_output(
+        |port| mysqldb(&script("mysqldb_workload.py"), port),
+        &db,
+        &proxy,
+    );
 }
 
 #[test]
@@ -89,5 +113,9 @@ fn sysbench_oltp_read_write_16_threads_has_no_errors() {
     assert!(queries > 1000, "{}", out.stdout);
     // Deadlocks are the only errors sysbench ignores; with 16 threads over 40k rows they are
     // rare, and through a proxy that adds no errors of its own there should be none of ours.
-    assert!(ignored * 1000 < queries, "too many ignored errors: {}", out.stdout);
+    assert!(
+        ignored * 1000 < queries,
+        "too many ignored errors: {}",
+        out.stdout
+    );
 }

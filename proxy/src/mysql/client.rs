@@ -27,6 +27,14 @@ pub enum ClientError {
     Tls(io::Error),
 }
 
+fn closed_on_eof(e: io::Error) -> ClientError {
+    if e.kind() == io::ErrorKind::UnexpectedEof {
+        ClientError::Closed
+    } else {
+        ClientError::Io(e)
+    }
+}
+
 /// A connected client.
 pub struct ClientConn {
     stream: Option<MaybeTls>,
@@ -68,7 +76,13 @@ impl ClientConn {
                 self.rbuf.reserve(64 * 1024);
             }
             let stream = self.stream.as_mut().ok_or(ClientError::Closed)?;
-            if stream.read_buf(&mut self.rbuf).await? == 0 {
+            let n = match stream.read_buf(&mut self.rbuf).await {
+                Ok(n) => n,
+                // A TLS client that hangs up without close_notify between packets.
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => 0,
+                Err(e) => return Err(e.into()),
+            };
+            if n == 0 {
                 return if self.rbuf.is_empty() {
                     Ok(None)
                 } else {
@@ -76,6 +90,29 @@ impl ClientConn {
                 };
             }
         }
+    }
+
+    /// Reads exactly one packet and not a byte more: the packet before a TLS upgrade must
+    /// not swallow the start of the TLS handshake that a client sends right behind it.
+    pub async fn read_frame_exact(&mut self) -> Result<Frame, ClientError> {
+        if !self.rbuf.is_empty() {
+            return self.expect_frame().await;
+        }
+        let stream = self.stream.as_mut().ok_or(ClientError::Closed)?;
+        let mut header = [0u8; 4];
+        stream
+            .read_exact(&mut header)
+            .await
+            .map_err(closed_on_eof)?;
+        let len =
+            usize::from(header[0]) | usize::from(header[1]) << 8 | usize::from(header[2]) << 16;
+        self.rbuf.extend_from_slice(&header);
+        self.rbuf.resize(4 + len, 0);
+        stream
+            .read_exact(&mut self.rbuf[4..])
+            .await
+            .map_err(closed_on_eof)?;
+        self.expect_frame().await
     }
 
     /// Reads a packet that must come (an answer within an exchange).

@@ -70,7 +70,7 @@ pub async fn authenticate(
         &rt.mysql.default_auth_plugin,
     );
     client.send(0, &hello).await.map_err(|e| (e.into(), 0))?;
-    let mut frame = client.expect_frame().await.map_err(|e| (e.into(), 1))?;
+    let mut frame = client.read_frame_exact().await.map_err(|e| (e.into(), 1))?;
     if is_ssl_request(&frame.payload()) {
         let acceptor = shared
             .client_tls

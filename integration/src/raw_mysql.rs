@@ -70,6 +70,11 @@ impl RawClient {
         Ok((c, reply))
     }
 
+    /// The socket, for callers that stream a response themselves.
+    pub fn into_stream(self) -> TcpStream {
+        self.stream
+    }
+
     /// Writes one packet.
     pub fn send(&mut self, seq: u8, payload: &[u8]) -> io::Result<()> {
         self.stream.write_all(&encode(seq, payload))

@@ -7,6 +7,7 @@
 //! - [`auth`]: salts and scramble checks for mysql_native_password and caching_sha2_password.
 //! - [`response`]: OK, ERR and EOF packets: build and parse.
 //! - [`scanner`]: walks a backend's response to find where it ends, without copying rows.
+//! - [`session_track`]: session-state changes reported in OK packets.
 
 pub mod auth;
 pub mod constants;
@@ -15,3 +16,4 @@ pub mod lenenc;
 pub mod packet;
 pub mod response;
 pub mod scanner;
+pub mod session_track;

@@ -35,6 +35,10 @@ pub enum Progress {
     /// The server asks the client for a local file (0xFB); the scan resumes after the
     /// client's data has been relayed.
     LocalInfile,
+    /// An OK packet (or OK terminator) was just scanned: it is the last
+    /// [`Scanner::last_packet_len`] bytes of the consumed range. Only with
+    /// [`Scanner::report_oks`]; call `scan` again on the rest.
+    Ok,
 }
 
 /// A response the scanner cannot follow.
@@ -56,6 +60,13 @@ pub struct PrepareOk {
     pub params: u16,
     /// Warnings.
     pub warnings: u16,
+}
+
+/// What one control packet meant to the caller of `scan`.
+enum Signal {
+    None,
+    LocalInfile,
+    Ok,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,6 +105,13 @@ pub struct Scanner {
     pub prepare: Option<PrepareOk>,
     /// Wire length (header included) of the last control packet scanned.
     pub last_packet_len: usize,
+    /// Whether the last result ended a result set (rows) rather than an OK.
+    pub last_was_result_set: bool,
+    /// Warning count of the last OK/EOF seen.
+    pub warnings: u16,
+    /// Whether any OK/EOF (and so `status`) was seen.
+    pub saw_status: bool,
+    report_oks: bool,
 }
 
 impl Scanner {
@@ -117,7 +135,17 @@ impl Scanner {
             error: None,
             prepare: None,
             last_packet_len: 0,
+            last_was_result_set: false,
+            warnings: 0,
+            saw_status: false,
+            report_oks: false,
         }
+    }
+
+    /// Makes `scan` stop after every OK packet with [`Progress::Ok`].
+    pub fn report_oks(mut self) -> Self {
+        self.report_oks = true;
+        self
     }
 
     /// True once the whole response has been seen.
@@ -171,8 +199,11 @@ impl Scanner {
             let payload = &buf[at + HEADER_LEN..end];
             self.last_packet_len = end - at;
             at = end;
-            if self.on_packet(payload)? {
-                return Ok((at, Progress::LocalInfile));
+            match self.on_packet(payload)? {
+                Signal::None => {}
+                Signal::LocalInfile => return Ok((at, Progress::LocalInfile)),
+                Signal::Ok if self.report_oks => return Ok((at, Progress::Ok)),
+                Signal::Ok => {}
             }
         }
     }
@@ -184,6 +215,8 @@ impl Scanner {
 
     fn end_of_result(&mut self, info: OkInfo) {
         self.status = info.status;
+        self.saw_status = true;
+        self.warnings = info.warnings;
         self.state = if info
             .status
             .contains(StatusFlags::SERVER_MORE_RESULTS_EXISTS)
@@ -209,14 +242,15 @@ impl Scanner {
         Ok(())
     }
 
-    /// Handles one whole control packet; returns true on a LOCAL INFILE request.
-    fn on_packet(&mut self, payload: &[u8]) -> Result<bool, ScanError> {
+    /// Handles one whole control packet.
+    fn on_packet(&mut self, payload: &[u8]) -> Result<Signal, ScanError> {
         let first = *payload
             .first()
             .ok_or(ScanError::Unexpected("empty packet"))?;
         if first == 0xFF && self.state != State::Single {
             self.error(payload)?;
-            return Ok(false);
+            self.last_was_result_set = false;
+            return Ok(Signal::None);
         }
         match self.state {
             State::First => match first {
@@ -224,11 +258,13 @@ impl Scanner {
                     let ok =
                         parse_ok(payload).ok_or(ScanError::Unexpected("malformed OK packet"))?;
                     self.ok = Some(ok);
+                    self.last_was_result_set = false;
                     self.end_of_result(ok);
+                    return Ok(Signal::Ok);
                 }
                 0xFB => {
                     self.state = State::Done;
-                    return Ok(true);
+                    return Ok(Signal::LocalInfile);
                 }
                 _ => {
                     let (n, _) = super::lenenc::read_int(payload)
@@ -249,6 +285,7 @@ impl Scanner {
             State::ColumnsEof => {
                 let info = self.terminator(payload)?;
                 self.status = info.status;
+                self.saw_status = true;
                 self.state = if info
                     .status
                     .contains(StatusFlags::SERVER_STATUS_CURSOR_EXISTS)
@@ -260,10 +297,12 @@ impl Scanner {
             }
             State::Rows => {
                 let info = self.terminator(payload)?;
+                self.last_was_result_set = true;
+                self.end_of_result(info);
                 if self.deprecate_eof {
                     self.ok = Some(info);
+                    return Ok(Signal::Ok);
                 }
-                self.end_of_result(info);
             }
             State::PrepareFirst => {
                 if first != 0x00 || payload.len() < 12 {
@@ -307,6 +346,7 @@ impl Scanner {
             State::FieldList => {
                 if first == 0xFE && payload.len() < 0xFF_FFFF {
                     self.status = self.terminator(payload)?.status;
+                    self.saw_status = true;
                     self.state = State::Done;
                 }
             }
@@ -317,15 +357,17 @@ impl Scanner {
                     _ => None,
                 }
                 .ok_or(ScanError::Unexpected("expected OK or ERR"))?;
+                self.status = info.status;
+                self.saw_status = true;
+                self.state = State::Done;
                 if first == 0x00 {
                     self.ok = Some(info);
+                    return Ok(Signal::Ok);
                 }
-                self.status = info.status;
-                self.state = State::Done;
             }
             State::Done => return Err(ScanError::Unexpected("data after the end of a response")),
         }
-        Ok(false)
+        Ok(Signal::None)
     }
 
     fn after_params(&self, params: u16, columns: u16) -> State {
@@ -423,6 +465,29 @@ mod tests {
         let mut s = Scanner::new(Expect::Query, true);
         assert_eq!(s.scan(&bytes).unwrap(), (bytes.len(), Progress::Done));
         assert!(s.error.is_none());
+    }
+
+    #[test]
+    fn ok_packets_are_reported_when_asked() {
+        let mut last = ok_packet(0, 0, none(), 0);
+        last[0] = 0xFE;
+        let bytes = wire(&[
+            ok_packet(1, 42, none() | StatusFlags::SERVER_MORE_RESULTS_EXISTS, 0),
+            vec![1],
+            column("a"),
+            vec![1, b'x'],
+            last,
+        ]);
+        let mut s = Scanner::new(Expect::Query, true).report_oks();
+        let (n, p) = s.scan(&bytes).unwrap();
+        assert_eq!(p, Progress::Ok);
+        assert_eq!(n, s.last_packet_len, "the first packet is the OK");
+        assert_eq!(s.ok.unwrap().last_insert_id, 42);
+        assert!(!s.last_was_result_set);
+        let (m, p) = s.scan(&bytes[n..]).unwrap();
+        assert_eq!((n + m, p), (bytes.len(), Progress::Ok));
+        assert!(s.last_was_result_set);
+        assert_eq!(s.scan(&bytes[n + m..]).unwrap(), (0, Progress::Done));
     }
 
     #[test]

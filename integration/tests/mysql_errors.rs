@@ -62,7 +62,7 @@ fn pool_limit_ends_in_a_clear_error_not_a_pile_up() {
     let proxy = Proxy::start(&config).unwrap();
     let (mut holder, ok) = RawClient::login(proxy.mysql_port(), "app", "apppw", None).unwrap();
     assert_eq!(ok.payload()[0], 0x00);
-    holder.query("SELECT 1").unwrap().unwrap();
+    holder.query("BEGIN").unwrap().unwrap();
     let (mut waiter, _) = RawClient::login(proxy.mysql_port(), "app", "apppw", None).unwrap();
     let started = std::time::Instant::now();
     let err = waiter.query("SELECT 1").unwrap().unwrap_err();

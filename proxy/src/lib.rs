@@ -5,6 +5,8 @@
 //!
 //! - [`server`]: `run(runtime, listeners, shutdown)`, the only entry point.
 //! - [`shared`]: state shared by the sessions of one proxy (runtime snapshots, pools).
+//! - [`session`]: pins and session state, independent of the protocol.
+//! - [`router`]: statement -> hostgroup.
 //! - [`topology`]: hostgroups, servers and status.
 //! - [`pool`]: backend connection pools with bounded waits.
 //! - [`mysql`]: the MySQL frontend and backend.
@@ -13,7 +15,9 @@
 
 pub mod mysql;
 pub mod pool;
+pub mod router;
 pub mod server;
+pub mod session;
 pub mod shared;
 pub mod stream;
 pub mod tls;

@@ -7,6 +7,9 @@
 //!   queries (this process runs only the proxy; sysbench and MariaDB are other processes).
 //! - memory: a 400 MiB result relayed to a client that reads slowly; prints how much the
 //!   proxy's resident memory grew.
+//! - multiplex: 200 mostly idle clients (100 ms think time), 40% INSERTs (often followed
+//!   by `SELECT LAST_INSERT_ID() AS id`, checked against the OK packet) and 60% point
+//!   SELECTs; prints QPS, errors, mismatches and backend connections per client connection.
 
 use bytes::BytesMut;
 use sqlmux_integration::clients::{sysbench, sysbench_counter};
@@ -46,6 +49,9 @@ fn run(mode: &str, seconds: u64) -> Res<()> {
     }
     if mode == "memory" || mode == "all" {
         memory(&proxy)?;
+    }
+    if mode == "multiplex" || mode == "all" {
+        multiplex(&db, &proxy, seconds)?;
     }
     Ok(())
 }
@@ -171,4 +177,128 @@ fn reconnect(port: u16) -> Res<std::net::TcpStream> {
         return Err("login failed".into());
     }
     Ok(c.into_stream())
+}
+
+/// A tiny deterministic generator (xorshift) per client thread.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+#[derive(Default)]
+struct MuxCounts {
+    statements: u64,
+    errors: u64,
+    mismatches: u64,
+    checks: u64,
+}
+
+fn multiplex(db: &MariaDb, proxy: &Proxy, seconds: u64) -> Res<()> {
+    use sqlmux_protocol::mysql::response::parse_ok;
+    const CLIENTS: usize = 200;
+    db.root_sql("CREATE TABLE IF NOT EXISTS sqlmux_test.mux (id BIGINT AUTO_INCREMENT PRIMARY KEY, v VARCHAR(32)); INSERT INTO sqlmux_test.mux (v) VALUES ('seed')")?;
+    let port = proxy.mysql_port();
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let started = Instant::now();
+    let handles: Vec<_> = (0..CLIENTS)
+        .map(|i| {
+            std::thread::spawn(move || -> MuxCounts {
+                let mut counts = MuxCounts::default();
+                let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (i as u64 + 1) * 0x1000_0001);
+                let Ok((mut c, _)) = RawClient::login(port, "app", "apppw", Some("sqlmux_test"))
+                else {
+                    counts.errors += 1;
+                    return counts;
+                };
+                std::thread::sleep(Duration::from_millis(rng.next() % 100));
+                while Instant::now() < deadline {
+                    let roll = rng.next() % 100;
+                    if roll < 40 {
+                        counts.statements += 1;
+                        match c.query("INSERT INTO mux (v) VALUES ('x')") {
+                            Ok(Ok(p)) => {
+                                let id = p
+                                    .first()
+                                    .and_then(|ok| parse_ok(ok))
+                                    .map(|o| o.last_insert_id);
+                                if rng.next() % 10 < 7 {
+                                    counts.statements += 1;
+                                    counts.checks += 1;
+                                    match c.query("SELECT LAST_INSERT_ID() AS id") {
+                                        Ok(Ok(rows)) => {
+                                            let got = rows
+                                                .get(2)
+                                                .and_then(|r| {
+                                                    sqlmux_protocol::mysql::lenenc::read_str(r)
+                                                })
+                                                .and_then(|(v, _)| {
+                                                    std::str::from_utf8(v).ok()?.parse::<u64>().ok()
+                                                });
+                                            if got != id {
+                                                counts.mismatches += 1;
+                                            }
+                                        }
+                                        _ => counts.errors += 1,
+                                    }
+                                }
+                            }
+                            _ => counts.errors += 1,
+                        }
+                    } else {
+                        counts.statements += 1;
+                        let id = rng.next() % 1000 + 1;
+                        if !matches!(
+                            c.query(&format!("SELECT v FROM mux WHERE id = {id}")),
+                            Ok(Ok(_))
+                        ) {
+                            counts.errors += 1;
+                        }
+                    }
+                    std::thread::sleep(Duration::from_millis(80 + rng.next() % 40));
+                }
+                counts
+            })
+        })
+        .collect();
+    let mut samples = Vec::new();
+    std::thread::sleep(Duration::from_secs(2));
+    while Instant::now() < deadline {
+        let n: u64 = db
+            .root_sql("SELECT COUNT(*) FROM information_schema.processlist WHERE user = 'app'")?
+            .trim()
+            .parse()
+            .unwrap_or(0);
+        samples.push(n);
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let mut total = MuxCounts::default();
+    for h in handles {
+        let c = h.join().map_err(|_| "client thread panicked")?;
+        total.statements += c.statements;
+        total.errors += c.errors;
+        total.mismatches += c.mismatches;
+        total.checks += c.checks;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let max = samples.iter().copied().max().unwrap_or(0);
+    let avg = samples.iter().sum::<u64>() as f64 / samples.len().max(1) as f64;
+    println!(
+        "multiplex: {CLIENTS} clients, {:.0} qps, {} errors, {} mismatches of {} LAST_INSERT_ID checks",
+        total.statements as f64 / elapsed,
+        total.errors,
+        total.mismatches,
+        total.checks
+    );
+    println!(
+        "multiplex: backend connections on the server avg {avg:.1}, max {max} = {:.1}% / {:.1}% of client connections",
+        avg * 100.0 / CLIENTS as f64,
+        max as f64 * 100.0 / CLIENTS as f64
+    );
+    Ok(())
 }

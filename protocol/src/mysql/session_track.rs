@@ -81,8 +81,8 @@ pub fn parse_changes(payload: &[u8]) -> Option<SessionChanges<'_>> {
 }
 
 /// Rewrites an OK payload from a session-tracking connection for a client that did not
-/// ask for CLIENT_SESSION_TRACK: the info string becomes the rest of the packet and the
-/// session state is dropped.
+/// ask for CLIENT_SESSION_TRACK: the session state is dropped and the info string is kept
+/// only when non-empty (length-encoded, as servers send it to such clients).
 pub fn strip_session_state(payload: &[u8]) -> Option<Vec<u8>> {
     let l = layout(payload)?;
     let mut out = Vec::with_capacity(l.head.len() + l.info.len());
@@ -92,7 +92,9 @@ pub fn strip_session_state(payload: &[u8]) -> Option<Vec<u8>> {
         let status = l.status & !StatusFlags::SERVER_SESSION_STATE_CHANGED;
         out[at..at + 2].copy_from_slice(&status.bits().to_le_bytes());
     }
-    out.extend_from_slice(l.info);
+    if !l.info.is_empty() {
+        lenenc::write_str(&mut out, l.info);
+    }
     Some(out)
 }
 
@@ -138,10 +140,7 @@ mod tests {
         let p = [0x00, 0x01, 0x05, 0x02, 0x00, 0x00, 0x00];
         assert_eq!(parse_changes(&p).unwrap(), SessionChanges::default());
         let with_info = [0x00, 0x01, 0x05, 0x02, 0x00, 0x00, 0x00, 0x02, b'h', b'i'];
-        assert_eq!(
-            strip_session_state(&with_info).unwrap(),
-            vec![0x00, 0x01, 0x05, 0x02, 0x00, 0x00, 0x00, b'h', b'i']
-        );
+        assert_eq!(strip_session_state(&with_info).unwrap(), with_info.to_vec());
     }
 
     #[test]

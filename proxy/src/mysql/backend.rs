@@ -16,6 +16,10 @@ use std::io;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+/// Turns on session tracking for every statement on the connection.
+const TRACKING: &str =
+    "SET session_track_schema = 1, session_track_system_variables = '*', session_track_state_change = 1";
+
 /// Largest logical packet accepted from a server in a control position.
 const MAX_SERVER_PACKET: usize = 1 << 30;
 
@@ -68,6 +72,10 @@ pub struct BackendConn {
     pub connection_id: u32,
     /// The server's version string.
     pub server_version: String,
+    /// What sqlmux knows of this connection's session.
+    pub state: crate::session::BackendState,
+    /// Statements prepared on this connection.
+    pub statements: super::statements::BackendStatements,
 }
 
 struct AuthContext<'a> {
@@ -157,6 +165,11 @@ impl BackendConn {
             capabilities: caps,
             connection_id: hs.connection_id(),
             server_version: hs.server_version_str().into_owned(),
+            state: crate::session::BackendState {
+                schema: p.schema.unwrap_or("").to_string(),
+                ..Default::default()
+            },
+            statements: Default::default(),
         };
         let plugin = hs
             .auth_plugin()
@@ -185,7 +198,21 @@ impl BackendConn {
         response.serialize(&mut buf);
         conn.write_all(&encode(seq, &buf)).await?;
         conn.finish_auth(proc, nonce, p.password).await?;
+        conn.start_tracking().await?;
         Ok(conn)
+    }
+
+    /// Asks the server to report schema, variable and other state changes in OK packets.
+    pub async fn start_tracking(&mut self) -> Result<(), BackendError> {
+        if !self
+            .capabilities
+            .contains(CapabilityFlags::CLIENT_SESSION_TRACK)
+        {
+            return Ok(());
+        }
+        let mut q = vec![command::QUERY];
+        q.extend_from_slice(TRACKING.as_bytes());
+        self.simple_command(&q).await.map(|_| ())
     }
 
     /// Follows the server through auth switch and extra auth data until OK or ERR.
@@ -270,11 +297,62 @@ impl BackendConn {
         }
     }
 
-    /// COM_RESET_CONNECTION: clears the session state the last client left behind.
+    /// COM_RESET_CONNECTION: clears the session state the last client left behind
+    /// (and its prepared statements), then turns tracking back on.
     pub async fn reset(&mut self) -> Result<(), BackendError> {
-        self.simple_command(&[command::RESET_CONNECTION])
-            .await
-            .map(|_| ())
+        self.simple_command(&[command::RESET_CONNECTION]).await?;
+        let schema = std::mem::take(&mut self.state.schema);
+        self.state = crate::session::BackendState {
+            schema,
+            ..Default::default()
+        };
+        self.statements.clear();
+        self.start_tracking().await
+    }
+
+    /// Runs one text statement and reads its OK (ERR as an error); for replays.
+    pub async fn execute_simple(&mut self, sql: &str) -> Result<OkInfo, BackendError> {
+        let mut q = Vec::with_capacity(sql.len() + 1);
+        q.push(command::QUERY);
+        q.extend_from_slice(sql.as_bytes());
+        self.simple_command(&q).await
+    }
+
+    /// Sends COM_STMT_CLOSE for statements evicted from the cache (no response).
+    pub async fn close_evicted(&mut self) -> Result<(), BackendError> {
+        if self.statements.to_close.is_empty() {
+            return Ok(());
+        }
+        let mut out = bytes::BytesMut::new();
+        for id in std::mem::take(&mut self.statements.to_close) {
+            let mut p = vec![command::STMT_CLOSE];
+            p.extend_from_slice(&id.to_le_bytes());
+            sqlmux_protocol::mysql::packet::write_packet(&mut out, 0, &p);
+        }
+        self.write_all(&out).await
+    }
+
+    /// Reads the one-value result of a query such as `SELECT LAST_INSERT_ID()`.
+    pub async fn read_single_value(&mut self) -> Result<Option<Vec<u8>>, BackendError> {
+        let deprecate_eof = self
+            .capabilities
+            .contains(CapabilityFlags::CLIENT_DEPRECATE_EOF);
+        let first = self.read_frame().await?;
+        let first = first.payload();
+        if first.first() == Some(&0xFF) {
+            return Err(server_error(&first));
+        }
+        let _column = self.read_frame().await?;
+        if !deprecate_eof {
+            let _eof = self.read_frame().await?;
+        }
+        let row = self.read_frame().await?;
+        let row = row.payload().into_owned();
+        if row.first() == Some(&0xFE) && row.len() < 9 {
+            return Ok(None);
+        }
+        let _end = self.read_frame().await?;
+        Ok(sqlmux_protocol::mysql::lenenc::read_str(&row).map(|(v, _)| v.to_vec()))
     }
 
     /// COM_INIT_DB.

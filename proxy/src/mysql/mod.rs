@@ -7,11 +7,15 @@
 //! - [`backend`]: connecting and authenticating to servers.
 //! - [`relay`]: streaming a server's response back to the client.
 //! - [`error`]: session errors and their ERR packets.
+//! - [`local`]: result sets sqlmux answers itself.
+//! - [`statements`]: prepared statements on both sides of the proxy.
 
 pub mod backend;
 pub mod client;
 pub mod client_auth;
 pub mod error;
 pub mod listener;
+pub mod local;
 pub mod relay;
 pub mod session;
+pub mod statements;

@@ -5,9 +5,10 @@
 use super::backend::{BackendConn, BackendError};
 use super::client::{ClientConn, ClientError};
 use bytes::Buf;
-use sqlmux_protocol::mysql::packet::encode;
+use sqlmux_protocol::mysql::packet::{encode, HEADER_LEN};
 use sqlmux_protocol::mysql::response::err_packet;
 use sqlmux_protocol::mysql::scanner::{Expect, Progress, ScanError, Scanner};
+use sqlmux_protocol::mysql::session_track::strip_session_state;
 
 /// Why a relay stopped early.
 #[derive(Debug, thiserror::Error)]
@@ -40,18 +41,44 @@ pub struct RelayOptions {
     pub deprecate_eof: bool,
     /// Whether LOAD DATA LOCAL INFILE may pass.
     pub local_infile: bool,
+    /// Whether the client asked for CLIENT_SESSION_TRACK (else OK packets are rewritten
+    /// without the session state the backend adds).
+    pub client_session_track: bool,
 }
 
-/// Relays one response. On error the caller must not return the backend to the pool.
+/// Relays one response; `on_ok` sees the payload of every OK packet (session tracking).
+/// On error the caller must not return the backend to the pool.
 pub async fn relay_response(
     backend: &mut BackendConn,
     client: &mut ClientConn,
     opts: RelayOptions,
+    mut on_ok: impl FnMut(&[u8]),
 ) -> Result<Relayed, RelayError> {
-    let mut scanner = Scanner::new(opts.expect, opts.deprecate_eof);
+    let mut scanner = Scanner::new(opts.expect, opts.deprecate_eof).report_oks();
     let mut bytes = 0u64;
     loop {
         let (n, progress) = scanner.scan(&backend.rbuf)?;
+        if progress == Progress::Ok {
+            let start = n - scanner.last_packet_len;
+            let payload = &backend.rbuf[start + HEADER_LEN..n];
+            on_ok(payload);
+            let rewritten = if opts.client_session_track {
+                None
+            } else {
+                strip_session_state(payload).filter(|p| p.len() != payload.len())
+            };
+            match rewritten {
+                Some(p) => {
+                    let seq = backend.rbuf[start + 3];
+                    client.write_raw(&backend.rbuf[..start]).await?;
+                    client.write_raw(&encode(seq, &p)).await?;
+                }
+                None => client.write_raw(&backend.rbuf[..n]).await?,
+            }
+            backend.rbuf.advance(n);
+            bytes += n as u64;
+            continue;
+        }
         if progress == Progress::LocalInfile && !opts.local_infile {
             let request_len = scanner.last_packet_len;
             let before = n - request_len;
@@ -67,7 +94,7 @@ pub async fn relay_response(
             bytes += n as u64;
         }
         match progress {
-            Progress::Done => break,
+            Progress::Done | Progress::Ok => break,
             Progress::LocalInfile => {
                 client.flush_raw().await?;
                 relay_local_file(backend, client).await?;
@@ -114,6 +141,10 @@ async fn refuse_local_infile(
     scanner.resume_after_local_infile();
     loop {
         let (n, progress) = scanner.scan(&backend.rbuf)?;
+        if progress == Progress::Ok {
+            backend.rbuf.advance(n);
+            continue;
+        }
         let again_seq = (progress == Progress::LocalInfile)
             .then(|| backend.rbuf[n - scanner.last_packet_len + 3]);
         backend.rbuf.advance(n);

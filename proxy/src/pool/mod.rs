@@ -47,6 +47,9 @@ pub enum PoolError {
     },
 }
 
+/// Reaps (one a second) over which the peak demand is remembered.
+const DEMAND_WINDOW: usize = 10;
+
 /// Which idle connections may serve a checkout: same user, schema and flavor.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Partition {
@@ -72,6 +75,11 @@ pub struct ServerPool<C> {
     idle: Mutex<HashMap<Partition, Vec<Idle<C>>>>,
     returned: Notify,
     waiting: AtomicUsize,
+    outstanding: AtomicUsize,
+    /// Most connections lent at once since the last reap.
+    peak: AtomicUsize,
+    /// Peaks of the last reaps: the idle pool is trimmed to the recent demand.
+    recent_peaks: Mutex<std::collections::VecDeque<usize>>,
     /// Counters for this server.
     pub stats: ServerStats,
 }
@@ -104,10 +112,18 @@ impl<C> Lease<C> {
     }
 
     /// Returns a clean, healthy connection to the pool.
-    pub fn checkin(mut self) {
+    pub fn checkin(self) {
+        let partition = self.partition.clone();
+        self.checkin_as(partition);
+    }
+
+    /// Returns the connection to the pool under another partition (its schema changed).
+    pub fn checkin_as(mut self, partition: Partition) {
+        self.partition = partition;
         let (Some(conn), Some(permit)) = (self.conn.take(), self.permit.take()) else {
             return;
         };
+        self.server.outstanding.fetch_sub(1, Ordering::Relaxed);
         let now = Instant::now();
         if let Ok(mut idle) = self.server.idle.lock() {
             idle.entry(self.partition.clone()).or_default().push(Idle {
@@ -124,6 +140,7 @@ impl<C> Lease<C> {
 impl<C> Drop for Lease<C> {
     fn drop(&mut self) {
         if self.conn.take().is_some() {
+            self.server.outstanding.fetch_sub(1, Ordering::Relaxed);
             self.server.stats.closed();
             self.server.returned.notify_waiters();
         }
@@ -138,6 +155,9 @@ impl<C> ServerPool<C> {
             idle: Mutex::new(HashMap::new()),
             returned: Notify::new(),
             waiting: AtomicUsize::new(0),
+            outstanding: AtomicUsize::new(0),
+            peak: AtomicUsize::new(0),
+            recent_peaks: Mutex::new(std::collections::VecDeque::new()),
             stats: ServerStats::default(),
         }
     }
@@ -173,8 +193,25 @@ impl<C> ServerPool<C> {
         }
     }
 
-    /// Closes idle connections past their idle timeout or lifetime; returns how many.
+    fn lent(&self) {
+        let now = self.outstanding.fetch_add(1, Ordering::Relaxed) + 1;
+        self.peak.fetch_max(now, Ordering::Relaxed);
+    }
+
+    /// Closes idle connections past their idle timeout or lifetime, and those beyond the
+    /// recent peak demand (so the idle pool follows demand); returns how many.
     pub fn reap(&self, settings: &PoolSettings) -> usize {
+        let outstanding = self.outstanding();
+        let target = match self.recent_peaks.lock() {
+            Ok(mut peaks) => {
+                peaks.push_back(self.peak.swap(outstanding, Ordering::Relaxed));
+                while peaks.len() > DEMAND_WINDOW {
+                    peaks.pop_front();
+                }
+                peaks.iter().copied().max().unwrap_or(0)
+            }
+            Err(_) => usize::MAX,
+        };
         let Ok(mut idle) = self.idle.lock() else {
             return 0;
         };
@@ -187,11 +224,31 @@ impl<C> ServerPool<C> {
             });
             closed += before - list.len();
         }
+        let idle_now: usize = idle.values().map(Vec::len).sum();
+        let mut surplus = (outstanding + idle_now).saturating_sub(target.max(1));
+        while surplus > 0 {
+            // Close the connection idle the longest (lists are in return order).
+            let Some(list) = idle
+                .values_mut()
+                .filter(|l| !l.is_empty())
+                .min_by_key(|l| l[0].since)
+            else {
+                break;
+            };
+            list.remove(0);
+            closed += 1;
+            surplus -= 1;
+        }
         idle.retain(|_, list| !list.is_empty());
         for _ in 0..closed {
             self.stats.closed();
         }
         closed
+    }
+
+    /// Connections lent out now.
+    pub fn outstanding(&self) -> usize {
+        self.outstanding.load(Ordering::Relaxed)
     }
 
     /// Idle connections now.
@@ -228,6 +285,28 @@ impl<C> Pools<C> {
             .clone()
     }
 
+    /// The ONLINE server of `hostgroup` with the fewest statements outstanding per unit of
+    /// weight (weight 0 only when nothing else is left).
+    pub fn pick<'t>(
+        &self,
+        topology: &'t crate::topology::Topology,
+        hostgroup: u32,
+    ) -> Option<&'t crate::topology::ServerEntry> {
+        topology.online_in(hostgroup).min_by_key(|s| {
+            let outstanding = self
+                .servers
+                .get(&s.address)
+                .map(|p| p.outstanding())
+                .unwrap_or(0) as u64;
+            let weight = u64::from(s.weight);
+            if weight == 0 {
+                u64::MAX
+            } else {
+                (outstanding + 1) * 1_000_000 / weight
+            }
+        })
+    }
+
     /// Every server pool.
     pub fn all(&self) -> Vec<Arc<ServerPool<C>>> {
         self.servers.iter().map(|e| e.value().clone()).collect()
@@ -259,6 +338,7 @@ impl<C> Pools<C> {
         loop {
             if let Some(idle) = server.take_idle(&partition, settings) {
                 server.stats.reused();
+                server.lent();
                 return Ok(Lease {
                     conn: Some(idle.conn),
                     permit: Some(idle.permit),
@@ -302,6 +382,7 @@ impl<C> Pools<C> {
             return match attempt {
                 Ok(Ok(conn)) => {
                     server.stats.connected();
+                    server.lent();
                     Ok(Lease {
                         conn: Some(conn),
                         permit: Some(permit),

@@ -151,3 +151,34 @@ async fn reap_closes_idle_connections() {
     assert_eq!(pools.reap(&s), 1);
     assert_eq!(server.idle_count(), 0);
 }
+
+#[tokio::test]
+async fn idle_pool_follows_recent_demand() {
+    let pools: Pools<u32> = Pools::default();
+    let server = pools.server(&Arc::from("s:1"), 10);
+    let mut held = Vec::new();
+    for i in 0..5 {
+        held.push(
+            pools
+                .checkout(&server, 10, part("u"), &settings(100), || ok(i))
+                .await
+                .unwrap(),
+        );
+    }
+    for l in held {
+        l.checkin();
+    }
+    let s = PoolSettings::default();
+    assert_eq!(pools.reap(&s), 0, "a peak of 5 keeps 5 idle");
+    assert_eq!(server.idle_count(), 5);
+    // demand drops to one connection at a time for a whole window
+    for _ in 0..DEMAND_WINDOW {
+        pools
+            .checkout(&server, 10, part("u"), &settings(100), || ok(9))
+            .await
+            .unwrap()
+            .checkin();
+        pools.reap(&s);
+    }
+    assert_eq!(server.idle_count(), 1, "the idle pool shrank to the demand");
+}

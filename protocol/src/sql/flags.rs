@@ -1,0 +1,165 @@
+//! [`Flags`]: facts about a statement text that routing and multiplexing act on.
+
+use std::fmt;
+use std::ops::{BitOr, BitOrAssign};
+
+/// A set of statement facts (a bitflags-like `u32` newtype).
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Flags(pub u32);
+
+impl Flags {
+    /// `SELECT ... FOR UPDATE`, `FOR SHARE`, `LOCK IN SHARE MODE`.
+    pub const LOCKING_READ: Flags = Flags(1 << 0);
+    /// `SELECT ... INTO @v`, `INTO OUTFILE`, `INTO DUMPFILE`.
+    pub const SELECT_INTO: Flags = Flags(1 << 1);
+    /// `SQL_CALC_FOUND_ROWS`.
+    pub const CALC_FOUND_ROWS: Flags = Flags(1 << 2);
+    /// A `FOUND_ROWS()` call.
+    pub const FOUND_ROWS: Flags = Flags(1 << 3);
+    /// A `LAST_INSERT_ID(` call (with or without argument), `@@identity` or `@@last_insert_id`.
+    pub const LAST_INSERT_ID: Flags = Flags(1 << 4);
+    /// `LAST_INSERT_ID(expr)`: sets the session's value.
+    pub const LAST_INSERT_ID_ARG: Flags = Flags(1 << 5);
+    /// A `ROW_COUNT()` call.
+    pub const ROW_COUNT: Flags = Flags(1 << 6);
+    /// A `GET_LOCK(` call.
+    pub const GET_LOCK: Flags = Flags(1 << 7);
+    /// A `RELEASE_LOCK(` call.
+    pub const RELEASE_LOCK: Flags = Flags(1 << 8);
+    /// A `RELEASE_ALL_LOCKS(` call.
+    pub const RELEASE_ALL_LOCKS: Flags = Flags(1 << 9);
+    /// `CREATE TEMPORARY TABLE`.
+    pub const TEMPORARY_TABLE: Flags = Flags(1 << 10);
+    /// `DROP TEMPORARY TABLE`.
+    pub const DROP_TEMPORARY: Flags = Flags(1 << 11);
+    /// A user variable is assigned: `@x :=`, `SET @x =`, `INTO @x`, `LOAD DATA ... (@x)`.
+    pub const USER_VAR_WRITE: Flags = Flags(1 << 12);
+    /// A user variable's value is used (a mere assignment target is not a read).
+    pub const USER_VAR_READ: Flags = Flags(1 << 13);
+    /// `SET sql_log_bin`, `SET @@sql_log_bin`, ...
+    pub const SQL_LOG_BIN: Flags = Flags(1 << 14);
+    /// An INSERT, REPLACE, CALL, LOAD DATA or EXECUTE statement is in the text.
+    pub const MAY_INSERT: Flags = Flags(1 << 15);
+    /// A statement that is no plain read: it goes to the writer.
+    pub const WRITE: Flags = Flags(1 << 16);
+    /// Reads the previous statement's diagnostics: `SHOW WARNINGS`, `@@warning_count`, ...
+    pub const WARNINGS_READ: Flags = Flags(1 << 17);
+    /// Changes session state the proxy cannot track or replay (HANDLER, XA, backup locks).
+    pub const SESSION_CHANGE: Flags = Flags(1 << 18);
+
+    const NAMES: [(Flags, &'static str); 19] = [
+        (Flags::LOCKING_READ, "LOCKING_READ"),
+        (Flags::SELECT_INTO, "SELECT_INTO"),
+        (Flags::CALC_FOUND_ROWS, "CALC_FOUND_ROWS"),
+        (Flags::FOUND_ROWS, "FOUND_ROWS"),
+        (Flags::LAST_INSERT_ID, "LAST_INSERT_ID"),
+        (Flags::LAST_INSERT_ID_ARG, "LAST_INSERT_ID_ARG"),
+        (Flags::ROW_COUNT, "ROW_COUNT"),
+        (Flags::GET_LOCK, "GET_LOCK"),
+        (Flags::RELEASE_LOCK, "RELEASE_LOCK"),
+        (Flags::RELEASE_ALL_LOCKS, "RELEASE_ALL_LOCKS"),
+        (Flags::TEMPORARY_TABLE, "TEMPORARY_TABLE"),
+        (Flags::DROP_TEMPORARY, "DROP_TEMPORARY"),
+        (Flags::USER_VAR_WRITE, "USER_VAR_WRITE"),
+        (Flags::USER_VAR_READ, "USER_VAR_READ"),
+        (Flags::SQL_LOG_BIN, "SQL_LOG_BIN"),
+        (Flags::MAY_INSERT, "MAY_INSERT"),
+        (Flags::WRITE, "WRITE"),
+        (Flags::WARNINGS_READ, "WARNINGS_READ"),
+        (Flags::SESSION_CHANGE, "SESSION_CHANGE"),
+    ];
+
+    /// No flags.
+    pub const fn empty() -> Flags {
+        Flags(0)
+    }
+
+    /// Whether no flag is set.
+    pub const fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// Whether every flag of `other` is set.
+    pub const fn contains(self, other: Flags) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// Whether any flag of `other` is set.
+    pub const fn intersects(self, other: Flags) -> bool {
+        self.0 & other.0 != 0
+    }
+
+    /// Sets the flags of `other`.
+    pub fn insert(&mut self, other: Flags) {
+        self.0 |= other.0;
+    }
+}
+
+impl BitOr for Flags {
+    type Output = Flags;
+
+    fn bitor(self, rhs: Flags) -> Flags {
+        Flags(self.0 | rhs.0)
+    }
+}
+
+impl BitOrAssign for Flags {
+    fn bitor_assign(&mut self, rhs: Flags) {
+        self.0 |= rhs.0;
+    }
+}
+
+impl fmt::Debug for Flags {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut first = true;
+        let mut rest = self.0;
+        for (flag, name) in Flags::NAMES {
+            if self.contains(flag) {
+                f.write_str(if first { "" } else { " | " })?;
+                f.write_str(name)?;
+                first = false;
+                rest &= !flag.0;
+            }
+        }
+        if rest != 0 || first {
+            if !first {
+                f.write_str(" | ")?;
+            }
+            write!(f, "{rest:#x}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_operations() {
+        let mut f = Flags::WRITE | Flags::MAY_INSERT;
+        assert!(f.contains(Flags::WRITE) && f.contains(Flags::WRITE | Flags::MAY_INSERT));
+        assert!(!f.contains(Flags::WRITE | Flags::GET_LOCK));
+        assert!(f.intersects(Flags::WRITE | Flags::GET_LOCK));
+        f.insert(Flags::GET_LOCK);
+        f |= Flags::ROW_COUNT;
+        assert_eq!(f.0, (1 << 16) | (1 << 15) | (1 << 7) | (1 << 6));
+        assert!(Flags::empty().is_empty() && Flags::default().is_empty());
+        assert!(f.contains(Flags::empty()));
+    }
+
+    #[test]
+    fn distinct_bits_and_debug() {
+        let all = Flags::NAMES.iter().fold(0u32, |acc, (f, _)| {
+            assert_eq!(acc & f.0, 0);
+            acc | f.0
+        });
+        assert_eq!(all.count_ones() as usize, Flags::NAMES.len());
+        assert_eq!(
+            format!("{:?}", Flags::WRITE | Flags::LOCKING_READ),
+            "LOCKING_READ | WRITE"
+        );
+        assert_eq!(format!("{:?}", Flags::empty()), "0x0");
+        assert_eq!(format!("{:?}", Flags(1 << 31)), "0x80000000");
+    }
+}

@@ -1,0 +1,191 @@
+//! Keywords: MySQL's reserved words plus the statement words sqlmux itself looks for.
+//!
+//! Lookup is case-insensitive and allocation-free: a perfect-enough open-addressing table
+//! built at compile time, keyed by an FNV-1a hash of the ASCII-lower-cased bytes, confirmed
+//! with `eq_ignore_ascii_case`. Digests upper-case every word found here.
+
+use super::lexer::{Token, TokenKind};
+
+macro_rules! keywords {
+    (reserved: [$($r:ident),* $(,)?] other: [$($o:ident),* $(,)?]) => {
+        /// A keyword sqlmux knows.
+        #[allow(non_camel_case_types, clippy::upper_case_acronyms)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub(crate) enum Kw { $($r,)* $($o,)* }
+
+        /// Keyword names, in [`Kw`] order, upper-case.
+        const NAMES: &[&str] = &[$(stringify!($r),)* $(stringify!($o),)*];
+        const ALL: &[Kw] = &[$(Kw::$r,)* $(Kw::$o,)*];
+        /// The first `RESERVED` keywords are MySQL reserved words.
+        const RESERVED: usize = [$(stringify!($r)),*].len();
+    };
+}
+
+keywords! {
+    reserved: [
+        ACCESSIBLE, ADD, ALL, ALTER, ANALYZE, AND, AS, ASC, ASENSITIVE, BEFORE, BETWEEN,
+        BIGINT, BINARY, BLOB, BOTH, BY, CALL, CASCADE, CASE, CHANGE, CHAR, CHARACTER, CHECK,
+        COLLATE, COLUMN, CONDITION, CONSTRAINT, CONTINUE, CONVERT, CREATE, CROSS, CUBE,
+        CUME_DIST, CURRENT_DATE, CURRENT_TIME, CURRENT_TIMESTAMP, CURRENT_USER, CURSOR,
+        DATABASE, DATABASES, DAY_HOUR, DAY_MICROSECOND, DAY_MINUTE, DAY_SECOND, DEC, DECIMAL,
+        DECLARE, DEFAULT, DELAYED, DELETE, DENSE_RANK, DESC, DESCRIBE, DETERMINISTIC, DISTINCT,
+        DISTINCTROW, DIV, DOUBLE, DROP, DUAL, EACH, ELSE, ELSEIF, EMPTY, ENCLOSED, ESCAPED,
+        EXCEPT, EXISTS, EXIT, EXPLAIN, FALSE, FETCH, FIRST_VALUE, FLOAT, FLOAT4, FLOAT8, FOR,
+        FORCE, FOREIGN, FROM, FULLTEXT, FUNCTION, GENERATED, GET, GRANT, GROUP, GROUPING,
+        GROUPS, HAVING, HIGH_PRIORITY, HOUR_MICROSECOND, HOUR_MINUTE, HOUR_SECOND, IF, IGNORE,
+        IN, INDEX, INFILE, INNER, INOUT, INSENSITIVE, INSERT, INT, INT1, INT2, INT3, INT4, INT8,
+        INTEGER, INTERSECT, INTERVAL, INTO, IO_AFTER_GTIDS, IO_BEFORE_GTIDS, IS, ITERATE, JOIN,
+        JSON_TABLE, KEY, KEYS, KILL, LAG, LAST_VALUE, LATERAL, LEAD, LEADING, LEAVE, LEFT,
+        LIKE, LIMIT, LINEAR, LINES, LOAD, LOCALTIME, LOCALTIMESTAMP, LOCK, LONG, LONGBLOB,
+        LONGTEXT, LOOP, LOW_PRIORITY, MASTER_BIND, MASTER_SSL_VERIFY_SERVER_CERT, MATCH,
+        MAXVALUE, MEDIUMBLOB, MEDIUMINT, MEDIUMTEXT, MIDDLEINT, MINUTE_MICROSECOND,
+        MINUTE_SECOND, MOD, MODIFIES, NATURAL, NOT, NO_WRITE_TO_BINLOG, NTH_VALUE, NTILE, NULL,
+        NUMERIC, OF, ON, OPTIMIZE, OPTIMIZER_COSTS, OPTION, OPTIONALLY, OR, ORDER, OUT, OUTER,
+        OUTFILE, OVER, PARTITION, PERCENT_RANK, PRECISION, PRIMARY, PROCEDURE, PURGE, RANGE,
+        RANK, READ, READS, READ_WRITE, REAL, RECURSIVE, REFERENCES, REGEXP, RELEASE, RENAME,
+        REPEAT, REPLACE, REQUIRE, RESIGNAL, RESTRICT, RETURN, RETURNING, REVOKE, RIGHT, RLIKE,
+        ROW, ROWS, ROW_NUMBER, SCHEMA, SCHEMAS, SECOND_MICROSECOND, SELECT, SENSITIVE,
+        SEPARATOR, SET, SHOW, SIGNAL, SMALLINT, SPATIAL, SPECIFIC, SQL, SQLEXCEPTION, SQLSTATE,
+        SQLWARNING, SQL_BIG_RESULT, SQL_CALC_FOUND_ROWS, SQL_SMALL_RESULT, SSL, STARTING,
+        STORED, STRAIGHT_JOIN, SYSTEM, TABLE, TERMINATED, THEN, TINYBLOB, TINYINT, TINYTEXT, TO,
+        TRAILING, TRIGGER, TRUE, UNDO, UNION, UNIQUE, UNLOCK, UNSIGNED, UPDATE, USAGE, USE,
+        USING, UTC_DATE, UTC_TIME, UTC_TIMESTAMP, VALUES, VARBINARY, VARCHAR, VARCHARACTER,
+        VARYING, VIRTUAL, WHEN, WHERE, WHILE, WINDOW, WITH, WRITE, XOR, YEAR_MONTH, ZEROFILL,
+    ]
+    other: [
+        AGGREGATE, ATOMIC, AVG, BACKUP, BEGIN, CHARSET, COMMIT, COMMITTED, COUNT, CURRENT,
+        DATA, DEALLOCATE, DEFINER, DIAGNOSTICS, DO, DUMPFILE, END, ERRORS, EVENT, EXECUTE,
+        EXPORT, FLUSH, FOUND_ROWS, GET_LOCK, GLOBAL, HANDLER, INSTANCE, ISOLATION,
+        LAST_INSERT_ID, LEVEL, LOCAL, LOGFILE, MAX, MIN, MODE, NAMES, NOW, OFF, ONLY, PACKAGE,
+        PERSIST, PERSIST_ONLY, PREPARE, RELEASE_ALL_LOCKS, RELEASE_LOCK, REPEATABLE, RESOURCE,
+        ROLE, ROLLBACK, ROW_COUNT, SAVEPOINT, SEQUENCE, SERIALIZABLE, SERVER, SESSION, SHARE,
+        SQL_CACHE, SQL_NO_CACHE, STACKED, START, STATEMENT, SUM, TABLES, TABLESPACE, TEMPORARY,
+        TRANSACTION, TRUNCATE, UNCOMMITTED, USER, VALUE, VIEW, WARNINGS, WORK, XA, XML,
+    ]
+}
+
+const TABLE_BITS: u32 = 10;
+const TABLE_SIZE: usize = 1 << TABLE_BITS;
+const EMPTY: u16 = u16::MAX;
+
+const _: () = assert!(NAMES.len() * 2 < TABLE_SIZE);
+
+/// FNV-1a over the bytes with ASCII letters folded to lower case (`| 0x20`).
+const fn fold_hash(bytes: &[u8]) -> u64 {
+    let mut h = 0xcbf2_9ce4_8422_2325u64;
+    let mut i = 0;
+    while i < bytes.len() {
+        h = (h ^ (bytes[i] | 0x20) as u64).wrapping_mul(0x0100_0000_01b3);
+        i += 1;
+    }
+    h
+}
+
+const fn slot_of(hash: u64) -> usize {
+    (hash >> (64 - TABLE_BITS)) as usize
+}
+
+const fn build_table() -> [u16; TABLE_SIZE] {
+    let mut table = [EMPTY; TABLE_SIZE];
+    let mut k = 0;
+    while k < NAMES.len() {
+        let mut slot = slot_of(fold_hash(NAMES[k].as_bytes()));
+        while table[slot] != EMPTY {
+            slot = (slot + 1) & (TABLE_SIZE - 1);
+        }
+        table[slot] = k as u16;
+        k += 1;
+    }
+    table
+}
+
+const fn max_len() -> usize {
+    let mut m = 0;
+    let mut k = 0;
+    while k < NAMES.len() {
+        if NAMES[k].len() > m {
+            m = NAMES[k].len();
+        }
+        k += 1;
+    }
+    m
+}
+
+static TABLE: [u16; TABLE_SIZE] = build_table();
+const MAX_LEN: usize = max_len();
+
+/// The keyword spelled by `word`, in any case.
+pub(crate) fn lookup(word: &[u8]) -> Option<Kw> {
+    if word.len() < 2 || word.len() > MAX_LEN {
+        return None;
+    }
+    let mut slot = slot_of(fold_hash(word));
+    loop {
+        let idx = usize::from(*TABLE.get(slot)?);
+        let name = NAMES.get(idx)?;
+        if name.len() == word.len() && name.as_bytes().eq_ignore_ascii_case(word) {
+            return ALL.get(idx).copied();
+        }
+        slot = (slot + 1) & (TABLE_SIZE - 1);
+    }
+}
+
+/// The keyword a token spells, if it is an unquoted word.
+pub(crate) fn kw(sql: &[u8], t: &Token) -> Option<Kw> {
+    if t.kind == TokenKind::Word {
+        lookup(t.text(sql))
+    } else {
+        None
+    }
+}
+
+impl Kw {
+    /// The keyword in upper case.
+    pub(crate) fn name(self) -> &'static str {
+        NAMES.get(self as usize).copied().unwrap_or("")
+    }
+
+    /// Whether MySQL reserves it (it cannot be an unquoted alias).
+    pub(crate) fn is_reserved(self) -> bool {
+        (self as usize) < RESERVED
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_keyword_is_found_in_any_case() {
+        for (i, name) in NAMES.iter().enumerate() {
+            assert_eq!(lookup(name.as_bytes()), Some(ALL[i]), "{name}");
+            let lower = name.to_ascii_lowercase();
+            assert_eq!(lookup(lower.as_bytes()), Some(ALL[i]), "{name}");
+            assert_eq!(ALL[i].name(), *name);
+        }
+    }
+
+    #[test]
+    fn non_keywords() {
+        for w in [
+            &b"id"[..],
+            b"sbtest1",
+            b"selectx",
+            b"selec",
+            b"",
+            b"a",
+            b"\xff\xfe",
+            b"name",
+            b"k",
+            b"last_insert_idx",
+        ] {
+            assert_eq!(lookup(w), None, "{w:?}");
+        }
+    }
+
+    #[test]
+    fn reserved_split() {
+        assert!(Kw::FROM.is_reserved() && Kw::ZEROFILL.is_reserved());
+        assert!(!Kw::BEGIN.is_reserved() && !Kw::XML.is_reserved());
+    }
+}

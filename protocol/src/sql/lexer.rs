@@ -1,0 +1,592 @@
+//! The tokenizer: statement bytes in, tokens (kind + byte range) out, no allocation.
+//!
+//! MySQL/MariaDB lexical rules with the default `sql_mode` (backslash escapes on,
+//! `"..."` is a string). Whitespace is skipped; comments (`-- `, `#`, `/* */`, optimizer
+//! hints `/*+ */`) come out as [`TokenKind::Comment`] tokens. Executable comments
+//! (`/*! ... */`, `/*!50001 ... */`, MariaDB's `/*M!100100 ... */`) are transparent: their
+//! markers are skipped like whitespace and their content is lexed as SQL. Input need not be
+//! UTF-8; bytes >= 0x80 are identifier bytes. Unterminated strings and comments run to the
+//! end of the input ([`Token::closed`] is false). Every call makes progress; nothing panics.
+
+/// What a token is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TokenKind {
+    /// An unquoted identifier or keyword.
+    Word,
+    /// A backtick-quoted identifier.
+    QuotedIdent,
+    /// A single-quoted string, also `N'..'` and `_charset'..'`.
+    String,
+    /// A double-quoted string (an identifier under ANSI_QUOTES).
+    DoubleQuoted,
+    /// A number: integer, decimal, exponent, `0x..`, `0b..`, `X'..'`, `B'..'`.
+    Number,
+    /// A `?` placeholder.
+    Placeholder,
+    /// A user variable: `@x`, `@'x'`, `` @`x` ``, `@"x"`.
+    UserVar,
+    /// A system variable: `@@x`, `@@session.x`, `@@global.x`.
+    SysVar,
+    /// An operator or punctuation: one to three bytes (`:=`, `<=>`, `->>`, ...).
+    Punct,
+    /// A `;` statement separator.
+    Semicolon,
+    /// A comment: `-- `, `#`, `/* */`, an optimizer hint `/*+ */`.
+    Comment,
+}
+
+/// One token: its kind and where it is in the input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Token {
+    /// What it is.
+    pub kind: TokenKind,
+    /// Offset of its first byte.
+    pub start: usize,
+    /// Offset one past its last byte.
+    pub end: usize,
+    /// Whitespace, a comment or an executable-comment marker comes before it.
+    pub space_before: bool,
+    /// False for a string, quoted name or comment that runs to the end of the input.
+    pub closed: bool,
+}
+
+impl Token {
+    /// The token's bytes.
+    pub(crate) fn text<'a>(&self, sql: &'a [u8]) -> &'a [u8] {
+        sql.get(self.start..self.end).unwrap_or_default()
+    }
+
+    /// Whether this is the punctuation `p`.
+    pub(crate) fn is_punct(&self, sql: &[u8], p: &[u8]) -> bool {
+        self.kind == TokenKind::Punct && self.text(sql) == p
+    }
+}
+
+/// Whether `b` is whitespace to MySQL.
+pub(crate) fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0B | 0x0C)
+}
+
+/// Whether `b` can be part of an unquoted identifier.
+pub(crate) fn is_ident_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b >= 0x80
+}
+
+/// A cursor over the tokens of a statement text. Cheap to clone, which is how callers peek.
+#[derive(Clone, Debug)]
+pub(crate) struct Lexer<'a> {
+    sql: &'a [u8],
+    pos: usize,
+    in_exec: bool,
+    prev_kind: Option<TokenKind>,
+    prev_first: u8,
+    prev_end: usize,
+}
+
+impl<'a> Lexer<'a> {
+    /// A lexer at the start of `sql`.
+    pub(crate) fn new(sql: &'a [u8]) -> Self {
+        Lexer {
+            sql,
+            pos: 0,
+            in_exec: false,
+            prev_kind: None,
+            prev_first: 0,
+            prev_end: usize::MAX,
+        }
+    }
+
+    /// The whole input.
+    pub(crate) fn sql(&self) -> &'a [u8] {
+        self.sql
+    }
+
+    /// The next token that is not a comment; a skipped comment counts as space before it.
+    pub(crate) fn next_sig(&mut self) -> Option<Token> {
+        let mut sep = false;
+        loop {
+            let mut t = self.next()?;
+            if t.kind == TokenKind::Comment {
+                sep = true;
+                continue;
+            }
+            t.space_before |= sep;
+            return Some(t);
+        }
+    }
+
+    /// The next significant token, without moving.
+    pub(crate) fn peek_sig(&self) -> Option<Token> {
+        self.clone().next_sig()
+    }
+
+    fn byte(&self, at: usize) -> Option<u8> {
+        self.sql.get(at).copied()
+    }
+
+    /// Length of an executable-comment opener at `at` (`/*!`, `/*!50001`, `/*M!100100`).
+    fn exec_opener(&self, at: usize) -> Option<usize> {
+        let rest = self.sql.get(at..)?;
+        let skip = if rest.starts_with(b"/*!") {
+            3
+        } else if rest.starts_with(b"/*M!") {
+            4
+        } else {
+            return None;
+        };
+        let digits = rest
+            .get(skip..)
+            .unwrap_or_default()
+            .iter()
+            .take(6)
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        // MySQL versions are 5 digits, MariaDB's may be 6; fewer digits are content.
+        Some(skip + if digits >= 5 { digits } else { 0 })
+    }
+
+    /// Scans a quoted run whose opening quote is just before `from`: `(end, closed)`.
+    fn quoted(&self, from: usize, quote: u8, backslash: bool) -> (usize, bool) {
+        let mut i = from;
+        while let Some(b) = self.byte(i) {
+            if backslash && b == b'\\' {
+                i += 2;
+            } else if b == quote {
+                if self.byte(i + 1) == Some(quote) {
+                    i += 2;
+                } else {
+                    return (i + 1, true);
+                }
+            } else {
+                i += 1;
+            }
+        }
+        (self.sql.len(), false)
+    }
+
+    fn ident_end(&self, from: usize, dots: bool) -> usize {
+        let mut i = from;
+        while let Some(b) = self.byte(i) {
+            if is_ident_byte(b) || (dots && b == b'.') {
+                i += 1;
+            } else {
+                break;
+            }
+        }
+        i
+    }
+
+    fn adjacent_prev(&self, start: usize) -> Option<TokenKind> {
+        if self.prev_end == start {
+            self.prev_kind
+        } else {
+            None
+        }
+    }
+
+    /// A word, or a literal spelled with a one-letter or `_charset` prefix.
+    fn word(&self, start: usize) -> (TokenKind, usize, bool) {
+        let end = self.ident_end(start, false);
+        if self.byte(end) == Some(b'\'') {
+            let len = end - start;
+            let first = self.byte(start).unwrap_or(0);
+            let lower = first | 0x20;
+            if len == 1 && (lower == b'x' || lower == b'b') {
+                let (e, c) = self.quoted(end + 1, b'\'', false);
+                return (TokenKind::Number, e, c);
+            }
+            if (len == 1 && lower == b'n') || (len > 1 && first == b'_') {
+                let (e, c) = self.quoted(end + 1, b'\'', true);
+                return (TokenKind::String, e, c);
+            }
+        }
+        (TokenKind::Word, end, true)
+    }
+
+    fn number(&self, start: usize) -> (TokenKind, usize, bool) {
+        let digits = |mut i: usize, ok: fn(u8) -> bool| {
+            while self.byte(i).is_some_and(ok) {
+                i += 1;
+            }
+            i
+        };
+        if self.byte(start) == Some(b'0') {
+            let radix: Option<fn(u8) -> bool> = match self.byte(start + 1) {
+                Some(b'x' | b'X') => Some(|b| b.is_ascii_hexdigit()),
+                Some(b'b' | b'B') => Some(|b| b == b'0' || b == b'1'),
+                _ => None,
+            };
+            if let Some(ok) = radix {
+                let end = digits(start + 2, ok);
+                if end > start + 2 && !self.byte(end).is_some_and(is_ident_byte) {
+                    return (TokenKind::Number, end, true);
+                }
+                return self.word(start);
+            }
+        }
+        let mut i = digits(start, |b| b.is_ascii_digit());
+        let mut plain = true;
+        if self.byte(i) == Some(b'.') {
+            plain = false;
+            i = digits(i + 1, |b| b.is_ascii_digit());
+        }
+        if matches!(self.byte(i), Some(b'e' | b'E')) {
+            let mut j = i + 1;
+            if matches!(self.byte(j), Some(b'+' | b'-')) {
+                j += 1;
+            }
+            if self.byte(j).is_some_and(|b| b.is_ascii_digit()) {
+                plain = false;
+                i = digits(j, |b| b.is_ascii_digit());
+            }
+        }
+        if plain && self.byte(i).is_some_and(is_ident_byte) {
+            // `1abc` is an identifier to MySQL.
+            return self.word(start);
+        }
+        (TokenKind::Number, i, true)
+    }
+
+    fn variable(&self, start: usize) -> (TokenKind, usize, bool) {
+        if self.byte(start + 1) == Some(b'@') {
+            return (TokenKind::SysVar, self.ident_end(start + 2, true), true);
+        }
+        // `'user'@'host'`, `root@localhost`: the `@` of an account name.
+        if matches!(
+            self.adjacent_prev(start),
+            Some(
+                TokenKind::String
+                    | TokenKind::DoubleQuoted
+                    | TokenKind::QuotedIdent
+                    | TokenKind::Word
+            )
+        ) {
+            return (TokenKind::Punct, start + 1, true);
+        }
+        match self.byte(start + 1) {
+            Some(q @ (b'\'' | b'"' | b'`')) => {
+                let (e, c) = self.quoted(start + 2, q, q != b'`');
+                (TokenKind::UserVar, e, c)
+            }
+            Some(b) if is_ident_byte(b) => {
+                (TokenKind::UserVar, self.ident_end(start + 1, true), true)
+            }
+            _ => (TokenKind::Punct, start + 1, true),
+        }
+    }
+
+    fn punct(&self, start: usize) -> usize {
+        let len = match (
+            self.byte(start).unwrap_or(0),
+            self.byte(start + 1),
+            self.byte(start + 2),
+        ) {
+            (b'<', Some(b'='), Some(b'>')) | (b'-', Some(b'>'), Some(b'>')) => 3,
+            (b':' | b'!' | b'>', Some(b'='), _)
+            | (b'<', Some(b'=' | b'>' | b'<'), _)
+            | (b'>', Some(b'>'), _)
+            | (b'|', Some(b'|'), _)
+            | (b'&', Some(b'&'), _)
+            | (b'-', Some(b'>'), _) => 2,
+            _ => 1,
+        };
+        start + len
+    }
+
+    fn line_comment_end(&self, start: usize) -> usize {
+        let rest = self.sql.get(start..).unwrap_or_default();
+        start + rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len())
+    }
+
+    fn block_comment_end(&self, start: usize) -> (usize, bool) {
+        let body = self.sql.get(start + 2..).unwrap_or_default();
+        match body.windows(2).position(|w| w == b"*/") {
+            Some(p) => (start + 2 + p + 2, true),
+            None => (self.sql.len(), false),
+        }
+    }
+
+    fn token_at(&self, start: usize, b: u8) -> (TokenKind, usize, bool) {
+        let next = self.byte(start + 1);
+        match b {
+            b'\'' | b'"' => {
+                let (e, c) = self.quoted(start + 1, b, true);
+                let kind = if b == b'\'' {
+                    TokenKind::String
+                } else {
+                    TokenKind::DoubleQuoted
+                };
+                (kind, e, c)
+            }
+            b'`' => {
+                let (e, c) = self.quoted(start + 1, b, false);
+                (TokenKind::QuotedIdent, e, c)
+            }
+            b'#' => (TokenKind::Comment, self.line_comment_end(start), true),
+            b'-' if next == Some(b'-') && !matches!(self.byte(start + 2), Some(c) if c > b' ') => {
+                (TokenKind::Comment, self.line_comment_end(start), true)
+            }
+            b'/' if next == Some(b'*') => {
+                let (e, c) = self.block_comment_end(start);
+                (TokenKind::Comment, e, c)
+            }
+            b'?' => (TokenKind::Placeholder, start + 1, true),
+            b';' => (TokenKind::Semicolon, start + 1, true),
+            b'@' => self.variable(start),
+            b'0'..=b'9' => {
+                // `t.1col`: after a qualifying dot this is a name, not a number.
+                if self.adjacent_prev(start) == Some(TokenKind::Punct) && self.prev_first == b'.' {
+                    (TokenKind::Word, self.ident_end(start, false), true)
+                } else {
+                    self.number(start)
+                }
+            }
+            b'.' if next.is_some_and(|c| c.is_ascii_digit())
+                && !matches!(
+                    self.adjacent_prev(start),
+                    Some(TokenKind::Word | TokenKind::QuotedIdent)
+                ) =>
+            {
+                self.number(start)
+            }
+            _ if is_ident_byte(b) => self.word(start),
+            _ => (TokenKind::Punct, self.punct(start), true),
+        }
+    }
+}
+
+impl Iterator for Lexer<'_> {
+    type Item = Token;
+
+    fn next(&mut self) -> Option<Token> {
+        let mut space = false;
+        let b = loop {
+            let b = self.byte(self.pos)?;
+            if is_space(b) {
+                self.pos += 1;
+            } else if self.in_exec && b == b'*' && self.byte(self.pos + 1) == Some(b'/') {
+                self.pos += 2;
+                self.in_exec = false;
+            } else if let Some(len) = (b == b'/').then(|| self.exec_opener(self.pos)).flatten() {
+                self.pos += len;
+                self.in_exec = true;
+            } else {
+                break b;
+            }
+            space = true;
+        };
+        let start = self.pos;
+        let (kind, end, closed) = self.token_at(start, b);
+        let end = end.clamp(start + 1, self.sql.len());
+        self.pos = end;
+        self.prev_kind = Some(kind);
+        self.prev_first = b;
+        self.prev_end = end;
+        Some(Token {
+            kind,
+            start,
+            end,
+            space_before: space,
+            closed,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use TokenKind::*;
+
+    fn lex(sql: &[u8]) -> Vec<(TokenKind, &[u8])> {
+        Lexer::new(sql).map(|t| (t.kind, t.text(sql))).collect()
+    }
+
+    #[test]
+    fn words_numbers_punct() {
+        assert_eq!(
+            lex(b"SELECT a1, 42, 1.5e-3, .5, 0x1F, 0b01 FROM t"),
+            vec![
+                (Word, &b"SELECT"[..]),
+                (Word, b"a1"),
+                (Punct, b","),
+                (Number, b"42"),
+                (Punct, b","),
+                (Number, b"1.5e-3"),
+                (Punct, b","),
+                (Number, b".5"),
+                (Punct, b","),
+                (Number, b"0x1F"),
+                (Punct, b","),
+                (Number, b"0b01"),
+                (Word, b"FROM"),
+                (Word, b"t"),
+            ]
+        );
+    }
+
+    #[test]
+    fn identifiers_that_start_with_digits() {
+        assert_eq!(lex(b"1abc"), vec![(Word, &b"1abc"[..])]);
+        assert_eq!(lex(b"0xZZ"), vec![(Word, &b"0xZZ"[..])]);
+        assert_eq!(
+            lex(b"t.1c"),
+            vec![(Word, &b"t"[..]), (Punct, b"."), (Word, b"1c")]
+        );
+        assert_eq!(
+            lex(b"t.5"),
+            vec![(Word, &b"t"[..]), (Punct, b"."), (Word, b"5")]
+        );
+    }
+
+    #[test]
+    fn strings_and_escapes() {
+        assert_eq!(
+            lex(br#"'it''s' 'a\'b' "q""x" `b``t` N'n' _utf8mb4'u' X'0F' b'01'"#),
+            vec![
+                (String, &br"'it''s'"[..]),
+                (String, br"'a\'b'"),
+                (DoubleQuoted, br#""q""x""#),
+                (QuotedIdent, b"`b``t`"),
+                (String, b"N'n'"),
+                (String, b"_utf8mb4'u'"),
+                (Number, b"X'0F'"),
+                (Number, b"b'01'"),
+            ]
+        );
+        let t: Vec<Token> = Lexer::new(b"'abc").collect();
+        assert_eq!((t.len(), t[0].end, t[0].closed), (1, 4, false));
+        let t: Vec<Token> = Lexer::new(br"'abc\").collect();
+        assert_eq!((t.len(), t[0].end, t[0].closed), (1, 5, false));
+    }
+
+    #[test]
+    fn backticks_have_no_backslash_escapes() {
+        assert_eq!(
+            lex(br"`a\` x"),
+            vec![(QuotedIdent, &br"`a\`"[..]), (Word, b"x")]
+        );
+    }
+
+    #[test]
+    fn comments() {
+        assert_eq!(
+            lex(b"a -- c\nb #x\nc /* d */ e /*+ hint */ f --x"),
+            vec![
+                (Word, &b"a"[..]),
+                (Comment, b"-- c"),
+                (Word, b"b"),
+                (Comment, b"#x"),
+                (Word, b"c"),
+                (Comment, b"/* d */"),
+                (Word, b"e"),
+                (Comment, b"/*+ hint */"),
+                (Word, b"f"),
+                (Punct, b"-"),
+                (Punct, b"-"),
+                (Word, b"x"),
+            ]
+        );
+        assert_eq!(lex(b"a--"), vec![(Word, &b"a"[..]), (Comment, b"--")]);
+        assert_eq!(
+            lex(b"1--\t1"),
+            vec![(Number, &b"1"[..]), (Comment, b"--\t1")]
+        );
+        let t: Vec<Token> = Lexer::new(b"/* open").collect();
+        assert_eq!((t[0].kind, t[0].closed), (Comment, false));
+    }
+
+    #[test]
+    fn executable_comments_are_sql() {
+        assert_eq!(
+            lex(b"/*!50001 CREATE */ x /*! y*/ /*M!100100 z */"),
+            vec![
+                (Word, &b"CREATE"[..]),
+                (Word, b"x"),
+                (Word, b"y"),
+                (Word, b"z")
+            ]
+        );
+        assert_eq!(lex(b"/*!12 x*/"), vec![(Number, &b"12"[..]), (Word, b"x")]);
+        assert_eq!(
+            lex(b"/*!40101 a /* in */ b */ c"),
+            vec![
+                (Word, &b"a"[..]),
+                (Comment, b"/* in */"),
+                (Word, b"b"),
+                (Word, b"c")
+            ]
+        );
+        // Outside an executable comment `*/` is two operators.
+        assert_eq!(lex(b"*/"), vec![(Punct, &b"*"[..]), (Punct, b"/")]);
+        let t: Vec<Token> = Lexer::new(b"/*!50001 SELECT*/1").collect();
+        assert!(t[1].space_before);
+    }
+
+    #[test]
+    fn variables() {
+        assert_eq!(
+            lex(b"@a @'q x' @`b` @\"c\" @@v @@session.sql_mode @@GLOBAL.x @a.b @"),
+            vec![
+                (UserVar, &b"@a"[..]),
+                (UserVar, b"@'q x'"),
+                (UserVar, b"@`b`"),
+                (UserVar, b"@\"c\""),
+                (SysVar, b"@@v"),
+                (SysVar, b"@@session.sql_mode"),
+                (SysVar, b"@@GLOBAL.x"),
+                (UserVar, b"@a.b"),
+                (Punct, b"@"),
+            ]
+        );
+        assert_eq!(
+            lex(b"'u'@'h' root@localhost"),
+            vec![
+                (String, &b"'u'"[..]),
+                (Punct, b"@"),
+                (String, b"'h'"),
+                (Word, b"root"),
+                (Punct, b"@"),
+                (Word, b"localhost"),
+            ]
+        );
+    }
+
+    #[test]
+    fn operators() {
+        assert_eq!(
+            lex(b"@x:=1<=>2->>'$'<>3!=4||5&&6<<7;?"),
+            vec![
+                (UserVar, &b"@x"[..]),
+                (Punct, b":="),
+                (Number, b"1"),
+                (Punct, b"<=>"),
+                (Number, b"2"),
+                (Punct, b"->>"),
+                (String, b"'$'"),
+                (Punct, b"<>"),
+                (Number, b"3"),
+                (Punct, b"!="),
+                (Number, b"4"),
+                (Punct, b"||"),
+                (Number, b"5"),
+                (Punct, b"&&"),
+                (Number, b"6"),
+                (Punct, b"<<"),
+                (Number, b"7"),
+                (Semicolon, b";"),
+                (Placeholder, b"?"),
+            ]
+        );
+    }
+
+    #[test]
+    fn space_before_and_non_utf8() {
+        let sql = b"a/**/b c\xff\xfe d";
+        let mut lx = Lexer::new(sql);
+        let a = lx.next_sig().unwrap();
+        let b = lx.next_sig().unwrap();
+        let c = lx.next_sig().unwrap();
+        assert!(!a.space_before && b.space_before && c.space_before);
+        assert_eq!(c.text(sql), b"c\xff\xfe");
+    }
+}

@@ -1,0 +1,193 @@
+//! [`replace_session_functions`]: puts the session's own `LAST_INSERT_ID()` and `ROW_COUNT()`
+//! values into a statement, so it can run on any pooled backend connection.
+//!
+//! Multi-statement texts run in order on one backend connection, so a later statement sees
+//! what an earlier one of the same text did: `ROW_COUNT()` is replaced in the first
+//! statement only, and `LAST_INSERT_ID()` up to and including the first statement that may
+//! change it (INSERT, REPLACE, CALL, LOAD DATA, EXECUTE, `LAST_INSERT_ID(expr)`); later
+//! calls are left to the backend. Definitions (procedures, triggers, views, ...) are never
+//! rewritten: their bodies run later.
+
+use super::flags::Flags;
+use super::keywords::{kw, Kw};
+use super::lexer::{is_ident_byte, TokenKind};
+use super::walker::Walker;
+
+/// Replaces every argument-less `LAST_INSERT_ID()` call with `last_insert_id` and every
+/// `ROW_COUNT()` call with `row_count`, outside strings, comments and identifiers (see the
+/// module doc for multi-statement texts); None when there is nothing to replace.
+pub fn replace_session_functions(
+    sql: &[u8],
+    last_insert_id: u64,
+    row_count: i64,
+) -> Option<Vec<u8>> {
+    let mut out: Option<Vec<u8>> = None;
+    let mut copied = 0;
+    let mut w = Walker::new(sql);
+    let mut first = true;
+    let mut lid_live = true;
+    while let Some(head) = w.next_statement() {
+        if head.empty {
+            continue;
+        }
+        let mut rc_live = std::mem::replace(&mut first, false);
+        if head.definition {
+            continue;
+        }
+        let mut lid_here = lid_live;
+        if head.flags.contains(Flags::MAY_INSERT) {
+            lid_live = false;
+        }
+        let mut qualified = false;
+        while let Some(t) = w.next_sig() {
+            let after_dot = std::mem::replace(&mut qualified, t.is_punct(sql, b"."));
+            if t.kind == TokenKind::Semicolon {
+                // A `;` inside BEGIN NOT ATOMIC ... END: a new inner statement.
+                rc_live = false;
+                continue;
+            }
+            let k = kw(sql, &t);
+            if head.block
+                && matches!(
+                    k,
+                    Some(Kw::INSERT | Kw::REPLACE | Kw::CALL | Kw::LOAD | Kw::EXECUTE)
+                )
+            {
+                lid_here = false;
+                lid_live = false;
+            }
+            let value = match k {
+                Some(Kw::LAST_INSERT_ID) if !after_dot => last_insert_id.to_string(),
+                Some(Kw::ROW_COUNT) if !after_dot => row_count.to_string(),
+                _ => continue,
+            };
+            let mut ahead = w.clone_lexer();
+            if !ahead.next_sig().is_some_and(|o| o.is_punct(sql, b"(")) {
+                continue;
+            }
+            let Some(close) = ahead.next_sig() else {
+                continue;
+            };
+            if !close.is_punct(sql, b")") {
+                if k == Some(Kw::LAST_INSERT_ID) {
+                    // LAST_INSERT_ID(expr) sets the value for what follows.
+                    lid_live = false;
+                    lid_here &= !head.block;
+                }
+                continue;
+            }
+            let live = if k == Some(Kw::ROW_COUNT) {
+                rc_live
+            } else {
+                lid_here
+            };
+            if !live {
+                continue;
+            }
+            w.next_sig();
+            w.next_sig();
+            let buf = out.get_or_insert_with(|| Vec::with_capacity(sql.len() + 16));
+            buf.extend_from_slice(sql.get(copied..t.start).unwrap_or_default());
+            buf.extend_from_slice(value.as_bytes());
+            // `ROW_COUNT()AS n` must not become the identifier `-1AS`.
+            if sql
+                .get(close.end)
+                .is_some_and(|&b| is_ident_byte(b) || b == b'.')
+            {
+                buf.push(b' ');
+            }
+            copied = close.end;
+        }
+    }
+    let mut buf = out?;
+    buf.extend_from_slice(sql.get(copied..).unwrap_or_default());
+    Some(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(sql: &str) -> Option<String> {
+        replace_session_functions(sql.as_bytes(), 42, -1).map(|v| String::from_utf8(v).unwrap())
+    }
+
+    #[test]
+    fn replaced() {
+        for (sql, want) in [
+            (
+                "INSERT INTO child (parent_id) VALUES (LAST_INSERT_ID())",
+                "INSERT INTO child (parent_id) VALUES (42)",
+            ),
+            ("SELECT last_insert_id ( /* c */ ) + 1", "SELECT 42 + 1"),
+            ("SELECT LAST_INSERT_ID(), ROW_COUNT()", "SELECT 42, -1"),
+            ("SELECT 1-ROW_COUNT()", "SELECT 1--1"),
+            ("SELECT ROW_COUNT()AS n", "SELECT -1 AS n"),
+            (
+                "UPDATE t SET a = LAST_INSERT_ID() WHERE b = 'LAST_INSERT_ID()'",
+                "UPDATE t SET a = 42 WHERE b = 'LAST_INSERT_ID()'",
+            ),
+            (
+                "/*!50000 SELECT LAST_INSERT_ID() */",
+                "/*!50000 SELECT 42 */",
+            ),
+            ("SET @id = LAST_INSERT_ID()", "SET @id = 42"),
+            (
+                "SELECT 1; SELECT LAST_INSERT_ID(), ROW_COUNT()",
+                "SELECT 1; SELECT 42, ROW_COUNT()",
+            ),
+            (
+                "INSERT INTO a VALUES (LAST_INSERT_ID()); SELECT LAST_INSERT_ID()",
+                "INSERT INTO a VALUES (42); SELECT LAST_INSERT_ID()",
+            ),
+            (
+                "BEGIN NOT ATOMIC SELECT LAST_INSERT_ID(), ROW_COUNT(); \
+                 INSERT INTO t VALUES (LAST_INSERT_ID()); SELECT ROW_COUNT(); END",
+                "BEGIN NOT ATOMIC SELECT 42, -1; \
+                 INSERT INTO t VALUES (LAST_INSERT_ID()); SELECT ROW_COUNT(); END",
+            ),
+        ] {
+            assert_eq!(r(sql).as_deref(), Some(want), "{sql}");
+        }
+        assert_eq!(
+            replace_session_functions(b"SELECT LAST_INSERT_ID()", u64::MAX, 0),
+            Some(b"SELECT 18446744073709551615".to_vec())
+        );
+    }
+
+    #[test]
+    fn left_alone() {
+        for sql in [
+            "SELECT 'LAST_INSERT_ID()'",
+            "SELECT `LAST_INSERT_ID()`",
+            "SELECT 1 /* LAST_INSERT_ID() */",
+            "SELECT 1 -- ROW_COUNT()",
+            "UPDATE t SET id = LAST_INSERT_ID(id + 1)",
+            "SELECT LAST_INSERT_ID(7); SELECT LAST_INSERT_ID()",
+            "SELECT ROW_COUNT(1)",
+            "SELECT LAST_INSERT_ID",
+            "SELECT LAST_INSERT_ID(",
+            "SELECT db.LAST_INSERT_ID()",
+            "SELECT `LAST_INSERT_ID`()",
+            "SELECT last_insert_id_x()",
+            "CREATE PROCEDURE p() BEGIN SELECT LAST_INSERT_ID(); END",
+            "CREATE TRIGGER t AFTER INSERT ON x FOR EACH ROW SET @a = ROW_COUNT()",
+            "CREATE VIEW v AS SELECT LAST_INSERT_ID()",
+            "",
+        ] {
+            assert_eq!(r(sql), None, "{sql}");
+        }
+    }
+
+    #[test]
+    fn replaced_next_to_definitions() {
+        assert_eq!(
+            r("CREATE VIEW v AS SELECT LAST_INSERT_ID(); SELECT LAST_INSERT_ID()").as_deref(),
+            Some("CREATE VIEW v AS SELECT LAST_INSERT_ID(); SELECT 42")
+        );
+        assert_eq!(
+            r("CREATE TABLE t AS SELECT LAST_INSERT_ID() AS x").as_deref(),
+            Some("CREATE TABLE t AS SELECT 42 AS x")
+        );
+    }
+}

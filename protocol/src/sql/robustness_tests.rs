@@ -1,0 +1,204 @@
+//! No input makes the SQL functions panic or break their invariants: random bytes, random
+//! splices of SQL fragments, and every prefix and suffix of a fixture corpus.
+
+use super::lexer::{Lexer, TokenKind};
+use super::*;
+
+const CORPUS: &[&str] = &[
+    "SELECT * FROM t WHERE id = 42 AND name = 'bob'",
+    "select  c from sbtest1 where id in (1,2, 3)",
+    "SET autocommit=0",
+    "SET @@session.sql_mode='ANSI', time_zone = '+00:00'",
+    "SET NAMES utf8mb4 COLLATE utf8mb4_unicode_ci",
+    "SET @a = 1, @b := 'x'",
+    "SET @a = (SELECT 1)",
+    "SET sql_mode = CONCAT(@@sql_mode, ',X')",
+    "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
+    "SET TRANSACTION READ ONLY",
+    "SET GLOBAL TRANSACTION ISOLATION LEVEL SERIALIZABLE, READ WRITE",
+    "SET tx_isolation = READ-COMMITTED, @'q''x' = -1.5e3",
+    "select last_insert_id() as id;",
+    "/* c */ SELECT LAST_INSERT_ID( )",
+    "SELECT @@IDENTITY",
+    "SELECT @@session.last_insert_id AS `a``b` ; -- x",
+    "SELECT LAST_INSERT_ID() FROM t",
+    "INSERT INTO child (parent_id) VALUES (LAST_INSERT_ID())",
+    "SELECT 'LAST_INSERT_ID()'",
+    "UPDATE t SET id = LAST_INSERT_ID(id + 1)",
+    "SELECT ROW_COUNT()AS n; SELECT ROW_COUNT()",
+    "SELECT * FROM t WHERE id = 1 FOR UPDATE",
+    "SELECT a INTO @x, @y FROM t LOCK IN SHARE MODE",
+    "(SELECT 1) UNION (SELECT 2)",
+    "WITH RECURSIVE c (n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c) UPDATE t SET a = 1",
+    "/*!50000 SELECT 1 */; /*!40101 SET NAMES utf8 */",
+    "/*M!100100 SELECT 2 */ /*+ hint */ /* sqlmux:hostgroup=7 */ SELECT 3",
+    "CREATE DEFINER=`root`@`localhost` PROCEDURE p() BEGIN IF x THEN SELECT 1; END IF; \
+     WHILE 1 DO SET @a = REPEAT('x', 2); END WHILE; END; SELECT 2",
+    "BEGIN NOT ATOMIC INSERT INTO t VALUES (1); SELECT LAST_INSERT_ID(); END",
+    "CREATE TEMPORARY TABLE t (a INT); DROP TEMPORARY TABLE t",
+    "LOCK TABLES t WRITE; UNLOCK TABLES; FLUSH TABLES WITH READ LOCK",
+    "SHOW COUNT(*) WARNINGS; GET DIAGNOSTICS @n = NUMBER; SELECT @@warning_count",
+    "SELECT SQL_CALC_FOUND_ROWS * FROM t LIMIT 1; SELECT FOUND_ROWS()",
+    "DO GET_LOCK('a', 1), RELEASE_LOCK('a'), RELEASE_ALL_LOCKS()",
+    "INSERT INTO t VALUES (1, 'a\\'b', \"c\"\"d\", X'0F', b'01', 0x1F, .5e-3), (2, N'x', _utf8'y')",
+    "LOAD DATA LOCAL INFILE 'f' INTO TABLE t (a, @b) SET c = @b",
+    "EXPLAIN ANALYZE DELETE FROM t; HANDLER t OPEN; XA START 'x'",
+    "PREPARE s FROM 'SELECT ?'; EXECUTE s USING @a; DEALLOCATE PREPARE s",
+    "SELECT a->>'$.x', b<=>c, d:=1, `e``f`, 1abc, t.1c FROM t # tail",
+    "SELECT '\u{e9}t\u{e9}', caf\u{e9} FROM \u{fc}ber",
+    "SET STATEMENT max_statement_time=1 FOR SELECT * FROM t FOR SHARE",
+    "CREATE USER 'u'@'%' IDENTIFIED BY 'p'",
+];
+
+/// Bytes that steer the lexer into its states, plus some that never appear in SQL.
+const ALPHABET: &[u8] =
+    b"'\"`/*!+-#@;?().,=:<>|&0123456789xXbBnNeE_$aSELCTINROUPDzMAY \n\t\\\xff\xc3\xa9\x00";
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        // xorshift64*
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+/// Runs everything on `sql` and checks what must always hold.
+fn check(sql: &[u8]) {
+    // The lexer moves forward, inside the input, one non-empty token at a time.
+    let mut end = 0;
+    for t in Lexer::new(sql) {
+        assert!(
+            t.start >= end && t.end > t.start && t.end <= sql.len(),
+            "{sql:?}"
+        );
+        end = t.end;
+    }
+    let c = classify(sql);
+    assert_eq!(c, classify(sql));
+    assert!(c.statements <= sql.iter().filter(|&&b| b == b';').count() + 1);
+    if c.statements == 0 {
+        assert_eq!((c.kind, c.flags), (Kind::Other, Flags::empty()), "{sql:?}");
+    }
+    let d = digest(sql);
+    assert_eq!(d.hash, digest_hash(sql), "{sql:?}");
+    assert!(d.text.len() <= sql.len() * 3 + 8, "{sql:?}");
+    // (An unterminated quoted name may end in a space: it is the name's own.)
+    assert!(!d.text.starts_with(' '), "{sql:?}");
+    if let Some(items) = parse_set(sql) {
+        assert!(!items.is_empty());
+        assert_eq!(c.kind, Kind::Set, "{sql:?}");
+    }
+    if local_query(sql).is_some() {
+        assert_eq!((c.kind, c.statements), (Kind::Select, 1), "{sql:?}");
+    }
+    if let Some(out) = replace_session_functions(sql, 7, -1) {
+        assert_ne!(out, sql);
+        assert!(c.flags.intersects(Flags::LAST_INSERT_ID | Flags::ROW_COUNT));
+    }
+}
+
+#[test]
+fn every_prefix_and_suffix_of_the_corpus() {
+    for sql in CORPUS {
+        let b = sql.as_bytes();
+        for i in 0..=b.len() {
+            check(&b[..i]);
+            check(&b[i..]);
+        }
+    }
+}
+
+#[test]
+fn random_bytes() {
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    for round in 0..30_000 {
+        let len = rng.below(80);
+        let sql: Vec<u8> = (0..len)
+            .map(|_| {
+                if round % 3 == 0 {
+                    rng.next() as u8
+                } else {
+                    ALPHABET[rng.below(ALPHABET.len())]
+                }
+            })
+            .collect();
+        check(&sql);
+    }
+}
+
+#[test]
+fn random_splices_of_sql() {
+    let mut rng = Rng(42);
+    for _ in 0..5_000 {
+        let mut sql = Vec::new();
+        for _ in 0..1 + rng.below(4) {
+            let piece = CORPUS[rng.below(CORPUS.len())].as_bytes();
+            let a = rng.below(piece.len() + 1);
+            let b = a + rng.below(piece.len() - a + 1);
+            sql.extend_from_slice(&piece[a..b]);
+        }
+        check(&sql);
+    }
+}
+
+#[test]
+fn deep_nesting_and_long_inputs() {
+    check(&b"(".repeat(100_000));
+    check(&b")".repeat(100_000));
+    check(&b"SELECT ".repeat(10_000));
+    check(&b"/*!".repeat(10_000));
+    check(&b"BEGIN NOT ATOMIC ".repeat(1_000));
+    check(
+        &[
+            b"CREATE PROCEDURE p() ".as_slice(),
+            &b"BEGIN ".repeat(10_000),
+        ]
+        .concat(),
+    );
+    check(&[b"SELECT 1 IN (".as_slice(), &b"1,".repeat(10_000)].concat());
+    check(&[b"INSERT INTO t VALUES ".as_slice(), &b"(1),".repeat(10_000)].concat());
+    let lots = b"SELECT LAST_INSERT_ID(), ROW_COUNT();".repeat(1_000);
+    check(&lots);
+    assert_eq!(classify(&lots).statements, 1_000);
+}
+
+#[test]
+fn tokens_of_strings_never_leak() {
+    // Whatever is inside a string, comment or quoted name stays there.
+    for inner in [
+        "INSERT",
+        "; DELETE FROM t",
+        "*/ UPDATE t",
+        "' OR 1 --",
+        "\\",
+        "FOR UPDATE",
+    ] {
+        for (open, close) in [("'", "'"), ("\"", "\""), ("`", "`"), ("/*", "*/")] {
+            let escaped = inner
+                .replace(open, &format!("{open}{open}"))
+                .replace('\\', "\\\\");
+            let escaped = if open == "/*" {
+                inner.replace("*/", "")
+            } else {
+                escaped
+            };
+            let sql = format!("SELECT {open}{escaped}{close}");
+            let c = classify(sql.as_bytes());
+            assert_eq!(
+                (c.kind, c.statements, c.flags),
+                (Kind::Select, 1, Flags::empty()),
+                "{sql}"
+            );
+            let kinds: Vec<TokenKind> = Lexer::new(sql.as_bytes()).map(|t| t.kind).collect();
+            assert_eq!(kinds.len(), 2, "{sql}");
+        }
+    }
+}

@@ -1,0 +1,291 @@
+//! Borrowing a backend for a command: route, checkout (or the pinned one), replay the
+//! session's state, run the command, and give the backend back unless a pin holds.
+
+use super::super::backend::{BackendConn, BackendError, ConnectParams};
+use super::super::error::SessionError;
+use super::super::relay::{relay_response, RelayOptions};
+use super::tracking::Changes;
+use super::Session;
+use crate::pool::{Lease, Partition, PoolError};
+use sqlmux_protocol::mysql::constants::CapabilityFlags;
+use sqlmux_protocol::mysql::packet::{encode, Frame};
+use sqlmux_protocol::mysql::scanner::{Expect, Scanner};
+use std::sync::Arc;
+
+/// Capabilities that change what goes over the wire: a pooled backend connection must
+/// have been opened with the same ones as the client it serves.
+const FLAVOR_CAPABILITIES: CapabilityFlags = CapabilityFlags::CLIENT_DEPRECATE_EOF
+    .union(CapabilityFlags::CLIENT_FOUND_ROWS)
+    .union(CapabilityFlags::CLIENT_IGNORE_SPACE)
+    .union(CapabilityFlags::CLIENT_MULTI_STATEMENTS);
+
+/// Capabilities every backend connection asks for (session tracking included: the
+/// relay strips it for clients that did not ask for it).
+const BACKEND_CAPABILITIES: CapabilityFlags = CapabilityFlags::CLIENT_LONG_PASSWORD
+    .union(CapabilityFlags::CLIENT_LONG_FLAG)
+    .union(CapabilityFlags::CLIENT_PROTOCOL_41)
+    .union(CapabilityFlags::CLIENT_TRANSACTIONS)
+    .union(CapabilityFlags::CLIENT_SECURE_CONNECTION)
+    .union(CapabilityFlags::CLIENT_MULTI_RESULTS)
+    .union(CapabilityFlags::CLIENT_PS_MULTI_RESULTS)
+    .union(CapabilityFlags::CLIENT_PLUGIN_AUTH)
+    .union(CapabilityFlags::CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA)
+    .union(CapabilityFlags::CLIENT_LOCAL_FILES)
+    .union(CapabilityFlags::CLIENT_SESSION_TRACK);
+
+/// The query that reads LAST_INSERT_ID() after a statement that may have changed it.
+const LAST_INSERT_ID_QUERY: &[u8] = b"\x03SELECT LAST_INSERT_ID()";
+
+/// What a statement needs the backend to have besides the session variables.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Needs {
+    /// The statement reads user variables.
+    pub user_vars: bool,
+    /// The statement may read or keep LAST_INSERT_ID().
+    pub last_insert_id: bool,
+}
+
+/// Reading the backend's LAST_INSERT_ID() after the statement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum FollowUp {
+    /// Not needed.
+    None,
+    /// Sent right behind the statement (one round trip for both).
+    Pipelined,
+    /// Sent after the response (the statement may ask for a local file).
+    After,
+}
+
+/// What a command's response told the session.
+pub(super) struct Outcome {
+    /// The scanner after the whole response.
+    pub scanner: Scanner,
+    /// Session-state changes from its OK packets.
+    pub changes: Changes,
+    /// LAST_INSERT_ID() read after it.
+    pub last_insert_id: Option<u64>,
+}
+
+impl Session {
+    fn flavor(&self) -> u64 {
+        u64::from((self.capabilities & FLAVOR_CAPABILITIES).bits())
+            | u64::from(self.collation) << 32
+    }
+
+    /// Drops the held backend after a failure: what it held for the session is gone.
+    pub(super) fn lose_backend(&mut self) {
+        if self.backend.take().is_some() {
+            self.pins.reset();
+            self.cursor_statement = None;
+        }
+        self.warnings_hold = false;
+    }
+
+    /// Returns a backend to the pool, filed under the schema it has now.
+    pub(super) fn give_back(&self, mut lease: Lease<BackendConn>) {
+        let schema: Arc<str> = Arc::from(lease.conn().state.schema.as_str());
+        let partition = Partition {
+            schema,
+            ..lease.partition().clone()
+        };
+        lease.checkin_as(partition);
+    }
+
+    /// Gives the backend back unless a pin (or a warnings read to come) holds it.
+    pub(super) fn release_if_unpinned(&mut self) {
+        if self.pins.is_pinned() || self.warnings_hold {
+            return;
+        }
+        if let Some(lease) = self.backend.take() {
+            self.give_back(lease);
+        }
+    }
+
+    /// Makes sure the session holds a backend for its next command, with its state.
+    pub(super) async fn acquire(
+        &mut self,
+        hostgroup: u32,
+        needs: Needs,
+        reads_warnings: bool,
+    ) -> Result<(), SessionError> {
+        if self.warnings_hold {
+            self.warnings_hold = false;
+            if !reads_warnings && !self.pins.is_pinned() {
+                if let Some(lease) = self.backend.take() {
+                    self.give_back(lease);
+                }
+            }
+        }
+        if self.backend.is_none() {
+            self.backend = Some(self.checkout(hostgroup).await?);
+        }
+        let Some(lease) = self.backend.as_mut() else {
+            return Err(SessionError::NoCluster(self.user.name.clone()));
+        };
+        let conn = lease.conn();
+        let replay = self
+            .state
+            .replay_for(&conn.state, needs.user_vars, needs.last_insert_id);
+        if replay.is_empty() {
+            return Ok(());
+        }
+        let result = async {
+            if replay.reset_first {
+                conn.reset().await?;
+            }
+            if let Some(set) = &replay.set {
+                conn.execute_simple(set).await?;
+            }
+            Ok::<_, BackendError>(())
+        }
+        .await;
+        match result {
+            Ok(()) => {
+                conn.state
+                    .applied(&self.state, &replay, needs.user_vars, needs.last_insert_id);
+                Ok(())
+            }
+            Err(e) => {
+                self.lose_backend();
+                Err(match e {
+                    BackendError::Server(info) => SessionError::BackendRefused(info),
+                    other => SessionError::Backend(other),
+                })
+            }
+        }
+    }
+
+    async fn checkout(&self, hostgroup: u32) -> Result<Lease<BackendConn>, SessionError> {
+        let rt = self.shared.runtime.load_full();
+        let topology = self.shared.topology.load_full();
+        let pools = &self.shared.mysql_pools;
+        let server = pools
+            .pick(&topology, hostgroup)
+            .ok_or(PoolError::NoServer { hostgroup })?;
+        let pool = pools.server(&server.address, server.max_connections);
+        let schema = self.state.schema.clone().unwrap_or_default();
+        let partition = Partition {
+            user: Arc::from(self.user.name.as_str()),
+            schema: Arc::from(schema.as_str()),
+            flavor: self.flavor(),
+        };
+        let params = ConnectParams {
+            address: &server.address,
+            user: &self.user.name,
+            password: &self.user.password,
+            schema: (!schema.is_empty()).then_some(schema.as_str()),
+            capabilities: BACKEND_CAPABILITIES | (self.capabilities & FLAVOR_CAPABILITIES),
+            collation: self.collation,
+            tls: server.tls.then_some(&self.shared.backend_tls),
+        };
+        let mut refused = None;
+        let refused_slot = &mut refused;
+        let lease = pools
+            .checkout(&pool, hostgroup, partition, &rt.pool, move || async move {
+                BackendConn::connect(&params).await.map_err(|e| {
+                    let msg = e.to_string();
+                    if let BackendError::Server(info) = e {
+                        *refused_slot = Some(info);
+                    }
+                    msg
+                })
+            })
+            .await;
+        match (lease, refused) {
+            (Ok(lease), _) => Ok(lease),
+            (Err(_), Some(info)) => Err(SessionError::BackendRefused(info)),
+            (Err(e), None) => Err(e.into()),
+        }
+    }
+
+    /// Sends `packet` (one whole command) on the held backend and relays the response.
+    pub(super) async fn run_command(
+        &mut self,
+        packet: &[u8],
+        expect: Expect,
+        follow_up: FollowUp,
+    ) -> Result<Outcome, SessionError> {
+        let opts = RelayOptions {
+            expect,
+            deprecate_eof: self
+                .capabilities
+                .contains(CapabilityFlags::CLIENT_DEPRECATE_EOF),
+            local_infile: self.shared.runtime.load().mysql.local_infile,
+            client_session_track: self
+                .capabilities
+                .contains(CapabilityFlags::CLIENT_SESSION_TRACK),
+        };
+        let Some(lease) = self.backend.as_mut() else {
+            return Err(SessionError::NoCluster(self.user.name.clone()));
+        };
+        let conn = lease.conn();
+        conn.close_evicted().await?;
+        if follow_up == FollowUp::Pipelined {
+            let mut both = Vec::with_capacity(packet.len() + 32);
+            both.extend_from_slice(packet);
+            both.extend_from_slice(&encode(0, LAST_INSERT_ID_QUERY));
+            conn.write_all(&both).await?;
+        } else {
+            conn.write_all(packet).await?;
+        }
+        let mut changes = Changes::default();
+        let relayed = relay_response(conn, &mut self.client, opts, |ok| changes.absorb(ok)).await?;
+        let last_insert_id = match follow_up {
+            FollowUp::None => None,
+            FollowUp::Pipelined => read_u64(conn).await?,
+            FollowUp::After => {
+                conn.write_all(&encode(0, LAST_INSERT_ID_QUERY)).await?;
+                read_u64(conn).await?
+            }
+        };
+        Ok(Outcome {
+            scanner: relayed.scanner,
+            changes,
+            last_insert_id,
+        })
+    }
+
+    /// Runs a command on a writer backend and relays its response (FIELD_LIST, ...).
+    pub(super) async fn passthrough(
+        &mut self,
+        frame: &Frame,
+        expect: Expect,
+    ) -> Result<(), SessionError> {
+        let hostgroup = self.writer_hostgroup()?;
+        self.acquire(hostgroup, Needs::default(), false).await?;
+        let outcome = self.run_command(&frame.raw, expect, FollowUp::None).await?;
+        self.finish(&outcome, false);
+        Ok(())
+    }
+
+    /// COM_INIT_DB: runs on a backend; on success the session's schema changes.
+    pub(super) async fn init_db(&mut self, frame: &Frame) -> Result<(), SessionError> {
+        let hostgroup = self.writer_hostgroup()?;
+        self.acquire(hostgroup, Needs::default(), false).await?;
+        let outcome = self
+            .run_command(&frame.raw, Expect::OkOrErr, FollowUp::None)
+            .await?;
+        if outcome.scanner.error.is_none() {
+            let schema = String::from_utf8_lossy(&frame.payload()[1..]).into_owned();
+            if let Some(lease) = self.backend.as_mut() {
+                lease.conn().state.schema = schema.clone();
+            }
+            self.state.schema = Some(schema);
+        }
+        self.finish(&outcome, false);
+        Ok(())
+    }
+
+    /// The writer hostgroup of the session's cluster.
+    pub(super) fn writer_hostgroup(&self) -> Result<u32, SessionError> {
+        let rt = self.shared.runtime.load();
+        rt.cluster(&self.user.cluster)
+            .map(|c| c.writer_hostgroup)
+            .ok_or_else(|| SessionError::NoCluster(self.user.name.clone()))
+    }
+}
+
+async fn read_u64(conn: &mut BackendConn) -> Result<Option<u64>, SessionError> {
+    let value = conn.read_single_value().await?;
+    Ok(value.and_then(|v| std::str::from_utf8(&v).ok().and_then(|s| s.parse().ok())))
+}

@@ -1,0 +1,298 @@
+//! One MySQL client session: authenticate, then read commands and lend a backend
+//! connection per statement, keeping it only while a pin holds.
+//!
+//! - [`execute`]: borrowing a backend (route, checkout, replay), running a command on it,
+//!   giving it back.
+//! - [`query`]: COM_QUERY: local answers, SET tracking, LAST_INSERT_ID, pins by statement.
+//! - [`prepared`]: COM_STMT_*: client ids over lazily prepared backend statements.
+//! - [`tracking`]: what a response changed in the session (OK packets, status flags).
+
+mod execute;
+mod prepared;
+mod query;
+mod tracking;
+
+use super::backend::BackendConn;
+use super::client::{ClientConn, ClientError};
+use super::client_auth::{authenticate, AuthError, Authenticated};
+use super::error::SessionError;
+use super::statements::ClientStatement;
+use crate::pool::Lease;
+use crate::session::{PinReason, Pins, SessionState};
+use crate::shared::Shared;
+use sqlmux_config::User;
+use sqlmux_protocol::mysql::auth::{self, CACHING_SHA2_PASSWORD, NATIVE_PASSWORD};
+use sqlmux_protocol::mysql::constants::{command, CapabilityFlags, StatusFlags};
+use sqlmux_protocol::mysql::handshake::{auth_switch_request, parse_change_user};
+use sqlmux_protocol::mysql::packet::Frame;
+use sqlmux_protocol::mysql::response::{err_packet, ok_packet};
+use sqlmux_protocol::mysql::scanner::Expect;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpStream;
+
+/// Serves one accepted client connection until it ends.
+pub async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr) {
+    let _ = tcp.set_nodelay(true);
+    let mut client = ClientConn::new(tcp, peer);
+    let connection_id = shared.next_connection_id();
+    let auth = match authenticate(&mut client, &shared, connection_id).await {
+        Ok(a) => a,
+        Err((e, seq)) => {
+            tracing::info!(%peer, error = %e, "mysql client refused");
+            if let Some(packet) = auth_err_packet(&e) {
+                let _ = client.send(seq, &packet).await;
+            }
+            return;
+        }
+    };
+    let mut session = Session::new(shared, client, auth);
+    if let Err(e) = session.run().await {
+        tracing::debug!(%peer, side = ?e.side(), error = %e, "mysql session ended with an error");
+    }
+    session.end().await;
+}
+
+fn auth_err_packet(e: &AuthError) -> Option<Vec<u8>> {
+    match e {
+        AuthError::Client(_) => None,
+        AuthError::Denied { .. } => Some(err_packet(1045, "28000", &e.to_string())),
+        AuthError::Malformed(_) => Some(err_packet(1043, "08S01", &format!("Bad handshake: {e}"))),
+        AuthError::NoTls => Some(err_packet(1043, "08S01", &e.to_string())),
+    }
+}
+
+enum Flow {
+    Continue,
+    Quit,
+}
+
+/// A client session after authentication.
+pub(super) struct Session {
+    shared: Arc<Shared>,
+    client: ClientConn,
+    user: User,
+    capabilities: CapabilityFlags,
+    collation: u8,
+    salt: [u8; 20],
+    state: SessionState,
+    pins: Pins,
+    /// The backend this session holds (pinned, or kept for a following warnings read).
+    backend: Option<Lease<BackendConn>>,
+    /// The held backend is kept only because the last statement left warnings.
+    warnings_hold: bool,
+    statements: HashMap<u32, ClientStatement>,
+    next_statement_id: u32,
+    /// Client statement whose server-side cursor is open.
+    cursor_statement: Option<u32>,
+}
+
+impl Session {
+    fn new(shared: Arc<Shared>, client: ClientConn, auth: Authenticated) -> Self {
+        let state = SessionState {
+            schema: auth.database,
+            row_count: -1,
+            ..SessionState::default()
+        };
+        Self {
+            shared,
+            client,
+            user: auth.user,
+            capabilities: auth.capabilities,
+            collation: auth.collation,
+            salt: auth.salt,
+            state,
+            pins: Pins::default(),
+            backend: None,
+            warnings_hold: false,
+            statements: HashMap::new(),
+            next_statement_id: 1,
+            cursor_statement: None,
+        }
+    }
+
+    async fn run(&mut self) -> Result<(), SessionError> {
+        loop {
+            let frame = match self.client.read_frame().await {
+                Ok(Some(f)) => f,
+                Ok(None) => return Ok(()),
+                Err(e) => {
+                    let e = SessionError::from(e);
+                    if let Some(p) = e.to_err_packet() {
+                        let _ = self.client.send(1, &p).await;
+                    }
+                    return Err(e);
+                }
+            };
+            let reply_seq = frame.last_seq.wrapping_add(1);
+            match self.dispatch(frame).await {
+                Ok(Flow::Continue) => {}
+                Ok(Flow::Quit) => return Ok(()),
+                Err(e) => {
+                    if !matches!(
+                        e,
+                        SessionError::Pool(_)
+                            | SessionError::BackendRefused(_)
+                            | SessionError::UnknownCommand(_)
+                    ) {
+                        // A backend that failed mid-command is never reused, and what it
+                        // held for the session (transaction, locks) is gone with it.
+                        self.lose_backend();
+                    }
+                    if let Some(packet) = e.to_err_packet() {
+                        self.client.send(reply_seq, &packet).await?;
+                    }
+                    if !e.is_recoverable() {
+                        return Err(e);
+                    }
+                    tracing::debug!(side = ?e.side(), error = %e, "mysql command failed");
+                }
+            }
+        }
+    }
+
+    async fn dispatch(&mut self, frame: Frame) -> Result<Flow, SessionError> {
+        let reply_seq = frame.last_seq.wrapping_add(1);
+        let Some(cmd) = frame.first_byte() else {
+            return Err(SessionError::Malformed("empty command packet".into()));
+        };
+        match cmd {
+            command::QUIT => return Ok(Flow::Quit),
+            command::PING => self.send_ok(reply_seq).await?,
+            command::CHANGE_USER => return self.change_user(&frame).await,
+            command::RESET_CONNECTION => {
+                self.reset_session().await;
+                self.send_ok(reply_seq).await?;
+            }
+            command::QUERY => self.query(&frame).await?,
+            command::INIT_DB => self.init_db(&frame).await?,
+            command::FIELD_LIST => self.passthrough(&frame, Expect::FieldList).await?,
+            command::STATISTICS => self.passthrough(&frame, Expect::Single).await?,
+            command::SET_OPTION => {
+                // Multi-statement mode is connection state the pool does not track.
+                self.pins.set(PinReason::UntrackedState, true);
+                self.passthrough(&frame, Expect::OkOrErr).await?;
+            }
+            command::STMT_PREPARE => self.stmt_prepare(&frame).await?,
+            command::STMT_EXECUTE => self.stmt_execute(&frame).await?,
+            command::STMT_SEND_LONG_DATA => self.stmt_send_long_data(&frame).await?,
+            command::STMT_CLOSE => self.stmt_close(&frame).await?,
+            command::STMT_RESET => self.stmt_reset(&frame).await?,
+            command::STMT_FETCH => self.stmt_fetch(&frame).await?,
+            other => return Err(SessionError::UnknownCommand(other)),
+        }
+        Ok(Flow::Continue)
+    }
+
+    /// Status flags for answers sqlmux makes itself.
+    fn status(&self) -> StatusFlags {
+        let mut s = StatusFlags::empty();
+        let autocommit_off = self
+            .state
+            .vars
+            .get("autocommit")
+            .is_some_and(|v| v.eq_ignore_ascii_case("OFF") || v == "0");
+        if !autocommit_off {
+            s |= StatusFlags::SERVER_STATUS_AUTOCOMMIT;
+        }
+        if self.pins.has(PinReason::Transaction) {
+            s |= StatusFlags::SERVER_STATUS_IN_TRANS;
+        }
+        s
+    }
+
+    async fn send_ok(&mut self, seq: u8) -> Result<(), ClientError> {
+        let status = self.status();
+        self.client.send(seq, &ok_packet(0, 0, status, 0)).await
+    }
+
+    /// COM_RESET_CONNECTION: the session starts over (its backend, if held, is reset).
+    async fn reset_session(&mut self) {
+        if let Some(mut lease) = self.backend.take() {
+            if lease.conn().reset().await.is_ok() {
+                self.give_back(lease);
+            }
+        }
+        let schema = self.state.schema.take();
+        self.state = SessionState {
+            schema,
+            row_count: -1,
+            ..SessionState::default()
+        };
+        self.pins.reset();
+        self.warnings_hold = false;
+        self.statements.clear();
+        self.cursor_statement = None;
+    }
+
+    /// COM_CHANGE_USER: authenticate the new user with this connection's salt, start the
+    /// session over, answer OK.
+    async fn change_user(&mut self, frame: &Frame) -> Result<Flow, SessionError> {
+        let change = parse_change_user(&frame.payload(), self.capabilities)
+            .map_err(|e| SessionError::Malformed(e.to_string()))?;
+        let mut seq = frame.last_seq.wrapping_add(1);
+        let mut plugin = change
+            .auth_plugin
+            .clone()
+            .unwrap_or_else(|| NATIVE_PASSWORD.to_string());
+        let mut answer = change.auth_response.clone();
+        if plugin != NATIVE_PASSWORD && plugin != CACHING_SHA2_PASSWORD {
+            plugin = NATIVE_PASSWORD.to_string();
+            self.client
+                .send(seq, &auth_switch_request(&plugin, &self.salt))
+                .await?;
+            let reply = self.client.expect_frame().await?;
+            answer = reply.payload().into_owned();
+            seq = reply.last_seq.wrapping_add(1);
+        }
+        let rt = self.shared.runtime.load_full();
+        let user = rt.user(&change.user).filter(|u| {
+            if plugin == CACHING_SHA2_PASSWORD {
+                auth::check_sha2(&self.salt, &u.password, &answer)
+            } else {
+                auth::check_native(&self.salt, &u.password, &answer)
+            }
+        });
+        let Some(user) = user.cloned() else {
+            let e = AuthError::Denied {
+                user: change.user.clone(),
+                host: self.client.peer.ip().to_string(),
+                using_password: !answer.is_empty(),
+            };
+            self.client
+                .send(seq, &err_packet(1045, "28000", &e.to_string()))
+                .await?;
+            return Ok(Flow::Quit);
+        };
+        self.reset_session().await;
+        self.state.schema = change.database.or_else(|| user.default_schema.clone());
+        self.user = user;
+        if let Some(c) = change.collation {
+            self.collation = c;
+        }
+        if plugin == CACHING_SHA2_PASSWORD {
+            self.client
+                .queue(seq, &[0x01, auth::SHA2_FAST_AUTH_SUCCESS]);
+            seq = seq.wrapping_add(1);
+        }
+        self.send_ok(seq).await?;
+        Ok(Flow::Continue)
+    }
+
+    /// At the end of the session: a held backend with session state is reset before it
+    /// goes back to the pool.
+    async fn end(&mut self) {
+        let Some(mut lease) = self.backend.take() else {
+            return;
+        };
+        if self.pins.is_pinned() {
+            let reset =
+                tokio::time::timeout(std::time::Duration::from_secs(2), lease.conn().reset()).await;
+            if !matches!(reset, Ok(Ok(()))) {
+                return;
+            }
+        }
+        self.give_back(lease);
+    }
+}

@@ -1,0 +1,243 @@
+//! COM_QUERY: answered locally when sqlmux knows the answer (LAST_INSERT_ID, ROW_COUNT),
+//! otherwise routed, run on a borrowed backend, and the pins it starts or ends recorded.
+
+use super::super::error::SessionError;
+use super::super::local::single_integer;
+use super::execute::{FollowUp, Needs, Outcome};
+use super::Session;
+use crate::router::{self, is_plain_read, RouteContext};
+use crate::session::PinReason;
+use sqlmux_protocol::mysql::packet::{encode, Frame};
+use sqlmux_protocol::mysql::scanner::Expect;
+use sqlmux_protocol::sql::{self, Classification, Flags, Kind, LocalQuery, SetItem, SetValue};
+use std::borrow::Cow;
+use std::time::Instant;
+
+impl Session {
+    /// Handles one COM_QUERY.
+    pub(super) async fn query(&mut self, frame: &Frame) -> Result<(), SessionError> {
+        let payload = frame.payload();
+        let sql_text = &payload[1..];
+        let class = sql::classify(sql_text);
+        if class.statements <= 1 {
+            if let Some(local) = sql::local_query(sql_text) {
+                return self
+                    .answer_locally(local, frame.last_seq.wrapping_add(1))
+                    .await;
+            }
+        }
+        let set_items = if class.kind == Kind::Set && class.statements <= 1 {
+            sql::parse_set(sql_text)
+        } else {
+            None
+        };
+        if class.kind == Kind::Set && set_items.is_none() {
+            self.pins.set(PinReason::UnknownSet, true);
+        }
+        if let Some(items) = &set_items {
+            self.before_set(items);
+        }
+        let functions = Flags(Flags::LAST_INSERT_ID.0 | Flags::ROW_COUNT.0);
+        let rewritten = if class.flags.0 & functions.0 != 0 {
+            sql::replace_session_functions(
+                sql_text,
+                self.state.last_insert_id,
+                self.state.row_count,
+            )
+        } else {
+            None
+        };
+        let packet: Cow<'_, [u8]> = match &rewritten {
+            Some(text) => {
+                let mut p = Vec::with_capacity(text.len() + 1);
+                p.push(0x03);
+                p.extend_from_slice(text);
+                Cow::Owned(encode(0, &p).to_vec())
+            }
+            None => Cow::Borrowed(&frame.raw),
+        };
+        let hostgroup = self.route(sql_text, &class)?;
+        let needs = Needs {
+            user_vars: class.flags.contains(Flags::USER_VAR_READ),
+            last_insert_id: class.flags.contains(Flags::MAY_INSERT)
+                || class.flags.contains(Flags::LAST_INSERT_ID),
+        };
+        let follow_up = if class.flags.contains(Flags::MAY_INSERT)
+            || class.flags.contains(Flags::LAST_INSERT_ID_ARG)
+        {
+            if class.statements <= 1 && class.kind != Kind::LoadData {
+                FollowUp::Pipelined
+            } else {
+                FollowUp::After
+            }
+        } else {
+            FollowUp::None
+        };
+        self.acquire(hostgroup, needs, class.flags.contains(Flags::WARNINGS_READ))
+            .await?;
+        let outcome = self.run_command(&packet, Expect::Query, follow_up).await?;
+        let explained = self.after_statement(&class, set_items.as_deref(), &outcome);
+        self.finish(&outcome, explained);
+        Ok(())
+    }
+
+    /// Where a statement goes when no pin decides.
+    fn route(&self, sql_text: &[u8], class: &Classification) -> Result<u32, SessionError> {
+        let rt = self.shared.runtime.load();
+        let topology = self.shared.topology.load();
+        let cluster = rt
+            .cluster(&self.user.cluster)
+            .ok_or_else(|| SessionError::NoCluster(self.user.name.clone()))?;
+        let recent_write = self
+            .user
+            .read_your_writes
+            .zip(self.state.last_write)
+            .is_some_and(|(window, at)| at.elapsed() < window);
+        let ctx = RouteContext {
+            cluster,
+            user: &self.user.name,
+            schema: self.state.schema.as_deref().unwrap_or(""),
+            recent_write,
+        };
+        Ok(router::route(&rt, &topology, &ctx, sql_text, class).hostgroup)
+    }
+
+    /// Session effects of a SET that must be known before it runs.
+    fn before_set(&mut self, items: &[SetItem]) {
+        for item in items {
+            match item {
+                SetItem::UserVar {
+                    name,
+                    value: SetValue::Literal(v),
+                } => {
+                    self.state.user_vars.insert(name.clone(), v.clone());
+                }
+                SetItem::UserVar { name, .. } => {
+                    self.state.user_vars.insert(name.clone(), "NULL".into());
+                }
+                SetItem::Transaction {
+                    next_only: true, ..
+                } => self.pins.set(PinReason::NextTransaction, true),
+                _ => {}
+            }
+        }
+    }
+
+    /// Pins a statement starts or ends; returns whether a server-reported state change is
+    /// explained by what sqlmux understood of the statement.
+    fn after_statement(
+        &mut self,
+        class: &Classification,
+        set_items: Option<&[SetItem]>,
+        outcome: &Outcome,
+    ) -> bool {
+        let ok = outcome.scanner.error.is_none();
+        let f = class.flags;
+        let mut explained = set_items.is_some()
+            || matches!(
+                class.kind,
+                Kind::Use
+                    | Kind::Begin
+                    | Kind::Commit
+                    | Kind::Rollback
+                    | Kind::Savepoint
+                    | Kind::ReleaseSavepoint
+                    | Kind::RollbackToSavepoint
+            );
+        if ok {
+            match class.kind {
+                Kind::LockTables | Kind::FlushTablesWithReadLock => {
+                    self.pins.set(PinReason::TableLock, true)
+                }
+                Kind::UnlockTables => self.pins.set(PinReason::TableLock, false),
+                Kind::Prepare => self.pins.add(PinReason::TextPrepare),
+                Kind::Deallocate => self.pins.remove(PinReason::TextPrepare),
+                _ => {}
+            }
+            if f.contains(Flags::GET_LOCK) {
+                self.pins.add(PinReason::UserLock);
+            }
+            if f.contains(Flags::RELEASE_LOCK) {
+                self.pins.remove(PinReason::UserLock);
+            }
+            if f.contains(Flags::RELEASE_ALL_LOCKS) {
+                self.pins.clear(PinReason::UserLock);
+            }
+            if f.contains(Flags::TEMPORARY_TABLE) {
+                self.pins.add(PinReason::TemporaryTable);
+            }
+            if f.contains(Flags::DROP_TEMPORARY) {
+                self.pins.remove(PinReason::TemporaryTable);
+            }
+            if f.contains(Flags::CALC_FOUND_ROWS) {
+                self.pins.set(PinReason::CalcFoundRows, true);
+            } else if f.contains(Flags::FOUND_ROWS) {
+                self.pins.set(PinReason::CalcFoundRows, false);
+            }
+            if f.contains(Flags::USER_VAR_WRITE) && class.kind != Kind::Set {
+                self.pins.set(PinReason::UserVariable, true);
+            }
+            if let (Some(items), Some(lease)) = (set_items, self.backend.as_mut()) {
+                let conn = lease.conn();
+                for item in items {
+                    if let SetItem::UserVar { name, .. } = item {
+                        if let Some(v) = self.state.user_vars.get(name) {
+                            conn.state.user_vars.insert(name.clone(), v.clone());
+                        }
+                    }
+                }
+            }
+            if !is_plain_read(class) && !matches!(class.kind, Kind::Set | Kind::Use) {
+                self.state.last_write = Some(Instant::now());
+            }
+        }
+        let pin_flags = Flags::TEMPORARY_TABLE.0
+            | Flags::DROP_TEMPORARY.0
+            | Flags::USER_VAR_WRITE.0
+            | Flags::GET_LOCK.0
+            | Flags::RELEASE_LOCK.0
+            | Flags::RELEASE_ALL_LOCKS.0
+            | Flags::CALC_FOUND_ROWS.0;
+        explained |= f.0 & pin_flags != 0
+            || matches!(
+                class.kind,
+                Kind::LockTables
+                    | Kind::UnlockTables
+                    | Kind::FlushTablesWithReadLock
+                    | Kind::Prepare
+                    | Kind::Deallocate
+            );
+        explained
+    }
+
+    /// Answers SELECT LAST_INSERT_ID() / ROW_COUNT() from the session's own values.
+    async fn answer_locally(&mut self, local: LocalQuery, seq: u8) -> Result<(), SessionError> {
+        let status = self.status();
+        let bytes = match &local {
+            LocalQuery::LastInsertId { column } => single_integer(
+                self.capabilities,
+                seq,
+                column,
+                &self.state.last_insert_id.to_string(),
+                true,
+                status,
+            ),
+            LocalQuery::RowCount { column } => single_integer(
+                self.capabilities,
+                seq,
+                column,
+                &self.state.row_count.to_string(),
+                false,
+                status,
+            ),
+        };
+        self.client.write_raw(&bytes).await?;
+        self.client.flush_raw().await?;
+        self.state.row_count = -1;
+        if self.warnings_hold {
+            self.warnings_hold = false;
+            self.release_if_unpinned();
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,12 @@
+//! What a client session is, independent of the wire protocol: the reasons it must keep
+//! its backend connection (pins), the state it expects a backend to have (variables,
+//! schema, user variables), and the values sqlmux answers itself (LAST_INSERT_ID, ROW_COUNT).
+//!
+//! - [`pins`]: every reason multiplexing is off for a session, each with its release.
+//! - [`state`]: session state, backend state, and the replay that makes them equal.
+
+pub mod pins;
+pub mod state;
+
+pub use pins::{PinReason, Pins};
+pub use state::{BackendState, Replay, SessionState};

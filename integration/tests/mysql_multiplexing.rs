@@ -79,8 +79,8 @@ fn every_pin_starts_and_ends() {
         ),
         (
             "autocommit=0 with open work",
-            &["SET autocommit = 0", "INSERT INTO pins (v) VALUES (2)"],
-            &["COMMIT", "SET autocommit = 1"],
+            &["INSERT INTO pins (v) VALUES (2)"],
+            &["COMMIT"],
         ),
         (
             "savepoint",
@@ -141,6 +141,10 @@ fn every_pin_starts_and_ends() {
         ),
     ];
     for (name, start, end) in cases {
+        if name.starts_with("autocommit=0") {
+            ok(&mut a, "SET autocommit = 0");
+            assert!(backend_free(&mut b), "autocommit=0 alone opens no work");
+        }
         for sql in *start {
             ok(&mut a, sql);
             assert!(!backend_free(&mut b), "{name}: pinned after {sql}");
@@ -149,6 +153,9 @@ fn every_pin_starts_and_ends() {
             ok(&mut a, sql);
         }
         assert!(backend_free(&mut b), "{name}: released after {end:?}");
+        if name.starts_with("autocommit=0") {
+            ok(&mut a, "SET autocommit = 1");
+        }
     }
     // FOUND_ROWS() on the same connection gives the right number.
     ok(&mut a, "INSERT INTO pins (v) VALUES (10), (11), (12)");

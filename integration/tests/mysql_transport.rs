@@ -175,6 +175,8 @@ fn backend_tls_and_caching_sha2_through_a_chained_sqlmux() {
     let (mut b, ok_b) =
         RawClient::login(outer.mysql_port(), "app", "apppw", Some("sqlmux_test")).unwrap();
     assert_eq!((ok_a.payload()[0], ok_b.payload()[0]), (0, 0));
+    a.query("BEGIN").unwrap().unwrap();
+    b.query("BEGIN").unwrap().unwrap();
     let ra = a.query("SELECT CONNECTION_ID()").unwrap().unwrap();
     let rb = b.query("SELECT CONNECTION_ID()").unwrap().unwrap();
     assert_ne!(ra, rb, "two backend connections");

@@ -4,11 +4,15 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-/// Variables whose value is handled apart from the generic replay.
-const UNTRACKED: [&str; 6] = [
+/// Variables whose value is handled apart from the generic replay, or that the server
+/// reports but no client may set (last_gtid).
+const UNTRACKED: [&str; 9] = [
     "last_insert_id",
     "insert_id",
     "identity",
+    "last_gtid",
+    "warning_count",
+    "error_count",
     "session_track_schema",
     "session_track_system_variables",
     "session_track_state_change",

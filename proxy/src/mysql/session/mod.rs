@@ -185,15 +185,18 @@ impl Session {
         Ok(Flow::Continue)
     }
 
+    /// Whether the session turned autocommit off.
+    fn autocommit_off(&self) -> bool {
+        self.state
+            .vars
+            .get("autocommit")
+            .is_some_and(|v| v.eq_ignore_ascii_case("OFF") || v == "0")
+    }
+
     /// Status flags for answers sqlmux makes itself.
     fn status(&self) -> StatusFlags {
         let mut s = StatusFlags::empty();
-        let autocommit_off = self
-            .state
-            .vars
-            .get("autocommit")
-            .is_some_and(|v| v.eq_ignore_ascii_case("OFF") || v == "0");
-        if !autocommit_off {
+        if !self.autocommit_off() {
             s |= StatusFlags::SERVER_STATUS_AUTOCOMMIT;
         }
         if self.pins.has(PinReason::Transaction) {

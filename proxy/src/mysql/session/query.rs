@@ -5,7 +5,7 @@ use super::super::error::SessionError;
 use super::super::local::single_integer;
 use super::execute::{FollowUp, Needs, Outcome};
 use super::Session;
-use crate::router::{self, is_plain_read, RouteContext};
+use crate::router::{self, RouteContext};
 use crate::session::PinReason;
 use sqlmux_protocol::mysql::packet::{encode, Frame};
 use sqlmux_protocol::mysql::scanner::Expect;
@@ -88,11 +88,13 @@ impl Session {
         let cluster = rt
             .cluster(&self.user.cluster)
             .ok_or_else(|| SessionError::NoCluster(self.user.name.clone()))?;
-        let recent_write = self
-            .user
-            .read_your_writes
-            .zip(self.state.last_write)
-            .is_some_and(|(window, at)| at.elapsed() < window);
+        // With autocommit off every statement opens a transaction: all go to the writer.
+        let recent_write = self.autocommit_off()
+            || self
+                .user
+                .read_your_writes
+                .zip(self.state.last_write)
+                .is_some_and(|(window, at)| at.elapsed() < window);
         let ctx = RouteContext {
             cluster,
             user: &self.user.name,
@@ -187,7 +189,7 @@ impl Session {
                     }
                 }
             }
-            if !is_plain_read(class) && !matches!(class.kind, Kind::Set | Kind::Use) {
+            if f.contains(Flags::WRITE) {
                 self.state.last_write = Some(Instant::now());
             }
         }

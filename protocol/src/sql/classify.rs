@@ -87,12 +87,8 @@ fn scan(w: &mut Walker<'_>, head: &Head, out: &mut Classification) {
         match t.kind {
             TokenKind::Word => {
                 let qualified = prev.is_some_and(|p| p.is_punct(sql, b"."));
-                match kw(sql, &t) {
+                match interesting(t.text(sql)) {
                     Some(Kw::SQL_CALC_FOUND_ROWS) => out.flags |= Flags::CALC_FOUND_ROWS,
-                    Some(f) if !qualified => out.flags |= call_flags(w, f),
-                    _ => {}
-                }
-                match kw(sql, &t) {
                     Some(Kw::FOR) => {
                         let next = w.peek_sig().and_then(|n| kw(sql, &n));
                         if matches!(next, Some(Kw::UPDATE | Kw::SHARE)) {
@@ -110,6 +106,14 @@ fn scan(w: &mut Walker<'_>, head: &Head, out: &mut Classification) {
                         into_list = true;
                         keep_into = true;
                     }
+                    Some(
+                        f @ (Kw::LAST_INSERT_ID
+                        | Kw::FOUND_ROWS
+                        | Kw::ROW_COUNT
+                        | Kw::GET_LOCK
+                        | Kw::RELEASE_LOCK
+                        | Kw::RELEASE_ALL_LOCKS),
+                    ) if !qualified => out.flags |= call_flags(w, f),
                     None if head.kind == Kind::Set
                         && t.text(sql).eq_ignore_ascii_case(b"sql_log_bin") =>
                     {
@@ -158,6 +162,28 @@ fn scan(w: &mut Walker<'_>, head: &Head, out: &mut Classification) {
         }
         prev = Some(t);
     }
+}
+
+/// The few keywords the flag scan acts on; cheaper than a full keyword lookup.
+fn interesting(word: &[u8]) -> Option<Kw> {
+    let candidate = match (word.len(), word.first()? | 0x20) {
+        (3, b'f') => Kw::FOR,
+        (4, b'l') => Kw::LOCK,
+        (4, b'i') => Kw::INTO,
+        (8, b'g') => Kw::GET_LOCK,
+        (9, b'r') => Kw::ROW_COUNT,
+        (10, b'f') => Kw::FOUND_ROWS,
+        (12, b'r') => Kw::RELEASE_LOCK,
+        (14, b'l') => Kw::LAST_INSERT_ID,
+        (17, b'r') => Kw::RELEASE_ALL_LOCKS,
+        (19, b's') => Kw::SQL_CALC_FOUND_ROWS,
+        _ => return None,
+    };
+    candidate
+        .name()
+        .as_bytes()
+        .eq_ignore_ascii_case(word)
+        .then_some(candidate)
 }
 
 /// Flags for a call of the built-in function `f`, if a `(` follows.
@@ -401,6 +427,28 @@ mod tests {
             c("CREATE VIEW v AS SELECT 1 /* sqlmux:hostgroup=1 */").hint_hostgroup,
             Some(1)
         );
+    }
+
+    #[test]
+    fn interesting_words() {
+        for k in [
+            Kw::FOR,
+            Kw::LOCK,
+            Kw::INTO,
+            Kw::GET_LOCK,
+            Kw::ROW_COUNT,
+            Kw::FOUND_ROWS,
+            Kw::RELEASE_LOCK,
+            Kw::LAST_INSERT_ID,
+            Kw::RELEASE_ALL_LOCKS,
+            Kw::SQL_CALC_FOUND_ROWS,
+        ] {
+            assert_eq!(interesting(k.name().as_bytes()), Some(k));
+            assert_eq!(interesting(k.name().to_lowercase().as_bytes()), Some(k));
+        }
+        for w in [&b"fox"[..], b"from", b"", b"f", b"\xff"] {
+            assert_eq!(interesting(w), None);
+        }
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! Keywords: MySQL's reserved words plus the statement words sqlmux itself looks for.
 //!
-//! Lookup is case-insensitive and allocation-free: a perfect-enough open-addressing table
-//! built at compile time, keyed by an FNV-1a hash of the ASCII-lower-cased bytes, confirmed
-//! with `eq_ignore_ascii_case`. Digests upper-case every word found here.
+//! Lookup is case-insensitive and allocation-free: an open-addressing table built at compile
+//! time, keyed by a multiplicative hash of the case-folded first and last 8 bytes, confirmed
+//! by comparing those bytes (and the rest for longer words). Digests upper-case every word
+//! found here.
 
 use super::lexer::{Token, TokenKind};
 
@@ -70,26 +71,45 @@ const EMPTY: u16 = u16::MAX;
 
 const _: () = assert!(NAMES.len() * 2 < TABLE_SIZE);
 
-/// FNV-1a over the bytes with ASCII letters folded to lower case (`| 0x20`).
-const fn fold_hash(bytes: &[u8]) -> u64 {
-    let mut h = 0xcbf2_9ce4_8422_2325u64;
+/// Up to 8 bytes from `from`, little-endian, ASCII letters folded to lower case (`| 0x20`;
+/// exact for identifier bytes, and keywords hold only letters, digits and `_`).
+const fn fold8(bytes: &[u8], from: usize) -> u64 {
+    let mut v = 0u64;
     let mut i = 0;
-    while i < bytes.len() {
-        h = (h ^ (bytes[i] | 0x20) as u64).wrapping_mul(0x0100_0000_01b3);
+    while i < 8 && from + i < bytes.len() {
+        v |= ((bytes[from + i] | 0x20) as u64) << (8 * i);
         i += 1;
     }
-    h
+    v
 }
 
-const fn slot_of(hash: u64) -> usize {
-    (hash >> (64 - TABLE_BITS)) as usize
+/// `(first 8 bytes, last 8 bytes, length)`, folded. For words of identifier bytes up to 16
+/// bytes long, equal fingerprints mean equal words (case aside): folding is exact on
+/// identifier bytes, apart from bytes >= 0x80, which no keyword has.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Fingerprint(u64, u64, usize);
+
+const fn fingerprint(bytes: &[u8]) -> Fingerprint {
+    let first = fold8(bytes, 0);
+    let last = if bytes.len() > 8 {
+        fold8(bytes, bytes.len() - 8)
+    } else {
+        first
+    };
+    Fingerprint(first, last, bytes.len())
+}
+
+const fn slot_of(fp: Fingerprint) -> usize {
+    let h = (fp.0 ^ fp.1.rotate_left(29) ^ fp.2 as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    (h >> (64 - TABLE_BITS)) as usize
 }
 
 const fn build_table() -> [u16; TABLE_SIZE] {
     let mut table = [EMPTY; TABLE_SIZE];
     let mut k = 0;
     while k < NAMES.len() {
-        let mut slot = slot_of(fold_hash(NAMES[k].as_bytes()));
+        let name = NAMES[k].as_bytes();
+        let mut slot = slot_of(fingerprint(name));
         while table[slot] != EMPTY {
             slot = (slot + 1) & (TABLE_SIZE - 1);
         }
@@ -97,6 +117,16 @@ const fn build_table() -> [u16; TABLE_SIZE] {
         k += 1;
     }
     table
+}
+
+const fn build_fingerprints() -> [Fingerprint; NAMES.len()] {
+    let mut fps = [Fingerprint(0, 0, 0); NAMES.len()];
+    let mut k = 0;
+    while k < NAMES.len() {
+        fps[k] = fingerprint(NAMES[k].as_bytes());
+        k += 1;
+    }
+    fps
 }
 
 const fn max_len() -> usize {
@@ -112,22 +142,33 @@ const fn max_len() -> usize {
 }
 
 static TABLE: [u16; TABLE_SIZE] = build_table();
+static FINGERPRINTS: [Fingerprint; NAMES.len()] = build_fingerprints();
 const MAX_LEN: usize = max_len();
 
-/// The keyword spelled by `word`, in any case.
+/// The keyword spelled by `word`, in any case; `word` is an identifier (the bytes of a
+/// [`TokenKind::Word`]).
 pub(crate) fn lookup(word: &[u8]) -> Option<Kw> {
-    if word.len() < 2 || word.len() > MAX_LEN {
+    if word.len() < 2 || word.len() > MAX_LEN || !word.first().is_some_and(u8::is_ascii_alphabetic)
+    {
         return None;
     }
-    let mut slot = slot_of(fold_hash(word));
-    loop {
-        let idx = usize::from(*TABLE.get(slot)?);
-        let name = NAMES.get(idx)?;
-        if name.len() == word.len() && name.as_bytes().eq_ignore_ascii_case(word) {
+    let fp = fingerprint(word);
+    let mut slot = slot_of(fp);
+    // Bounded: the table is less than half full, so an empty slot ends every probe anyway.
+    for _ in 0..TABLE_SIZE {
+        let idx = *TABLE.get(slot)?;
+        if idx == EMPTY {
+            return None;
+        }
+        let idx = usize::from(idx);
+        if FINGERPRINTS.get(idx) == Some(&fp)
+            && (word.len() <= 16 || NAMES.get(idx)?.as_bytes().eq_ignore_ascii_case(word))
+        {
             return ALL.get(idx).copied();
         }
         slot = (slot + 1) & (TABLE_SIZE - 1);
     }
+    None
 }
 
 /// The keyword a token spells, if it is an unquoted word.
@@ -178,6 +219,12 @@ mod tests {
             b"name",
             b"k",
             b"last_insert_idx",
+            b"selecT_",
+            b"_select",
+            b"1select",
+            b"sel\xe5ct",
+            b"master_ssl_verify_server_cerX",
+            b"MASTER_SSL_VERIFY_SERVER_CERT_",
         ] {
             assert_eq!(lookup(w), None, "{w:?}");
         }

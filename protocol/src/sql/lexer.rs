@@ -62,14 +62,35 @@ impl Token {
     }
 }
 
+const SPACE: u8 = 1;
+const IDENT: u8 = 2;
+
+/// Byte classes, one table lookup instead of a chain of comparisons.
+static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        if matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0B | 0x0C) {
+            t[b] = SPACE;
+        } else if c.is_ascii_alphanumeric() || c == b'_' || c == b'$' || c >= 0x80 {
+            t[b] = IDENT;
+        }
+        b += 1;
+    }
+    t
+};
+
 /// Whether `b` is whitespace to MySQL.
+#[inline]
 pub(crate) fn is_space(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0B | 0x0C)
+    CLASS[usize::from(b)] == SPACE
 }
 
 /// Whether `b` can be part of an unquoted identifier.
+#[inline]
 pub(crate) fn is_ident_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b >= 0x80
+    CLASS[usize::from(b)] == IDENT
 }
 
 /// A cursor over the tokens of a statement text. Cheap to clone, which is how callers peek.
@@ -165,15 +186,13 @@ impl<'a> Lexer<'a> {
     }
 
     fn ident_end(&self, from: usize, dots: bool) -> usize {
-        let mut i = from;
-        while let Some(b) = self.byte(i) {
-            if is_ident_byte(b) || (dots && b == b'.') {
-                i += 1;
-            } else {
-                break;
-            }
-        }
-        i
+        let rest = self.sql.get(from..).unwrap_or_default();
+        let len = if dots {
+            rest.iter().position(|&b| !is_ident_byte(b) && b != b'.')
+        } else {
+            rest.iter().position(|&b| !is_ident_byte(b))
+        };
+        from + len.unwrap_or(rest.len())
     }
 
     fn adjacent_prev(&self, start: usize) -> Option<TokenKind> {

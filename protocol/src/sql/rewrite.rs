@@ -39,7 +39,18 @@ pub fn replace_session_functions(
             lid_live = false;
         }
         let mut qualified = false;
+        let mut prev: Option<super::lexer::Token> = None;
+        let mut depth = 0i32;
+        let mut select_depth: Option<i32> = None;
         while let Some(t) = w.next_sig() {
+            let before = prev.replace(t);
+            if t.is_punct(sql, b"(") {
+                depth += 1;
+            } else if t.is_punct(sql, b")") {
+                depth -= 1;
+            } else if kw(sql, &t) == Some(Kw::SELECT) {
+                select_depth = Some(depth);
+            }
             let after_dot = std::mem::replace(&mut qualified, t.is_punct(sql, b"."));
             if t.kind == TokenKind::Semicolon {
                 // A `;` inside BEGIN NOT ATOMIC ... END: a new inner statement.
@@ -86,9 +97,21 @@ pub fn replace_session_functions(
             }
             w.next_sig();
             w.next_sig();
+            let item = bare_select_item(sql, before, w.peek_sig(), depth, select_depth);
             let buf = out.get_or_insert_with(|| Vec::with_capacity(sql.len() + 16));
             buf.extend_from_slice(sql.get(copied..t.start).unwrap_or_default());
             buf.extend_from_slice(value.as_bytes());
+            if item {
+                // Keep the column name a server would give the call: its own text.
+                buf.extend_from_slice(b" AS `");
+                for &b in sql.get(t.start..close.end).unwrap_or_default() {
+                    if b == b'`' {
+                        buf.push(b'`');
+                    }
+                    buf.push(b);
+                }
+                buf.push(b'`');
+            }
             // `ROW_COUNT()AS n` must not become the identifier `-1AS`.
             if sql
                 .get(close.end)
@@ -102,6 +125,33 @@ pub fn replace_session_functions(
     let mut buf = out?;
     buf.extend_from_slice(sql.get(copied..).unwrap_or_default());
     Some(buf)
+}
+
+/// Whether a call between `before` and `after` is a whole select-list item without an
+/// alias (`SELECT ROW_COUNT()`, `SELECT a, LAST_INSERT_ID() FROM t`).
+fn bare_select_item(
+    sql: &[u8],
+    before: Option<super::lexer::Token>,
+    after: Option<super::lexer::Token>,
+    depth: i32,
+    select_depth: Option<i32>,
+) -> bool {
+    let starts_item = before.is_some_and(|b| {
+        matches!(
+            kw(sql, &b),
+            Some(Kw::SELECT | Kw::DISTINCT | Kw::ALL | Kw::DISTINCTROW)
+        ) || (b.is_punct(sql, b",") && select_depth == Some(depth))
+    });
+    let ends_item = match after {
+        None => true,
+        Some(a) if a.kind == TokenKind::Semicolon => true,
+        Some(a) if a.is_punct(sql, b",") => true,
+        Some(a) if a.is_punct(sql, b")") => false,
+        Some(a) => {
+            a.kind == TokenKind::Word && kw(sql, &a).is_some_and(|k| k.is_reserved() && k != Kw::AS)
+        }
+    };
+    starts_item && ends_item
 }
 
 #[cfg(test)]
@@ -120,7 +170,15 @@ mod tests {
                 "INSERT INTO child (parent_id) VALUES (42)",
             ),
             ("SELECT last_insert_id ( /* c */ ) + 1", "SELECT 42 + 1"),
-            ("SELECT LAST_INSERT_ID(), ROW_COUNT()", "SELECT 42, -1"),
+            (
+                "SELECT LAST_INSERT_ID(), ROW_COUNT()",
+                "SELECT 42 AS `LAST_INSERT_ID()`, -1 AS `ROW_COUNT()`",
+            ),
+            (
+                "select a, row_count ( ) from t",
+                "select a, -1 AS `row_count ( )` from t",
+            ),
+            ("SELECT f(a, ROW_COUNT())", "SELECT f(a, -1)"),
             ("SELECT 1-ROW_COUNT()", "SELECT 1--1"),
             ("SELECT ROW_COUNT()AS n", "SELECT -1 AS n"),
             (
@@ -129,12 +187,12 @@ mod tests {
             ),
             (
                 "/*!50000 SELECT LAST_INSERT_ID() */",
-                "/*!50000 SELECT 42 */",
+                "/*!50000 SELECT 42 AS `LAST_INSERT_ID()` */",
             ),
             ("SET @id = LAST_INSERT_ID()", "SET @id = 42"),
             (
                 "SELECT 1; SELECT LAST_INSERT_ID(), ROW_COUNT()",
-                "SELECT 1; SELECT 42, ROW_COUNT()",
+                "SELECT 1; SELECT 42 AS `LAST_INSERT_ID()`, ROW_COUNT()",
             ),
             (
                 "INSERT INTO a VALUES (LAST_INSERT_ID()); SELECT LAST_INSERT_ID()",
@@ -143,7 +201,7 @@ mod tests {
             (
                 "BEGIN NOT ATOMIC SELECT LAST_INSERT_ID(), ROW_COUNT(); \
                  INSERT INTO t VALUES (LAST_INSERT_ID()); SELECT ROW_COUNT(); END",
-                "BEGIN NOT ATOMIC SELECT 42, -1; \
+                "BEGIN NOT ATOMIC SELECT 42 AS `LAST_INSERT_ID()`, -1 AS `ROW_COUNT()`; \
                  INSERT INTO t VALUES (LAST_INSERT_ID()); SELECT ROW_COUNT(); END",
             ),
         ] {
@@ -151,7 +209,7 @@ mod tests {
         }
         assert_eq!(
             replace_session_functions(b"SELECT LAST_INSERT_ID()", u64::MAX, 0),
-            Some(b"SELECT 18446744073709551615".to_vec())
+            Some(b"SELECT 18446744073709551615 AS `LAST_INSERT_ID()`".to_vec())
         );
     }
 
@@ -183,7 +241,7 @@ mod tests {
     fn replaced_next_to_definitions() {
         assert_eq!(
             r("CREATE VIEW v AS SELECT LAST_INSERT_ID(); SELECT LAST_INSERT_ID()").as_deref(),
-            Some("CREATE VIEW v AS SELECT LAST_INSERT_ID(); SELECT 42")
+            Some("CREATE VIEW v AS SELECT LAST_INSERT_ID(); SELECT 42 AS `LAST_INSERT_ID()`")
         );
         assert_eq!(
             r("CREATE TABLE t AS SELECT LAST_INSERT_ID() AS x").as_deref(),

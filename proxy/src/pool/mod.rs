@@ -199,7 +199,7 @@ impl<C> ServerPool<C> {
     }
 
     /// Closes idle connections past their idle timeout or lifetime, and those beyond the
-    /// recent peak demand (so the idle pool follows demand); returns how many.
+    /// typical recent peak demand (so the idle pool follows demand); returns how many.
     pub fn reap(&self, settings: &PoolSettings) -> usize {
         let outstanding = self.outstanding();
         let target = match self.recent_peaks.lock() {
@@ -208,7 +208,9 @@ impl<C> ServerPool<C> {
                 while peaks.len() > DEMAND_WINDOW {
                     peaks.pop_front();
                 }
-                peaks.iter().copied().max().unwrap_or(0)
+                // The typical recent peak (mean of per-reap peaks), not the rare spike:
+                // a spike opens connections, the next reaps close them again.
+                peaks.iter().sum::<usize>().div_ceil(peaks.len().max(1))
             }
             Err(_) => usize::MAX,
         };

@@ -210,7 +210,7 @@ fn multiplex(db: &MariaDb, proxy: &Proxy, seconds: u64) -> Res<()> {
         .map(|i| {
             std::thread::spawn(move || -> MuxCounts {
                 let mut counts = MuxCounts::default();
-                let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (i as u64 + 1) * 0x1000_0001);
+                let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ ((i as u64 + 1) * 0x1000_0001));
                 let Ok((mut c, _)) = RawClient::login(port, "app", "apppw", Some("sqlmux_test"))
                 else {
                     counts.errors += 1;

@@ -50,10 +50,9 @@ impl BackendStatements {
     pub fn get(&mut self, sql: &[u8]) -> Option<&mut BackendStatement> {
         self.clock += 1;
         let clock = self.clock;
-        self.by_sql.get_mut(sql).map(|s| {
-            s.last_used = clock;
-            s
-        })
+        let s = self.by_sql.get_mut(sql)?;
+        s.last_used = clock;
+        Some(s)
     }
 
     /// Records a statement prepared here, evicting the least recently used beyond the limit.
@@ -113,7 +112,7 @@ pub fn execute_layout(payload: &[u8], params: u16) -> Option<ExecuteLayout> {
     if params == 0 {
         return None;
     }
-    let at = 1 + 4 + 1 + 4 + (usize::from(params) + 7) / 8;
+    let at = 1 + 4 + 1 + 4 + usize::from(params).div_ceil(8);
     let flag = *payload.get(at)?;
     Some(ExecuteLayout {
         bound_flag_at: at,

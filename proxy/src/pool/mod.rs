@@ -300,12 +300,9 @@ impl<C> Pools<C> {
                 .get(&s.address)
                 .map(|p| p.outstanding())
                 .unwrap_or(0) as u64;
-            let weight = u64::from(s.weight);
-            if weight == 0 {
-                u64::MAX
-            } else {
-                (outstanding + 1) * 1_000_000 / weight
-            }
+            ((outstanding + 1) * 1_000_000)
+                .checked_div(u64::from(s.weight))
+                .unwrap_or(u64::MAX)
         })
     }
 

@@ -147,6 +147,8 @@ pub struct PoolFile {
 pub struct MysqlFile {
     /// Relay LOAD DATA LOCAL INFILE (default true).
     pub local_infile: Option<bool>,
+    /// Server-side prepared statements kept per backend connection.
+    pub backend_statement_limit: Option<usize>,
     /// Version string announced to clients.
     pub server_version: Option<String>,
     /// Auth plugin announced in the greeting.

@@ -161,6 +161,8 @@ impl Default for PoolSettings {
 pub struct MysqlSettings {
     /// Relay LOAD DATA LOCAL INFILE.
     pub local_infile: bool,
+    /// Server-side prepared statements kept per backend connection (LRU, closed on eviction).
+    pub backend_statement_limit: usize,
     /// Version string announced to clients.
     pub server_version: String,
     /// Auth plugin announced in the greeting.
@@ -171,6 +173,7 @@ impl Default for MysqlSettings {
     fn default() -> Self {
         Self {
             local_infile: true,
+            backend_statement_limit: 128,
             server_version: "8.0.36-sqlmux".to_string(),
             default_auth_plugin: "mysql_native_password".to_string(),
         }

@@ -46,7 +46,18 @@ pub fn compile(file: ConfigFile) -> Result<Runtime, ConfigError> {
             ),
         ));
     }
+    let backend_statement_limit = file
+        .mysql
+        .backend_statement_limit
+        .unwrap_or(mysql_defaults.backend_statement_limit);
+    if backend_statement_limit == 0 {
+        return Err(ConfigError::invalid(
+            "mysql.backend_statement_limit",
+            "must be at least 1",
+        ));
+    }
     let mysql = MysqlSettings {
+        backend_statement_limit,
         local_infile: file
             .mysql
             .local_infile

@@ -2,7 +2,7 @@
 //! the mariadb CLI, PyMySQL, MySQLdb, PHP (PDO and mysqli), sysbench.
 
 use sqlmux_integration::clients::{mysqldb, php, pymysql, sysbench, sysbench_counter};
-use sqlmux_integration::{mysql_config, MariaDb, MariaDbCli, Proxy};
+use sqlmux_integration::{mysql_config, MariaDb, MariaDbCli, MariaDbOptions, Proxy};
 use std::path::Path;
 
 fn setup() -> (MariaDb, Proxy) {
@@ -172,4 +172,52 @@ fn sysbench_64_threads_multiplexed_with_and_without_transactions_and_prepared() 
         ],
     );
     sysbench_clean(port, &["--threads=64", "--db-ps-mode=disable"]);
+}
+
+#[test]
+fn prepared_statements_never_exhaust_max_prepared_stmt_count() {
+    let db =
+        MariaDb::start_with(&MariaDbOptions::new().arg("--max-prepared-stmt-count=60")).unwrap();
+    let proxy = Proxy::start(&mysql_config(
+        &db.addr(),
+        "[mysql]\nbackend_statement_limit = 20\n",
+    ))
+    .unwrap();
+    // PDO with real server-side prepares; 200 distinct statements kept open, then all
+    // executed again (the evicted ones are prepared again, lazily, on the backend).
+    let script = r#"<?php
+$pdo = new PDO("mysql:host=" . getenv('HOST') . ";port=" . getenv('PORT') . ";dbname=sqlmux_test", 'app', 'apppw',
+    [PDO::ATTR_ERRMODE => PDO::ERRMODE_EXCEPTION, PDO::ATTR_EMULATE_PREPARES => false]);
+$kept = [];
+$sum = 0;
+try {
+    for ($i = 0; $i < 200; $i++) {
+        $st = $pdo->prepare("SELECT ? + $i");
+        $st->execute([1]);
+        $sum += $st->fetchColumn();
+        $kept[] = $st;
+    }
+    foreach ($kept as $st) { $st->execute([2]); $sum += $st->fetchColumn(); }
+    echo "ok $sum\n";
+} catch (PDOException $e) {
+    echo "error ", $e->errorInfo[1], " after ", count($kept), "\n";
+}
+"#;
+    let direct = php(script, db.port()).unwrap();
+    assert_eq!(
+        direct.stdout.trim(),
+        "error 1461 after 60",
+        "{}",
+        direct.stderr
+    );
+    let proxied = php(script, proxy.mysql_port()).unwrap();
+    assert_eq!(proxied.stdout.trim(), "ok 40400", "{}", proxied.stderr);
+    let count = db
+        .root_sql("SHOW GLOBAL STATUS LIKE 'Prepared_stmt_count'")
+        .unwrap();
+    let open: u64 = count.split_whitespace().nth(1).unwrap().parse().unwrap();
+    assert!(
+        open <= 20,
+        "the backend holds at most the configured 20: {count}"
+    );
 }

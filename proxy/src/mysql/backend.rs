@@ -57,6 +57,8 @@ pub struct ConnectParams<'a> {
     pub capabilities: CapabilityFlags,
     /// Collation to open the connection with.
     pub collation: u8,
+    /// Server-side prepared statements to keep on the connection.
+    pub statement_limit: usize,
     /// TLS connector, when the server is configured with `tls = true`.
     pub tls: Option<&'a tokio_rustls::TlsConnector>,
 }
@@ -169,7 +171,7 @@ impl BackendConn {
                 schema: p.schema.unwrap_or("").to_string(),
                 ..Default::default()
             },
-            statements: Default::default(),
+            statements: super::statements::BackendStatements::with_limit(p.statement_limit),
         };
         let plugin = hs
             .auth_plugin()

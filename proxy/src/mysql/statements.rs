@@ -5,7 +5,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// Server-side statements kept per backend connection.
+/// Server-side statements kept per backend connection unless configured
+/// (`mysql.backend_statement_limit`).
 pub const BACKEND_STATEMENT_LIMIT: usize = 128;
 
 /// A statement as the client prepared it.
@@ -37,15 +38,32 @@ pub struct BackendStatement {
 }
 
 /// The bounded per-connection cache, keyed by SQL text.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct BackendStatements {
     by_sql: HashMap<Arc<[u8]>, BackendStatement>,
+    limit: usize,
     clock: u64,
     /// Server ids evicted and not yet closed on the server.
     pub to_close: Vec<u32>,
 }
 
+impl Default for BackendStatements {
+    fn default() -> Self {
+        Self::with_limit(BACKEND_STATEMENT_LIMIT)
+    }
+}
+
 impl BackendStatements {
+    /// An empty cache holding at most `limit` statements.
+    pub fn with_limit(limit: usize) -> Self {
+        Self {
+            by_sql: HashMap::new(),
+            limit: limit.max(1),
+            clock: 0,
+            to_close: Vec::new(),
+        }
+    }
+
     /// The statement for `sql`, if prepared here.
     pub fn get(&mut self, sql: &[u8]) -> Option<&mut BackendStatement> {
         self.clock += 1;
@@ -58,7 +76,7 @@ impl BackendStatements {
     /// Records a statement prepared here, evicting the least recently used beyond the limit.
     pub fn insert(&mut self, sql: Arc<[u8]>, id: u32) {
         self.clock += 1;
-        if self.by_sql.len() >= BACKEND_STATEMENT_LIMIT {
+        if self.by_sql.len() >= self.limit {
             if let Some(victim) = self
                 .by_sql
                 .iter()

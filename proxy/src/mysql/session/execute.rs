@@ -176,6 +176,7 @@ impl Session {
             schema: (!schema.is_empty()).then_some(schema.as_str()),
             capabilities: BACKEND_CAPABILITIES | (self.capabilities & FLAVOR_CAPABILITIES),
             collation: self.collation,
+            statement_limit: rt.mysql.backend_statement_limit,
             tls: server.tls.then_some(&self.shared.backend_tls),
         };
         let mut refused = None;

@@ -14,9 +14,11 @@ def noise():
     cur = c.cursor()
     while not stop.is_set():
         cur.execute("INSERT INTO noise (v) VALUES ('n')")
+        inserted = cur.lastrowid
         cur.execute("SELECT LAST_INSERT_ID()")
-        if cur.fetchone()[0] != cur.lastrowid:
-            print("NOISE MISMATCH")
+        got = cur.fetchone()[0]
+        if got != inserted:
+            print("NOISE MISMATCH", inserted, got)
     c.close()
 
 c = connect()

@@ -23,4 +23,4 @@ pub mod stream;
 pub mod tls;
 pub mod topology;
 
-pub use server::{run, Listeners, ServerError};
+pub use server::{run, run_with_reloads, Listeners, ServerError};

@@ -66,6 +66,18 @@ pub async fn run(
     listeners: Listeners,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServerError> {
+    let (_keep, reloads) = tokio::sync::mpsc::channel(1);
+    run_with_reloads(runtime, listeners, shutdown, reloads).await
+}
+
+/// Serves until `shutdown` completes; every runtime received on `reloads` (already
+/// validated) replaces the running one without dropping client connections.
+pub async fn run_with_reloads(
+    runtime: Runtime,
+    listeners: Listeners,
+    shutdown: impl Future<Output = ()>,
+    mut reloads: tokio::sync::mpsc::Receiver<Runtime>,
+) -> Result<(), ServerError> {
     let client_tls = runtime.tls.as_ref().map(crate::tls::acceptor).transpose()?;
     let shared = Shared::new(runtime, client_tls);
     let mut tasks = tokio::task::JoinSet::new();
@@ -82,7 +94,26 @@ pub async fn run(
             reaper_shared.mysql_pools.reap(&settings);
         }
     });
+    let reload_shared = shared.clone();
+    tasks.spawn(async move {
+        while let Some(next) = reloads.recv().await {
+            apply_reload(&reload_shared, next);
+        }
+    });
     shutdown.await;
     tasks.abort_all();
     Ok(())
+}
+
+/// Swaps in a reloaded runtime. The topology is rebuilt from the file only when the file's
+/// servers changed (a topology pushed through the control API is kept otherwise).
+fn apply_reload(shared: &Shared, next: Runtime) {
+    let current = shared.runtime.load_full();
+    let servers_changed = current.servers != next.servers;
+    if servers_changed {
+        let generation = shared.topology.load().generation + 1;
+        shared.set_topology(crate::topology::Topology::from_runtime(&next, generation));
+    }
+    shared.runtime.store(std::sync::Arc::new(next));
+    tracing::info!(servers_changed, "configuration reloaded");
 }

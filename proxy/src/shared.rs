@@ -40,6 +40,13 @@ impl Shared {
         })
     }
 
+    /// Publishes a new topology and applies it to the pools (closing connections to servers
+    /// that went OFFLINE_HARD or away, draining OFFLINE_SOFT ones).
+    pub fn set_topology(&self, topology: Topology) {
+        self.mysql_pools.apply_topology(&topology);
+        self.topology.store(Arc::new(topology));
+    }
+
     /// A fresh client connection id.
     pub fn next_connection_id(&self) -> u32 {
         self.next_connection_id.fetch_add(1, Ordering::Relaxed)

@@ -41,6 +41,9 @@ pub enum SessionError {
     /// The client sent a malformed command.
     #[error("malformed command: {0}")]
     Malformed(String),
+    /// The backend the session was pinned to was taken offline (OFFLINE_HARD or removed).
+    #[error("backend {0} was taken offline (OFFLINE_HARD); the session's transaction and locks on it are lost")]
+    ServerClosed(String),
     /// The user's cluster is gone from the configuration.
     #[error("user {0:?} has no cluster in the running configuration")]
     NoCluster(String),
@@ -57,7 +60,9 @@ impl SessionError {
             SessionError::Backend(_) | SessionError::Relay(_) | SessionError::BackendRefused(_) => {
                 Side::Backend
             }
-            SessionError::Pool(_) | SessionError::NoCluster(_) => Side::Proxy,
+            SessionError::Pool(_) | SessionError::NoCluster(_) | SessionError::ServerClosed(_) => {
+                Side::Proxy
+            }
         }
     }
 
@@ -70,6 +75,7 @@ impl SessionError {
                 | SessionError::UnknownCommand(_)
                 | SessionError::Malformed(_)
                 | SessionError::NoCluster(_)
+                | SessionError::ServerClosed(_)
                 | SessionError::Backend(_)
         )
     }
@@ -108,7 +114,9 @@ impl SessionError {
                 format!("Unknown command (0x{c:02x}) not supported by sqlmux"),
             ),
             SessionError::Malformed(why) => (1047, "08S01", format!("Malformed packet: {why}")),
-            SessionError::NoCluster(_) => (9001, "HY000", format!("sqlmux: {self}")),
+            SessionError::NoCluster(_) | SessionError::ServerClosed(_) => {
+                (9001, "HY000", format!("sqlmux: {self}"))
+            }
         };
         Some(err_packet(code, state, &msg))
     }

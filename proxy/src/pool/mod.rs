@@ -80,8 +80,21 @@ pub struct ServerPool<C> {
     peak: AtomicUsize,
     /// Peaks of the last reaps: the idle pool is trimmed to the recent demand.
     recent_peaks: Mutex<std::collections::VecDeque<usize>>,
+    /// Whether the server takes work: [`Availability`] as a u8.
+    availability: std::sync::atomic::AtomicU8,
     /// Counters for this server.
     pub stats: ServerStats,
+}
+
+/// Whether a server's connections may be used, from its status in the topology.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Availability {
+    /// ONLINE in some hostgroup: connections are pooled.
+    Open = 0,
+    /// OFFLINE_SOFT or SHUNNED: lent connections finish, returned ones are closed.
+    Draining = 1,
+    /// OFFLINE_HARD or removed: every connection is closed; sessions holding one get an error.
+    Closed = 2,
 }
 
 /// A connection lent to a session.
@@ -106,6 +119,11 @@ impl<C> Lease<C> {
         &self.partition
     }
 
+    /// Whether the server this connection belongs to was closed (OFFLINE_HARD or removed).
+    pub fn server_closed(&self) -> bool {
+        self.server.availability() == Availability::Closed
+    }
+
     /// Address of the server.
     pub fn address(&self) -> &Arc<str> {
         &self.server.address
@@ -124,6 +142,11 @@ impl<C> Lease<C> {
             return;
         };
         self.server.outstanding.fetch_sub(1, Ordering::Relaxed);
+        if self.server.availability() != Availability::Open {
+            self.server.stats.closed();
+            self.server.returned.notify_waiters();
+            return;
+        }
         let now = Instant::now();
         if let Ok(mut idle) = self.server.idle.lock() {
             idle.entry(self.partition.clone()).or_default().push(Idle {
@@ -158,6 +181,7 @@ impl<C> ServerPool<C> {
             outstanding: AtomicUsize::new(0),
             peak: AtomicUsize::new(0),
             recent_peaks: Mutex::new(std::collections::VecDeque::new()),
+            availability: std::sync::atomic::AtomicU8::new(Availability::Open as u8),
             stats: ServerStats::default(),
         }
     }
@@ -248,6 +272,30 @@ impl<C> ServerPool<C> {
         closed
     }
 
+    /// Whether the server's connections may be used.
+    pub fn availability(&self) -> Availability {
+        match self.availability.load(Ordering::Relaxed) {
+            0 => Availability::Open,
+            1 => Availability::Draining,
+            _ => Availability::Closed,
+        }
+    }
+
+    /// Sets the availability; idle connections are closed unless the server stays open.
+    pub fn set_availability(&self, a: Availability) {
+        self.availability.store(a as u8, Ordering::Relaxed);
+        if a != Availability::Open {
+            let closed = match self.idle.lock() {
+                Ok(mut idle) => idle.drain().map(|(_, list)| list.len()).sum(),
+                Err(_) => 0,
+            };
+            for _ in 0..closed {
+                self.stats.closed();
+            }
+            self.returned.notify_waiters();
+        }
+    }
+
     /// Connections lent out now.
     pub fn outstanding(&self) -> usize {
         self.outstanding.load(Ordering::Relaxed)
@@ -304,6 +352,31 @@ impl<C> Pools<C> {
                 .checked_div(u64::from(s.weight))
                 .unwrap_or(u64::MAX)
         })
+    }
+
+    /// Applies a new topology: servers ONLINE somewhere stay open, OFFLINE_SOFT and SHUNNED
+    /// ones drain, OFFLINE_HARD and removed ones are closed.
+    pub fn apply_topology(&self, topology: &crate::topology::Topology) {
+        use sqlmux_config::ServerStatus;
+        for entry in self.servers.iter() {
+            let statuses = topology
+                .servers
+                .iter()
+                .filter(|s| s.address == *entry.key())
+                .map(|s| s.status);
+            let mut a = Availability::Closed;
+            for status in statuses {
+                let this = match status {
+                    ServerStatus::Online => Availability::Open,
+                    ServerStatus::OfflineSoft | ServerStatus::Shunned => Availability::Draining,
+                    ServerStatus::OfflineHard => Availability::Closed,
+                };
+                if (this as u8) < (a as u8) {
+                    a = this;
+                }
+            }
+            entry.value().set_availability(a);
+        }
     }
 
     /// Every server pool.

@@ -116,6 +116,15 @@ impl Session {
                 }
             }
         }
+        if let Some(address) = self
+            .backend
+            .as_ref()
+            .filter(|l| l.server_closed())
+            .map(|l| l.address().clone())
+        {
+            self.lose_backend();
+            return Err(SessionError::ServerClosed(address.to_string()));
+        }
         if self.backend.is_none() {
             self.backend = Some(self.checkout(hostgroup).await?);
         }

@@ -85,6 +85,17 @@ impl RawClient {
         self.stream.write_all(bytes)
     }
 
+    /// Reads more bytes from the socket into the buffer.
+    fn fill(&mut self) -> io::Result<()> {
+        let mut chunk = [0u8; 65536];
+        let n = self.stream.read(&mut chunk)?;
+        if n == 0 {
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "server closed"));
+        }
+        self.buf.extend_from_slice(&chunk[..n]);
+        Ok(())
+    }
+
     /// Reads one logical packet.
     pub fn read_frame(&mut self) -> io::Result<Frame> {
         loop {

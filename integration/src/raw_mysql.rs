@@ -90,7 +90,10 @@ impl RawClient {
         let mut chunk = [0u8; 65536];
         let n = self.stream.read(&mut chunk)?;
         if n == 0 {
-            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "server closed"));
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "server closed",
+            ));
         }
         self.buf.extend_from_slice(&chunk[..n]);
         Ok(())
@@ -102,15 +105,7 @@ impl RawClient {
             if let Some(f) = decode_frame(&mut self.buf, 1 << 30).map_err(io::Error::other)? {
                 return Ok(f);
             }
-            let mut chunk = [0u8; 65536];
-            let n = self.stream.read(&mut chunk)?;
-            if n == 0 {
-                return Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "server closed",
-                ));
-            }
-            self.buf.extend_from_slice(&chunk[..n]);
+            self.fill()?;
         }
     }
 
@@ -128,15 +123,7 @@ impl RawClient {
             if progress != Progress::More {
                 return Ok(packets);
             }
-            let mut chunk = [0u8; 65536];
-            let n = self.stream.read(&mut chunk)?;
-            if n == 0 {
-                return Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "server closed",
-                ));
-            }
-            self.buf.extend_from_slice(&chunk[..n]);
+            self.fill()?;
         }
     }
 

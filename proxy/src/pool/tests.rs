@@ -182,3 +182,55 @@ async fn idle_pool_follows_recent_demand() {
     }
     assert_eq!(server.idle_count(), 1, "the idle pool shrank to the demand");
 }
+
+#[tokio::test]
+async fn readers_are_chosen_by_weight_and_fewest_outstanding() {
+    let rt = sqlmux_config::parse(
+        r#"
+[[clusters]]
+name = "c"
+protocol = "mysql"
+writer_hostgroup = 1
+reader_hostgroup = 2
+[[servers]]
+hostgroup = 2
+address = "127.0.0.1:1"
+weight = 1
+[[servers]]
+hostgroup = 2
+address = "127.0.0.1:2"
+weight = 3
+[[servers]]
+hostgroup = 2
+address = "127.0.0.1:3"
+weight = 0
+"#,
+    )
+    .unwrap();
+    let topology = crate::topology::Topology::from_runtime(&rt, 1);
+    let pools: Pools<u32> = Pools::default();
+    let mut counts = HashMap::new();
+    let mut held = Vec::new();
+    for i in 0..8 {
+        let s = pools.pick(&topology, 2).unwrap();
+        *counts.entry(s.address.to_string()).or_insert(0) += 1;
+        let server = pools.server(&s.address, 10);
+        held.push(
+            pools
+                .checkout(&server, 2, part("u"), &settings(100), || ok(i))
+                .await
+                .unwrap(),
+        );
+    }
+    assert_eq!(
+        counts.get("127.0.0.1:2"),
+        Some(&6),
+        "weight 3 takes three times the work: {counts:?}"
+    );
+    assert_eq!(counts.get("127.0.0.1:1"), Some(&2), "{counts:?}");
+    assert_eq!(
+        counts.get("127.0.0.1:3"),
+        None,
+        "weight 0 only when nothing else is left"
+    );
+}

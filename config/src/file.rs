@@ -34,6 +34,17 @@ pub struct ConfigFile {
     /// `[log]`: logging.
     #[serde(default)]
     pub log: LogFile,
+    /// `[control]`: the HTTP control API.
+    #[serde(default)]
+    pub control: ControlFile,
+}
+
+/// `[control]`.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ControlFile {
+    /// Bearer token required on the control API (all but GET /healthz).
+    pub token: Option<String>,
 }
 
 /// `[listen]`.

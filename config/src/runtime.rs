@@ -212,6 +212,8 @@ pub struct Runtime {
     pub tls: Option<TlsSettings>,
     /// tracing filter.
     pub log_level: String,
+    /// Bearer token of the control API.
+    pub control_token: Option<String>,
 }
 
 impl Runtime {

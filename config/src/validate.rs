@@ -88,6 +88,7 @@ pub fn compile(file: ConfigFile) -> Result<Runtime, ConfigError> {
         mysql,
         tls,
         log_level: file.log.level.unwrap_or_else(|| "info".to_string()),
+        control_token: file.control.token.filter(|t| !t.is_empty()),
     })
 }
 

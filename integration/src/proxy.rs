@@ -9,6 +9,7 @@ use std::thread::JoinHandle;
 /// A running in-process sqlmux.
 pub struct Proxy {
     mysql: Option<SocketAddr>,
+    http: Option<SocketAddr>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -54,6 +55,9 @@ impl Proxy {
         if runtime.listen.mysql.is_some() {
             runtime.listen.mysql = Some("127.0.0.1:0".into());
         }
+        if runtime.listen.http.is_some() {
+            runtime.listen.http = Some("127.0.0.1:0".into());
+        }
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::Builder::new()
@@ -78,7 +82,7 @@ impl Proxy {
                             return;
                         }
                     };
-                    let _ = addr_tx.send(Ok(listeners.mysql_addr()));
+                    let _ = addr_tx.send(Ok((listeners.mysql_addr(), listeners.http_addr())));
                     let shutdown = async move {
                         let _ = shutdown_rx.await;
                     };
@@ -88,11 +92,12 @@ impl Proxy {
                 });
                 tokio.shutdown_timeout(std::time::Duration::from_secs(1));
             })?;
-        let mysql = addr_rx
+        let (mysql, http) = addr_rx
             .recv()
             .map_err(|_| io::Error::other("sqlmux thread ended before listening"))??;
         Ok(Proxy {
             mysql,
+            http,
             shutdown: Some(shutdown_tx),
             thread: Some(thread),
         })
@@ -101,6 +106,36 @@ impl Proxy {
     /// The MySQL endpoint.
     pub fn mysql_addr(&self) -> SocketAddr {
         self.mysql.expect("this proxy has a MySQL listener")
+    }
+
+    /// The control API endpoint.
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http.expect("this proxy has a control API listener")
+    }
+
+    /// Sends one HTTP/1.1 request to the control API; returns (status, body).
+    pub fn http(&self, method: &str, path: &str, body: Option<&str>) -> io::Result<(u16, String)> {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(self.http_addr())?;
+        s.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
+        let body = body.unwrap_or("");
+        write!(
+            s,
+            "{method} {path} HTTP/1.1\r\nHost: sqlmux\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )?;
+        let mut response = String::new();
+        s.read_to_string(&mut response)?;
+        let status = response
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .ok_or_else(|| io::Error::other(format!("bad HTTP response: {response}")))?;
+        let body = response
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default();
+        Ok((status, body))
     }
 
     /// The MySQL endpoint's port.

@@ -11,8 +11,10 @@
 //! - [`pool`]: backend connection pools with bounded waits.
 //! - [`mysql`]: the MySQL frontend and backend.
 //! - [`tls`]: rustls configuration for both sides.
+//! - [`control`]: the HTTP control API (topology, health, metrics).
 //! - [`stream`]: a socket that may be TLS.
 
+pub mod control;
 pub mod mysql;
 pub mod pool;
 pub mod router;

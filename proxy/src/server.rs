@@ -32,6 +32,8 @@ pub enum ServerError {
 pub struct Listeners {
     /// MySQL application endpoint.
     pub mysql: Option<TcpListener>,
+    /// Control API (HTTP).
+    pub http: Option<TcpListener>,
 }
 
 impl Listeners {
@@ -41,7 +43,15 @@ impl Listeners {
         if let Some(address) = &settings.mysql {
             listeners.mysql = Some(bind("listen.mysql", address).await?);
         }
+        if let Some(address) = &settings.http {
+            listeners.http = Some(bind("listen.http", address).await?);
+        }
         Ok(listeners)
+    }
+
+    /// The bound control API address.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     /// The bound MySQL address.
@@ -94,6 +104,13 @@ pub async fn run_with_reloads(
             reaper_shared.mysql_pools.reap(&settings);
         }
     });
+    if let Some(l) = listeners.http {
+        tracing::info!(address = ?l.local_addr().ok(), "control API up");
+        let settings = crate::control::ControlSettings {
+            token: shared.runtime.load().control_token.clone(),
+        };
+        tasks.spawn(crate::control::serve(l, shared.clone(), settings));
+    }
     let reload_shared = shared.clone();
     tasks.spawn(async move {
         while let Some(next) = reloads.recv().await {
@@ -111,8 +128,9 @@ fn apply_reload(shared: &Shared, next: Runtime) {
     let current = shared.runtime.load_full();
     let servers_changed = current.servers != next.servers;
     if servers_changed {
-        let generation = shared.topology.load().generation + 1;
-        shared.set_topology(crate::topology::Topology::from_runtime(&next, generation));
+        shared.replace_topology(|generation| {
+            crate::topology::Topology::from_runtime(&next, generation)
+        });
     }
     shared.runtime.store(std::sync::Arc::new(next));
     tracing::info!(servers_changed, "configuration reloaded");

@@ -40,11 +40,13 @@ impl Shared {
         })
     }
 
-    /// Publishes a new topology and applies it to the pools (closing connections to servers
-    /// that went OFFLINE_HARD or away, draining OFFLINE_SOFT ones).
-    pub fn set_topology(&self, topology: Topology) {
-        self.mysql_pools.apply_topology(&topology);
-        self.topology.store(Arc::new(topology));
+    /// Publishes a topology built for the next generation (compare-and-set against any
+    /// concurrent writer, such as the control API) and applies it to the pools: connections
+    /// to servers that went OFFLINE_HARD or away are closed, OFFLINE_SOFT ones drain.
+    pub fn replace_topology(&self, build: impl Fn(u64) -> Topology) {
+        self.topology
+            .rcu(|current| Arc::new(build(current.generation + 1)));
+        self.mysql_pools.apply_topology(&self.topology.load());
     }
 
     /// A fresh client connection id.

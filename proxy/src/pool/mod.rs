@@ -379,6 +379,11 @@ impl<C> Pools<C> {
         }
     }
 
+    /// The pool of a server, if one was created.
+    pub fn get(&self, address: &Arc<str>) -> Option<Arc<ServerPool<C>>> {
+        self.servers.get(address).map(|p| p.clone())
+    }
+
     /// Every server pool.
     pub fn all(&self) -> Vec<Arc<ServerPool<C>>> {
         self.servers.iter().map(|e| e.value().clone()).collect()

@@ -1,0 +1,138 @@
+//! `GET /metrics`: Prometheus text, built fresh at every scrape from the live snapshot and
+//! the pools' atomics.
+//!
+//! No global recorder is installed (many proxies share one test process): each scrape
+//! builds its own [`PrometheusRecorder`](metrics_exporter_prometheus::PrometheusRecorder),
+//! registers the current values inside [`metrics::with_local_recorder`], renders, and drops
+//! it.
+
+use super::body::{with_type, Response};
+use crate::mysql::backend::BackendConn;
+use crate::pool::ServerPool;
+use crate::shared::Shared;
+use crate::topology::ServerEntry;
+use hyper::StatusCode;
+use metrics::{counter, describe_counter, describe_gauge, gauge};
+use metrics_exporter_prometheus::PrometheusBuilder;
+use sqlmux_config::ServerStatus;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+/// The Prometheus text exposition content type.
+const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+const ALL_STATUSES: [ServerStatus; 4] = [
+    ServerStatus::Online,
+    ServerStatus::Shunned,
+    ServerStatus::OfflineSoft,
+    ServerStatus::OfflineHard,
+];
+
+/// The `/metrics` response.
+pub fn scrape(shared: &Shared) -> Response {
+    with_type(StatusCode::OK, CONTENT_TYPE, render(shared))
+}
+
+/// Renders every `sqlmux_*` series as Prometheus text.
+pub fn render(shared: &Shared) -> String {
+    let recorder = PrometheusBuilder::new().build_recorder();
+    let topology = shared.topology.load();
+    metrics::with_local_recorder(&recorder, || {
+        describe();
+        gauge!("sqlmux_topology_generation").set(topology.generation as f64);
+        for server in &topology.servers {
+            record_server(server, &pool_of(shared, server));
+        }
+    });
+    recorder.handle().render()
+}
+
+/// The pool of a server in the topology.
+fn pool_of(shared: &Shared, server: &ServerEntry) -> Arc<ServerPool<BackendConn>> {
+    // `Pools` has no lookup that leaves an unknown address alone; `server` creates the
+    // (empty) pool exactly as the data path's first checkout would, with the same limit.
+    shared
+        .mysql_pools
+        .server(&server.address, server.max_connections)
+}
+
+fn record_server(server: &ServerEntry, pool: &ServerPool<BackendConn>) {
+    let hostgroup = server.hostgroup.to_string();
+    let address = server.address.to_string();
+    let labels = |extra: Option<(&'static str, &'static str)>| {
+        let mut l = vec![
+            ("hostgroup", hostgroup.clone()),
+            ("address", address.clone()),
+        ];
+        if let Some((k, v)) = extra {
+            l.push((k, v.to_string()));
+        }
+        l
+    };
+    let stats = &pool.stats;
+    let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+
+    gauge!(
+        "sqlmux_backend_connections",
+        &labels(Some(("state", "in_use")))
+    )
+    .set(pool.outstanding() as f64);
+    gauge!(
+        "sqlmux_backend_connections",
+        &labels(Some(("state", "idle")))
+    )
+    .set(pool.idle_count() as f64);
+    counter!(
+        "sqlmux_backend_connects_total",
+        &labels(Some(("result", "ok")))
+    )
+    .absolute(load(&stats.connections_ok));
+    counter!(
+        "sqlmux_backend_connects_total",
+        &labels(Some(("result", "failed")))
+    )
+    .absolute(load(&stats.connections_failed));
+    counter!("sqlmux_backend_connections_closed_total", &labels(None))
+        .absolute(load(&stats.connections_closed));
+    counter!("sqlmux_pool_reuses_total", &labels(None)).absolute(load(&stats.reuses));
+    counter!("sqlmux_pool_wait_timeouts_total", &labels(None)).absolute(load(&stats.wait_timeouts));
+    for status in ALL_STATUSES {
+        let value = if status == server.status { 1.0 } else { 0.0 };
+        gauge!(
+            "sqlmux_server_status",
+            &labels(Some(("status", status.as_str())))
+        )
+        .set(value);
+    }
+}
+
+fn describe() {
+    describe_gauge!(
+        "sqlmux_topology_generation",
+        "Generation of the topology in force; increases with every change."
+    );
+    describe_gauge!(
+        "sqlmux_backend_connections",
+        "Backend connections per server, by state (in_use: lent to a session; idle: pooled)."
+    );
+    describe_counter!(
+        "sqlmux_backend_connects_total",
+        "Backend connection attempts per server, by result."
+    );
+    describe_counter!(
+        "sqlmux_backend_connections_closed_total",
+        "Backend connections closed per server."
+    );
+    describe_counter!(
+        "sqlmux_pool_reuses_total",
+        "Checkouts served by an idle pooled connection."
+    );
+    describe_counter!(
+        "sqlmux_pool_wait_timeouts_total",
+        "Checkouts that gave up waiting for a free connection (server at max_connections)."
+    );
+    describe_gauge!(
+        "sqlmux_server_status",
+        "1 for the server's current status, 0 for the others."
+    );
+}

@@ -1,0 +1,366 @@
+//! The HTTP control API on `listen.http`: topology with generation fencing, health, metrics.
+//!
+//! | method         | path                    | what                                            |
+//! |----------------|-------------------------|-------------------------------------------------|
+//! | GET            | `/v1/topology`          | the topology document                           |
+//! | PUT            | `/v1/topology`          | replace it (compare-and-set on `generation`)    |
+//! | PATCH          | `/v1/topology/servers`  | one server's `status` / `weight` (same fencing) |
+//! | GET            | `/healthz`              | `ok` while the process serves (no token needed) |
+//! | GET            | `/readyz`               | 200 when every cluster has an ONLINE writer     |
+//! | GET            | `/metrics`              | Prometheus text                                 |
+//!
+//! - [`serve`]: the accept loop; each connection is a hyper HTTP/1.1 task owned by the
+//!   `serve` future, so aborting it closes them all.
+//! - `topology_api`: the document, its validation, the compare-and-set publication.
+//! - `health`: liveness and readiness.
+//! - `metrics`: Prometheus text from the live counters, without a global recorder.
+//! - `body`: bounded request bodies (1 MiB) and JSON / text responses.
+//! - `error`: [`ApiError`], each mapped to its HTTP status in one place.
+
+mod body;
+mod error;
+mod health;
+mod metrics;
+mod topology_api;
+
+pub use body::MAX_BODY;
+pub use error::ApiError;
+pub use metrics::render as render_metrics;
+
+use crate::shared::Shared;
+use body::Response;
+use hyper::body::{Body, Incoming};
+use hyper::header::{HeaderMap, AUTHORIZATION};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinSet;
+
+/// Most control connections served at once; further ones wait in the listen backlog.
+const MAX_CONNECTIONS: usize = 256;
+
+/// Longest time a client may take to send a request's headers (also bounds idle
+/// keep-alive connections).
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How the control API is served.
+#[derive(Clone, Default)]
+pub struct ControlSettings {
+    /// When set, every request except `GET /healthz` must carry
+    /// `Authorization: Bearer <token>` (else 401). An empty token matches nothing.
+    pub token: Option<String>,
+}
+
+impl std::fmt::Debug for ControlSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ControlSettings")
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+/// What every request handler sees.
+struct Control {
+    shared: Arc<Shared>,
+    settings: ControlSettings,
+}
+
+/// Serves the control API on `listener` until the task running it is aborted (or the
+/// future dropped), which also closes every connection it serves.
+pub async fn serve(listener: TcpListener, shared: Arc<Shared>, settings: ControlSettings) {
+    if settings.token.as_deref() == Some("") {
+        tracing::warn!("control API token is empty: every request but /healthz is refused");
+    }
+    tracing::info!(address = ?listener.local_addr().ok(), "control API up");
+    let control = Arc::new(Control { shared, settings });
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept(), if connections.len() < MAX_CONNECTIONS => {
+                match accepted {
+                    Ok((stream, _peer)) => {
+                        connections.spawn(serve_connection(stream, control.clone()));
+                    }
+                    Err(e) => {
+                        // Out of descriptors and the like: back off instead of spinning.
+                        tracing::warn!(error = %e, "control API accept failed");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                }
+            }
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+}
+
+async fn serve_connection(stream: TcpStream, control: Arc<Control>) {
+    let service = service_fn(move |request: Request<Incoming>| {
+        let control = control.clone();
+        async move { Ok::<_, Infallible>(control.handle(request).await) }
+    });
+    let connection = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT)
+        .serve_connection(TokioIo::new(stream), service);
+    if let Err(e) = connection.await {
+        tracing::debug!(error = %e, "control API connection ended");
+    }
+}
+
+impl Control {
+    async fn handle<B>(&self, request: Request<B>) -> Response
+    where
+        B: Body,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let method = request.method().clone();
+        let path = request.uri().path().to_string();
+        let response = match self.route(request).await {
+            Ok(response) => response,
+            Err(e) => {
+                tracing::debug!(%method, %path, error = %e, "control API request refused");
+                e.into_response()
+            }
+        };
+        tracing::trace!(%method, %path, status = response.status().as_u16(), "control API");
+        response
+    }
+
+    async fn route<B>(&self, request: Request<B>) -> Result<Response, ApiError>
+    where
+        B: Body,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let (parts, body) = request.into_parts();
+        let path = parts.uri.path();
+        let method = &parts.method;
+        let is_get = method == Method::GET || method == Method::HEAD;
+        if !(path == "/healthz" && is_get) {
+            self.authorize(&parts.headers)?;
+        }
+        let not_allowed = |allow: &'static str| ApiError::MethodNotAllowed {
+            method: method.to_string(),
+            path: path.to_string(),
+            allow,
+        };
+        match path {
+            "/healthz" if is_get => Ok(health::healthz()),
+            "/healthz" => Err(not_allowed("GET, HEAD")),
+            "/readyz" if is_get => Ok(health::readyz(&self.shared)),
+            "/readyz" => Err(not_allowed("GET, HEAD")),
+            "/metrics" if is_get => Ok(metrics::scrape(&self.shared)),
+            "/metrics" => Err(not_allowed("GET, HEAD")),
+            "/v1/topology" if is_get => Ok(topology_api::get(&self.shared)),
+            "/v1/topology" if method == Method::PUT => {
+                let request = body::read_json(&parts.headers, body).await?;
+                topology_api::put(&self.shared, request)
+            }
+            "/v1/topology" => Err(not_allowed("GET, HEAD, PUT")),
+            "/v1/topology/servers" if method == Method::PATCH => {
+                let request = body::read_json(&parts.headers, body).await?;
+                topology_api::patch(&self.shared, request)
+            }
+            "/v1/topology/servers" => Err(not_allowed("PATCH")),
+            other => Err(ApiError::NotFound(other.to_string())),
+        }
+    }
+
+    /// Checks `Authorization: Bearer <token>` when a token is configured.
+    fn authorize(&self, headers: &HeaderMap) -> Result<(), ApiError> {
+        let Some(expected) = self.settings.token.as_deref() else {
+            return Ok(());
+        };
+        let given = headers
+            .get(AUTHORIZATION)
+            .map(|v| v.as_bytes())
+            .and_then(|v| {
+                let (scheme, token) = v.split_at_checked(7)?;
+                scheme.eq_ignore_ascii_case(b"bearer ").then_some(token)
+            });
+        match given {
+            Some(token) if !expected.is_empty() && constant_time_eq(token, expected.as_bytes()) => {
+                Ok(())
+            }
+            _ => Err(ApiError::Unauthorized),
+        }
+    }
+}
+
+/// Compares without an early exit on the first differing byte.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use http_body_util::{BodyExt, Full};
+    use hyper::StatusCode;
+
+    fn control(token: Option<&str>) -> Control {
+        let runtime = sqlmux_config::parse(
+            r#"
+[[clusters]]
+name = "c"
+protocol = "mysql"
+writer_hostgroup = 1
+reader_hostgroup = 2
+[[servers]]
+hostgroup = 1
+address = "127.0.0.1:1"
+"#,
+        )
+        .unwrap();
+        Control {
+            shared: Shared::new(runtime, None),
+            settings: ControlSettings {
+                token: token.map(str::to_string),
+            },
+        }
+    }
+
+    async fn call(
+        c: &Control,
+        method: &str,
+        path: &str,
+        auth: Option<&str>,
+        body: &str,
+    ) -> (StatusCode, String) {
+        let mut request = Request::builder().method(method).uri(path);
+        if let Some(a) = auth {
+            request = request.header(AUTHORIZATION, a);
+        }
+        let request = request
+            .body(Full::new(Bytes::from(body.to_string())))
+            .unwrap();
+        let response = c.handle(request).await;
+        let status = response.status();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    #[tokio::test]
+    async fn bearer_scheme_is_case_insensitive_and_the_token_exact() {
+        let c = control(Some("s3cret"));
+        assert_eq!(
+            call(&c, "GET", "/readyz", Some("bearer s3cret"), "")
+                .await
+                .0,
+            StatusCode::OK
+        );
+        assert_eq!(
+            call(&c, "GET", "/readyz", Some("Bearer s3cre"), "").await.0,
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(
+            call(&c, "GET", "/readyz", Some("Basic s3cret"), "").await.0,
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(
+            call(&c, "GET", "/readyz", Some("Bearer"), "").await.0,
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(
+            call(&c, "GET", "/healthz", None, "").await.0,
+            StatusCode::OK
+        );
+        // The token hides which paths exist.
+        assert_eq!(
+            call(&c, "GET", "/nope", None, "").await.0,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+
+    #[tokio::test]
+    async fn an_empty_token_matches_nothing() {
+        let c = control(Some(""));
+        assert_eq!(
+            call(&c, "GET", "/readyz", Some("Bearer "), "").await.0,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+
+    #[tokio::test]
+    async fn routing_errors() {
+        let c = control(None);
+        assert_eq!(
+            call(&c, "GET", "/v2/topology", None, "").await.0,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            call(&c, "DELETE", "/v1/topology", None, "").await.0,
+            StatusCode::METHOD_NOT_ALLOWED
+        );
+        assert_eq!(
+            call(&c, "GET", "/v1/topology/servers", None, "").await.0,
+            StatusCode::METHOD_NOT_ALLOWED
+        );
+        assert_eq!(
+            call(&c, "POST", "/healthz", None, "").await.0,
+            StatusCode::METHOD_NOT_ALLOWED
+        );
+        let (status, body) = call(&c, "PUT", "/v1/topology", None, "[1,").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(body.contains("bad_json"), "{body}");
+        let (status, body) = call(
+            &c,
+            "PUT",
+            "/v1/topology",
+            None,
+            r#"{"generation":1,"servers":[],"x":1}"#,
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(body.contains("unknown field"), "{body}");
+    }
+
+    #[tokio::test]
+    async fn patch_without_a_change_is_refused() {
+        let c = control(None);
+        let (status, body) = call(
+            &c,
+            "PATCH",
+            "/v1/topology/servers",
+            None,
+            r#"{"generation":1,"hostgroup":1,"address":"127.0.0.1:1"}"#,
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(c.shared.topology.load().generation, 1);
+    }
+
+    #[tokio::test]
+    async fn tls_is_kept_when_a_put_omits_it() {
+        let c = control(None);
+        let mut t = (*c.shared.topology.load_full()).clone();
+        t.servers[0].tls = true;
+        c.shared.topology.store(Arc::new(t));
+        let (status, body) = call(
+            &c,
+            "PUT",
+            "/v1/topology",
+            None,
+            r#"{"generation":1,"servers":[{"hostgroup":1,"address":"127.0.0.1:1"},{"hostgroup":2,"address":"127.0.0.1:2"}]}"#,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let t = c.shared.topology.load();
+        assert_eq!(t.generation, 2);
+        assert!(t.servers[0].tls);
+        assert!(!t.servers[1].tls);
+        assert_eq!(t.servers[1].max_connections, 100);
+    }
+
+    #[test]
+    fn constant_time_eq_compares_whole_slices() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"abcd"));
+    }
+}

@@ -1,0 +1,277 @@
+//! `/v1/topology`: read the topology, replace it (`PUT`) or change one server (`PATCH`),
+//! both fenced by the generation number.
+//!
+//! Writers never lock the data path: a new [`Topology`] is built aside and published with
+//! [`ArcSwap::compare_and_swap`](arc_swap::ArcSwap) against the snapshot whose generation
+//! was checked, so two writers can't interleave (the loser sees the new generation: 409).
+
+use super::body::{json_response, Response};
+use super::error::ApiError;
+use crate::shared::Shared;
+use crate::topology::{ServerEntry, Topology};
+use hyper::StatusCode;
+use serde::{Deserialize, Serialize};
+use sqlmux_config::{ConfigError, ServerStatus};
+use std::collections::{BTreeSet, HashSet};
+use std::sync::Arc;
+
+/// `max_connections` when a PUT omits it (as in the config file).
+const DEFAULT_MAX_CONNECTIONS: u32 = 100;
+
+/// How often a writer retries when the snapshot changed under it without a new generation.
+const CAS_ATTEMPTS: usize = 16;
+
+/// The topology document (what GET returns and PUT/PATCH answer).
+#[derive(Debug, Serialize)]
+struct TopologyDoc<'a> {
+    generation: u64,
+    servers: Vec<ServerDoc<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+struct ServerDoc<'a> {
+    hostgroup: u32,
+    address: &'a str,
+    status: &'static str,
+    weight: u32,
+    max_connections: u32,
+    tls: bool,
+}
+
+impl<'a> TopologyDoc<'a> {
+    fn of(t: &'a Topology) -> Self {
+        Self {
+            generation: t.generation,
+            servers: t
+                .servers
+                .iter()
+                .map(|s| ServerDoc {
+                    hostgroup: s.hostgroup,
+                    address: &s.address,
+                    status: s.status.as_str(),
+                    weight: s.weight,
+                    max_connections: s.max_connections,
+                    tls: s.tls,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The body of `PUT /v1/topology`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct PutRequest {
+    generation: u64,
+    servers: Vec<PutServer>,
+}
+
+/// One server of a PUT; omitted fields default as in the config file (status ONLINE,
+/// weight 1, max_connections 100), and `tls` keeps the server's current setting.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PutServer {
+    hostgroup: u32,
+    address: String,
+    status: Option<String>,
+    weight: Option<u32>,
+    max_connections: Option<u32>,
+    tls: Option<bool>,
+}
+
+/// The body of `PATCH /v1/topology/servers`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct PatchRequest {
+    generation: u64,
+    hostgroup: u32,
+    address: String,
+    status: Option<String>,
+    weight: Option<u32>,
+}
+
+/// `GET /v1/topology`.
+pub fn get(shared: &Shared) -> Response {
+    let topology = shared.topology.load();
+    json_response(StatusCode::OK, &TopologyDoc::of(&topology))
+}
+
+/// `PUT /v1/topology`: validates the document, then swaps it in as generation N+1.
+pub fn put(shared: &Shared, request: PutRequest) -> Result<Response, ApiError> {
+    let validated = validate_put(shared, &request)?;
+    let next = compare_and_set(shared, request.generation, |current| {
+        Ok(validated
+            .iter()
+            .map(|(s, tls)| ServerEntry {
+                tls: tls.unwrap_or_else(|| current_tls(current, &s.address)),
+                ..s.clone()
+            })
+            .collect())
+    })?;
+    tracing::info!(
+        generation = next.generation,
+        servers = next.servers.len(),
+        "topology replaced through the control API"
+    );
+    Ok(json_response(StatusCode::OK, &TopologyDoc::of(&next)))
+}
+
+/// `PATCH /v1/topology/servers`: changes the status and/or weight of one server.
+pub fn patch(shared: &Shared, request: PatchRequest) -> Result<Response, ApiError> {
+    let status = request
+        .status
+        .as_deref()
+        .map(|s| parse_status("status", s))
+        .transpose()?;
+    if status.is_none() && request.weight.is_none() {
+        return Err(ApiError::Invalid(
+            "nothing to change: give `status` and/or `weight`".to_string(),
+        ));
+    }
+    let next = compare_and_set(shared, request.generation, |current| {
+        let mut servers = current.servers.clone();
+        let server = servers
+            .iter_mut()
+            .find(|s| s.hostgroup == request.hostgroup && *s.address == *request.address)
+            .ok_or_else(|| ApiError::NoSuchServer {
+                hostgroup: request.hostgroup,
+                address: request.address.clone(),
+            })?;
+        if let Some(status) = status {
+            server.status = status;
+        }
+        if let Some(weight) = request.weight {
+            server.weight = weight;
+        }
+        Ok(servers)
+    })?;
+    tracing::info!(
+        generation = next.generation,
+        hostgroup = request.hostgroup,
+        address = %request.address,
+        status = ?status.map(ServerStatus::as_str),
+        weight = ?request.weight,
+        "server changed through the control API"
+    );
+    Ok(json_response(StatusCode::OK, &TopologyDoc::of(&next)))
+}
+
+/// Publishes the servers `build` makes from the current snapshot as generation
+/// `expected + 1`, if and only if the current generation is `expected` (else 409) — atomic
+/// against every other writer of `shared.topology`, whether or not it goes through here.
+fn compare_and_set(
+    shared: &Shared,
+    expected: u64,
+    build: impl Fn(&Topology) -> Result<Vec<ServerEntry>, ApiError>,
+) -> Result<Arc<Topology>, ApiError> {
+    for _ in 0..CAS_ATTEMPTS {
+        let current = shared.topology.load_full();
+        if current.generation != expected {
+            return Err(ApiError::Conflict {
+                expected,
+                current: current.generation,
+            });
+        }
+        let generation = expected.checked_add(1).ok_or_else(|| {
+            ApiError::Invalid("the topology generation cannot grow any further".to_string())
+        })?;
+        let next = Arc::new(Topology {
+            generation,
+            servers: build(&current)?,
+        });
+        let previous = shared.topology.compare_and_swap(&current, next.clone());
+        if Arc::ptr_eq(&previous, &current) {
+            // Apply the snapshot in force now (not `next`): if another writer got in right
+            // after us, the pools still end up following the newest topology.
+            shared.mysql_pools.apply_topology(&shared.topology.load());
+            return Ok(next);
+        }
+        // Swapped under us: re-check the generation against the new snapshot.
+    }
+    Err(ApiError::Busy)
+}
+
+/// Checks a PUT document against the running runtime; returns each server with the `tls`
+/// it asked for (`None`: keep the current setting).
+fn validate_put(
+    shared: &Shared,
+    request: &PutRequest,
+) -> Result<Vec<(ServerEntry, Option<bool>)>, ApiError> {
+    let runtime = shared.runtime.load();
+    let hostgroups: BTreeSet<u32> = runtime
+        .clusters
+        .iter()
+        .flat_map(|c| [c.writer_hostgroup, c.reader_hostgroup])
+        .collect();
+    let mut seen = HashSet::new();
+    let mut out = Vec::with_capacity(request.servers.len());
+    for (i, s) in request.servers.iter().enumerate() {
+        let key = |field: &str| format!("servers[{i}].{field}");
+        if !hostgroups.contains(&s.hostgroup) {
+            let known: Vec<String> = hostgroups.iter().map(u32::to_string).collect();
+            return Err(ApiError::Invalid(format!(
+                "{}: hostgroup {} belongs to no cluster (known hostgroups: {})",
+                key("hostgroup"),
+                s.hostgroup,
+                known.join(", ")
+            )));
+        }
+        sqlmux_config::validate::check_address(&key("address"), &s.address).map_err(invalid)?;
+        if !seen.insert((s.hostgroup, s.address.as_str())) {
+            return Err(ApiError::Invalid(format!(
+                "{}: server {} is listed twice in hostgroup {}",
+                key("address"),
+                s.address,
+                s.hostgroup
+            )));
+        }
+        let max_connections = s.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS);
+        if max_connections == 0 {
+            return Err(ApiError::Invalid(format!(
+                "{}: must be at least 1",
+                key("max_connections")
+            )));
+        }
+        let status = match &s.status {
+            None => ServerStatus::Online,
+            Some(v) => parse_status(&key("status"), v)?,
+        };
+        out.push((
+            ServerEntry {
+                hostgroup: s.hostgroup,
+                address: Arc::from(s.address.as_str()),
+                weight: s.weight.unwrap_or(1),
+                max_connections,
+                status,
+                tls: false,
+            },
+            s.tls,
+        ));
+    }
+    Ok(out)
+}
+
+/// Whether the server at `address` is reached over TLS now (false for a new server).
+fn current_tls(current: &Topology, address: &str) -> bool {
+    current
+        .servers
+        .iter()
+        .find(|s| *s.address == *address)
+        .is_some_and(|s| s.tls)
+}
+
+fn parse_status(key: &str, value: &str) -> Result<ServerStatus, ApiError> {
+    ServerStatus::parse(value).ok_or_else(|| {
+        ApiError::Invalid(format!(
+            "{key}: unknown status {value:?} (ONLINE, SHUNNED, OFFLINE_SOFT, OFFLINE_HARD)"
+        ))
+    })
+}
+
+/// A config validation error as an API error, without the `config:` prefix.
+fn invalid(e: ConfigError) -> ApiError {
+    match e {
+        ConfigError::Invalid { key, problem } => ApiError::Invalid(format!("{key}: {problem}")),
+        other => ApiError::Invalid(other.to_string()),
+    }
+}

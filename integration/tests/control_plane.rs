@@ -173,6 +173,15 @@ fn offline_hard_ends_pinned_sessions_with_a_clear_error() {
     let err = c.query("SELECT 1").unwrap().unwrap_err();
     assert_eq!(err.code, 9001);
     assert!(err.message.contains("OFFLINE_HARD"), "{}", err.message);
+    let (_, metrics) = proxy.http("GET", "/metrics", None).unwrap();
+    assert!(
+        metrics.contains("sqlmux_pins_total{reason=\"transaction\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("sqlmux_errors_total{side=\"proxy\"} 1"),
+        "{metrics}"
+    );
     let (ready, _) = proxy.http("GET", "/readyz", None).unwrap();
     assert_eq!(ready, 503, "no ONLINE writer: not ready");
     let err = c.query("SELECT 1").unwrap().unwrap_err();

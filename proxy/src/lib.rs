@@ -5,6 +5,7 @@
 //!
 //! - [`server`]: `run(runtime, listeners, shutdown)`, the only entry point.
 //! - [`shared`]: state shared by the sessions of one proxy (runtime snapshots, pools).
+//! - [`stats`]: live counters for the admin tables and `/metrics`.
 //! - [`session`]: pins and session state, independent of the protocol.
 //! - [`router`]: statement -> hostgroup.
 //! - [`topology`]: hostgroups, servers and status.
@@ -21,6 +22,7 @@ pub mod router;
 pub mod server;
 pub mod session;
 pub mod shared;
+pub mod stats;
 pub mod stream;
 pub mod tls;
 pub mod topology;

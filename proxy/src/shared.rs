@@ -20,6 +20,8 @@ pub struct Shared {
     pub client_tls: Option<tokio_rustls::TlsAcceptor>,
     /// Connector for backends with `tls = true`.
     pub backend_tls: tokio_rustls::TlsConnector,
+    /// Live statistics.
+    pub stats: crate::stats::ProxyStats,
     /// Users who completed caching_sha2 full authentication (as a server's cache).
     pub sha2_cache: dashmap::DashSet<String>,
     next_connection_id: AtomicU32,
@@ -36,6 +38,7 @@ impl Shared {
             client_tls,
             backend_tls: crate::tls::backend_connector(),
             sha2_cache: dashmap::DashSet::new(),
+            stats: crate::stats::ProxyStats::default(),
             next_connection_id: AtomicU32::new(1),
         })
     }

@@ -43,6 +43,7 @@ pub fn render(shared: &Shared) -> String {
         for server in &topology.servers {
             record_server(server, &pool_of(shared, server));
         }
+        record_sessions(&shared.stats);
     });
     recorder.handle().render()
 }
@@ -106,7 +107,57 @@ fn record_server(server: &ServerEntry, pool: &ServerPool<BackendConn>) {
     }
 }
 
+/// Session-side counters: clients, statements, errors, pins, bytes, latency.
+fn record_sessions(stats: &crate::stats::ProxyStats) {
+    let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+    gauge!("sqlmux_client_connections")
+        .set(stats.client_connections.load(Ordering::Relaxed) as f64);
+    counter!("sqlmux_client_connections_total").absolute(load(&stats.client_connections_total));
+    for e in stats.statements.iter() {
+        counter!("sqlmux_statements_total", "hostgroup" => e.key().to_string())
+            .absolute(load(e.value()));
+    }
+    for e in stats.errors.iter() {
+        counter!("sqlmux_errors_total", "side" => *e.key()).absolute(load(e.value()));
+    }
+    for e in stats.pins.iter() {
+        counter!("sqlmux_pins_total", "reason" => *e.key()).absolute(load(e.value()));
+    }
+    counter!("sqlmux_bytes_relayed_total").absolute(load(&stats.bytes_relayed));
+    counter!("sqlmux_statement_latency_microseconds_sum").absolute(load(&stats.latency_us_total));
+    counter!("sqlmux_statement_latency_microseconds_count").absolute(load(&stats.latency_count));
+}
+
 fn describe() {
+    describe_gauge!("sqlmux_client_connections", "Client connections open now.");
+    describe_counter!(
+        "sqlmux_client_connections_total",
+        "Client connections accepted."
+    );
+    describe_counter!(
+        "sqlmux_statements_total",
+        "Statements by destination hostgroup."
+    );
+    describe_counter!(
+        "sqlmux_errors_total",
+        "Errors sent to clients, by the side that failed."
+    );
+    describe_counter!(
+        "sqlmux_pins_total",
+        "Pins started (multiplexing off for a session), by reason."
+    );
+    describe_counter!(
+        "sqlmux_bytes_relayed_total",
+        "Bytes relayed from backends to clients."
+    );
+    describe_counter!(
+        "sqlmux_statement_latency_microseconds_sum",
+        "Total statement time seen by sqlmux."
+    );
+    describe_counter!(
+        "sqlmux_statement_latency_microseconds_count",
+        "Statements timed."
+    );
     describe_gauge!(
         "sqlmux_topology_generation",
         "Generation of the topology in force; increases with every change."

@@ -17,6 +17,17 @@ pub enum Side {
     Proxy,
 }
 
+impl Side {
+    /// Lower-case name (stats, metrics).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Side::Client => "client",
+            Side::Backend => "backend",
+            Side::Proxy => "proxy",
+        }
+    }
+}
+
 /// Everything that can interrupt a MySQL session's command.
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {

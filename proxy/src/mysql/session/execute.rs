@@ -64,6 +64,8 @@ pub(super) struct Outcome {
     pub changes: Changes,
     /// LAST_INSERT_ID() read after it.
     pub last_insert_id: Option<u64>,
+    /// Bytes relayed to the client.
+    pub bytes: u64,
 }
 
 impl Session {
@@ -252,6 +254,7 @@ impl Session {
             scanner: relayed.scanner,
             changes,
             last_insert_id,
+            bytes: relayed.bytes,
         })
     }
 

@@ -29,6 +29,7 @@ use sqlmux_protocol::mysql::response::{err_packet, ok_packet};
 use sqlmux_protocol::mysql::scanner::Expect;
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use tokio::net::TcpStream;
 
@@ -47,11 +48,25 @@ pub async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr) {
             return;
         }
     };
-    let mut session = Session::new(shared, client, auth);
+    shared
+        .stats
+        .client_connections
+        .fetch_add(1, Ordering::Relaxed);
+    shared
+        .stats
+        .client_connections_total
+        .fetch_add(1, Ordering::Relaxed);
+    let mut session = Session::new(shared.clone(), client, connection_id, auth);
+    session.publish();
     if let Err(e) = session.run().await {
         tracing::debug!(%peer, side = ?e.side(), error = %e, "mysql session ended with an error");
     }
     session.end().await;
+    shared.stats.sessions.remove(&connection_id);
+    shared
+        .stats
+        .client_connections
+        .fetch_sub(1, Ordering::Relaxed);
 }
 
 fn auth_err_packet(e: &AuthError) -> Option<Vec<u8>> {
@@ -72,7 +87,11 @@ enum Flow {
 pub(super) struct Session {
     shared: Arc<Shared>,
     client: ClientConn,
+    id: u32,
     user: User,
+    user_name: Arc<str>,
+    /// What was last published to `stats.sessions` (backend, pins, schema).
+    published: Option<(Option<Arc<str>>, Pins, Option<String>)>,
     capabilities: CapabilityFlags,
     collation: u8,
     salt: [u8; 20],
@@ -89,7 +108,7 @@ pub(super) struct Session {
 }
 
 impl Session {
-    fn new(shared: Arc<Shared>, client: ClientConn, auth: Authenticated) -> Self {
+    fn new(shared: Arc<Shared>, client: ClientConn, id: u32, auth: Authenticated) -> Self {
         let state = SessionState {
             schema: auth.database,
             row_count: -1,
@@ -98,6 +117,9 @@ impl Session {
         Self {
             shared,
             client,
+            id,
+            user_name: Arc::from(auth.user.name.as_str()),
+            published: None,
             user: auth.user,
             capabilities: auth.capabilities,
             collation: auth.collation,
@@ -130,6 +152,7 @@ impl Session {
                 Ok(Flow::Continue) => {}
                 Ok(Flow::Quit) => return Ok(()),
                 Err(e) => {
+                    self.shared.stats.error(e.side().as_str());
                     if !matches!(
                         e,
                         SessionError::Pool(_)
@@ -191,6 +214,37 @@ impl Session {
             .vars
             .get("autocommit")
             .is_some_and(|v| v.eq_ignore_ascii_case("OFF") || v == "0")
+    }
+
+    /// Publishes what the session holds to `stats.sessions` when it changed.
+    fn publish(&mut self) {
+        let backend = self.backend.as_ref().map(|l| l.address().clone());
+        let now = (
+            backend.clone(),
+            self.pins.clone(),
+            self.state.schema.clone(),
+        );
+        if self.published.as_ref() == Some(&now) {
+            return;
+        }
+        let pins: Vec<&str> = self.pins.reasons().map(PinReason::as_str).collect();
+        let warnings = self.warnings_hold && pins.is_empty();
+        self.shared.stats.sessions.insert(
+            self.id,
+            crate::stats::SessionSnapshot {
+                id: self.id,
+                user: self.user_name.clone(),
+                client: self.client.peer,
+                schema: Arc::from(self.state.schema.as_deref().unwrap_or("")),
+                backend,
+                pins: if warnings {
+                    "warnings".to_string()
+                } else {
+                    pins.join(",")
+                },
+            },
+        );
+        self.published = Some(now);
     }
 
     /// Status flags for answers sqlmux makes itself.
@@ -270,6 +324,7 @@ impl Session {
         };
         self.reset_session().await;
         self.state.schema = change.database.or_else(|| user.default_schema.clone());
+        self.user_name = Arc::from(user.name.as_str());
         self.user = user;
         if let Some(c) = change.collation {
             self.collation = c;

@@ -119,6 +119,8 @@ impl Session {
     /// COM_STMT_EXECUTE: routed like its SQL, prepared on the backend if needed, with the
     /// statement id (and parameter types when the backend has not seen them) rewritten.
     pub(super) async fn stmt_execute(&mut self, frame: &Frame) -> Result<(), SessionError> {
+        let started = std::time::Instant::now();
+        let pins_before = self.pins.clone();
         let payload = frame.payload();
         let id = statement_id(&payload)?;
         let Some(stmt) = self.statements.get(&id).cloned() else {
@@ -204,6 +206,7 @@ impl Session {
             self.state.last_write = Some(std::time::Instant::now());
         }
         self.finish(&outcome, false);
+        self.record_statement(hostgroup, &stmt.sql, started, &outcome, &pins_before);
         Ok(())
     }
 

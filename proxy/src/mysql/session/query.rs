@@ -16,6 +16,8 @@ use std::time::Instant;
 impl Session {
     /// Handles one COM_QUERY.
     pub(super) async fn query(&mut self, frame: &Frame) -> Result<(), SessionError> {
+        let started = Instant::now();
+        let pins_before = self.pins.clone();
         let payload = frame.payload();
         let sql_text = &payload[1..];
         let class = sql::classify(sql_text);
@@ -78,6 +80,7 @@ impl Session {
         let outcome = self.run_command(&packet, Expect::Query, follow_up).await?;
         let explained = self.after_statement(&class, set_items.as_deref(), &outcome);
         self.finish(&outcome, explained);
+        self.record_statement(hostgroup, sql_text, started, &outcome, &pins_before);
         Ok(())
     }
 

@@ -41,6 +41,7 @@ impl Session {
     /// Applies a response to the session and its backend, then releases the backend unless
     /// a pin holds. `holds_state` says the statement itself created state that pins.
     pub(super) fn finish(&mut self, outcome: &Outcome, explained: bool) {
+        self.shared.stats.relayed(outcome.bytes);
         let changes = &outcome.changes;
         let scanner = &outcome.scanner;
         if let Some(lease) = self.backend.as_mut() {
@@ -84,5 +85,29 @@ impl Session {
         self.warnings_hold =
             scanner.error.is_none() && scanner.warnings > 0 && !self.pins.is_pinned();
         self.release_if_unpinned();
+        self.publish();
+    }
+
+    /// Counts a statement: its hostgroup, digest, time and affected rows; and the pins it
+    /// started (compared with `pins_before`).
+    pub(super) fn record_statement(
+        &self,
+        hostgroup: u32,
+        sql: &[u8],
+        started: std::time::Instant,
+        outcome: &Outcome,
+        pins_before: &crate::session::Pins,
+    ) {
+        let rows = outcome.scanner.ok.map(|o| o.affected_rows).unwrap_or(0);
+        let micros = started.elapsed().as_micros() as u64;
+        let digest = sqlmux_protocol::sql::digest_hash(sql);
+        self.shared
+            .stats
+            .statement(hostgroup, &self.user_name, digest, sql, micros, rows);
+        for reason in self.pins.reasons() {
+            if !pins_before.has(reason) {
+                self.shared.stats.pin(reason.as_str());
+            }
+        }
     }
 }

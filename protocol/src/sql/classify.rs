@@ -86,7 +86,6 @@ fn scan(w: &mut Walker<'_>, head: &Head, out: &mut Classification) {
         let mut keep_into = false;
         match t.kind {
             TokenKind::Word => {
-                let qualified = prev.is_some_and(|p| p.is_punct(sql, b"."));
                 match interesting(t.text(sql)) {
                     Some(Kw::SQL_CALC_FOUND_ROWS) => out.flags |= Flags::CALC_FOUND_ROWS,
                     Some(Kw::FOR) => {
@@ -113,7 +112,10 @@ fn scan(w: &mut Walker<'_>, head: &Head, out: &mut Classification) {
                         | Kw::GET_LOCK
                         | Kw::RELEASE_LOCK
                         | Kw::RELEASE_ALL_LOCKS),
-                    ) if !qualified => out.flags |= call_flags(w, f),
+                    ) if !prev.is_some_and(|p| p.is_punct(sql, b".")) => {
+                        // `db.last_insert_id()` is a stored function, not the built-in.
+                        out.flags |= call_flags(w, f);
+                    }
                     None if head.kind == Kind::Set
                         && t.text(sql).eq_ignore_ascii_case(b"sql_log_bin") =>
                     {
@@ -165,6 +167,7 @@ fn scan(w: &mut Walker<'_>, head: &Head, out: &mut Classification) {
 }
 
 /// The few keywords the flag scan acts on; cheaper than a full keyword lookup.
+#[inline]
 fn interesting(word: &[u8]) -> Option<Kw> {
     let candidate = match (word.len(), word.first()? | 0x20) {
         (3, b'f') => Kw::FOR,

@@ -10,7 +10,7 @@
 //! operators stay as written.
 
 use super::hash::{hash, Hasher};
-use super::keywords::{kw, lookup, Kw};
+use super::keywords::{kw, Kw};
 use super::lexer::{Lexer, Token, TokenKind};
 
 /// A statement digest: the normalized text and a 64-bit hash of it.
@@ -24,8 +24,9 @@ pub struct Digest {
 
 /// Normalizes a statement text and hashes it.
 pub fn digest(sql: &[u8]) -> Digest {
-    let mut text = Vec::with_capacity(sql.len());
-    normalize(sql, &mut text);
+    let mut sink = Buffered::new(Vec::with_capacity(sql.len() + 16));
+    normalize(sql, &mut sink);
+    let text = sink.finish();
     let hash = hash(&text);
     let text = match String::from_utf8(text) {
         Ok(s) => s,
@@ -36,25 +37,78 @@ pub fn digest(sql: &[u8]) -> Digest {
 
 /// Only the hash, without allocating; equal to `digest(sql).hash`.
 pub fn digest_hash(sql: &[u8]) -> u64 {
-    let mut h = Hasher::new();
-    normalize(sql, &mut h);
-    h.finish()
+    let mut sink = Buffered::new(Hasher::new());
+    normalize(sql, &mut sink);
+    sink.finish().finish()
 }
 
-/// Where normalized bytes go.
+/// Where normalized bytes go, piece by piece.
 trait Sink {
     fn put(&mut self, bytes: &[u8]);
 }
 
-impl Sink for Vec<u8> {
-    fn put(&mut self, bytes: &[u8]) {
+/// Where they end up, in blocks.
+trait Blocks {
+    fn block(&mut self, bytes: &[u8]);
+}
+
+impl Blocks for Vec<u8> {
+    fn block(&mut self, bytes: &[u8]) {
         self.extend_from_slice(bytes);
     }
 }
 
-impl Sink for Hasher {
-    fn put(&mut self, bytes: &[u8]) {
+impl Blocks for Hasher {
+    fn block(&mut self, bytes: &[u8]) {
         self.write(bytes);
+    }
+}
+
+/// Collects the many small pieces in a stack buffer and passes them on in blocks (the hash
+/// does not depend on how its input is split).
+struct Buffered<B: Blocks> {
+    buf: [u8; 256],
+    len: usize,
+    out: B,
+}
+
+impl<B: Blocks> Buffered<B> {
+    fn new(out: B) -> Self {
+        Buffered {
+            buf: [0; 256],
+            len: 0,
+            out,
+        }
+    }
+
+    fn flush(&mut self) {
+        self.out.block(self.buf.get(..self.len).unwrap_or_default());
+        self.len = 0;
+    }
+
+    fn finish(mut self) -> B {
+        self.flush();
+        self.out
+    }
+}
+
+impl<B: Blocks> Sink for Buffered<B> {
+    #[inline(always)]
+    fn put(&mut self, bytes: &[u8]) {
+        let end = self.len.saturating_add(bytes.len());
+        if let Some(dst) = self.buf.get_mut(self.len..end) {
+            dst.copy_from_slice(bytes);
+            self.len = end;
+            return;
+        }
+        self.flush();
+        match self.buf.get_mut(..bytes.len()) {
+            Some(dst) => {
+                dst.copy_from_slice(bytes);
+                self.len = bytes.len();
+            }
+            None => self.out.block(bytes),
+        }
     }
 }
 
@@ -131,6 +185,7 @@ fn skip_adjacent_strings(lex: &mut Lexer<'_>) {
     }
 }
 
+#[inline(always)]
 fn punct<S: Sink>(t: &Token, sql: &[u8], lex: &mut Lexer<'_>, last: Last, out: &mut S) -> Last {
     let text = t.text(sql);
     if (text == b"-" || text == b"+")
@@ -149,10 +204,11 @@ fn punct<S: Sink>(t: &Token, sql: &[u8], lex: &mut Lexer<'_>, last: Last, out: &
     }
 }
 
+#[inline(always)]
 fn word<S: Sink>(t: &Token, sql: &[u8], lex: &mut Lexer<'_>, last: Last, out: &mut S) -> Last {
     let text = t.text(sql);
-    let qualified = last == Last::Dot || sql.get(t.end) == Some(&b'.');
-    let Some(k) = lookup(text).filter(|_| !qualified) else {
+    let qualified = last == Last::Dot || sql.get(t.end()) == Some(&b'.');
+    let Some(k) = kw(sql, t).filter(|_| !qualified) else {
         out.put(text);
         return Last::Value;
     };
@@ -348,6 +404,24 @@ mod tests {
         assert_eq!(
             digest_hash(b"SELECT * FROM t WHERE a IN (1)"),
             digest_hash(b"SELECT * FROM t WHERE a IN (1, 2, 3, 4, 5, 6)")
+        );
+    }
+
+    #[test]
+    fn hash_only_equals_digest_hash_for_long_texts() {
+        let mut sql = String::from("SELECT ");
+        for i in 0..200 {
+            sql.push_str(&format!("col_{i} + 'literal {i}', `quoted name {i}`, "));
+        }
+        sql.push_str("x FROM t");
+        let b = sql.as_bytes();
+        for end in [0, 1, 100, 255, 256, 257, 1000, b.len()] {
+            assert_eq!(digest(&b[..end]).hash, digest_hash(&b[..end]), "{end}");
+        }
+        let long_word = format!("SELECT {} FROM t", "w".repeat(1000));
+        assert_eq!(
+            digest(long_word.as_bytes()).hash,
+            digest_hash(long_word.as_bytes())
         );
     }
 

@@ -1,15 +1,26 @@
 //! The routing hint comment: `/* sqlmux:hostgroup=N */`.
 
-use super::lexer::is_space;
+use super::lexer::{find_either, is_space};
 
 /// The hostgroup a comment's text (markers included) asks for, if it holds a valid hint.
 /// The prefix is matched case-insensitively; spaces may surround `=`.
 pub(crate) fn hostgroup(comment: &[u8]) -> Option<u32> {
     const PREFIX: &[u8] = b"sqlmux:";
     const KEY: &[u8] = b"hostgroup";
-    let at = comment
-        .windows(PREFIX.len())
-        .position(|w| w.eq_ignore_ascii_case(PREFIX))?;
+    // Cheap first: find the `:` of the prefix, 8 bytes at a time.
+    let mut from = 0;
+    let at = loop {
+        let colon = from + find_either(comment.get(from..)?, b':', b':')?;
+        let start = colon.checked_sub(PREFIX.len() - 1);
+        if let Some(at) = start.filter(|&at| {
+            comment
+                .get(at..=colon)
+                .is_some_and(|w| w.eq_ignore_ascii_case(PREFIX))
+        }) {
+            break at;
+        }
+        from = colon + 1;
+    };
     let rest = trim(comment.get(at + PREFIX.len()..)?);
     if !rest.get(..KEY.len())?.eq_ignore_ascii_case(KEY) {
         return None;
@@ -61,6 +72,9 @@ mod tests {
             (b"/* sqlmux:hostgroup */", None),
             (b"/* hostgroup=1 */", None),
             (b"/* sqlmux:", None),
+            (b"/* a:b x:sqlmux:hostgroup=9 */", Some(9)),
+            (b"/* :sqlmux:hostgroup=8 */", Some(8)),
+            (b"/*qlmux:hostgroup=1*/", None),
             (b"", None),
         ] {
             assert_eq!(hostgroup(c), want, "{}", String::from_utf8_lossy(c));

@@ -35,15 +35,13 @@ pub(crate) enum TokenKind {
     Comment,
 }
 
-/// One token: its kind and where it is in the input.
+/// One token: its kind and where it is in the input (12 bytes, so it travels in registers).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Token {
     /// What it is.
     pub kind: TokenKind,
-    /// Offset of its first byte.
-    pub start: usize,
-    /// Offset one past its last byte.
-    pub end: usize,
+    from: u32,
+    to: u32,
     /// Whitespace, a comment or an executable-comment marker comes before it.
     pub space_before: bool,
     /// False for a string, quoted name or comment that runs to the end of the input.
@@ -51,19 +49,38 @@ pub(crate) struct Token {
 }
 
 impl Token {
+    /// Offset of its first byte.
+    #[inline]
+    pub(crate) fn start(&self) -> usize {
+        self.from as usize
+    }
+
+    /// Offset one past its last byte.
+    #[inline]
+    pub(crate) fn end(&self) -> usize {
+        self.to as usize
+    }
+
     /// The token's bytes.
+    #[inline]
     pub(crate) fn text<'a>(&self, sql: &'a [u8]) -> &'a [u8] {
-        sql.get(self.start..self.end).unwrap_or_default()
+        sql.get(self.start()..self.end()).unwrap_or_default()
     }
 
     /// Whether this is the punctuation `p`.
+    #[inline]
     pub(crate) fn is_punct(&self, sql: &[u8], p: &[u8]) -> bool {
         self.kind == TokenKind::Punct && self.text(sql) == p
     }
 }
 
 const SPACE: u8 = 1;
+/// Any identifier byte (a bit, set together with WORD or DIGIT).
 const IDENT: u8 = 2;
+/// Identifier bytes that can start a word: letters, `_`, `$`, bytes >= 0x80.
+const WORD: u8 = IDENT | 4;
+/// Digits: identifier bytes too, but they start numbers.
+const DIGIT: u8 = IDENT | 8;
 
 /// Byte classes, one table lookup instead of a chain of comparisons.
 static CLASS: [u8; 256] = {
@@ -73,8 +90,10 @@ static CLASS: [u8; 256] = {
         let c = b as u8;
         if matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0B | 0x0C) {
             t[b] = SPACE;
-        } else if c.is_ascii_alphanumeric() || c == b'_' || c == b'$' || c >= 0x80 {
-            t[b] = IDENT;
+        } else if c.is_ascii_digit() {
+            t[b] = DIGIT;
+        } else if c.is_ascii_alphabetic() || c == b'_' || c == b'$' || c >= 0x80 {
+            t[b] = WORD;
         }
         b += 1;
     }
@@ -90,7 +109,38 @@ pub(crate) fn is_space(b: u8) -> bool {
 /// Whether `b` can be part of an unquoted identifier.
 #[inline]
 pub(crate) fn is_ident_byte(b: u8) -> bool {
-    CLASS[usize::from(b)] == IDENT
+    CLASS[usize::from(b)] & IDENT != 0
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// High bit set in every byte of `x` that is zero (exact for the lowest such byte).
+#[inline]
+fn zero_bytes(x: u64) -> u64 {
+    x.wrapping_sub(ONES) & !x & HIGHS
+}
+
+/// Offset of the first byte of `hay` equal to `a` or `b`: 8 bytes at a time.
+#[inline]
+pub(crate) fn find_either(hay: &[u8], a: u8, b: u8) -> Option<usize> {
+    let (ra, rb) = (ONES * u64::from(a), ONES * u64::from(b));
+    let mut chunks = hay.chunks_exact(8);
+    let mut base = 0;
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        let w = u64::from_le_bytes(w);
+        let hits = zero_bytes(w ^ ra) | zero_bytes(w ^ rb);
+        if hits != 0 {
+            return Some(base + (hits.trailing_zeros() / 8) as usize);
+        }
+        base += 8;
+    }
+    let rest = chunks.remainder();
+    rest.iter()
+        .position(|&c| c == a || c == b)
+        .map(|p| base + p)
 }
 
 /// A cursor over the tokens of a statement text. Cheap to clone, which is how callers peek.
@@ -99,21 +149,16 @@ pub(crate) struct Lexer<'a> {
     sql: &'a [u8],
     pos: usize,
     in_exec: bool,
-    prev_kind: Option<TokenKind>,
-    prev_first: u8,
-    prev_end: usize,
 }
 
 impl<'a> Lexer<'a> {
-    /// A lexer at the start of `sql`.
+    /// A lexer at the start of `sql`. Statements are at most 1 GiB (MySQL and PostgreSQL
+    /// packet limits); bytes past 4 GiB are not looked at.
     pub(crate) fn new(sql: &'a [u8]) -> Self {
         Lexer {
-            sql,
+            sql: sql.get(..u32::MAX as usize).unwrap_or(sql),
             pos: 0,
             in_exec: false,
-            prev_kind: None,
-            prev_first: 0,
-            prev_end: usize::MAX,
         }
     }
 
@@ -123,6 +168,7 @@ impl<'a> Lexer<'a> {
     }
 
     /// The next token that is not a comment; a skipped comment counts as space before it.
+    #[inline]
     pub(crate) fn next_sig(&mut self) -> Option<Token> {
         let mut sep = false;
         loop {
@@ -136,11 +182,27 @@ impl<'a> Lexer<'a> {
         }
     }
 
+    /// Whether no token is left (only whitespace and executable-comment markers).
+    pub(crate) fn at_end(&self) -> bool {
+        let rest = self.sql.get(self.pos..).unwrap_or_default();
+        let Some(at) = rest.iter().position(|&b| !is_space(b)) else {
+            return true;
+        };
+        let at = self.pos + at;
+        let marker = match self.byte(at) {
+            Some(b'*') => self.in_exec && self.byte(at + 1) == Some(b'/'),
+            Some(b'/') => self.exec_opener(at).is_some(),
+            _ => false,
+        };
+        marker && self.clone().next().is_none()
+    }
+
     /// The next significant token, without moving.
     pub(crate) fn peek_sig(&self) -> Option<Token> {
         self.clone().next_sig()
     }
 
+    #[inline]
     fn byte(&self, at: usize) -> Option<u8> {
         self.sql.get(at).copied()
     }
@@ -169,22 +231,30 @@ impl<'a> Lexer<'a> {
     /// Scans a quoted run whose opening quote is just before `from`: `(end, closed)`.
     fn quoted(&self, from: usize, quote: u8, backslash: bool) -> (usize, bool) {
         let mut i = from;
-        while let Some(b) = self.byte(i) {
-            if backslash && b == b'\\' {
-                i += 2;
-            } else if b == quote {
-                if self.byte(i + 1) == Some(quote) {
-                    i += 2;
-                } else {
+        loop {
+            let rest = self.sql.get(i..).unwrap_or_default();
+            let found = if backslash {
+                find_either(rest, quote, b'\\')
+            } else {
+                find_either(rest, quote, quote)
+            };
+            let Some(at) = found else {
+                return (self.sql.len(), false);
+            };
+            i += at;
+            if self.byte(i) == Some(quote) {
+                if self.byte(i + 1) != Some(quote) {
                     return (i + 1, true);
                 }
+                i += 2;
             } else {
-                i += 1;
+                // A backslash escapes the next byte, whatever it is.
+                i += 2;
             }
         }
-        (self.sql.len(), false)
     }
 
+    #[inline]
     fn ident_end(&self, from: usize, dots: bool) -> usize {
         let rest = self.sql.get(from..).unwrap_or_default();
         let len = if dots {
@@ -195,15 +265,18 @@ impl<'a> Lexer<'a> {
         from + len.unwrap_or(rest.len())
     }
 
-    fn adjacent_prev(&self, start: usize) -> Option<TokenKind> {
-        if self.prev_end == start {
-            self.prev_kind
+    /// The last byte of the previous token when it ends right at `start` (`glued`: nothing,
+    /// not even a comment or an executable-comment marker, in between).
+    fn glued_to(&self, start: usize, glued: bool) -> Option<u8> {
+        if glued {
+            self.byte(start.checked_sub(1)?)
         } else {
             None
         }
     }
 
     /// A word, or a literal spelled with a one-letter or `_charset` prefix.
+    #[inline(always)]
     fn word(&self, start: usize) -> (TokenKind, usize, bool) {
         let end = self.ident_end(start, false);
         if self.byte(end) == Some(b'\'') {
@@ -222,32 +295,47 @@ impl<'a> Lexer<'a> {
         (TokenKind::Word, end, true)
     }
 
+    #[inline]
+    fn digits_end(&self, from: usize) -> usize {
+        let rest = self.sql.get(from..).unwrap_or_default();
+        from + rest
+            .iter()
+            .position(|b| !b.is_ascii_digit())
+            .unwrap_or(rest.len())
+    }
+
+    #[inline]
     fn number(&self, start: usize) -> (TokenKind, usize, bool) {
-        let digits = |mut i: usize, ok: fn(u8) -> bool| {
-            while self.byte(i).is_some_and(ok) {
-                i += 1;
-            }
-            i
-        };
         if self.byte(start) == Some(b'0') {
-            let radix: Option<fn(u8) -> bool> = match self.byte(start + 1) {
-                Some(b'x' | b'X') => Some(|b| b.is_ascii_hexdigit()),
-                Some(b'b' | b'B') => Some(|b| b == b'0' || b == b'1'),
+            let hex = match self.byte(start + 1) {
+                Some(b'x' | b'X') => Some(true),
+                Some(b'b' | b'B') => Some(false),
                 _ => None,
             };
-            if let Some(ok) = radix {
-                let end = digits(start + 2, ok);
-                if end > start + 2 && !self.byte(end).is_some_and(is_ident_byte) {
+            if let Some(hex) = hex {
+                let rest = self.sql.get(start + 2..).unwrap_or_default();
+                let n = rest
+                    .iter()
+                    .position(|&b| {
+                        !(if hex {
+                            b.is_ascii_hexdigit()
+                        } else {
+                            b == b'0' || b == b'1'
+                        })
+                    })
+                    .unwrap_or(rest.len());
+                let end = start + 2 + n;
+                if n > 0 && !self.byte(end).is_some_and(is_ident_byte) {
                     return (TokenKind::Number, end, true);
                 }
                 return self.word(start);
             }
         }
-        let mut i = digits(start, |b| b.is_ascii_digit());
+        let mut i = self.digits_end(start);
         let mut plain = true;
         if self.byte(i) == Some(b'.') {
             plain = false;
-            i = digits(i + 1, |b| b.is_ascii_digit());
+            i = self.digits_end(i + 1);
         }
         if matches!(self.byte(i), Some(b'e' | b'E')) {
             let mut j = i + 1;
@@ -256,7 +344,7 @@ impl<'a> Lexer<'a> {
             }
             if self.byte(j).is_some_and(|b| b.is_ascii_digit()) {
                 plain = false;
-                i = digits(j, |b| b.is_ascii_digit());
+                i = self.digits_end(j);
             }
         }
         if plain && self.byte(i).is_some_and(is_ident_byte) {
@@ -266,20 +354,15 @@ impl<'a> Lexer<'a> {
         (TokenKind::Number, i, true)
     }
 
-    fn variable(&self, start: usize) -> (TokenKind, usize, bool) {
+    fn variable(&self, start: usize, glued: bool) -> (TokenKind, usize, bool) {
         if self.byte(start + 1) == Some(b'@') {
             return (TokenKind::SysVar, self.ident_end(start + 2, true), true);
         }
         // `'user'@'host'`, `root@localhost`: the `@` of an account name.
-        if matches!(
-            self.adjacent_prev(start),
-            Some(
-                TokenKind::String
-                    | TokenKind::DoubleQuoted
-                    | TokenKind::QuotedIdent
-                    | TokenKind::Word
-            )
-        ) {
+        if self
+            .glued_to(start, glued)
+            .is_some_and(|p| matches!(p, b'\'' | b'"' | b'`') || is_ident_byte(p))
+        {
             return (TokenKind::Punct, start + 1, true);
         }
         match self.byte(start + 1) {
@@ -294,6 +377,7 @@ impl<'a> Lexer<'a> {
         }
     }
 
+    #[inline]
     fn punct(&self, start: usize) -> usize {
         let len = match (
             self.byte(start).unwrap_or(0),
@@ -314,18 +398,34 @@ impl<'a> Lexer<'a> {
 
     fn line_comment_end(&self, start: usize) -> usize {
         let rest = self.sql.get(start..).unwrap_or_default();
-        start + rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len())
+        start + find_either(rest, b'\n', b'\n').unwrap_or(rest.len())
     }
 
     fn block_comment_end(&self, start: usize) -> (usize, bool) {
-        let body = self.sql.get(start + 2..).unwrap_or_default();
-        match body.windows(2).position(|w| w == b"*/") {
-            Some(p) => (start + 2 + p + 2, true),
-            None => (self.sql.len(), false),
+        let mut i = start + 2;
+        while let Some(star) = self.sql.get(i..).and_then(|r| find_either(r, b'*', b'*')) {
+            i += star + 1;
+            if self.byte(i) == Some(b'/') {
+                return (i + 1, true);
+            }
         }
+        (self.sql.len(), false)
     }
 
-    fn token_at(&self, start: usize, b: u8) -> (TokenKind, usize, bool) {
+    /// The token that starts at `start` with byte `b`; `glued` when no space precedes it.
+    #[inline]
+    fn token_at(&self, start: usize, b: u8, glued: bool) -> (TokenKind, usize, bool) {
+        match CLASS[usize::from(b)] {
+            WORD => return self.word(start),
+            DIGIT => {
+                // `t.1col`: after a qualifying dot this is a name, not a number.
+                if self.glued_to(start, glued) == Some(b'.') {
+                    return (TokenKind::Word, self.ident_end(start, false), true);
+                }
+                return self.number(start);
+            }
+            _ => {}
+        }
         let next = self.byte(start + 1);
         match b {
             b'\'' | b'"' => {
@@ -351,24 +451,15 @@ impl<'a> Lexer<'a> {
             }
             b'?' => (TokenKind::Placeholder, start + 1, true),
             b';' => (TokenKind::Semicolon, start + 1, true),
-            b'@' => self.variable(start),
-            b'0'..=b'9' => {
-                // `t.1col`: after a qualifying dot this is a name, not a number.
-                if self.adjacent_prev(start) == Some(TokenKind::Punct) && self.prev_first == b'.' {
-                    (TokenKind::Word, self.ident_end(start, false), true)
-                } else {
-                    self.number(start)
-                }
-            }
+            b'@' => self.variable(start, glued),
+            // `.5` is a number, `t.5` a qualified name.
             b'.' if next.is_some_and(|c| c.is_ascii_digit())
-                && !matches!(
-                    self.adjacent_prev(start),
-                    Some(TokenKind::Word | TokenKind::QuotedIdent)
-                ) =>
+                && !self
+                    .glued_to(start, glued)
+                    .is_some_and(|p| p == b'`' || is_ident_byte(p)) =>
             {
                 self.number(start)
             }
-            _ if is_ident_byte(b) => self.word(start),
             _ => (TokenKind::Punct, self.punct(start), true),
         }
     }
@@ -377,6 +468,7 @@ impl<'a> Lexer<'a> {
 impl Iterator for Lexer<'_> {
     type Item = Token;
 
+    #[inline(always)]
     fn next(&mut self) -> Option<Token> {
         let mut space = false;
         let b = loop {
@@ -395,16 +487,15 @@ impl Iterator for Lexer<'_> {
             space = true;
         };
         let start = self.pos;
-        let (kind, end, closed) = self.token_at(start, b);
-        let end = end.clamp(start + 1, self.sql.len());
+        let (kind, end, closed) = self.token_at(start, b, !space && start > 0);
+        // Every token is at least one byte and ends inside the input.
+        let end = end.max(start + 1).min(self.sql.len());
         self.pos = end;
-        self.prev_kind = Some(kind);
-        self.prev_first = b;
-        self.prev_end = end;
         Some(Token {
             kind,
-            start,
-            end,
+            // Both fit: the input is at most u32::MAX bytes.
+            from: start as u32,
+            to: end as u32,
             space_before: space,
             closed,
         })
@@ -473,9 +564,9 @@ mod tests {
             ]
         );
         let t: Vec<Token> = Lexer::new(b"'abc").collect();
-        assert_eq!((t.len(), t[0].end, t[0].closed), (1, 4, false));
+        assert_eq!((t.len(), t[0].end(), t[0].closed), (1, 4, false));
         let t: Vec<Token> = Lexer::new(br"'abc\").collect();
-        assert_eq!((t.len(), t[0].end, t[0].closed), (1, 5, false));
+        assert_eq!((t.len(), t[0].end(), t[0].closed), (1, 5, false));
     }
 
     #[test]
@@ -596,6 +687,29 @@ mod tests {
                 (Placeholder, b"?"),
             ]
         );
+    }
+
+    #[test]
+    fn find_either_agrees_with_a_plain_search() {
+        let hay: Vec<u8> = (0..300u32).map(|i| (i * 37 % 251) as u8).collect();
+        for start in 0..40 {
+            for len in [0, 1, 7, 8, 9, 15, 16, 17, 100, 260] {
+                let h = &hay[start..(start + len).min(hay.len())];
+                for (a, b) in [
+                    (b'*', b'*'),
+                    (0, 0x80),
+                    (b'\'', b'\\'),
+                    (0xFF, 1),
+                    (200, 201),
+                ] {
+                    assert_eq!(
+                        find_either(h, a, b),
+                        h.iter().position(|&c| c == a || c == b),
+                        "{start} {len} {a} {b}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

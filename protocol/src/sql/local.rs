@@ -46,7 +46,7 @@ pub fn local_query(sql: &[u8]) -> Option<LocalQuery> {
             if !open.is_punct(sql, b"(") || !close.is_punct(sql, b")") {
                 return None;
             }
-            (row_count, close.end)
+            (row_count, close.end())
         }
         TokenKind::SysVar => {
             let (global, name) = sys_var(first.text(sql));
@@ -55,7 +55,7 @@ pub fn local_query(sql: &[u8]) -> Option<LocalQuery> {
             if global == Some(true) || !known {
                 return None;
             }
-            (false, first.end)
+            (false, first.end())
         }
         _ => return None,
     };
@@ -112,7 +112,7 @@ fn expression_text(lex: Lexer<'_>, end: usize) -> Vec<u8> {
     let mut out = Vec::new();
     let mut prev_end: Option<usize> = None;
     for t in lex {
-        if t.start >= end {
+        if t.start() >= end {
             break;
         }
         if prev_end.is_none() && t.kind == TokenKind::Comment {
@@ -120,10 +120,10 @@ fn expression_text(lex: Lexer<'_>, end: usize) -> Vec<u8> {
         }
         // Whitespace between tokens stays; comments and executable-comment markers go.
         if let Some(p) = prev_end {
-            let gap = sql.get(p..t.start).unwrap_or_default();
+            let gap = sql.get(p..t.start()).unwrap_or_default();
             out.extend(gap.iter().copied().filter(|&b| is_space(b)));
         }
-        prev_end = Some(t.end);
+        prev_end = Some(t.end());
         if t.kind != TokenKind::Comment {
             out.extend_from_slice(t.text(sql));
         }

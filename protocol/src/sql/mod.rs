@@ -2,7 +2,7 @@
 //! rewriting and digests.
 //!
 //! MySQL/MariaDB dialect (PostgreSQL later). Everything works on `&[u8]` (statement text
-//! need not be UTF-8) and never panics. [`classify`] and [`digest_hash`] never allocate: they
+//! need not be UTF-8) and never panics. [`classify()`] and [`digest_hash`] never allocate: they
 //! run on every statement; a full SQL parser would be too slow there.
 //!
 //! - `lexer`: the tokenizer: strings, comments, executable comments, variables, numbers.
@@ -11,11 +11,11 @@
 //! - `walker`: splits a text into statements at top-level `;`.
 //! - `flags`: [`Flags`], facts about a statement.
 //! - `hint`: the `/* sqlmux:hostgroup=N */` comment.
-//! - `classify`: [`classify`] -> [`Classification`].
+//! - `classify`: [`classify()`] -> [`Classification`].
 //! - `set`: [`parse_set`] -> [`SetItem`]s with [`SetValue`]s.
 //! - `local`: [`local_query`]: statements sqlmux answers itself ([`LocalQuery`]).
 //! - `rewrite`: [`replace_session_functions`]: the session's LAST_INSERT_ID()/ROW_COUNT().
-//! - `digest`: [`digest`], [`digest_hash`] -> [`Digest`].
+//! - `digest`: [`digest()`], [`digest_hash`] -> [`Digest`].
 //! - `hash`: the digest's 64-bit hash.
 
 mod classify;

@@ -6,11 +6,13 @@
 //! statement only, and `LAST_INSERT_ID()` up to and including the first statement that may
 //! change it (INSERT, REPLACE, CALL, LOAD DATA, EXECUTE, `LAST_INSERT_ID(expr)`); later
 //! calls are left to the backend. Definitions (procedures, triggers, views, ...) are never
-//! rewritten: their bodies run later.
+//! rewritten: their bodies run later. A call that is a whole select-list item without an
+//! alias gets one (`` 42 AS `LAST_INSERT_ID()` ``), so the result column keeps the name the
+//! server would have given it.
 
 use super::flags::Flags;
 use super::keywords::{kw, Kw};
-use super::lexer::{is_ident_byte, TokenKind};
+use super::lexer::{is_ident_byte, Token, TokenKind};
 use super::walker::Walker;
 
 /// Replaces every argument-less `LAST_INSERT_ID()` call with `last_insert_id` and every
@@ -39,9 +41,9 @@ pub fn replace_session_functions(
             lid_live = false;
         }
         let mut qualified = false;
-        let mut prev: Option<super::lexer::Token> = None;
-        let mut depth = 0i32;
-        let mut select_depth: Option<i32> = None;
+        let mut prev: Option<Token> = None;
+        let mut depth = 0i64;
+        let mut select_depth: Option<i64> = None;
         while let Some(t) = w.next_sig() {
             let before = prev.replace(t);
             if t.is_punct(sql, b"(") {
@@ -97,14 +99,16 @@ pub fn replace_session_functions(
             }
             w.next_sig();
             w.next_sig();
-            let item = bare_select_item(sql, before, w.peek_sig(), depth, select_depth);
+            // MySQL aliases are at most 256 characters.
+            let item = close.end() - t.start() <= 256
+                && bare_select_item(sql, before, w.peek_sig(), depth, select_depth);
             let buf = out.get_or_insert_with(|| Vec::with_capacity(sql.len() + 16));
-            buf.extend_from_slice(sql.get(copied..t.start).unwrap_or_default());
+            buf.extend_from_slice(sql.get(copied..t.start()).unwrap_or_default());
             buf.extend_from_slice(value.as_bytes());
             if item {
                 // Keep the column name a server would give the call: its own text.
                 buf.extend_from_slice(b" AS `");
-                for &b in sql.get(t.start..close.end).unwrap_or_default() {
+                for &b in sql.get(t.start()..close.end()).unwrap_or_default() {
                     if b == b'`' {
                         buf.push(b'`');
                     }
@@ -114,12 +118,12 @@ pub fn replace_session_functions(
             }
             // `ROW_COUNT()AS n` must not become the identifier `-1AS`.
             if sql
-                .get(close.end)
+                .get(close.end())
                 .is_some_and(|&b| is_ident_byte(b) || b == b'.')
             {
                 buf.push(b' ');
             }
-            copied = close.end;
+            copied = close.end();
         }
     }
     let mut buf = out?;
@@ -131,10 +135,10 @@ pub fn replace_session_functions(
 /// alias (`SELECT ROW_COUNT()`, `SELECT a, LAST_INSERT_ID() FROM t`).
 fn bare_select_item(
     sql: &[u8],
-    before: Option<super::lexer::Token>,
-    after: Option<super::lexer::Token>,
-    depth: i32,
-    select_depth: Option<i32>,
+    before: Option<Token>,
+    after: Option<Token>,
+    depth: i64,
+    select_depth: Option<i64>,
 ) -> bool {
     let starts_item = before.is_some_and(|b| {
         matches!(
@@ -179,6 +183,10 @@ mod tests {
                 "select a, -1 AS `row_count ( )` from t",
             ),
             ("SELECT f(a, ROW_COUNT())", "SELECT f(a, -1)"),
+            (
+                "SELECT a, LAST_INSERT_ID() FROM t",
+                "SELECT a, 42 AS `LAST_INSERT_ID()` FROM t",
+            ),
             ("SELECT 1-ROW_COUNT()", "SELECT 1--1"),
             ("SELECT ROW_COUNT()AS n", "SELECT -1 AS n"),
             (
@@ -207,6 +215,12 @@ mod tests {
         ] {
             assert_eq!(r(sql).as_deref(), Some(want), "{sql}");
         }
+        let long = format!("SELECT LAST_INSERT_ID({})", " ".repeat(300));
+        assert_eq!(
+            r(&long).as_deref(),
+            Some("SELECT 42"),
+            "no alias over 256 characters"
+        );
         assert_eq!(
             replace_session_functions(b"SELECT LAST_INSERT_ID()", u64::MAX, 0),
             Some(b"SELECT 18446744073709551615 AS `LAST_INSERT_ID()`".to_vec())

@@ -76,10 +76,10 @@ fn check(sql: &[u8]) {
     let mut end = 0;
     for t in Lexer::new(sql) {
         assert!(
-            t.start >= end && t.end > t.start && t.end <= sql.len(),
+            t.start() >= end && t.end() > t.start() && t.end() <= sql.len(),
             "{sql:?}"
         );
-        end = t.end;
+        end = t.end();
     }
     let c = classify(sql);
     assert_eq!(c, classify(sql));

@@ -384,7 +384,7 @@ fn value(p: &mut Parser<'_>, user: bool) -> Option<SetValue> {
             _ if user => return None,
             _ => {
                 // A bare word, or words joined by `-` without spaces (READ-COMMITTED).
-                let mut end = t.end;
+                let mut end = t.end();
                 loop {
                     let mut ahead = p.lex.clone();
                     match (ahead.next_sig(), ahead.next_sig()) {
@@ -394,13 +394,13 @@ fn value(p: &mut Parser<'_>, user: bool) -> Option<SetValue> {
                                 && w.kind == TokenKind::Word
                                 && !w.space_before =>
                         {
-                            end = w.end;
+                            end = w.end();
                             p.lex = ahead;
                         }
                         _ => break,
                     }
                 }
-                literal(p.sql.get(t.start..end)?)?
+                literal(p.sql.get(t.start()..end)?)?
             }
         },
         _ => return None,

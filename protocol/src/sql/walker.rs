@@ -36,7 +36,9 @@ impl<'a> Walker<'a> {
     /// None at the end of the text. A statement may be empty (only comments, or `;;`).
     pub(crate) fn next_statement(&mut self) -> Option<Head> {
         while self.next_token().is_some() {}
-        self.lex.clone().next()?;
+        if self.lex.at_end() {
+            return None;
+        }
         self.head = head(self.lex.clone());
         self.blocks = 0;
         self.in_statement = true;
@@ -45,6 +47,7 @@ impl<'a> Walker<'a> {
 
     /// The next token of the current statement, comments included; None at its end
     /// (the `;` that ends it is consumed).
+    #[inline(always)]
     pub(crate) fn next_token(&mut self) -> Option<Token> {
         if !self.in_statement {
             return None;
@@ -84,6 +87,7 @@ impl<'a> Walker<'a> {
         self.lex.peek_sig()
     }
 
+    #[inline(never)]
     fn track_block(&mut self, t: &Token) {
         let sql = self.lex.sql();
         match kw(sql, t) {
@@ -122,7 +126,7 @@ mod tests {
         while let Some(h) = w.next_statement() {
             let mut range: Option<(usize, usize)> = None;
             while let Some(t) = w.next_sig() {
-                range = Some((range.map_or(t.start, |r| r.0), t.end));
+                range = Some((range.map_or(t.start(), |r| r.0), t.end()));
             }
             if !h.empty {
                 let (a, b) = range.unwrap();

@@ -10,6 +10,7 @@ use std::thread::JoinHandle;
 pub struct Proxy {
     mysql: Option<SocketAddr>,
     http: Option<SocketAddr>,
+    admin_mysql: Option<SocketAddr>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -52,11 +53,14 @@ impl Proxy {
 
     /// Starts sqlmux with a runtime built in code.
     pub fn start_runtime(mut runtime: Runtime) -> io::Result<Proxy> {
-        if runtime.listen.mysql.is_some() {
-            runtime.listen.mysql = Some("127.0.0.1:0".into());
-        }
-        if runtime.listen.http.is_some() {
-            runtime.listen.http = Some("127.0.0.1:0".into());
+        for address in [
+            &mut runtime.listen.mysql,
+            &mut runtime.listen.http,
+            &mut runtime.listen.admin_mysql,
+        ] {
+            if address.is_some() {
+                *address = Some("127.0.0.1:0".into());
+            }
         }
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
@@ -82,25 +86,42 @@ impl Proxy {
                             return;
                         }
                     };
-                    let _ = addr_tx.send(Ok((listeners.mysql_addr(), listeners.http_addr())));
                     let shutdown = async move {
                         let _ = shutdown_rx.await;
                     };
+                    let addrs = Addrs {
+                        mysql: listeners.mysql_addr(),
+                        http: listeners.http_addr(),
+                        admin_mysql: listeners.admin_mysql_addr(),
+                    };
+                    let _ = addr_tx.send(Ok(addrs));
                     if let Err(e) = sqlmux_proxy::run(runtime, listeners, shutdown).await {
                         eprintln!("sqlmux stopped: {e}");
                     }
                 });
                 tokio.shutdown_timeout(std::time::Duration::from_secs(1));
             })?;
-        let (mysql, http) = addr_rx
+        let addrs = addr_rx
             .recv()
             .map_err(|_| io::Error::other("sqlmux thread ended before listening"))??;
         Ok(Proxy {
-            mysql,
-            http,
+            mysql: addrs.mysql,
+            http: addrs.http,
+            admin_mysql: addrs.admin_mysql,
             shutdown: Some(shutdown_tx),
             thread: Some(thread),
         })
+    }
+
+    /// The MySQL-protocol admin endpoint.
+    pub fn admin_mysql_addr(&self) -> SocketAddr {
+        self.admin_mysql
+            .expect("this proxy has an admin_mysql listener")
+    }
+
+    /// The MySQL-protocol admin endpoint's port.
+    pub fn admin_mysql_port(&self) -> u16 {
+        self.admin_mysql_addr().port()
     }
 
     /// The MySQL endpoint.
@@ -142,6 +163,13 @@ impl Proxy {
     pub fn mysql_port(&self) -> u16 {
         self.mysql_addr().port()
     }
+}
+
+/// The bound addresses, sent back to [`Proxy::start_runtime`].
+struct Addrs {
+    mysql: Option<SocketAddr>,
+    http: Option<SocketAddr>,
+    admin_mysql: Option<SocketAddr>,
 }
 
 impl Drop for Proxy {

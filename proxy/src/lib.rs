@@ -13,8 +13,10 @@
 //! - [`mysql`]: the MySQL frontend and backend.
 //! - [`tls`]: rustls configuration for both sides.
 //! - [`control`]: the HTTP control API (topology, health, metrics).
+//! - [`admin`]: the admin SQL interface (embedded SQLite store; MySQL protocol).
 //! - [`stream`]: a socket that may be TLS.
 
+pub mod admin;
 pub mod control;
 pub mod mysql;
 pub mod pool;

@@ -25,6 +25,9 @@ pub enum ServerError {
     /// TLS material could not be loaded.
     #[error(transparent)]
     Tls(#[from] crate::tls::TlsError),
+    /// The admin store could not be opened (or a saved store no longer validates).
+    #[error(transparent)]
+    Admin(#[from] crate::admin::AdminError),
 }
 
 /// The bound sockets the proxy serves; bind them first (port 0 works), then `run`.
@@ -34,6 +37,8 @@ pub struct Listeners {
     pub mysql: Option<TcpListener>,
     /// Control API (HTTP).
     pub http: Option<TcpListener>,
+    /// Admin SQL interface, MySQL protocol.
+    pub admin_mysql: Option<TcpListener>,
 }
 
 impl Listeners {
@@ -46,7 +51,15 @@ impl Listeners {
         if let Some(address) = &settings.http {
             listeners.http = Some(bind("listen.http", address).await?);
         }
+        if let Some(address) = &settings.admin_mysql {
+            listeners.admin_mysql = Some(bind("listen.admin_mysql", address).await?);
+        }
         Ok(listeners)
+    }
+
+    /// The bound admin (MySQL protocol) address.
+    pub fn admin_mysql_addr(&self) -> Option<SocketAddr> {
+        self.admin_mysql.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     /// The bound control API address.
@@ -91,6 +104,20 @@ pub async fn run_with_reloads(
     let client_tls = runtime.tls.as_ref().map(crate::tls::acceptor).transpose()?;
     let shared = Shared::new(runtime, client_tls);
     let mut tasks = tokio::task::JoinSet::new();
+    // Before the data listeners: a saved admin store may replace the runtime.
+    if listeners.admin_mysql.is_some() || shared.runtime.load().admin.is_some() {
+        let data_dir = shared
+            .runtime
+            .load()
+            .admin
+            .as_ref()
+            .map(|a| std::path::PathBuf::from(&a.data_dir));
+        let admin = std::sync::Arc::new(crate::admin::Admin::new(shared.clone(), data_dir)?);
+        if let Some(l) = listeners.admin_mysql {
+            tracing::info!(address = ?l.local_addr().ok(), "admin (MySQL protocol) up");
+            tasks.spawn(crate::admin::serve_mysql(l, admin));
+        }
+    }
     if let Some(l) = listeners.mysql {
         tracing::info!(address = ?l.local_addr().ok(), "mysql listener up");
         tasks.spawn(crate::mysql::listener::accept_loop(shared.clone(), l));

@@ -1,0 +1,124 @@
+//! The saved store: `<data_dir>/sqlmux.db`, an SQLite file holding the configuration tables
+//! (`SAVE ... TO DISK` writes it, `LOAD ... FROM DISK` and the start read it).
+
+use super::schema::{self, Editable};
+use rusqlite::Connection;
+use std::path::{Path, PathBuf};
+
+/// File name of the saved store inside `admin.data_dir`.
+pub(crate) const FILE_NAME: &str = "sqlmux.db";
+
+/// The saved store's path.
+pub(crate) fn path(data_dir: &Path) -> PathBuf {
+    data_dir.join(FILE_NAME)
+}
+
+/// Runs `work` with the file at `path` attached as schema `disk`, detaching it afterwards
+/// whatever happened.
+fn with_attached<T>(
+    conn: &Connection,
+    path: &Path,
+    work: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    let name = path.to_string_lossy();
+    conn.execute("ATTACH DATABASE ?1 AS disk", [name.as_ref()])?;
+    let result = work(conn);
+    let detached = conn.execute("DETACH DATABASE disk", []);
+    let value = result?;
+    detached?;
+    Ok(value)
+}
+
+/// Runs `work` inside one transaction (rolled back on error).
+fn in_transaction<T>(
+    conn: &Connection,
+    work: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    match work(conn) {
+        Ok(v) => {
+            conn.execute_batch("COMMIT")?;
+            Ok(v)
+        }
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e)
+        }
+    }
+}
+
+/// Writes `tables` of the in-memory store into the saved store (created with `data_dir` if
+/// missing), replacing their saved rows, in one transaction.
+pub(crate) fn save(
+    conn: &Connection,
+    data_dir: &Path,
+    tables: &[&Editable],
+) -> Result<PathBuf, String> {
+    std::fs::create_dir_all(data_dir)
+        .map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
+    let path = path(data_dir);
+    with_attached(conn, &path, |conn| {
+        in_transaction(conn, |conn| {
+            for t in tables {
+                conn.execute_batch(&format!(
+                    "CREATE TABLE IF NOT EXISTS disk.{} ({}) STRICT",
+                    t.name, t.ddl
+                ))?;
+                let columns = schema::column_list(t.columns);
+                conn.execute(&format!("DELETE FROM disk.{}", t.name), [])?;
+                conn.execute(
+                    &format!(
+                        "INSERT INTO disk.{name} ({columns}) SELECT {columns} FROM main.{name}",
+                        name = t.name
+                    ),
+                    [],
+                )?;
+            }
+            Ok(())
+        })
+    })
+    .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(path)
+}
+
+/// Replaces `tables` of the in-memory store with their saved rows; tables the saved store
+/// does not have are left alone. Returns the names of the tables read.
+pub(crate) fn load(
+    conn: &Connection,
+    path: &Path,
+    tables: &[&Editable],
+) -> Result<Vec<&'static str>, String> {
+    if !path.exists() {
+        return Err(format!(
+            "{} does not exist (SAVE ... TO DISK first)",
+            path.display()
+        ));
+    }
+    with_attached(conn, path, |conn| {
+        in_transaction(conn, |conn| {
+            let mut read = Vec::new();
+            for t in tables {
+                let saved: bool = conn.query_row(
+                    "SELECT count(*) > 0 FROM disk.sqlite_master WHERE type = 'table' AND name = ?1",
+                    [t.name],
+                    |r| r.get(0),
+                )?;
+                if !saved {
+                    continue;
+                }
+                let columns = schema::column_list(t.columns);
+                conn.execute(&format!("DELETE FROM main.{}", t.name), [])?;
+                conn.execute(
+                    &format!(
+                        "INSERT INTO main.{name} ({columns}) SELECT {columns} FROM disk.{name}",
+                        name = t.name
+                    ),
+                    [],
+                )?;
+                read.push(t.name);
+            }
+            Ok(read)
+        })
+    })
+    .map_err(|e| format!("{}: {e}", path.display()))
+}

@@ -1,0 +1,425 @@
+//! `LOAD ... TO RUNTIME`: the edited tables become a configuration file model (the parts
+//! not loaded come from the running runtime), `sqlmux_config` validates it exactly as it
+//! validates the TOML file, and only a valid result is swapped in.
+
+use super::tables::Parts;
+use rusqlite::types::Value;
+use rusqlite::Connection;
+use sqlmux_config::file::{
+    AdminFile, ClusterFile, ConfigFile, ControlFile, ListenFile, LogFile, MysqlFile, PoolFile,
+    RuleFile, ServerFile, TlsFile, UserFile,
+};
+use sqlmux_config::{ConfigError, Protocol, Runtime};
+
+/// A refused table edit: which row and what is wrong.
+pub(crate) type Problem = String;
+
+/// The variables of the `variables` table, in the contract's dotted names.
+pub(crate) const VARIABLE_NAMES: [&str; 9] = [
+    "pool.connect_timeout_ms",
+    "pool.idle_timeout_ms",
+    "pool.max_lifetime_ms",
+    "pool.wait_timeout_ms",
+    "mysql.local_infile",
+    "mysql.server_version",
+    "mysql.default_auth_plugin",
+    "mysql.backend_statement_limit",
+    "log.level",
+];
+
+/// Builds and validates the runtime that `LOAD <parts> TO RUNTIME` would publish.
+pub(crate) fn build(
+    conn: &Connection,
+    parts: Parts,
+    current: &Runtime,
+) -> Result<Runtime, Problem> {
+    let mut file = file_from_runtime(current);
+    let mut labels = Labels::default();
+    if parts.servers {
+        (file.clusters, labels.clusters) = read_clusters(conn)?;
+        (file.servers, labels.servers) = read_servers(conn)?;
+    }
+    if parts.users {
+        (file.users, labels.users) = read_users(conn)?;
+    }
+    if parts.rules {
+        (file.rules, labels.rules) = read_rules(conn)?;
+    }
+    if parts.variables {
+        let (pool, mysql, log) = read_variables(conn)?;
+        file.pool = pool;
+        file.mysql = mysql;
+        file.log = log;
+        labels.variables = true;
+    }
+    sqlmux_config::validate::compile(file).map_err(|e| labels.explain(e))
+}
+
+/// Row descriptions of the loaded tables, to name the row a validation error is about.
+#[derive(Default)]
+struct Labels {
+    clusters: Vec<String>,
+    servers: Vec<String>,
+    users: Vec<String>,
+    rules: Vec<String>,
+    variables: bool,
+}
+
+impl Labels {
+    /// Turns `servers[2].address: bad address` into
+    /// `servers row (hostgroup=10, address='x'): address: bad address`.
+    fn explain(&self, e: ConfigError) -> Problem {
+        let ConfigError::Invalid { key, problem } = &e else {
+            return e.to_string();
+        };
+        for (section, rows) in [
+            ("clusters", &self.clusters),
+            ("servers", &self.servers),
+            ("users", &self.users),
+            ("rules", &self.rules),
+        ] {
+            let Some(rest) = key.strip_prefix(section).and_then(|r| r.strip_prefix('[')) else {
+                continue;
+            };
+            let Some((index, field)) = rest.split_once(']') else {
+                continue;
+            };
+            let Some(label) = index.parse::<usize>().ok().and_then(|i| rows.get(i)) else {
+                // Not from a table (the part was not loaded): the running runtime's key.
+                return format!("{key}: {problem}");
+            };
+            let field = field.trim_start_matches('.');
+            return format!("{label}: {field}: {problem}");
+        }
+        if self.variables
+            && (key.starts_with("pool.") || key.starts_with("mysql.") || key.starts_with("log."))
+        {
+            return format!("variables row (name='{key}'): {problem}");
+        }
+        format!("{key}: {problem}")
+    }
+}
+
+fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// Reads one column as a u32 (the tables' CHECKs keep them in range; this names the row if
+/// not).
+fn u32_of(label: &str, column: &str, v: i64) -> Result<u32, Problem> {
+    u32::try_from(v)
+        .map_err(|_| format!("{label}: {column}: {v} is out of range (0 to 4294967295)"))
+}
+
+fn sql_err(table: &str, e: rusqlite::Error) -> Problem {
+    format!("cannot read {table}: {e}")
+}
+
+fn read_clusters(conn: &Connection) -> Result<(Vec<ClusterFile>, Vec<String>), Problem> {
+    let err = |e| sql_err("clusters", e);
+    let mut stmt = conn
+        .prepare("SELECT name, protocol, writer_hostgroup, reader_hostgroup FROM main.clusters ORDER BY rowid")
+        .map_err(err)?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, i64>(3)?,
+            ))
+        })
+        .map_err(err)?;
+    let mut out = Vec::new();
+    let mut labels = Vec::new();
+    for row in rows {
+        let (name, protocol, writer, reader) = row.map_err(err)?;
+        let label = format!("clusters row (name={})", quote(&name));
+        out.push(ClusterFile {
+            name,
+            protocol,
+            writer_hostgroup: u32_of(&label, "writer_hostgroup", writer)?,
+            reader_hostgroup: u32_of(&label, "reader_hostgroup", reader)?,
+        });
+        labels.push(label);
+    }
+    Ok((out, labels))
+}
+
+fn read_servers(conn: &Connection) -> Result<(Vec<ServerFile>, Vec<String>), Problem> {
+    let err = |e| sql_err("servers", e);
+    let mut stmt = conn
+        .prepare(
+            "SELECT hostgroup, address, status, weight, max_connections, tls \
+             FROM main.servers ORDER BY rowid",
+        )
+        .map_err(err)?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, i64>(3)?,
+                r.get::<_, i64>(4)?,
+                r.get::<_, i64>(5)?,
+            ))
+        })
+        .map_err(err)?;
+    let mut out = Vec::new();
+    let mut labels = Vec::new();
+    for row in rows {
+        let (hostgroup, address, status, weight, max_connections, tls) = row.map_err(err)?;
+        let label = format!(
+            "servers row (hostgroup={hostgroup}, address={})",
+            quote(&address)
+        );
+        out.push(ServerFile {
+            hostgroup: u32_of(&label, "hostgroup", hostgroup)?,
+            address,
+            weight: Some(u32_of(&label, "weight", weight)?),
+            max_connections: Some(u32_of(&label, "max_connections", max_connections)?),
+            status: Some(status),
+            tls: Some(tls != 0),
+        });
+        labels.push(label);
+    }
+    Ok((out, labels))
+}
+
+fn read_users(conn: &Connection) -> Result<(Vec<UserFile>, Vec<String>), Problem> {
+    let err = |e| sql_err("users", e);
+    let mut stmt = conn
+        .prepare(
+            "SELECT name, password, cluster, default_schema, read_your_writes_ms \
+             FROM main.users ORDER BY rowid",
+        )
+        .map_err(err)?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, Option<String>>(3)?,
+                r.get::<_, Option<i64>>(4)?,
+            ))
+        })
+        .map_err(err)?;
+    let mut out = Vec::new();
+    let mut labels = Vec::new();
+    for row in rows {
+        let (name, password, cluster, default_schema, ryw) = row.map_err(err)?;
+        let label = format!("users row (name={})", quote(&name));
+        let read_your_writes_ms = ryw
+            .map(|v| {
+                u64::try_from(v)
+                    .map_err(|_| format!("{label}: read_your_writes_ms: {v} is negative"))
+            })
+            .transpose()?;
+        out.push(UserFile {
+            name,
+            password,
+            cluster,
+            default_schema,
+            read_your_writes_ms,
+        });
+        labels.push(label);
+    }
+    Ok((out, labels))
+}
+
+fn read_rules(conn: &Connection) -> Result<(Vec<RuleFile>, Vec<String>), Problem> {
+    let err = |e| sql_err("query_rules", e);
+    let mut stmt = conn
+        .prepare(
+            "SELECT rule_id, \"match\", hostgroup, user, schema FROM main.query_rules ORDER BY rule_id",
+        )
+        .map_err(err)?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, Option<String>>(3)?,
+                r.get::<_, Option<String>>(4)?,
+            ))
+        })
+        .map_err(err)?;
+    let mut out = Vec::new();
+    let mut labels = Vec::new();
+    for row in rows {
+        let (rule_id, match_, hostgroup, user, schema) = row.map_err(err)?;
+        let label = format!("query_rules row (rule_id={rule_id})");
+        out.push(RuleFile {
+            match_,
+            hostgroup: u32_of(&label, "hostgroup", hostgroup)?,
+            user,
+            schema,
+        });
+        labels.push(label);
+    }
+    Ok((out, labels))
+}
+
+/// Reads `variables`; a variable without a row takes its default (as a key absent from the
+/// file), an unknown name or a malformed value is refused.
+fn read_variables(conn: &Connection) -> Result<(PoolFile, MysqlFile, LogFile), Problem> {
+    let err = |e| sql_err("variables", e);
+    let mut stmt = conn
+        .prepare("SELECT name, value FROM main.variables ORDER BY rowid")
+        .map_err(err)?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Value>(1)?)))
+        .map_err(err)?;
+    let mut pool = PoolFile::default();
+    let mut mysql = MysqlFile::default();
+    let mut log = LogFile::default();
+    for row in rows {
+        let (name, value) = row.map_err(err)?;
+        let value = match value {
+            Value::Text(t) => t,
+            Value::Integer(i) => i.to_string(),
+            Value::Real(f) => f.to_string(),
+            Value::Null | Value::Blob(_) => {
+                return Err(format!(
+                    "variables row (name={}): value must be text",
+                    quote(&name)
+                ))
+            }
+        };
+        let label = format!("variables row (name={})", quote(&name));
+        let number = |v: &str| {
+            v.trim()
+                .parse::<u64>()
+                .map_err(|_| format!("{label}: value {} is not a non-negative integer", quote(v)))
+        };
+        match name.as_str() {
+            "pool.connect_timeout_ms" => pool.connect_timeout_ms = Some(number(&value)?),
+            "pool.idle_timeout_ms" => pool.idle_timeout_ms = Some(number(&value)?),
+            "pool.max_lifetime_ms" => pool.max_lifetime_ms = Some(number(&value)?),
+            "pool.wait_timeout_ms" => pool.wait_timeout_ms = Some(number(&value)?),
+            "mysql.local_infile" => {
+                mysql.local_infile = Some(match value.trim().to_ascii_lowercase().as_str() {
+                    "true" | "1" | "on" | "yes" => true,
+                    "false" | "0" | "off" | "no" => false,
+                    _ => {
+                        return Err(format!(
+                            "{label}: value {} is not a boolean (true or false)",
+                            quote(&value)
+                        ))
+                    }
+                })
+            }
+            "mysql.server_version" => mysql.server_version = Some(value),
+            "mysql.default_auth_plugin" => mysql.default_auth_plugin = Some(value),
+            "mysql.backend_statement_limit" => {
+                let n = number(&value)?;
+                mysql.backend_statement_limit =
+                    Some(usize::try_from(n).map_err(|_| {
+                        format!("{label}: value {} is out of range", quote(&value))
+                    })?);
+            }
+            "log.level" => log.level = Some(value),
+            other => {
+                return Err(format!(
+                    "variables row (name={}): unknown variable (known: {})",
+                    quote(other),
+                    VARIABLE_NAMES.join(", ")
+                ))
+            }
+        }
+    }
+    Ok((pool, mysql, log))
+}
+
+/// The file model of a running runtime: what `LOAD` keeps for the parts it does not load.
+pub(crate) fn file_from_runtime(rt: &Runtime) -> ConfigFile {
+    let ms = |d: std::time::Duration| Some(u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    ConfigFile {
+        listen: ListenFile {
+            mysql: rt.listen.mysql.clone(),
+            postgres: rt.listen.postgres.clone(),
+            admin_mysql: rt.listen.admin_mysql.clone(),
+            admin_postgres: rt.listen.admin_postgres.clone(),
+            http: rt.listen.http.clone(),
+        },
+        admin: rt.admin.as_ref().map(|a| AdminFile {
+            user: a.user.clone(),
+            password: a.password.clone(),
+            data_dir: Some(a.data_dir.clone()),
+        }),
+        clusters: rt
+            .clusters
+            .iter()
+            .map(|c| ClusterFile {
+                name: c.name.clone(),
+                protocol: match c.protocol {
+                    Protocol::Mysql => "mysql",
+                    Protocol::Postgres => "postgres",
+                }
+                .to_string(),
+                writer_hostgroup: c.writer_hostgroup,
+                reader_hostgroup: c.reader_hostgroup,
+            })
+            .collect(),
+        servers: rt
+            .servers
+            .iter()
+            .map(|s| ServerFile {
+                hostgroup: s.hostgroup,
+                address: s.address.clone(),
+                weight: Some(s.weight),
+                max_connections: Some(s.max_connections),
+                status: Some(s.status.as_str().to_string()),
+                tls: Some(s.tls),
+            })
+            .collect(),
+        users: rt
+            .users
+            .iter()
+            .map(|u| UserFile {
+                name: u.name.clone(),
+                password: u.password.clone(),
+                cluster: u.cluster.clone(),
+                default_schema: u.default_schema.clone(),
+                read_your_writes_ms: u
+                    .read_your_writes
+                    .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+            })
+            .collect(),
+        rules: rt
+            .rules
+            .iter()
+            .map(|r| RuleFile {
+                match_: r.pattern.as_str().to_string(),
+                hostgroup: r.hostgroup,
+                user: r.user.clone(),
+                schema: r.schema.clone(),
+            })
+            .collect(),
+        pool: PoolFile {
+            connect_timeout_ms: ms(rt.pool.connect_timeout),
+            idle_timeout_ms: ms(rt.pool.idle_timeout),
+            max_lifetime_ms: ms(rt.pool.max_lifetime),
+            wait_timeout_ms: ms(rt.pool.wait_timeout),
+        },
+        mysql: MysqlFile {
+            local_infile: Some(rt.mysql.local_infile),
+            backend_statement_limit: Some(rt.mysql.backend_statement_limit),
+            server_version: Some(rt.mysql.server_version.clone()),
+            default_auth_plugin: Some(rt.mysql.default_auth_plugin.clone()),
+        },
+        tls: rt.tls.as_ref().map(|t| TlsFile {
+            cert: t.cert.clone(),
+            key: t.key.clone(),
+        }),
+        log: LogFile {
+            level: Some(rt.log_level.clone()),
+        },
+        control: ControlFile {
+            token: rt.control_token.clone(),
+        },
+    }
+}

@@ -1,0 +1,520 @@
+//! The admin SQL interface: an embedded SQLite store (like ProxySQL's) over the MySQL
+//! protocol on `listen.admin_mysql` ([`serve_mysql`]). The PostgreSQL protocol
+//! (`listen.admin_postgres`) is not served yet; [`Admin::execute`] is protocol-agnostic so
+//! it can share the store.
+//!
+//! # Tables
+//!
+//! Column names are the configuration file's key names.
+//!
+//! | table | rows | editable |
+//! |---|---|---|
+//! | `servers` | hostgroup, address, status, weight, max_connections, tls | yes |
+//! | `users` | name, password, cluster, default_schema, read_your_writes_ms | yes |
+//! | `clusters` | name, protocol, writer_hostgroup, reader_hostgroup | yes |
+//! | `query_rules` | rule_id (evaluation order), match, hostgroup, user, schema | yes |
+//! | `variables` | name (`pool.wait_timeout_ms`, `mysql.local_infile`, `log.level`, ...), value | yes |
+//! | `runtime_servers` | the live topology, plus `generation` | no |
+//! | `runtime_users`, `runtime_clusters`, `runtime_query_rules`, `runtime_variables` | the live runtime | no |
+//! | `stats_connection_pool` | per server: used, free, connections_ok / failed / closed, reuses, wait_timeouts | no |
+//! | `stats_query_digest` | digest, digest_text, hostgroup, user, count, sum/min/max_time_us, rows | no |
+//! | `stats_sessions` | id, user, client, schema, backend, pins | no |
+//! | `stats_multiplexing` | hostgroup, client_connections (holding one of its backends), backend_connections | no |
+//!
+//! The `runtime_*` and `stats_*` tables are refreshed from the running proxy right before
+//! every statement that names one, under the store's lock, so any SELECT over them (WHERE,
+//! JOIN, ORDER BY, aggregates) sees fresh values. The editable tables are `STRICT`, with
+//! the config file's defaults and range checks; `INSERT`, `UPDATE`, `DELETE` work on them.
+//! Other statements (DDL, transactions, ATTACH, PRAGMA writes) are refused.
+//!
+//! # Commands
+//!
+//! Case-insensitive, ProxySQL spellings accepted (`LOAD MYSQL SERVERS ...`, `QUERY RULES`).
+//! `<part>` is `SERVERS` (servers and clusters), `USERS`, `RULES`, `VARIABLES` or `ALL`.
+//!
+//! - `LOAD <part> TO RUNTIME`: the part's tables plus the running runtime for the other
+//!   parts are validated exactly like the config file; if valid, the runtime is swapped
+//!   (and for `SERVERS` the topology is republished with the next generation when it
+//!   differs). A bad edit is refused with an error naming the row, nothing changes.
+//! - `SAVE <part> TO DISK`: writes the part's tables to `<data_dir>/sqlmux.db`.
+//! - `LOAD <part> FROM DISK`: replaces the part's tables with the saved rows (then
+//!   `LOAD ... TO RUNTIME` to apply them).
+//! - `SAVE <part> FROM RUNTIME`: replaces the part's tables with what is live (e.g. a
+//!   topology pushed through the control API).
+//! - `SELECT @@version`, `SELECT @@version_comment LIMIT 1` and other session variables,
+//!   `SHOW TABLES`, `SHOW DATABASES`; session `SET`s of client libraries are accepted and
+//!   ignored.
+//!
+//! # Config file and saved store at start
+//!
+//! The tables are seeded from the running configuration (the config file). Then, when
+//! `<data_dir>/sqlmux.db` exists, every table saved there replaces the config file's rows,
+//! and the result is validated and made live, as a `LOAD ALL TO RUNTIME`: **the saved store
+//! wins over the config file** for the tables it holds (listen addresses, `[admin]`,
+//! `[tls]` and `[control]` always come from the file). A saved store that does not validate
+//! stops the start with an error naming the row; delete the file to start from the config
+//! file alone.
+//!
+//! Module map: `command` (what a statement asks for), `schema` (DDL), `tables` (runtime ->
+//! tables), `load` (tables -> validated runtime), `disk` (the saved store), `mysql` (the
+//! MySQL-protocol frontend), `mysql_io` (its one-packet-per-read reader and gated writer), [`error`] ([`AdminError`] -> MySQL errors in one place).
+
+mod command;
+mod disk;
+pub mod error;
+mod load;
+mod mysql;
+mod mysql_io;
+mod schema;
+mod tables;
+
+pub use error::AdminError;
+pub use mysql::serve_mysql;
+
+use crate::shared::Shared;
+use crate::topology::Topology;
+use command::Command;
+use rusqlite::functions::FunctionFlags;
+use rusqlite::hooks::{AuthAction, AuthContext, Authorization};
+use rusqlite::types::ValueRef;
+use rusqlite::Connection;
+use sqlmux_config::Runtime;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use tables::Parts;
+
+/// Comment shown by clients at connect (`@@version_comment`).
+pub const VERSION_COMMENT: &str = "sqlmux admin";
+
+/// The admin interface of one proxy: the store and the shared state it reads and steers.
+pub struct Admin {
+    shared: Arc<Shared>,
+    store: Mutex<Connection>,
+    data_dir: Option<PathBuf>,
+}
+
+/// What a statement returned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// A result set: column names and rows of text values (`None` is NULL).
+    Rows {
+        /// Column names.
+        columns: Vec<String>,
+        /// Rows.
+        rows: Vec<Vec<Option<String>>>,
+    },
+    /// A statement without a result set.
+    Done {
+        /// Rows inserted, updated or deleted.
+        affected: u64,
+        /// A human-readable note (`LOAD`, `SAVE`).
+        info: String,
+    },
+}
+
+impl Outcome {
+    fn done(info: impl Into<String>) -> Self {
+        Outcome::Done {
+            affected: 0,
+            info: info.into(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Admin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Admin")
+            .field("data_dir", &self.data_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Admin {
+    /// Creates the store, seeded from the running runtime; when `<data_dir>/sqlmux.db`
+    /// exists, its tables override the config file's and are made live (see the module
+    /// doc). Build it before serving clients.
+    pub fn new(shared: Arc<Shared>, data_dir: Option<PathBuf>) -> Result<Admin, AdminError> {
+        let store_err = |reason: rusqlite::Error| AdminError::Store {
+            path: ":memory:".into(),
+            reason: reason.to_string(),
+        };
+        let conn = Connection::open_in_memory().map_err(store_err)?;
+        conn.execute_batch(&schema::create_all())
+            .map_err(store_err)?;
+        register_functions(&conn, &shared).map_err(store_err)?;
+        tables::seed(&conn, &shared, Parts::ALL).map_err(store_err)?;
+        if let Some(dir) = &data_dir {
+            let path = disk::path(dir);
+            if path.exists() {
+                let read = disk::load(&conn, &path, &schema::EDITABLE).map_err(|reason| {
+                    AdminError::Store {
+                        path: path.display().to_string(),
+                        reason,
+                    }
+                })?;
+                if !read.is_empty() {
+                    let current = shared.runtime.load_full();
+                    let rt = load::build(&conn, Parts::ALL, &current).map_err(|problem| {
+                        AdminError::SavedStoreInvalid {
+                            path: path.display().to_string(),
+                            problem,
+                        }
+                    })?;
+                    publish(&shared, Arc::new(rt), true);
+                    tracing::info!(path = %path.display(), tables = ?read, "admin: saved store loaded over the config file");
+                }
+            }
+        }
+        Ok(Admin {
+            shared,
+            store: Mutex::new(conn),
+            data_dir,
+        })
+    }
+
+    /// The shared state this admin steers.
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// The directory of the saved store, if any.
+    pub fn data_dir(&self) -> Option<&Path> {
+        self.data_dir.as_deref()
+    }
+
+    /// Whether `user` with this scramble of `salt` is the `[admin]` user of the running
+    /// configuration (mysql_native_password, or caching_sha2_password's fast scramble).
+    /// Without `[admin]` nobody is.
+    pub fn check_mysql_login(&self, user: &[u8], salt: &[u8; 20], response: &[u8]) -> bool {
+        let rt = self.shared.runtime.load();
+        let Some(admin) = &rt.admin else {
+            return false;
+        };
+        user == admin.user.as_bytes()
+            && (sqlmux_protocol::mysql::auth::check_native(salt, &admin.password, response)
+                || sqlmux_protocol::mysql::auth::check_sha2(salt, &admin.password, response))
+    }
+
+    /// Runs one statement or admin command.
+    pub fn execute(&self, sql: &str) -> Result<Outcome, AdminError> {
+        let command = command::parse(sql)?;
+        let mut conn = self.store.lock().unwrap_or_else(PoisonError::into_inner);
+        match command {
+            Command::LoadToRuntime(parts, name) => self.load_to_runtime(&conn, parts, name),
+            Command::LoadFromDisk(parts, name) => {
+                let command = format!("LOAD {name} FROM DISK");
+                let dir = self
+                    .data_dir
+                    .as_deref()
+                    .ok_or_else(|| AdminError::NoDataDir(command.clone()))?;
+                let read = disk::load(&conn, &disk::path(dir), &parts.tables())
+                    .map_err(|reason| AdminError::Disk { command, reason })?;
+                Ok(Outcome::done(if read.is_empty() {
+                    "nothing saved for these tables".to_string()
+                } else {
+                    format!(
+                        "read {}; LOAD {name} TO RUNTIME applies them",
+                        read.join(", ")
+                    )
+                }))
+            }
+            Command::SaveToDisk(parts, name) => {
+                let command = format!("SAVE {name} TO DISK");
+                let dir = self
+                    .data_dir
+                    .as_deref()
+                    .ok_or_else(|| AdminError::NoDataDir(command.clone()))?;
+                let path = disk::save(&conn, dir, &parts.tables())
+                    .map_err(|reason| AdminError::Disk { command, reason })?;
+                Ok(Outcome::done(format!("saved to {}", path.display())))
+            }
+            Command::SaveFromRuntime(parts, name) => {
+                tables::seed(&conn, &self.shared, parts)?;
+                Ok(Outcome::done(format!(
+                    "{name} tables replaced with the runtime"
+                )))
+            }
+            Command::Variables(names) => self.variables(&names),
+            Command::ShowTables => Ok(query(
+                &conn,
+                "SELECT name AS tables FROM sqlite_master WHERE type = 'table' ORDER BY name",
+            )?),
+            Command::ShowDatabases => Ok(Outcome::Rows {
+                columns: vec!["Database".into()],
+                rows: vec![vec![Some("main".into())]],
+            }),
+            Command::SessionSet => Ok(Outcome::done("")),
+            Command::Sql(sql) => self.run_sql(&mut conn, sql),
+        }
+    }
+
+    fn load_to_runtime(
+        &self,
+        conn: &Connection,
+        parts: Parts,
+        name: &'static str,
+    ) -> Result<Outcome, AdminError> {
+        // Compare-and-swap against a concurrent reload (SIGHUP) so neither is lost.
+        for _ in 0..8 {
+            let current = self.shared.runtime.load_full();
+            let rt =
+                load::build(conn, parts, &current).map_err(|problem| AdminError::LoadRefused {
+                    what: name,
+                    problem,
+                })?;
+            let rt = Arc::new(rt);
+            let previous = self.shared.runtime.compare_and_swap(&current, rt.clone());
+            if !Arc::ptr_eq(&previous, &current) {
+                continue;
+            }
+            let mut info = format!("LOAD {name} TO RUNTIME: runtime replaced");
+            if parts.servers {
+                match publish_topology(&self.shared, &rt) {
+                    Some(g) => info.push_str(&format!(", topology generation {g}")),
+                    None => info.push_str(", topology unchanged"),
+                }
+            }
+            tracing::info!(what = name, "admin: LOAD TO RUNTIME");
+            return Ok(Outcome::done(info));
+        }
+        Err(AdminError::Internal(
+            "the runtime kept changing during LOAD; try again".into(),
+        ))
+    }
+
+    fn variables(&self, names: &[(String, String)]) -> Result<Outcome, AdminError> {
+        let rt = self.shared.runtime.load();
+        let mut row = Vec::with_capacity(names.len());
+        for (_, name) in names {
+            row.push(Some(
+                session_variable(&rt, name)
+                    .ok_or_else(|| AdminError::UnknownVariable(name.clone()))?,
+            ));
+        }
+        Ok(Outcome::Rows {
+            columns: names.iter().map(|(column, _)| column.clone()).collect(),
+            rows: vec![row],
+        })
+    }
+
+    /// A client statement, run by SQLite with the authorizer of [`client_authorizer`].
+    fn run_sql(&self, conn: &mut Connection, sql: &str) -> Result<Outcome, AdminError> {
+        let lower = sql.to_ascii_lowercase();
+        if lower.contains("runtime_") {
+            tables::refresh_runtime(conn, &self.shared)?;
+        }
+        if lower.contains("stats_") {
+            tables::refresh_stats(conn, &self.shared)?;
+        }
+        let denial: Arc<Mutex<Option<AdminError>>> = Arc::default();
+        conn.authorizer(Some(client_authorizer(denial.clone())))?;
+        let result = query(conn, sql);
+        let cleared = conn.authorizer(None::<fn(AuthContext<'_>) -> Authorization>);
+        if !conn.is_autocommit() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        cleared?;
+        match result {
+            Ok(outcome) => Ok(outcome),
+            // Only comments: SQLite prepares nothing.
+            Err(rusqlite::Error::SqliteFailure(f, _))
+                if f.code == rusqlite::ErrorCode::ApiMisuse =>
+            {
+                Err(AdminError::EmptyQuery)
+            }
+            Err(e) => {
+                let denied = denial.lock().unwrap_or_else(PoisonError::into_inner).take();
+                Err(denied.unwrap_or(AdminError::Sql(e)))
+            }
+        }
+    }
+}
+
+/// Swaps in `rt` (and its topology when `servers` is set and it differs).
+fn publish(shared: &Shared, rt: Arc<Runtime>, servers: bool) {
+    shared.runtime.store(rt.clone());
+    if servers {
+        publish_topology(shared, &rt);
+    }
+}
+
+/// Publishes the topology of `rt` with the next generation when its servers differ from the
+/// live ones; returns the new generation.
+fn publish_topology(shared: &Shared, rt: &Runtime) -> Option<u64> {
+    let wanted = Topology::from_runtime(rt, 0).servers;
+    if shared.topology.load().servers == wanted {
+        return None;
+    }
+    shared.replace_topology(|generation| Topology::from_runtime(rt, generation));
+    Some(shared.topology.load().generation)
+}
+
+/// Runs one SQL statement on the store.
+fn query(conn: &Connection, sql: &str) -> Result<Outcome, rusqlite::Error> {
+    let mut stmt = conn.prepare(sql)?;
+    let n = stmt.column_count();
+    if n == 0 {
+        let affected = stmt.execute([])?;
+        return Ok(Outcome::Done {
+            affected: affected as u64,
+            info: String::new(),
+        });
+    }
+    let columns: Vec<String> = stmt.column_names().map(str::to_string).collect();
+    let mut rows = stmt.query([])?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        let mut values = Vec::with_capacity(n);
+        for i in 0..n {
+            values.push(render(row.get_ref(i)?));
+        }
+        out.push(values);
+    }
+    Ok(Outcome::Rows { columns, rows: out })
+}
+
+/// A SQLite value as the text a MySQL client shows.
+fn render(v: ValueRef<'_>) -> Option<String> {
+    match v {
+        ValueRef::Null => None,
+        ValueRef::Integer(i) => Some(i.to_string()),
+        ValueRef::Real(f) => Some(f.to_string()),
+        ValueRef::Text(t) | ValueRef::Blob(t) => Some(String::from_utf8_lossy(t).into_owned()),
+    }
+}
+
+const SCHEMA_CHANGES: &str = "changing the schema (CREATE, DROP, ALTER, ...)";
+
+/// PRAGMAs a client may run (all read-only).
+const READ_PRAGMAS: &[&str] = &[
+    "table_info",
+    "table_xinfo",
+    "table_list",
+    "index_list",
+    "index_info",
+    "index_xinfo",
+];
+
+/// What a client statement may do: read anything, write only the configuration tables; no
+/// DDL, transactions, ATTACH or PRAGMA writes. The first refusal is kept in `denial` to
+/// replace SQLite's generic "not authorized".
+fn client_authorizer(
+    denial: Arc<Mutex<Option<AdminError>>>,
+) -> impl for<'r> FnMut(AuthContext<'r>) -> Authorization + Send + 'static {
+    move |ctx: AuthContext<'_>| {
+        let verdict = match ctx.action {
+            AuthAction::Select
+            | AuthAction::Read { .. }
+            | AuthAction::Function { .. }
+            | AuthAction::Recursive => Ok(()),
+            AuthAction::Insert { table_name }
+            | AuthAction::Delete { table_name }
+            | AuthAction::Update { table_name, .. } => {
+                if ctx.database_name == Some("main") && schema::is_editable(table_name) {
+                    Ok(())
+                } else if table_name.to_ascii_lowercase().starts_with("sqlite_") {
+                    // DDL writes the schema table first.
+                    Err(AdminError::Unsupported(SCHEMA_CHANGES.into()))
+                } else {
+                    Err(AdminError::ReadOnly {
+                        table: table_name.to_string(),
+                        hint: schema::read_only_hint(table_name),
+                    })
+                }
+            }
+            AuthAction::Pragma {
+                pragma_name,
+                pragma_value,
+            } => {
+                if READ_PRAGMAS.contains(&pragma_name.to_ascii_lowercase().as_str()) {
+                    Ok(())
+                } else {
+                    Err(AdminError::Unsupported(match pragma_value {
+                        Some(v) => format!("PRAGMA {pragma_name} = {v}"),
+                        None => format!("PRAGMA {pragma_name}"),
+                    }))
+                }
+            }
+            AuthAction::Transaction { .. } | AuthAction::Savepoint { .. } => Err(
+                AdminError::Unsupported("a transaction (each statement commits on its own)".into()),
+            ),
+            AuthAction::Attach { .. } | AuthAction::Detach { .. } => {
+                Err(AdminError::Unsupported("ATTACH, DETACH or VACUUM".into()))
+            }
+            _ => Err(AdminError::Unsupported(SCHEMA_CHANGES.into())),
+        };
+        match verdict {
+            Ok(()) => Authorization::Allow,
+            Err(e) => {
+                denial
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .get_or_insert(e);
+                Authorization::Deny
+            }
+        }
+    }
+}
+
+/// SQL functions MySQL clients expect: `DATABASE()`, `SCHEMA()`, `VERSION()`, `USER()`,
+/// `CURRENT_USER()`.
+fn register_functions(conn: &Connection, shared: &Arc<Shared>) -> rusqlite::Result<()> {
+    for name in ["database", "schema"] {
+        conn.create_scalar_function(name, 0, FunctionFlags::SQLITE_UTF8, |_| Ok("main"))?;
+    }
+    let s = shared.clone();
+    conn.create_scalar_function("version", 0, FunctionFlags::SQLITE_UTF8, move |_| {
+        Ok(s.runtime.load().mysql.server_version.clone())
+    })?;
+    for name in ["user", "current_user"] {
+        let s = shared.clone();
+        conn.create_scalar_function(name, 0, FunctionFlags::SQLITE_UTF8, move |_| {
+            Ok(s.runtime.load().admin.as_ref().map(|a| a.user.clone()))
+        })?;
+    }
+    Ok(())
+}
+
+/// The value of a session variable a client may ask for with `SELECT @@name`.
+fn session_variable(rt: &Runtime, name: &str) -> Option<String> {
+    let v = match name {
+        "version_comment" => VERSION_COMMENT,
+        "version" => return Some(rt.mysql.server_version.clone()),
+        "max_allowed_packet" => "16777215",
+        "autocommit" | "auto_increment_increment" | "auto_increment_offset" => "1",
+        "character_set_client"
+        | "character_set_connection"
+        | "character_set_results"
+        | "character_set_server"
+        | "character_set_database"
+        | "character_set_system" => "utf8",
+        "collation_connection" | "collation_server" | "collation_database" => "utf8_general_ci",
+        "sql_mode" | "init_connect" => "",
+        "time_zone" => "SYSTEM",
+        "system_time_zone" => "UTC",
+        "transaction_isolation" | "tx_isolation" => "SERIALIZABLE",
+        "transaction_read_only"
+        | "tx_read_only"
+        | "lower_case_table_names"
+        | "warning_count"
+        | "error_count"
+        | "performance_schema"
+        | "query_cache_size"
+        | "identity"
+        | "last_insert_id" => "0",
+        "query_cache_type" => "OFF",
+        "have_ssl" => "DISABLED",
+        "wait_timeout" | "interactive_timeout" => "28800",
+        "net_write_timeout" => "60",
+        "net_read_timeout" => "30",
+        "sql_select_limit" => "18446744073709551615",
+        "license" => "Apache-2.0",
+        "version_compile_os" => std::env::consts::OS,
+        "version_compile_machine" => std::env::consts::ARCH,
+        _ => return None,
+    };
+    Some(v.to_string())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,449 @@
+//! Filling tables from the running proxy: the configuration tables at start (and on
+//! `SAVE ... FROM RUNTIME`), the `runtime_*` and `stats_*` tables before every statement that
+//! reads them.
+
+use super::schema::{self, Editable};
+use crate::shared::Shared;
+use crate::topology::Topology;
+use rusqlite::types::Value;
+use rusqlite::Connection;
+use sqlmux_config::{Protocol, Runtime};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+/// Which parts of the configuration a command covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Parts {
+    /// `servers` and `clusters` (clusters define the hostgroups servers live in).
+    pub servers: bool,
+    /// `users`.
+    pub users: bool,
+    /// `query_rules`.
+    pub rules: bool,
+    /// `variables`.
+    pub variables: bool,
+}
+
+impl Parts {
+    /// Everything.
+    pub const ALL: Parts = Parts {
+        servers: true,
+        users: true,
+        rules: true,
+        variables: true,
+    };
+
+    /// The configuration tables these parts cover.
+    pub fn tables(self) -> Vec<&'static Editable> {
+        let mut t = Vec::new();
+        if self.servers {
+            t.push(&schema::CLUSTERS);
+            t.push(&schema::SERVERS);
+        }
+        if self.users {
+            t.push(&schema::USERS);
+        }
+        if self.rules {
+            t.push(&schema::QUERY_RULES);
+        }
+        if self.variables {
+            t.push(&schema::VARIABLES);
+        }
+        t
+    }
+}
+
+fn int(v: impl Into<i64>) -> Value {
+    Value::Integer(v.into())
+}
+
+fn big(v: u64) -> Value {
+    Value::Integer(i64::try_from(v).unwrap_or(i64::MAX))
+}
+
+fn text(v: impl Into<String>) -> Value {
+    Value::Text(v.into())
+}
+
+fn opt_text(v: Option<&str>) -> Value {
+    v.map(|s| Value::Text(s.to_string())).unwrap_or(Value::Null)
+}
+
+fn protocol_name(p: Protocol) -> &'static str {
+    match p {
+        Protocol::Mysql => "mysql",
+        Protocol::Postgres => "postgres",
+    }
+}
+
+/// Rows of `servers` / `runtime_servers` (without the generation) from a topology.
+pub(crate) fn server_rows(topology: &Topology) -> Vec<Vec<Value>> {
+    topology
+        .servers
+        .iter()
+        .map(|s| {
+            vec![
+                int(s.hostgroup),
+                text(&*s.address),
+                text(s.status.as_str()),
+                int(s.weight),
+                int(s.max_connections),
+                int(i64::from(s.tls)),
+            ]
+        })
+        .collect()
+}
+
+/// Rows of `users`.
+pub(crate) fn user_rows(rt: &Runtime) -> Vec<Vec<Value>> {
+    rt.users
+        .iter()
+        .map(|u| {
+            vec![
+                text(&u.name),
+                text(&u.password),
+                text(&u.cluster),
+                opt_text(u.default_schema.as_deref()),
+                u.read_your_writes
+                    .map(|d| big(d.as_millis().try_into().unwrap_or(u64::MAX)))
+                    .unwrap_or(Value::Null),
+            ]
+        })
+        .collect()
+}
+
+/// Rows of `clusters`.
+pub(crate) fn cluster_rows(rt: &Runtime) -> Vec<Vec<Value>> {
+    rt.clusters
+        .iter()
+        .map(|c| {
+            vec![
+                text(&c.name),
+                text(protocol_name(c.protocol)),
+                int(c.writer_hostgroup),
+                int(c.reader_hostgroup),
+            ]
+        })
+        .collect()
+}
+
+/// Rows of `query_rules`: `rule_id` is the 1-based position.
+pub(crate) fn rule_rows(rt: &Runtime) -> Vec<Vec<Value>> {
+    rt.rules
+        .iter()
+        .zip(1i64..)
+        .map(|(r, id)| {
+            vec![
+                int(id),
+                text(r.pattern.as_str()),
+                int(r.hostgroup),
+                opt_text(r.user.as_deref()),
+                opt_text(r.schema.as_deref()),
+            ]
+        })
+        .collect()
+}
+
+/// Rows of `variables`: every variable with its value in the runtime.
+pub(crate) fn variable_rows(rt: &Runtime) -> Vec<Vec<Value>> {
+    let ms = |d: std::time::Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX).to_string();
+    [
+        ("pool.connect_timeout_ms", ms(rt.pool.connect_timeout)),
+        ("pool.idle_timeout_ms", ms(rt.pool.idle_timeout)),
+        ("pool.max_lifetime_ms", ms(rt.pool.max_lifetime)),
+        ("pool.wait_timeout_ms", ms(rt.pool.wait_timeout)),
+        ("mysql.local_infile", rt.mysql.local_infile.to_string()),
+        ("mysql.server_version", rt.mysql.server_version.clone()),
+        (
+            "mysql.default_auth_plugin",
+            rt.mysql.default_auth_plugin.clone(),
+        ),
+        (
+            "mysql.backend_statement_limit",
+            rt.mysql.backend_statement_limit.to_string(),
+        ),
+        ("log.level", rt.log_level.clone()),
+    ]
+    .into_iter()
+    .map(|(name, value)| vec![text(name), text(value)])
+    .collect()
+}
+
+/// Replaces every row of `table` (in schema `db`) with `rows`.
+pub(crate) fn replace_rows(
+    conn: &Connection,
+    db: &str,
+    table: &str,
+    columns: &[&str],
+    rows: &[Vec<Value>],
+) -> rusqlite::Result<()> {
+    conn.execute(&format!("DELETE FROM {db}.{table}"), [])?;
+    let placeholders = vec!["?"; columns.len()].join(", ");
+    let mut insert = conn.prepare(&format!(
+        "INSERT INTO {db}.{table} ({}) VALUES ({placeholders})",
+        schema::column_list(columns)
+    ))?;
+    for row in rows {
+        insert.execute(rusqlite::params_from_iter(row.iter()))?;
+    }
+    Ok(())
+}
+
+/// Fills the configuration tables of `parts` from the running proxy: servers from the live
+/// topology, the rest from the runtime.
+pub(crate) fn seed(conn: &Connection, shared: &Shared, parts: Parts) -> rusqlite::Result<()> {
+    let rt = shared.runtime.load();
+    if parts.servers {
+        let topology = shared.topology.load();
+        replace_rows(
+            conn,
+            "main",
+            "clusters",
+            schema::CLUSTERS.columns,
+            &cluster_rows(&rt),
+        )?;
+        replace_rows(
+            conn,
+            "main",
+            "servers",
+            schema::SERVERS.columns,
+            &server_rows(&topology),
+        )?;
+    }
+    if parts.users {
+        replace_rows(
+            conn,
+            "main",
+            "users",
+            schema::USERS.columns,
+            &user_rows(&rt),
+        )?;
+    }
+    if parts.rules {
+        replace_rows(
+            conn,
+            "main",
+            "query_rules",
+            schema::QUERY_RULES.columns,
+            &rule_rows(&rt),
+        )?;
+    }
+    if parts.variables {
+        replace_rows(
+            conn,
+            "main",
+            "variables",
+            schema::VARIABLES.columns,
+            &variable_rows(&rt),
+        )?;
+    }
+    Ok(())
+}
+
+/// Refreshes the `runtime_*` tables from the running proxy.
+pub(crate) fn refresh_runtime(conn: &Connection, shared: &Shared) -> rusqlite::Result<()> {
+    let rt = shared.runtime.load();
+    let topology = shared.topology.load();
+    let generation = big(topology.generation);
+    let servers: Vec<Vec<Value>> = server_rows(&topology)
+        .into_iter()
+        .map(|mut row| {
+            row.push(generation.clone());
+            row
+        })
+        .collect();
+    let mut server_columns = schema::SERVERS.columns.to_vec();
+    server_columns.push("generation");
+    replace_rows(conn, "main", "runtime_servers", &server_columns, &servers)?;
+    replace_rows(
+        conn,
+        "main",
+        "runtime_users",
+        schema::USERS.columns,
+        &user_rows(&rt),
+    )?;
+    replace_rows(
+        conn,
+        "main",
+        "runtime_clusters",
+        schema::CLUSTERS.columns,
+        &cluster_rows(&rt),
+    )?;
+    replace_rows(
+        conn,
+        "main",
+        "runtime_query_rules",
+        schema::QUERY_RULES.columns,
+        &rule_rows(&rt),
+    )?;
+    replace_rows(
+        conn,
+        "main",
+        "runtime_variables",
+        schema::VARIABLES.columns,
+        &variable_rows(&rt),
+    )?;
+    Ok(())
+}
+
+/// Refreshes the `stats_*` tables from the live counters.
+pub(crate) fn refresh_stats(conn: &Connection, shared: &Shared) -> rusqlite::Result<()> {
+    let topology = shared.topology.load();
+    let rt = shared.runtime.load();
+    let load = |a: &std::sync::atomic::AtomicU64| big(a.load(Ordering::Relaxed));
+
+    // stats_connection_pool: one row per server of the topology (a server in two
+    // hostgroups shares one pool, so both rows show the same pool).
+    let pool_rows: Vec<Vec<Value>> = topology
+        .servers
+        .iter()
+        .map(|s| {
+            let pool = shared.mysql_pools.get(&s.address);
+            let (used, free) = pool
+                .as_ref()
+                .map(|p| (p.outstanding() as u64, p.idle_count() as u64))
+                .unwrap_or((0, 0));
+            let mut row = vec![
+                int(s.hostgroup),
+                text(&*s.address),
+                text(s.status.as_str()),
+                big(used),
+                big(free),
+            ];
+            match &pool {
+                Some(p) => row.extend([
+                    load(&p.stats.connections_ok),
+                    load(&p.stats.connections_failed),
+                    load(&p.stats.connections_closed),
+                    load(&p.stats.reuses),
+                    load(&p.stats.wait_timeouts),
+                ]),
+                None => row.extend(vec![int(0); 5]),
+            }
+            row
+        })
+        .collect();
+    replace_rows(
+        conn,
+        "main",
+        "stats_connection_pool",
+        &[
+            "hostgroup",
+            "address",
+            "status",
+            "used",
+            "free",
+            "connections_ok",
+            "connections_failed",
+            "connections_closed",
+            "reuses",
+            "wait_timeouts",
+        ],
+        &pool_rows,
+    )?;
+
+    // stats_query_digest.
+    let digests: Vec<Vec<Value>> = shared
+        .stats
+        .digests
+        .iter()
+        .map(|e| {
+            let d = e.value();
+            vec![
+                text(format!("0x{:016X}", e.key())),
+                text(&*d.text),
+                int(d.hostgroup),
+                text(&*d.user),
+                big(d.count),
+                big(d.sum_us),
+                big(d.min_us),
+                big(d.max_us),
+                big(d.rows),
+            ]
+        })
+        .collect();
+    replace_rows(
+        conn,
+        "main",
+        "stats_query_digest",
+        &[
+            "digest",
+            "digest_text",
+            "hostgroup",
+            "user",
+            "count",
+            "sum_time_us",
+            "min_time_us",
+            "max_time_us",
+            "rows",
+        ],
+        &digests,
+    )?;
+
+    // stats_sessions.
+    let sessions: Vec<crate::stats::SessionSnapshot> = shared
+        .stats
+        .sessions
+        .iter()
+        .map(|e| e.value().clone())
+        .collect();
+    let session_rows: Vec<Vec<Value>> = sessions
+        .iter()
+        .map(|s| {
+            vec![
+                int(s.id),
+                text(&*s.user),
+                text(s.client.to_string()),
+                text(&*s.schema),
+                opt_text(s.backend.as_deref()),
+                text(&s.pins),
+            ]
+        })
+        .collect();
+    replace_rows(
+        conn,
+        "main",
+        "stats_sessions",
+        &["id", "user", "client", "schema", "backend", "pins"],
+        &session_rows,
+    )?;
+
+    // stats_multiplexing: per hostgroup (of the topology and of the clusters), the client
+    // sessions holding a backend connection of one of its servers, and the backend
+    // connections open to its servers (lent + idle).
+    let mut hostgroups: BTreeMap<u32, BTreeSet<&str>> = BTreeMap::new();
+    for c in &rt.clusters {
+        hostgroups.entry(c.writer_hostgroup).or_default();
+        hostgroups.entry(c.reader_hostgroup).or_default();
+    }
+    for s in &topology.servers {
+        hostgroups
+            .entry(s.hostgroup)
+            .or_default()
+            .insert(&s.address);
+    }
+    let mux_rows: Vec<Vec<Value>> = hostgroups
+        .iter()
+        .map(|(hostgroup, addresses)| {
+            let clients = sessions
+                .iter()
+                .filter(|s| s.backend.as_deref().is_some_and(|b| addresses.contains(b)))
+                .count() as u64;
+            let backends: u64 = addresses
+                .iter()
+                .filter_map(|a| shared.mysql_pools.get(&Arc::from(*a)))
+                .map(|p| (p.outstanding() + p.idle_count()) as u64)
+                .sum();
+            vec![int(*hostgroup), big(clients), big(backends)]
+        })
+        .collect();
+    replace_rows(
+        conn,
+        "main",
+        "stats_multiplexing",
+        &["hostgroup", "client_connections", "backend_connections"],
+        &mux_rows,
+    )?;
+    Ok(())
+}

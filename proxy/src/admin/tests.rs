@@ -1,0 +1,629 @@
+use super::*;
+use crate::stats::SessionSnapshot;
+
+const CONFIG: &str = r#"
+[admin]
+user = "admin"
+password = "adminpw"
+
+[[clusters]]
+name = "shop"
+protocol = "mysql"
+writer_hostgroup = 10
+reader_hostgroup = 20
+
+[[servers]]
+hostgroup = 10
+address = "127.0.0.1:3306"
+max_connections = 50
+
+[[servers]]
+hostgroup = 20
+address = "127.0.0.1:3307"
+weight = 2
+
+[[users]]
+name = "app"
+password = "apppw"
+cluster = "shop"
+default_schema = "shopdb"
+
+[[rules]]
+match = "^SELECT .* FOR UPDATE"
+hostgroup = 10
+"#;
+
+fn admin_with(config: &str, data_dir: Option<PathBuf>) -> Result<Admin, AdminError> {
+    let rt = sqlmux_config::parse(config).unwrap();
+    Admin::new(Shared::new(rt, None), data_dir)
+}
+
+fn admin() -> Admin {
+    admin_with(CONFIG, None).unwrap()
+}
+
+fn rows(admin: &Admin, sql: &str) -> Vec<Vec<Option<String>>> {
+    match admin.execute(sql).unwrap() {
+        Outcome::Rows { rows, .. } => rows,
+        other => panic!("{sql}: expected rows, got {other:?}"),
+    }
+}
+
+fn text_rows(admin: &Admin, sql: &str) -> Vec<Vec<String>> {
+    rows(admin, sql)
+        .into_iter()
+        .map(|r| {
+            r.into_iter()
+                .map(|v| v.unwrap_or_else(|| "NULL".into()))
+                .collect()
+        })
+        .collect()
+}
+
+fn affected(admin: &Admin, sql: &str) -> u64 {
+    match admin.execute(sql).unwrap() {
+        Outcome::Done { affected, .. } => affected,
+        other => panic!("{sql}: expected OK, got {other:?}"),
+    }
+}
+
+#[test]
+fn tables_are_seeded_from_the_runtime() {
+    let a = admin();
+    assert_eq!(
+        text_rows(
+            &a,
+            "SELECT hostgroup, address, status, weight, max_connections, tls FROM servers"
+        ),
+        vec![
+            vec!["10", "127.0.0.1:3306", "ONLINE", "1", "50", "0"],
+            vec!["20", "127.0.0.1:3307", "ONLINE", "2", "100", "0"],
+        ]
+    );
+    assert_eq!(
+        text_rows(&a, "SELECT * FROM users"),
+        vec![vec!["app", "apppw", "shop", "shopdb", "NULL"]]
+    );
+    assert_eq!(
+        text_rows(&a, "SELECT * FROM clusters"),
+        vec![vec!["shop", "mysql", "10", "20"]]
+    );
+    assert_eq!(
+        text_rows(
+            &a,
+            "SELECT rule_id, `match`, hostgroup, user FROM query_rules"
+        ),
+        vec![vec!["1", "^SELECT .* FOR UPDATE", "10", "NULL"]]
+    );
+    assert_eq!(
+        text_rows(
+            &a,
+            "SELECT value FROM variables WHERE name = 'pool.wait_timeout_ms'"
+        ),
+        vec![vec!["3000"]]
+    );
+    assert_eq!(
+        rows(&a, "SELECT name FROM variables").len(),
+        load::VARIABLE_NAMES.len()
+    );
+    assert_eq!(
+        text_rows(
+            &a,
+            "SELECT address, generation FROM runtime_servers ORDER BY hostgroup"
+        ),
+        vec![vec!["127.0.0.1:3306", "1"], vec!["127.0.0.1:3307", "1"]]
+    );
+}
+
+#[test]
+fn an_edit_goes_live_with_load_and_bumps_the_generation() {
+    let a = admin();
+    assert_eq!(affected(&a, "UPDATE servers SET weight = 5"), 2);
+    assert_eq!(
+        a.shared().topology.load().servers[0].weight,
+        1,
+        "not live before LOAD"
+    );
+    let Outcome::Done { info, .. } = a.execute("load servers to runtime").unwrap() else {
+        panic!()
+    };
+    assert!(info.contains("generation 2"), "{info}");
+    let topology = a.shared().topology.load();
+    assert_eq!(topology.generation, 2);
+    assert!(topology.servers.iter().all(|s| s.weight == 5));
+    assert!(a
+        .shared()
+        .runtime
+        .load()
+        .servers
+        .iter()
+        .all(|s| s.weight == 5));
+    assert_eq!(
+        text_rows(
+            &a,
+            "SELECT DISTINCT weight, generation FROM runtime_servers"
+        ),
+        vec![vec!["5", "2"]]
+    );
+    // Loading the same servers again changes nothing.
+    let Outcome::Done { info, .. } = a.execute("LOAD SERVERS TO RUNTIME").unwrap() else {
+        panic!()
+    };
+    assert!(info.contains("unchanged"), "{info}");
+    assert_eq!(a.shared().topology.load().generation, 2);
+}
+
+#[test]
+fn a_bad_edit_is_refused_and_the_runtime_is_unchanged() {
+    let a = admin();
+    affected(
+        &a,
+        "UPDATE servers SET address = 'nowhere' WHERE hostgroup = 10",
+    );
+    let err = a.execute("LOAD SERVERS TO RUNTIME").unwrap_err();
+    let message = err.to_string();
+    assert!(matches!(err, AdminError::LoadRefused { .. }), "{err:?}");
+    assert!(
+        message.contains("servers row (hostgroup=10, address='nowhere'): address: bad address"),
+        "{message}"
+    );
+    assert!(message.contains("runtime is unchanged"), "{message}");
+    assert_eq!(err.mysql().0 as u16, 1105);
+    assert_eq!(a.shared().topology.load().generation, 1);
+    assert_eq!(
+        &*a.shared().topology.load().servers[0].address,
+        "127.0.0.1:3306"
+    );
+
+    // A server in a hostgroup no cluster uses; a user of an unknown cluster.
+    let a = admin();
+    affected(
+        &a,
+        "INSERT INTO servers (hostgroup, address) VALUES (99, '127.0.0.1:1')",
+    );
+    let message = a
+        .execute("LOAD SERVERS TO RUNTIME")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        message.contains("hostgroup 99 is used by no cluster"),
+        "{message}"
+    );
+    affected(&a, "UPDATE users SET cluster = 'nope'");
+    let message = a.execute("LOAD USERS TO RUNTIME").unwrap_err().to_string();
+    assert!(
+        message.contains("users row (name='app'): cluster: no cluster named"),
+        "{message}"
+    );
+    assert_eq!(a.shared().runtime.load().users[0].cluster, "shop");
+}
+
+#[test]
+fn removing_a_cluster_in_use_is_refused() {
+    let a = admin();
+    affected(&a, "DELETE FROM clusters");
+    affected(&a, "DELETE FROM servers");
+    let message = a
+        .execute("LOAD SERVERS TO RUNTIME")
+        .unwrap_err()
+        .to_string();
+    assert!(message.contains("no cluster named \"shop\""), "{message}");
+    // With the users gone too, LOAD ALL takes it.
+    affected(&a, "DELETE FROM users");
+    affected(&a, "DELETE FROM query_rules");
+    a.execute("LOAD ALL TO RUNTIME").unwrap();
+    assert!(a.shared().runtime.load().clusters.is_empty());
+    assert!(a.shared().topology.load().servers.is_empty());
+}
+
+#[test]
+fn users_rules_and_variables_load() {
+    let a = admin();
+    affected(
+        &a,
+        "INSERT INTO users (name, password, cluster, read_your_writes_ms) VALUES ('bob', 'pw', 'shop', 250)",
+    );
+    a.execute("LOAD USERS TO RUNTIME").unwrap();
+    let rt = a.shared().runtime.load();
+    let bob = rt.user("bob").unwrap();
+    assert_eq!(
+        bob.read_your_writes,
+        Some(std::time::Duration::from_millis(250))
+    );
+
+    affected(
+        &a,
+        "INSERT INTO query_rules (rule_id, \"match\", hostgroup, user) VALUES (0, '^SELECT', 20, 'bob')",
+    );
+    a.execute("LOAD MYSQL QUERY RULES TO RUNTIME").unwrap();
+    let rt = a.shared().runtime.load();
+    assert_eq!(rt.rules.len(), 2);
+    assert_eq!(
+        rt.rules[0].pattern.as_str(),
+        "^SELECT",
+        "ordered by rule_id"
+    );
+    assert_eq!(rt.rules[0].user.as_deref(), Some("bob"));
+    assert_eq!(
+        text_rows(&a, "SELECT rule_id, hostgroup FROM runtime_query_rules"),
+        vec![vec!["1", "20"], vec!["2", "10"]]
+    );
+
+    affected(
+        &a,
+        "INSERT INTO query_rules (\"match\", hostgroup) VALUES ('(', 10)",
+    );
+    let message = a.execute("LOAD RULES TO RUNTIME").unwrap_err().to_string();
+    assert!(
+        message.contains("query_rules row (rule_id=2): match: bad regex"),
+        "{message}"
+    );
+
+    affected(
+        &a,
+        "UPDATE variables SET value = 5000 WHERE name = 'pool.wait_timeout_ms'",
+    );
+    affected(
+        &a,
+        "UPDATE variables SET value = 'FALSE' WHERE name = 'mysql.local_infile'",
+    );
+    a.execute("LOAD VARIABLES TO RUNTIME").unwrap();
+    let rt = a.shared().runtime.load();
+    assert_eq!(rt.pool.wait_timeout, std::time::Duration::from_millis(5000));
+    assert!(!rt.mysql.local_infile);
+    assert_eq!(
+        text_rows(
+            &a,
+            "SELECT value FROM runtime_variables WHERE name = 'mysql.local_infile'"
+        ),
+        vec![vec!["false"]]
+    );
+
+    affected(
+        &a,
+        "UPDATE variables SET value = 'soon' WHERE name = 'pool.idle_timeout_ms'",
+    );
+    let message = a
+        .execute("LOAD VARIABLES TO RUNTIME")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        message.contains("variables row (name='pool.idle_timeout_ms')"),
+        "{message}"
+    );
+    affected(
+        &a,
+        "UPDATE variables SET value = '1000' WHERE name = 'pool.idle_timeout_ms'",
+    );
+    affected(
+        &a,
+        "UPDATE variables SET value = 'md5' WHERE name = 'mysql.default_auth_plugin'",
+    );
+    let message = a
+        .execute("LOAD VARIABLES TO RUNTIME")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        message.contains("variables row (name='mysql.default_auth_plugin'): unsupported plugin"),
+        "{message}"
+    );
+    affected(&a, "UPDATE variables SET value = 'mysql_native_password' WHERE name = 'mysql.default_auth_plugin'");
+    affected(&a, "INSERT INTO variables VALUES ('pool.size', '3')");
+    let message = a
+        .execute("LOAD VARIABLES TO RUNTIME")
+        .unwrap_err()
+        .to_string();
+    assert!(message.contains("unknown variable"), "{message}");
+    assert_eq!(
+        a.shared().runtime.load().pool.idle_timeout,
+        std::time::Duration::from_secs(60)
+    );
+}
+
+#[test]
+fn only_configuration_tables_are_writable_and_no_ddl_runs() {
+    let a = admin();
+    let err = a
+        .execute("UPDATE runtime_servers SET weight = 9")
+        .unwrap_err();
+    assert!(matches!(err, AdminError::ReadOnly { .. }), "{err:?}");
+    assert_eq!(err.mysql().0 as u16, 1036);
+    assert!(matches!(
+        a.execute("DELETE FROM stats_sessions").unwrap_err(),
+        AdminError::ReadOnly { .. }
+    ));
+    for sql in [
+        "DROP TABLE servers",
+        "CREATE TABLE t (x)",
+        "BEGIN",
+        "ATTACH DATABASE '/tmp/x.db' AS x",
+        "PRAGMA writable_schema = 1",
+    ] {
+        let err = a.execute(sql).unwrap_err();
+        assert!(matches!(err, AdminError::Unsupported(_)), "{sql}: {err:?}");
+    }
+    // Read-only pragmas work.
+    assert_eq!(rows(&a, "PRAGMA table_info(servers)").len(), 6);
+    // STRICT tables and checks refuse bad values at edit time.
+    assert!(a.execute("UPDATE servers SET weight = 'heavy'").is_err());
+    assert!(a.execute("UPDATE servers SET weight = -1").is_err());
+    let err = a
+        .execute("INSERT INTO users (name, password, cluster) VALUES ('app', 'x', 'shop')")
+        .unwrap_err();
+    assert_eq!(err.mysql().0 as u16, 1062, "{err}");
+    let err = a.execute("SELECT * FROM missing_table").unwrap_err();
+    assert_eq!(err.mysql().0 as u16, 1146, "{err}");
+    let err = a.execute("SELEKT 1").unwrap_err();
+    assert_eq!(err.mysql().0 as u16, 1064, "{err}");
+    assert!(a.execute("DELETE FROM servers; DROP TABLE users").is_err());
+    assert_eq!(rows(&a, "SELECT * FROM servers").len(), 2, "nothing ran");
+    assert!(matches!(a.execute("   "), Err(AdminError::EmptyQuery)));
+    // Still usable afterwards, and the store holds no open transaction.
+    assert_eq!(
+        affected(&a, "UPDATE servers SET weight = 3 WHERE hostgroup = 20"),
+        1
+    );
+}
+
+#[test]
+fn session_variables_and_show() {
+    let a = admin();
+    assert_eq!(
+        a.execute("select @@version_comment limit 1").unwrap(),
+        Outcome::Rows {
+            columns: vec!["@@version_comment".into()],
+            rows: vec![vec![Some(VERSION_COMMENT.into())]],
+        }
+    );
+    assert_eq!(
+        text_rows(&a, "SELECT @@version"),
+        vec![vec!["8.0.36-sqlmux"]]
+    );
+    assert_eq!(
+        a.execute("SELECT @@nonsense").unwrap_err().mysql().0 as u16,
+        1193
+    );
+    assert_eq!(
+        text_rows(&a, "SELECT DATABASE(), USER(), VERSION()"),
+        vec![vec!["main", "admin", "8.0.36-sqlmux"]]
+    );
+    let tables: Vec<String> = text_rows(&a, "SHOW TABLES")
+        .into_iter()
+        .map(|r| r[0].clone())
+        .collect();
+    for t in [
+        "servers",
+        "runtime_servers",
+        "stats_connection_pool",
+        "stats_multiplexing",
+        "variables",
+    ] {
+        assert!(tables.iter().any(|x| x == t), "{t} in {tables:?}");
+    }
+    assert_eq!(affected(&a, "SET NAMES utf8mb4"), 0);
+}
+
+#[test]
+fn stats_tables_are_fresh_at_every_read() {
+    let a = admin();
+    let shared = a.shared().clone();
+    let user: Arc<str> = Arc::from("app");
+    shared
+        .stats
+        .statement(10, &user, 0xABCD, b"SELECT * FROM t WHERE id = 1", 120, 0);
+    shared
+        .stats
+        .statement(10, &user, 0xABCD, b"SELECT * FROM t WHERE id = 2", 80, 0);
+    assert_eq!(
+        text_rows(
+            &a,
+            "SELECT digest, digest_text, count, sum_time_us, min_time_us, max_time_us FROM stats_query_digest"
+        ),
+        vec![vec![
+            "0x000000000000ABCD".to_string(),
+            sqlmux_protocol::sql::digest(b"SELECT * FROM t WHERE id = 1").text,
+            "2".into(),
+            "200".into(),
+            "80".into(),
+            "120".into()
+        ]]
+    );
+    shared.stats.sessions.insert(
+        7,
+        SessionSnapshot {
+            id: 7,
+            user: user.clone(),
+            client: "127.0.0.1:50000".parse().unwrap(),
+            schema: Arc::from("shopdb"),
+            backend: Some(Arc::from("127.0.0.1:3306")),
+            pins: "transaction".into(),
+        },
+    );
+    assert_eq!(
+        text_rows(
+            &a,
+            "SELECT id, user, client, schema, backend, pins FROM stats_sessions"
+        ),
+        vec![vec![
+            "7",
+            "app",
+            "127.0.0.1:50000",
+            "shopdb",
+            "127.0.0.1:3306",
+            "transaction"
+        ]]
+    );
+    let pool = shared.mysql_pools.server(&Arc::from("127.0.0.1:3306"), 50);
+    pool.stats
+        .connections_ok
+        .fetch_add(3, std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(
+        text_rows(
+            &a,
+            "SELECT p.address, r.weight, p.used, p.free, p.connections_ok \
+             FROM stats_connection_pool p JOIN runtime_servers r \
+               ON r.address = p.address AND r.hostgroup = p.hostgroup \
+             ORDER BY p.hostgroup DESC"
+        ),
+        vec![
+            vec!["127.0.0.1:3307", "2", "0", "0", "0"],
+            vec!["127.0.0.1:3306", "1", "0", "0", "3"],
+        ]
+    );
+    assert_eq!(
+        text_rows(&a, "SELECT * FROM stats_multiplexing ORDER BY hostgroup"),
+        vec![vec!["10", "1", "0"], vec!["20", "0", "0"]]
+    );
+    shared.stats.sessions.remove(&7);
+    assert!(
+        rows(&a, "SELECT * FROM stats_sessions").is_empty(),
+        "refreshed"
+    );
+}
+
+#[test]
+fn save_from_runtime_copies_a_pushed_topology_into_the_tables() {
+    let a = admin();
+    let shared = a.shared().clone();
+    shared.replace_topology(|generation| {
+        let mut t = (**shared.topology.load()).clone();
+        t.generation = generation;
+        t.servers[0].status = sqlmux_config::ServerStatus::OfflineSoft;
+        t
+    });
+    a.execute("SAVE SERVERS FROM RUNTIME").unwrap();
+    assert_eq!(
+        text_rows(&a, "SELECT status FROM servers WHERE hostgroup = 10"),
+        vec![vec!["OFFLINE_SOFT"]]
+    );
+}
+
+#[test]
+fn the_saved_store_wins_over_the_config_file_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    {
+        let a = admin_with(CONFIG, Some(data_dir.clone())).unwrap();
+        affected(&a, "UPDATE servers SET weight = 7 WHERE hostgroup = 20");
+        affected(&a, "UPDATE users SET password = 'newpw'");
+        let Outcome::Done { info, .. } = a.execute("SAVE ALL TO DISK").unwrap() else {
+            panic!()
+        };
+        assert!(info.contains("sqlmux.db"), "{info}");
+        assert!(data_dir.join("sqlmux.db").exists());
+        // Not saved: stays a table edit only.
+        affected(&a, "UPDATE servers SET weight = 9 WHERE hostgroup = 10");
+    }
+    let a = admin_with(CONFIG, Some(data_dir.clone())).unwrap();
+    let topology = a.shared().topology.load();
+    let reader = topology.servers.iter().find(|s| s.hostgroup == 20).unwrap();
+    assert_eq!(reader.weight, 7, "saved store made live at start");
+    assert_eq!(
+        topology
+            .servers
+            .iter()
+            .find(|s| s.hostgroup == 10)
+            .unwrap()
+            .weight,
+        1
+    );
+    assert_eq!(a.shared().runtime.load().users[0].password, "newpw");
+    assert_eq!(
+        text_rows(&a, "SELECT weight FROM servers WHERE hostgroup = 20"),
+        vec![vec!["7"]]
+    );
+
+    // LOAD ... FROM DISK restores the tables after an edit.
+    affected(&a, "DELETE FROM servers");
+    a.execute("LOAD SERVERS FROM DISK").unwrap();
+    assert_eq!(rows(&a, "SELECT * FROM servers").len(), 2);
+
+    // A saved store that no longer validates stops the start with a clear error.
+    affected(
+        &a,
+        "UPDATE servers SET address = 'bad' WHERE hostgroup = 20",
+    );
+    a.execute("SAVE SERVERS TO DISK").unwrap();
+    let err = admin_with(CONFIG, Some(data_dir)).unwrap_err();
+    assert!(
+        matches!(err, AdminError::SavedStoreInvalid { .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("address='bad'"), "{err}");
+}
+
+#[test]
+fn disk_commands_need_a_data_dir() {
+    let a = admin();
+    assert!(matches!(
+        a.execute("SAVE SERVERS TO DISK").unwrap_err(),
+        AdminError::NoDataDir(_)
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let a = admin_with(CONFIG, Some(dir.path().to_path_buf())).unwrap();
+    let err = a.execute("LOAD USERS FROM DISK").unwrap_err();
+    assert!(err.to_string().contains("does not exist"), "{err}");
+}
+
+#[test]
+fn admin_login_checks_the_admin_credentials() {
+    let a = admin();
+    let salt = sqlmux_protocol::mysql::auth::new_salt();
+    let good =
+        mysql_common::auth::plugins::mysql_native_password::scramble_native(&salt, b"adminpw")
+            .unwrap();
+    assert!(a.check_mysql_login(b"admin", &salt, &good));
+    assert!(!a.check_mysql_login(b"app", &salt, &good));
+    let bad = mysql_common::auth::plugins::mysql_native_password::scramble_native(&salt, b"wrong")
+        .unwrap();
+    assert!(!a.check_mysql_login(b"admin", &salt, &bad));
+    assert!(!a.check_mysql_login(b"admin", &salt, b""));
+    // Without [admin], nobody logs in.
+    let rt = sqlmux_config::parse("").unwrap();
+    let a = Admin::new(Shared::new(rt, None), None).unwrap();
+    assert!(!a.check_mysql_login(b"admin", &salt, &good));
+}
+
+#[test]
+fn odd_statements_give_errors_or_results_never_panics() {
+    let a = admin();
+    for sql in [
+        "-- only a comment",
+        "/* only a comment */",
+        ";",
+        "SELECT",
+        "SELECT @@",
+        "SELECT @@version,",
+        "LOAD",
+        "SAVE ALL",
+        "SHOW",
+        "SET",
+        "\0sqlmux-reject:command:31",
+        "SELECT x'00ff'",
+        "SELECT 1.5, NULL, 'é'",
+        "VACUUM",
+        "REINDEX",
+        "ANALYZE",
+        "EXPLAIN QUERY PLAN SELECT * FROM servers",
+        "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 3) SELECT x FROM n",
+    ] {
+        let _ = a.execute(sql);
+    }
+    assert_eq!(
+        rows(&a, "SELECT 1.5, NULL, 'é'"),
+        vec![vec![Some("1.5".into()), None, Some("é".into())]]
+    );
+    assert_eq!(
+        text_rows(
+            &a,
+            "INSERT INTO users (name, password, cluster) VALUES ('x', 'y', 'shop') RETURNING name"
+        ),
+        vec![vec!["x"]]
+    );
+    assert_eq!(affected(&a, "DELETE FROM users WHERE name = 'x'"), 1);
+    assert!(a.execute("VACUUM").is_err());
+    assert!(matches!(
+        a.execute("-- only a comment"),
+        Err(AdminError::EmptyQuery)
+    ));
+}

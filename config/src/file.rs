@@ -150,6 +150,10 @@ pub struct PoolFile {
     pub max_lifetime_ms: Option<u64>,
     /// Longest wait for a free backend connection before an error.
     pub wait_timeout_ms: Option<u64>,
+    /// Consecutive connect errors after which a server is SHUNNED.
+    pub shun_after_errors: Option<u32>,
+    /// How long a SHUNNED server gets no new connections.
+    pub shun_ms: Option<u64>,
 }
 
 /// `[mysql]`.

@@ -143,6 +143,10 @@ pub struct PoolSettings {
     pub max_lifetime: Duration,
     /// Longest wait for a free backend connection.
     pub wait_timeout: Duration,
+    /// Consecutive connect errors after which a server is SHUNNED (0: never).
+    pub shun_after_errors: u32,
+    /// How long a SHUNNED server gets no new connections.
+    pub shun_time: Duration,
 }
 
 impl Default for PoolSettings {
@@ -152,6 +156,8 @@ impl Default for PoolSettings {
             idle_timeout: Duration::from_secs(60),
             max_lifetime: Duration::from_secs(3_600),
             wait_timeout: Duration::from_millis(3_000),
+            shun_after_errors: 3,
+            shun_time: Duration::from_secs(10),
         }
     }
 }

@@ -29,6 +29,11 @@ pub fn compile(file: ConfigFile) -> Result<Runtime, ConfigError> {
         idle_timeout: ms(file.pool.idle_timeout_ms, defaults.idle_timeout),
         max_lifetime: ms(file.pool.max_lifetime_ms, defaults.max_lifetime),
         wait_timeout: ms(file.pool.wait_timeout_ms, defaults.wait_timeout),
+        shun_after_errors: file
+            .pool
+            .shun_after_errors
+            .unwrap_or(defaults.shun_after_errors),
+        shun_time: ms(file.pool.shun_ms, defaults.shun_time),
     };
     let mysql_defaults = MysqlSettings::default();
     let default_auth_plugin = file

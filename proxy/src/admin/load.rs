@@ -15,11 +15,13 @@ use sqlmux_config::{ConfigError, Protocol, Runtime};
 pub(crate) type Problem = String;
 
 /// The variables of the `variables` table, in the contract's dotted names.
-pub(crate) const VARIABLE_NAMES: [&str; 9] = [
+pub(crate) const VARIABLE_NAMES: [&str; 11] = [
     "pool.connect_timeout_ms",
     "pool.idle_timeout_ms",
     "pool.max_lifetime_ms",
     "pool.wait_timeout_ms",
+    "pool.shun_after_errors",
+    "pool.shun_ms",
     "mysql.local_infile",
     "mysql.server_version",
     "mysql.default_auth_plugin",
@@ -300,6 +302,11 @@ fn read_variables(conn: &Connection) -> Result<(PoolFile, MysqlFile, LogFile), P
             "pool.idle_timeout_ms" => pool.idle_timeout_ms = Some(number(&value)?),
             "pool.max_lifetime_ms" => pool.max_lifetime_ms = Some(number(&value)?),
             "pool.wait_timeout_ms" => pool.wait_timeout_ms = Some(number(&value)?),
+            "pool.shun_after_errors" => {
+                pool.shun_after_errors =
+                    Some(u32::try_from(number(&value)?).map_err(|_| format!("{name}: too large"))?)
+            }
+            "pool.shun_ms" => pool.shun_ms = Some(number(&value)?),
             "mysql.local_infile" => {
                 mysql.local_infile = Some(match value.trim().to_ascii_lowercase().as_str() {
                     "true" | "1" | "on" | "yes" => true,
@@ -404,6 +411,8 @@ pub(crate) fn file_from_runtime(rt: &Runtime) -> ConfigFile {
             idle_timeout_ms: ms(rt.pool.idle_timeout),
             max_lifetime_ms: ms(rt.pool.max_lifetime),
             wait_timeout_ms: ms(rt.pool.wait_timeout),
+            shun_after_errors: Some(rt.pool.shun_after_errors),
+            shun_ms: ms(rt.pool.shun_time),
         },
         mysql: MysqlFile {
             local_infile: Some(rt.mysql.local_infile),

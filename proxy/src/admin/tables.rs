@@ -153,6 +153,11 @@ pub(crate) fn variable_rows(rt: &Runtime) -> Vec<Vec<Value>> {
         ("pool.idle_timeout_ms", ms(rt.pool.idle_timeout)),
         ("pool.max_lifetime_ms", ms(rt.pool.max_lifetime)),
         ("pool.wait_timeout_ms", ms(rt.pool.wait_timeout)),
+        (
+            "pool.shun_after_errors",
+            rt.pool.shun_after_errors.to_string(),
+        ),
+        ("pool.shun_ms", ms(rt.pool.shun_time)),
         ("mysql.local_infile", rt.mysql.local_infile.to_string()),
         ("mysql.server_version", rt.mysql.server_version.clone()),
         (
@@ -304,10 +309,18 @@ pub(crate) fn refresh_stats(conn: &Connection, shared: &Shared) -> rusqlite::Res
                 .as_ref()
                 .map(|p| (p.outstanding() as u64, p.idle_count() as u64))
                 .unwrap_or((0, 0));
+            // A server sqlmux shunned after connect errors shows as SHUNNED here (the
+            // pushed topology keeps the orchestrator's status).
+            let shunned = pool.as_ref().is_some_and(|p| p.shunned_for().is_some());
+            let status = if shunned && s.status == sqlmux_config::ServerStatus::Online {
+                "SHUNNED"
+            } else {
+                s.status.as_str()
+            };
             let mut row = vec![
                 int(s.hostgroup),
                 text(&*s.address),
-                text(s.status.as_str()),
+                text(status),
                 big(used),
                 big(free),
             ];

@@ -39,6 +39,14 @@ pub enum PoolError {
         /// What failed.
         reason: String,
     },
+    /// Every ONLINE server of the hostgroup is SHUNNED after repeated connect errors.
+    #[error("every ONLINE server of hostgroup {hostgroup} is SHUNNED after repeated connect errors; retried in {retry_ms} ms")]
+    Shunned {
+        /// Hostgroup.
+        hostgroup: u32,
+        /// Time until the first one is tried again.
+        retry_ms: u64,
+    },
     /// No server of the hostgroup takes new work.
     #[error("no ONLINE server in hostgroup {hostgroup}")]
     NoServer {
@@ -82,6 +90,11 @@ pub struct ServerPool<C> {
     recent_peaks: Mutex<std::collections::VecDeque<usize>>,
     /// Whether the server takes work: [`Availability`] as a u8.
     availability: std::sync::atomic::AtomicU8,
+    /// Connect errors in a row.
+    failures: std::sync::atomic::AtomicU32,
+    /// Until when (ms after `born`) the server is SHUNNED; 0 when it is not.
+    shunned_until_ms: std::sync::atomic::AtomicU64,
+    born: Instant,
     /// Counters for this server.
     pub stats: ServerStats,
 }
@@ -182,6 +195,9 @@ impl<C> ServerPool<C> {
             peak: AtomicUsize::new(0),
             recent_peaks: Mutex::new(std::collections::VecDeque::new()),
             availability: std::sync::atomic::AtomicU8::new(Availability::Open as u8),
+            failures: std::sync::atomic::AtomicU32::new(0),
+            shunned_until_ms: std::sync::atomic::AtomicU64::new(0),
+            born: Instant::now(),
             stats: ServerStats::default(),
         }
     }
@@ -296,6 +312,27 @@ impl<C> ServerPool<C> {
         }
     }
 
+    fn now_ms(&self) -> u64 {
+        self.born.elapsed().as_millis() as u64
+    }
+
+    /// Milliseconds until a SHUNNED server is tried again; `None` when it is not SHUNNED.
+    pub fn shunned_for(&self) -> Option<u64> {
+        let until = self.shunned_until_ms.load(Ordering::Relaxed);
+        let now = self.now_ms();
+        (until > now).then(|| until - now)
+    }
+
+    fn connect_failed(&self, settings: &PoolSettings) {
+        self.stats.connect_failed();
+        let failures = self.failures.fetch_add(1, Ordering::Relaxed) + 1;
+        if settings.shun_after_errors > 0 && failures >= settings.shun_after_errors {
+            let until = self.now_ms() + settings.shun_time.as_millis() as u64;
+            self.shunned_until_ms.store(until.max(1), Ordering::Relaxed);
+            tracing::warn!(address = %self.address, failures, "backend SHUNNED after repeated connect errors");
+        }
+    }
+
     /// Connections lent out now.
     pub fn outstanding(&self) -> usize {
         self.outstanding.load(Ordering::Relaxed)
@@ -342,16 +379,32 @@ impl<C> Pools<C> {
         topology: &'t crate::topology::Topology,
         hostgroup: u32,
     ) -> Option<&'t crate::topology::ServerEntry> {
-        topology.online_in(hostgroup).min_by_key(|s| {
-            let outstanding = self
-                .servers
-                .get(&s.address)
-                .map(|p| p.outstanding())
-                .unwrap_or(0) as u64;
-            ((outstanding + 1) * 1_000_000)
-                .checked_div(u64::from(s.weight))
-                .unwrap_or(u64::MAX)
-        })
+        let pool =
+            |s: &crate::topology::ServerEntry| self.servers.get(&s.address).map(|p| p.clone());
+        topology
+            .online_in(hostgroup)
+            .filter(|s| pool(s).is_none_or(|p| p.shunned_for().is_none()))
+            .min_by_key(|s| {
+                let outstanding = pool(s).map(|p| p.outstanding()).unwrap_or(0) as u64;
+                ((outstanding + 1) * 1_000_000)
+                    .checked_div(u64::from(s.weight))
+                    .unwrap_or(u64::MAX)
+            })
+    }
+
+    /// Why `pick` found nothing: every ONLINE server SHUNNED, or none ONLINE.
+    pub fn no_server(&self, topology: &crate::topology::Topology, hostgroup: u32) -> PoolError {
+        let retry = topology
+            .online_in(hostgroup)
+            .filter_map(|s| self.servers.get(&s.address).and_then(|p| p.shunned_for()))
+            .min();
+        match retry {
+            Some(retry_ms) => PoolError::Shunned {
+                hostgroup,
+                retry_ms,
+            },
+            None => PoolError::NoServer { hostgroup },
+        }
     }
 
     /// Applies a new topology: servers ONLINE somewhere stay open, OFFLINE_SOFT and SHUNNED
@@ -459,6 +512,7 @@ impl<C> Pools<C> {
             return match attempt {
                 Ok(Ok(conn)) => {
                     server.stats.connected();
+                    server.failures.store(0, Ordering::Relaxed);
                     server.lent();
                     Ok(Lease {
                         conn: Some(conn),
@@ -469,7 +523,7 @@ impl<C> Pools<C> {
                     })
                 }
                 Ok(Err(e)) => {
-                    server.stats.connect_failed();
+                    server.connect_failed(settings);
                     Err(PoolError::Connect {
                         address: server.address.to_string(),
                         hostgroup,
@@ -477,7 +531,7 @@ impl<C> Pools<C> {
                     })
                 }
                 Err(_) => {
-                    server.stats.connect_failed();
+                    server.connect_failed(settings);
                     Err(PoolError::Connect {
                         address: server.address.to_string(),
                         hostgroup,

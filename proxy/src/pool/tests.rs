@@ -234,3 +234,46 @@ weight = 0
         "weight 0 only when nothing else is left"
     );
 }
+
+#[tokio::test]
+async fn repeated_connect_errors_shun_a_server_until_it_recovers() {
+    let rt = sqlmux_config::parse(
+        "[[clusters]]\nname = \"c\"\nprotocol = \"mysql\"\nwriter_hostgroup = 1\nreader_hostgroup = 2\n\
+         [[servers]]\nhostgroup = 1\naddress = \"127.0.0.1:1\"\n",
+    )
+    .unwrap();
+    let topology = crate::topology::Topology::from_runtime(&rt, 1);
+    let pools: Pools<u32> = Pools::default();
+    let s = PoolSettings {
+        shun_after_errors: 2,
+        shun_time: Duration::from_millis(80),
+        ..settings(100)
+    };
+    let entry = pools.pick(&topology, 1).unwrap().clone();
+    let server = pools.server(&entry.address, 5);
+    for _ in 0..2 {
+        let failed = pools
+            .checkout(&server, 1, part("u"), &s, || async {
+                Err::<u32, _>("refused")
+            })
+            .await;
+        assert!(failed.is_err());
+    }
+    assert!(pools.pick(&topology, 1).is_none(), "SHUNNED: no new work");
+    let err = pools.no_server(&topology, 1).to_string();
+    assert!(
+        err.contains("SHUNNED") && err.contains("hostgroup 1"),
+        "{err}"
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        pools.pick(&topology, 1).is_some(),
+        "tried again after shun_ms"
+    );
+    let mut l = pools
+        .checkout(&server, 1, part("u"), &s, || ok(7))
+        .await
+        .unwrap();
+    assert_eq!(*l.conn(), 7);
+    assert!(server.shunned_for().is_none());
+}

@@ -6,7 +6,7 @@ use super::super::error::SessionError;
 use super::super::relay::{relay_response, RelayOptions};
 use super::tracking::Changes;
 use super::Session;
-use crate::pool::{Lease, Partition, PoolError};
+use crate::pool::{Lease, Partition};
 use sqlmux_protocol::mysql::constants::CapabilityFlags;
 use sqlmux_protocol::mysql::packet::{encode, Frame};
 use sqlmux_protocol::mysql::scanner::{Expect, Scanner};
@@ -172,7 +172,7 @@ impl Session {
         let pools = &self.shared.mysql_pools;
         let server = pools
             .pick(&topology, hostgroup)
-            .ok_or(PoolError::NoServer { hostgroup })?;
+            .ok_or_else(|| pools.no_server(&topology, hostgroup))?;
         let pool = pools.server(&server.address, server.max_connections);
         let schema = self.state.schema.clone().unwrap_or_default();
         let partition = Partition {

@@ -25,6 +25,8 @@ pub struct ClientStatement {
     pub may_insert: bool,
     /// The statement is a plain read (may go to a reader).
     pub read_only: bool,
+    /// The lexer's view of the SQL (routing).
+    pub class: sqlmux_protocol::sql::Classification,
 }
 
 /// A statement prepared on one backend connection.

@@ -127,6 +127,13 @@ impl<C> Lease<C> {
             .expect("a lease holds its connection until checkin")
     }
 
+    /// The connection, read-only.
+    pub fn conn_ref(&self) -> &C {
+        self.conn
+            .as_ref()
+            .expect("a lease holds its connection until checkin")
+    }
+
     /// The partition this connection belongs to.
     pub fn partition(&self) -> &Partition {
         &self.partition

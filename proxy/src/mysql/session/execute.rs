@@ -85,6 +85,10 @@ impl Session {
 
     /// Returns a backend to the pool, filed under the schema it has now.
     pub(super) fn give_back(&self, mut lease: Lease<BackendConn>) {
+        if *lease.partition().schema == *lease.conn_ref().state.schema {
+            lease.checkin();
+            return;
+        }
         let schema: Arc<str> = Arc::from(lease.conn().state.schema.as_str());
         let partition = Partition {
             schema,
@@ -166,7 +170,7 @@ impl Session {
         }
     }
 
-    async fn checkout(&self, hostgroup: u32) -> Result<Lease<BackendConn>, SessionError> {
+    async fn checkout(&mut self, hostgroup: u32) -> Result<Lease<BackendConn>, SessionError> {
         let rt = self.shared.runtime.load_full();
         let topology = self.shared.topology.load_full();
         let pools = &self.shared.mysql_pools;
@@ -174,17 +178,20 @@ impl Session {
             .pick(&topology, hostgroup)
             .ok_or_else(|| pools.no_server(&topology, hostgroup))?;
         let pool = pools.server(&server.address, server.max_connections);
-        let schema = self.state.schema.clone().unwrap_or_default();
-        let partition = Partition {
-            user: Arc::from(self.user.name.as_str()),
-            schema: Arc::from(schema.as_str()),
-            flavor: self.flavor(),
+        let schema = self.state.schema.as_deref().unwrap_or("");
+        let partition = match &self.partition {
+            Some(p) if *p.schema == *schema && *p.user == *self.user.name => p.clone(),
+            _ => Partition {
+                user: self.user_name.clone(),
+                schema: Arc::from(schema),
+                flavor: self.flavor(),
+            },
         };
         let params = ConnectParams {
             address: &server.address,
             user: &self.user.name,
             password: &self.user.password,
-            schema: (!schema.is_empty()).then_some(schema.as_str()),
+            schema: (!schema.is_empty()).then_some(schema),
             capabilities: BACKEND_CAPABILITIES | (self.capabilities & FLAVOR_CAPABILITIES),
             collation: self.collation,
             statement_limit: rt.mysql.backend_statement_limit,
@@ -192,6 +199,7 @@ impl Session {
         };
         let mut refused = None;
         let refused_slot = &mut refused;
+        self.partition = Some(partition.clone());
         let lease = pools
             .checkout(&pool, hostgroup, partition, &rt.pool, move || async move {
                 BackendConn::connect(&params).await.map_err(|e| {

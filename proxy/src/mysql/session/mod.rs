@@ -90,6 +90,8 @@ pub(super) struct Session {
     id: u32,
     user: User,
     user_name: Arc<str>,
+    /// The pool partition of the last checkout (rebuilt when user or schema change).
+    partition: Option<crate::pool::Partition>,
     /// What was last published to `stats.sessions` (backend, pins, schema).
     published: Option<(Option<Arc<str>>, Pins, Option<String>)>,
     capabilities: CapabilityFlags,
@@ -120,6 +122,7 @@ impl Session {
             id,
             user_name: Arc::from(auth.user.name.as_str()),
             published: None,
+            partition: None,
             user: auth.user,
             capabilities: auth.capabilities,
             collation: auth.collation,
@@ -219,14 +222,16 @@ impl Session {
     /// Publishes what the session holds to `stats.sessions` when it changed.
     fn publish(&mut self) {
         let backend = self.backend.as_ref().map(|l| l.address().clone());
+        if let Some((b, p, s)) = &self.published {
+            if *b == backend && *p == self.pins && *s == self.state.schema {
+                return;
+            }
+        }
         let now = (
             backend.clone(),
             self.pins.clone(),
             self.state.schema.clone(),
         );
-        if self.published.as_ref() == Some(&now) {
-            return;
-        }
         let pins: Vec<&str> = self.pins.reasons().map(PinReason::as_str).collect();
         let warnings = self.warnings_hold && pins.is_empty();
         self.shared.stats.sessions.insert(

@@ -75,6 +75,7 @@ impl Session {
                 may_insert: class.flags.contains(Flags::MAY_INSERT)
                     || class.flags.contains(Flags::LAST_INSERT_ID_ARG),
                 read_only: is_plain_read(&class),
+                class,
             },
         );
         self.client.write_raw(&response.0).await?;
@@ -123,7 +124,7 @@ impl Session {
         let pins_before = self.pins.clone();
         let payload = frame.payload();
         let id = statement_id(&payload)?;
-        let Some(stmt) = self.statements.get(&id).cloned() else {
+        let Some(stmt) = self.statements.get(&id) else {
             self.client
                 .send(
                     frame.last_seq.wrapping_add(1),
@@ -132,60 +133,59 @@ impl Session {
                 .await?;
             return Ok(());
         };
-        let hostgroup = if stmt.read_only && !self.pins.is_pinned() {
-            let class = sql::classify(&stmt.sql);
-            let rt = self.shared.runtime.load();
-            let topology = self.shared.topology.load();
-            let cluster = rt
-                .cluster(&self.user.cluster)
-                .ok_or_else(|| SessionError::NoCluster(self.user.name.clone()))?;
-            let ctx = crate::router::RouteContext {
-                cluster,
-                user: &self.user.name,
-                schema: self.state.schema.as_deref().unwrap_or(""),
-                recent_write: self
-                    .user
-                    .read_your_writes
-                    .zip(self.state.last_write)
-                    .is_some_and(|(w, at)| at.elapsed() < w),
-            };
-            crate::router::route(&rt, &topology, &ctx, &stmt.sql, &class).hostgroup
+        let (sql_text, params, may_insert, read_only, class) = (
+            stmt.sql.clone(),
+            stmt.params,
+            stmt.may_insert,
+            stmt.read_only,
+            stmt.class,
+        );
+        let hostgroup = if read_only && !self.pins.is_pinned() {
+            self.route(&sql_text, &class)?
         } else {
             self.writer_hostgroup()?
         };
         let needs = Needs {
             user_vars: false,
-            last_insert_id: stmt.may_insert,
+            last_insert_id: may_insert,
         };
         self.acquire(hostgroup, needs, false).await?;
         let Some(backend_id) = self.ensure_prepared(id).await? else {
             return Err(SessionError::Malformed("statement vanished".into()));
         };
-        let backend_types = self.backend.as_mut().and_then(|l| {
-            l.conn()
+        let (rewritten, sent_types) = {
+            let client_types = self
                 .statements
-                .get(&stmt.sql)
-                .and_then(|s| s.types.clone())
-        });
-        let (rewritten, sent_types) = rewrite_execute(
-            &payload,
-            backend_id,
-            stmt.params,
-            stmt.param_types.as_deref(),
-            backend_types.as_deref(),
-        );
+                .get(&id)
+                .and_then(|s| s.param_types.as_deref());
+            let backend_types = match self.backend.as_mut() {
+                Some(l) => l
+                    .conn()
+                    .statements
+                    .get(&sql_text)
+                    .and_then(|s| s.types.clone()),
+                None => None,
+            };
+            rewrite_execute(
+                &payload,
+                backend_id,
+                params,
+                client_types,
+                backend_types.as_deref(),
+            )
+        };
         if let Some(types) = &sent_types {
             if let Some(s) = self.statements.get_mut(&id) {
                 s.param_types = Some(types.clone());
             }
             if let Some(lease) = self.backend.as_mut() {
-                if let Some(s) = lease.conn().statements.get(&stmt.sql) {
+                if let Some(s) = lease.conn().statements.get(&sql_text) {
                     s.types = Some(types.clone());
                 }
             }
         }
         let packet = encode(frame.first_seq, &rewritten);
-        let follow_up = if stmt.may_insert {
+        let follow_up = if may_insert {
             FollowUp::Pipelined
         } else {
             FollowUp::None
@@ -202,11 +202,11 @@ impl Session {
             self.pins.set(PinReason::Cursor, true);
             self.cursor_statement = Some(id);
         }
-        if stmt.may_insert && outcome.scanner.error.is_none() {
+        if may_insert && outcome.scanner.error.is_none() {
             self.state.last_write = Some(std::time::Instant::now());
         }
         self.finish(&outcome, false);
-        self.record_statement(hostgroup, &stmt.sql, started, &outcome, &pins_before);
+        self.record_statement(hostgroup, &sql_text, started, &outcome, &pins_before);
         Ok(())
     }
 

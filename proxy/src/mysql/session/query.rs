@@ -85,7 +85,11 @@ impl Session {
     }
 
     /// Where a statement goes when no pin decides.
-    fn route(&self, sql_text: &[u8], class: &Classification) -> Result<u32, SessionError> {
+    pub(super) fn route(
+        &self,
+        sql_text: &[u8],
+        class: &Classification,
+    ) -> Result<u32, SessionError> {
         let rt = self.shared.runtime.load();
         let topology = self.shared.topology.load();
         let cluster = rt

@@ -11,6 +11,7 @@ pub struct Proxy {
     mysql: Option<SocketAddr>,
     http: Option<SocketAddr>,
     admin_mysql: Option<SocketAddr>,
+    admin_postgres: Option<SocketAddr>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -57,6 +58,7 @@ impl Proxy {
             &mut runtime.listen.mysql,
             &mut runtime.listen.http,
             &mut runtime.listen.admin_mysql,
+            &mut runtime.listen.admin_postgres,
         ] {
             if address.is_some() {
                 *address = Some("127.0.0.1:0".into());
@@ -93,6 +95,7 @@ impl Proxy {
                         mysql: listeners.mysql_addr(),
                         http: listeners.http_addr(),
                         admin_mysql: listeners.admin_mysql_addr(),
+                        admin_postgres: listeners.admin_postgres_addr(),
                     };
                     let _ = addr_tx.send(Ok(addrs));
                     if let Err(e) = sqlmux_proxy::run(runtime, listeners, shutdown).await {
@@ -108,6 +111,7 @@ impl Proxy {
             mysql: addrs.mysql,
             http: addrs.http,
             admin_mysql: addrs.admin_mysql,
+            admin_postgres: addrs.admin_postgres,
             shutdown: Some(shutdown_tx),
             thread: Some(thread),
         })
@@ -122,6 +126,17 @@ impl Proxy {
     /// The MySQL-protocol admin endpoint's port.
     pub fn admin_mysql_port(&self) -> u16 {
         self.admin_mysql_addr().port()
+    }
+
+    /// The PostgreSQL-protocol admin endpoint.
+    pub fn admin_postgres_addr(&self) -> SocketAddr {
+        self.admin_postgres
+            .expect("this proxy has an admin_postgres listener")
+    }
+
+    /// The PostgreSQL-protocol admin endpoint's port.
+    pub fn admin_postgres_port(&self) -> u16 {
+        self.admin_postgres_addr().port()
     }
 
     /// The MySQL endpoint.
@@ -170,6 +185,7 @@ struct Addrs {
     mysql: Option<SocketAddr>,
     http: Option<SocketAddr>,
     admin_mysql: Option<SocketAddr>,
+    admin_postgres: Option<SocketAddr>,
 }
 
 impl Drop for Proxy {

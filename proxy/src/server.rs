@@ -39,6 +39,8 @@ pub struct Listeners {
     pub http: Option<TcpListener>,
     /// Admin SQL interface, MySQL protocol.
     pub admin_mysql: Option<TcpListener>,
+    /// Admin SQL interface, PostgreSQL protocol.
+    pub admin_postgres: Option<TcpListener>,
 }
 
 impl Listeners {
@@ -54,12 +56,22 @@ impl Listeners {
         if let Some(address) = &settings.admin_mysql {
             listeners.admin_mysql = Some(bind("listen.admin_mysql", address).await?);
         }
+        if let Some(address) = &settings.admin_postgres {
+            listeners.admin_postgres = Some(bind("listen.admin_postgres", address).await?);
+        }
         Ok(listeners)
     }
 
     /// The bound admin (MySQL protocol) address.
     pub fn admin_mysql_addr(&self) -> Option<SocketAddr> {
         self.admin_mysql.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// The bound admin (PostgreSQL protocol) address.
+    pub fn admin_postgres_addr(&self) -> Option<SocketAddr> {
+        self.admin_postgres
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
     }
 
     /// The bound control API address.
@@ -105,7 +117,10 @@ pub async fn run_with_reloads(
     let shared = Shared::new(runtime, client_tls);
     let mut tasks = tokio::task::JoinSet::new();
     // Before the data listeners: a saved admin store may replace the runtime.
-    if listeners.admin_mysql.is_some() || shared.runtime.load().admin.is_some() {
+    if listeners.admin_mysql.is_some()
+        || listeners.admin_postgres.is_some()
+        || shared.runtime.load().admin.is_some()
+    {
         let data_dir = shared
             .runtime
             .load()
@@ -115,7 +130,11 @@ pub async fn run_with_reloads(
         let admin = std::sync::Arc::new(crate::admin::Admin::new(shared.clone(), data_dir)?);
         if let Some(l) = listeners.admin_mysql {
             tracing::info!(address = ?l.local_addr().ok(), "admin (MySQL protocol) up");
-            tasks.spawn(crate::admin::serve_mysql(l, admin));
+            tasks.spawn(crate::admin::serve_mysql(l, admin.clone()));
+        }
+        if let Some(l) = listeners.admin_postgres {
+            tracing::info!(address = ?l.local_addr().ok(), "admin (PostgreSQL protocol) up");
+            tasks.spawn(crate::admin::serve_postgres(l, admin));
         }
     }
     if let Some(l) = listeners.mysql {

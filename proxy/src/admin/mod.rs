@@ -1,7 +1,7 @@
 //! The admin SQL interface: an embedded SQLite store (like ProxySQL's) over the MySQL
-//! protocol on `listen.admin_mysql` ([`serve_mysql`]). The PostgreSQL protocol
-//! (`listen.admin_postgres`) is not served yet; [`Admin::execute`] is protocol-agnostic so
-//! it can share the store.
+//! protocol on `listen.admin_mysql` ([`serve_mysql`]) and the PostgreSQL protocol on
+//! `listen.admin_postgres` ([`serve_postgres`]); [`Admin::execute`] is protocol-agnostic, so
+//! both share the store.
 //!
 //! # Tables
 //!
@@ -58,6 +58,7 @@
 //! Module map: `command` (what a statement asks for), `schema` (DDL), `tables` (runtime ->
 //! tables), `load` (tables -> validated runtime), `disk` (the saved store), `mysql` (the
 //! MySQL-protocol frontend), `mysql_io` (its one-packet-per-read reader and gated writer), [`error`] ([`AdminError`] -> MySQL errors in one place).
+//! [`postgres`]: the PostgreSQL-protocol frontend on `listen.admin_postgres` ([`serve_postgres`]; pgwire, md5 auth, simple query protocol).
 
 mod command;
 mod disk;
@@ -65,11 +66,13 @@ pub mod error;
 mod load;
 mod mysql;
 mod mysql_io;
+pub mod postgres;
 mod schema;
 mod tables;
 
 pub use error::AdminError;
 pub use mysql::serve_mysql;
+pub use postgres::serve_postgres;
 
 use crate::shared::Shared;
 use crate::topology::Topology;

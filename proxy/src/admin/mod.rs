@@ -16,7 +16,7 @@
 //! | `variables` | name (`pool.wait_timeout_ms`, `mysql.local_infile`, `log.level`, ...), value | yes |
 //! | `runtime_servers` | the live topology, plus `generation` | no |
 //! | `runtime_users`, `runtime_clusters`, `runtime_query_rules`, `runtime_variables` | the live runtime | no |
-//! | `stats_connection_pool` | per server: used, free, connections_ok / failed / closed, reuses, wait_timeouts | no |
+//! | `stats_connection_pool` | per server: used, free, connections_ok / failed / closed, reuses, wait_timeouts, checkout_us_total (pool wait + connect), statements, bytes, latency_us_total | no |
 //! | `stats_query_digest` | digest, digest_text, hostgroup, user, count, sum/min/max_time_us, rows | no |
 //! | `stats_sessions` | id, user, client, schema, backend, pins | no |
 //! | `stats_multiplexing` | hostgroup, client_connections (holding one of its backends), backend_connections | no |

@@ -118,7 +118,8 @@ pub(crate) const STATS_DDL: &[(&str, &str)] = &[
         "stats_connection_pool",
         "hostgroup INTEGER, address TEXT, status TEXT, used INTEGER, free INTEGER, \
          connections_ok INTEGER, connections_failed INTEGER, connections_closed INTEGER, \
-         reuses INTEGER, wait_timeouts INTEGER",
+         reuses INTEGER, wait_timeouts INTEGER, checkout_us_total INTEGER, statements INTEGER, \
+         bytes INTEGER, latency_us_total INTEGER",
     ),
     (
         "stats_query_digest",

@@ -331,8 +331,12 @@ pub(crate) fn refresh_stats(conn: &Connection, shared: &Shared) -> rusqlite::Res
                     load(&p.stats.connections_closed),
                     load(&p.stats.reuses),
                     load(&p.stats.wait_timeouts),
+                    load(&p.stats.checkout_us_total),
+                    load(&p.stats.statements),
+                    load(&p.stats.bytes),
+                    load(&p.stats.latency_us_total),
                 ]),
-                None => row.extend(vec![int(0); 5]),
+                None => row.extend(vec![int(0); 9]),
             }
             row
         })
@@ -352,6 +356,10 @@ pub(crate) fn refresh_stats(conn: &Connection, shared: &Shared) -> rusqlite::Res
             "connections_closed",
             "reuses",
             "wait_timeouts",
+            "checkout_us_total",
+            "statements",
+            "bytes",
+            "latency_us_total",
         ],
         &pool_rows,
     )?;

@@ -97,6 +97,13 @@ fn record_server(server: &ServerEntry, pool: &ServerPool<BackendConn>) {
         .absolute(load(&stats.connections_closed));
     counter!("sqlmux_pool_reuses_total", &labels(None)).absolute(load(&stats.reuses));
     counter!("sqlmux_pool_wait_timeouts_total", &labels(None)).absolute(load(&stats.wait_timeouts));
+    counter!("sqlmux_pool_checkouts_total", &labels(None)).absolute(load(&stats.checkouts));
+    counter!("sqlmux_pool_checkout_microseconds_total", &labels(None))
+        .absolute(load(&stats.checkout_us_total));
+    counter!("sqlmux_server_statements_total", &labels(None)).absolute(load(&stats.statements));
+    counter!("sqlmux_server_bytes_total", &labels(None)).absolute(load(&stats.bytes));
+    counter!("sqlmux_server_statement_microseconds_total", &labels(None))
+        .absolute(load(&stats.latency_us_total));
     for status in ALL_STATUSES {
         let value = if status == server.status { 1.0 } else { 0.0 };
         gauge!(
@@ -129,6 +136,26 @@ fn record_sessions(stats: &crate::stats::ProxyStats) {
 }
 
 fn describe() {
+    describe_counter!(
+        "sqlmux_pool_checkouts_total",
+        "Backend connections lent, per server."
+    );
+    describe_counter!(
+        "sqlmux_pool_checkout_microseconds_total",
+        "Time sessions spent getting a backend connection (pool wait and connect), per server."
+    );
+    describe_counter!(
+        "sqlmux_server_statements_total",
+        "Statements run per server."
+    );
+    describe_counter!(
+        "sqlmux_server_bytes_total",
+        "Bytes relayed from each server to clients."
+    );
+    describe_counter!(
+        "sqlmux_server_statement_microseconds_total",
+        "Statement time per server."
+    );
     describe_gauge!("sqlmux_client_connections", "Client connections open now.");
     describe_counter!(
         "sqlmux_client_connections_total",

@@ -127,6 +127,11 @@ impl<C> Lease<C> {
             .expect("a lease holds its connection until checkin")
     }
 
+    /// Counters of the server this connection belongs to.
+    pub fn server_stats(&self) -> &ServerStats {
+        &self.server.stats
+    }
+
     /// The connection, read-only.
     pub fn conn_ref(&self) -> &C {
         self.conn
@@ -475,6 +480,7 @@ impl<C> Pools<C> {
         loop {
             if let Some(idle) = server.take_idle(&partition, settings) {
                 server.stats.reused();
+                server.stats.checked_out(started);
                 server.lent();
                 return Ok(Lease {
                     conn: Some(idle.conn),
@@ -519,6 +525,7 @@ impl<C> Pools<C> {
             return match attempt {
                 Ok(Ok(conn)) => {
                     server.stats.connected();
+                    server.stats.checked_out(started);
                     server.failures.store(0, Ordering::Relaxed);
                     server.lent();
                     Ok(Lease {

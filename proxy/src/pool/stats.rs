@@ -15,9 +15,32 @@ pub struct ServerStats {
     pub reuses: AtomicU64,
     /// Checkouts that timed out waiting.
     pub wait_timeouts: AtomicU64,
+    /// Successful checkouts.
+    pub checkouts: AtomicU64,
+    /// Time spent getting a connection (waiting, connecting), microseconds, all checkouts.
+    pub checkout_us_total: AtomicU64,
+    /// Statements run on this server's connections.
+    pub statements: AtomicU64,
+    /// Bytes relayed from this server to clients.
+    pub bytes: AtomicU64,
+    /// Statement time on this server, microseconds.
+    pub latency_us_total: AtomicU64,
 }
 
 impl ServerStats {
+    pub(super) fn checked_out(&self, since: std::time::Instant) {
+        self.checkouts.fetch_add(1, Ordering::Relaxed);
+        self.checkout_us_total
+            .fetch_add(since.elapsed().as_micros() as u64, Ordering::Relaxed);
+    }
+
+    /// Counts one statement run on this server.
+    pub fn statement(&self, bytes: u64, micros: u64) {
+        self.statements.fetch_add(1, Ordering::Relaxed);
+        self.bytes.fetch_add(bytes, Ordering::Relaxed);
+        self.latency_us_total.fetch_add(micros, Ordering::Relaxed);
+    }
+
     pub(super) fn connected(&self) {
         self.connections_ok.fetch_add(1, Ordering::Relaxed);
     }

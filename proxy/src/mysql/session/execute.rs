@@ -238,6 +238,7 @@ impl Session {
         let Some(lease) = self.backend.as_mut() else {
             return Err(SessionError::NoCluster(self.user.name.clone()));
         };
+        let started = std::time::Instant::now();
         let conn = lease.conn();
         conn.close_evicted().await?;
         if follow_up == FollowUp::Pipelined {
@@ -258,6 +259,9 @@ impl Session {
                 read_u64(conn).await?
             }
         };
+        lease
+            .server_stats()
+            .statement(relayed.bytes, started.elapsed().as_micros() as u64);
         Ok(Outcome {
             scanner: relayed.scanner,
             changes,

@@ -170,6 +170,21 @@ fn offline_hard_ends_pinned_sessions_with_a_clear_error() {
         )
         .unwrap();
     assert_eq!(status, 200, "{body}");
+    // The pinned connection is closed now, not at the session's next statement.
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    loop {
+        let n = a
+            .root_sql("SELECT COUNT(*) FROM information_schema.processlist WHERE user = 'app'")
+            .unwrap();
+        if n == "0" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "backend connection still open: {n}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let err = c.query("SELECT 1").unwrap().unwrap_err();
     assert_eq!(err.code, 9001);
     assert!(err.message.contains("OFFLINE_HARD"), "{}", err.message);

@@ -18,7 +18,7 @@
 //! | `runtime_users`, `runtime_clusters`, `runtime_query_rules`, `runtime_variables` | the live runtime | no |
 //! | `stats_connection_pool` | per server: used, free, connections_ok / failed / closed, reuses, wait_timeouts, checkout_us_total (pool wait + connect), statements, bytes, latency_us_total | no |
 //! | `stats_query_digest` | digest, digest_text, hostgroup, user, count, sum/min/max_time_us, rows | no |
-//! | `stats_sessions` | id, user, client, schema, backend, pins | no |
+//! | `stats_sessions` | id, user, client, schema, state (idle / pinned / warnings), backend, pins | no |
 //! | `stats_multiplexing` | hostgroup, client_connections (holding one of its backends), backend_connections | no |
 //!
 //! The `runtime_*` and `stats_*` tables are refreshed from the running proxy right before

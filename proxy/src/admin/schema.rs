@@ -128,7 +128,7 @@ pub(crate) const STATS_DDL: &[(&str, &str)] = &[
     ),
     (
         "stats_sessions",
-        "id INTEGER, user TEXT, client TEXT, schema TEXT, backend TEXT, pins TEXT",
+        "id INTEGER, user TEXT, client TEXT, schema TEXT, state TEXT, backend TEXT, pins TEXT",
     ),
     (
         "stats_multiplexing",

@@ -417,6 +417,7 @@ pub(crate) fn refresh_stats(conn: &Connection, shared: &Shared) -> rusqlite::Res
                 text(&*s.user),
                 text(s.client.to_string()),
                 text(&*s.schema),
+                text(s.state),
                 opt_text(s.backend.as_deref()),
                 text(&s.pins),
             ]
@@ -426,7 +427,7 @@ pub(crate) fn refresh_stats(conn: &Connection, shared: &Shared) -> rusqlite::Res
         conn,
         "main",
         "stats_sessions",
-        &["id", "user", "client", "schema", "backend", "pins"],
+        &["id", "user", "client", "schema", "state", "backend", "pins"],
         &session_rows,
     )?;
 

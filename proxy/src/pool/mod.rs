@@ -90,6 +90,8 @@ pub struct ServerPool<C> {
     recent_peaks: Mutex<std::collections::VecDeque<usize>>,
     /// Whether the server takes work: [`Availability`] as a u8.
     availability: std::sync::atomic::AtomicU8,
+    /// Woken when the server is closed (OFFLINE_HARD or removed).
+    closed: Notify,
     /// Connect errors in a row.
     failures: std::sync::atomic::AtomicU32,
     /// Until when (ms after `born`) the server is SHUNNED; 0 when it is not.
@@ -125,6 +127,17 @@ impl<C> Lease<C> {
         self.conn
             .as_mut()
             .expect("a lease holds its connection until checkin")
+    }
+
+    /// Completes when the server is closed (OFFLINE_HARD or removed from the topology).
+    pub async fn server_closed_wait(&self) {
+        let notified = self.server.closed.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        if self.server_closed() {
+            return;
+        }
+        notified.await;
     }
 
     /// Counters of the server this connection belongs to.
@@ -207,6 +220,7 @@ impl<C> ServerPool<C> {
             peak: AtomicUsize::new(0),
             recent_peaks: Mutex::new(std::collections::VecDeque::new()),
             availability: std::sync::atomic::AtomicU8::new(Availability::Open as u8),
+            closed: Notify::new(),
             failures: std::sync::atomic::AtomicU32::new(0),
             shunned_until_ms: std::sync::atomic::AtomicU64::new(0),
             born: Instant::now(),
@@ -321,6 +335,9 @@ impl<C> ServerPool<C> {
                 self.stats.closed();
             }
             self.returned.notify_waiters();
+        }
+        if a == Availability::Closed {
+            self.closed.notify_waiters();
         }
     }
 

@@ -38,6 +38,8 @@ pub struct SessionSnapshot {
     pub client: SocketAddr,
     /// Schema.
     pub schema: Arc<str>,
+    /// `idle` (no backend), `pinned`, or `warnings` (kept for a warnings read).
+    pub state: &'static str,
     /// Address of the backend it holds, if any.
     pub backend: Option<Arc<str>>,
     /// Why it holds it (pin reasons, comma-separated; empty when not pinned).

@@ -122,6 +122,9 @@ impl Session {
                 }
             }
         }
+        if let Some(address) = self.lost_backend.take() {
+            return Err(SessionError::ServerClosed(address.to_string()));
+        }
         if let Some(address) = self
             .backend
             .as_ref()

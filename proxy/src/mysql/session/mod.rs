@@ -90,6 +90,8 @@ pub(super) struct Session {
     id: u32,
     user: User,
     user_name: Arc<str>,
+    /// A pinned backend closed by the topology (OFFLINE_HARD) while the session was idle.
+    lost_backend: Option<Arc<str>>,
     /// The pool partition of the last checkout (rebuilt when user or schema change).
     partition: Option<crate::pool::Partition>,
     /// What was last published to `stats.sessions` (backend, pins, schema).
@@ -123,6 +125,7 @@ impl Session {
             user_name: Arc::from(auth.user.name.as_str()),
             published: None,
             partition: None,
+            lost_backend: None,
             user: auth.user,
             capabilities: auth.capabilities,
             collation: auth.collation,
@@ -139,7 +142,31 @@ impl Session {
 
     async fn run(&mut self) -> Result<(), SessionError> {
         loop {
-            let frame = match self.client.read_frame().await {
+            // A pinned session also watches its backend's server: when it is closed
+            // (OFFLINE_HARD) the connection goes now, and the next statement is told why.
+            let read = {
+                let client = &mut self.client;
+                let backend = &self.backend;
+                let closed = async {
+                    match backend {
+                        Some(lease) => lease.server_closed_wait().await,
+                        None => std::future::pending().await,
+                    }
+                };
+                tokio::select! {
+                    read = client.read_frame() => Some(read),
+                    _ = closed => None,
+                }
+            };
+            let Some(read) = read else {
+                if let Some(lease) = &self.backend {
+                    self.lost_backend = Some(lease.address().clone());
+                }
+                self.lose_backend();
+                self.publish();
+                continue;
+            };
+            let frame = match read {
                 Ok(Some(f)) => f,
                 Ok(None) => return Ok(()),
                 Err(e) => {
@@ -241,6 +268,13 @@ impl Session {
                 user: self.user_name.clone(),
                 client: self.client.peer,
                 schema: Arc::from(self.state.schema.as_deref().unwrap_or("")),
+                state: if self.pins.is_pinned() {
+                    "pinned"
+                } else if self.warnings_hold {
+                    "warnings"
+                } else {
+                    "idle"
+                },
                 backend,
                 pins: if warnings {
                     "warnings".to_string()

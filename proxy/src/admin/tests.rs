@@ -435,6 +435,7 @@ fn stats_tables_are_fresh_at_every_read() {
             user: user.clone(),
             client: "127.0.0.1:50000".parse().unwrap(),
             schema: Arc::from("shopdb"),
+            state: "pinned",
             backend: Some(Arc::from("127.0.0.1:3306")),
             pins: "transaction".into(),
         },

@@ -411,9 +411,9 @@ fn config_text(servers: &Servers, workdir: &Path, mysql_port: u16) -> String {
 [listen]
 mysql = "127.0.0.1:{mysql_port}"  # application endpoint, MySQL protocol
 postgres = "127.0.0.1:6432"        # application endpoint, PostgreSQL protocol (not served yet)
-admin_mysql = "127.0.0.1:6032"     # admin SQL interface, MySQL protocol (not served yet)
-admin_postgres = "127.0.0.1:6132"  # admin SQL interface, PostgreSQL protocol (not served yet)
-http = "127.0.0.1:6070"            # control API, /metrics, /healthz, /readyz (not served yet)
+admin_mysql = "127.0.0.1:6032"     # admin SQL interface, MySQL protocol
+admin_postgres = "127.0.0.1:6132"  # admin SQL interface, PostgreSQL protocol
+http = "127.0.0.1:6070"            # control API, /metrics, /healthz, /readyz
 
 [admin]
 user = "admin"
@@ -508,8 +508,11 @@ Backends, directly (bypassing sqlmux):
     PostgreSQL primary (hostgroup 30)  {pg_primary}
     PostgreSQL standby (hostgroup 40)  {pg_standby}
 
-Not served yet by this build: the PostgreSQL endpoint (127.0.0.1:6432), the admin
-interface (6032/6132) and the HTTP API (6070); use the PostgreSQL servers directly.
+Admin SQL:    mariadb -h127.0.0.1 -P6032 -uadmin -padmin
+              psql -h127.0.0.1 -p6132 -Uadmin -d admin   (password admin)
+Control API:  curl http://127.0.0.1:6070/v1/topology   (also /metrics, /healthz, /readyz)
+Not served yet by this build: the PostgreSQL endpoint (127.0.0.1:6432); use the
+PostgreSQL servers directly.
 
 Config:       {config}
 Server dirs:  {dir1}  (data and logs)

@@ -60,6 +60,7 @@
 //! MySQL-protocol frontend), `mysql_io` (its one-packet-per-read reader and gated writer), [`error`] ([`AdminError`] -> MySQL errors in one place).
 //! [`postgres`]: the PostgreSQL-protocol frontend on `listen.admin_postgres` ([`serve_postgres`]; pgwire, md5 auth, simple query protocol).
 
+mod accept;
 mod command;
 mod disk;
 pub mod error;

@@ -14,34 +14,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::io::AsyncWrite;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinSet;
-
-/// Most admin connections served at once; further ones wait in the listen backlog.
-const MAX_CONNECTIONS: usize = 64;
 
 /// Serves the MySQL-protocol admin interface on `listener` until the future is dropped
 /// (which closes every admin connection: they are tasks of this future).
 pub async fn serve_mysql(listener: TcpListener, admin: Arc<Admin>) {
-    let mut connections = JoinSet::new();
-    loop {
-        if connections.len() >= MAX_CONNECTIONS {
-            connections.join_next().await;
-            continue;
-        }
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => {
-                    connections.spawn(serve_connection(admin.clone(), stream, peer));
-                }
-                Err(e) => {
-                    // Out of descriptors and the like: back off instead of spinning.
-                    tracing::warn!(error = %e, "admin: accept failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                }
-            },
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-        }
-    }
+    super::accept::accept_bounded(listener, "mysql", |stream, peer| {
+        serve_connection(admin.clone(), stream, peer)
+    })
+    .await;
 }
 
 async fn serve_connection(admin: Arc<Admin>, stream: TcpStream, peer: SocketAddr) {

@@ -46,12 +46,8 @@ use pgwire::tokio::server::PgWireMessageServerCodec;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::codec::{Framed, FramedParts};
-
-/// Most admin connections served at once; further ones wait in the listen backlog.
-const MAX_CONNECTIONS: usize = 64;
 
 /// `server_version` announced at startup. psql and drivers read the number; the suffix
 /// says what answers.
@@ -71,26 +67,10 @@ type Startup = Md5PasswordAuthStartupHandler<AdminPassword, DefaultServerParamet
 /// (which closes every admin connection: they are tasks of this future).
 pub async fn serve_postgres(listener: TcpListener, admin: Arc<Admin>) {
     let port = Arc::new(Port::new(admin));
-    let mut connections = JoinSet::new();
-    loop {
-        if connections.len() >= MAX_CONNECTIONS {
-            connections.join_next().await;
-            continue;
-        }
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => {
-                    connections.spawn(serve_connection(port.clone(), stream, peer));
-                }
-                Err(e) => {
-                    // Out of descriptors and the like: back off instead of spinning.
-                    tracing::warn!(error = %e, "admin (PostgreSQL): accept failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                }
-            },
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-        }
-    }
+    super::accept::accept_bounded(listener, "postgres", |stream, peer| {
+        serve_connection(port.clone(), stream, peer)
+    })
+    .await;
 }
 
 /// What every connection of one listener shares.

@@ -21,7 +21,10 @@ impl Session {
         let payload = frame.payload();
         let sql_text = &payload[1..];
         let class = sql::classify(sql_text);
-        if class.statements <= 1 {
+        // Only statements that name LAST_INSERT_ID / ROW_COUNT can be answered locally:
+        // the flag check spares every other statement a second lexing pass.
+        let functions = Flags(Flags::LAST_INSERT_ID.0 | Flags::ROW_COUNT.0);
+        if class.statements <= 1 && class.flags.intersects(functions) {
             if let Some(local) = sql::local_query(sql_text) {
                 return self
                     .answer_locally(local, frame.last_seq.wrapping_add(1))
@@ -39,8 +42,7 @@ impl Session {
         if let Some(items) = &set_items {
             self.before_set(items);
         }
-        let functions = Flags(Flags::LAST_INSERT_ID.0 | Flags::ROW_COUNT.0);
-        let rewritten = if class.flags.0 & functions.0 != 0 {
+        let rewritten = if class.flags.intersects(functions) {
             sql::replace_session_functions(
                 sql_text,
                 self.state.last_insert_id,

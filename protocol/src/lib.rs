@@ -2,7 +2,10 @@
 //!
 //! - [`mysql`]: MySQL/MariaDB packets: framing, the greeting and handshake response,
 //!   authentication scrambles, OK/ERR/EOF packets, the result-set scanner used to relay raw.
+//! - [`pg`]: PostgreSQL messages: framing, startup packets, the few messages sqlmux reads or
+//!   makes, and statement-name rewriting for the extended protocol.
 //! - [`sql`]: the SQL lexer: statement classification, SET parsing, local queries,
 //!   LAST_INSERT_ID()/ROW_COUNT() rewriting, digests.
 pub mod mysql;
+pub mod pg;
 pub mod sql;

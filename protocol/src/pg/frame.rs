@@ -1,0 +1,165 @@
+//! Message framing. A regular message is a type byte, a big-endian i32 length that counts
+//! itself but not the type byte, and the body. Startup packets (StartupMessage,
+//! SSLRequest, CancelRequest) have no type byte. Mini-redis style: check that a whole
+//! message is buffered before taking it; incomplete is `Ok(None)`.
+
+use bytes::{Bytes, BytesMut};
+
+/// Largest startup packet accepted (PostgreSQL's own limit is 10000 bytes).
+pub const MAX_STARTUP_LEN: usize = 10_000;
+
+/// A framing error: the stream cannot be read further.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum FrameError {
+    /// The length field is smaller than the length field itself.
+    #[error("invalid message length {len} for message type {tag:?}")]
+    BadLength {
+        /// Message type byte (0 for a startup packet).
+        tag: char,
+        /// Announced length.
+        len: i64,
+    },
+    /// The message is larger than allowed.
+    #[error("message of {len} bytes exceeds the limit of {max} bytes")]
+    TooLarge {
+        /// Announced length.
+        len: usize,
+        /// Limit.
+        max: usize,
+    },
+}
+
+/// One whole message as it came over the wire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// The wire bytes: type byte, length, body. Relay these unchanged.
+    pub raw: Bytes,
+}
+
+impl Message {
+    /// The type byte.
+    #[inline]
+    pub fn tag(&self) -> u8 {
+        self.raw[0]
+    }
+
+    /// The body, after the type byte and length.
+    #[inline]
+    pub fn body(&self) -> &[u8] {
+        &self.raw[5..]
+    }
+}
+
+/// Total wire length (type byte included) of the message at the start of `buf`, once its
+/// five header bytes are there.
+#[inline]
+pub fn peek_len(buf: &[u8], max: usize) -> Result<Option<usize>, FrameError> {
+    let Some(h) = buf.get(..5) else {
+        return Ok(None);
+    };
+    let len = i32::from_be_bytes([h[1], h[2], h[3], h[4]]);
+    if len < 4 {
+        return Err(FrameError::BadLength {
+            tag: char::from(h[0]),
+            len: i64::from(len),
+        });
+    }
+    let len = len as usize;
+    if len > max {
+        return Err(FrameError::TooLarge { len, max });
+    }
+    Ok(Some(len + 1))
+}
+
+/// Takes one whole regular message off the front of `buf`.
+#[inline]
+pub fn decode_frame(buf: &mut BytesMut, max: usize) -> Result<Option<Message>, FrameError> {
+    match peek_len(buf, max)? {
+        Some(total) if buf.len() >= total => Ok(Some(Message {
+            raw: buf.split_to(total).freeze(),
+        })),
+        _ => Ok(None),
+    }
+}
+
+/// Takes one whole startup packet off the front of `buf`; returns its body (after the
+/// length).
+pub fn decode_startup(buf: &mut BytesMut) -> Result<Option<Bytes>, FrameError> {
+    let Some(h) = buf.get(..4) else {
+        return Ok(None);
+    };
+    let len = i32::from_be_bytes([h[0], h[1], h[2], h[3]]);
+    if len < 8 {
+        return Err(FrameError::BadLength {
+            tag: '\0',
+            len: i64::from(len),
+        });
+    }
+    let len = len as usize;
+    if len > MAX_STARTUP_LEN {
+        return Err(FrameError::TooLarge {
+            len,
+            max: MAX_STARTUP_LEN,
+        });
+    }
+    if buf.len() < len {
+        return Ok(None);
+    }
+    let mut packet = buf.split_to(len);
+    Ok(Some(packet.split_off(4).freeze()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_messages_and_waits_for_whole_ones() {
+        // ReadyForQuery 'I' followed by half of a CommandComplete.
+        let mut buf = BytesMut::from(&b"Z\0\0\0\x05IC\0\0\0\x0dSELE"[..]);
+        let m = decode_frame(&mut buf, 1 << 20).unwrap().unwrap();
+        assert_eq!(m.tag(), b'Z');
+        assert_eq!(m.body(), b"I");
+        assert_eq!(decode_frame(&mut buf, 1 << 20).unwrap(), None);
+        buf.extend_from_slice(b"CT 1\0");
+        let m = decode_frame(&mut buf, 1 << 20).unwrap().unwrap();
+        assert_eq!(m.body(), b"SELECT 1\0");
+        assert!(buf.is_empty());
+        assert_eq!(decode_frame(&mut buf, 1 << 20).unwrap(), None);
+    }
+
+    #[test]
+    fn rejects_bad_and_oversized_lengths() {
+        let mut buf = BytesMut::from(&b"Q\0\0\0\x02"[..]);
+        assert!(matches!(
+            decode_frame(&mut buf, 100),
+            Err(FrameError::BadLength { tag: 'Q', len: 2 })
+        ));
+        let mut buf = BytesMut::from(&b"Q\x7f\0\0\0"[..]);
+        assert!(matches!(
+            decode_frame(&mut buf, 100),
+            Err(FrameError::TooLarge { .. })
+        ));
+        let mut buf = BytesMut::from(&b"Q\xff\xff\xff\xff"[..]);
+        assert!(decode_frame(&mut buf, 100).is_err());
+    }
+
+    #[test]
+    fn startup_packets() {
+        // SSLRequest: length 8, code 80877103.
+        let mut buf = BytesMut::from(&b"\0\0\0\x08\x04\xd2\x16\x2f"[..]);
+        assert_eq!(
+            decode_startup(&mut buf).unwrap().unwrap().as_ref(),
+            b"\x04\xd2\x16\x2f"
+        );
+        let mut buf = BytesMut::from(&b"\0\0\0\x10\0\x03"[..]);
+        assert_eq!(decode_startup(&mut buf).unwrap(), None);
+        let mut buf = BytesMut::from(&b"\0\0\0\x02"[..]);
+        assert!(decode_startup(&mut buf).is_err());
+        let mut buf = BytesMut::from(&b"\x7f\0\0\0"[..]);
+        assert!(matches!(
+            decode_startup(&mut buf),
+            Err(FrameError::TooLarge { .. })
+        ));
+    }
+}

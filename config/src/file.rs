@@ -29,6 +29,9 @@ pub struct ConfigFile {
     /// `[mysql]`: MySQL frontend settings.
     #[serde(default)]
     pub mysql: MysqlFile,
+    /// `[postgres]`: PostgreSQL frontend settings.
+    #[serde(default)]
+    pub postgres: PostgresFile,
     /// `[tls]`: certificate and key for client-facing TLS.
     pub tls: Option<TlsFile>,
     /// `[log]`: logging.
@@ -168,6 +171,16 @@ pub struct MysqlFile {
     pub server_version: Option<String>,
     /// Auth plugin announced in the greeting.
     pub default_auth_plugin: Option<String>,
+}
+
+/// `[postgres]`.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct PostgresFile {
+    /// How clients authenticate: `scram-sha-256` (default), `md5` or `cleartext`.
+    pub auth_method: Option<String>,
+    /// Server-side prepared statements kept per backend connection.
+    pub backend_statement_limit: Option<usize>,
 }
 
 /// `[tls]`.

@@ -12,8 +12,8 @@ pub mod validate;
 
 pub use error::ConfigError;
 pub use runtime::{
-    AdminSettings, Cluster, ListenSettings, MysqlSettings, PoolSettings, Protocol, Rule, Runtime,
-    Server, ServerStatus, TlsSettings, User,
+    AdminSettings, Cluster, ListenSettings, MysqlSettings, PgAuthMethod, PoolSettings,
+    PostgresSettings, Protocol, Rule, Runtime, Server, ServerStatus, TlsSettings, User,
 };
 
 use std::path::Path;

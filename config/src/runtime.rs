@@ -186,6 +186,35 @@ impl Default for MysqlSettings {
     }
 }
 
+/// How PostgreSQL clients prove their password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PgAuthMethod {
+    /// SCRAM-SHA-256 (SCRAM-SHA-256-PLUS with channel binding over TLS).
+    ScramSha256,
+    /// md5.
+    Md5,
+    /// The password in clear (only sensible over TLS).
+    Cleartext,
+}
+
+/// PostgreSQL frontend settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostgresSettings {
+    /// Client authentication method.
+    pub auth_method: PgAuthMethod,
+    /// Server-side prepared statements kept per backend connection (LRU, closed on eviction).
+    pub backend_statement_limit: usize,
+}
+
+impl Default for PostgresSettings {
+    fn default() -> Self {
+        Self {
+            auth_method: PgAuthMethod::ScramSha256,
+            backend_statement_limit: 256,
+        }
+    }
+}
+
 /// Client-facing TLS material (PEM file paths).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsSettings {
@@ -214,6 +243,8 @@ pub struct Runtime {
     pub pool: PoolSettings,
     /// MySQL frontend settings.
     pub mysql: MysqlSettings,
+    /// `[postgres]`.
+    pub postgres: PostgresSettings,
     /// Client-facing TLS.
     pub tls: Option<TlsSettings>,
     /// tracing filter.

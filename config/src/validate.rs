@@ -73,6 +73,7 @@ pub fn compile(file: ConfigFile) -> Result<Runtime, ConfigError> {
             .unwrap_or(mysql_defaults.server_version),
         default_auth_plugin,
     };
+    let postgres = postgres_settings(&file.postgres)?;
     let admin = file.admin.map(|a| AdminSettings {
         user: a.user,
         password: a.password,
@@ -91,9 +92,38 @@ pub fn compile(file: ConfigFile) -> Result<Runtime, ConfigError> {
         rules,
         pool,
         mysql,
+        postgres,
         tls,
         log_level: file.log.level.unwrap_or_else(|| "info".to_string()),
         control_token: file.control.token.filter(|t| !t.is_empty()),
+    })
+}
+
+fn postgres_settings(file: &crate::file::PostgresFile) -> Result<PostgresSettings, ConfigError> {
+    let defaults = PostgresSettings::default();
+    let auth_method = match file.auth_method.as_deref() {
+        None | Some("scram-sha-256") => PgAuthMethod::ScramSha256,
+        Some("md5") => PgAuthMethod::Md5,
+        Some("cleartext") | Some("password") => PgAuthMethod::Cleartext,
+        Some(other) => {
+            return Err(ConfigError::invalid(
+                "postgres.auth_method",
+                format!("unsupported method {other:?} (scram-sha-256, md5 or cleartext)"),
+            ))
+        }
+    };
+    let backend_statement_limit = file
+        .backend_statement_limit
+        .unwrap_or(defaults.backend_statement_limit);
+    if backend_statement_limit == 0 {
+        return Err(ConfigError::invalid(
+            "postgres.backend_statement_limit",
+            "must be at least 1",
+        ));
+    }
+    Ok(PostgresSettings {
+        auth_method,
+        backend_statement_limit,
     })
 }
 

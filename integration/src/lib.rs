@@ -4,12 +4,15 @@
 //! - [`ports`]: pick a free TCP port on 127.0.0.1 ([`free_port`]).
 //! - [`cli`]: run the `mariadb` and `psql` command-line clients with a timeout and capture
 //!   stdout/stderr/status ([`MariaDbCli`], [`Psql`], [`CliOutput`]).
-//! - [`clients`]: PyMySQL, MySQLdb, PHP and sysbench runners.
+//! - [`clients`]: PyMySQL, MySQLdb, PHP, sysbench, psycopg2 and pgbench runners, and
+//!   parsers of sysbench's and pgbench's summaries.
 //! - [`mariadb`]: [`MariaDb`], one `mariadbd` (`mariadb-install-db` + real auth, app user
 //!   `app`/`apppw`, database `sqlmux_test`), and [`MariaDbPair`], binlog primary + GTID replica.
 //! - [`postgres`]: [`Postgres`], one `postgres` (`initdb`, trust on the socket, SCRAM over
 //!   TCP, role `ledger`/`ledgerpw`, databases `ledger` and `sqlmux_test`), and
 //!   [`PostgresPair`], primary + streaming hot standby.
+//! - [`pgbouncer`]: [`PgBouncer`](pgbouncer::PgBouncer), a throwaway `pgbouncer` (pool mode, pool size and client
+//!   limit chosen by the test) in front of one [`Postgres`], for comparisons with sqlmux.
 //! - [`proxy`]: sqlmux in-process on port 0 ([`Proxy`]), and config text helpers.
 //! - [`raw_mysql`]: a blocking raw-packet MySQL client for exact protocol tests.
 //! - `process` (private): child lifetime (graceful signal, grace period, SIGKILL, reap),
@@ -22,6 +25,7 @@
 pub mod cli;
 pub mod clients;
 pub mod mariadb;
+pub mod pgbouncer;
 pub mod ports;
 pub mod postgres;
 mod process;

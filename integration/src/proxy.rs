@@ -9,6 +9,7 @@ use std::thread::JoinHandle;
 /// A running in-process sqlmux.
 pub struct Proxy {
     mysql: Option<SocketAddr>,
+    postgres: Option<SocketAddr>,
     http: Option<SocketAddr>,
     admin_mysql: Option<SocketAddr>,
     admin_postgres: Option<SocketAddr>,
@@ -44,6 +45,39 @@ cluster = "shop"
     )
 }
 
+/// A config text with one PostgreSQL cluster `ledger`: writer hostgroup 30 holds `writer`,
+/// reader hostgroup 40 holds `reader` when given, user `ledger`/`ledgerpw`; `extra` is
+/// appended as is.
+pub fn postgres_config(writer: &str, reader: Option<&str>, extra: &str) -> String {
+    let reader = reader
+        .map(|r| format!("[[servers]]\nhostgroup = 40\naddress = \"{r}\"\nmax_connections = 20\n"))
+        .unwrap_or_default();
+    format!(
+        r#"
+[listen]
+postgres = "127.0.0.1:0"
+
+[[clusters]]
+name = "ledger"
+protocol = "postgres"
+writer_hostgroup = 30
+reader_hostgroup = 40
+
+[[servers]]
+hostgroup = 30
+address = "{writer}"
+max_connections = 20
+
+{reader}
+[[users]]
+name = "ledger"
+password = "ledgerpw"
+cluster = "ledger"
+{extra}
+"#
+    )
+}
+
 impl Proxy {
     /// Parses `config` (listen addresses are forced to port 0 on loopback) and starts sqlmux.
     pub fn start(config: &str) -> io::Result<Proxy> {
@@ -56,6 +90,7 @@ impl Proxy {
     pub fn start_runtime(mut runtime: Runtime) -> io::Result<Proxy> {
         for address in [
             &mut runtime.listen.mysql,
+            &mut runtime.listen.postgres,
             &mut runtime.listen.http,
             &mut runtime.listen.admin_mysql,
             &mut runtime.listen.admin_postgres,
@@ -93,6 +128,7 @@ impl Proxy {
                     };
                     let addrs = Addrs {
                         mysql: listeners.mysql_addr(),
+                        postgres: listeners.postgres_addr(),
                         http: listeners.http_addr(),
                         admin_mysql: listeners.admin_mysql_addr(),
                         admin_postgres: listeners.admin_postgres_addr(),
@@ -109,6 +145,7 @@ impl Proxy {
             .map_err(|_| io::Error::other("sqlmux thread ended before listening"))??;
         Ok(Proxy {
             mysql: addrs.mysql,
+            postgres: addrs.postgres,
             http: addrs.http,
             admin_mysql: addrs.admin_mysql,
             admin_postgres: addrs.admin_postgres,
@@ -174,6 +211,16 @@ impl Proxy {
         Ok((status, body))
     }
 
+    /// The PostgreSQL endpoint.
+    pub fn postgres_addr(&self) -> SocketAddr {
+        self.postgres.expect("this proxy has a PostgreSQL listener")
+    }
+
+    /// The PostgreSQL endpoint's port.
+    pub fn postgres_port(&self) -> u16 {
+        self.postgres_addr().port()
+    }
+
     /// The MySQL endpoint's port.
     pub fn mysql_port(&self) -> u16 {
         self.mysql_addr().port()
@@ -183,6 +230,7 @@ impl Proxy {
 /// The bound addresses, sent back to [`Proxy::start_runtime`].
 struct Addrs {
     mysql: Option<SocketAddr>,
+    postgres: Option<SocketAddr>,
     http: Option<SocketAddr>,
     admin_mysql: Option<SocketAddr>,
     admin_postgres: Option<SocketAddr>,

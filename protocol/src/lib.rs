@@ -4,8 +4,11 @@
 //!   authentication scrambles, OK/ERR/EOF packets, the result-set scanner used to relay raw.
 //! - [`pg`]: PostgreSQL messages: framing, startup packets, the few messages sqlmux reads or
 //!   makes, and statement-name rewriting for the extended protocol.
+//! - [`pgsql`]: the PostgreSQL-dialect SQL lexer: statement classification, SET parsing,
+//!   statement object names, sequence-function calls, digests.
 //! - [`sql`]: the SQL lexer: statement classification, SET parsing, local queries,
 //!   LAST_INSERT_ID()/ROW_COUNT() rewriting, digests.
 pub mod mysql;
 pub mod pg;
+pub mod pgsql;
 pub mod sql;

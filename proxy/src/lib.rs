@@ -1,7 +1,8 @@
-//! sqlmux: a multiplexing SQL proxy for MySQL/MariaDB (PostgreSQL to come).
+//! sqlmux: a multiplexing SQL proxy for MySQL/MariaDB and PostgreSQL.
 //!
 //! Data path: [`mysql::listener`] -> [`mysql::session`] -> [`pool`] checkout ->
-//! [`mysql::backend`] -> [`mysql::relay`] back to the client.
+//! [`mysql::backend`] -> [`mysql::relay`] back to the client; likewise [`pg::listener`] ->
+//! [`pg::session`] -> [`pool`] -> [`pg::backend`].
 //!
 //! - [`server`]: `run(runtime, listeners, shutdown)`, the only entry point.
 //! - [`shared`]: state shared by the sessions of one proxy (runtime snapshots, pools).
@@ -11,6 +12,7 @@
 //! - [`topology`]: hostgroups, servers and status.
 //! - [`pool`]: backend connection pools with bounded waits.
 //! - [`mysql`]: the MySQL frontend and backend.
+//! - [`pg`]: the PostgreSQL frontend and backend (transaction pooling).
 //! - [`tls`]: rustls configuration for both sides.
 //! - [`control`]: the HTTP control API (topology, health, metrics).
 //! - [`admin`]: the admin SQL interface (embedded SQLite store; MySQL protocol).
@@ -19,6 +21,7 @@
 pub mod admin;
 pub mod control;
 pub mod mysql;
+pub mod pg;
 pub mod pool;
 pub mod router;
 pub mod server;

@@ -35,6 +35,8 @@ pub enum ServerError {
 pub struct Listeners {
     /// MySQL application endpoint.
     pub mysql: Option<TcpListener>,
+    /// PostgreSQL application endpoint.
+    pub postgres: Option<TcpListener>,
     /// Control API (HTTP).
     pub http: Option<TcpListener>,
     /// Admin SQL interface, MySQL protocol.
@@ -49,6 +51,9 @@ impl Listeners {
         let mut listeners = Listeners::default();
         if let Some(address) = &settings.mysql {
             listeners.mysql = Some(bind("listen.mysql", address).await?);
+        }
+        if let Some(address) = &settings.postgres {
+            listeners.postgres = Some(bind("listen.postgres", address).await?);
         }
         if let Some(address) = &settings.http {
             listeners.http = Some(bind("listen.http", address).await?);
@@ -82,6 +87,11 @@ impl Listeners {
     /// The bound MySQL address.
     pub fn mysql_addr(&self) -> Option<SocketAddr> {
         self.mysql.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// The bound PostgreSQL address.
+    pub fn postgres_addr(&self) -> Option<SocketAddr> {
+        self.postgres.as_ref().and_then(|l| l.local_addr().ok())
     }
 }
 
@@ -141,6 +151,10 @@ pub async fn run_with_reloads(
         tracing::info!(address = ?l.local_addr().ok(), "mysql listener up");
         tasks.spawn(crate::mysql::listener::accept_loop(shared.clone(), l));
     }
+    if let Some(l) = listeners.postgres {
+        tracing::info!(address = ?l.local_addr().ok(), "postgres listener up");
+        tasks.spawn(crate::pg::listener::accept_loop(shared.clone(), l));
+    }
     let reaper_shared = shared.clone();
     tasks.spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -148,6 +162,7 @@ pub async fn run_with_reloads(
             tick.tick().await;
             let settings = reaper_shared.runtime.load().pool.clone();
             reaper_shared.mysql_pools.reap(&settings);
+            reaper_shared.pg_pools.reap(&settings);
         }
     });
     if let Some(l) = listeners.http {

@@ -16,6 +16,16 @@ pub struct Shared {
     pub topology: ArcSwap<Topology>,
     /// MySQL backend pools.
     pub mysql_pools: Pools<BackendConn>,
+    /// PostgreSQL backend pools.
+    pub pg_pools: Pools<crate::pg::backend::BackendConn>,
+    /// PostgreSQL protocol-level statements known across sessions.
+    pub pg_statements: crate::pg::statements::StatementCache,
+    /// PostgreSQL sessions' cancel keys and the backends they use.
+    pub pg_cancel: crate::pg::cancel::CancelRegistry,
+    /// Per user: (password, salt, salted password) for SCRAM, computed once.
+    pub pg_scram_secrets: dashmap::DashMap<String, (String, Vec<u8>, Vec<u8>)>,
+    /// SCRAM with the certificate's signature (channel binding) for TLS clients.
+    pub pg_scram_tls: Option<pgwire::api::auth::sasl::scram::ScramServerAuth>,
     /// Acceptor for client TLS, when `[tls]` is configured.
     pub client_tls: Option<tokio_rustls::TlsAcceptor>,
     /// Connector for backends with `tls = true`.
@@ -31,10 +41,26 @@ impl Shared {
     /// Builds the shared state for a runtime.
     pub fn new(runtime: Runtime, client_tls: Option<tokio_rustls::TlsAcceptor>) -> Arc<Self> {
         let topology = Topology::from_runtime(&runtime, 1);
+        let pg_scram_tls = runtime.tls.as_ref().and_then(|t| {
+            let pem = std::fs::read(&t.cert).ok()?;
+            let mut auth = pgwire::api::auth::sasl::scram::ScramServerAuth::new();
+            match auth.configure_certificate(&pem) {
+                Ok(()) => Some(auth),
+                Err(e) => {
+                    tracing::warn!(error = %e, "no SCRAM channel binding: certificate signature unsupported");
+                    None
+                }
+            }
+        });
         Arc::new(Self {
             runtime: ArcSwap::from_pointee(runtime),
             topology: ArcSwap::from_pointee(topology),
             mysql_pools: Pools::default(),
+            pg_pools: Pools::default(),
+            pg_statements: Default::default(),
+            pg_cancel: Default::default(),
+            pg_scram_secrets: dashmap::DashMap::new(),
+            pg_scram_tls,
             client_tls,
             backend_tls: crate::tls::backend_connector(),
             sha2_cache: dashmap::DashSet::new(),
@@ -49,7 +75,9 @@ impl Shared {
     pub fn replace_topology(&self, build: impl Fn(u64) -> Topology) {
         self.topology
             .rcu(|current| Arc::new(build(current.generation + 1)));
-        self.mysql_pools.apply_topology(&self.topology.load());
+        let topology = self.topology.load();
+        self.mysql_pools.apply_topology(&topology);
+        self.pg_pools.apply_topology(&topology);
     }
 
     /// A fresh client connection id.

@@ -1,6 +1,8 @@
 //! The load harness: real servers, real clients, the proxy in this process.
 //!
-//! `cargo run --release -p sqlmux-benches --bin load -- [point-select|memory|all] [--seconds N]`
+//! `cargo run --release -p sqlmux-benches --bin load -- [MODE] [--seconds N]`
+//!
+//! MySQL modes (`all`, the default, runs these three):
 //!
 //! - point-select: sysbench `oltp_point_select` with 32 threads, directly and through sqlmux,
 //!   alternating runs; prints QPS of each, their ratio, and the proxy's CPU seconds per 10k
@@ -10,14 +12,40 @@
 //! - multiplex: 200 mostly idle clients (100 ms think time), 40% INSERTs (often followed
 //!   by `SELECT LAST_INSERT_ID() AS id`, checked against the OK packet) and 60% point
 //!   SELECTs; prints QPS, errors, mismatches and backend connections per client connection.
+//!
+//! PostgreSQL modes (run only when named):
+//!
+//! - pgbench: `pgbench -i -s 10`, then for each `--protocol` (simple, extended, prepared)
+//!   `pgbench -S -c 64 -j 2 -T N` directly, through PgBouncer (transaction pooling,
+//!   default_pool_size 20, max_client_conn 200) and through sqlmux (max_connections 20),
+//!   the order rotated per protocol; prints tps, failures, the ratios sqlmux/direct,
+//!   pgbouncer/direct and sqlmux/pgbouncer, and each proxy's CPU microseconds per
+//!   transaction (PgBouncer: utime+stime of its process; sqlmux: this process's CPU).
+//!   PgBouncer < 1.21 has no prepared statements in transaction mode: that run is skipped.
+//! - pg-pool: `pgbench -S -c 500 -j 2 -T N` directly, through PgBouncer (pool 20) and through
+//!   sqlmux (max_connections 20), sampling the server's `pg_stat_activity` for the ledger
+//!   role every 200 ms; prints tps, failures, and the average (middle of the run) and maximum
+//!   number of backend connections, also as a share of the 500 clients.
+//!
+//! An unknown mode is an error. A failed sqlmux or PgBouncer run is reported and the others
+//! go on; the exit status is then 1.
 
 use bytes::BytesMut;
-use sqlmux_integration::clients::{sysbench, sysbench_counter};
+use sqlmux_integration::clients::{
+    pgbench, pgbench_aborted, pgbench_failed, pgbench_processed, pgbench_tps, pgbench_with_timeout,
+    sysbench, sysbench_counter,
+};
+use sqlmux_integration::pgbouncer::{self, PgBouncer};
+use sqlmux_integration::proxy::postgres_config;
 use sqlmux_integration::raw_mysql::{handshake_response, native_scramble, RawClient};
-use sqlmux_integration::{mysql_config, MariaDb, MariaDbOptions, Proxy};
+use sqlmux_integration::{
+    mysql_config, MariaDb, MariaDbOptions, Postgres, PostgresOptions, Proxy, Psql,
+};
 use sqlmux_protocol::mysql::packet::encode;
 use sqlmux_protocol::mysql::scanner::{Expect, Progress, Scanner};
 use std::io::{Read, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 fn main() {
@@ -38,6 +66,17 @@ fn main() {
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
 fn run(mode: &str, seconds: u64) -> Res<()> {
+    match mode {
+        "pgbench" => return pg_bench(seconds),
+        "pg-pool" => return pg_pool(seconds),
+        "all" | "point-select" | "memory" | "multiplex" => {}
+        other => {
+            return Err(format!(
+                "unknown mode {other:?} (point-select, memory, multiplex, all, pgbench, pg-pool)"
+            )
+            .into())
+        }
+    }
     let db = MariaDb::start_with(
         &MariaDbOptions::new()
             .arg("--innodb-buffer-pool-size=256M")
@@ -58,11 +97,16 @@ fn run(mode: &str, seconds: u64) -> Res<()> {
 
 /// CPU seconds (user + system) this process has used.
 fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    process_cpu_seconds("self").unwrap_or(0.0)
+}
+
+/// CPU seconds (utime + stime, all threads, not children) of process `pid` (or `"self"`).
+fn process_cpu_seconds(pid: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = stat.rsplit_once(')').map(|(_, r)| r)?;
     let f: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / 100.0
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok());
+    Some((ticks(11)? + ticks(12)?) / 100.0)
 }
 
 /// Resident memory of this process in KiB.
@@ -301,4 +345,366 @@ fn multiplex(db: &MariaDb, proxy: &Proxy, seconds: u64) -> Res<()> {
         max as f64 * 100.0 / CLIENTS as f64
     );
     Ok(())
+}
+
+/// Where a pgbench run goes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Target {
+    Direct,
+    PgBouncer,
+    Sqlmux,
+}
+
+impl Target {
+    const ALL: [Target; 3] = [Target::Direct, Target::PgBouncer, Target::Sqlmux];
+
+    fn name(self) -> &'static str {
+        match self {
+            Target::Direct => "direct",
+            Target::PgBouncer => "pgbouncer",
+            Target::Sqlmux => "sqlmux",
+        }
+    }
+}
+
+/// The servers of a PostgreSQL mode: one Postgres, a PgBouncer and sqlmux in front of it.
+struct PgSetup {
+    // Field order is drop order: the proxies go before the server.
+    proxy: Result<Proxy, String>,
+    /// `None` once stopped (its idle server connections would count as backends).
+    bouncer: Option<PgBouncer>,
+    pg: Postgres,
+}
+
+impl PgSetup {
+    /// Starts the server (`max_connections`), initializes pgbench at `scale`, starts
+    /// PgBouncer (transaction pooling, pool 20, `max_client_conn`) and sqlmux
+    /// (`postgres_config`, max_connections 20). A sqlmux that does not start is kept as an
+    /// error, reported on every run.
+    fn start(max_connections: u32, scale: u32, max_client_conn: u32) -> Res<PgSetup> {
+        let pg = Postgres::start_with(
+            &PostgresOptions::new()
+                .setting("max_connections", &max_connections.to_string())
+                .setting("shared_buffers", "'256MB'"),
+        )?;
+        let started = Instant::now();
+        let init = pgbench(pg.port(), &["-i", "-s", &scale.to_string(), "-q"])?;
+        if !init.success() {
+            return Err(format!("pgbench -i: {}", init.stderr.trim()).into());
+        }
+        println!(
+            "pgbench -i -s {scale}: {:.1} s; PostgreSQL on {}, max_connections {max_connections}",
+            started.elapsed().as_secs_f64(),
+            pg.addr()
+        );
+        let bouncer = PgBouncer::start(pg.port(), "transaction", 20, max_client_conn)?;
+        let version = pgbouncer::version()
+            .map(|(a, b, c)| format!("{a}.{b}.{c}"))
+            .unwrap_or_else(|| "?".into());
+        println!(
+            "PgBouncer {version} on {} (transaction pooling, default_pool_size 20, max_client_conn {max_client_conn})",
+            bouncer.addr()
+        );
+        let proxy = Proxy::start(&postgres_config(&pg.addr(), None, "")).map_err(|e| e.to_string());
+        match &proxy {
+            Ok(p) => println!(
+                "sqlmux on 127.0.0.1:{} (max_connections 20)",
+                p.postgres_port()
+            ),
+            Err(e) => println!("sqlmux did not start: {e}"),
+        }
+        Ok(PgSetup {
+            proxy,
+            bouncer: Some(bouncer),
+            pg,
+        })
+    }
+
+    fn port(&self, target: Target) -> Result<u16, String> {
+        match target {
+            Target::Direct => Ok(self.pg.port()),
+            Target::PgBouncer => self
+                .bouncer
+                .as_ref()
+                .map(PgBouncer::port)
+                .ok_or_else(|| "PgBouncer was stopped".to_string()),
+            Target::Sqlmux => match &self.proxy {
+                Ok(p) => Ok(p.postgres_port()),
+                Err(e) => Err(format!("sqlmux did not start: {e}")),
+            },
+        }
+    }
+
+    /// CPU seconds so far of the process that does `target`'s proxying.
+    fn proxy_cpu(&self, target: Target) -> Option<f64> {
+        match target {
+            Target::Direct => None,
+            Target::PgBouncer => process_cpu_seconds(&self.bouncer.as_ref()?.pid().to_string()),
+            Target::Sqlmux => Some(cpu_seconds()),
+        }
+    }
+
+    /// Backend connections of the ledger role on the server now.
+    fn ledger_backends(psql: &Psql) -> Option<u64> {
+        psql.query("SELECT count(*) FROM pg_stat_activity WHERE usename = 'ledger'")
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
+    /// Waits (up to 15 s) until the server has no ledger backend; returns how many are left.
+    fn wait_no_backends(&self) -> u64 {
+        let psql = self.pg.superuser_psql();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let n = Self::ledger_backends(&psql).unwrap_or(u64::MAX);
+            if n == 0 || Instant::now() >= deadline {
+                return n;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// One pgbench run against `target` (`-n`: the tables were vacuumed by `-i`), measuring
+    /// the proxy's CPU over it.
+    fn pgbench(&self, target: Target, args: &[&str], seconds: u64) -> PgRun {
+        let port = match self.port(target) {
+            Ok(p) => p,
+            Err(e) => return PgRun::failed(e),
+        };
+        let mut all = vec!["-n"];
+        all.extend_from_slice(args);
+        let cpu_before = self.proxy_cpu(target);
+        let out = pgbench_with_timeout(port, &all, Duration::from_secs(seconds + 120));
+        let cpu = match (cpu_before, self.proxy_cpu(target)) {
+            (Some(a), Some(b)) => Some(b - a),
+            _ => None,
+        };
+        let out = match out {
+            Ok(o) => o,
+            Err(e) => return PgRun::failed(format!("pgbench: {e}")),
+        };
+        let aborted = pgbench_aborted(&out.stderr);
+        let error = (!out.success() || aborted > 0).then(|| {
+            let first = out
+                .stderr
+                .lines()
+                .find(|l| l.contains("error") || l.contains("FATAL") || l.contains("ERROR"))
+                .or_else(|| out.stderr.lines().next())
+                .unwrap_or("")
+                .trim()
+                .to_string();
+            format!("pgbench exited with {}: {first}", out.status)
+        });
+        let tps = pgbench_tps(&out.stdout);
+        let error = error.or_else(|| {
+            tps.is_none().then(|| {
+                let tail: Vec<&str> = out.stdout.lines().rev().take(3).collect();
+                format!(
+                    "no tps in pgbench's output: {} / {}",
+                    tail.join(" | "),
+                    out.stderr.trim()
+                )
+            })
+        });
+        PgRun {
+            tps,
+            processed: pgbench_processed(&out.stdout).unwrap_or(0),
+            failed: pgbench_failed(&out.stdout).unwrap_or(0),
+            aborted,
+            cpu,
+            error,
+            ..PgRun::default()
+        }
+    }
+}
+
+/// The outcome of one pgbench run.
+#[derive(Default)]
+struct PgRun {
+    tps: Option<f64>,
+    processed: u64,
+    failed: u64,
+    aborted: u64,
+    /// CPU seconds the proxy used during the run.
+    cpu: Option<f64>,
+    error: Option<String>,
+    /// Not run (the reason is in `error`).
+    skipped: bool,
+    /// (average in the middle of the run, maximum) backend connections of the ledger role.
+    backends: Option<(f64, u64)>,
+}
+
+impl PgRun {
+    fn failed(error: String) -> PgRun {
+        PgRun {
+            error: Some(error),
+            ..PgRun::default()
+        }
+    }
+
+    fn skipped(reason: &str) -> PgRun {
+        PgRun {
+            error: Some(reason.to_string()),
+            skipped: true,
+            ..PgRun::default()
+        }
+    }
+
+    /// A usable result: tps, no failed transaction, no aborted client, clean exit.
+    fn ok(&self) -> bool {
+        self.tps.is_some() && self.error.is_none() && self.failed == 0
+    }
+
+    fn line(&self, target: Target) -> String {
+        let mut s = format!("  {:<9}", target.name());
+        match self.tps {
+            Some(tps) => s.push_str(&format!(
+                " {tps:>9.0} tps, {} transactions, failed {}, aborted clients {}",
+                self.processed, self.failed, self.aborted
+            )),
+            None => s.push_str("         - tps"),
+        }
+        if let (Some(cpu), true) = (self.cpu, self.processed > 0) {
+            s.push_str(&format!(
+                ", proxy CPU {:.1} us/txn ({cpu:.1} s)",
+                cpu * 1e6 / self.processed as f64
+            ));
+        }
+        if let Some((avg, max)) = self.backends {
+            s.push_str(&format!(", backends avg {avg:.1} max {max}"));
+        }
+        if let Some(e) = &self.error {
+            let what = if self.skipped { "skipped" } else { "error" };
+            s.push_str(&format!("\n            {what}: {e}"));
+        }
+        s
+    }
+}
+
+fn ratio(a: &PgRun, b: &PgRun) -> String {
+    match (a.tps, b.tps) {
+        (Some(x), Some(y)) if a.ok() && b.ok() && y > 0.0 => format!("{:.2}", x / y),
+        _ => "-".into(),
+    }
+}
+
+/// `load pgbench`: select-only pgbench, 64 clients, per query protocol, direct vs PgBouncer
+/// vs sqlmux.
+fn pg_bench(seconds: u64) -> Res<()> {
+    const CLIENTS: &str = "64";
+    let setup = PgSetup::start(300, 10, 200)?;
+    let secs = seconds.to_string();
+    let mut failures = Vec::new();
+    for (i, protocol) in ["simple", "extended", "prepared"].into_iter().enumerate() {
+        let args = ["-S", "-M", protocol, "-c", CLIENTS, "-j", "2", "-T", &secs];
+        let mut runs: [Option<PgRun>; 3] = [None, None, None];
+        // Rotate the order per protocol so that no target always runs first (cold caches)
+        // or last.
+        for k in 0..3 {
+            let t = (i + k) % 3;
+            let target = Target::ALL[t];
+            let run = if target == Target::PgBouncer
+                && protocol == "prepared"
+                && !pgbouncer::supports_prepared_statements()
+            {
+                PgRun::skipped(
+                    "this PgBouncer (< 1.21) has no prepared statements in transaction mode",
+                )
+            } else {
+                setup.pgbench(target, &args, seconds)
+            };
+            runs[t] = Some(run);
+        }
+        let [Some(direct), Some(bouncer), Some(sqlmux)] = runs else {
+            unreachable!("every target ran");
+        };
+        println!("pgbench -S -M {protocol} -c {CLIENTS} -j 2 -T {seconds} (scale 10):");
+        for (target, run) in Target::ALL.iter().zip([&direct, &bouncer, &sqlmux]) {
+            println!("{}", run.line(*target));
+            if !run.ok() && !run.skipped {
+                failures.push(format!("{protocol}/{}", target.name()));
+            }
+        }
+        println!(
+            "  ratios: sqlmux/direct {}, pgbouncer/direct {}, sqlmux/pgbouncer {}",
+            ratio(&sqlmux, &direct),
+            ratio(&bouncer, &direct),
+            ratio(&sqlmux, &bouncer)
+        );
+    }
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("failed runs: {}", failures.join(", ")).into())
+    }
+}
+
+/// `load pg-pool`: 500 select-only clients; how many backend connections each target needs.
+fn pg_pool(seconds: u64) -> Res<()> {
+    const CLIENTS: u32 = 500;
+    let mut setup = PgSetup::start(600, 10, 600)?;
+    let secs = seconds.to_string();
+    let clients = CLIENTS.to_string();
+    let args = ["-S", "-M", "simple", "-c", &clients, "-j", "2", "-T", &secs];
+    println!("pg-pool: pgbench -S -M simple -c {CLIENTS} -j 2 -T {seconds} (scale 10):");
+    let mut failures = Vec::new();
+    for target in Target::ALL {
+        let left = setup.wait_no_backends();
+        if left > 0 {
+            println!(
+                "  (the server still has {left} ledger backends before the {} run)",
+                target.name()
+            );
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let sampler = {
+            let stop = stop.clone();
+            let psql = setup.pg.superuser_psql().timeout(Duration::from_secs(5));
+            std::thread::spawn(move || {
+                let mut samples = Vec::new();
+                while !stop.load(Ordering::Relaxed) {
+                    let started = Instant::now();
+                    if let Some(n) = PgSetup::ledger_backends(&psql) {
+                        samples.push(n);
+                    }
+                    std::thread::sleep(
+                        Duration::from_millis(200).saturating_sub(started.elapsed()),
+                    );
+                }
+                samples
+            })
+        };
+        let mut run = setup.pgbench(target, &args, seconds);
+        stop.store(true, Ordering::Relaxed);
+        let samples = sampler.join().map_err(|_| "sampler panicked")?;
+        if !samples.is_empty() {
+            // The middle of the run: not the connection ramp-up nor the disconnects.
+            let (from, to) = (samples.len() / 5, samples.len() - samples.len() / 10);
+            let middle = &samples[from..to.max(from + 1).min(samples.len())];
+            let avg = middle.iter().sum::<u64>() as f64 / middle.len() as f64;
+            run.backends = Some((avg, samples.iter().copied().max().unwrap_or(0)));
+        }
+        println!("{}", run.line(target));
+        if let Some((avg, max)) = run.backends {
+            println!(
+                "            backend connections per client: avg {:.1}%, max {:.1}% of {CLIENTS}",
+                avg * 100.0 / CLIENTS as f64,
+                max as f64 * 100.0 / CLIENTS as f64
+            );
+        }
+        if !run.ok() {
+            failures.push(target.name());
+        }
+        if target == Target::PgBouncer {
+            // Its idle server connections must not count in the next run.
+            setup.bouncer = None;
+        }
+    }
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("failed runs: {}", failures.join(", ")).into())
+    }
 }

@@ -420,6 +420,17 @@ pub(crate) fn file_from_runtime(rt: &Runtime) -> ConfigFile {
             server_version: Some(rt.mysql.server_version.clone()),
             default_auth_plugin: Some(rt.mysql.default_auth_plugin.clone()),
         },
+        postgres: sqlmux_config::file::PostgresFile {
+            auth_method: Some(
+                match rt.postgres.auth_method {
+                    sqlmux_config::PgAuthMethod::ScramSha256 => "scram-sha-256",
+                    sqlmux_config::PgAuthMethod::Md5 => "md5",
+                    sqlmux_config::PgAuthMethod::Cleartext => "cleartext",
+                }
+                .to_string(),
+            ),
+            backend_statement_limit: Some(rt.postgres.backend_statement_limit),
+        },
         tls: rt.tls.as_ref().map(|t| TlsFile {
             cert: t.cert.clone(),
             key: t.key.clone(),

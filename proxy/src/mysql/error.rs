@@ -6,27 +6,7 @@ use super::relay::RelayError;
 use crate::pool::PoolError;
 use sqlmux_protocol::mysql::response::{err_packet, ErrInfo};
 
-/// Which side failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Side {
-    /// The client (socket, bad packets).
-    Client,
-    /// A backend server.
-    Backend,
-    /// sqlmux itself (pool limits, routing, configuration).
-    Proxy,
-}
-
-impl Side {
-    /// Lower-case name (stats, metrics).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Side::Client => "client",
-            Side::Backend => "backend",
-            Side::Proxy => "proxy",
-        }
-    }
-}
+pub use crate::session::Side;
 
 /// Everything that can interrupt a MySQL session's command.
 #[derive(Debug, thiserror::Error)]

@@ -140,6 +140,26 @@ impl<C> Lease<C> {
         notified.await;
     }
 
+    /// The connection and a future that completes when its server is closed, borrowed
+    /// together (to wait for either a message or the close).
+    pub fn conn_and_closed(&mut self) -> (&mut C, impl Future<Output = ()> + '_) {
+        let server = &self.server;
+        let conn = self
+            .conn
+            .as_mut()
+            .expect("a lease holds its connection until checkin");
+        let closed = async move {
+            let notified = server.closed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if server.availability() == Availability::Closed {
+                return;
+            }
+            notified.await;
+        };
+        (conn, closed)
+    }
+
     /// Counters of the server this connection belongs to.
     pub fn server_stats(&self) -> &ServerStats {
         &self.server.stats

@@ -63,16 +63,35 @@ pub fn is_plain_read(class: &Classification) -> bool {
     read_kind && class.flags.0 & writes.0 == 0
 }
 
+/// What the router needs to know about a statement, whatever its dialect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatementFacts {
+    /// A `/* sqlmux:hostgroup=N */` hint.
+    pub hint_hostgroup: Option<u32>,
+    /// The statement only reads and may run on a replica.
+    pub plain_read: bool,
+}
+
+impl StatementFacts {
+    /// The facts of a MySQL statement.
+    pub fn mysql(class: &Classification) -> Self {
+        Self {
+            hint_hostgroup: class.hint_hostgroup,
+            plain_read: is_plain_read(class),
+        }
+    }
+}
+
 /// Chooses the hostgroup of a statement that is not bound to a pinned backend.
 pub fn route(
     runtime: &Runtime,
     topology: &Topology,
     ctx: &RouteContext<'_>,
     sql: &[u8],
-    class: &Classification,
+    facts: StatementFacts,
 ) -> Route {
     let own = |hg: u32| hg == ctx.cluster.writer_hostgroup || hg == ctx.cluster.reader_hostgroup;
-    if let Some(hg) = class.hint_hostgroup.filter(|hg| own(*hg)) {
+    if let Some(hg) = facts.hint_hostgroup.filter(|hg| own(*hg)) {
         return Route {
             hostgroup: hg,
             reason: RouteReason::Hint,
@@ -94,7 +113,7 @@ pub fn route(
         }
     }
     let writer = ctx.cluster.writer_hostgroup;
-    if !is_plain_read(class) {
+    if !facts.plain_read {
         return Route {
             hostgroup: writer,
             reason: RouteReason::Write,

@@ -3,10 +3,13 @@
 //! schema, user variables), and the values sqlmux answers itself (LAST_INSERT_ID, ROW_COUNT).
 //!
 //! - [`pins`]: every reason multiplexing is off for a session, each with its release.
+//! - [`side`]: which side (client, backend, proxy) a failure came from.
 //! - [`state`]: session state, backend state, and the replay that makes them equal.
 
 pub mod pins;
+pub mod side;
 pub mod state;
 
 pub use pins::{PinReason, Pins};
+pub use side::Side;
 pub use state::{BackendState, Replay, SessionState};

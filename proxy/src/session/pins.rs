@@ -29,11 +29,18 @@ pub enum PinReason {
     UnknownSet,
     /// The server reported a session-state change sqlmux cannot describe.
     UntrackedState,
+    /// PostgreSQL LISTEN until UNLISTEN of every channel.
+    Listen,
+    /// A PostgreSQL session-level advisory lock until every one is released.
+    AdvisoryLock,
+    /// Extended-protocol messages were flushed without a Sync: the implicit transaction and
+    /// unnamed statement/portal live on that backend until the Sync.
+    PendingSync,
 }
 
 impl PinReason {
     /// Every reason, for listings.
-    pub const ALL: [PinReason; 13] = [
+    pub const ALL: [PinReason; 16] = [
         PinReason::Transaction,
         PinReason::NextTransaction,
         PinReason::TableLock,
@@ -47,6 +54,9 @@ impl PinReason {
         PinReason::UserVariable,
         PinReason::UnknownSet,
         PinReason::UntrackedState,
+        PinReason::Listen,
+        PinReason::AdvisoryLock,
+        PinReason::PendingSync,
     ];
 
     /// Stable snake_case name (stats, metrics).
@@ -65,6 +75,9 @@ impl PinReason {
             PinReason::UserVariable => "user_variable",
             PinReason::UnknownSet => "unknown_set",
             PinReason::UntrackedState => "untracked_state",
+            PinReason::Listen => "listen",
+            PinReason::AdvisoryLock => "advisory_lock",
+            PinReason::PendingSync => "pending_sync",
         }
     }
 

@@ -110,7 +110,14 @@ impl Session {
             schema: self.state.schema.as_deref().unwrap_or(""),
             recent_write,
         };
-        Ok(router::route(&rt, &topology, &ctx, sql_text, class).hostgroup)
+        Ok(router::route(
+            &rt,
+            &topology,
+            &ctx,
+            sql_text,
+            router::StatementFacts::mysql(class),
+        )
+        .hostgroup)
     }
 
     /// Session effects of a SET that must be known before it runs.

@@ -1,0 +1,303 @@
+//! A pooled connection to a PostgreSQL server: connect (optional TLS), authenticate with
+//! SCRAM-SHA-256, md5 or cleartext (pgwire's client-side SCRAM), and the state sqlmux knows
+//! the connection has (variables it set, statements prepared on it, reported parameters).
+
+use super::conn::{ConnError, PgConn};
+use super::statements::BackendStatements;
+use crate::stream::MaybeTls;
+use bytes::Bytes;
+use pgwire::api::auth::sasl::scram::ScramClientAuth;
+use sqlmux_protocol::pg::backend::{self as msg, ErrorFields};
+use sqlmux_protocol::pg::{frontend, startup};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpStream;
+
+/// What went wrong with a backend connection.
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    /// Socket or framing failure.
+    #[error(transparent)]
+    Conn(#[from] ConnError),
+    /// Connecting took longer than `pool.connect_timeout_ms`.
+    #[error("connect timed out after {0} ms")]
+    Timeout(u128),
+    /// The server answered with an ErrorResponse.
+    #[error("{0}")]
+    Server(ErrorFields),
+    /// Authentication could not be completed.
+    #[error("authentication failed: {0}")]
+    Auth(String),
+    /// The server sent something out of protocol.
+    #[error("protocol error: {0}")]
+    Protocol(String),
+}
+
+impl From<sqlmux_protocol::pg::MessageError> for BackendError {
+    fn from(e: sqlmux_protocol::pg::MessageError) -> Self {
+        BackendError::Protocol(e.to_string())
+    }
+}
+
+/// How to open a backend connection.
+pub struct ConnectParams<'a> {
+    /// `host:port`.
+    pub address: &'a str,
+    /// Login.
+    pub user: &'a str,
+    /// Password.
+    pub password: &'a str,
+    /// Database.
+    pub database: &'a str,
+    /// Use TLS.
+    pub tls: bool,
+    /// Connector for TLS.
+    pub connector: &'a tokio_rustls::TlsConnector,
+    /// Server-side statements kept on the connection.
+    pub statement_limit: usize,
+}
+
+/// One authenticated backend connection.
+pub struct BackendConn {
+    /// The framed stream.
+    pub conn: PgConn,
+    /// Server address.
+    pub address: Arc<str>,
+    /// The server's process id (cancel key).
+    pub pid: u32,
+    /// The server's secret key (cancel key).
+    pub key: Bytes,
+    /// Parameters as the server last reported them (ParameterStatus).
+    pub params: HashMap<String, String>,
+    /// Variables sqlmux set on this connection (name -> SQL value text).
+    pub vars: BTreeMap<String, String>,
+    /// Protocol-level statements prepared here by sqlmux.
+    pub statements: BackendStatements,
+    /// SQL-level PREPAREd statements here: name -> PREPARE text.
+    pub sql_prepared: HashMap<String, Arc<str>>,
+    /// Session-level state sqlmux cannot describe was left here (cleaned before reuse).
+    pub dirty: bool,
+}
+
+impl BackendConn {
+    /// Connects and authenticates.
+    pub async fn connect(p: &ConnectParams<'_>, timeout: Duration) -> Result<Self, BackendError> {
+        match tokio::time::timeout(timeout, Self::open(p)).await {
+            Ok(r) => r,
+            Err(_) => Err(BackendError::Timeout(timeout.as_millis())),
+        }
+    }
+
+    async fn open(p: &ConnectParams<'_>) -> Result<Self, BackendError> {
+        let tcp = TcpStream::connect(p.address).await.map_err(ConnError::Io)?;
+        let _ = tcp.set_nodelay(true);
+        let mut conn = PgConn::new(MaybeTls::Plain(tcp));
+        if p.tls {
+            conn.send(&startup::ssl_request()).await?;
+            match conn.read_byte().await? {
+                b'S' => {
+                    let host = p.address.rsplit_once(':').map_or(p.address, |(h, _)| h);
+                    conn.connect_tls(p.connector, host).await?;
+                }
+                _ => return Err(BackendError::Protocol("server refused TLS".into())),
+            }
+        }
+        conn.send(&startup::startup_message(&[
+            ("user", p.user),
+            ("database", p.database),
+        ]))
+        .await?;
+        authenticate(&mut conn, p.user, p.password).await?;
+        let mut backend = BackendConn {
+            conn,
+            address: Arc::from(p.address),
+            pid: 0,
+            key: Bytes::new(),
+            params: HashMap::new(),
+            vars: BTreeMap::new(),
+            statements: BackendStatements::with_limit(p.statement_limit),
+            sql_prepared: HashMap::new(),
+            dirty: false,
+        };
+        loop {
+            let m = backend.conn.expect().await?;
+            match m.tag() {
+                msg::PARAMETER_STATUS => {
+                    backend.note_parameter(m.body())?;
+                }
+                msg::BACKEND_KEY_DATA => {
+                    let (pid, key) = msg::parse_backend_key_data(m.body())?;
+                    backend.pid = pid;
+                    backend.key = key;
+                }
+                msg::READY_FOR_QUERY => return Ok(backend),
+                msg::ERROR_RESPONSE => {
+                    return Err(BackendError::Server(msg::parse_error(m.body())?))
+                }
+                msg::NOTICE_RESPONSE | msg::NEGOTIATE_PROTOCOL_VERSION => {}
+                other => {
+                    return Err(BackendError::Protocol(format!(
+                        "unexpected message {:?} during startup",
+                        char::from(other)
+                    )))
+                }
+            }
+        }
+    }
+
+    /// Records a ParameterStatus body; returns the name and value.
+    pub fn note_parameter(&mut self, body: &[u8]) -> Result<(String, String), BackendError> {
+        let (name, value) = msg::parse_parameter_status(body)?;
+        self.params.insert(name.clone(), value.clone());
+        Ok((name, value))
+    }
+
+    /// Runs SQL that sqlmux sends itself (simple protocol) and reads to ReadyForQuery.
+    /// Returns the first column of the first row, if any; the first error as `Server`.
+    pub async fn simple(&mut self, sql: &str) -> Result<Option<String>, BackendError> {
+        self.conn.send(&frontend::query(sql)).await?;
+        self.finish_simple().await
+    }
+
+    /// Reads the answer to a Query sqlmux sent, to ReadyForQuery.
+    pub async fn finish_simple(&mut self) -> Result<Option<String>, BackendError> {
+        let mut first: Option<String> = None;
+        let mut error = None;
+        loop {
+            let m = self.conn.expect().await?;
+            match m.tag() {
+                msg::DATA_ROW if first.is_none() => first = first_column(m.body()),
+                msg::PARAMETER_STATUS => {
+                    self.note_parameter(m.body())?;
+                }
+                msg::ERROR_RESPONSE if error.is_none() => error = Some(msg::parse_error(m.body())?),
+                msg::COPY_IN_RESPONSE => {
+                    // sqlmux's own statements never copy: refuse, then read to ReadyForQuery.
+                    self.conn.send(b"f\0\0\0\x05\0").await?;
+                }
+                msg::READY_FOR_QUERY => {
+                    return match error {
+                        Some(e) => Err(BackendError::Server(e)),
+                        None => Ok(first),
+                    };
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Clears every piece of session state (DISCARD ALL): variables, prepared statements,
+    /// temporary tables, LISTEN, advisory locks, cursors.
+    pub async fn discard_all(&mut self) -> Result<(), BackendError> {
+        self.simple("DISCARD ALL").await?;
+        self.forget_session_state();
+        Ok(())
+    }
+
+    /// What sqlmux knows of the connection's session state after a DISCARD ALL/RESET.
+    pub fn forget_session_state(&mut self) {
+        self.vars.clear();
+        self.statements.clear();
+        self.sql_prepared.clear();
+        self.dirty = false;
+    }
+}
+
+/// The first column of a DataRow body, as text (`None` for NULL).
+fn first_column(body: &[u8]) -> Option<String> {
+    let n = i16::from_be_bytes([*body.first()?, *body.get(1)?]);
+    if n < 1 {
+        return None;
+    }
+    let len = i32::from_be_bytes(body.get(2..6)?.try_into().ok()?);
+    if len < 0 {
+        return None;
+    }
+    let v = body.get(6..6 + len as usize)?;
+    Some(String::from_utf8_lossy(v).into_owned())
+}
+
+/// Answers the server's authentication request.
+async fn authenticate(conn: &mut PgConn, user: &str, password: &str) -> Result<(), BackendError> {
+    let mut scram_first = None;
+    let mut scram_final = None;
+    loop {
+        let m = conn.expect().await?;
+        match m.tag() {
+            msg::AUTHENTICATION => {}
+            msg::ERROR_RESPONSE => return Err(BackendError::Server(msg::parse_error(m.body())?)),
+            msg::NOTICE_RESPONSE => continue,
+            other => {
+                return Err(BackendError::Protocol(format!(
+                    "expected authentication, got {:?}",
+                    char::from(other)
+                )))
+            }
+        }
+        let (code, data) = msg::parse_authentication(m.body())?;
+        match code {
+            0 => return Ok(()),
+            3 => conn.send(&frontend::password(password.as_bytes())).await?,
+            5 => {
+                let salt = data
+                    .get(..4)
+                    .ok_or_else(|| BackendError::Protocol("short md5 salt".into()))?;
+                let hashed = pgwire::api::auth::md5pass::hash_md5_password(user, password, salt);
+                conn.send(&frontend::password(hashed.as_bytes())).await?;
+            }
+            10 => {
+                let offers_scram = data.split(|b| *b == 0).any(|m| m == b"SCRAM-SHA-256");
+                if !offers_scram {
+                    return Err(BackendError::Auth("server offers no SCRAM-SHA-256".into()));
+                }
+                let client = ScramClientAuth::new(user.to_string(), password.to_string());
+                let (first, waiting) = client
+                    .build_client_first()
+                    .map_err(|e| BackendError::Auth(e.to_string()))?;
+                conn.send(&frontend::sasl_initial_response(
+                    "SCRAM-SHA-256",
+                    first.as_bytes(),
+                ))
+                .await?;
+                scram_first = Some(waiting);
+            }
+            11 => {
+                let waiting = scram_first
+                    .take()
+                    .ok_or_else(|| BackendError::Protocol("SASLContinue before SASL".into()))?;
+                let (fin, verify) = waiting
+                    .build_client_final(data)
+                    .map_err(|e| BackendError::Auth(e.to_string()))?;
+                conn.send(&frontend::sasl_response(fin.as_bytes())).await?;
+                scram_final = Some(verify);
+            }
+            12 => {
+                let verify = scram_final.take().ok_or_else(|| {
+                    BackendError::Protocol("SASLFinal before SASLContinue".into())
+                })?;
+                verify
+                    .verify_server_final(data)
+                    .map_err(|e| BackendError::Auth(e.to_string()))?;
+            }
+            other => {
+                return Err(BackendError::Auth(format!(
+                    "unsupported authentication request {other}"
+                )))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_column_of_data_rows() {
+        assert_eq!(first_column(b"\0\x01\0\0\0\x0242"), Some("42".into()));
+        assert_eq!(first_column(b"\0\x01\xff\xff\xff\xff"), None);
+        assert_eq!(first_column(b"\0\x01\0\0\0\x09ab"), None);
+        assert_eq!(first_column(b""), None);
+    }
+}

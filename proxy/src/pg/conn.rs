@@ -1,0 +1,233 @@
+//! A framed PostgreSQL connection, used on both sides of the proxy: buffered reads of whole
+//! messages, buffered writes, TLS upgrade.
+
+use crate::stream::MaybeTls;
+use bytes::{Bytes, BytesMut};
+use sqlmux_protocol::pg::frame::{decode_frame, decode_startup, FrameError, Message};
+use std::io;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Largest message accepted from either side (PostgreSQL's own limit is 1 GiB).
+pub const MAX_MESSAGE: usize = 1 << 30;
+
+/// Flush queued output once this much is buffered.
+const FLUSH_AT: usize = 64 * 1024;
+
+/// What went wrong on one connection.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnError {
+    /// Socket error.
+    #[error("i/o error: {0}")]
+    Io(#[from] io::Error),
+    /// The peer closed the connection in the middle of a message or exchange.
+    #[error("connection closed")]
+    Closed,
+    /// The peer sent bytes that are not a message.
+    #[error(transparent)]
+    Frame(#[from] FrameError),
+    /// The TLS handshake failed.
+    #[error("tls handshake failed: {0}")]
+    Tls(io::Error),
+}
+
+/// One framed connection.
+pub struct PgConn {
+    stream: Option<MaybeTls>,
+    rbuf: BytesMut,
+    wbuf: BytesMut,
+}
+
+impl PgConn {
+    /// Wraps a connected socket.
+    pub fn new(stream: MaybeTls) -> Self {
+        Self {
+            stream: Some(stream),
+            rbuf: BytesMut::with_capacity(16 * 1024),
+            wbuf: BytesMut::with_capacity(16 * 1024),
+        }
+    }
+
+    /// True when the connection is encrypted.
+    pub fn is_tls(&self) -> bool {
+        self.stream.as_ref().is_some_and(MaybeTls::is_tls)
+    }
+
+    /// The stream, for a TLS upgrade; only valid while nothing is buffered.
+    pub fn take_stream(&mut self) -> Option<MaybeTls> {
+        self.stream.take()
+    }
+
+    /// Puts a (possibly upgraded) stream back.
+    pub fn set_stream(&mut self, stream: MaybeTls) {
+        self.stream = Some(stream);
+    }
+
+    /// Bytes read but not yet taken as messages.
+    pub fn buffered(&self) -> usize {
+        self.rbuf.len()
+    }
+
+    async fn fill(&mut self) -> Result<usize, ConnError> {
+        if self.rbuf.capacity() - self.rbuf.len() < 4096 {
+            self.rbuf.reserve(64 * 1024);
+        }
+        let stream = self.stream.as_mut().ok_or(ConnError::Closed)?;
+        match stream.read_buf(&mut self.rbuf).await {
+            Ok(n) => Ok(n),
+            // A TLS peer that hangs up without close_notify.
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(0),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Reads one whole message; `None` when the peer closed between messages.
+    pub async fn read(&mut self) -> Result<Option<Message>, ConnError> {
+        loop {
+            if let Some(m) = decode_frame(&mut self.rbuf, MAX_MESSAGE)? {
+                return Ok(Some(m));
+            }
+            if self.fill().await? == 0 {
+                return if self.rbuf.is_empty() {
+                    Ok(None)
+                } else {
+                    Err(ConnError::Closed)
+                };
+            }
+        }
+    }
+
+    /// Reads a message that must come.
+    pub async fn expect(&mut self) -> Result<Message, ConnError> {
+        self.read().await?.ok_or(ConnError::Closed)
+    }
+
+    /// Takes a message that is already buffered, without reading.
+    pub fn try_buffered(&mut self) -> Result<Option<Message>, ConnError> {
+        Ok(decode_frame(&mut self.rbuf, MAX_MESSAGE)?)
+    }
+
+    /// Reads one untagged startup packet and returns its body; `None` when the peer closed
+    /// before sending anything. Reads no further than the packet: a TLS handshake may follow
+    /// right behind an SSLRequest.
+    pub async fn read_startup(&mut self) -> Result<Option<Bytes>, ConnError> {
+        loop {
+            if let Some(body) = decode_startup(&mut self.rbuf)? {
+                return Ok(Some(body));
+            }
+            let stream = self.stream.as_mut().ok_or(ConnError::Closed)?;
+            let want = if self.rbuf.len() < 4 {
+                4 - self.rbuf.len()
+            } else {
+                let len =
+                    i32::from_be_bytes([self.rbuf[0], self.rbuf[1], self.rbuf[2], self.rbuf[3]]);
+                (len.max(8) as usize).saturating_sub(self.rbuf.len())
+            };
+            let mut chunk = vec![0u8; want];
+            let n = match stream.read(&mut chunk).await {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => 0,
+                Err(e) => return Err(e.into()),
+            };
+            if n == 0 {
+                return if self.rbuf.is_empty() {
+                    Ok(None)
+                } else {
+                    Err(ConnError::Closed)
+                };
+            }
+            self.rbuf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    /// Queues bytes (one or more whole messages).
+    #[inline]
+    pub fn queue(&mut self, bytes: &[u8]) {
+        self.wbuf.extend_from_slice(bytes);
+    }
+
+    /// Queued bytes not yet written.
+    pub fn queued(&self) -> usize {
+        self.wbuf.len()
+    }
+
+    /// Writes the queue when it has grown large (a slow peer then slows the relay down).
+    pub async fn flush_if_full(&mut self) -> Result<(), ConnError> {
+        if self.wbuf.len() >= FLUSH_AT {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    /// Writes everything queued.
+    pub async fn flush(&mut self) -> Result<(), ConnError> {
+        let Self { stream, wbuf, .. } = self;
+        let stream = stream.as_mut().ok_or(ConnError::Closed)?;
+        if !wbuf.is_empty() {
+            stream.write_all(wbuf).await?;
+            wbuf.clear();
+        }
+        stream.flush().await?;
+        Ok(())
+    }
+
+    /// Queues and flushes.
+    pub async fn send(&mut self, bytes: &[u8]) -> Result<(), ConnError> {
+        self.queue(bytes);
+        self.flush().await
+    }
+
+    /// Accepts TLS from a client (after its SSLRequest was answered `S`).
+    pub async fn accept_tls(
+        &mut self,
+        acceptor: &tokio_rustls::TlsAcceptor,
+    ) -> Result<(), ConnError> {
+        let plain = self
+            .stream
+            .take()
+            .and_then(MaybeTls::into_plain)
+            .ok_or(ConnError::Closed)?;
+        let tls = acceptor.accept(plain).await.map_err(ConnError::Tls)?;
+        self.stream = Some(MaybeTls::ServerTls(Box::new(tls)));
+        Ok(())
+    }
+
+    /// Starts TLS towards a backend (after it answered `S` to an SSLRequest).
+    pub async fn connect_tls(
+        &mut self,
+        connector: &tokio_rustls::TlsConnector,
+        host: &str,
+    ) -> Result<(), ConnError> {
+        let plain = self
+            .stream
+            .take()
+            .and_then(MaybeTls::into_plain)
+            .ok_or(ConnError::Closed)?;
+        let name = rustls::pki_types::ServerName::try_from(host.to_string())
+            .map_err(|e| ConnError::Tls(io::Error::new(io::ErrorKind::InvalidInput, e)))?;
+        let tls = connector
+            .connect(name, plain)
+            .await
+            .map_err(ConnError::Tls)?;
+        self.stream = Some(MaybeTls::ClientTls(Box::new(tls)));
+        Ok(())
+    }
+
+    /// Reads one raw byte (the answer to an SSLRequest).
+    pub async fn read_byte(&mut self) -> Result<u8, ConnError> {
+        let stream = self.stream.as_mut().ok_or(ConnError::Closed)?;
+        let mut b = [0u8; 1];
+        stream.read_exact(&mut b).await.map_err(|e| {
+            if e.kind() == io::ErrorKind::UnexpectedEof {
+                ConnError::Closed
+            } else {
+                ConnError::Io(e)
+            }
+        })?;
+        Ok(b[0])
+    }
+
+    /// The server certificate of a client TLS connection (for SCRAM channel binding).
+    pub fn tls_server_cert(&self) -> bool {
+        matches!(self.stream, Some(MaybeTls::ServerTls(_)))
+    }
+}

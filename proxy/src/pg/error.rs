@@ -1,0 +1,101 @@
+//! Why a PostgreSQL session or one of its requests failed, and the one place where that
+//! becomes an ErrorResponse.
+
+use super::backend::BackendError;
+use super::conn::ConnError;
+use crate::pool::PoolError;
+use crate::session::Side;
+use bytes::Bytes;
+use sqlmux_protocol::pg::backend::{error_response, ErrorFields};
+use sqlmux_protocol::pg::MessageError;
+
+/// A failure while serving a client.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    /// The client connection failed.
+    #[error("client: {0}")]
+    Client(ConnError),
+    /// The client sent something the protocol does not allow.
+    #[error("protocol violation: {0}")]
+    Malformed(String),
+    /// A message sqlmux does not serve.
+    #[error("unsupported frontend message type {0:?}")]
+    Unsupported(char),
+    /// No backend connection could be had.
+    #[error(transparent)]
+    Pool(#[from] PoolError),
+    /// The backend failed mid-request (connection lost, protocol error).
+    #[error("backend {address}: {source}")]
+    Backend {
+        /// Server address.
+        address: String,
+        /// What failed.
+        source: BackendError,
+    },
+    /// The backend refused a statement sqlmux sent on the session's behalf (state replay).
+    #[error("backend refused session state replay: {0}")]
+    Replay(ErrorFields),
+    /// The session's backend was closed by the topology (OFFLINE_HARD).
+    #[error("backend {0} was taken OFFLINE_HARD; the session's transaction or session state on it is lost")]
+    ServerClosed(String),
+    /// The user's cluster is missing or not a PostgreSQL cluster.
+    #[error("user {0} has no PostgreSQL cluster")]
+    NoCluster(String),
+}
+
+impl From<MessageError> for SessionError {
+    fn from(e: MessageError) -> Self {
+        SessionError::Malformed(e.to_string())
+    }
+}
+
+impl SessionError {
+    /// Which side failed.
+    pub fn side(&self) -> Side {
+        match self {
+            SessionError::Client(_) | SessionError::Malformed(_) | SessionError::Unsupported(_) => {
+                Side::Client
+            }
+            SessionError::Backend { .. } | SessionError::Replay(_) => Side::Backend,
+            SessionError::Pool(_) | SessionError::ServerClosed(_) | SessionError::NoCluster(_) => {
+                Side::Proxy
+            }
+        }
+    }
+
+    /// Whether the session can go on after telling the client.
+    pub fn is_recoverable(&self) -> bool {
+        matches!(
+            self,
+            SessionError::Pool(_)
+                | SessionError::Backend { .. }
+                | SessionError::Replay(_)
+                | SessionError::ServerClosed(_)
+        )
+    }
+
+    /// The ErrorResponse the client gets, if the client can still be told.
+    pub fn to_error_response(&self) -> Option<Bytes> {
+        let severity = if self.is_recoverable() {
+            "ERROR"
+        } else {
+            "FATAL"
+        };
+        let code = match self {
+            SessionError::Client(_) => return None,
+            SessionError::Malformed(_) | SessionError::Unsupported(_) => "08P01",
+            SessionError::Pool(PoolError::WaitTimeout { .. }) => "53300",
+            SessionError::Pool(_) => "08006",
+            SessionError::Backend { .. } | SessionError::ServerClosed(_) => "08006",
+            SessionError::Replay(f) => {
+                return Some(error_response(
+                    severity,
+                    &f.code,
+                    &format!("sqlmux: {self}: {}", f.message),
+                ))
+            }
+            SessionError::NoCluster(_) => "28000",
+        };
+        Some(error_response(severity, code, &format!("sqlmux: {self}")))
+    }
+}

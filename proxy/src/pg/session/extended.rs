@@ -1,0 +1,321 @@
+//! Extended-protocol batches (Parse/Bind/Describe/Execute/Close up to Sync or Flush).
+//! A client's named statements map to global `sqlmux_<id>` statements, prepared lazily on
+//! the backend that runs them; a Parse the backend already has is answered by sqlmux.
+
+use super::super::error::SessionError;
+use super::super::statements::{backend_name, ClientStatement};
+use super::relay::{Expect, Step};
+use super::simple::{facts, plain_read, Effect};
+use super::Session;
+use crate::router::StatementFacts;
+use crate::session::PinReason;
+use bytes::{Bytes, BytesMut};
+use sqlmux_protocol::pg::backend as msg;
+use sqlmux_protocol::pg::frame::Message;
+use sqlmux_protocol::pg::frontend as fe;
+use sqlmux_protocol::pgsql;
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+/// The Flush message.
+const FLUSH: &[u8] = b"H\0\0\0\x04";
+
+/// What the backend is sent for a batch, and what to do with the answers.
+#[derive(Default)]
+struct Plan {
+    out: BytesMut,
+    steps: VecDeque<Step>,
+    effects: Vec<Effect>,
+    /// The unnamed statement was parsed (or re-sent) in this batch.
+    unnamed_ready: bool,
+    /// Portal name -> index into `effects` of the statement bound to it.
+    portals: HashMap<Vec<u8>, Option<usize>>,
+    /// sqlmux refused a message: the rest up to Sync is not sent.
+    failed: bool,
+}
+
+impl Plan {
+    fn refuse(&mut self, code: &str, text: &str) {
+        self.steps
+            .push_back(Step::Inject(msg::error_response("ERROR", code, text)));
+        self.failed = true;
+    }
+}
+
+impl Session {
+    /// Sends the pending batch and relays the answers (up to ReadyForQuery after a Sync).
+    pub(super) async fn run_batch(&mut self) -> Result<(), SessionError> {
+        let batch = std::mem::take(&mut self.batch);
+        if batch.is_empty() {
+            // A Flush with nothing pending.
+            return self.client.flush().await.map_err(SessionError::Client);
+        }
+        let synced = batch.last().is_some_and(|m| m.tag() == fe::SYNC);
+        self.awaiting_sync = !synced;
+        let hostgroup = if self.backend.is_none() {
+            let (sql, facts) = self.batch_facts(&batch)?;
+            self.route(&sql, facts)?
+        } else {
+            0
+        };
+        self.acquire(hostgroup).await?;
+        let started = std::time::Instant::now();
+        let plan = self.plan(&batch)?;
+        let Plan {
+            mut out,
+            steps,
+            effects,
+            ..
+        } = plan;
+        if !synced {
+            out.extend_from_slice(FLUSH);
+        }
+        self.pins.set(PinReason::PendingSync, !synced);
+        self.send_to_backend(&out).await?;
+        let outcome = self.relay(steps).await?;
+        if !outcome.failed_parses.is_empty() {
+            self.forget_failed(&outcome.failed_parses);
+        }
+        if let Some(e) = effects.first() {
+            self.count_statement(hostgroup, &e.sql, started, outcome.bytes);
+        }
+        self.after(outcome, effects).await
+    }
+
+    /// The statement text that decides the route, and whether the batch only reads.
+    fn batch_facts(&self, batch: &[Message]) -> Result<(Arc<[u8]>, StatementFacts), SessionError> {
+        let mut first: Option<(Arc<[u8]>, StatementFacts)> = None;
+        let mut all_read = true;
+        for m in batch {
+            let (sql, class): (Arc<[u8]>, _) = match m.tag() {
+                fe::PARSE => {
+                    let v = fe::parse_view(m.body())?;
+                    (Arc::from(v.query), pgsql::classify(v.query))
+                }
+                fe::BIND => {
+                    let (_, name, _) = fe::bind_names(m.body())?;
+                    match self.statements.get(name) {
+                        Some(s) if !name.is_empty() => (s.query.clone(), s.class),
+                        _ => continue,
+                    }
+                }
+                _ => continue,
+            };
+            all_read &= plain_read(&class);
+            if first.is_none() {
+                first = Some((sql, facts(&class)));
+            }
+        }
+        let (sql, mut f) = first.unwrap_or_else(|| {
+            (
+                Arc::from(&b""[..]),
+                StatementFacts {
+                    hint_hostgroup: None,
+                    plain_read: false,
+                },
+            )
+        });
+        f.plain_read = all_read && !sql.is_empty();
+        Ok((sql, f))
+    }
+
+    /// Translates the client's messages for the held backend.
+    fn plan(&mut self, batch: &[Message]) -> Result<Plan, SessionError> {
+        let mut plan = Plan::default();
+        for m in batch {
+            if plan.failed && m.tag() != fe::SYNC {
+                continue;
+            }
+            match m.tag() {
+                fe::PARSE => self.plan_parse(m, &mut plan)?,
+                fe::BIND => self.plan_bind(m, &mut plan)?,
+                fe::DESCRIBE => {
+                    let (kind, name) = fe::target(m.body(), "Describe")?;
+                    if kind == b'P' {
+                        plan.out.extend_from_slice(&m.raw);
+                        plan.steps.push_back(Step::Forward(Expect::DescribePortal));
+                    } else if name.is_empty() {
+                        self.resend_unnamed(&mut plan);
+                        plan.out.extend_from_slice(&m.raw);
+                        plan.steps
+                            .push_back(Step::Forward(Expect::DescribeStatement));
+                    } else {
+                        let Some(s) = self.statements.get(name).cloned() else {
+                            plan.refuse("26000", &missing(name));
+                            continue;
+                        };
+                        self.ensure_prepared(&s, &mut plan);
+                        plan.out
+                            .extend_from_slice(&fe::describe_statement(&backend_name(s.id)));
+                        plan.steps
+                            .push_back(Step::Forward(Expect::DescribeStatement));
+                    }
+                }
+                fe::EXECUTE => {
+                    let portal = fe::execute_portal(m.body())?;
+                    let effect = plan.portals.get(portal).copied().flatten();
+                    plan.out.extend_from_slice(&m.raw);
+                    plan.steps
+                        .push_back(Step::Forward(Expect::Execute { effect }));
+                }
+                fe::CLOSE => {
+                    let (kind, name) = fe::target(m.body(), "Close")?;
+                    if kind == b'S' && !name.is_empty() {
+                        // The backend keeps its statement for other sessions (bounded).
+                        self.statements.remove(name);
+                        plan.steps
+                            .push_back(Step::Inject(msg::empty(msg::CLOSE_COMPLETE)));
+                    } else {
+                        plan.out.extend_from_slice(&m.raw);
+                        plan.steps.push_back(Step::Forward(Expect::Close));
+                    }
+                }
+                fe::SYNC => {
+                    plan.out.extend_from_slice(&m.raw);
+                    plan.steps.push_back(Step::Forward(Expect::Sync));
+                    plan.failed = false;
+                }
+                other => return Err(SessionError::Unsupported(char::from(other))),
+            }
+        }
+        Ok(plan)
+    }
+
+    fn plan_parse(&mut self, m: &Message, plan: &mut Plan) -> Result<(), SessionError> {
+        let v = fe::parse_view(m.body())?;
+        let class = pgsql::classify(v.query);
+        if v.name.is_empty() {
+            plan.out.extend_from_slice(&m.raw);
+            plan.steps
+                .push_back(Step::Forward(Expect::Parse { id: None }));
+            self.unnamed = Some(m.clone());
+            plan.unnamed_ready = true;
+            return Ok(());
+        }
+        if self.statements.contains_key(v.name) {
+            plan.refuse(
+                "42P05",
+                &format!(
+                    "prepared statement \"{}\" already exists",
+                    String::from_utf8_lossy(v.name)
+                ),
+            );
+            return Ok(());
+        }
+        let identity = Bytes::copy_from_slice(&m.body()[v.after_name..]);
+        let id = self.shared.pg_statements.id_of(&identity);
+        let statement = Arc::new(ClientStatement {
+            id,
+            identity,
+            plain_read: plain_read(&class),
+            class,
+            query: Arc::from(v.query),
+        });
+        self.statements.insert(v.name.to_vec(), statement.clone());
+        let conn = self.held()?;
+        if conn.statements.touch(id) {
+            plan.steps
+                .push_back(Step::Inject(msg::empty(msg::PARSE_COMPLETE)));
+        } else {
+            conn.statements.insert(id);
+            plan.out
+                .extend_from_slice(&fe::parse_named(&backend_name(id), &statement.identity));
+            plan.steps
+                .push_back(Step::Forward(Expect::Parse { id: Some(id) }));
+        }
+        Ok(())
+    }
+
+    fn plan_bind(&mut self, m: &Message, plan: &mut Plan) -> Result<(), SessionError> {
+        let (portal, name, _) = fe::bind_names(m.body())?;
+        let portal = portal.to_vec();
+        if name.is_empty() {
+            self.resend_unnamed(plan);
+            plan.out.extend_from_slice(&m.raw);
+            let effect = self.unnamed.as_ref().and_then(|u| {
+                let v = fe::parse_view(u.body()).ok()?;
+                Some(Effect {
+                    class: pgsql::classify(v.query),
+                    sql: Arc::from(v.query),
+                })
+            });
+            let index = effect.map(|e| {
+                plan.effects.push(e);
+                plan.effects.len() - 1
+            });
+            plan.portals.insert(portal, index);
+        } else {
+            let Some(s) = self.statements.get(name).cloned() else {
+                plan.refuse("26000", &missing(name));
+                return Ok(());
+            };
+            self.ensure_prepared(&s, plan);
+            plan.out
+                .extend_from_slice(&fe::bind_with_statement(m.body(), &backend_name(s.id))?);
+            plan.effects.push(Effect {
+                class: s.class,
+                sql: s.query.clone(),
+            });
+            plan.portals.insert(portal, Some(plan.effects.len() - 1));
+        }
+        plan.steps.push_back(Step::Forward(Expect::Bind));
+        Ok(())
+    }
+
+    /// Prepares a client statement on the held backend first when it lacks it.
+    fn ensure_prepared(&mut self, s: &ClientStatement, plan: &mut Plan) {
+        let Ok(conn) = self.held() else {
+            return;
+        };
+        if conn.statements.touch(s.id) {
+            return;
+        }
+        conn.statements.insert(s.id);
+        plan.out
+            .extend_from_slice(&fe::parse_named(&backend_name(s.id), &s.identity));
+        plan.steps
+            .push_back(Step::Swallow(Expect::Parse { id: Some(s.id) }));
+    }
+
+    /// Re-sends the client's last unnamed Parse (the backend may be another one now).
+    fn resend_unnamed(&mut self, plan: &mut Plan) {
+        if plan.unnamed_ready {
+            return;
+        }
+        if let Some(u) = &self.unnamed {
+            plan.out.extend_from_slice(&u.raw);
+            plan.steps
+                .push_back(Step::Swallow(Expect::Parse { id: None }));
+        }
+        plan.unnamed_ready = true;
+    }
+
+    fn held(&mut self) -> Result<&mut super::super::backend::BackendConn, SessionError> {
+        match self.backend.as_mut() {
+            Some(l) => Ok(l.conn()),
+            None => Err(SessionError::NoCluster(self.user.name.clone())),
+        }
+    }
+
+    /// Statements whose Parse failed exist neither on the backend nor for the client.
+    /// (A statement prepared lazily stays the client's: its Parse once succeeded.)
+    fn forget_failed(&mut self, failed: &[(u64, bool)]) {
+        if let Some(lease) = self.backend.as_mut() {
+            for (id, _) in failed {
+                lease.conn().statements.remove(*id);
+            }
+        }
+        self.statements.retain(|_, s| {
+            !failed
+                .iter()
+                .any(|(id, by_client)| *by_client && *id == s.id)
+        });
+    }
+}
+
+fn missing(name: &[u8]) -> String {
+    format!(
+        "prepared statement \"{}\" does not exist",
+        String::from_utf8_lossy(name)
+    )
+}

@@ -1,0 +1,191 @@
+//! Borrowing a backend for a transaction: route, checkout (or the held one), replay the
+//! session's parameters, and give it back at ReadyForQuery `I` unless a pin holds.
+
+use super::super::backend::{BackendConn, BackendError, ConnectParams};
+use super::super::cancel::CancelTarget;
+use super::super::error::SessionError;
+use super::Session;
+use crate::pool::{Lease, Partition};
+use crate::router::{self, RouteContext, StatementFacts};
+use sqlmux_protocol::pg::backend as msg;
+
+impl Session {
+    /// Where a statement goes when no held backend decides.
+    pub(super) fn route(&self, sql: &[u8], facts: StatementFacts) -> Result<u32, SessionError> {
+        let rt = self.shared.runtime.load();
+        let topology = self.shared.topology.load();
+        let cluster = rt
+            .cluster(&self.user.cluster)
+            .ok_or_else(|| SessionError::NoCluster(self.user.name.clone()))?;
+        let ctx = RouteContext {
+            cluster,
+            user: &self.user.name,
+            schema: &self.database,
+            recent_write: false,
+        };
+        Ok(router::route(&rt, &topology, &ctx, sql, facts).hostgroup)
+    }
+
+    /// Makes sure the session holds a backend, with the session's parameters on it.
+    pub(super) async fn acquire(&mut self, hostgroup: u32) -> Result<(), SessionError> {
+        if let Some(address) = self.lost_backend.take() {
+            return Err(SessionError::ServerClosed(address.to_string()));
+        }
+        if let Some(address) = self
+            .backend
+            .as_ref()
+            .filter(|l| l.server_closed())
+            .map(|l| l.address().clone())
+        {
+            self.lose_backend();
+            return Err(SessionError::ServerClosed(address.to_string()));
+        }
+        if self.backend.is_none() {
+            let lease = self.checkout(hostgroup).await?;
+            let conn = lease.conn_ref();
+            self.cancel.set(Some(CancelTarget {
+                address: conn.address.clone(),
+                pid: conn.pid,
+                key: conn.key.clone(),
+            }));
+            self.backend = Some(lease);
+        }
+        self.replay().await
+    }
+
+    async fn checkout(&mut self, hostgroup: u32) -> Result<Lease<BackendConn>, SessionError> {
+        let rt = self.shared.runtime.load_full();
+        let topology = self.shared.topology.load_full();
+        let pools = &self.shared.pg_pools;
+        let server = pools
+            .pick(&topology, hostgroup)
+            .ok_or_else(|| pools.no_server(&topology, hostgroup))?;
+        let pool = pools.server(&server.address, server.max_connections);
+        let partition = Partition {
+            user: self.user_name.clone(),
+            schema: self.database.clone(),
+            flavor: 0,
+        };
+        let params = ConnectParams {
+            address: &server.address,
+            user: &self.user.name,
+            password: &self.user.password,
+            database: &self.database,
+            tls: server.tls,
+            connector: &self.shared.backend_tls,
+            statement_limit: rt.postgres.backend_statement_limit,
+        };
+        let mut refused = None;
+        let refused_slot = &mut refused;
+        let timeout = rt.pool.connect_timeout;
+        let lease = pools
+            .checkout(&pool, hostgroup, partition, &rt.pool, move || async move {
+                BackendConn::connect(&params, timeout).await.map_err(|e| {
+                    let text = e.to_string();
+                    if let BackendError::Server(info) = e {
+                        *refused_slot = Some(info);
+                    }
+                    text
+                })
+            })
+            .await;
+        match (lease, refused) {
+            (Ok(lease), _) => Ok(lease),
+            (Err(_), Some(info)) => Err(SessionError::Replay(info)),
+            (Err(e), None) => Err(e.into()),
+        }
+    }
+
+    /// Brings the held backend's parameters to the session's; ParameterStatus changes the
+    /// client does not know yet are queued for it.
+    async fn replay(&mut self) -> Result<(), SessionError> {
+        let Some(lease) = self.backend.as_mut() else {
+            return Ok(());
+        };
+        let conn = lease.conn();
+        let mut sql = String::new();
+        if conn.dirty {
+            sql.push_str("DISCARD ALL;");
+        }
+        let base = if conn.dirty {
+            Default::default()
+        } else {
+            conn.vars.clone()
+        };
+        let statements = super::vars::replay_sql(&base, &self.vars);
+        sql.push_str(&statements);
+        let closes: Vec<u64> = std::mem::take(&mut conn.statements.to_close);
+        if sql.is_empty() && closes.is_empty() {
+            return Ok(());
+        }
+        let result = async {
+            for id in &closes {
+                let name = super::super::statements::backend_name(*id);
+                conn.simple(&format!("DEALLOCATE {name}")).await.ok();
+            }
+            if !sql.is_empty() {
+                conn.simple(&sql).await?;
+            }
+            Ok::<_, BackendError>(())
+        }
+        .await;
+        match result {
+            Ok(()) => {
+                if conn.dirty {
+                    conn.forget_session_state();
+                }
+                conn.vars = self.vars.clone();
+                let changed: Vec<(String, String)> = conn
+                    .params
+                    .iter()
+                    .filter(|(k, v)| self.params.get(*k) != Some(*v))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                for (k, v) in changed {
+                    if !self.params.is_empty() {
+                        self.client.queue(&msg::parameter_status(&k, &v));
+                    }
+                    self.params.insert(k, v);
+                }
+                Ok(())
+            }
+            Err(BackendError::Server(info)) => {
+                // The replay failed on a working connection: it is clean but unknown.
+                conn.dirty = true;
+                self.give_back_now();
+                Err(SessionError::Replay(info))
+            }
+            Err(e) => {
+                let address = lease.address().to_string();
+                self.lose_backend();
+                Err(SessionError::Backend { address, source: e })
+            }
+        }
+    }
+
+    /// Drops the held backend after a failure: what it held for the session is gone.
+    pub(super) fn lose_backend(&mut self) {
+        if self.backend.take().is_some() {
+            self.pins.reset();
+            self.tx_status = b'I';
+            self.tx_vars.clear();
+        }
+        self.cancel.set(None);
+    }
+
+    /// Returns the held backend to the pool as it is.
+    fn give_back_now(&mut self) {
+        self.cancel.set(None);
+        if let Some(lease) = self.backend.take() {
+            lease.checkin();
+        }
+    }
+
+    /// Gives the backend back when no transaction or pin holds it.
+    pub(super) async fn release_if_unpinned(&mut self) {
+        if self.tx_status != b'I' || self.pins.is_pinned() {
+            return;
+        }
+        self.give_back_now();
+    }
+}

@@ -1,0 +1,434 @@
+//! One PostgreSQL client session: startup, then a backend per transaction. The backend goes
+//! back to the pool at ReadyForQuery `I` unless a pin (LISTEN, advisory lock, temporary
+//! table, WITH HOLD cursor, untracked state) keeps it.
+//!
+//! - [`lease`]: borrowing a backend (route, checkout, SET replay) and giving it back.
+//! - [`simple`]: the simple query protocol and what a statement changes in the session.
+//! - [`extended`]: Parse/Bind/Describe/Execute/Close batches, named statements mapped to
+//!   the backend's own.
+//! - [`relay`]: relaying the backend's answer raw, in step with what the client sent.
+//! - [`vars`]: tracked run-time parameters (SET/RESET) and their replay.
+
+mod extended;
+mod lease;
+mod relay;
+mod simple;
+mod vars;
+
+use super::auth::{accept, Login, Opening};
+use super::backend::BackendConn;
+use super::cancel::CancelSlot;
+use super::conn::PgConn;
+use super::error::SessionError;
+use super::startup_key::CancelKey;
+use super::statements::ClientStatement;
+use crate::pool::Lease;
+use crate::session::{PinReason, Pins};
+use crate::shared::Shared;
+use crate::stream::MaybeTls;
+use sqlmux_config::User;
+use sqlmux_protocol::pg::backend as msg;
+use sqlmux_protocol::pg::frame::Message;
+use sqlmux_protocol::pg::frontend as fe;
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use tokio::net::TcpStream;
+
+/// Serves one accepted client connection until it ends.
+pub async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr) {
+    let _ = tcp.set_nodelay(true);
+    let mut client = PgConn::new(MaybeTls::Plain(tcp));
+    let login = match accept(&mut client, &shared).await {
+        Ok(Opening::Session(login)) => login,
+        Ok(Opening::Cancelled | Opening::Gone) => return,
+        Err(e) => {
+            tracing::info!(%peer, error = %e, "postgres client refused");
+            if let Some(m) = e.to_error_response() {
+                let _ = client.send(&m).await;
+            }
+            return;
+        }
+    };
+    let id = shared.next_connection_id();
+    let key = CancelKey::random(if login.minor >= 2 { 32 } else { 4 });
+    let cancel = shared.pg_cancel.register(id, key.clone());
+    shared
+        .stats
+        .client_connections
+        .fetch_add(1, Ordering::Relaxed);
+    shared
+        .stats
+        .client_connections_total
+        .fetch_add(1, Ordering::Relaxed);
+    let mut session = Session::new(shared.clone(), client, peer, id, login, cancel);
+    let result = match session.start(&key).await {
+        Ok(()) => session.run().await,
+        Err(e) => {
+            if let Some(m) = e.to_error_response() {
+                let fatal = sqlmux_protocol::pg::backend::parse_error(&m[5..])
+                    .map(|f| msg::error_response("FATAL", &f.code, &f.message))
+                    .unwrap_or(m);
+                let _ = session.client.send(&fatal).await;
+            }
+            Err(e)
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!(%peer, side = ?e.side(), error = %e, "postgres session ended with an error");
+    }
+    session.end().await;
+    shared.pg_cancel.unregister(id);
+    shared.stats.sessions.remove(&id);
+    shared
+        .stats
+        .client_connections
+        .fetch_sub(1, Ordering::Relaxed);
+}
+
+/// What woke the session up.
+enum Event {
+    /// A client message (or the client's end).
+    Client(Result<Option<Message>, super::conn::ConnError>),
+    /// A message from the held backend between requests.
+    Backend(Result<Option<Message>, super::conn::ConnError>),
+    /// The held backend's server was closed (OFFLINE_HARD).
+    Closed,
+}
+
+/// A client session after authentication.
+pub(super) struct Session {
+    shared: Arc<Shared>,
+    client: PgConn,
+    peer: SocketAddr,
+    id: u32,
+    user: User,
+    user_name: Arc<str>,
+    database: Arc<str>,
+    /// Run-time parameters from the startup packet (name -> SQL value): what RESET ALL and
+    /// DISCARD ALL return to.
+    startup_vars: BTreeMap<String, String>,
+    /// Run-time parameters the session has set (name -> SQL value), replayed on backends.
+    vars: BTreeMap<String, String>,
+    /// A SET ran inside the open transaction: re-read those values when it ends.
+    tx_vars: Vec<String>,
+    /// ParameterStatus values as the client knows them.
+    params: HashMap<String, String>,
+    pins: Pins,
+    backend: Option<Lease<BackendConn>>,
+    /// Transaction status of the last ReadyForQuery the client got.
+    tx_status: u8,
+    /// The client's named statements.
+    statements: HashMap<Vec<u8>, Arc<ClientStatement>>,
+    /// The client's last unnamed Parse (re-sent when a Bind needs it on another backend).
+    unnamed: Option<Message>,
+    /// SQL-level PREPAREd statements: name -> PREPARE text.
+    sql_prepared: HashMap<String, Arc<str>>,
+    /// Extended-protocol messages waiting for Sync or Flush.
+    batch: Vec<Message>,
+    /// The batch being served was flushed without a Sync.
+    awaiting_sync: bool,
+    /// A request failed before its Sync: messages up to the Sync are dropped, as a server
+    /// does after an error.
+    skip_to_sync: bool,
+    cancel: Arc<CancelSlot>,
+    /// A backend held by the session was closed by the topology while it was idle.
+    lost_backend: Option<Arc<str>>,
+    published: Option<(Option<Arc<str>>, Pins)>,
+}
+
+impl Session {
+    fn new(
+        shared: Arc<Shared>,
+        client: PgConn,
+        peer: SocketAddr,
+        id: u32,
+        login: Login,
+        cancel: Arc<CancelSlot>,
+    ) -> Self {
+        let startup_vars = vars::startup_vars(&login.params);
+        Self {
+            shared,
+            client,
+            peer,
+            id,
+            user_name: Arc::from(login.user.name.as_str()),
+            user: login.user,
+            database: Arc::from(login.database.as_str()),
+            vars: startup_vars.clone(),
+            startup_vars,
+            tx_vars: Vec::new(),
+            params: HashMap::new(),
+            pins: Pins::default(),
+            backend: None,
+            tx_status: b'I',
+            statements: HashMap::new(),
+            unnamed: None,
+            sql_prepared: HashMap::new(),
+            batch: Vec::new(),
+            awaiting_sync: false,
+            skip_to_sync: false,
+            cancel,
+            lost_backend: None,
+            published: None,
+        }
+    }
+
+    /// Finishes the startup: a backend with the session's parameters tells the client the
+    /// server's ParameterStatus values; then BackendKeyData and ReadyForQuery.
+    async fn start(&mut self, key: &CancelKey) -> Result<(), SessionError> {
+        let writer = self.cluster()?.writer_hostgroup;
+        self.acquire(writer).await?;
+        if let Some(lease) = self.backend.as_mut() {
+            let mut params: Vec<_> = lease
+                .conn()
+                .params
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            params.sort();
+            for (k, v) in params {
+                self.client.queue(&msg::parameter_status(&k, &v));
+                self.params.insert(k, v);
+            }
+        }
+        self.release_if_unpinned().await;
+        self.client
+            .queue(&msg::backend_key_data(self.id, key.bytes()));
+        self.client.queue(&msg::ready_for_query(b'I'));
+        self.client.flush().await.map_err(SessionError::Client)?;
+        self.publish();
+        Ok(())
+    }
+
+    fn cluster(&self) -> Result<sqlmux_config::Cluster, SessionError> {
+        self.shared
+            .runtime
+            .load()
+            .cluster(&self.user.cluster)
+            .cloned()
+            .ok_or_else(|| SessionError::NoCluster(self.user.name.clone()))
+    }
+
+    async fn run(&mut self) -> Result<(), SessionError> {
+        loop {
+            // A session holding a backend between requests (a pin) also watches it: LISTEN
+            // notifications are relayed as they come, and an OFFLINE_HARD close ends it.
+            let event = {
+                let client = &mut self.client;
+                let backend = self.backend.as_mut();
+                let watch = async {
+                    match backend {
+                        Some(lease) => {
+                            let (conn, closed) = lease.conn_and_closed();
+                            tokio::select! {
+                                m = conn.conn.read() => Event::Backend(m),
+                                _ = closed => Event::Closed,
+                            }
+                        }
+                        None => std::future::pending().await,
+                    }
+                };
+                tokio::select! {
+                    read = client.read() => Event::Client(read),
+                    e = watch => e,
+                }
+            };
+            let read = match event {
+                Event::Client(read) => read,
+                Event::Closed => {
+                    if let Some(lease) = &self.backend {
+                        self.lost_backend = Some(lease.address().clone());
+                    }
+                    self.lose_backend();
+                    self.publish();
+                    continue;
+                }
+                Event::Backend(m) => {
+                    self.idle_backend_message(m).await?;
+                    continue;
+                }
+            };
+            let m = match read {
+                Ok(Some(m)) => m,
+                Ok(None) => return Ok(()),
+                Err(e) => {
+                    let e = match e {
+                        super::conn::ConnError::Frame(f) => SessionError::Malformed(f.to_string()),
+                        other => SessionError::Client(other),
+                    };
+                    if let Some(r) = e.to_error_response() {
+                        let _ = self.client.send(&r).await;
+                    }
+                    return Err(e);
+                }
+            };
+            if m.tag() == fe::TERMINATE {
+                return Ok(());
+            }
+            if let Err(e) = self.dispatch(m).await {
+                self.fail(e).await?;
+            }
+            self.publish();
+        }
+    }
+
+    /// A message from a held backend while no request runs: notifications, notices and
+    /// parameter changes go to the client; anything else means the connection is unusable.
+    async fn idle_backend_message(
+        &mut self,
+        m: Result<Option<Message>, super::conn::ConnError>,
+    ) -> Result<(), SessionError> {
+        match m {
+            Ok(Some(m))
+                if matches!(
+                    m.tag(),
+                    msg::NOTIFICATION_RESPONSE | msg::NOTICE_RESPONSE | msg::PARAMETER_STATUS
+                ) =>
+            {
+                self.client.send(&m.raw).await.map_err(SessionError::Client)
+            }
+            other => {
+                let address = self
+                    .backend
+                    .as_ref()
+                    .map(|l| l.address().to_string())
+                    .unwrap_or_default();
+                tracing::info!(%address, message = ?other.as_ref().map(|m| m.as_ref().map(|m| char::from(m.tag()))), "held backend failed while idle");
+                self.lose_backend();
+                let e = match other {
+                    Err(e) => SessionError::Backend {
+                        address,
+                        source: e.into(),
+                    },
+                    _ => SessionError::Backend {
+                        address,
+                        source: super::backend::BackendError::Protocol(
+                            "backend closed the connection or sent an unexpected message".into(),
+                        ),
+                    },
+                };
+                // The session's transaction or session state is gone: a server would end it.
+                if let Some(r) = e.to_error_response() {
+                    let fatal = sqlmux_protocol::pg::backend::parse_error(&r[5..])
+                        .map(|f| msg::error_response("FATAL", &f.code, &f.message))
+                        .unwrap_or(r);
+                    let _ = self.client.send(&fatal).await;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Tells the client about a failed request; ends the session when it cannot go on.
+    async fn fail(&mut self, e: SessionError) -> Result<(), SessionError> {
+        self.shared.stats.error(e.side().as_str());
+        if matches!(
+            e,
+            SessionError::Backend { .. } | SessionError::ServerClosed(_)
+        ) {
+            self.lose_backend();
+        }
+        self.batch.clear();
+        if let Some(r) = e.to_error_response() {
+            self.client.queue(&r);
+            if e.is_recoverable() && self.awaiting_sync {
+                self.skip_to_sync = true;
+            } else if e.is_recoverable() {
+                let status = if self.backend.is_some() {
+                    self.tx_status
+                } else {
+                    b'I'
+                };
+                self.tx_status = status;
+                self.client.queue(&msg::ready_for_query(status));
+            }
+            self.client.flush().await.map_err(SessionError::Client)?;
+        }
+        if e.is_recoverable() {
+            tracing::debug!(side = ?e.side(), error = %e, "postgres request failed");
+            Ok(())
+        } else {
+            Err(e)
+        }
+    }
+
+    async fn dispatch(&mut self, m: Message) -> Result<(), SessionError> {
+        if self.skip_to_sync {
+            if m.tag() == fe::SYNC {
+                self.skip_to_sync = false;
+                self.awaiting_sync = false;
+                self.client.queue(&msg::ready_for_query(self.tx_status));
+                self.client.flush().await.map_err(SessionError::Client)?;
+            }
+            return Ok(());
+        }
+        self.awaiting_sync = false;
+        match m.tag() {
+            fe::QUERY => self.simple_query(m).await,
+            fe::PARSE | fe::BIND | fe::DESCRIBE | fe::EXECUTE | fe::CLOSE => {
+                self.batch.push(m);
+                Ok(())
+            }
+            fe::SYNC => {
+                self.batch.push(m);
+                self.run_batch().await
+            }
+            fe::FLUSH => self.run_batch().await,
+            fe::FUNCTION_CALL => self.function_call(m).await,
+            // Copy messages outside COPY are ignored, as a server does after a failed COPY.
+            fe::COPY_DATA | fe::COPY_DONE | fe::COPY_FAIL => Ok(()),
+            other => Err(SessionError::Unsupported(char::from(other))),
+        }
+    }
+
+    /// Publishes what the session holds to `stats.sessions` when it changed.
+    fn publish(&mut self) {
+        let backend = self.backend.as_ref().map(|l| l.address().clone());
+        if let Some((b, p)) = &self.published {
+            if *b == backend && *p == self.pins {
+                return;
+            }
+        }
+        let pins: Vec<&str> = self.pins.reasons().map(PinReason::as_str).collect();
+        self.shared.stats.sessions.insert(
+            self.id,
+            crate::stats::SessionSnapshot {
+                id: self.id,
+                user: self.user_name.clone(),
+                client: self.peer,
+                schema: self.database.clone(),
+                state: if self.pins.is_pinned() {
+                    "pinned"
+                } else {
+                    "idle"
+                },
+                backend: backend.clone(),
+                pins: pins.join(","),
+            },
+        );
+        self.published = Some((backend, self.pins.clone()));
+    }
+
+    /// At the end of the session: a held backend is cleaned before it goes back.
+    async fn end(&mut self) {
+        let Some(mut lease) = self.backend.take() else {
+            return;
+        };
+        self.cancel.set(None);
+        let clean = async {
+            let conn = lease.conn();
+            if self.tx_status != b'I' {
+                conn.simple("ROLLBACK").await?;
+            }
+            conn.discard_all().await
+        };
+        if matches!(
+            tokio::time::timeout(std::time::Duration::from_secs(2), clean).await,
+            Ok(Ok(()))
+        ) {
+            lease.checkin();
+        }
+    }
+}

@@ -381,3 +381,110 @@ fn reads_go_to_the_standby_and_writes_to_the_primary() {
         c.batch_execute("COMMIT").await.unwrap();
     });
 }
+
+#[test]
+fn lastval_and_currval_follow_the_session_across_pooled_backends() {
+    let db = Postgres::start().unwrap();
+    let proxy = proxy_with_pool(&db, 3);
+    let script = "\
+        INSERT INTO li (v) VALUES ('a');\n\
+        SELECT lastval();\n\
+        SELECT currval('li_id_seq');\n\
+        INSERT INTO li (v) VALUES ('b'), ('c');\n\
+        SELECT lastval(), currval('public.li_id_seq');\n\
+        INSERT INTO li2 (v) VALUES ('x');\n\
+        SELECT lastval(), currval('li_id_seq'), currval('li2_id_seq');\n\
+        SELECT nextval('free_seq');\n\
+        SELECT lastval(), currval('free_seq'), currval('li2_id_seq');\n\
+        INSERT INTO li (id, v) VALUES (1000, 'explicit');\n\
+        SELECT lastval(), currval('li_id_seq');\n\
+        BEGIN;\n\
+        INSERT INTO li (v) VALUES ('in tx');\n\
+        SELECT lastval(), currval('li_id_seq');\n\
+        COMMIT;\n\
+        SELECT lastval(), currval('li_id_seq');\n\
+        SELECT 1 WHERE lastval() > 0;\n";
+    runtime().block_on(async {
+        let setup = connect(proxy.postgres_port()).await;
+        setup
+            .batch_execute(
+                "CREATE TABLE li (id serial PRIMARY KEY, v text); \
+                 CREATE TABLE li2 (id int GENERATED ALWAYS AS IDENTITY, v text); \
+                 CREATE SEQUENCE free_seq START 500",
+            )
+            .await
+            .unwrap();
+        // Noise: other sessions advance the same sequences through the same 3 backends.
+        let noise_port = proxy.postgres_port();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut noise = Vec::new();
+        for _ in 0..3 {
+            let stop = stop.clone();
+            noise.push(tokio::spawn(async move {
+                let c = connect(noise_port).await;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    c.batch_execute("INSERT INTO li (v) VALUES ('noise'); INSERT INTO li2 (v) VALUES ('n')")
+                        .await
+                        .unwrap();
+                    c.simple_query("SELECT nextval('free_seq')").await.unwrap();
+                    tokio::task::yield_now().await;
+                }
+            }));
+        }
+        let direct = connect(db.port()).await;
+        let proxied = connect(proxy.postgres_port()).await;
+        // A fresh session has no lastval, through sqlmux as directly.
+        let fresh_direct = direct.simple_query("SELECT lastval()").await.unwrap_err();
+        let fresh_proxied = proxied.simple_query("SELECT lastval()").await.unwrap_err();
+        assert_eq!(
+            fresh_direct.as_db_error().map(|e| e.code().code()),
+            fresh_proxied.as_db_error().map(|e| e.code().code())
+        );
+        let mut proxied_rows = Vec::new();
+        for statement in script.lines() {
+            let r = proxied.simple_query(statement).await.unwrap();
+            proxied_rows.push(rows_text(&r));
+            tokio::task::yield_now().await;
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for n in noise {
+            n.await.unwrap();
+        }
+        // The same statements on one direct connection, after resetting the sequences to where
+        // the proxied session found them is impossible with noise: compare the relations
+        // instead (each read equals the value the session's own inserts produced).
+        let ids: Vec<String> = proxied_rows.iter().map(|r| r.join(",")).collect();
+        let mine = setup.simple_query("SELECT string_agg(id::text, ',' ORDER BY id) FROM li WHERE v IN ('a','b','c','in tx')").await.unwrap();
+        let mine = rows_text(&mine).join("");
+        let mine: Vec<&str> = mine.split(',').collect();
+        let li2 = setup.simple_query("SELECT min(id) FROM li2 WHERE v = 'x'").await.unwrap();
+        let li2 = rows_text(&li2).join("");
+        assert_eq!(ids[1], mine[0], "lastval after the first insert: {ids:?}");
+        assert_eq!(ids[2], mine[0]);
+        assert_eq!(ids[4], format!("{},{}", mine[2], mine[2]));
+        assert_eq!(ids[6], format!("{li2},{},{li2}", mine[2]));
+        let free: i64 = ids[7].parse().unwrap();
+        assert_eq!(ids[8], format!("{free},{free},{li2}"));
+        // An explicit id does not advance the sequence: the values stay.
+        assert_eq!(ids[10], format!("{free},{}", mine[2]));
+        assert_eq!(ids[13], format!("{},{}", mine[3], mine[3]), "inside the transaction");
+        assert_eq!(ids[15], format!("{},{}", mine[3], mine[3]), "after the transaction");
+        assert_eq!(ids[16], "1");
+        drop(direct);
+    });
+}
+
+fn rows_text(messages: &[tokio_postgres::SimpleQueryMessage]) -> Vec<String> {
+    messages
+        .iter()
+        .filter_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(r) => Some(
+                (0..r.len())
+                    .map(|i| r.get(i).unwrap_or("NULL").to_string())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
+            _ => None,
+        })
+        .collect()
+}

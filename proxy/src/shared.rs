@@ -20,6 +20,8 @@ pub struct Shared {
     pub pg_pools: Pools<crate::pg::backend::BackendConn>,
     /// PostgreSQL protocol-level statements known across sessions.
     pub pg_statements: crate::pg::statements::StatementCache,
+    /// Sequences an INSERT into a table may advance, by (database, search_path, table).
+    pub pg_seq_candidates: dashmap::DashMap<String, Arc<Vec<String>>>,
     /// PostgreSQL sessions' cancel keys and the backends they use.
     pub pg_cancel: crate::pg::cancel::CancelRegistry,
     /// Per user: (password, salt, salted password) for SCRAM, computed once.
@@ -59,6 +61,7 @@ impl Shared {
             pg_pools: Pools::default(),
             pg_statements: Default::default(),
             pg_cancel: Default::default(),
+            pg_seq_candidates: dashmap::DashMap::new(),
             pg_scram_secrets: dashmap::DashMap::new(),
             pg_scram_tls,
             client_tls,

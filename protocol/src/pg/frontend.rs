@@ -46,8 +46,13 @@ fn message(tag: u8, capacity: usize, body: impl FnOnce(&mut BytesMut)) -> Bytes 
 
 /// A Query message.
 pub fn query(sql: &str) -> Bytes {
+    query_bytes(sql.as_bytes())
+}
+
+/// A Query message for statement text that need not be UTF-8.
+pub fn query_bytes(sql: &[u8]) -> Bytes {
     message(QUERY, sql.len() + 1, |b| {
-        b.put_slice(sql.as_bytes());
+        b.put_slice(sql);
         b.put_u8(0);
     })
 }

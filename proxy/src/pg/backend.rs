@@ -78,6 +78,8 @@ pub struct BackendConn {
     pub sql_prepared: HashMap<String, Arc<str>>,
     /// Session-level state sqlmux cannot describe was left here (cleaned before reuse).
     pub dirty: bool,
+    /// Sequence values (currval/lastval) may be set here: cleared before the next use.
+    pub seq_dirty: bool,
 }
 
 impl BackendConn {
@@ -119,6 +121,7 @@ impl BackendConn {
             statements: BackendStatements::with_limit(p.statement_limit),
             sql_prepared: HashMap::new(),
             dirty: false,
+            seq_dirty: false,
         };
         loop {
             let m = backend.conn.expect().await?;
@@ -201,11 +204,36 @@ impl BackendConn {
         self.statements.clear();
         self.sql_prepared.clear();
         self.dirty = false;
+        self.seq_dirty = false;
+    }
+
+    /// Runs SQL that sqlmux sends itself; returns the first column of every row.
+    pub async fn simple_column(&mut self, sql: &str) -> Result<Vec<Option<String>>, BackendError> {
+        self.conn.send(&frontend::query(sql)).await?;
+        let mut rows = Vec::new();
+        let mut error = None;
+        loop {
+            let m = self.conn.expect().await?;
+            match m.tag() {
+                msg::DATA_ROW => rows.push(first_column(m.body())),
+                msg::PARAMETER_STATUS => {
+                    self.note_parameter(m.body())?;
+                }
+                msg::ERROR_RESPONSE if error.is_none() => error = Some(msg::parse_error(m.body())?),
+                msg::READY_FOR_QUERY => {
+                    return match error {
+                        Some(e) => Err(BackendError::Server(e)),
+                        None => Ok(rows),
+                    };
+                }
+                _ => {}
+            }
+        }
     }
 }
 
-/// The first column of a DataRow body, as text (`None` for NULL).
-fn first_column(body: &[u8]) -> Option<String> {
+/// The first column of a DataRow body, as text (`None` for NULL or a malformed row).
+pub fn first_column(body: &[u8]) -> Option<String> {
     let n = i16::from_be_bytes([*body.first()?, *body.get(1)?]);
     if n < 1 {
         return None;

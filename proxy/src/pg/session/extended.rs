@@ -32,6 +32,8 @@ struct Plan {
     portals: HashMap<Vec<u8>, Option<usize>>,
     /// sqlmux refused a message: the rest up to Sync is not sent.
     failed: bool,
+    /// A lastval()/currval() call stays for the backend to answer.
+    native_read: bool,
 }
 
 impl Plan {
@@ -62,17 +64,33 @@ impl Session {
         let started = std::time::Instant::now();
         let plan = self.plan(&batch)?;
         let Plan {
-            mut out,
-            steps,
+            out: body,
+            steps: body_steps,
             effects,
+            native_read,
             ..
         } = plan;
+        let autocommit = synced
+            && self.tx_status == b'I'
+            && !effects.iter().any(|e| e.class.kind == pgsql::Kind::Begin);
+        let texts: Vec<Arc<[u8]>> = effects.iter().map(|e| e.sql.clone()).collect();
+        let classes: Vec<pgsql::Classification> = effects.iter().map(|e| e.class).collect();
+        let seq_plan = self
+            .plan_sequences(&texts, &classes, native_read, autocommit)
+            .await?;
+        let mut out = BytesMut::with_capacity(body.len() + 64);
+        let mut steps = VecDeque::with_capacity(body_steps.len() + 2);
+        seq_plan.prelude(&mut out, &mut steps);
+        out.extend_from_slice(&body);
+        steps.extend(body_steps);
         if !synced {
             out.extend_from_slice(FLUSH);
         }
+        seq_plan.epilogue(&mut out, &mut steps);
         self.pins.set(PinReason::PendingSync, !synced);
         self.send_to_backend(&out).await?;
         let outcome = self.relay(steps).await?;
+        self.absorb_captures(&seq_plan, &outcome.captured);
         if !outcome.failed_parses.is_empty() {
             self.forget_failed(&outcome.failed_parses);
         }
@@ -184,6 +202,28 @@ impl Session {
     fn plan_parse(&mut self, m: &Message, plan: &mut Plan) -> Result<(), SessionError> {
         let v = fe::parse_view(m.body())?;
         let class = pgsql::classify(v.query);
+        if class.flags.contains(pgsql::Flags::SEQUENCE_READ) {
+            // A named statement runs many times: its text is not rewritten.
+            let (rewritten, native) = if v.name.is_empty() {
+                self.seq.rewrite(v.query, self.seq.tx_native)
+            } else {
+                (None, true)
+            };
+            plan.native_read |= native;
+            if let Some(text) = rewritten {
+                let after_query = v.after_name + v.query.len() + 1;
+                let mut identity = text;
+                identity.push(0);
+                identity.extend_from_slice(&m.body()[after_query..]);
+                let parse = fe::parse_named("", &identity);
+                plan.out.extend_from_slice(&parse);
+                plan.steps
+                    .push_back(Step::Forward(Expect::Parse { id: None }));
+                self.unnamed = Some(Message { raw: parse });
+                plan.unnamed_ready = true;
+                return Ok(());
+            }
+        }
         if v.name.is_empty() {
             plan.out.extend_from_slice(&m.raw);
             plan.steps

@@ -7,11 +7,13 @@
 //! - [`extended`]: Parse/Bind/Describe/Execute/Close batches, named statements mapped to
 //!   the backend's own.
 //! - [`relay`]: relaying the backend's answer raw, in step with what the client sent.
+//! - [`sequences`]: lastval()/currval() answered from the session's own values.
 //! - [`vars`]: tracked run-time parameters (SET/RESET) and their replay.
 
 mod extended;
 mod lease;
 mod relay;
+mod sequences;
 mod simple;
 mod vars;
 
@@ -136,6 +138,8 @@ pub(super) struct Session {
     /// A backend held by the session was closed by the topology while it was idle.
     lost_backend: Option<Arc<str>>,
     published: Option<(Option<Arc<str>>, Pins)>,
+    /// The session's lastval()/currval() values.
+    seq: sequences::SequenceState,
 }
 
 impl Session {
@@ -172,6 +176,7 @@ impl Session {
             cancel,
             lost_backend: None,
             published: None,
+            seq: Default::default(),
         }
     }
 

@@ -41,6 +41,12 @@ pub(super) enum Step {
     Swallow(Expect),
     /// sqlmux answers the client's message itself, in order.
     Inject(Bytes),
+    /// A Query sqlmux added: nothing reaches the client; the first column of its first row
+    /// goes to `captured[slot]`.
+    Internal {
+        /// Where the answer goes.
+        slot: Option<usize>,
+    },
 }
 
 /// What the answer told sqlmux.
@@ -57,6 +63,8 @@ pub(super) struct Outcome {
     pub failed_parses: Vec<(u64, bool)>,
     /// Bytes relayed to the client.
     pub bytes: u64,
+    /// Answers of [`Step::Internal`] queries, by slot.
+    pub captured: Vec<Option<String>>,
 }
 
 fn backend_err(address: &str, e: ConnError) -> SessionError {
@@ -107,6 +115,28 @@ impl Session {
                 Step::Forward(e) => (false, e),
                 Step::Swallow(e) => (true, e),
                 Step::Inject(_) => unreachable!("injections were emitted above"),
+                Step::Internal { slot } => {
+                    match m.tag() {
+                        msg::DATA_ROW => {
+                            if let Some(i) = slot {
+                                if out.captured.len() <= i {
+                                    out.captured.resize(i + 1, None);
+                                }
+                                if out.captured[i].is_none() {
+                                    out.captured[i] = super::super::backend::first_column(m.body());
+                                }
+                            }
+                        }
+                        msg::PARAMETER_STATUS => {
+                            let _ = conn.note_parameter(m.body());
+                        }
+                        msg::READY_FOR_QUERY => {
+                            steps.pop_front();
+                        }
+                        _ => {}
+                    }
+                    continue;
+                }
             };
             let tag = m.tag();
             match tag {

@@ -6,6 +6,7 @@ use super::relay::{Expect, Step};
 use super::{vars, Session};
 use crate::router::StatementFacts;
 use crate::session::PinReason;
+use bytes::BytesMut;
 use sqlmux_protocol::pg::backend as msg;
 use sqlmux_protocol::pg::frame::Message;
 use sqlmux_protocol::pg::frontend as fe;
@@ -59,6 +60,11 @@ impl Session {
         if let Some(local) = self.check_sql_prepared(sql, &class) {
             return self.reply_error(local.0, &local.1).await;
         }
+        let (rewritten, native_read) = if class.flags.contains(Flags::SEQUENCE_READ) {
+            self.seq.rewrite(sql, self.seq.tx_native)
+        } else {
+            (None, false)
+        };
         let hostgroup = if self.backend.is_none() {
             self.route(sql, facts(&class))?
         } else {
@@ -66,14 +72,31 @@ impl Session {
         };
         self.acquire(hostgroup).await?;
         self.prepare_sql_statement(sql, &class).await?;
-        let effect = Effect {
-            class,
-            sql: Arc::from(sql),
-        };
+        let text: Arc<[u8]> = Arc::from(sql);
+        let autocommit =
+            self.tx_status == b'I' && class.statements == 1 && class.kind != Kind::Begin;
+        let seq_plan = self
+            .plan_sequences(
+                std::slice::from_ref(&text),
+                &[class],
+                native_read,
+                autocommit,
+            )
+            .await?;
+        let effect = Effect { class, sql: text };
         let started = std::time::Instant::now();
-        self.send_to_backend(&m.raw).await?;
-        let steps = VecDeque::from([Step::Forward(Expect::Query { effect: Some(0) })]);
+        let mut out = BytesMut::new();
+        let mut steps = VecDeque::new();
+        seq_plan.prelude(&mut out, &mut steps);
+        match &rewritten {
+            Some(t) => out.extend_from_slice(&fe::query_bytes(t)),
+            None => out.extend_from_slice(&m.raw),
+        }
+        steps.push_back(Step::Forward(Expect::Query { effect: Some(0) }));
+        seq_plan.epilogue(&mut out, &mut steps);
+        self.send_to_backend(&out).await?;
         let outcome = self.relay(steps).await?;
+        self.absorb_captures(&seq_plan, &outcome.captured);
         self.count_statement(hostgroup, &effect.sql, started, outcome.bytes);
         self.after(outcome, vec![effect]).await
     }
@@ -236,6 +259,7 @@ impl Session {
             self.pins.set(PinReason::Transaction, status != b'I');
             if status == b'I' {
                 self.pins.set(PinReason::PendingSync, false);
+                self.capture_after_transaction().await?;
                 if ended && !self.tx_vars.is_empty() {
                     self.resync_tx_vars().await?;
                 }
@@ -283,6 +307,10 @@ impl Session {
         }
         if single {
             self.track_sql_prepared(e);
+        }
+        if e.class.kind == Kind::Ddl {
+            // A table's sequences may have changed.
+            self.shared.pg_seq_candidates.clear();
         }
         if f.contains(Flags::DISCARD_ALL) {
             self.discarded_all();

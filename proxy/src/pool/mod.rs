@@ -76,6 +76,12 @@ struct Idle<C> {
     since: Instant,
 }
 
+/// A checkout waiting for a connection of its partition, first come first served.
+struct Waiter<C> {
+    partition: Partition,
+    handoff: tokio::sync::oneshot::Sender<Idle<C>>,
+}
+
 /// The pool of one server.
 pub struct ServerPool<C> {
     address: Arc<str>,
@@ -83,6 +89,9 @@ pub struct ServerPool<C> {
     idle: Mutex<HashMap<Partition, Vec<Idle<C>>>>,
     returned: Notify,
     waiting: AtomicUsize,
+    /// Checkouts waiting, oldest first: a returned connection goes straight to the oldest
+    /// one of its partition (no thundering herd, no starvation).
+    waiters: Mutex<std::collections::VecDeque<Waiter<C>>>,
     outstanding: AtomicUsize,
     /// Most connections lent at once since the last reap.
     peak: AtomicUsize,
@@ -206,13 +215,26 @@ impl<C> Lease<C> {
             return;
         }
         let now = Instant::now();
+        let mut item = Idle {
+            conn,
+            permit,
+            created: self.created,
+            since: now,
+        };
+        if let Ok(mut waiters) = self.server.waiters.lock() {
+            while let Some(pos) = waiters.iter().position(|w| w.partition == self.partition) {
+                let Some(w) = waiters.remove(pos) else {
+                    break;
+                };
+                match w.handoff.send(item) {
+                    Ok(()) => return,
+                    // That checkout gave up: try the next one.
+                    Err(back) => item = back,
+                }
+            }
+        }
         if let Ok(mut idle) = self.server.idle.lock() {
-            idle.entry(self.partition.clone()).or_default().push(Idle {
-                conn,
-                permit,
-                created: self.created,
-                since: now,
-            });
+            idle.entry(self.partition.clone()).or_default().push(item);
         }
         self.server.returned.notify_waiters();
     }
@@ -236,6 +258,7 @@ impl<C> ServerPool<C> {
             idle: Mutex::new(HashMap::new()),
             returned: Notify::new(),
             waiting: AtomicUsize::new(0),
+            waiters: Mutex::new(std::collections::VecDeque::new()),
             outstanding: AtomicUsize::new(0),
             peak: AtomicUsize::new(0),
             recent_peaks: Mutex::new(std::collections::VecDeque::new()),
@@ -258,6 +281,17 @@ impl<C> ServerPool<C> {
             self.stats.closed();
         }
         None
+    }
+
+    /// Whether a checkout of this partition is already waiting.
+    fn has_waiter(&self, partition: &Partition) -> bool {
+        self.waiters
+            .lock()
+            .map(|w| {
+                w.iter()
+                    .any(|x| &x.partition == partition && !x.handoff.is_closed())
+            })
+            .unwrap_or(false)
     }
 
     /// Closes one idle connection of another partition to free a slot.
@@ -514,29 +548,57 @@ impl<C> Pools<C> {
         let started = Instant::now();
         let deadline = tokio::time::Instant::now() + settings.wait_timeout;
         let mut connect = Some(connect);
+        // Once this checkout waits, it keeps its place in the queue until it returns.
+        let mut handoff: Option<tokio::sync::oneshot::Receiver<Idle<C>>> = None;
+        let lend = |idle: Idle<C>, partition: Partition| {
+            server.stats.reused();
+            server.stats.checked_out(started);
+            server.lent();
+            Lease {
+                conn: Some(idle.conn),
+                permit: Some(idle.permit),
+                created: idle.created,
+                partition,
+                server: server.clone(),
+            }
+        };
         loop {
-            if let Some(idle) = server.take_idle(&partition, settings) {
-                server.stats.reused();
-                server.stats.checked_out(started);
-                server.lent();
-                return Ok(Lease {
-                    conn: Some(idle.conn),
-                    permit: Some(idle.permit),
-                    created: idle.created,
-                    partition,
-                    server: server.clone(),
-                });
+            // Older waiters of this partition come first.
+            let queued_before = handoff.is_none() && server.has_waiter(&partition);
+            if !queued_before {
+                if let Some(idle) = server.take_idle(&partition, settings) {
+                    return Ok(lend(idle, partition));
+                }
             }
             let permit = match server.limit.clone().try_acquire_owned() {
-                Ok(p) => Some(p),
-                Err(_) if server.evict_other(&partition) => continue,
+                Ok(p) if !queued_before => Some(p),
+                Ok(_) => None,
+                Err(_) if !queued_before && server.evict_other(&partition) => continue,
                 Err(_) => None,
             };
             let permit = match permit {
                 Some(p) => p,
                 None => {
+                    let rx = handoff.get_or_insert_with(|| {
+                        let (tx, rx) = tokio::sync::oneshot::channel();
+                        if let Ok(mut w) = server.waiters.lock() {
+                            w.retain(|x| !x.handoff.is_closed());
+                            w.push_back(Waiter {
+                                partition: partition.clone(),
+                                handoff: tx,
+                            });
+                        }
+                        rx
+                    });
                     server.waiting.fetch_add(1, Ordering::Relaxed);
                     let woke = tokio::select! {
+                        handed = &mut *rx => match handed {
+                            Ok(idle) => {
+                                server.waiting.fetch_sub(1, Ordering::Relaxed);
+                                return Ok(lend(idle, partition));
+                            }
+                            Err(_) => None,
+                        },
                         p = server.limit.clone().acquire_owned() => p.ok(),
                         _ = server.returned.notified() => None,
                         _ = tokio::time::sleep(Duration::from_millis(50)) => None,
@@ -545,16 +607,45 @@ impl<C> Pools<C> {
                     match woke {
                         Some(p) => p,
                         None if tokio::time::Instant::now() >= deadline => {
+                            if let Some(Ok(idle)) = handoff.as_mut().map(|rx| rx.try_recv()) {
+                                return Ok(lend(idle, partition));
+                            }
                             server.stats.wait_timeout();
                             return Err(PoolError::WaitTimeout {
                                 hostgroup,
                                 waited_ms: started.elapsed().as_millis(),
                             });
                         }
-                        None => continue,
+                        None => {
+                            // Woken without a handoff: a connection may be idle now.
+                            if handoff.is_some() {
+                                if let Some(idle) = server.take_idle(&partition, settings) {
+                                    return Ok(lend(idle, partition));
+                                }
+                                if server.evict_other(&partition) {
+                                    if let Ok(p) = server.limit.clone().try_acquire_owned() {
+                                        p
+                                    } else {
+                                        continue;
+                                    }
+                                } else {
+                                    continue;
+                                }
+                            } else {
+                                continue;
+                            }
+                        }
                     }
                 }
             };
+            if let Some(rx) = handoff.as_mut() {
+                // A handoff that raced with this permit goes back to the pool.
+                rx.close();
+                if let Ok(idle) = rx.try_recv() {
+                    drop(permit);
+                    return Ok(lend(idle, partition));
+                }
+            }
             let Some(connect) = connect.take() else {
                 unreachable!("connect is used once: every path after it returns")
             };

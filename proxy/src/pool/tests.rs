@@ -277,3 +277,35 @@ async fn repeated_connect_errors_shun_a_server_until_it_recovers() {
     assert_eq!(*l.conn(), 7);
     assert!(server.shunned_for().is_none());
 }
+
+#[tokio::test]
+async fn waiters_are_served_first_come_first_served() {
+    let pools: Arc<Pools<u32>> = Arc::new(Pools::default());
+    let server = pools.server(&Arc::from("s:1"), 1);
+    let held = pools
+        .checkout(&server, 10, part("u"), &settings(2000), || ok(1))
+        .await
+        .unwrap();
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let mut tasks = Vec::new();
+    for i in 0..4 {
+        let (pools, server, order) = (pools.clone(), server.clone(), order.clone());
+        tasks.push(tokio::spawn(async move {
+            let lease = pools
+                .checkout(&server, 10, part("u"), &settings(2000), || ok(9))
+                .await
+                .unwrap();
+            order.lock().unwrap().push(i);
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            lease.checkin();
+        }));
+        // Each waiter is queued before the next one arrives.
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    held.checkin();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(*order.lock().unwrap(), vec![0, 1, 2, 3]);
+    assert_eq!(server.idle_count(), 1, "one connection served everyone");
+}

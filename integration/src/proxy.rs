@@ -104,8 +104,13 @@ impl Proxy {
         let thread = std::thread::Builder::new()
             .name("sqlmux".into())
             .spawn(move || {
+                // SQLMUX_TEST_WORKERS: tokio workers of the in-process proxy (benchmarks).
+                let workers = std::env::var("SQLMUX_TEST_WORKERS")
+                    .ok()
+                    .and_then(|w| w.parse().ok())
+                    .unwrap_or(2);
                 let tokio = match tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(2)
+                    .worker_threads(workers)
                     .enable_all()
                     .build()
                 {

@@ -37,6 +37,8 @@ macro_rules! complain {
 
 /// The MySQL endpoint of `sqlmux.example.toml`.
 const DEFAULT_MYSQL_PORT: u16 = 6033;
+/// sqlmux's PostgreSQL endpoint, as in `sqlmux.example.toml`.
+const DEFAULT_POSTGRES_PORT: u16 = 6432;
 /// How long sqlmux may take to stop before the servers are removed anyway.
 const PROXY_STOP_TIMEOUT: Duration = Duration::from_secs(5);
 /// Exit code after an interrupt during startup (128 + SIGINT).
@@ -165,7 +167,7 @@ async fn dev(args: Args) -> ExitCode {
         None if !port_free(DEFAULT_MYSQL_PORT) => {
             say!(
                 "sqlmux-dev: note: port {DEFAULT_MYSQL_PORT} is in use; sqlmux listens on an \
-                 ephemeral port instead (pick one with --mysql-port N)."
+                 ephemeral port instead (pick the MySQL one with --mysql-port N)."
             );
             0
         }
@@ -269,15 +271,15 @@ async fn serve(
     workdir: &Path,
     stop: &mut StopSignals,
 ) -> ExitCode {
-    let config = config_text(servers, workdir, mysql_port);
+    let config = config_text(servers, workdir, mysql_port, DEFAULT_POSTGRES_PORT);
     let (config, runtime, listeners) = match bind(&config).await {
         Ok((runtime, listeners)) => (config, runtime, listeners),
         Err(BindError::PortInUse(e)) if fallback => {
             say!(
-                "sqlmux-dev: note: {e}; sqlmux listens on an ephemeral port instead \
-                 (pick one with --mysql-port N)."
+                "sqlmux-dev: note: {e}; sqlmux listens on ephemeral ports instead \
+                 (pick the MySQL one with --mysql-port N)."
             );
-            let config = config_text(servers, workdir, 0);
+            let config = config_text(servers, workdir, 0, 0);
             match bind(&config).await {
                 Ok((runtime, listeners)) => (config, runtime, listeners),
                 Err(e) => {
@@ -296,8 +298,10 @@ async fn serve(
             return ExitCode::FAILURE;
         }
     };
-    let Some(mysql_addr) = listeners.mysql_addr() else {
-        complain!("sqlmux-dev: sqlmux has no MySQL listener");
+    let (Some(mysql_addr), Some(postgres_addr)) =
+        (listeners.mysql_addr(), listeners.postgres_addr())
+    else {
+        complain!("sqlmux-dev: sqlmux has no MySQL or PostgreSQL listener");
         return ExitCode::FAILURE;
     };
     let config_path = workdir.join("sqlmux.toml");
@@ -318,7 +322,10 @@ async fn serve(
     let mut proxy = tokio::spawn(sqlmux_proxy::run(runtime, listeners, async move {
         let _ = shutdown_rx.await;
     }));
-    say!("{}", banner(servers, mysql_addr, &config_path));
+    say!(
+        "{}",
+        banner(servers, mysql_addr, postgres_addr, &config_path)
+    );
 
     tokio::select! {
         sig = stop.recv() => {
@@ -400,7 +407,7 @@ async fn bind(
 }
 
 /// The config: `sqlmux.example.toml`'s shape with the throwaway servers' real ports.
-fn config_text(servers: &Servers, workdir: &Path, mysql_port: u16) -> String {
+fn config_text(servers: &Servers, workdir: &Path, mysql_port: u16, postgres_port: u16) -> String {
     let m = &servers.mariadb;
     let p = &servers.postgres;
     let data_dir = workdir.join("sqlmux-data");
@@ -410,7 +417,7 @@ fn config_text(servers: &Servers, workdir: &Path, mysql_port: u16) -> String {
 
 [listen]
 mysql = "127.0.0.1:{mysql_port}"  # application endpoint, MySQL protocol
-postgres = "127.0.0.1:6432"        # application endpoint, PostgreSQL protocol (not served yet)
+postgres = "127.0.0.1:{postgres_port}"  # application endpoint, PostgreSQL protocol
 admin_mysql = "127.0.0.1:6032"     # admin SQL interface, MySQL protocol
 admin_postgres = "127.0.0.1:6132"  # admin SQL interface, PostgreSQL protocol
 http = "127.0.0.1:6070"            # control API, /metrics, /healthz, /readyz
@@ -485,7 +492,7 @@ fn toml_escape(s: &str) -> String {
 }
 
 /// The "how to connect" text.
-fn banner(servers: &Servers, mysql: SocketAddr, config: &Path) -> String {
+fn banner(servers: &Servers, mysql: SocketAddr, postgres: SocketAddr, config: &Path) -> String {
     let m = &servers.mariadb;
     let p = &servers.postgres;
     let maria = |port: u16| {
@@ -498,9 +505,10 @@ fn banner(servers: &Servers, mysql: SocketAddr, config: &Path) -> String {
     };
     format!(
         "
-sqlmux is running. Connect through it (MySQL protocol):
+sqlmux is running. Connect through it:
 
-    {proxy}
+    MySQL protocol:       {proxy}
+    PostgreSQL protocol:  {pg_proxy}
 
 Backends, directly (bypassing sqlmux):
     MariaDB primary    (hostgroup 10)  {maria_primary}
@@ -511,8 +519,6 @@ Backends, directly (bypassing sqlmux):
 Admin SQL:    mariadb -h127.0.0.1 -P6032 -uadmin -padmin
               psql -h127.0.0.1 -p6132 -Uadmin -d admin   (password admin)
 Control API:  curl http://127.0.0.1:6070/v1/topology   (also /metrics, /healthz, /readyz)
-Not served yet by this build: the PostgreSQL endpoint (127.0.0.1:6432); use the
-PostgreSQL servers directly.
 
 Config:       {config}
 Server dirs:  {dir1}  (data and logs)
@@ -523,6 +529,7 @@ Server dirs:  {dir1}  (data and logs)
 Press Ctrl-C to stop sqlmux and the servers; their data and temp dirs are removed.
 ",
         proxy = maria(mysql.port()),
+        pg_proxy = psql(postgres.port()),
         maria_primary = maria(m.primary.port()),
         maria_replica = maria(m.replica.port()),
         pg_primary = psql(p.primary.port()),

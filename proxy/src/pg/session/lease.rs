@@ -103,6 +103,9 @@ impl Session {
             return Ok(());
         };
         let conn = lease.conn();
+        if !conn.dirty && conn.statements.to_close.is_empty() && conn.vars == self.vars {
+            return Ok(());
+        }
         let mut sql = String::new();
         if conn.dirty {
             sql.push_str("DISCARD ALL;");

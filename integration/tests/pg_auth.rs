@@ -1,0 +1,304 @@
+//! PostgreSQL connections and authentication: TLS with SCRAM-SHA-256-PLUS (channel
+//! binding), md5 and cleartext when configured, protocol 3.2 and option negotiation, and
+//! TLS towards a backend (through a chained sqlmux).
+
+use sqlmux_integration::proxy::postgres_config;
+use sqlmux_integration::{Postgres, Proxy, Psql};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+/// A self-signed certificate for 127.0.0.1 written to `dir`; returns (cert, key) paths.
+fn certificate(dir: &Path) -> (PathBuf, PathBuf) {
+    let ck =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+            .unwrap();
+    let cert = dir.join("cert.pem");
+    let key = dir.join("key.pem");
+    std::fs::write(&cert, ck.cert.pem()).unwrap();
+    std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
+    (cert, key)
+}
+
+fn psql(port: u16, password: &str) -> Psql {
+    Psql::tcp("127.0.0.1", port)
+        .user("ledger")
+        .password(password)
+        .database("ledger")
+}
+
+#[test]
+fn tls_with_scram_channel_binding_and_plain_scram() {
+    let db = Postgres::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = certificate(dir.path());
+    let tls = format!(
+        "[tls]\ncert = \"{}\"\nkey = \"{}\"\n",
+        cert.display(),
+        key.display()
+    );
+    let proxy = Proxy::start(&postgres_config(&db.addr(), None, &tls)).unwrap();
+    let sql = "SELECT ssl, 'x' FROM pg_stat_ssl WHERE pid = pg_backend_pid();\nSELECT 42;";
+    // TLS, SCRAM-SHA-256-PLUS required by the client.
+    let out = psql(proxy.postgres_port(), "ledgerpw")
+        .env("PGSSLMODE", "require")
+        .env("PGCHANNELBINDING", "require")
+        .run(sql)
+        .unwrap();
+    assert!(out.success(), "{}", out.stderr);
+    assert!(out.stdout.contains("42"), "{}", out.stdout);
+    // Without TLS: plain SCRAM; channel binding cannot be required then.
+    let out = psql(proxy.postgres_port(), "ledgerpw")
+        .env("PGSSLMODE", "disable")
+        .run("SELECT 43;")
+        .unwrap();
+    assert!(out.success(), "{}", out.stderr);
+    let out = psql(proxy.postgres_port(), "ledgerpw")
+        .env("PGSSLMODE", "disable")
+        .env("PGCHANNELBINDING", "require")
+        .run("SELECT 44;")
+        .unwrap();
+    assert!(!out.success());
+    // Wrong password over TLS.
+    let out = psql(proxy.postgres_port(), "nope")
+        .env("PGSSLMODE", "require")
+        .run("SELECT 1;")
+        .unwrap();
+    assert!(!out.success());
+    assert!(
+        out.stderr
+            .contains("password authentication failed for user \"ledger\""),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn md5_and_cleartext_when_configured() {
+    let db = Postgres::start().unwrap();
+    for method in ["md5", "cleartext"] {
+        let extra = format!("[postgres]\nauth_method = \"{method}\"\n");
+        let proxy = Proxy::start(&postgres_config(&db.addr(), None, &extra)).unwrap();
+        let out = psql(proxy.postgres_port(), "ledgerpw")
+            .run("SELECT 'ok';")
+            .unwrap();
+        assert!(out.success(), "{method}: {}", out.stderr);
+        assert_eq!(out.stdout.trim(), "ok");
+        let out = psql(proxy.postgres_port(), "bad")
+            .run("SELECT 'ok';")
+            .unwrap();
+        assert!(!out.success(), "{method}");
+        assert!(
+            out.stderr.contains("password authentication failed"),
+            "{method}: {}",
+            out.stderr
+        );
+        let out = Psql::tcp("127.0.0.1", proxy.postgres_port())
+            .user("nobody")
+            .password("ledgerpw")
+            .database("ledger")
+            .run("SELECT 1;")
+            .unwrap();
+        assert!(!out.success(), "{method}: unknown user");
+    }
+}
+
+/// Reads backend messages until ReadyForQuery; returns (type, body) pairs.
+fn read_until_ready(s: &mut std::net::TcpStream) -> Vec<(u8, Vec<u8>)> {
+    let mut out = Vec::new();
+    loop {
+        let mut head = [0u8; 5];
+        s.read_exact(&mut head).unwrap();
+        let len = i32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
+        let mut body = vec![0u8; len - 4];
+        s.read_exact(&mut body).unwrap();
+        let done = head[0] == b'Z' || head[0] == b'E';
+        out.push((head[0], body));
+        if done {
+            return out;
+        }
+    }
+}
+
+/// Opens a session with a raw startup packet at `version` and cleartext authentication.
+fn raw_session(port: u16, version: i32, extra: &[(&str, &str)]) -> Vec<(u8, Vec<u8>)> {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let mut params = vec![("user", "ledger"), ("database", "ledger")];
+    params.extend_from_slice(extra);
+    let mut packet = sqlmux_protocol::pg::startup::startup_message(&params).to_vec();
+    packet[4..8].copy_from_slice(&version.to_be_bytes());
+    s.write_all(&packet).unwrap();
+    let mut first = Vec::new();
+    // Messages up to the authentication request.
+    loop {
+        let mut head = [0u8; 5];
+        s.read_exact(&mut head).unwrap();
+        let len = i32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
+        let mut body = vec![0u8; len - 4];
+        s.read_exact(&mut body).unwrap();
+        let auth = head[0] == b'R';
+        first.push((head[0], body));
+        if auth {
+            break;
+        }
+    }
+    s.write_all(&sqlmux_protocol::pg::frontend::password(b"ledgerpw"))
+        .unwrap();
+    first.extend(read_until_ready(&mut s));
+    first
+}
+
+#[test]
+fn protocol_3_2_keys_and_negotiation() {
+    let db = Postgres::start().unwrap();
+    let extra = "[postgres]\nauth_method = \"cleartext\"\n";
+    let proxy = Proxy::start(&postgres_config(&db.addr(), None, extra)).unwrap();
+    let key_len = |messages: &[(u8, Vec<u8>)]| {
+        messages
+            .iter()
+            .find(|(t, _)| *t == b'K')
+            .map(|(_, b)| b.len() - 4)
+    };
+    let v30 = raw_session(proxy.postgres_port(), 3 << 16, &[]);
+    assert_eq!(key_len(&v30), Some(4), "{v30:?}");
+    assert!(v30.iter().all(|(t, _)| *t != b'v'));
+    let v32 = raw_session(proxy.postgres_port(), (3 << 16) | 2, &[]);
+    assert_eq!(key_len(&v32), Some(32));
+    assert!(
+        v32.iter().all(|(t, _)| *t != b'v'),
+        "3.2 needs no negotiation"
+    );
+    // 3.9 and an unknown protocol option: NegotiateProtocolVersion(3.2, [option]).
+    let v39 = raw_session(proxy.postgres_port(), (3 << 16) | 9, &[("_pq_.magic", "1")]);
+    let (_, body) = v39
+        .iter()
+        .find(|(t, _)| *t == b'v')
+        .expect("NegotiateProtocolVersion");
+    assert_eq!(&body[..8], &[0, 0, 0, 2, 0, 0, 0, 1]);
+    assert_eq!(&body[8..], b"_pq_.magic\0");
+    assert_eq!(key_len(&v39), Some(32));
+    assert!(matches!(v39.last(), Some((b'Z', _))));
+}
+
+#[test]
+fn backend_tls_through_a_chained_sqlmux() {
+    let db = Postgres::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = certificate(dir.path());
+    let tls = format!(
+        "[tls]\ncert = \"{}\"\nkey = \"{}\"\n",
+        cert.display(),
+        key.display()
+    );
+    let inner = Proxy::start(&postgres_config(&db.addr(), None, &tls)).unwrap();
+    let outer_config = postgres_config(&format!("127.0.0.1:{}", inner.postgres_port()), None, "")
+        .replacen(
+            "max_connections = 20",
+            "max_connections = 20\ntls = true",
+            1,
+        );
+    let outer = Proxy::start(&outer_config).unwrap();
+    let out = psql(outer.postgres_port(), "ledgerpw")
+        .run("SELECT 'through two';")
+        .unwrap();
+    assert!(out.success(), "{}", out.stderr);
+    assert_eq!(out.stdout.trim(), "through two");
+}
+
+/// A message: type byte, length, body.
+fn message(tag: u8, body: &[u8]) -> Vec<u8> {
+    let mut m = vec![tag];
+    m.extend_from_slice(&((body.len() + 4) as i32).to_be_bytes());
+    m.extend_from_slice(body);
+    m
+}
+
+fn parse(name: &str, query: &str) -> Vec<u8> {
+    let mut b = format!("{name}\0{query}\0").into_bytes();
+    b.extend_from_slice(&0i16.to_be_bytes());
+    message(b'P', &b)
+}
+
+fn bind(statement: &str, param: &str) -> Vec<u8> {
+    let mut b = format!("\0{statement}\0").into_bytes();
+    b.extend_from_slice(&0i16.to_be_bytes());
+    b.extend_from_slice(&1i16.to_be_bytes());
+    b.extend_from_slice(&(param.len() as i32).to_be_bytes());
+    b.extend_from_slice(param.as_bytes());
+    b.extend_from_slice(&0i16.to_be_bytes());
+    message(b'B', &b)
+}
+
+fn execute() -> Vec<u8> {
+    message(b'E', b"\0\0\0\0\0")
+}
+
+/// The message types of an answer, with DataRow values and SQLSTATEs inlined.
+fn summary(messages: &[(u8, Vec<u8>)]) -> String {
+    messages
+        .iter()
+        .map(|(t, b)| match t {
+            b'D' => format!("D{}", String::from_utf8_lossy(&b[6..])),
+            b'E' => {
+                let f = sqlmux_protocol::pg::backend::parse_error(b).unwrap();
+                format!("E{}", f.code)
+            }
+            b'Z' => format!("Z{}", char::from(b[0])),
+            t => char::from(*t).to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[test]
+fn pipelined_extended_messages_before_one_sync() {
+    let db = Postgres::start().unwrap();
+    let extra = "[postgres]\nauth_method = \"cleartext\"\n";
+    let config = postgres_config(&db.addr(), None, extra)
+        .replace("max_connections = 20", "max_connections = 2");
+    let proxy = Proxy::start(&config).unwrap();
+    let port = proxy.postgres_port();
+    // Log in (cleartext), then read to ReadyForQuery.
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    s.write_all(&sqlmux_protocol::pg::startup::startup_message(&[
+        ("user", "ledger"),
+        ("database", "ledger"),
+    ]))
+    .unwrap();
+    let mut head = [0u8; 9];
+    s.read_exact(&mut head).unwrap();
+    assert_eq!(head[0], b'R');
+    s.write_all(&sqlmux_protocol::pg::frontend::password(b"ledgerpw"))
+        .unwrap();
+    read_until_ready(&mut s);
+    let mut batch = Vec::new();
+    batch.extend(parse("s1", "SELECT $1::int * 2"));
+    batch.extend(bind("s1", "21"));
+    batch.extend(execute());
+    batch.extend(bind("s1", "5"));
+    batch.extend(execute());
+    batch.extend(parse("", "SELECT 1/$1::int"));
+    batch.extend(bind("", "0"));
+    batch.extend(execute());
+    batch.extend(parse("", "SELECT 3"));
+    batch.extend(message(b'S', b""));
+    // A second batch right behind the first, before reading anything.
+    batch.extend(bind("s1", "7"));
+    batch.extend(execute());
+    batch.extend(message(b'C', b"Ss1\0"));
+    batch.extend(bind("s1", "8"));
+    batch.extend(execute());
+    batch.extend(message(b'S', b""));
+    s.write_all(&batch).unwrap();
+    // PostgreSQL plans the one-shot unnamed statement with its parameter: 1/0 fails at Bind.
+    let first = read_until_ready(&mut s);
+    assert_eq!(summary(&first), "1 2 D42 C 2 D10 C 1 E22012");
+    let rest = read_until_ready(&mut s);
+    assert_eq!(summary(&rest), "ZI");
+    let second = read_until_ready(&mut s);
+    assert_eq!(summary(&second), "2 D14 C 3 E26000");
+    assert_eq!(summary(&read_until_ready(&mut s)), "ZI");
+}

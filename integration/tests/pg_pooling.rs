@@ -350,7 +350,8 @@ async fn c_or_err(port: u16) -> String {
 #[test]
 fn reads_go_to_the_standby_and_writes_to_the_primary() {
     let pair = PostgresPair::start().unwrap();
-    let config = postgres_config(&pair.primary.addr(), Some(&pair.standby.addr()), "");
+    let rule = "[[rules]]\nmatch = \"(?i)AS via_rule\"\nhostgroup = 30\n";
+    let config = postgres_config(&pair.primary.addr(), Some(&pair.standby.addr()), rule);
     let proxy = Proxy::start(&config).unwrap();
     runtime().block_on(async {
         let c = connect(proxy.postgres_port()).await;
@@ -372,6 +373,15 @@ fn reads_go_to_the_standby_and_writes_to_the_primary() {
         assert_eq!(
             one(&c, "/* sqlmux:hostgroup=30 */ SELECT pg_is_in_recovery()").await,
             "f"
+        );
+        assert_eq!(one(&c, "SELECT pg_is_in_recovery() AS via_rule").await, "f");
+        assert_eq!(
+            one(
+                &c,
+                "SELECT pg_advisory_xact_lock(1)::text || pg_is_in_recovery()"
+            )
+            .await,
+            "false"
         );
         c.batch_execute("BEGIN READ ONLY").await.unwrap();
         assert_eq!(one(&c, "SELECT pg_is_in_recovery()").await, "t");
@@ -487,4 +497,60 @@ fn rows_text(messages: &[tokio_postgres::SimpleQueryMessage]) -> Vec<String> {
             _ => None,
         })
         .collect()
+}
+
+#[test]
+fn sql_prepare_and_execute_follow_the_session() {
+    let db = Postgres::start().unwrap();
+    let proxy = proxy_with_pool(&db, 1);
+    runtime().block_on(async {
+        let a = connect(proxy.postgres_port()).await;
+        let b = connect(proxy.postgres_port()).await;
+        a.batch_execute("PREPARE p (int) AS SELECT $1 + 1")
+            .await
+            .unwrap();
+        b.batch_execute("PREPARE p AS SELECT 'b'").await.unwrap();
+        assert_eq!(one(&a, "EXECUTE p(1)").await, "2");
+        assert_eq!(one(&b, "EXECUTE p").await, "b");
+        assert_eq!(one(&a, "EXECUTE p(41)").await, "42");
+        let dup = a.simple_query("PREPARE p AS SELECT 1").await.unwrap_err();
+        assert_eq!(dup.as_db_error().map(|e| e.code().code()), Some("42P05"));
+        a.batch_execute("DEALLOCATE p").await.unwrap();
+        let gone = a.simple_query("EXECUTE p(1)").await.unwrap_err();
+        assert_eq!(gone.as_db_error().map(|e| e.code().code()), Some("26000"));
+        assert_eq!(one(&b, "EXECUTE p").await, "b");
+        b.batch_execute("DEALLOCATE ALL").await.unwrap();
+        assert!(b.simple_query("EXECUTE p").await.is_err());
+        // One backend served both sessions all along.
+        assert_eq!(one(&a, "SELECT 1").await, "1");
+    });
+}
+
+#[test]
+fn parameter_status_is_kept_per_session() {
+    let db = Postgres::start().unwrap();
+    let proxy = proxy_with_pool(&db, 1);
+    let script = r#"
+import os, psycopg2
+def conn(app):
+    c = psycopg2.connect(host="127.0.0.1", port=int(os.environ["PORT"]), user="ledger", password="ledgerpw",
+                         dbname="ledger", application_name=app)
+    c.autocommit = True
+    return c
+a, b = conn("app_a"), conn("app_b")
+a.cursor().execute("SET TimeZone = 'Asia/Tokyo'")
+a.cursor().execute("SET application_name = 'renamed_a'")
+b.cursor().execute("SELECT 1")
+cur = b.cursor(); cur.execute("SHOW application_name"); shown_b = cur.fetchone()[0]
+cur = a.cursor(); cur.execute("SHOW application_name"); shown_a = cur.fetchone()[0]
+print(a.get_parameter_status("application_name"), a.get_parameter_status("TimeZone"), shown_a)
+print(b.get_parameter_status("application_name"), b.get_parameter_status("TimeZone") != "Asia/Tokyo", shown_b)
+print(a.get_parameter_status("server_version") == b.get_parameter_status("server_version") != None)
+"#;
+    let out = sqlmux_integration::clients::psycopg2(script, proxy.postgres_port()).unwrap();
+    assert!(out.success(), "{}", out.stderr);
+    assert_eq!(
+        out.stdout.trim(),
+        "renamed_a Asia/Tokyo renamed_a\napp_b True app_b\nTrue"
+    );
 }

@@ -554,3 +554,29 @@ print(a.get_parameter_status("server_version") == b.get_parameter_status("server
         "renamed_a Asia/Tokyo renamed_a\napp_b True app_b\nTrue"
     );
 }
+
+#[test]
+fn admin_tables_show_postgres_pools_and_sessions() {
+    let db = Postgres::start().unwrap();
+    let extra = "[admin]\nuser = \"admin\"\npassword = \"admin\"\n";
+    let config = postgres_config(&db.addr(), None, extra)
+        .replace("[listen]\n", "[listen]\nadmin_postgres = \"127.0.0.1:0\"\n");
+    let proxy = Proxy::start(&config).unwrap();
+    runtime().block_on(async {
+        let c = connect(proxy.postgres_port()).await;
+        for _ in 0..5 {
+            one(&c, "SELECT 1").await;
+        }
+        c.batch_execute("LISTEN x").await.unwrap();
+        let out = sqlmux_integration::Psql::tcp("127.0.0.1", proxy.admin_postgres_port())
+            .user("admin")
+            .password("admin")
+            .database("admin")
+            .query(
+                "SELECT hostgroup, used + free, statements >= 6 FROM stats_connection_pool;\n\
+                 SELECT user, pins FROM stats_sessions;",
+            )
+            .unwrap();
+        assert_eq!(out.trim(), "30|1|1\nledger|listen", "{out}");
+    });
+}

@@ -83,6 +83,27 @@ impl Shared {
         self.pg_pools.apply_topology(&topology);
     }
 
+    /// The pool of a topology server (created empty on first use, in the pools of its
+    /// cluster's protocol), for the admin tables and metrics.
+    pub fn pool_info(
+        &self,
+        server: &crate::topology::ServerEntry,
+    ) -> Arc<dyn crate::pool::PoolInfo> {
+        let rt = self.runtime.load();
+        let postgres = rt.clusters.iter().any(|c| {
+            c.protocol == sqlmux_config::Protocol::Postgres
+                && (c.writer_hostgroup == server.hostgroup
+                    || c.reader_hostgroup == server.hostgroup)
+        });
+        if postgres {
+            self.pg_pools
+                .server(&server.address, server.max_connections)
+        } else {
+            self.mysql_pools
+                .server(&server.address, server.max_connections)
+        }
+    }
+
     /// A fresh client connection id.
     pub fn next_connection_id(&self) -> u32 {
         self.next_connection_id.fetch_add(1, Ordering::Relaxed)

@@ -304,7 +304,7 @@ pub(crate) fn refresh_stats(conn: &Connection, shared: &Shared) -> rusqlite::Res
         .servers
         .iter()
         .map(|s| {
-            let pool = shared.mysql_pools.get(&s.address);
+            let pool = Some(shared.pool_info(s));
             let (used, free) = pool
                 .as_ref()
                 .map(|p| (p.outstanding() as u64, p.idle_count() as u64))
@@ -326,15 +326,15 @@ pub(crate) fn refresh_stats(conn: &Connection, shared: &Shared) -> rusqlite::Res
             ];
             match &pool {
                 Some(p) => row.extend([
-                    load(&p.stats.connections_ok),
-                    load(&p.stats.connections_failed),
-                    load(&p.stats.connections_closed),
-                    load(&p.stats.reuses),
-                    load(&p.stats.wait_timeouts),
-                    load(&p.stats.checkout_us_total),
-                    load(&p.stats.statements),
-                    load(&p.stats.bytes),
-                    load(&p.stats.latency_us_total),
+                    load(&p.stats().connections_ok),
+                    load(&p.stats().connections_failed),
+                    load(&p.stats().connections_closed),
+                    load(&p.stats().reuses),
+                    load(&p.stats().wait_timeouts),
+                    load(&p.stats().checkout_us_total),
+                    load(&p.stats().statements),
+                    load(&p.stats().bytes),
+                    load(&p.stats().latency_us_total),
                 ]),
                 None => row.extend(vec![int(0); 9]),
             }
@@ -454,8 +454,18 @@ pub(crate) fn refresh_stats(conn: &Connection, shared: &Shared) -> rusqlite::Res
                 .count() as u64;
             let backends: u64 = addresses
                 .iter()
-                .filter_map(|a| shared.mysql_pools.get(&Arc::from(*a)))
-                .map(|p| (p.outstanding() + p.idle_count()) as u64)
+                .map(|a| {
+                    let a: Arc<str> = Arc::from(*a);
+                    let m = shared
+                        .mysql_pools
+                        .get(&a)
+                        .map(|p| p.outstanding() + p.idle_count());
+                    let p = shared
+                        .pg_pools
+                        .get(&a)
+                        .map(|p| p.outstanding() + p.idle_count());
+                    (m.unwrap_or(0) + p.unwrap_or(0)) as u64
+                })
                 .sum();
             vec![int(*hostgroup), big(clients), big(backends)]
         })

@@ -7,8 +7,6 @@
 //! it.
 
 use super::body::{with_type, Response};
-use crate::mysql::backend::BackendConn;
-use crate::pool::ServerPool;
 use crate::shared::Shared;
 use crate::topology::ServerEntry;
 use hyper::StatusCode;
@@ -16,7 +14,6 @@ use metrics::{counter, describe_counter, describe_gauge, gauge};
 use metrics_exporter_prometheus::PrometheusBuilder;
 use sqlmux_config::ServerStatus;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 
 /// The Prometheus text exposition content type.
 const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -41,23 +38,14 @@ pub fn render(shared: &Shared) -> String {
         describe();
         gauge!("sqlmux_topology_generation").set(topology.generation as f64);
         for server in &topology.servers {
-            record_server(server, &pool_of(shared, server));
+            record_server(server, &*shared.pool_info(server));
         }
         record_sessions(&shared.stats);
     });
     recorder.handle().render()
 }
 
-/// The pool of a server in the topology.
-fn pool_of(shared: &Shared, server: &ServerEntry) -> Arc<ServerPool<BackendConn>> {
-    // `Pools` has no lookup that leaves an unknown address alone; `server` creates the
-    // (empty) pool exactly as the data path's first checkout would, with the same limit.
-    shared
-        .mysql_pools
-        .server(&server.address, server.max_connections)
-}
-
-fn record_server(server: &ServerEntry, pool: &ServerPool<BackendConn>) {
+fn record_server(server: &ServerEntry, pool: &dyn crate::pool::PoolInfo) {
     let hostgroup = server.hostgroup.to_string();
     let address = server.address.to_string();
     let labels = |extra: Option<(&'static str, &'static str)>| {
@@ -70,7 +58,7 @@ fn record_server(server: &ServerEntry, pool: &ServerPool<BackendConn>) {
         }
         l
     };
-    let stats = &pool.stats;
+    let stats = pool.stats();
     let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
 
     gauge!(

@@ -430,6 +430,33 @@ impl<C> ServerPool<C> {
     }
 }
 
+/// What the admin tables and metrics read of a server's pool, whatever its protocol.
+pub trait PoolInfo: Send + Sync {
+    /// Connections lent out now.
+    fn outstanding(&self) -> usize;
+    /// Idle connections now.
+    fn idle_count(&self) -> usize;
+    /// Milliseconds until a SHUNNED server is tried again; `None` when it is not SHUNNED.
+    fn shunned_for(&self) -> Option<u64>;
+    /// The server's counters.
+    fn stats(&self) -> &ServerStats;
+}
+
+impl<C: Send> PoolInfo for ServerPool<C> {
+    fn outstanding(&self) -> usize {
+        ServerPool::outstanding(self)
+    }
+    fn idle_count(&self) -> usize {
+        ServerPool::idle_count(self)
+    }
+    fn shunned_for(&self) -> Option<u64> {
+        ServerPool::shunned_for(self)
+    }
+    fn stats(&self) -> &ServerStats {
+        &self.stats
+    }
+}
+
 /// All server pools of one proxy.
 pub struct Pools<C> {
     servers: dashmap::DashMap<Arc<str>, Arc<ServerPool<C>>>,

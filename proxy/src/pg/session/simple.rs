@@ -114,6 +114,7 @@ impl Session {
         self.after(outcome, Vec::new()).await
     }
 
+    /// Counts a statement in the proxy's and its server's statistics.
     pub(super) fn count_statement(
         &self,
         hostgroup: u32,
@@ -122,15 +123,19 @@ impl Session {
         bytes: u64,
     ) {
         let stats = &self.shared.stats;
+        let micros = started.elapsed().as_micros() as u64;
         stats.statement(
             hostgroup,
             &self.user_name,
             pgsql::digest_hash(sql),
             sql,
-            started.elapsed().as_micros() as u64,
+            micros,
             0,
         );
         stats.relayed(bytes);
+        if let Some(lease) = &self.backend {
+            lease.server_stats().statement(bytes, micros);
+        }
     }
 
     /// Writes bytes to the held backend.

@@ -181,6 +181,12 @@ fn session_parameters_follow_the_session() {
         assert_eq!(one(&a, "SHOW TimeZone").await, "Europe/Paris");
         a.batch_execute("RESET TimeZone").await.unwrap();
         assert_eq!(one(&a, "SHOW TimeZone").await, default_tz);
+        // Several statements in one Query: each SET is tracked.
+        a.batch_execute("SELECT 1; SET work_mem = '2MB'; SET LOCAL work_mem = '3MB'")
+            .await
+            .unwrap();
+        assert_eq!(one(&b, "SHOW work_mem").await, "4MB");
+        assert_eq!(one(&a, "SHOW work_mem").await, "2MB");
         a.batch_execute("RESET ALL").await.unwrap();
         assert_eq!(one(&a, "SHOW search_path").await, "\"$user\", public");
     });

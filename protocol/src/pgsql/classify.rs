@@ -466,3 +466,48 @@ mod tests {
         assert_eq!(c("SELECT 1 -- sqlmux:hostgroup=7").hint_hostgroup, Some(7));
     }
 }
+
+/// Every non-empty statement of a text, in order: its kind and its bytes (without the `;`
+/// that ends it).
+pub fn statements(sql: &[u8]) -> Vec<(Kind, std::ops::Range<usize>)> {
+    let mut w = Walker::new(sql);
+    let mut out: Vec<(Kind, std::ops::Range<usize>)> = Vec::new();
+    let mut open: Option<(Kind, usize)> = None;
+    loop {
+        while w.next_token().is_some() {}
+        let end = w.offset();
+        if let Some((kind, start)) = open.take() {
+            let mut stop = end.min(sql.len());
+            if stop > start && sql.get(stop - 1) == Some(&b';') {
+                stop -= 1;
+            }
+            out.push((kind, start..stop));
+        }
+        let Some(head) = w.next_statement() else {
+            break;
+        };
+        if !head.empty {
+            open = Some((head.kind, end));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod statements_tests {
+    use super::*;
+
+    #[test]
+    fn lists_each_statement_with_its_bytes() {
+        let sql = b"SELECT ';'; SET x = 1;; RESET y";
+        let found = statements(sql);
+        let kinds: Vec<Kind> = found.iter().map(|(k, _)| *k).collect();
+        assert_eq!(kinds, vec![Kind::Select, Kind::Set, Kind::Reset]);
+        let texts: Vec<&str> = found
+            .iter()
+            .map(|(_, r)| std::str::from_utf8(&sql[r.clone()]).unwrap().trim())
+            .collect();
+        assert_eq!(texts, vec!["SELECT ';'", "SET x = 1", "RESET y"]);
+        assert!(statements(b"-- nothing").is_empty());
+    }
+}

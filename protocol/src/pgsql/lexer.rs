@@ -173,6 +173,11 @@ impl<'a> Lexer<'a> {
     }
 
     /// Whether no token is left (only whitespace).
+    pub(crate) fn offset(&self) -> usize {
+        self.pos
+    }
+
+    /// True when only whitespace and comments are left.
     pub(crate) fn at_end(&self) -> bool {
         let rest = self.sql.get(self.pos..).unwrap_or_default();
         rest.iter().all(|&b| is_space(b))

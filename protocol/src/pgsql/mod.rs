@@ -39,7 +39,7 @@ mod walker;
 #[cfg(test)]
 mod robustness_tests;
 
-pub use classify::{classify, Classification};
+pub use classify::{classify, statements, Classification};
 pub use digest::{digest, digest_hash};
 pub use flags::Flags;
 pub use kind::Kind;

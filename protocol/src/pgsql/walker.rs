@@ -34,6 +34,11 @@ impl<'a> Walker<'a> {
         }
     }
 
+    /// Byte offset of the lexer in the input.
+    pub(crate) fn offset(&self) -> usize {
+        self.lex.offset()
+    }
+
     /// The whole input.
     pub(crate) fn sql(&self) -> &'a [u8] {
         self.lex.sql()

@@ -107,9 +107,6 @@ impl Session {
             return Ok(());
         }
         let mut sql = String::new();
-        if conn.dirty {
-            sql.push_str("DISCARD ALL;");
-        }
         let base = if conn.dirty {
             Default::default()
         } else {
@@ -122,6 +119,10 @@ impl Session {
             return Ok(());
         }
         let result = async {
+            if conn.dirty {
+                // Its own Query: DISCARD ALL cannot run inside an implicit transaction.
+                conn.simple("DISCARD ALL").await?;
+            }
             for id in &closes {
                 let name = super::super::statements::backend_name(*id);
                 conn.simple(&format!("DEALLOCATE {name}")).await.ok();

@@ -286,29 +286,19 @@ impl Session {
     fn apply_effect(&mut self, e: &Effect, in_tx: bool) -> Flags {
         let f = e.class.flags;
         let single = e.class.statements == 1;
-        match e.class.kind {
-            Kind::Set | Kind::Reset if single => match pgsql::parse_set(&e.sql) {
-                Some(cmd) => {
-                    if in_tx {
-                        if let pgsql::SetCommand::Set {
-                            local: false, name, ..
-                        }
-                        | pgsql::SetCommand::Reset { name } = &cmd
-                        {
-                            self.tx_vars.push(name.clone());
-                        }
-                    }
-                    vars::apply(&mut self.vars, &self.startup_vars, &cmd);
-                    if let Some(lease) = self.backend.as_mut() {
-                        lease.conn().vars = self.vars.clone();
-                    }
-                }
-                None => self.pin(PinReason::UntrackedState),
-            },
-            Kind::Set | Kind::Reset | Kind::Prepare | Kind::Deallocate if !single => {
-                self.pin(PinReason::UntrackedState);
+        if single {
+            if matches!(e.class.kind, Kind::Set | Kind::Reset) {
+                self.track_set(&e.sql, in_tx);
             }
-            _ => {}
+        } else {
+            for (kind, range) in pgsql::statements(&e.sql) {
+                match kind {
+                    Kind::Set | Kind::Reset => self.track_set(&e.sql[range], in_tx),
+                    // Several statements in one Query: not tracked.
+                    Kind::Prepare | Kind::Deallocate => self.pin(PinReason::UntrackedState),
+                    _ => {}
+                }
+            }
         }
         if single {
             self.track_sql_prepared(e);
@@ -353,6 +343,28 @@ impl Session {
             recheck = Flags(recheck.0 | Flags::CLOSE_ALL.0);
         }
         recheck
+    }
+
+    /// A completed SET or RESET: the session's parameters follow it (pinned when sqlmux
+    /// cannot parse it).
+    fn track_set(&mut self, sql: &[u8], in_tx: bool) {
+        let Some(cmd) = pgsql::parse_set(sql) else {
+            self.pin(PinReason::UntrackedState);
+            return;
+        };
+        if in_tx {
+            if let pgsql::SetCommand::Set {
+                local: false, name, ..
+            }
+            | pgsql::SetCommand::Reset { name } = &cmd
+            {
+                self.tx_vars.push(name.clone());
+            }
+        }
+        vars::apply(&mut self.vars, &self.startup_vars, &cmd);
+        if let Some(lease) = self.backend.as_mut() {
+            lease.conn().vars = self.vars.clone();
+        }
     }
 
     fn pin(&mut self, reason: PinReason) {

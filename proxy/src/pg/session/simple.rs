@@ -175,7 +175,9 @@ impl Session {
         sql: &[u8],
         class: &Classification,
     ) -> Option<(&'static str, String)> {
-        if class.statements != 1 {
+        if class.statements != 1
+            || !matches!(class.kind, Kind::Prepare | Kind::Execute | Kind::Deallocate)
+        {
             return None;
         }
         let name = pgsql::statement_object(sql);
@@ -376,6 +378,9 @@ impl Session {
 
     /// PREPARE / DEALLOCATE that completed: the session's and the backend's lists.
     fn track_sql_prepared(&mut self, e: &Effect) {
+        if !matches!(e.class.kind, Kind::Prepare | Kind::Deallocate) {
+            return;
+        }
         let name = pgsql::statement_object(&e.sql);
         let conn = self.backend.as_mut().map(|l| l.conn());
         match (e.class.kind, name) {

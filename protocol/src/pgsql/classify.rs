@@ -5,11 +5,11 @@
 
 use super::flags::Flags;
 use super::funcs::call_at;
-use super::hint;
 use super::keywords::{kw, Kw};
 use super::kind::{Head, Kind};
 use super::lexer::{Lexer, Token, TokenKind};
 use super::walker::Walker;
+use crate::sql::hint;
 
 /// Facts about a statement text (all statements of a multi-statement text are scanned).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

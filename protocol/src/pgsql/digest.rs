@@ -9,9 +9,9 @@
 //! trailing `;` go; keywords are upper-cased unless qualified (`t.user`); identifiers, quoted
 //! names and operators stay as written.
 
-use super::hash::Hasher;
 use super::keywords::{kw, Kw};
 use super::lexer::{Lexer, Token, TokenKind};
+use crate::sql::hash::Hasher;
 
 /// The normalized text of a statement text (invalid UTF-8 replaced by U+FFFD).
 pub fn digest(sql: &[u8]) -> String {
@@ -294,8 +294,8 @@ fn literal_list<'a>(
 
 #[cfg(test)]
 mod tests {
-    use super::super::hash::hash;
     use super::*;
+    use crate::sql::hash::hash;
 
     /// The hash [`digest_hash`] gives, of an already normalized text.
     fn hash_of(normalized: &str) -> u64 {

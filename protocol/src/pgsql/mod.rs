@@ -12,21 +12,18 @@
 //! - `walker`: splits a text into statements at top-level `;`; which tokens run now.
 //! - `flags`: [`Flags`], facts about a statement.
 //! - `funcs`: calls of the built-in functions sqlmux cares about.
-//! - `hint`: the `/* sqlmux:hostgroup=N */` comment.
 //! - `classify`: [`classify()`] -> [`Classification`].
 //! - `set`: [`parse_set`] -> [`SetCommand`] with a [`SetValue`].
 //! - `names`: identifiers and literals; [`statement_object`], [`insert_table`].
 //! - `sequences`: [`sequence_calls`] ([`SequenceCall`]), [`has_unrewritable_sequence_read`],
 //!   [`nextval_sequences`].
-//! - `digest`: [`digest()`], [`digest_hash`].
-//! - `hash`: the digest's 64-bit hash.
+//! - `digest`: [`digest()`], [`digest_hash`] (the hint comment and the 64-bit hash are
+//!   shared with `crate::sql`).
 
 mod classify;
 mod digest;
 mod flags;
 mod funcs;
-mod hash;
-mod hint;
 mod keywords;
 mod kind;
 mod lexer;

@@ -1,9 +1,9 @@
 //! No input makes the PostgreSQL SQL functions panic or break their invariants: random bytes,
 //! random splices of SQL fragments, and every prefix and suffix of a fixture corpus.
 
-use super::hash::hash;
 use super::lexer::{Lexer, TokenKind};
 use super::*;
+use crate::sql::hash::hash;
 
 const CORPUS: &[&str] = &[
     "SELECT * FROM t WHERE id = 42 AND name = 'bob''s'",

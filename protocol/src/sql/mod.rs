@@ -21,8 +21,8 @@
 mod classify;
 mod digest;
 mod flags;
-mod hash;
-mod hint;
+pub(crate) mod hash;
+pub(crate) mod hint;
 mod keywords;
 mod kind;
 mod lexer;

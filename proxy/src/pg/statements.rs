@@ -6,7 +6,6 @@
 use bytes::Bytes;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 
 /// The proxy-wide registry of statement identities.
 #[derive(Default)]
@@ -56,7 +55,7 @@ pub struct ClientStatement {
     /// The lexer's view of the query.
     pub class: sqlmux_protocol::pgsql::Classification,
     /// The query text.
-    pub query: Arc<[u8]>,
+    pub query: Bytes,
 }
 
 /// The statements prepared on one backend connection, least recently used first out.

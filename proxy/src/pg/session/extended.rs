@@ -73,7 +73,7 @@ impl Session {
         let autocommit = synced
             && self.tx_status == b'I'
             && !effects.iter().any(|e| e.class.kind == pgsql::Kind::Begin);
-        let texts: Vec<Arc<[u8]>> = effects.iter().map(|e| e.sql.clone()).collect();
+        let texts: Vec<Bytes> = effects.iter().map(|e| e.sql.clone()).collect();
         let classes: Vec<pgsql::Classification> = effects.iter().map(|e| e.class).collect();
         let seq_plan = self
             .plan_sequences(&texts, &classes, native_read, autocommit)
@@ -101,14 +101,14 @@ impl Session {
     }
 
     /// The statement text that decides the route, and whether the batch only reads.
-    fn batch_facts(&self, batch: &[Message]) -> Result<(Arc<[u8]>, StatementFacts), SessionError> {
-        let mut first: Option<(Arc<[u8]>, StatementFacts)> = None;
+    fn batch_facts(&self, batch: &[Message]) -> Result<(Bytes, StatementFacts), SessionError> {
+        let mut first: Option<(Bytes, StatementFacts)> = None;
         let mut all_read = true;
         for m in batch {
-            let (sql, class): (Arc<[u8]>, _) = match m.tag() {
+            let (sql, class): (Bytes, _) = match m.tag() {
                 fe::PARSE => {
                     let v = fe::parse_view(m.body())?;
-                    (Arc::from(v.query), pgsql::classify(v.query))
+                    (query_bytes(m, &v), pgsql::classify(v.query))
                 }
                 fe::BIND => {
                     let (_, name, _) = fe::bind_names(m.body())?;
@@ -126,7 +126,7 @@ impl Session {
         }
         let (sql, mut f) = first.unwrap_or_else(|| {
             (
-                Arc::from(&b""[..]),
+                Bytes::new(),
                 StatementFacts {
                     hint_hostgroup: None,
                     plain_read: false,
@@ -249,7 +249,7 @@ impl Session {
             identity,
             plain_read: plain_read(&class),
             class,
-            query: Arc::from(v.query),
+            query: query_bytes(m, &v),
         });
         self.statements.insert(v.name.to_vec(), statement.clone());
         let conn = self.held()?;
@@ -276,7 +276,7 @@ impl Session {
                 let v = fe::parse_view(u.body()).ok()?;
                 Some(Effect {
                     class: pgsql::classify(v.query),
-                    sql: Arc::from(v.query),
+                    sql: query_bytes(u, &v),
                 })
             });
             let index = effect.map(|e| {
@@ -351,6 +351,12 @@ impl Session {
                 .any(|(id, by_client)| *by_client && *id == s.id)
         });
     }
+}
+
+/// The query text of a Parse message, sharing its bytes.
+fn query_bytes(m: &Message, v: &fe::ParseView<'_>) -> Bytes {
+    let start = 5 + v.after_name;
+    m.raw.slice(start..start + v.query.len())
 }
 
 fn missing(name: &[u8]) -> String {

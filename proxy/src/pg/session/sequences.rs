@@ -164,6 +164,11 @@ pub(super) struct SequencePlan {
 }
 
 impl SequencePlan {
+    /// Nothing is added around the request.
+    pub fn is_empty(&self) -> bool {
+        self.before.is_none() && self.after.is_empty()
+    }
+
     /// Bytes to send before the request, with the step that swallows their answer.
     pub fn prelude(&self, out: &mut BytesMut, steps: &mut std::collections::VecDeque<Step>) {
         if let Some(b) = &self.before {
@@ -184,10 +189,7 @@ impl SequencePlan {
 impl Session {
     /// The sequences statements may advance: explicit nextval/setval arguments, and the
     /// serial/identity/default sequences of an INSERT's table (looked up once, cached).
-    async fn sequence_candidates(
-        &mut self,
-        texts: &[Arc<[u8]>],
-    ) -> Result<Vec<String>, SessionError> {
+    async fn sequence_candidates(&mut self, texts: &[Bytes]) -> Result<Vec<String>, SessionError> {
         let mut out: Vec<String> = Vec::new();
         for sql in texts {
             out.extend(pgsql::nextval_sequences(sql));
@@ -229,7 +231,7 @@ impl Session {
     /// `classes`), `native_read` when a lastval()/currval() stays unrewritten.
     pub(super) async fn plan_sequences(
         &mut self,
-        texts: &[Arc<[u8]>],
+        texts: &[Bytes],
         classes: &[Classification],
         native_read: bool,
         autocommit: bool,

@@ -19,7 +19,7 @@ pub(super) struct Effect {
     /// The lexer's view.
     pub class: Classification,
     /// The text.
-    pub sql: Arc<[u8]>,
+    pub sql: bytes::Bytes,
 }
 
 /// Flags that keep a statement off the readers.
@@ -72,7 +72,7 @@ impl Session {
         };
         self.acquire(hostgroup).await?;
         self.prepare_sql_statement(sql, &class).await?;
-        let text: Arc<[u8]> = Arc::from(sql);
+        let text = m.raw.slice(5..5 + sql.len());
         let autocommit =
             self.tx_status == b'I' && class.statements == 1 && class.kind != Kind::Begin;
         let seq_plan = self
@@ -85,16 +85,22 @@ impl Session {
             .await?;
         let effect = Effect { class, sql: text };
         let started = std::time::Instant::now();
-        let mut out = BytesMut::new();
-        let mut steps = VecDeque::new();
-        seq_plan.prelude(&mut out, &mut steps);
-        match &rewritten {
-            Some(t) => out.extend_from_slice(&fe::query_bytes(t)),
-            None => out.extend_from_slice(&m.raw),
+        let mut steps = VecDeque::with_capacity(1);
+        if seq_plan.is_empty() && rewritten.is_none() {
+            // The common case: the client's message as it came.
+            steps.push_back(Step::Forward(Expect::Query { effect: Some(0) }));
+            self.send_to_backend(&m.raw).await?;
+        } else {
+            let mut out = BytesMut::new();
+            seq_plan.prelude(&mut out, &mut steps);
+            match &rewritten {
+                Some(t) => out.extend_from_slice(&fe::query_bytes(t)),
+                None => out.extend_from_slice(&m.raw),
+            }
+            steps.push_back(Step::Forward(Expect::Query { effect: Some(0) }));
+            seq_plan.epilogue(&mut out, &mut steps);
+            self.send_to_backend(&out).await?;
         }
-        steps.push_back(Step::Forward(Expect::Query { effect: Some(0) }));
-        seq_plan.epilogue(&mut out, &mut steps);
-        self.send_to_backend(&out).await?;
         let outcome = self.relay(steps).await?;
         self.absorb_captures(&seq_plan, &outcome.captured);
         self.count_statement(hostgroup, &effect.sql, started, outcome.bytes);

@@ -586,3 +586,72 @@ fn admin_tables_show_postgres_pools_and_sessions() {
         assert_eq!(out.trim(), "30|1|1\nledger|listen", "{out}");
     });
 }
+
+#[test]
+fn the_control_api_moves_the_writer_and_closes_offline_hard_backends() {
+    let a = Postgres::start().unwrap();
+    let b = Postgres::start().unwrap();
+    let config = postgres_config(&a.addr(), None, "")
+        .replace("[listen]\n", "[listen]\nhttp = \"127.0.0.1:0\"\n");
+    let proxy = Proxy::start(&config).unwrap();
+    let doc = |generation: u64, writer: &str, status: &str| {
+        format!(
+            r#"{{"generation": {generation}, "servers": [{{"hostgroup": 30, "address": "{writer}", "status": "{status}", "weight": 1, "max_connections": 20}}]}}"#
+        )
+    };
+    let generation = |body: &str| -> u64 {
+        let at = body.find("\"generation\"").unwrap() + "\"generation\"".len();
+        body[at..]
+            .trim_start_matches([':', ' '])
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect::<String>()
+            .parse()
+            .unwrap()
+    };
+    runtime().block_on(async {
+        let c = connect(proxy.postgres_port()).await;
+        assert_eq!(one(&c, "SHOW port").await, a.port().to_string());
+        // A transaction pins the backend on a; OFFLINE_HARD closes it at once.
+        c.batch_execute("BEGIN").await.unwrap();
+        let (_, body) = proxy.http("GET", "/v1/topology", None).unwrap();
+        let (status, body) = proxy
+            .http(
+                "PUT",
+                "/v1/topology",
+                Some(&doc(generation(&body), &a.addr(), "OFFLINE_HARD")),
+            )
+            .unwrap();
+        assert_eq!(status, 200, "{body}");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let n = a
+                .sql("SELECT count(*) FROM pg_stat_activity WHERE usename = 'ledger'")
+                .unwrap();
+            if n.trim() == "0" {
+                break;
+            }
+            assert!(Instant::now() < deadline, "backend still open: {n}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let err = c.simple_query("SELECT 1").await.unwrap_err();
+        let message = err.as_db_error().map(|e| e.message().to_string());
+        assert!(
+            message
+                .as_deref()
+                .is_some_and(|m| m.contains("OFFLINE_HARD")),
+            "{err:?}"
+        );
+        // The writer moves to b: the next statements run there.
+        let (_, body) = proxy.http("GET", "/v1/topology", None).unwrap();
+        let (status, body) = proxy
+            .http(
+                "PUT",
+                "/v1/topology",
+                Some(&doc(generation(&body), &b.addr(), "ONLINE")),
+            )
+            .unwrap();
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(one(&c, "SHOW port").await, b.port().to_string());
+    });
+}

@@ -302,3 +302,46 @@ fn pipelined_extended_messages_before_one_sync() {
     assert_eq!(summary(&second), "2 D14 C 3 E26000");
     assert_eq!(summary(&read_until_ready(&mut s)), "ZI");
 }
+
+#[test]
+fn a_client_gone_mid_result_leaves_no_half_read_backend_in_the_pool() {
+    let db = Postgres::start().unwrap();
+    let extra = "[postgres]\nauth_method = \"cleartext\"\n";
+    let config = postgres_config(&db.addr(), None, extra)
+        .replace("max_connections = 20", "max_connections = 1");
+    let proxy = Proxy::start(&config).unwrap();
+    let port = proxy.postgres_port();
+    for round in 0..3 {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        s.write_all(&sqlmux_protocol::pg::startup::startup_message(&[
+            ("user", "ledger"),
+            ("database", "ledger"),
+        ]))
+        .unwrap();
+        let mut head = [0u8; 9];
+        s.read_exact(&mut head).unwrap();
+        s.write_all(&sqlmux_protocol::pg::frontend::password(b"ledgerpw"))
+            .unwrap();
+        read_until_ready(&mut s);
+        s.write_all(&sqlmux_protocol::pg::frontend::query(
+            "SELECT g, repeat('x', 100) FROM generate_series(1, 3000000) g",
+        ))
+        .unwrap();
+        let mut some = [0u8; 4096];
+        s.read_exact(&mut some).unwrap();
+        drop(s);
+        // The only backend connection must now answer this session correctly.
+        let out = Psql::tcp("127.0.0.1", port)
+            .user("ledger")
+            .password("ledgerpw")
+            .database("ledger")
+            .run(&format!(
+                "SELECT {round} + 1;\nSELECT count(*) FROM generate_series(1, 10);"
+            ))
+            .unwrap();
+        assert!(out.success(), "{}", out.stderr);
+        assert_eq!(out.stdout.trim(), format!("{}\n10", round + 1));
+    }
+}

@@ -329,10 +329,14 @@ impl Session {
     /// Tells the client about a failed request; ends the session when it cannot go on.
     async fn fail(&mut self, e: SessionError) -> Result<(), SessionError> {
         self.shared.stats.error(e.side().as_str());
-        if matches!(
-            e,
-            SessionError::Backend { .. } | SessionError::ServerClosed(_)
-        ) {
+        // A backend that failed, or that may be in the middle of an answer the client will
+        // never read (the client side failed), is never returned to the pool.
+        if !e.is_recoverable()
+            || matches!(
+                e,
+                SessionError::Backend { .. } | SessionError::ServerClosed(_)
+            )
+        {
             self.lose_backend();
         }
         self.batch.clear();

@@ -7,6 +7,10 @@ use bytes::Bytes;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+/// Distinct statement identities remembered; past it the registry starts over (ids are
+/// never reused, so a statement seen again simply gets a new id and is prepared again).
+pub const REGISTRY_LIMIT: usize = 100_000;
+
 /// The proxy-wide registry of statement identities.
 #[derive(Default)]
 pub struct StatementCache {
@@ -19,6 +23,9 @@ impl StatementCache {
     pub fn id_of(&self, identity: &[u8]) -> u64 {
         if let Some(id) = self.ids.get(identity) {
             return *id;
+        }
+        if self.ids.len() >= REGISTRY_LIMIT {
+            self.ids.clear();
         }
         *self
             .ids
@@ -144,6 +151,20 @@ mod tests {
         assert_ne!(c.id_of(b"SELECT 2\0\0\0"), a);
         assert_eq!(c.len(), 2);
         assert_eq!(backend_name(a), format!("sqlmux_{a}"));
+    }
+
+    #[test]
+    fn the_registry_is_bounded_and_never_reuses_ids() {
+        let c = StatementCache::default();
+        let first = c.id_of(b"q0");
+        for i in 1..=REGISTRY_LIMIT {
+            c.id_of(format!("q{i}").as_bytes());
+        }
+        assert!(c.len() <= REGISTRY_LIMIT);
+        assert!(
+            c.id_of(b"q0") > first,
+            "a forgotten statement gets a fresh id"
+        );
     }
 
     #[test]

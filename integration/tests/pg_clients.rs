@@ -161,3 +161,21 @@ print(cur.fetchone())
     assert_eq!(proxied.stdout, direct.stdout);
     assert!(proxied.stdout.contains("error 22012"), "{}", proxied.stdout);
 }
+
+#[test]
+fn pgbench_with_a_new_connection_per_transaction() {
+    let db = Postgres::start().unwrap();
+    let proxy = Proxy::start(&postgres_config(&db.addr(), None, "")).unwrap();
+    let port = proxy.postgres_port();
+    let init = pgbench(port, &["-i", "-s", "1", "-q"]).unwrap();
+    assert!(init.success(), "{}", init.stderr);
+    let out = pgbench(port, &["-S", "-C", "-c", "8", "-j", "2", "-t", "50"]).unwrap();
+    assert!(out.success(), "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(pgbench_processed(&out.stdout), Some(400));
+    assert_eq!(pgbench_aborted(&out.stderr), 0);
+    // Every session ended: the server keeps only pooled connections (at most 20).
+    let backends = db
+        .sql("SELECT count(*) FROM pg_stat_activity WHERE usename = 'ledger'")
+        .unwrap();
+    assert!(backends.trim().parse::<u32>().unwrap() <= 20, "{backends}");
+}

@@ -3,13 +3,16 @@
 //! table, WITH HOLD cursor, untracked state) keeps it.
 //!
 //! - [`lease`]: borrowing a backend (route, checkout, SET replay) and giving it back.
-//! - [`simple`]: the simple query protocol and what a statement changes in the session.
+//! - [`simple`]: the simple query protocol.
+//! - [`effects`]: what a completed statement changes in the session (parameters, SQL-level
+//!   prepared statements, pins and their release).
 //! - [`extended`]: Parse/Bind/Describe/Execute/Close batches, named statements mapped to
 //!   the backend's own.
 //! - [`relay`]: relaying the backend's answer raw, in step with what the client sent.
 //! - [`sequences`]: lastval()/currval() answered from the session's own values.
 //! - [`vars`]: tracked run-time parameters (SET/RESET) and their replay.
 
+mod effects;
 mod extended;
 mod lease;
 mod relay;

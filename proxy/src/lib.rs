@@ -1,10 +1,11 @@
 //! sqlmux: a multiplexing SQL proxy for MySQL/MariaDB and PostgreSQL.
 //!
-//! Data path: [`mysql::listener`] -> [`mysql::session`] -> [`pool`] checkout ->
-//! [`mysql::backend`] -> [`mysql::relay`] back to the client; likewise [`pg::listener`] ->
+//! Data path: [`listener`] -> [`mysql::session`] -> [`pool`] checkout ->
+//! [`mysql::backend`] -> [`mysql::relay`] back to the client; likewise [`listener`] ->
 //! [`pg::session`] -> [`pool`] -> [`pg::backend`].
 //!
 //! - [`server`]: `run(runtime, listeners, shutdown)`, the only entry point.
+//! - [`listener`]: the accept loop of the application endpoints.
 //! - [`shared`]: state shared by the sessions of one proxy (runtime snapshots, pools).
 //! - [`stats`]: live counters for the admin tables and `/metrics`.
 //! - [`session`]: pins and session state, independent of the protocol.
@@ -20,6 +21,7 @@
 
 pub mod admin;
 pub mod control;
+pub mod listener;
 pub mod mysql;
 pub mod pg;
 pub mod pool;

@@ -149,11 +149,21 @@ pub async fn run_with_reloads(
     }
     if let Some(l) = listeners.mysql {
         tracing::info!(address = ?l.local_addr().ok(), "mysql listener up");
-        tasks.spawn(crate::mysql::listener::accept_loop(shared.clone(), l));
+        tasks.spawn(crate::listener::accept_loop(
+            shared.clone(),
+            l,
+            "mysql",
+            crate::mysql::session::serve,
+        ));
     }
     if let Some(l) = listeners.postgres {
         tracing::info!(address = ?l.local_addr().ok(), "postgres listener up");
-        tasks.spawn(crate::pg::listener::accept_loop(shared.clone(), l));
+        tasks.spawn(crate::listener::accept_loop(
+            shared.clone(),
+            l,
+            "postgres",
+            crate::pg::session::serve,
+        ));
     }
     let reaper_shared = shared.clone();
     tasks.spawn(async move {

@@ -131,11 +131,6 @@ pub fn empty(tag: u8) -> Bytes {
     message(tag, |_| {})
 }
 
-/// CommandComplete with a tag such as `DEALLOCATE`.
-pub fn command_complete(tag: &str) -> Bytes {
-    message(COMMAND_COMPLETE, |b| put_cstr(b, tag.as_bytes()))
-}
-
 /// NegotiateProtocolVersion: the newest minor version served and the options not known.
 pub fn negotiate_protocol_version(minor: i32, unknown: &[&str]) -> Bytes {
     message(NEGOTIATE_PROTOCOL_VERSION, |b| {

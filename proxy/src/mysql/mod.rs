@@ -1,6 +1,5 @@
 //! MySQL frontend sessions and backend connections (speaks `sqlmux_protocol::mysql`).
 //!
-//! - [`listener`]: accepts clients, one task per session.
 //! - [`client`]: the client socket: framed reads, writes, TLS upgrade.
 //! - [`client_auth`]: greeting and authentication of clients.
 //! - [`session`]: the command loop of one session.
@@ -14,7 +13,6 @@ pub mod backend;
 pub mod client;
 pub mod client_auth;
 pub mod error;
-pub mod listener;
 pub mod local;
 pub mod relay;
 pub mod session;

@@ -159,35 +159,7 @@ impl BackendConn {
     /// Runs SQL that sqlmux sends itself (simple protocol) and reads to ReadyForQuery.
     /// Returns the first column of the first row, if any; the first error as `Server`.
     pub async fn simple(&mut self, sql: &str) -> Result<Option<String>, BackendError> {
-        self.conn.send(&frontend::query(sql)).await?;
-        self.finish_simple().await
-    }
-
-    /// Reads the answer to a Query sqlmux sent, to ReadyForQuery.
-    pub async fn finish_simple(&mut self) -> Result<Option<String>, BackendError> {
-        let mut first: Option<String> = None;
-        let mut error = None;
-        loop {
-            let m = self.conn.expect().await?;
-            match m.tag() {
-                msg::DATA_ROW if first.is_none() => first = first_column(m.body()),
-                msg::PARAMETER_STATUS => {
-                    self.note_parameter(m.body())?;
-                }
-                msg::ERROR_RESPONSE if error.is_none() => error = Some(msg::parse_error(m.body())?),
-                msg::COPY_IN_RESPONSE => {
-                    // sqlmux's own statements never copy: refuse, then read to ReadyForQuery.
-                    self.conn.send(b"f\0\0\0\x05\0").await?;
-                }
-                msg::READY_FOR_QUERY => {
-                    return match error {
-                        Some(e) => Err(BackendError::Server(e)),
-                        None => Ok(first),
-                    };
-                }
-                _ => {}
-            }
-        }
+        Ok(self.simple_column(sql).await?.into_iter().next().flatten())
     }
 
     /// Clears every piece of session state (DISCARD ALL): variables, prepared statements,
@@ -207,7 +179,8 @@ impl BackendConn {
         self.seq_dirty = false;
     }
 
-    /// Runs SQL that sqlmux sends itself; returns the first column of every row.
+    /// Runs SQL that sqlmux sends itself; returns the first column of every row (the first
+    /// error as `Server`).
     pub async fn simple_column(&mut self, sql: &str) -> Result<Vec<Option<String>>, BackendError> {
         self.conn.send(&frontend::query(sql)).await?;
         let mut rows = Vec::new();
@@ -220,6 +193,10 @@ impl BackendConn {
                     self.note_parameter(m.body())?;
                 }
                 msg::ERROR_RESPONSE if error.is_none() => error = Some(msg::parse_error(m.body())?),
+                msg::COPY_IN_RESPONSE => {
+                    // sqlmux's own statements never copy: refuse, then read to ReadyForQuery.
+                    self.conn.send(b"f\0\0\0\x05\0").await?;
+                }
                 msg::READY_FOR_QUERY => {
                     return match error {
                         Some(e) => Err(BackendError::Server(e)),

@@ -52,16 +52,6 @@ impl PgConn {
         self.stream.as_ref().is_some_and(MaybeTls::is_tls)
     }
 
-    /// The stream, for a TLS upgrade; only valid while nothing is buffered.
-    pub fn take_stream(&mut self) -> Option<MaybeTls> {
-        self.stream.take()
-    }
-
-    /// Puts a (possibly upgraded) stream back.
-    pub fn set_stream(&mut self, stream: MaybeTls) {
-        self.stream = Some(stream);
-    }
-
     /// Bytes read but not yet taken as messages.
     pub fn buffered(&self) -> usize {
         self.rbuf.len()
@@ -101,11 +91,6 @@ impl PgConn {
         self.read().await?.ok_or(ConnError::Closed)
     }
 
-    /// Takes a message that is already buffered, without reading.
-    pub fn try_buffered(&mut self) -> Result<Option<Message>, ConnError> {
-        Ok(decode_frame(&mut self.rbuf, MAX_MESSAGE)?)
-    }
-
     /// Reads one untagged startup packet and returns its body; `None` when the peer closed
     /// before sending anything. Reads no further than the packet: a TLS handshake may follow
     /// right behind an SSLRequest.
@@ -143,11 +128,6 @@ impl PgConn {
     #[inline]
     pub fn queue(&mut self, bytes: &[u8]) {
         self.wbuf.extend_from_slice(bytes);
-    }
-
-    /// Queued bytes not yet written.
-    pub fn queued(&self) -> usize {
-        self.wbuf.len()
     }
 
     /// Writes the queue when it has grown large (a slow peer then slows the relay down).
@@ -224,10 +204,5 @@ impl PgConn {
             }
         })?;
         Ok(b[0])
-    }
-
-    /// The server certificate of a client TLS connection (for SCRAM channel binding).
-    pub fn tls_server_cert(&self) -> bool {
-        matches!(self.stream, Some(MaybeTls::ServerTls(_)))
     }
 }

@@ -74,13 +74,23 @@ impl SessionError {
         )
     }
 
-    /// The ErrorResponse the client gets, if the client can still be told.
+    /// The ErrorResponse the client gets, if the client can still be told: ERROR when the
+    /// session goes on, FATAL when it ends.
     pub fn to_error_response(&self) -> Option<Bytes> {
-        let severity = if self.is_recoverable() {
+        self.error_response(if self.is_recoverable() {
             "ERROR"
         } else {
             "FATAL"
-        };
+        })
+    }
+
+    /// The FATAL ErrorResponse of an error that ends the session whatever its kind (at
+    /// startup, or when the backend a session holds is lost).
+    pub fn to_fatal_response(&self) -> Option<Bytes> {
+        self.error_response("FATAL")
+    }
+
+    fn error_response(&self, severity: &str) -> Option<Bytes> {
         let code = match self {
             SessionError::Client(_) => return None,
             SessionError::Malformed(_) | SessionError::Unsupported(_) => "08P01",

@@ -1,6 +1,6 @@
 //! The PostgreSQL data path with transaction pooling.
 //!
-//! Walk: [`listener`] -> [`auth`] (startup, TLS, SCRAM/md5) -> [`session`] (a backend per
+//! Walk: [`crate::listener`] -> [`auth`] (startup, TLS, SCRAM/md5) -> [`session`] (a backend per
 //! transaction; extended protocol, COPY, pins, SET replay) -> [`backend`] -> relay back.
 //!
 //! - [`conn`]: a framed connection (both sides), with TLS upgrade.
@@ -17,7 +17,6 @@ pub mod backend;
 pub mod cancel;
 pub mod conn;
 pub mod error;
-pub mod listener;
 pub mod session;
 pub mod startup_key;
 pub mod statements;

@@ -71,10 +71,7 @@ pub async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr) {
     let result = match session.start(&key).await {
         Ok(()) => session.run().await,
         Err(e) => {
-            if let Some(m) = e.to_error_response() {
-                let fatal = sqlmux_protocol::pg::backend::parse_error(&m[5..])
-                    .map(|f| msg::error_response("FATAL", &f.code, &f.message))
-                    .unwrap_or(m);
+            if let Some(fatal) = e.to_fatal_response() {
                 let _ = session.client.send(&fatal).await;
             }
             Err(e)
@@ -318,10 +315,7 @@ impl Session {
                     },
                 };
                 // The session's transaction or session state is gone: a server would end it.
-                if let Some(r) = e.to_error_response() {
-                    let fatal = sqlmux_protocol::pg::backend::parse_error(&r[5..])
-                        .map(|f| msg::error_response("FATAL", &f.code, &f.message))
-                        .unwrap_or(r);
+                if let Some(fatal) = e.to_fatal_response() {
                     let _ = self.client.send(&fatal).await;
                 }
                 Err(e)

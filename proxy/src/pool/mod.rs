@@ -644,22 +644,15 @@ impl<C> Pools<C> {
                             });
                         }
                         None => {
-                            // Woken without a handoff: a connection may be idle now.
-                            if handoff.is_some() {
-                                if let Some(idle) = server.take_idle(&partition, settings) {
-                                    return Ok(lend(idle, partition));
-                                }
-                                if server.evict_other(&partition) {
-                                    if let Ok(p) = server.limit.clone().try_acquire_owned() {
-                                        p
-                                    } else {
-                                        continue;
-                                    }
-                                } else {
-                                    continue;
-                                }
-                            } else {
-                                continue;
+                            // Woken without a handoff (this checkout is queued now): a
+                            // connection may be idle, or one of another partition may go.
+                            if let Some(idle) = server.take_idle(&partition, settings) {
+                                return Ok(lend(idle, partition));
+                            }
+                            let freed = server.evict_other(&partition);
+                            match freed.then(|| server.limit.clone().try_acquire_owned().ok()) {
+                                Some(Some(p)) => p,
+                                _ => continue,
                             }
                         }
                     }

@@ -13,7 +13,7 @@ use bytes::{Bytes, BytesMut};
 use sqlmux_protocol::pg::backend as msg;
 use sqlmux_protocol::pg::frame::Message;
 use sqlmux_protocol::pg::frontend as fe;
-use sqlmux_protocol::pgsql;
+use sqlmux_protocol::pgsql::{self, Classification};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
@@ -53,16 +53,25 @@ impl Session {
             return self.client.flush().await.map_err(SessionError::Client);
         }
         let synced = batch.last().is_some_and(|m| m.tag() == fe::SYNC);
+        // Each Parse's query is classified once, for routing and for the plan (other
+        // messages get the class of an empty text, unused).
+        let classes = batch
+            .iter()
+            .map(|m| match m.tag() {
+                fe::PARSE => fe::parse_view(m.body()).map(|v| pgsql::classify(v.query)),
+                _ => Ok(pgsql::classify(b"")),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         self.awaiting_sync = !synced;
         let hostgroup = if self.backend.is_none() {
-            let (sql, facts) = self.batch_facts(&batch)?;
+            let (sql, facts) = self.batch_facts(&batch, &classes)?;
             self.route(&sql, facts)?
         } else {
             0
         };
         self.acquire(hostgroup).await?;
         let started = std::time::Instant::now();
-        let plan = self.plan(&batch)?;
+        let plan = self.plan(&batch, &classes)?;
         let Plan {
             out: body,
             steps: body_steps,
@@ -101,14 +110,18 @@ impl Session {
     }
 
     /// The statement text that decides the route, and whether the batch only reads.
-    fn batch_facts(&self, batch: &[Message]) -> Result<(Bytes, StatementFacts), SessionError> {
+    fn batch_facts(
+        &self,
+        batch: &[Message],
+        classes: &[Classification],
+    ) -> Result<(Bytes, StatementFacts), SessionError> {
         let mut first: Option<(Bytes, StatementFacts)> = None;
         let mut all_read = true;
-        for m in batch {
+        for (m, class) in batch.iter().zip(classes) {
             let (sql, class): (Bytes, _) = match m.tag() {
                 fe::PARSE => {
                     let v = fe::parse_view(m.body())?;
-                    (query_bytes(m, &v), pgsql::classify(v.query))
+                    (query_bytes(m, &v), *class)
                 }
                 fe::BIND => {
                     let (_, name, _) = fe::bind_names(m.body())?;
@@ -138,14 +151,18 @@ impl Session {
     }
 
     /// Translates the client's messages for the held backend.
-    fn plan(&mut self, batch: &[Message]) -> Result<Plan, SessionError> {
+    fn plan(
+        &mut self,
+        batch: &[Message],
+        classes: &[Classification],
+    ) -> Result<Plan, SessionError> {
         let mut plan = Plan::default();
-        for m in batch {
+        for (m, class) in batch.iter().zip(classes) {
             if plan.failed && m.tag() != fe::SYNC {
                 continue;
             }
             match m.tag() {
-                fe::PARSE => self.plan_parse(m, &mut plan)?,
+                fe::PARSE => self.plan_parse(m, *class, &mut plan)?,
                 fe::BIND => self.plan_bind(m, &mut plan)?,
                 fe::DESCRIBE => {
                     let (kind, name) = fe::target(m.body(), "Describe")?;
@@ -199,9 +216,13 @@ impl Session {
         Ok(plan)
     }
 
-    fn plan_parse(&mut self, m: &Message, plan: &mut Plan) -> Result<(), SessionError> {
+    fn plan_parse(
+        &mut self,
+        m: &Message,
+        class: Classification,
+        plan: &mut Plan,
+    ) -> Result<(), SessionError> {
         let v = fe::parse_view(m.body())?;
-        let class = pgsql::classify(v.query);
         if class.flags.contains(pgsql::Flags::SEQUENCE_READ) {
             // A named statement runs many times: its text is not rewritten.
             let (rewritten, native) = if v.name.is_empty() {
@@ -219,7 +240,11 @@ impl Session {
                 plan.out.extend_from_slice(&parse);
                 plan.steps
                     .push_back(Step::Forward(Expect::Parse { id: None }));
-                self.unnamed = Some(Message { raw: parse });
+                self.unnamed = Some(UnnamedStatement {
+                    parse: Message { raw: parse },
+                    class,
+                    query: query_bytes(m, &v),
+                });
                 plan.unnamed_ready = true;
                 return Ok(());
             }
@@ -228,7 +253,11 @@ impl Session {
             plan.out.extend_from_slice(&m.raw);
             plan.steps
                 .push_back(Step::Forward(Expect::Parse { id: None }));
-            self.unnamed = Some(m.clone());
+            self.unnamed = Some(UnnamedStatement {
+                parse: m.clone(),
+                class,
+                query: query_bytes(m, &v),
+            });
             plan.unnamed_ready = true;
             return Ok(());
         }
@@ -272,12 +301,9 @@ impl Session {
         if name.is_empty() {
             self.resend_unnamed(plan);
             plan.out.extend_from_slice(&m.raw);
-            let effect = self.unnamed.as_ref().and_then(|u| {
-                let v = fe::parse_view(u.body()).ok()?;
-                Some(Effect {
-                    class: pgsql::classify(v.query),
-                    sql: query_bytes(u, &v),
-                })
+            let effect = self.unnamed.as_ref().map(|u| Effect {
+                class: u.class,
+                sql: u.query.clone(),
             });
             let index = effect.map(|e| {
                 plan.effects.push(e);
@@ -323,7 +349,7 @@ impl Session {
             return;
         }
         if let Some(u) = &self.unnamed {
-            plan.out.extend_from_slice(&u.raw);
+            plan.out.extend_from_slice(&u.parse.raw);
             plan.steps
                 .push_back(Step::Swallow(Expect::Parse { id: None }));
         }
@@ -357,6 +383,16 @@ impl Session {
 fn query_bytes(m: &Message, v: &fe::ParseView<'_>) -> Bytes {
     let start = 5 + v.after_name;
     m.raw.slice(start..start + v.query.len())
+}
+
+/// The client's last unnamed statement: re-sent when a Bind needs it on another backend.
+pub(super) struct UnnamedStatement {
+    /// The Parse message as sent to a backend.
+    parse: Message,
+    /// The lexer's view of its query.
+    class: Classification,
+    /// Its query text.
+    query: Bytes,
 }
 
 fn missing(name: &[u8]) -> String {

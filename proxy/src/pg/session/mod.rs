@@ -124,7 +124,7 @@ pub(super) struct Session {
     /// The client's named statements.
     statements: HashMap<Vec<u8>, Arc<ClientStatement>>,
     /// The client's last unnamed Parse (re-sent when a Bind needs it on another backend).
-    unnamed: Option<Message>,
+    unnamed: Option<extended::UnnamedStatement>,
     /// SQL-level PREPAREd statements: name -> PREPARE text.
     sql_prepared: HashMap<String, Arc<str>>,
     /// Extended-protocol messages waiting for Sync or Flush.

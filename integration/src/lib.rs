@@ -2,6 +2,7 @@
 //!
 //! Module map:
 //! - [`ports`]: pick a free TCP port on 127.0.0.1 ([`free_port`]).
+//! - [`certs`]: a self-signed TLS certificate.
 //! - [`cli`]: run the `mariadb` and `psql` command-line clients with a timeout and capture
 //!   stdout/stderr/status ([`MariaDbCli`], [`Psql`], [`CliOutput`]).
 //! - [`clients`]: PyMySQL, MySQLdb, PHP, sysbench, psycopg2 and pgbench runners, and
@@ -22,6 +23,7 @@
 //! Every server runs in its own temp dir on its own free port with no global state, so tests
 //! can run in parallel; dropping a server (or a failed start) stops it and removes its files.
 
+pub mod certs;
 pub mod cli;
 pub mod clients;
 pub mod mariadb;

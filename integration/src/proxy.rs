@@ -232,6 +232,18 @@ impl Proxy {
     }
 }
 
+/// The `generation` of a topology document (the body of `GET /v1/topology`).
+pub fn topology_generation(body: &str) -> u64 {
+    let at = body.find("\"generation\"").expect("a generation") + "\"generation\"".len();
+    body[at..]
+        .trim_start_matches([':', ' '])
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect::<String>()
+        .parse()
+        .expect("a numeric generation")
+}
+
 /// The bound addresses, sent back to [`Proxy::start_runtime`].
 struct Addrs {
     mysql: Option<SocketAddr>,

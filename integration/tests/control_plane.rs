@@ -2,6 +2,7 @@
 //! under load gives no client errors and sends every later write to the new writer;
 //! stale generations get 409; OFFLINE_HARD ends sessions pinned to the server.
 
+use sqlmux_integration::proxy::topology_generation as generation;
 use sqlmux_integration::raw_mysql::RawClient;
 use sqlmux_integration::{MariaDb, Proxy};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -38,17 +39,6 @@ fn topology_doc(generation: u64, writer: &str, status: &str) -> String {
     format!(
         r#"{{"generation": {generation}, "servers": [{{"hostgroup": 10, "address": "{writer}", "status": "{status}", "weight": 1, "max_connections": 20}}]}}"#
     )
-}
-
-fn generation(body: &str) -> u64 {
-    let at = body.find("\"generation\"").expect("a generation") + "\"generation\"".len();
-    body[at..]
-        .trim_start_matches([':', ' '])
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect::<String>()
-        .parse()
-        .unwrap()
 }
 
 #[test]

@@ -1,22 +1,11 @@
 //! Transport-level features: split packets of 16 MiB and more, LOAD DATA LOCAL INFILE,
 //! TLS with caching_sha2_password on both sides.
 
+use sqlmux_integration::certs::self_signed;
 use sqlmux_integration::clients::pymysql;
 use sqlmux_integration::raw_mysql::RawClient;
 use sqlmux_integration::{mysql_config, MariaDb, MariaDbCli, MariaDbOptions, Proxy};
-use std::path::{Path, PathBuf};
-
-/// A self-signed certificate for 127.0.0.1 written to `dir`; returns (cert, key) paths.
-fn certificate(dir: &Path) -> (PathBuf, PathBuf) {
-    let ck =
-        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string(), "localhost".to_string()])
-            .unwrap();
-    let cert = dir.join("cert.pem");
-    let key = dir.join("key.pem");
-    std::fs::write(&cert, ck.cert.pem()).unwrap();
-    std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
-    (cert, key)
-}
+use std::path::Path;
 
 fn tls_section(cert: &Path, key: &Path) -> String {
     format!(
@@ -104,7 +93,7 @@ fn load_data_local_infile_is_relayed_or_refused_by_config() {
 fn tls_with_caching_sha2_full_and_fast_authentication() {
     let db = MariaDb::start().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let (cert, key) = certificate(dir.path());
+    let (cert, key) = self_signed(dir.path());
     let proxy = Proxy::start(&mysql_config(&db.addr(), &tls_section(&cert, &key))).unwrap();
     let script = format!(
         r#"
@@ -162,7 +151,7 @@ for tls in (True, False):
 fn backend_tls_and_caching_sha2_through_a_chained_sqlmux() {
     let db = MariaDb::start().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let (cert, key) = certificate(dir.path());
+    let (cert, key) = self_signed(dir.path());
     // The inner sqlmux plays a MySQL 8 server: TLS, caching_sha2_password by default.
     let inner = Proxy::start(&mysql_config(&db.addr(), &tls_section(&cert, &key))).unwrap();
     let outer_config = mysql_config(&inner.mysql_addr().to_string(), "")

@@ -2,22 +2,10 @@
 //! binding), md5 and cleartext when configured, protocol 3.2 and option negotiation, and
 //! TLS towards a backend (through a chained sqlmux).
 
+use sqlmux_integration::certs::self_signed;
 use sqlmux_integration::proxy::postgres_config;
 use sqlmux_integration::{Postgres, Proxy, Psql};
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
-
-/// A self-signed certificate for 127.0.0.1 written to `dir`; returns (cert, key) paths.
-fn certificate(dir: &Path) -> (PathBuf, PathBuf) {
-    let ck =
-        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string(), "localhost".to_string()])
-            .unwrap();
-    let cert = dir.join("cert.pem");
-    let key = dir.join("key.pem");
-    std::fs::write(&cert, ck.cert.pem()).unwrap();
-    std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
-    (cert, key)
-}
 
 fn psql(port: u16, password: &str) -> Psql {
     Psql::tcp("127.0.0.1", port)
@@ -30,7 +18,7 @@ fn psql(port: u16, password: &str) -> Psql {
 fn tls_with_scram_channel_binding_and_plain_scram() {
     let db = Postgres::start().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let (cert, key) = certificate(dir.path());
+    let (cert, key) = self_signed(dir.path());
     let tls = format!(
         "[tls]\ncert = \"{}\"\nkey = \"{}\"\n",
         cert.display(),
@@ -185,7 +173,7 @@ fn protocol_3_2_keys_and_negotiation() {
 fn backend_tls_through_a_chained_sqlmux() {
     let db = Postgres::start().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let (cert, key) = certificate(dir.path());
+    let (cert, key) = self_signed(dir.path());
     let tls = format!(
         "[tls]\ncert = \"{}\"\nkey = \"{}\"\n",
         cert.display(),

@@ -2,7 +2,7 @@
 //! prepared statements across pooled backends, SET replay, pins and their release, cancel,
 //! errors, and read/write routing to a hot standby.
 
-use sqlmux_integration::proxy::postgres_config;
+use sqlmux_integration::proxy::{postgres_config, topology_generation as generation};
 use sqlmux_integration::{Postgres, PostgresPair, Proxy};
 use std::time::{Duration, Instant};
 use tokio_postgres::{Client, NoTls};
@@ -598,16 +598,6 @@ fn the_control_api_moves_the_writer_and_closes_offline_hard_backends() {
         format!(
             r#"{{"generation": {generation}, "servers": [{{"hostgroup": 30, "address": "{writer}", "status": "{status}", "weight": 1, "max_connections": 20}}]}}"#
         )
-    };
-    let generation = |body: &str| -> u64 {
-        let at = body.find("\"generation\"").unwrap() + "\"generation\"".len();
-        body[at..]
-            .trim_start_matches([':', ' '])
-            .chars()
-            .take_while(char::is_ascii_digit)
-            .collect::<String>()
-            .parse()
-            .unwrap()
     };
     runtime().block_on(async {
         let c = connect(proxy.postgres_port()).await;

@@ -6,8 +6,10 @@
 //!   makes, and statement-name rewriting for the extended protocol.
 //! - [`pgsql`]: the PostgreSQL-dialect SQL lexer: statement classification, SET parsing,
 //!   statement object names, sequence-function calls, digests.
+//! - `flag_set` (private): the set operations both dialects' statement flags share.
 //! - [`sql`]: the SQL lexer: statement classification, SET parsing, local queries,
 //!   LAST_INSERT_ID()/ROW_COUNT() rewriting, digests.
+mod flag_set;
 pub mod mysql;
 pub mod pg;
 pub mod pgsql;

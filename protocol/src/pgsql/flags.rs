@@ -1,8 +1,5 @@
 //! [`Flags`]: facts about a PostgreSQL statement text that routing and multiplexing act on.
 
-use std::fmt;
-use std::ops::{BitOr, BitOrAssign};
-
 /// A set of statement facts (a bitflags-like `u32` newtype).
 #[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct Flags(pub u32);
@@ -75,68 +72,9 @@ impl Flags {
         (Flags::PREPARED_SQL, "PREPARED_SQL"),
         (Flags::SESSION_CHANGE, "SESSION_CHANGE"),
     ];
-
-    /// No flags.
-    pub const fn empty() -> Flags {
-        Flags(0)
-    }
-
-    /// Whether no flag is set.
-    pub const fn is_empty(self) -> bool {
-        self.0 == 0
-    }
-
-    /// Whether every flag of `other` is set.
-    pub const fn contains(self, other: Flags) -> bool {
-        self.0 & other.0 == other.0
-    }
-
-    /// Whether any flag of `other` is set.
-    pub const fn intersects(self, other: Flags) -> bool {
-        self.0 & other.0 != 0
-    }
-
-    /// Sets the flags of `other`.
-    pub fn insert(&mut self, other: Flags) {
-        self.0 |= other.0;
-    }
 }
 
-impl BitOr for Flags {
-    type Output = Flags;
-
-    fn bitor(self, rhs: Flags) -> Flags {
-        Flags(self.0 | rhs.0)
-    }
-}
-
-impl BitOrAssign for Flags {
-    fn bitor_assign(&mut self, rhs: Flags) {
-        self.0 |= rhs.0;
-    }
-}
-
-impl fmt::Debug for Flags {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut first = true;
-        let mut rest = self.0;
-        for (flag, name) in Flags::NAMES {
-            if self.contains(flag) {
-                f.write_str(if first { "" } else { " | " })?;
-                f.write_str(name)?;
-                first = false;
-                rest &= !flag.0;
-            }
-        }
-        if rest != 0 || first {
-            if !first {
-                f.write_str(" | ")?;
-            }
-            write!(f, "{rest:#x}")?;
-        }
-        Ok(())
-    }
-}
+crate::flag_set::impl_flag_set!(Flags);
 
 #[cfg(test)]
 mod tests {

@@ -32,9 +32,13 @@ pub enum SessionError {
         /// What failed.
         source: BackendError,
     },
-    /// The backend refused a statement sqlmux sent on the session's behalf (state replay).
+    /// The backend refused the session's state replay (SET, prepared statements).
     #[error("backend refused session state replay: {0}")]
     Replay(ErrorFields),
+    /// The backend refused the connection sqlmux opened for the session (unknown database,
+    /// authentication, too many connections): its error, as the client would get it.
+    #[error("backend refused the connection: {0}")]
+    Refused(ErrorFields),
     /// The session's backend was closed by the topology (OFFLINE_HARD).
     #[error("backend {0} was taken OFFLINE_HARD; the session's transaction or session state on it is lost")]
     ServerClosed(String),
@@ -56,7 +60,9 @@ impl SessionError {
             SessionError::Client(_) | SessionError::Malformed(_) | SessionError::Unsupported(_) => {
                 Side::Client
             }
-            SessionError::Backend { .. } | SessionError::Replay(_) => Side::Backend,
+            SessionError::Backend { .. } | SessionError::Replay(_) | SessionError::Refused(_) => {
+                Side::Backend
+            }
             SessionError::Pool(_) | SessionError::ServerClosed(_) | SessionError::NoCluster(_) => {
                 Side::Proxy
             }
@@ -70,6 +76,7 @@ impl SessionError {
             SessionError::Pool(_)
                 | SessionError::Backend { .. }
                 | SessionError::Replay(_)
+                | SessionError::Refused(_)
                 | SessionError::ServerClosed(_)
         )
     }
@@ -97,7 +104,7 @@ impl SessionError {
             SessionError::Pool(PoolError::WaitTimeout { .. }) => "53300",
             SessionError::Pool(_) => "08006",
             SessionError::Backend { .. } | SessionError::ServerClosed(_) => "08006",
-            SessionError::Replay(f) => {
+            SessionError::Replay(f) | SessionError::Refused(f) => {
                 return Some(error_response(
                     severity,
                     &f.code,

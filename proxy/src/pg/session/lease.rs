@@ -91,7 +91,7 @@ impl Session {
             .await;
         match (lease, refused) {
             (Ok(lease), _) => Ok(lease),
-            (Err(_), Some(info)) => Err(SessionError::Replay(info)),
+            (Err(_), Some(info)) => Err(SessionError::Refused(info)),
             (Err(e), None) => Err(e.into()),
         }
     }

@@ -5,7 +5,8 @@
 //! points at them, runs sqlmux in-process and prints how to connect. Ctrl-C (or SIGTERM /
 //! SIGHUP) stops sqlmux, stops the servers and removes every file it created.
 //!
-//! Usage: `sqlmux-dev [--mysql-port N]` (default 6033; if 6033 is taken, an ephemeral port).
+//! Usage: `sqlmux-dev [--mysql-port N]` (default 6033, PostgreSQL on 6432; if either is
+//! taken, ephemeral ports for both).
 //! `./dev.sh` at the repository root installs the servers if needed and runs this.
 
 use std::io::{self, IsTerminal};
@@ -52,7 +53,8 @@ Runs sqlmux in front of throwaway MariaDB (primary + replica) and PostgreSQL
 and removes the servers and their files.
 
   --mysql-port N   port of sqlmux's MySQL endpoint on 127.0.0.1 (default 6033;
-                   0 = any free port; if 6033 is taken a free port is used)
+                   0 = any free port; if 6033 or 6432 is taken, free ports are
+                   used for both endpoints)
   -h, --help       this text
 
 RUST_LOG overrides the log filter (default: info).";

@@ -2,8 +2,8 @@
 
 use std::io;
 use std::pin::Pin;
-use std::task::{Context, Poll};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use std::task::{ready, Context, Poll};
+use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 use tokio::net::TcpStream;
 
 /// A plain or TLS stream; the TLS variants are boxed to keep the enum small.
@@ -38,10 +38,43 @@ impl AsyncRead for MaybeTls {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         match self.get_mut() {
-            MaybeTls::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            MaybeTls::Plain(s) => poll_read_draining(s, cx, buf),
             MaybeTls::ServerTls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
             MaybeTls::ClientTls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
         }
+    }
+}
+
+/// Reads from a plain socket like `TcpStream::poll_read`, but saves the `recv` that would
+/// only return EAGAIN: a read that leaves room in the buffer has drained the socket, so the
+/// socket's read readiness is cleared right away. Data that arrives later raises a new
+/// epoll edge, and tokio only clears the readiness it observed before the `recv`, so
+/// nothing is missed. On the per-statement path this is one syscall less per direction.
+fn poll_read_draining(
+    stream: &TcpStream,
+    cx: &mut Context<'_>,
+    buf: &mut ReadBuf<'_>,
+) -> Poll<io::Result<()>> {
+    loop {
+        ready!(stream.poll_read_ready(cx))?;
+        let room = buf.remaining();
+        let mut received = None;
+        // The outer `try_io` remembers the readiness seen before the `recv`; reporting
+        // WouldBlock from it after a short read clears exactly that readiness.
+        let result = stream.try_io(Interest::READABLE, || {
+            let n = stream.try_read_buf(buf)?;
+            received = Some(n);
+            if n > 0 && n < room {
+                Err(io::ErrorKind::WouldBlock.into())
+            } else {
+                Ok(())
+            }
+        });
+        return match result {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock && received.is_none() => continue,
+            Err(e) if e.kind() != io::ErrorKind::WouldBlock => Poll::Ready(Err(e)),
+            _ => Poll::Ready(Ok(())),
+        };
     }
 }
 
@@ -72,5 +105,88 @@ impl AsyncWrite for MaybeTls {
             MaybeTls::ServerTls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
             MaybeTls::ClientTls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    async fn pair() -> (MaybeTls, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (client, accepted) = tokio::join!(TcpStream::connect(addr), listener.accept());
+        (MaybeTls::Plain(accepted.unwrap().0), client.unwrap())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn full_and_short_reads_deliver_every_byte() {
+        let (mut reader, mut writer) = pair().await;
+        let sent: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        let expected = sent.clone();
+        let send = tokio::spawn(async move {
+            for chunk in sent.chunks(7_000) {
+                writer.write_all(chunk).await.unwrap();
+                tokio::task::yield_now().await;
+            }
+        });
+        let mut got = Vec::new();
+        // A 1000-byte buffer makes most reads full (readiness kept) and some short (cleared).
+        let mut buf = [0u8; 1000];
+        while got.len() < expected.len() {
+            let n = tokio::time::timeout(Duration::from_secs(10), reader.read(&mut buf))
+                .await
+                .expect("a read after a short read must still wake up")
+                .unwrap();
+            assert!(n > 0, "early end of stream");
+            got.extend_from_slice(&buf[..n]);
+        }
+        assert_eq!(got, expected);
+        send.await.unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn ping_pong_never_loses_a_wakeup() {
+        let (mut proxy_side, mut peer) = pair().await;
+        let echo = tokio::spawn(async move {
+            let mut buf = [0u8; 64];
+            loop {
+                let n = peer.read(&mut buf).await.unwrap();
+                if n == 0 {
+                    return;
+                }
+                peer.write_all(&buf[..n]).await.unwrap();
+            }
+        });
+        let mut buf = [0u8; 64];
+        for round in 0..5_000u32 {
+            proxy_side.write_all(&round.to_le_bytes()).await.unwrap();
+            let mut have = 0;
+            while have < 4 {
+                let n = tokio::time::timeout(
+                    Duration::from_secs(10),
+                    proxy_side.read(&mut buf[have..]),
+                )
+                .await
+                .expect("reply lost")
+                .unwrap();
+                assert!(n > 0);
+                have += n;
+            }
+            assert_eq!(buf[..4], round.to_le_bytes());
+        }
+        drop(proxy_side);
+        echo.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn end_of_stream_reads_zero() {
+        let (mut reader, writer) = pair().await;
+        drop(writer);
+        let mut buf = [0u8; 16];
+        assert_eq!(reader.read(&mut buf).await.unwrap(), 0);
     }
 }

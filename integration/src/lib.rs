@@ -14,6 +14,8 @@
 //!   [`PostgresPair`], primary + streaming hot standby.
 //! - [`pgbouncer`]: [`PgBouncer`](pgbouncer::PgBouncer), a throwaway `pgbouncer` (pool mode, pool size and client
 //!   limit chosen by the test) in front of one [`Postgres`], for comparisons with sqlmux.
+//! - [`haproxy`]: [`HaProxy`](haproxy::HaProxy), a throwaway `haproxy` in TCP mode (a plain
+//!   byte forwarder), the load harness's floor for any user-space proxy.
 //! - [`proxy`]: sqlmux in-process on port 0 ([`Proxy`]), and config text helpers.
 //! - [`raw_mysql`]: a blocking raw-packet MySQL client for exact protocol tests.
 //! - `process` (private): child lifetime (graceful signal, grace period, SIGKILL, reap),
@@ -26,6 +28,7 @@
 pub mod certs;
 pub mod cli;
 pub mod clients;
+pub mod haproxy;
 pub mod mariadb;
 pub mod pgbouncer;
 pub mod ports;

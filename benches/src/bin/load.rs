@@ -7,6 +7,8 @@
 //! - point-select: sysbench `oltp_point_select` with 32 threads, directly and through sqlmux,
 //!   alternating runs; prints QPS of each, their ratio, and the proxy's CPU seconds per 10k
 //!   queries (this process runs only the proxy; sysbench and MariaDB are other processes).
+//!   When `haproxy` is installed it runs too, in TCP mode (bytes forwarded, one server
+//!   connection per client, no parsing): the floor of what any user-space proxy costs here.
 //! - memory: a 400 MiB result relayed to a client that reads slowly; prints how much the
 //!   proxy's resident memory grew.
 //! - multiplex: 200 mostly idle clients (100 ms think time), 40% INSERTs (often followed
@@ -35,6 +37,7 @@ use sqlmux_integration::clients::{
     pgbench, pgbench_aborted, pgbench_failed, pgbench_processed, pgbench_tps, pgbench_with_timeout,
     sysbench, sysbench_counter,
 };
+use sqlmux_integration::haproxy::{self, HaProxy};
 use sqlmux_integration::pgbouncer::{self, PgBouncer};
 use sqlmux_integration::proxy::postgres_config;
 use sqlmux_integration::raw_mysql::{handshake_response, native_scramble, RawClient};
@@ -120,6 +123,41 @@ fn rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
+/// QPS and CPU seconds of one contender over the point-select rounds.
+#[derive(Default)]
+struct Contender {
+    qps: Vec<f64>,
+    cpu: f64,
+    queries: u64,
+}
+
+impl Contender {
+    fn mean_qps(&self) -> f64 {
+        self.qps.iter().sum::<f64>() / self.qps.len().max(1) as f64
+    }
+
+    fn cpu_per_10k(&self) -> f64 {
+        self.cpu / (self.queries as f64 / 10_000.0)
+    }
+}
+
+/// One sysbench run against `port`; adds its figures (and `cpu`'s growth) to `into`.
+fn sysbench_run(
+    port: u16,
+    args: &[&str],
+    seconds: u64,
+    cpu: impl Fn() -> f64,
+    into: &mut Contender,
+) -> Res<u64> {
+    let before = cpu();
+    let out = sysbench("oltp_point_select", "run", port, args)?;
+    into.cpu += cpu() - before;
+    let q = sysbench_counter(&out.stdout, "queries:").ok_or("no sysbench figures")?;
+    into.queries += q;
+    into.qps.push(q as f64 / seconds as f64);
+    Ok(sysbench_counter(&out.stdout, "ignored errors:").unwrap_or(0))
+}
+
 fn point_select(db: &MariaDb, proxy: &Proxy, seconds: u64) -> Res<()> {
     let shape = ["--tables=4", "--table-size=10000"];
     let prep = sysbench("oltp_point_select", "prepare", db.port(), &shape)?;
@@ -129,34 +167,48 @@ fn point_select(db: &MariaDb, proxy: &Proxy, seconds: u64) -> Res<()> {
     let time = format!("--time={seconds}");
     let mut args = shape.to_vec();
     args.extend(["--threads=32", time.as_str(), "--report-interval=0"]);
-    let (mut direct, mut proxied, mut cpu, mut proxied_queries) =
-        (Vec::new(), Vec::new(), 0.0, 0u64);
+    // HAProxy in TCP mode, when installed: the floor of any user-space proxy here.
+    let haproxy = if haproxy::available() {
+        Some(HaProxy::start(db.port(), 2)?)
+    } else {
+        println!("haproxy not installed: no TCP-forwarder floor this run");
+        None
+    };
+    let (mut direct, mut forwarder, mut sqlmux) = Default::default();
     for round in 0..2 {
-        let out = sysbench("oltp_point_select", "run", db.port(), &args)?;
-        let q = sysbench_counter(&out.stdout, "queries:").ok_or("no direct figures")?;
-        direct.push(q as f64 / seconds as f64);
-        let before = cpu_seconds();
-        let out = sysbench("oltp_point_select", "run", proxy.mysql_port(), &args)?;
-        cpu += cpu_seconds() - before;
-        let q = sysbench_counter(&out.stdout, "queries:").ok_or("no proxied figures")?;
-        let errors = sysbench_counter(&out.stdout, "ignored errors:").unwrap_or(0);
-        proxied_queries += q;
-        proxied.push(q as f64 / seconds as f64);
+        sysbench_run(db.port(), &args, seconds, || 0.0, &mut direct)?;
+        if let Some(h) = &haproxy {
+            let pid = h.pid().to_string();
+            let cpu = || process_cpu_seconds(&pid).unwrap_or(0.0);
+            sysbench_run(h.port(), &args, seconds, cpu, &mut forwarder)?;
+        }
+        let errors = sysbench_run(proxy.mysql_port(), &args, seconds, cpu_seconds, &mut sqlmux)?;
         println!(
-            "round {round}: direct {:.0} qps, sqlmux {:.0} qps, errors {errors}",
-            direct[round], proxied[round]
+            "round {round}: direct {:.0} qps, haproxy-tcp {:.0} qps, sqlmux {:.0} qps, sqlmux errors {errors}",
+            direct.qps[round],
+            forwarder.qps.get(round).copied().unwrap_or(0.0),
+            sqlmux.qps[round]
         );
     }
-    let d = direct.iter().sum::<f64>() / direct.len() as f64;
-    let p = proxied.iter().sum::<f64>() / proxied.len() as f64;
+    let (d, p) = (direct.mean_qps(), sqlmux.mean_qps());
     println!(
         "oltp_point_select 32 threads: direct {d:.0} qps, sqlmux {p:.0} qps, ratio {:.2}x",
         p / d
     );
     println!(
-        "sqlmux CPU: {:.3} s per 10k queries ({cpu:.1} s for {proxied_queries} queries)",
-        cpu / (proxied_queries as f64 / 10_000.0)
+        "sqlmux CPU: {:.3} s per 10k queries ({:.1} s for {} queries)",
+        sqlmux.cpu_per_10k(),
+        sqlmux.cpu,
+        sqlmux.queries
     );
+    if haproxy.is_some() {
+        println!(
+            "haproxy TCP mode (floor: forwards bytes, 1:1 connections, no parsing): {:.0} qps, ratio {:.2}x, CPU {:.3} s per 10k queries",
+            forwarder.mean_qps(),
+            forwarder.mean_qps() / d,
+            forwarder.cpu_per_10k()
+        );
+    }
     Ok(())
 }
 

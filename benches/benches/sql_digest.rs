@@ -2,6 +2,7 @@
 //! statement that query rules or stats look at. Goal: digest under 1 µs for 200 bytes.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use sqlmux_protocol::pgsql;
 use sqlmux_protocol::sql::{classify, digest, digest_hash};
 use std::hint::black_box;
 
@@ -37,5 +38,19 @@ fn lexer(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, lexer);
+/// The PostgreSQL lexer on pgbench's select-only statement (`pgbench -S -M simple`).
+fn pg_lexer(c: &mut Criterion) {
+    let sql = b"SELECT abalance FROM pgbench_accounts WHERE aid = 663517;";
+    let mut g = c.benchmark_group("pg_pgbench_select");
+    g.throughput(Throughput::Bytes(sql.len() as u64));
+    g.bench_function("classify", |b| {
+        b.iter(|| black_box(pgsql::classify(black_box(sql))))
+    });
+    g.bench_function("digest_hash", |b| {
+        b.iter(|| black_box(pgsql::digest_hash(black_box(sql))))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, lexer, pg_lexer);
 criterion_main!(benches);

@@ -1,6 +1,6 @@
 //! The load harness: real servers, real clients, the proxy in this process.
 //!
-//! `cargo run --release -p sqlmux-benches --bin load -- [MODE] [--seconds N]`
+//! `cargo run --release -p sqlmux-benches --bin load -- [MODE] [--seconds N] [--protocol P]`
 //!
 //! MySQL modes (`all`, the default, runs these three):
 //!
@@ -20,7 +20,7 @@
 //! - pgbench: `pgbench -i -s 10`, then for each `--protocol` (simple, extended, prepared)
 //!   `pgbench -S -c 64 -j 2 -T N` directly, through PgBouncer (transaction pooling,
 //!   default_pool_size 20, max_client_conn 200) and through sqlmux (max_connections 20),
-//!   the order rotated per protocol; prints tps, failures, the ratios sqlmux/direct,
+//!   the order rotated per protocol (`--protocol P` runs only that one); prints tps, failures, the ratios sqlmux/direct,
 //!   pgbouncer/direct and sqlmux/pgbouncer, and each proxy's CPU microseconds per
 //!   transaction (PgBouncer: utime+stime of its process; sqlmux: this process's CPU).
 //!   PgBouncer < 1.21 has no prepared statements in transaction mode: that run is skipped.
@@ -60,7 +60,12 @@ fn main() {
         .and_then(|i| args.get(i + 1))
         .and_then(|s| s.parse().ok())
         .unwrap_or(20u64);
-    if let Err(e) = run(mode, seconds) {
+    let protocol = args
+        .iter()
+        .position(|a| a == "--protocol")
+        .and_then(|i| args.get(i + 1))
+        .map(String::as_str);
+    if let Err(e) = run(mode, seconds, protocol) {
         eprintln!("load: {e}");
         std::process::exit(1);
     }
@@ -68,9 +73,9 @@ fn main() {
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
-fn run(mode: &str, seconds: u64) -> Res<()> {
+fn run(mode: &str, seconds: u64, protocol: Option<&str>) -> Res<()> {
     match mode {
-        "pgbench" => return pg_bench(seconds),
+        "pgbench" => return pg_bench(seconds, protocol),
         "pg-pool" => return pg_pool(seconds),
         "all" | "point-select" | "memory" | "multiplex" => {}
         other => {
@@ -105,11 +110,36 @@ fn cpu_seconds() -> f64 {
 
 /// CPU seconds (utime + stime, all threads, not children) of process `pid` (or `"self"`).
 fn process_cpu_seconds(pid: &str) -> Option<f64> {
+    process_cpu(pid).map(|c| c.user + c.system)
+}
+
+/// User and system CPU seconds of a process (all threads, not children).
+#[derive(Clone, Copy, Debug, Default)]
+struct Cpu {
+    user: f64,
+    system: f64,
+}
+
+impl std::ops::Sub for Cpu {
+    type Output = Cpu;
+    fn sub(self, earlier: Cpu) -> Cpu {
+        Cpu {
+            user: self.user - earlier.user,
+            system: self.system - earlier.system,
+        }
+    }
+}
+
+/// utime and stime of process `pid` (or `"self"`) from `/proc/<pid>/stat`.
+fn process_cpu(pid: &str) -> Option<Cpu> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let after = stat.rsplit_once(')').map(|(_, r)| r)?;
     let f: Vec<&str> = after.split_whitespace().collect();
     let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok());
-    Some((ticks(11)? + ticks(12)?) / 100.0)
+    Some(Cpu {
+        user: ticks(11)? / 100.0,
+        system: ticks(12)? / 100.0,
+    })
 }
 
 /// Resident memory of this process in KiB.
@@ -487,12 +517,12 @@ impl PgSetup {
         }
     }
 
-    /// CPU seconds so far of the process that does `target`'s proxying.
-    fn proxy_cpu(&self, target: Target) -> Option<f64> {
+    /// CPU so far of the process that does `target`'s proxying.
+    fn proxy_cpu(&self, target: Target) -> Option<Cpu> {
         match target {
             Target::Direct => None,
-            Target::PgBouncer => process_cpu_seconds(&self.bouncer.as_ref()?.pid().to_string()),
-            Target::Sqlmux => Some(cpu_seconds()),
+            Target::PgBouncer => process_cpu(&self.bouncer.as_ref()?.pid().to_string()),
+            Target::Sqlmux => process_cpu("self"),
         }
     }
 
@@ -579,8 +609,8 @@ struct PgRun {
     processed: u64,
     failed: u64,
     aborted: u64,
-    /// CPU seconds the proxy used during the run.
-    cpu: Option<f64>,
+    /// CPU the proxy used during the run.
+    cpu: Option<Cpu>,
     error: Option<String>,
     /// Not run (the reason is in `error`).
     skipped: bool,
@@ -619,9 +649,13 @@ impl PgRun {
             None => s.push_str("         - tps"),
         }
         if let (Some(cpu), true) = (self.cpu, self.processed > 0) {
+            let per_txn = |seconds: f64| seconds * 1e6 / self.processed as f64;
             s.push_str(&format!(
-                ", proxy CPU {:.1} us/txn ({cpu:.1} s)",
-                cpu * 1e6 / self.processed as f64
+                ", proxy CPU {:.1} us/txn (user {:.1} + system {:.1}; {:.1} s)",
+                per_txn(cpu.user + cpu.system),
+                per_txn(cpu.user),
+                per_txn(cpu.system),
+                cpu.user + cpu.system
             ));
         }
         if let Some((avg, max)) = self.backends {
@@ -644,12 +678,19 @@ fn ratio(a: &PgRun, b: &PgRun) -> String {
 
 /// `load pgbench`: select-only pgbench, 64 clients, per query protocol, direct vs PgBouncer
 /// vs sqlmux.
-fn pg_bench(seconds: u64) -> Res<()> {
+fn pg_bench(seconds: u64, only: Option<&str>) -> Res<()> {
     const CLIENTS: &str = "64";
+    const PROTOCOLS: [&str; 3] = ["simple", "extended", "prepared"];
+    if let Some(p) = only.filter(|p| !PROTOCOLS.contains(p)) {
+        return Err(format!("unknown --protocol {p:?} (simple, extended, prepared)").into());
+    }
     let setup = PgSetup::start(300, 10, 200)?;
     let secs = seconds.to_string();
     let mut failures = Vec::new();
-    for (i, protocol) in ["simple", "extended", "prepared"].into_iter().enumerate() {
+    for (i, protocol) in PROTOCOLS.into_iter().enumerate() {
+        if only.is_some_and(|p| p != protocol) {
+            continue;
+        }
         let args = ["-S", "-M", protocol, "-c", CLIENTS, "-j", "2", "-T", &secs];
         let mut runs: [Option<PgRun>; 3] = [None, None, None];
         // Rotate the order per protocol so that no target always runs first (cold caches)

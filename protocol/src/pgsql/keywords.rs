@@ -1,7 +1,7 @@
 //! Keywords: PostgreSQL's reserved words plus the statement words sqlmux looks for.
 //!
-//! Lookup is case-insensitive and allocation-free: the word is upper-cased into a stack
-//! buffer and binary-searched among the sorted names with its first letter. Digests upper-case every word found
+//! Lookup is case-insensitive and allocation-free: the word is upper-cased into a `u128`
+//! and found in a hash table built at compile time. Digests upper-case every word found
 //! here.
 
 use super::lexer::{Token, TokenKind};
@@ -45,38 +45,81 @@ keywords! {
 const MAX_LEN: usize = 17;
 
 /// The keyword spelled by `word` (identifier bytes), in any case.
+///
+/// The word is upper-cased into a `u128` (the one 17-byte keyword ends in `P`, checked
+/// apart) and found in an open-addressing table built at compile time: one multiply and
+/// usually one comparison, no `memcmp` call.
+#[inline]
 pub(crate) fn lookup(word: &[u8]) -> Option<Kw> {
     if !(2..=MAX_LEN).contains(&word.len()) || !word.first()?.is_ascii_alphabetic() {
         return None;
     }
-    let mut buf = [0u8; MAX_LEN];
-    let upper = buf.get_mut(..word.len())?;
-    for (d, s) in upper.iter_mut().zip(word) {
+    let (head, last) = match word.len() {
+        MAX_LEN => (word.get(..16)?, word.get(16).map(u8::to_ascii_uppercase)),
+        _ => (word, None),
+    };
+    let mut buf = [0u8; 16];
+    for (d, s) in buf.iter_mut().zip(head) {
         *d = s.to_ascii_uppercase();
     }
-    let upper = &*upper;
-    let (from, to) = *BY_LETTER.get(usize::from(upper[0].wrapping_sub(b'A')))?;
-    let names = NAMES.get(usize::from(from)..usize::from(to))?;
-    let at = names.binary_search_by(|n| n.as_bytes().cmp(upper)).ok()?;
-    ALL.get(usize::from(from) + at).copied()
+    let key = u128::from_le_bytes(buf);
+    let mut slot = slot_of(key);
+    loop {
+        let at = *TABLE.get(slot)?;
+        let i = usize::from(at.checked_sub(1)?);
+        if KEYS.get(i) == Some(&key) && NAMES.get(i)?.len() == word.len() {
+            let tail_matches = match last {
+                Some(c) => NAMES.get(i)?.as_bytes().get(16) == Some(&c),
+                None => true,
+            };
+            return tail_matches.then(|| ALL.get(i).copied()).flatten();
+        }
+        slot = (slot + 1) & (TABLE_SIZE - 1);
+    }
 }
 
-/// Per first letter A-Z, the range of [`NAMES`] starting with it (the search is then a few
-/// comparisons instead of eight).
-const BY_LETTER: [(u16, u16); 26] = by_letter();
+/// Slots in [`TABLE`] (a power of two, under half full).
+const TABLE_SIZE: usize = 512;
 
-const fn by_letter() -> [(u16, u16); 26] {
-    let mut ranges = [(0u16, 0u16); 26];
+/// Each name's first 16 bytes as a little-endian `u128` (zero-padded).
+const KEYS: [u128; NAMES.len()] = keys();
+
+/// Index + 1 into [`NAMES`] at each slot; 0 is empty.
+const TABLE: [u16; TABLE_SIZE] = table();
+
+const fn slot_of(key: u128) -> usize {
+    let folded = (key as u64) ^ ((key >> 64) as u64).rotate_left(29);
+    (folded.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - TABLE_SIZE.trailing_zeros())) as usize
+}
+
+const fn keys() -> [u128; NAMES.len()] {
+    let mut keys = [0u128; NAMES.len()];
     let mut i = 0;
     while i < NAMES.len() {
-        let letter = (NAMES[i].as_bytes()[0] - b'A') as usize;
-        if ranges[letter].1 == 0 {
-            ranges[letter].0 = i as u16;
+        let name = NAMES[i].as_bytes();
+        let mut j = 0;
+        while j < name.len() && j < 16 {
+            keys[i] |= (name[j] as u128) << (8 * j);
+            j += 1;
         }
-        ranges[letter].1 = (i + 1) as u16;
         i += 1;
     }
-    ranges
+    keys
+}
+
+const fn table() -> [u16; TABLE_SIZE] {
+    let keys = keys();
+    let mut table = [0u16; TABLE_SIZE];
+    let mut i = 0;
+    while i < NAMES.len() {
+        let mut slot = slot_of(keys[i]);
+        while table[slot] != 0 {
+            slot = (slot + 1) & (TABLE_SIZE - 1);
+        }
+        table[slot] = (i + 1) as u16;
+        i += 1;
+    }
+    table
 }
 
 /// The keyword a token spells, if it is an unquoted word.
@@ -124,6 +167,9 @@ mod tests {
             b"1select",
             b"sel\xe5ct",
             b"current_timestampx",
+            b"current_timestamq",
+            b"current_timestam",
+            b"select\0",
         ] {
             assert_eq!(lookup(w), None, "{w:?}");
         }

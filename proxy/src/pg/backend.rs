@@ -2,6 +2,7 @@
 //! SCRAM-SHA-256, md5 or cleartext (pgwire's client-side SCRAM), and the state sqlmux knows
 //! the connection has (variables it set, statements prepared on it, reported parameters).
 
+use super::cancel::CancelTarget;
 use super::conn::{ConnError, PgConn};
 use super::statements::BackendStatements;
 use crate::stream::MaybeTls;
@@ -64,10 +65,9 @@ pub struct BackendConn {
     pub conn: PgConn,
     /// Server address.
     pub address: Arc<str>,
-    /// The server's process id (cancel key).
-    pub pid: u32,
-    /// The server's secret key (cancel key).
-    pub key: Bytes,
+    /// Where a CancelRequest for this connection goes (address, process id, secret key),
+    /// shared with the cancel slot of the session using it.
+    pub cancel: Arc<CancelTarget>,
     /// Parameters as the server last reported them (ParameterStatus).
     pub params: HashMap<String, String>,
     /// Variables sqlmux set on this connection (name -> SQL value text).
@@ -114,8 +114,11 @@ impl BackendConn {
         let mut backend = BackendConn {
             conn,
             address: Arc::from(p.address),
-            pid: 0,
-            key: Bytes::new(),
+            cancel: Arc::new(CancelTarget {
+                address: Arc::from(p.address),
+                pid: 0,
+                key: Bytes::new(),
+            }),
             params: HashMap::new(),
             vars: BTreeMap::new(),
             statements: BackendStatements::with_limit(p.statement_limit),
@@ -131,8 +134,11 @@ impl BackendConn {
                 }
                 msg::BACKEND_KEY_DATA => {
                     let (pid, key) = msg::parse_backend_key_data(m.body())?;
-                    backend.pid = pid;
-                    backend.key = key;
+                    backend.cancel = Arc::new(CancelTarget {
+                        address: backend.address.clone(),
+                        pid,
+                        key,
+                    });
                 }
                 msg::READY_FOR_QUERY => return Ok(backend),
                 msg::ERROR_RESPONSE => {

@@ -20,17 +20,17 @@ pub struct CancelTarget {
 
 /// One session's slot, updated when it borrows or returns a backend.
 #[derive(Debug, Default)]
-pub struct CancelSlot(Mutex<Option<CancelTarget>>);
+pub struct CancelSlot(Mutex<Option<Arc<CancelTarget>>>);
 
 impl CancelSlot {
     /// Sets (or clears) the backend the session is using.
-    pub fn set(&self, target: Option<CancelTarget>) {
+    pub fn set(&self, target: Option<Arc<CancelTarget>>) {
         if let Ok(mut t) = self.0.lock() {
             *t = target;
         }
     }
 
-    fn get(&self) -> Option<CancelTarget> {
+    fn get(&self) -> Option<Arc<CancelTarget>> {
         self.0.lock().ok().and_then(|t| t.clone())
     }
 }

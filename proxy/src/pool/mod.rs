@@ -271,11 +271,17 @@ impl<C> ServerPool<C> {
         }
     }
 
-    fn take_idle(&self, partition: &Partition, settings: &PoolSettings) -> Option<Idle<C>> {
+    /// An idle connection of `partition` still within its lifetime at `now`.
+    fn take_idle(
+        &self,
+        partition: &Partition,
+        settings: &PoolSettings,
+        now: Instant,
+    ) -> Option<Idle<C>> {
         let mut idle = self.idle.lock().ok()?;
         let list = idle.get_mut(partition)?;
         while let Some(candidate) = list.pop() {
-            if candidate.created.elapsed() < settings.max_lifetime {
+            if now.saturating_duration_since(candidate.created) < settings.max_lifetime {
                 return Some(candidate);
             }
             self.stats.closed();
@@ -573,7 +579,8 @@ impl<C> Pools<C> {
         E: std::fmt::Display,
     {
         let started = Instant::now();
-        let deadline = tokio::time::Instant::now() + settings.wait_timeout;
+        // The wait deadline, from the same clock reading as `started`.
+        let deadline = tokio::time::Instant::from_std(started) + settings.wait_timeout;
         let mut connect = Some(connect);
         // Once this checkout waits, it keeps its place in the queue until it returns.
         let mut handoff: Option<tokio::sync::oneshot::Receiver<Idle<C>>> = None;
@@ -593,7 +600,7 @@ impl<C> Pools<C> {
             // Older waiters of this partition come first.
             let queued_before = handoff.is_none() && server.has_waiter(&partition);
             if !queued_before {
-                if let Some(idle) = server.take_idle(&partition, settings) {
+                if let Some(idle) = server.take_idle(&partition, settings, started) {
                     return Ok(lend(idle, partition));
                 }
             }
@@ -609,7 +616,12 @@ impl<C> Pools<C> {
                     let rx = handoff.get_or_insert_with(|| {
                         let (tx, rx) = tokio::sync::oneshot::channel();
                         if let Ok(mut w) = server.waiters.lock() {
-                            w.retain(|x| !x.handoff.is_closed());
+                            // Checkouts that gave up are skipped by checkin; sweeping them
+                            // at each doubling keeps the queue bounded in amortized O(1)
+                            // (a sweep per enqueue costs O(waiters) with hundreds queued).
+                            if w.len() >= 16 && w.len().is_power_of_two() {
+                                w.retain(|x| !x.handoff.is_closed());
+                            }
                             w.push_back(Waiter {
                                 partition: partition.clone(),
                                 handoff: tx,
@@ -646,7 +658,7 @@ impl<C> Pools<C> {
                         None => {
                             // Woken without a handoff (this checkout is queued now): a
                             // connection may be idle, or one of another partition may go.
-                            if let Some(idle) = server.take_idle(&partition, settings) {
+                            if let Some(idle) = server.take_idle(&partition, settings, started) {
                                 return Ok(lend(idle, partition));
                             }
                             let freed = server.evict_other(&partition);

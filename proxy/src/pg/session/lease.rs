@@ -2,7 +2,6 @@
 //! session's parameters, and give it back at ReadyForQuery `I` unless a pin holds.
 
 use super::super::backend::{BackendConn, BackendError, ConnectParams};
-use super::super::cancel::CancelTarget;
 use super::super::error::SessionError;
 use super::Session;
 use crate::pool::{Lease, Partition};
@@ -42,12 +41,7 @@ impl Session {
         }
         if self.backend.is_none() {
             let lease = self.checkout(hostgroup).await?;
-            let conn = lease.conn_ref();
-            self.cancel.set(Some(CancelTarget {
-                address: conn.address.clone(),
-                pid: conn.pid,
-                key: conn.key.clone(),
-            }));
+            self.cancel.set(Some(lease.conn_ref().cancel.clone()));
             self.backend = Some(lease);
         }
         self.replay().await

@@ -109,6 +109,8 @@ pub(super) struct Session {
     next_statement_id: u32,
     /// Client statement whose server-side cursor is open.
     cursor_statement: Option<u32>,
+    /// The last statement text, classified and digested once while it repeats.
+    memo: crate::session::StatementMemo<sqlmux_protocol::sql::Classification>,
 }
 
 impl Session {
@@ -137,6 +139,7 @@ impl Session {
             statements: HashMap::new(),
             next_statement_id: 1,
             cursor_statement: None,
+            memo: Default::default(),
         }
     }
 

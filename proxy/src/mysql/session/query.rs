@@ -20,7 +20,7 @@ impl Session {
         let pins_before = self.pins.clone();
         let payload = frame.payload();
         let sql_text = &payload[1..];
-        let class = sql::classify(sql_text);
+        let class = self.memo.class(sql_text, sql::classify);
         // Only statements that name LAST_INSERT_ID / ROW_COUNT can be answered locally:
         // the flag check spares every other statement a second lexing pass.
         let functions = Flags(Flags::LAST_INSERT_ID.0 | Flags::ROW_COUNT.0);

@@ -91,7 +91,7 @@ impl Session {
     /// Counts a statement: its hostgroup, digest, time and affected rows; and the pins it
     /// started (compared with `pins_before`).
     pub(super) fn record_statement(
-        &self,
+        &mut self,
         hostgroup: u32,
         sql: &[u8],
         started: std::time::Instant,
@@ -100,7 +100,7 @@ impl Session {
     ) {
         let rows = outcome.scanner.ok.map(|o| o.affected_rows).unwrap_or(0);
         let micros = started.elapsed().as_micros() as u64;
-        let digest = sqlmux_protocol::sql::digest_hash(sql);
+        let digest = self.memo.digest(sql, sqlmux_protocol::sql::digest_hash);
         self.shared
             .stats
             .statement(hostgroup, &self.user_name, digest, sql, micros, rows);

@@ -55,10 +55,11 @@ impl Session {
         let synced = batch.last().is_some_and(|m| m.tag() == fe::SYNC);
         // Each Parse's query is classified once, for routing and for the plan (other
         // messages get the class of an empty text, unused).
+        let memo = &mut self.memo;
         let classes = batch
             .iter()
             .map(|m| match m.tag() {
-                fe::PARSE => fe::parse_view(m.body()).map(|v| pgsql::classify(v.query)),
+                fe::PARSE => fe::parse_view(m.body()).map(|v| memo.class(v.query, pgsql::classify)),
                 _ => Ok(pgsql::classify(b"")),
             })
             .collect::<Result<Vec<_>, _>>()?;

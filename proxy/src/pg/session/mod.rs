@@ -28,13 +28,14 @@ use super::error::SessionError;
 use super::startup_key::CancelKey;
 use super::statements::ClientStatement;
 use crate::pool::Lease;
-use crate::session::{PinReason, Pins};
+use crate::session::{PinReason, Pins, StatementMemo};
 use crate::shared::Shared;
 use crate::stream::MaybeTls;
 use sqlmux_config::User;
 use sqlmux_protocol::pg::backend as msg;
 use sqlmux_protocol::pg::frame::Message;
 use sqlmux_protocol::pg::frontend as fe;
+use sqlmux_protocol::pgsql;
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -140,6 +141,8 @@ pub(super) struct Session {
     published: Option<(Option<Arc<str>>, Pins)>,
     /// The session's lastval()/currval() values.
     seq: sequences::SequenceState,
+    /// The last statement text, classified and digested once while it repeats.
+    memo: StatementMemo<pgsql::Classification>,
 }
 
 impl Session {
@@ -177,6 +180,7 @@ impl Session {
             lost_backend: None,
             published: None,
             seq: Default::default(),
+            memo: StatementMemo::default(),
         }
     }
 

@@ -54,7 +54,7 @@ impl Session {
     /// A Query message: borrow a backend, relay the answer, track what changed.
     pub(super) async fn simple_query(&mut self, m: Message) -> Result<(), SessionError> {
         let sql = fe::query_text(m.body())?;
-        let class = pgsql::classify(sql);
+        let class = self.memo.class(sql, pgsql::classify);
         if let Some(local) = self.check_sql_prepared(sql, &class) {
             return self.reply_error(local.0, &local.1).await;
         }
@@ -120,22 +120,16 @@ impl Session {
 
     /// Counts a statement in the proxy's and its server's statistics.
     pub(super) fn count_statement(
-        &self,
+        &mut self,
         hostgroup: u32,
         sql: &[u8],
         started: std::time::Instant,
         bytes: u64,
     ) {
+        let digest = self.memo.digest(sql, pgsql::digest_hash);
         let stats = &self.shared.stats;
         let micros = started.elapsed().as_micros() as u64;
-        stats.statement(
-            hostgroup,
-            &self.user_name,
-            pgsql::digest_hash(sql),
-            sql,
-            micros,
-            0,
-        );
+        stats.statement(hostgroup, &self.user_name, digest, sql, micros, 0);
         stats.relayed(bytes);
         if let Some(lease) = &self.backend {
             lease.server_stats().statement(bytes, micros);

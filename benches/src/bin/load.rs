@@ -103,16 +103,6 @@ fn run(mode: &str, seconds: u64, protocol: Option<&str>) -> Res<()> {
     Ok(())
 }
 
-/// CPU seconds (user + system) this process has used.
-fn cpu_seconds() -> f64 {
-    process_cpu_seconds("self").unwrap_or(0.0)
-}
-
-/// CPU seconds (utime + stime, all threads, not children) of process `pid` (or `"self"`).
-fn process_cpu_seconds(pid: &str) -> Option<f64> {
-    process_cpu(pid).map(|c| c.user + c.system)
-}
-
 /// User and system CPU seconds of a process (all threads, not children).
 #[derive(Clone, Copy, Debug, Default)]
 struct Cpu {
@@ -157,7 +147,7 @@ fn rss_kib() -> u64 {
 #[derive(Default)]
 struct Contender {
     qps: Vec<f64>,
-    cpu: f64,
+    cpu: Cpu,
     queries: u64,
 }
 
@@ -166,8 +156,11 @@ impl Contender {
         self.qps.iter().sum::<f64>() / self.qps.len().max(1) as f64
     }
 
-    fn cpu_per_10k(&self) -> f64 {
-        self.cpu / (self.queries as f64 / 10_000.0)
+    /// CPU seconds per 10k queries: (total, user, system).
+    fn cpu_per_10k(&self) -> (f64, f64, f64) {
+        let per = |s: f64| s / (self.queries as f64 / 10_000.0);
+        let Cpu { user, system } = self.cpu;
+        (per(user + system), per(user), per(system))
     }
 }
 
@@ -176,12 +169,14 @@ fn sysbench_run(
     port: u16,
     args: &[&str],
     seconds: u64,
-    cpu: impl Fn() -> f64,
+    cpu: impl Fn() -> Cpu,
     into: &mut Contender,
 ) -> Res<u64> {
     let before = cpu();
     let out = sysbench("oltp_point_select", "run", port, args)?;
-    into.cpu += cpu() - before;
+    let used = cpu() - before;
+    into.cpu.user += used.user;
+    into.cpu.system += used.system;
     let q = sysbench_counter(&out.stdout, "queries:").ok_or("no sysbench figures")?;
     into.queries += q;
     into.qps.push(q as f64 / seconds as f64);
@@ -206,13 +201,14 @@ fn point_select(db: &MariaDb, proxy: &Proxy, seconds: u64) -> Res<()> {
     };
     let (mut direct, mut forwarder, mut sqlmux) = Default::default();
     for round in 0..2 {
-        sysbench_run(db.port(), &args, seconds, || 0.0, &mut direct)?;
+        sysbench_run(db.port(), &args, seconds, Cpu::default, &mut direct)?;
         if let Some(h) = &haproxy {
             let pid = h.pid().to_string();
-            let cpu = || process_cpu_seconds(&pid).unwrap_or(0.0);
+            let cpu = || process_cpu(&pid).unwrap_or_default();
             sysbench_run(h.port(), &args, seconds, cpu, &mut forwarder)?;
         }
-        let errors = sysbench_run(proxy.mysql_port(), &args, seconds, cpu_seconds, &mut sqlmux)?;
+        let own = || process_cpu("self").unwrap_or_default();
+        let errors = sysbench_run(proxy.mysql_port(), &args, seconds, own, &mut sqlmux)?;
         println!(
             "round {round}: direct {:.0} qps, haproxy-tcp {:.0} qps, sqlmux {:.0} qps, sqlmux errors {errors}",
             direct.qps[round],
@@ -225,18 +221,17 @@ fn point_select(db: &MariaDb, proxy: &Proxy, seconds: u64) -> Res<()> {
         "oltp_point_select 32 threads: direct {d:.0} qps, sqlmux {p:.0} qps, ratio {:.2}x",
         p / d
     );
+    let (total, user, system) = sqlmux.cpu_per_10k();
     println!(
-        "sqlmux CPU: {:.3} s per 10k queries ({:.1} s for {} queries)",
-        sqlmux.cpu_per_10k(),
-        sqlmux.cpu,
+        "sqlmux CPU: {total:.3} s per 10k queries (user {user:.3} + system {system:.3}; {} queries)",
         sqlmux.queries
     );
     if haproxy.is_some() {
+        let (total, user, system) = forwarder.cpu_per_10k();
         println!(
-            "haproxy TCP mode (floor: forwards bytes, 1:1 connections, no parsing): {:.0} qps, ratio {:.2}x, CPU {:.3} s per 10k queries",
+            "haproxy TCP mode (floor: forwards bytes, 1:1 connections, no parsing): {:.0} qps, ratio {:.2}x, CPU {total:.3} s per 10k queries (user {user:.3} + system {system:.3})",
             forwarder.mean_qps(),
             forwarder.mean_qps() / d,
-            forwarder.cpu_per_10k()
         );
     }
     Ok(())

@@ -71,6 +71,21 @@ pub fn peek_len(buf: &[u8], max: usize) -> Result<Option<usize>, FrameError> {
     Ok(Some(len + 1))
 }
 
+/// Length of the run of whole, well-formed messages at the start of `buf` whose type bytes
+/// `pass` accepts: these can be relayed as one block. Stops (without error) at an
+/// incomplete message, a refused type or a bad length, which [`decode_frame`] then handles.
+#[inline]
+pub fn leading_run(buf: &[u8], max: usize, pass: impl Fn(u8) -> bool) -> usize {
+    let mut at = 0;
+    while let Some(rest) = buf.get(at..) {
+        match (rest.first(), peek_len(rest, max)) {
+            (Some(&tag), Ok(Some(total))) if pass(tag) && total <= rest.len() => at += total,
+            _ => break,
+        }
+    }
+    at
+}
+
 /// Takes one whole regular message off the front of `buf`.
 #[inline]
 pub fn decode_frame(buf: &mut BytesMut, max: usize) -> Result<Option<Message>, FrameError> {
@@ -112,6 +127,22 @@ pub fn decode_startup(buf: &mut BytesMut) -> Result<Option<Bytes>, FrameError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn leading_run_covers_whole_accepted_messages_only() {
+        let rows = |t: u8| t == b'T' || t == b'D';
+        // RowDescription, two DataRows, CommandComplete, ReadyForQuery.
+        let buf = b"T\0\0\0\x06abD\0\0\0\x05xD\0\0\0\x04C\0\0\0\x0dSELECT 2\0Z\0\0\0\x05I";
+        assert_eq!(leading_run(buf, 1 << 20, rows), 7 + 6 + 5);
+        // Stops at an incomplete DataRow.
+        assert_eq!(leading_run(&buf[..15], 1 << 20, rows), 13);
+        assert_eq!(leading_run(&buf[..4], 1 << 20, rows), 0);
+        // Stops at a refused first message, and at a bad or too large length.
+        assert_eq!(leading_run(&buf[18..], 1 << 20, rows), 0);
+        assert_eq!(leading_run(b"D\0\0\0\x02D\0\0\0\x04", 1 << 20, rows), 0);
+        assert_eq!(leading_run(b"D\0\0\0\x04D\0\0\x01\0", 100, rows), 5);
+        assert_eq!(leading_run(b"", 100, rows), 0);
+    }
 
     #[test]
     fn splits_messages_and_waits_for_whole_ones() {

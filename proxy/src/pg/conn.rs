@@ -2,8 +2,9 @@
 //! messages, buffered writes, TLS upgrade.
 
 use crate::stream::MaybeTls;
+use bytes::Buf;
 use bytes::{Bytes, BytesMut};
-use sqlmux_protocol::pg::frame::{decode_frame, decode_startup, FrameError, Message};
+use sqlmux_protocol::pg::frame::{decode_frame, decode_startup, leading_run, FrameError, Message};
 use std::io;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -122,6 +123,18 @@ impl PgConn {
             }
             self.rbuf.extend_from_slice(&chunk[..n]);
         }
+    }
+
+    /// Moves the run of whole buffered messages whose types `pass` accepts into `to`'s
+    /// queue with one copy (rows of a result, relayed without looking inside); returns its
+    /// length.
+    pub fn relay_run(&mut self, to: &mut PgConn, pass: impl Fn(u8) -> bool) -> usize {
+        let run = leading_run(&self.rbuf, MAX_MESSAGE, pass);
+        if run > 0 {
+            to.queue(&self.rbuf[..run]);
+            self.rbuf.advance(run);
+        }
+        run
     }
 
     /// Queues bytes (one or more whole messages).

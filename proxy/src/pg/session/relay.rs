@@ -67,6 +67,20 @@ pub(super) struct Outcome {
     pub captured: Vec<Option<String>>,
 }
 
+/// Message types relayed in bulk while `step` waits: DataRow and CopyData (and a Query's
+/// RowDescription), which the per-message path would forward unchanged.
+fn bulk_types(step: &Step) -> Option<fn(u8) -> bool> {
+    match step {
+        Step::Forward(Expect::Query { .. }) => {
+            Some(|t| matches!(t, msg::DATA_ROW | msg::ROW_DESCRIPTION | msg::COPY_DATA))
+        }
+        Step::Forward(Expect::Execute { .. }) => {
+            Some(|t| matches!(t, msg::DATA_ROW | msg::COPY_DATA))
+        }
+        _ => None,
+    }
+}
+
 fn backend_err(address: &str, e: ConnError) -> SessionError {
     SessionError::Backend {
         address: address.to_string(),
@@ -102,6 +116,15 @@ impl Session {
             let Some(head) = steps.front().cloned() else {
                 break;
             };
+            // Rows pass as one block, unread: they neither end nor change a step.
+            if let Some(pass) = bulk_types(&head) {
+                let run = conn.conn.relay_run(client, pass);
+                if run > 0 {
+                    out.bytes += run as u64;
+                    client.flush_if_full().await.map_err(SessionError::Client)?;
+                    continue;
+                }
+            }
             if conn.conn.buffered() == 0 {
                 // About to wait for the backend: let the client see what came so far.
                 client.flush().await.map_err(SessionError::Client)?;

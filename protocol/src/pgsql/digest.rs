@@ -12,16 +12,13 @@
 use super::keywords::{kw, Kw};
 use super::lexer::{Lexer, Token, TokenKind};
 use crate::sql::hash::Hasher;
+use crate::sql::sink::{into_text, Buffered, Sink};
 
 /// The normalized text of a statement text (invalid UTF-8 replaced by U+FFFD).
 pub fn digest(sql: &[u8]) -> String {
     let mut sink = Buffered::new(Vec::with_capacity(sql.len() + 16));
     normalize(sql, &mut sink);
-    let text = sink.finish();
-    match String::from_utf8(text) {
-        Ok(s) => s,
-        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-    }
+    into_text(sink.finish())
 }
 
 /// The hash of the normalized bytes, without allocating; equal to the hash of
@@ -30,76 +27,6 @@ pub fn digest_hash(sql: &[u8]) -> u64 {
     let mut sink = Buffered::new(Hasher::new());
     normalize(sql, &mut sink);
     sink.finish().finish()
-}
-
-/// Where normalized bytes go, piece by piece.
-trait Sink {
-    fn put(&mut self, bytes: &[u8]);
-}
-
-/// Where they end up, in blocks.
-trait Blocks {
-    fn block(&mut self, bytes: &[u8]);
-}
-
-impl Blocks for Vec<u8> {
-    fn block(&mut self, bytes: &[u8]) {
-        self.extend_from_slice(bytes);
-    }
-}
-
-impl Blocks for Hasher {
-    fn block(&mut self, bytes: &[u8]) {
-        self.write(bytes);
-    }
-}
-
-/// Collects the many small pieces in a stack buffer and passes them on in blocks (the hash
-/// does not depend on how its input is split).
-struct Buffered<B: Blocks> {
-    buf: [u8; 256],
-    len: usize,
-    out: B,
-}
-
-impl<B: Blocks> Buffered<B> {
-    fn new(out: B) -> Self {
-        Buffered {
-            buf: [0; 256],
-            len: 0,
-            out,
-        }
-    }
-
-    fn flush(&mut self) {
-        self.out.block(self.buf.get(..self.len).unwrap_or_default());
-        self.len = 0;
-    }
-
-    fn finish(mut self) -> B {
-        self.flush();
-        self.out
-    }
-}
-
-impl<B: Blocks> Sink for Buffered<B> {
-    #[inline]
-    fn put(&mut self, bytes: &[u8]) {
-        let end = self.len.saturating_add(bytes.len());
-        if let Some(dst) = self.buf.get_mut(self.len..end) {
-            dst.copy_from_slice(bytes);
-            self.len = end;
-            return;
-        }
-        self.flush();
-        match self.buf.get_mut(..bytes.len()) {
-            Some(dst) => {
-                dst.copy_from_slice(bytes);
-                self.len = bytes.len();
-            }
-            None => self.out.block(bytes),
-        }
-    }
 }
 
 /// What was emitted last, for sign folding, string merging and qualified names.

@@ -1,7 +1,7 @@
 //! The SQL lexer: statement classification, SET parsing, local queries, session-function
 //! rewriting and digests.
 //!
-//! MySQL/MariaDB dialect (PostgreSQL later). Everything works on `&[u8]` (statement text
+//! MySQL/MariaDB dialect (PostgreSQL's is `crate::pgsql`). Everything works on `&[u8]` (statement text
 //! need not be UTF-8) and never panics. [`classify()`] and [`digest_hash`] never allocate: they
 //! run on every statement; a full SQL parser would be too slow there.
 //!
@@ -17,6 +17,7 @@
 //! - `rewrite`: [`replace_session_functions`]: the session's LAST_INSERT_ID()/ROW_COUNT().
 //! - `digest`: [`digest()`], [`digest_hash`] -> [`Digest`].
 //! - `hash`: the digest's 64-bit hash.
+//! - `sink`: where a digest's normalized bytes go (text or hash); shared with `pgsql`.
 
 mod classify;
 mod digest;
@@ -29,6 +30,7 @@ mod lexer;
 mod local;
 mod rewrite;
 mod set;
+pub(crate) mod sink;
 mod walker;
 
 #[cfg(test)]

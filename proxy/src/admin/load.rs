@@ -117,47 +117,54 @@ fn sql_err(table: &str, e: rusqlite::Error) -> Problem {
     format!("cannot read {table}: {e}")
 }
 
-fn read_clusters(conn: &Connection) -> Result<(Vec<ClusterFile>, Vec<String>), Problem> {
-    let err = |e| sql_err("clusters", e);
-    let mut stmt = conn
-        .prepare("SELECT name, protocol, writer_hostgroup, reader_hostgroup FROM main.clusters ORDER BY rowid")
-        .map_err(err)?;
-    let rows = stmt
-        .query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, i64>(2)?,
-                r.get::<_, i64>(3)?,
-            ))
-        })
-        .map_err(err)?;
+/// Reads every row `sql` selects from `table`: `columns` takes a row's values, `item` makes
+/// the config item and the label that names the row in error messages.
+fn read_table<R, T>(
+    conn: &Connection,
+    table: &str,
+    sql: &str,
+    columns: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<R>,
+    mut item: impl FnMut(R) -> Result<(T, String), Problem>,
+) -> Result<(Vec<T>, Vec<String>), Problem> {
+    let err = |e| sql_err(table, e);
+    let mut stmt = conn.prepare(sql).map_err(err)?;
+    let rows = stmt.query_map([], columns).map_err(err)?;
     let mut out = Vec::new();
     let mut labels = Vec::new();
     for row in rows {
-        let (name, protocol, writer, reader) = row.map_err(err)?;
-        let label = format!("clusters row (name={})", quote(&name));
-        out.push(ClusterFile {
-            name,
-            protocol,
-            writer_hostgroup: u32_of(&label, "writer_hostgroup", writer)?,
-            reader_hostgroup: u32_of(&label, "reader_hostgroup", reader)?,
-        });
+        let (t, label) = item(row.map_err(err)?)?;
+        out.push(t);
         labels.push(label);
     }
     Ok((out, labels))
 }
 
+fn read_clusters(conn: &Connection) -> Result<(Vec<ClusterFile>, Vec<String>), Problem> {
+    read_table(
+        conn,
+        "clusters",
+        "SELECT name, protocol, writer_hostgroup, reader_hostgroup FROM main.clusters ORDER BY rowid",
+        |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?, r.get::<_, i64>(3)?)),
+        |(name, protocol, writer, reader)| {
+            let label = format!("clusters row (name={})", quote(&name));
+            let cluster = ClusterFile {
+                name,
+                protocol,
+                writer_hostgroup: u32_of(&label, "writer_hostgroup", writer)?,
+                reader_hostgroup: u32_of(&label, "reader_hostgroup", reader)?,
+            };
+            Ok((cluster, label))
+        },
+    )
+}
+
 fn read_servers(conn: &Connection) -> Result<(Vec<ServerFile>, Vec<String>), Problem> {
-    let err = |e| sql_err("servers", e);
-    let mut stmt = conn
-        .prepare(
-            "SELECT hostgroup, address, status, weight, max_connections, tls \
-             FROM main.servers ORDER BY rowid",
-        )
-        .map_err(err)?;
-    let rows = stmt
-        .query_map([], |r| {
+    read_table(
+        conn,
+        "servers",
+        "SELECT hostgroup, address, status, weight, max_connections, tls \
+         FROM main.servers ORDER BY rowid",
+        |r| {
             Ok((
                 r.get::<_, i64>(0)?,
                 r.get::<_, String>(1)?,
@@ -166,39 +173,32 @@ fn read_servers(conn: &Connection) -> Result<(Vec<ServerFile>, Vec<String>), Pro
                 r.get::<_, i64>(4)?,
                 r.get::<_, i64>(5)?,
             ))
-        })
-        .map_err(err)?;
-    let mut out = Vec::new();
-    let mut labels = Vec::new();
-    for row in rows {
-        let (hostgroup, address, status, weight, max_connections, tls) = row.map_err(err)?;
-        let label = format!(
-            "servers row (hostgroup={hostgroup}, address={})",
-            quote(&address)
-        );
-        out.push(ServerFile {
-            hostgroup: u32_of(&label, "hostgroup", hostgroup)?,
-            address,
-            weight: Some(u32_of(&label, "weight", weight)?),
-            max_connections: Some(u32_of(&label, "max_connections", max_connections)?),
-            status: Some(status),
-            tls: Some(tls != 0),
-        });
-        labels.push(label);
-    }
-    Ok((out, labels))
+        },
+        |(hostgroup, address, status, weight, max_connections, tls)| {
+            let label = format!(
+                "servers row (hostgroup={hostgroup}, address={})",
+                quote(&address)
+            );
+            let server = ServerFile {
+                hostgroup: u32_of(&label, "hostgroup", hostgroup)?,
+                address,
+                weight: Some(u32_of(&label, "weight", weight)?),
+                max_connections: Some(u32_of(&label, "max_connections", max_connections)?),
+                status: Some(status),
+                tls: Some(tls != 0),
+            };
+            Ok((server, label))
+        },
+    )
 }
 
 fn read_users(conn: &Connection) -> Result<(Vec<UserFile>, Vec<String>), Problem> {
-    let err = |e| sql_err("users", e);
-    let mut stmt = conn
-        .prepare(
-            "SELECT name, password, cluster, default_schema, read_your_writes_ms \
-             FROM main.users ORDER BY rowid",
-        )
-        .map_err(err)?;
-    let rows = stmt
-        .query_map([], |r| {
+    read_table(
+        conn,
+        "users",
+        "SELECT name, password, cluster, default_schema, read_your_writes_ms \
+         FROM main.users ORDER BY rowid",
+        |r| {
             Ok((
                 r.get::<_, String>(0)?,
                 r.get::<_, String>(1)?,
@@ -206,40 +206,33 @@ fn read_users(conn: &Connection) -> Result<(Vec<UserFile>, Vec<String>), Problem
                 r.get::<_, Option<String>>(3)?,
                 r.get::<_, Option<i64>>(4)?,
             ))
-        })
-        .map_err(err)?;
-    let mut out = Vec::new();
-    let mut labels = Vec::new();
-    for row in rows {
-        let (name, password, cluster, default_schema, ryw) = row.map_err(err)?;
-        let label = format!("users row (name={})", quote(&name));
-        let read_your_writes_ms = ryw
-            .map(|v| {
-                u64::try_from(v)
-                    .map_err(|_| format!("{label}: read_your_writes_ms: {v} is negative"))
-            })
-            .transpose()?;
-        out.push(UserFile {
-            name,
-            password,
-            cluster,
-            default_schema,
-            read_your_writes_ms,
-        });
-        labels.push(label);
-    }
-    Ok((out, labels))
+        },
+        |(name, password, cluster, default_schema, ryw)| {
+            let label = format!("users row (name={})", quote(&name));
+            let read_your_writes_ms = ryw
+                .map(|v| {
+                    u64::try_from(v)
+                        .map_err(|_| format!("{label}: read_your_writes_ms: {v} is negative"))
+                })
+                .transpose()?;
+            let user = UserFile {
+                name,
+                password,
+                cluster,
+                default_schema,
+                read_your_writes_ms,
+            };
+            Ok((user, label))
+        },
+    )
 }
 
 fn read_rules(conn: &Connection) -> Result<(Vec<RuleFile>, Vec<String>), Problem> {
-    let err = |e| sql_err("query_rules", e);
-    let mut stmt = conn
-        .prepare(
-            "SELECT rule_id, \"match\", hostgroup, user, schema FROM main.query_rules ORDER BY rule_id",
-        )
-        .map_err(err)?;
-    let rows = stmt
-        .query_map([], |r| {
+    read_table(
+        conn,
+        "query_rules",
+        "SELECT rule_id, \"match\", hostgroup, user, schema FROM main.query_rules ORDER BY rule_id",
+        |r| {
             Ok((
                 r.get::<_, i64>(0)?,
                 r.get::<_, String>(1)?,
@@ -247,26 +240,20 @@ fn read_rules(conn: &Connection) -> Result<(Vec<RuleFile>, Vec<String>), Problem
                 r.get::<_, Option<String>>(3)?,
                 r.get::<_, Option<String>>(4)?,
             ))
-        })
-        .map_err(err)?;
-    let mut out = Vec::new();
-    let mut labels = Vec::new();
-    for row in rows {
-        let (rule_id, match_, hostgroup, user, schema) = row.map_err(err)?;
-        let label = format!("query_rules row (rule_id={rule_id})");
-        out.push(RuleFile {
-            match_,
-            hostgroup: u32_of(&label, "hostgroup", hostgroup)?,
-            user,
-            schema,
-        });
-        labels.push(label);
-    }
-    Ok((out, labels))
+        },
+        |(rule_id, match_, hostgroup, user, schema)| {
+            let label = format!("query_rules row (rule_id={rule_id})");
+            let rule = RuleFile {
+                match_,
+                hostgroup: u32_of(&label, "hostgroup", hostgroup)?,
+                user,
+                schema,
+            };
+            Ok((rule, label))
+        },
+    )
 }
 
-/// Reads `variables`; a variable without a row takes its default (as a key absent from the
-/// file), an unknown name or a malformed value is refused.
 fn read_variables(conn: &Connection) -> Result<(PoolFile, MysqlFile, LogFile), Problem> {
     let err = |e| sql_err("variables", e);
     let mut stmt = conn

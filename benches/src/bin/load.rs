@@ -1,6 +1,7 @@
 //! The load harness: real servers, real clients, the proxy in this process.
 //!
-//! `cargo run --release -p sqlmux-benches --bin load -- [MODE] [--seconds N] [--protocol P]`
+//! `cargo run --release -p sqlmux-benches --bin load -- [MODE] [--seconds N] [--protocol P]
+//! [--rounds R]`
 //!
 //! MySQL modes (`all`, the default, runs these three):
 //!
@@ -20,7 +21,8 @@
 //! - pgbench: `pgbench -i -s 10`, then for each `--protocol` (simple, extended, prepared)
 //!   `pgbench -S -c 64 -j 2 -T N` directly, through PgBouncer (transaction pooling,
 //!   default_pool_size 20, max_client_conn 200) and through sqlmux (max_connections 20),
-//!   the order rotated per protocol (`--protocol P` runs only that one); prints tps, failures, the ratios sqlmux/direct,
+//!   the order rotated per protocol and round (`--protocol P` runs only that one,
+//!   `--rounds R` repeats it and adds medians, and per-round paired ratios); prints tps, failures, the ratios sqlmux/direct,
 //!   pgbouncer/direct and sqlmux/pgbouncer, and each proxy's CPU microseconds per
 //!   transaction (PgBouncer: utime+stime of its process; sqlmux: this process's CPU).
 //!   PgBouncer < 1.21 has no prepared statements in transaction mode: that run is skipped.
@@ -65,7 +67,13 @@ fn main() {
         .position(|a| a == "--protocol")
         .and_then(|i| args.get(i + 1))
         .map(String::as_str);
-    if let Err(e) = run(mode, seconds, protocol) {
+    let rounds = args
+        .iter()
+        .position(|a| a == "--rounds")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1usize);
+    if let Err(e) = run(mode, seconds, protocol, rounds) {
         eprintln!("load: {e}");
         std::process::exit(1);
     }
@@ -73,9 +81,9 @@ fn main() {
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
-fn run(mode: &str, seconds: u64, protocol: Option<&str>) -> Res<()> {
+fn run(mode: &str, seconds: u64, protocol: Option<&str>, rounds: usize) -> Res<()> {
     match mode {
-        "pgbench" => return pg_bench(seconds, protocol),
+        "pgbench" => return pg_bench(seconds, protocol, rounds),
         "pg-pool" => return pg_pool(seconds),
         "all" | "point-select" | "memory" | "multiplex" => {}
         other => {
@@ -634,6 +642,12 @@ impl PgRun {
         self.tps.is_some() && self.error.is_none() && self.failed == 0
     }
 
+    /// Microseconds of the proxy's CPU (the part `pick` chooses) per transaction.
+    fn cpu_per_txn(&self, pick: fn(&Cpu) -> f64) -> Option<f64> {
+        let cpu = self.cpu.as_ref()?;
+        (self.processed > 0).then(|| pick(cpu) * 1e6 / self.processed as f64)
+    }
+
     fn line(&self, target: Target) -> String {
         let mut s = format!("  {:<9}", target.name());
         match self.tps {
@@ -672,8 +686,8 @@ fn ratio(a: &PgRun, b: &PgRun) -> String {
 }
 
 /// `load pgbench`: select-only pgbench, 64 clients, per query protocol, direct vs PgBouncer
-/// vs sqlmux.
-fn pg_bench(seconds: u64, only: Option<&str>) -> Res<()> {
+/// vs sqlmux; `rounds` times, each round in another order, with medians when more than one.
+fn pg_bench(seconds: u64, only: Option<&str>, rounds: usize) -> Res<()> {
     const CLIENTS: &str = "64";
     const PROTOCOLS: [&str; 3] = ["simple", "extended", "prepared"];
     if let Some(p) = only.filter(|p| !PROTOCOLS.contains(p)) {
@@ -687,46 +701,108 @@ fn pg_bench(seconds: u64, only: Option<&str>) -> Res<()> {
             continue;
         }
         let args = ["-S", "-M", protocol, "-c", CLIENTS, "-j", "2", "-T", &secs];
-        let mut runs: [Option<PgRun>; 3] = [None, None, None];
-        // Rotate the order per protocol so that no target always runs first (cold caches)
-        // or last.
-        for k in 0..3 {
-            let t = (i + k) % 3;
-            let target = Target::ALL[t];
-            let run = if target == Target::PgBouncer
-                && protocol == "prepared"
-                && !pgbouncer::supports_prepared_statements()
-            {
-                PgRun::skipped(
-                    "this PgBouncer (< 1.21) has no prepared statements in transaction mode",
-                )
-            } else {
-                setup.pgbench(target, &args, seconds)
-            };
-            runs[t] = Some(run);
-        }
-        let [Some(direct), Some(bouncer), Some(sqlmux)] = runs else {
-            unreachable!("every target ran");
-        };
-        println!("pgbench -S -M {protocol} -c {CLIENTS} -j 2 -T {seconds} (scale 10):");
-        for (target, run) in Target::ALL.iter().zip([&direct, &bouncer, &sqlmux]) {
-            println!("{}", run.line(*target));
-            if !run.ok() && !run.skipped {
-                failures.push(format!("{protocol}/{}", target.name()));
+        let mut all: Vec<[PgRun; 3]> = Vec::new();
+        for round in 0..rounds.max(1) {
+            let mut runs: [Option<PgRun>; 3] = [None, None, None];
+            // Rotate the order per protocol and round so that no target always runs first
+            // (cold caches) or last.
+            for k in 0..3 {
+                let t = (i + round + k) % 3;
+                let target = Target::ALL[t];
+                let run = if target == Target::PgBouncer
+                    && protocol == "prepared"
+                    && !pgbouncer::supports_prepared_statements()
+                {
+                    PgRun::skipped(
+                        "this PgBouncer (< 1.21) has no prepared statements in transaction mode",
+                    )
+                } else {
+                    setup.pgbench(target, &args, seconds)
+                };
+                runs[t] = Some(run);
             }
+            let [Some(direct), Some(bouncer), Some(sqlmux)] = runs else {
+                unreachable!("every target ran");
+            };
+            println!(
+                "pgbench -S -M {protocol} -c {CLIENTS} -j 2 -T {seconds} (scale 10), round {}:",
+                round + 1
+            );
+            for (target, run) in Target::ALL.iter().zip([&direct, &bouncer, &sqlmux]) {
+                println!("{}", run.line(*target));
+                if !run.ok() && !run.skipped {
+                    failures.push(format!("{protocol}/{}", target.name()));
+                }
+            }
+            println!(
+                "  ratios: sqlmux/direct {}, pgbouncer/direct {}, sqlmux/pgbouncer {}",
+                ratio(&sqlmux, &direct),
+                ratio(&bouncer, &direct),
+                ratio(&sqlmux, &bouncer)
+            );
+            all.push([direct, bouncer, sqlmux]);
         }
-        println!(
-            "  ratios: sqlmux/direct {}, pgbouncer/direct {}, sqlmux/pgbouncer {}",
-            ratio(&sqlmux, &direct),
-            ratio(&bouncer, &direct),
-            ratio(&sqlmux, &bouncer)
-        );
+        if all.len() > 1 {
+            print_medians(protocol, &all);
+        }
     }
     if failures.is_empty() {
         Ok(())
     } else {
         Err(format!("failed runs: {}", failures.join(", ")).into())
     }
+}
+
+/// The middle value (the mean of the two middle ones for an even count); `None` if empty.
+fn median(mut values: Vec<f64>) -> Option<f64> {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => values.get(n / 2).copied(),
+        _ => Some((values[n / 2 - 1] + values[n / 2]) / 2.0),
+    }
+}
+
+/// Medians over the rounds of one protocol: each target's tps and CPU per transaction, and
+/// the per-round sqlmux/PgBouncer ratios (paired within a round, so less noisy).
+fn print_medians(protocol: &str, rounds: &[[PgRun; 3]]) {
+    let fmt = |v: Option<f64>, digits: usize| match v {
+        Some(x) => format!("{x:.digits$}"),
+        None => "-".into(),
+    };
+    println!("  medians of {} rounds ({protocol}):", rounds.len());
+    for (t, target) in Target::ALL.iter().enumerate() {
+        let ok: Vec<&PgRun> = rounds.iter().map(|r| &r[t]).filter(|r| r.ok()).collect();
+        let tps = median(ok.iter().filter_map(|r| r.tps).collect());
+        let per_txn =
+            |pick: fn(&Cpu) -> f64| median(ok.iter().filter_map(|r| r.cpu_per_txn(pick)).collect());
+        let cpu = per_txn(|c| c.user + c.system);
+        let mut line = format!("    {:<9} {:>9} tps", target.name(), fmt(tps, 0));
+        if cpu.is_some() {
+            line.push_str(&format!(
+                ", proxy CPU {} us/txn (user {} + system {})",
+                fmt(cpu, 1),
+                fmt(per_txn(|c| c.user), 1),
+                fmt(per_txn(|c| c.system), 1)
+            ));
+        }
+        println!("{line}");
+    }
+    let paired = |f: fn(&PgRun) -> Option<f64>| {
+        median(
+            rounds
+                .iter()
+                .filter(|[_, b, s]| b.ok() && s.ok())
+                .filter_map(|[_, b, s]| Some(f(s)? / f(b)?))
+                .collect(),
+        )
+    };
+    println!(
+        "    sqlmux/pgbouncer: tps {}, CPU per transaction {}",
+        fmt(paired(|r| r.tps), 2),
+        fmt(paired(|r| r.cpu_per_txn(|c| c.user + c.system)), 2)
+    );
 }
 
 /// `load pg-pool`: 500 select-only clients; how many backend connections each target needs.
@@ -794,5 +870,17 @@ fn pg_pool(seconds: u64) -> Res<()> {
         Ok(())
     } else {
         Err(format!("failed runs: {}", failures.join(", ")).into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::median;
+
+    #[test]
+    fn median_of_odd_even_and_empty() {
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(vec![4.0, 1.0, 3.0, 2.0]), Some(2.5));
+        assert_eq!(median(vec![]), None);
     }
 }

@@ -5,6 +5,7 @@
 use super::super::error::SessionError;
 use super::super::statements::{backend_name, ClientStatement};
 use super::relay::{Expect, Step};
+use super::sequences::{may_advance, SequencePlan};
 use super::simple::{facts, plain_read, Effect};
 use super::Session;
 use crate::router::StatementFacts;
@@ -56,11 +57,12 @@ impl Session {
         // Each Parse's query is classified once, for routing and for the plan (other
         // messages get the class of an empty text, unused).
         let memo = &mut self.memo;
+        let empty = pgsql::classify(b"");
         let classes = batch
             .iter()
             .map(|m| match m.tag() {
                 fe::PARSE => fe::parse_view(m.body()).map(|v| memo.class(v.query, pgsql::classify)),
-                _ => Ok(pgsql::classify(b"")),
+                _ => Ok(empty),
             })
             .collect::<Result<Vec<_>, _>>()?;
         self.awaiting_sync = !synced;
@@ -83,22 +85,32 @@ impl Session {
         let autocommit = synced
             && self.tx_status == b'I'
             && !effects.iter().any(|e| e.class.kind == pgsql::Kind::Begin);
-        let texts: Vec<Bytes> = effects.iter().map(|e| e.sql.clone()).collect();
-        let classes: Vec<pgsql::Classification> = effects.iter().map(|e| e.class).collect();
-        let seq_plan = self
-            .plan_sequences(&texts, &classes, native_read, autocommit)
-            .await?;
-        let mut out = BytesMut::with_capacity(body.len() + 64);
-        let mut steps = VecDeque::with_capacity(body_steps.len() + 2);
-        seq_plan.prelude(&mut out, &mut steps);
-        out.extend_from_slice(&body);
-        steps.extend(body_steps);
-        if !synced {
-            out.extend_from_slice(FLUSH);
-        }
-        seq_plan.epilogue(&mut out, &mut steps);
+        let seq_plan = if native_read || effects.iter().any(|e| may_advance(&e.class)) {
+            let texts: Vec<Bytes> = effects.iter().map(|e| e.sql.clone()).collect();
+            let classes: Vec<pgsql::Classification> = effects.iter().map(|e| e.class).collect();
+            self.plan_sequences(&texts, &classes, native_read, autocommit)
+                .await?
+        } else {
+            SequencePlan::default()
+        };
         self.pins.set(PinReason::PendingSync, !synced);
-        self.send_to_backend(&out).await?;
+        let steps = if seq_plan.is_empty() && synced {
+            // The common case: the batch as planned, without another copy.
+            self.send_to_backend(&body).await?;
+            body_steps
+        } else {
+            let mut out = BytesMut::with_capacity(body.len() + 64);
+            let mut steps = VecDeque::with_capacity(body_steps.len() + 2);
+            seq_plan.prelude(&mut out, &mut steps);
+            out.extend_from_slice(&body);
+            steps.extend(body_steps);
+            if !synced {
+                out.extend_from_slice(FLUSH);
+            }
+            seq_plan.epilogue(&mut out, &mut steps);
+            self.send_to_backend(&out).await?;
+            steps
+        };
         let outcome = self.relay(steps).await?;
         self.absorb_captures(&seq_plan, &outcome.captured);
         if !outcome.failed_parses.is_empty() {
@@ -106,6 +118,12 @@ impl Session {
         }
         if let Some(e) = effects.first() {
             self.count_statement(hostgroup, &e.sql, started, outcome.bytes);
+        }
+        // The next batch reuses this one's vector.
+        if self.batch.is_empty() {
+            let mut batch = batch;
+            batch.clear();
+            self.batch = batch;
         }
         self.after(outcome, effects).await
     }
@@ -157,7 +175,11 @@ impl Session {
         batch: &[Message],
         classes: &[Classification],
     ) -> Result<Plan, SessionError> {
-        let mut plan = Plan::default();
+        let mut plan = Plan {
+            out: BytesMut::with_capacity(batch.iter().map(|m| m.raw.len()).sum::<usize>() + 64),
+            steps: VecDeque::with_capacity(batch.len() + 2),
+            ..Plan::default()
+        };
         for (m, class) in batch.iter().zip(classes) {
             if plan.failed && m.tag() != fe::SYNC {
                 continue;

@@ -408,12 +408,21 @@ fn stats_tables_are_fresh_at_every_read() {
     let a = admin();
     let shared = a.shared().clone();
     let user: Arc<str> = Arc::from("app");
+    let statement = |sql: &'static [u8], micros| crate::stats::Statement {
+        hostgroup: 10,
+        user: &user,
+        digest: 0xABCD,
+        sql,
+        micros,
+        rows: 0,
+        digest_text: |sql| sqlmux_protocol::sql::digest(sql).text,
+    };
     shared
         .stats
-        .statement(10, &user, 0xABCD, b"SELECT * FROM t WHERE id = 1", 120, 0);
+        .statement(statement(b"SELECT * FROM t WHERE id = 1", 120));
     shared
         .stats
-        .statement(10, &user, 0xABCD, b"SELECT * FROM t WHERE id = 2", 80, 0);
+        .statement(statement(b"SELECT * FROM t WHERE id = 2", 80));
     assert_eq!(
         text_rows(
             &a,

@@ -79,17 +79,36 @@ fn bump<K: std::hash::Hash + Eq>(map: &DashMap<K, AtomicU64>, key: K, by: u64) {
     map.entry(key).or_default().fetch_add(by, Ordering::Relaxed);
 }
 
+/// One finished statement, as the statistics count it.
+pub struct Statement<'a> {
+    /// Hostgroup it was sent to.
+    pub hostgroup: u32,
+    /// The session's user.
+    pub user: &'a Arc<str>,
+    /// Its digest hash (in its SQL dialect).
+    pub digest: u64,
+    /// Its text.
+    pub sql: &'a [u8],
+    /// Latency in microseconds.
+    pub micros: u64,
+    /// Affected rows.
+    pub rows: u64,
+    /// The dialect's normalized text of `sql`, computed once per new digest.
+    pub digest_text: fn(&[u8]) -> String,
+}
+
 impl ProxyStats {
-    /// Counts a statement sent to `hostgroup`, with its latency and affected rows.
-    pub fn statement(
-        &self,
-        hostgroup: u32,
-        user: &Arc<str>,
-        digest: u64,
-        sql: &[u8],
-        micros: u64,
-        rows: u64,
-    ) {
+    /// Counts a statement, with its latency and affected rows, under its hostgroup and digest.
+    pub fn statement(&self, s: Statement<'_>) {
+        let Statement {
+            hostgroup,
+            user,
+            digest,
+            sql,
+            micros,
+            rows,
+            digest_text,
+        } = s;
         bump(&self.statements, hostgroup, 1);
         self.latency_us_total.fetch_add(micros, Ordering::Relaxed);
         self.latency_count.fetch_add(1, Ordering::Relaxed);
@@ -100,12 +119,12 @@ impl ProxyStats {
             d.max_us = d.max_us.max(micros);
             d.rows += rows;
             d.hostgroup = hostgroup;
-            if d.user != *user {
+            if !Arc::ptr_eq(&d.user, user) && d.user != *user {
                 d.user = user.clone();
             }
             return;
         }
-        let text: Arc<str> = Arc::from(sqlmux_protocol::sql::digest(sql).text);
+        let text: Arc<str> = Arc::from(digest_text(sql));
         self.digests.insert(
             digest,
             DigestStats {
@@ -134,5 +153,36 @@ impl ProxyStats {
     /// Counts relayed bytes.
     pub fn relayed(&self, bytes: u64) {
         self.bytes_relayed.fetch_add(bytes, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqlmux_protocol::{pgsql, sql};
+
+    #[test]
+    fn a_new_digest_keeps_its_own_dialects_text() {
+        let stats = ProxyStats::default();
+        let user: Arc<str> = Arc::from("ledger");
+        let text = br"SELECT $$it's$$, E'a\'b' FROM t WHERE id = 5";
+        // The dialects read this text differently: the test tells which one was used.
+        assert_ne!(sql::digest(text).text, pgsql::digest(text));
+        let record = |digest_text| Statement {
+            hostgroup: 30,
+            user: &user,
+            digest: pgsql::digest_hash(text),
+            sql: text,
+            micros: 7,
+            rows: 0,
+            digest_text,
+        };
+        stats.statement(record(pgsql::digest));
+        stats.statement(record(|_| unreachable!("a known digest keeps its text")));
+        let d = stats
+            .digests
+            .get(&pgsql::digest_hash(text))
+            .map(|d| (d.text.clone(), d.count));
+        assert_eq!(d, Some((Arc::from(pgsql::digest(text)), 2)));
     }
 }

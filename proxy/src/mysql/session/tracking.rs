@@ -101,9 +101,15 @@ impl Session {
         let rows = outcome.scanner.ok.map(|o| o.affected_rows).unwrap_or(0);
         let micros = started.elapsed().as_micros() as u64;
         let digest = self.memo.digest(sql, sqlmux_protocol::sql::digest_hash);
-        self.shared
-            .stats
-            .statement(hostgroup, &self.user_name, digest, sql, micros, rows);
+        self.shared.stats.statement(crate::stats::Statement {
+            hostgroup,
+            user: &self.user_name,
+            digest,
+            sql,
+            micros,
+            rows,
+            digest_text: |sql| sqlmux_protocol::sql::digest(sql).text,
+        });
         for reason in self.pins.reasons() {
             if !pins_before.has(reason) {
                 self.shared.stats.pin(reason.as_str());

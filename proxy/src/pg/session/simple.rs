@@ -129,7 +129,15 @@ impl Session {
         let digest = self.memo.digest(sql, pgsql::digest_hash);
         let stats = &self.shared.stats;
         let micros = started.elapsed().as_micros() as u64;
-        stats.statement(hostgroup, &self.user_name, digest, sql, micros, 0);
+        stats.statement(crate::stats::Statement {
+            hostgroup,
+            user: &self.user_name,
+            digest,
+            sql,
+            micros,
+            rows: 0,
+            digest_text: pgsql::digest,
+        });
         stats.relayed(bytes);
         if let Some(lease) = &self.backend {
             lease.server_stats().statement(bytes, micros);

@@ -22,12 +22,7 @@ const STOP_GRACE: Duration = Duration::from_secs(3);
 
 /// Path of the `haproxy` binary: Debian's `/usr/sbin/haproxy` if present, else from `PATH`.
 pub fn haproxy_binary() -> PathBuf {
-    let sbin = Path::new("/usr/sbin/haproxy");
-    if sbin.is_file() {
-        sbin.to_path_buf()
-    } else {
-        PathBuf::from("haproxy")
-    }
+    sys::sbin_binary("haproxy")
 }
 
 /// Whether an `haproxy` binary runs here.

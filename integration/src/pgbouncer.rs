@@ -33,12 +33,7 @@ const STOP_GRACE: Duration = Duration::from_secs(3);
 /// Path of the `pgbouncer` binary: Debian's `/usr/sbin/pgbouncer` if present (not in a
 /// non-root `PATH`), else `pgbouncer` from `PATH`.
 pub fn pgbouncer_binary() -> PathBuf {
-    let sbin = Path::new("/usr/sbin/pgbouncer");
-    if sbin.is_file() {
-        sbin.to_path_buf()
-    } else {
-        PathBuf::from("pgbouncer")
-    }
+    sys::sbin_binary("pgbouncer")
 }
 
 /// `(major, minor, patch)` of the installed PgBouncer (`pgbouncer --version`), if it runs.
@@ -106,7 +101,7 @@ impl PgBouncer {
         max_client_conn: u32,
         settings: &[(&str, &str)],
     ) -> io::Result<PgBouncer> {
-        let owner = server_owner()?;
+        let owner = sys::unprivileged_owner()?;
         let dir = sys::temp_dir("sqlmux-pgbouncer-")?;
         if let Some((uid, gid)) = owner {
             std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid))?;
@@ -208,19 +203,6 @@ impl std::fmt::Debug for PgBouncer {
             .field("dir", &self.dir.path())
             .finish()
     }
-}
-
-/// `Some((uid, gid))` of the user to run PgBouncer as when we are root; `None` otherwise.
-fn server_owner() -> io::Result<Option<(u32, u32)>> {
-    if sys::euid()? != 0 {
-        return Ok(None);
-    }
-    sys::lookup_user("postgres")
-        .or_else(|| sys::lookup_user("nobody"))
-        .map(Some)
-        .ok_or_else(|| {
-            io::Error::other("running as root but neither a `postgres` nor a `nobody` user exists")
-        })
 }
 
 fn launch(

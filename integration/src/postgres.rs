@@ -108,7 +108,7 @@ impl Postgres {
 
     /// Starts a server with the given options.
     pub fn start_with(opts: &PostgresOptions) -> io::Result<Postgres> {
-        let owner = server_owner()?;
+        let owner = sys::unprivileged_owner()?;
         let dir = owned_temp_dir("sqlmux-pg-", owner)?;
         let datadir = dir.path().join("data");
         let mut initdb = as_owner(Command::new(pg_binary("initdb")), owner, dir.path());
@@ -296,19 +296,6 @@ impl std::fmt::Debug for Postgres {
             .field("dir", &self.dir.path())
             .finish()
     }
-}
-
-/// `Some((uid, gid))` of the user to run the server as when we are root; `None` otherwise.
-fn server_owner() -> io::Result<Option<(u32, u32)>> {
-    if sys::euid()? != 0 {
-        return Ok(None);
-    }
-    sys::lookup_user("postgres")
-        .or_else(|| sys::lookup_user("nobody"))
-        .map(Some)
-        .ok_or_else(|| {
-            io::Error::other("running as root but neither a `postgres` nor a `nobody` user exists")
-        })
 }
 
 fn owned_temp_dir(prefix: &str, owner: Option<(u32, u32)>) -> io::Result<TempDir> {

@@ -1,9 +1,9 @@
-//! Small OS helpers: temp dirs, effective uid, OS-user lookup, log tails.
+//! Small OS helpers: temp dirs, effective uid, OS-user lookup, server owner, sbin binaries, log tails.
 
 use std::fs;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use tempfile::TempDir;
@@ -19,6 +19,31 @@ pub(crate) fn temp_dir(prefix: &str) -> io::Result<TempDir> {
     };
     fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755))?;
     Ok(dir)
+}
+
+/// Debian's `/usr/sbin/<name>` if present (not in a non-root `PATH`), else `<name>` from
+/// `PATH`.
+pub(crate) fn sbin_binary(name: &str) -> PathBuf {
+    let sbin = Path::new("/usr/sbin").join(name);
+    if sbin.is_file() {
+        sbin
+    } else {
+        PathBuf::from(name)
+    }
+}
+
+/// `Some((uid, gid))` of the user to run a PostgreSQL-family server as when we are root (they
+/// refuse to run as root): `postgres`, else `nobody`; `None` when we are not root.
+pub(crate) fn unprivileged_owner() -> io::Result<Option<(u32, u32)>> {
+    if euid()? != 0 {
+        return Ok(None);
+    }
+    lookup_user("postgres")
+        .or_else(|| lookup_user("nobody"))
+        .map(Some)
+        .ok_or_else(|| {
+            io::Error::other("running as root but neither a `postgres` nor a `nobody` user exists")
+        })
 }
 
 /// Effective uid of this process.

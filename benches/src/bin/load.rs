@@ -56,21 +56,15 @@ use std::time::{Duration, Instant};
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mode = args.first().map(String::as_str).unwrap_or("all");
-    let seconds = args
-        .iter()
-        .position(|a| a == "--seconds")
-        .and_then(|i| args.get(i + 1))
+    let value = |flag: &str| {
+        let at = args.iter().position(|a| a == flag)?;
+        args.get(at + 1).map(String::as_str)
+    };
+    let seconds = value("--seconds")
         .and_then(|s| s.parse().ok())
         .unwrap_or(20u64);
-    let protocol = args
-        .iter()
-        .position(|a| a == "--protocol")
-        .and_then(|i| args.get(i + 1))
-        .map(String::as_str);
-    let rounds = args
-        .iter()
-        .position(|a| a == "--rounds")
-        .and_then(|i| args.get(i + 1))
+    let protocol = value("--protocol");
+    let rounds = value("--rounds")
         .and_then(|s| s.parse().ok())
         .unwrap_or(1usize);
     if let Err(e) = run(mode, seconds, protocol, rounds) {

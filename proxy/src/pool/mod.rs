@@ -5,6 +5,13 @@
 //! (`max_connections`); a checkout that cannot get a connection within `wait_timeout`
 //! fails with a clear error instead of queueing forever. Idle connections of another
 //! partition are closed to make room when the server is at its limit.
+//!
+//! Waiting checkouts queue first come first served. Whatever frees capacity hands it to the
+//! oldest waiter directly: a returned connection goes to the oldest waiter of its partition,
+//! a freed slot (a connection closed, a connect that failed) to the oldest waiter of any
+//! partition. Both decisions are taken under the queue's lock, and a checkout looks for an
+//! idle connection and a free slot again under that lock before it queues, so no wakeup is
+//! lost and nothing waits on a timer but its deadline.
 
 mod stats;
 
@@ -59,7 +66,7 @@ pub enum PoolError {
 const DEMAND_WINDOW: usize = 10;
 
 /// Which idle connections may serve a checkout: same user, schema and flavor.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Eq)]
 pub struct Partition {
     /// Backend user.
     pub user: Arc<str>,
@@ -69,17 +76,45 @@ pub struct Partition {
     pub flavor: u64,
 }
 
+impl std::hash::Hash for Partition {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.user.hash(state);
+        self.schema.hash(state);
+        self.flavor.hash(state);
+    }
+}
+
+impl PartialEq for Partition {
+    fn eq(&self, other: &Self) -> bool {
+        // Sessions share their user and schema strings: pointers first, text when they differ.
+        let same = |a: &Arc<str>, b: &Arc<str>| Arc::ptr_eq(a, b) || a == b;
+        self.flavor == other.flavor
+            && same(&self.user, &other.user)
+            && same(&self.schema, &other.schema)
+    }
+}
+
+/// An idle connection with its slot. The connection is boxed: it moves through the idle
+/// list, a handoff and a lease on every checkout.
 struct Idle<C> {
-    conn: C,
+    conn: Box<C>,
     permit: OwnedSemaphorePermit,
     created: Instant,
     since: Instant,
 }
 
+/// What a waiting checkout is handed.
+enum Handoff<C> {
+    /// An idle connection of its partition.
+    Conn(Idle<C>),
+    /// A free slot: the checkout opens a connection.
+    Slot(OwnedSemaphorePermit),
+}
+
 /// A checkout waiting for a connection of its partition, first come first served.
 struct Waiter<C> {
     partition: Partition,
-    handoff: tokio::sync::oneshot::Sender<Idle<C>>,
+    handoff: tokio::sync::oneshot::Sender<Handoff<C>>,
 }
 
 /// The pool of one server.
@@ -87,10 +122,9 @@ pub struct ServerPool<C> {
     address: Arc<str>,
     limit: Arc<Semaphore>,
     idle: Mutex<HashMap<Partition, Vec<Idle<C>>>>,
-    returned: Notify,
-    waiting: AtomicUsize,
     /// Checkouts waiting, oldest first: a returned connection goes straight to the oldest
-    /// one of its partition (no thundering herd, no starvation).
+    /// one of its partition, a freed slot to the oldest one (no thundering herd, no
+    /// starvation). Lock order: `waiters`, then `idle`.
     waiters: Mutex<std::collections::VecDeque<Waiter<C>>>,
     outstanding: AtomicUsize,
     /// Most connections lent at once since the last reap.
@@ -105,6 +139,8 @@ pub struct ServerPool<C> {
     failures: std::sync::atomic::AtomicU32,
     /// Until when (ms after `born`) the server is SHUNNED; 0 when it is not.
     shunned_until_ms: std::sync::atomic::AtomicU64,
+    /// The pool's `max_lifetime`, in ms, as last seen by a checkout or the reaper.
+    max_lifetime_ms: std::sync::atomic::AtomicU64,
     born: Instant,
     /// Counters for this server.
     pub stats: ServerStats,
@@ -123,7 +159,7 @@ pub enum Availability {
 
 /// A connection lent to a session.
 pub struct Lease<C> {
-    conn: Option<C>,
+    conn: Option<Box<C>>,
     permit: Option<OwnedSemaphorePermit>,
     created: Instant,
     partition: Partition,
@@ -169,6 +205,15 @@ impl<C> Lease<C> {
         (conn, closed)
     }
 
+    /// The connection and its server's address, borrowed together.
+    pub fn conn_and_address(&mut self) -> (&mut C, &Arc<str>) {
+        let conn = self
+            .conn
+            .as_mut()
+            .expect("a lease holds its connection until checkin");
+        (conn, &self.server.address)
+    }
+
     /// Counters of the server this connection belongs to.
     pub fn server_stats(&self) -> &ServerStats {
         &self.server.stats
@@ -208,35 +253,52 @@ impl<C> Lease<C> {
         let (Some(conn), Some(permit)) = (self.conn.take(), self.permit.take()) else {
             return;
         };
-        self.server.outstanding.fetch_sub(1, Ordering::Relaxed);
-        if self.server.availability() != Availability::Open {
-            self.server.stats.closed();
-            self.server.returned.notify_waiters();
+        let server = &self.server;
+        server.outstanding.fetch_sub(1, Ordering::Relaxed);
+        let now = Instant::now();
+        if server.availability() != Availability::Open
+            || now.saturating_duration_since(self.created) >= server.max_lifetime()
+        {
+            drop(conn);
+            server.stats.closed();
+            server.release(permit);
             return;
         }
-        let now = Instant::now();
-        let mut item = Idle {
+        let item = Idle {
             conn,
             permit,
             created: self.created,
             since: now,
         };
-        if let Ok(mut waiters) = self.server.waiters.lock() {
-            while let Some(pos) = waiters.iter().position(|w| w.partition == self.partition) {
-                let Some(w) = waiters.remove(pos) else {
-                    break;
-                };
-                match w.handoff.send(item) {
-                    Ok(()) => return,
-                    // That checkout gave up: try the next one.
-                    Err(back) => item = back,
-                }
+        let Ok(mut waiters) = server.waiters.lock() else {
+            return;
+        };
+        let mut item = Handoff::Conn(item);
+        while let Some(pos) = waiters.iter().position(|w| w.partition == self.partition) {
+            let Some(w) = waiters.remove(pos) else {
+                break;
+            };
+            match w.handoff.send(item) {
+                Ok(()) => return,
+                // That checkout gave up: try the next one.
+                Err(back) => item = back,
             }
         }
-        if let Ok(mut idle) = self.server.idle.lock() {
+        let Handoff::Conn(item) = item else {
+            unreachable!("only a connection is handed to a waiter of its partition")
+        };
+        if waiters.iter().any(|w| !w.handoff.is_closed()) {
+            // Only other partitions wait, and they wait because the server is at its
+            // limit: this connection is closed and its slot goes to the oldest of them.
+            let Idle { conn, permit, .. } = item;
+            drop(conn);
+            server.stats.closed();
+            server.hand_slot(&mut waiters, permit);
+            return;
+        }
+        if let Ok(mut idle) = server.idle.lock() {
             idle.entry(self.partition.clone()).or_default().push(item);
         }
-        self.server.returned.notify_waiters();
     }
 }
 
@@ -245,7 +307,9 @@ impl<C> Drop for Lease<C> {
         if self.conn.take().is_some() {
             self.server.outstanding.fetch_sub(1, Ordering::Relaxed);
             self.server.stats.closed();
-            self.server.returned.notify_waiters();
+            if let Some(permit) = self.permit.take() {
+                self.server.release(permit);
+            }
         }
     }
 }
@@ -256,8 +320,6 @@ impl<C> ServerPool<C> {
             address,
             limit: Arc::new(Semaphore::new(max_connections as usize)),
             idle: Mutex::new(HashMap::new()),
-            returned: Notify::new(),
-            waiting: AtomicUsize::new(0),
             waiters: Mutex::new(std::collections::VecDeque::new()),
             outstanding: AtomicUsize::new(0),
             peak: AtomicUsize::new(0),
@@ -266,56 +328,128 @@ impl<C> ServerPool<C> {
             closed: Notify::new(),
             failures: std::sync::atomic::AtomicU32::new(0),
             shunned_until_ms: std::sync::atomic::AtomicU64::new(0),
+            max_lifetime_ms: std::sync::atomic::AtomicU64::new(u64::MAX),
             born: Instant::now(),
             stats: ServerStats::default(),
         }
     }
 
-    /// An idle connection of `partition` still within its lifetime at `now`.
-    fn take_idle(
-        &self,
-        partition: &Partition,
-        settings: &PoolSettings,
-        now: Instant,
-    ) -> Option<Idle<C>> {
+    /// The most recently returned idle connection of `partition`. Lifetimes are checked when
+    /// a connection is returned and by the reaper, not here: this is the hot path.
+    fn take_idle(&self, partition: &Partition) -> Option<Idle<C>> {
+        self.idle.lock().ok()?.get_mut(partition)?.pop()
+    }
+
+    /// Closes the idle connection of another partition idle the longest; returns its slot.
+    fn evict_other(&self, partition: &Partition) -> Option<OwnedSemaphorePermit> {
         let mut idle = self.idle.lock().ok()?;
-        let list = idle.get_mut(partition)?;
-        while let Some(candidate) = list.pop() {
-            if now.saturating_duration_since(candidate.created) < settings.max_lifetime {
-                return Some(candidate);
-            }
-            self.stats.closed();
-        }
-        None
-    }
-
-    /// Whether a checkout of this partition is already waiting.
-    fn has_waiter(&self, partition: &Partition) -> bool {
-        self.waiters
-            .lock()
-            .map(|w| {
-                w.iter()
-                    .any(|x| &x.partition == partition && !x.handoff.is_closed())
-            })
-            .unwrap_or(false)
-    }
-
-    /// Closes one idle connection of another partition to free a slot.
-    fn evict_other(&self, partition: &Partition) -> bool {
-        let Ok(mut idle) = self.idle.lock() else {
-            return false;
-        };
         let victim = idle
             .iter_mut()
             .filter(|(p, list)| *p != partition && !list.is_empty())
             .min_by_key(|(_, list)| list.first().map(|i| i.since))
-            .and_then(|(_, list)| (!list.is_empty()).then(|| list.remove(0)));
-        match victim {
-            Some(_) => {
-                self.stats.closed();
-                true
+            .and_then(|(_, list)| (!list.is_empty()).then(|| list.remove(0)))?;
+        self.stats.closed();
+        Some(victim.permit)
+    }
+
+    /// A free slot, or one made by closing an idle connection of another partition.
+    fn free_slot(&self, partition: &Partition) -> Option<OwnedSemaphorePermit> {
+        self.limit
+            .clone()
+            .try_acquire_owned()
+            .ok()
+            .or_else(|| self.evict_other(partition))
+    }
+
+    /// Gives a freed slot to the oldest waiting checkout, or back to the server.
+    fn release(&self, permit: OwnedSemaphorePermit) {
+        match self.waiters.lock() {
+            Ok(mut waiters) => self.hand_slot(&mut waiters, permit),
+            Err(_) => drop(permit),
+        }
+    }
+
+    /// [`release`](Self::release) with the queue already locked.
+    fn hand_slot(
+        &self,
+        waiters: &mut std::collections::VecDeque<Waiter<C>>,
+        permit: OwnedSemaphorePermit,
+    ) {
+        let mut slot = Handoff::Slot(permit);
+        while let Some(w) = waiters.pop_front() {
+            match w.handoff.send(slot) {
+                Ok(()) => return,
+                // That checkout gave up: try the next one.
+                Err(back) => slot = back,
             }
-            None => false,
+        }
+        // Nobody waits: the slot goes back to the semaphore (dropped with the lock held, so
+        // a checkout about to queue sees it).
+        drop(slot);
+    }
+
+    /// Closes idle connections taken out of the idle lists; their slots go to waiters.
+    fn close_idle(&self, closed: Vec<Idle<C>>) {
+        for item in closed {
+            self.stats.closed();
+            self.release(item.permit);
+        }
+    }
+
+    fn max_lifetime(&self) -> Duration {
+        Duration::from_millis(self.max_lifetime_ms.load(Ordering::Relaxed))
+    }
+
+    /// Remembers the settings the checkin path needs (it has none of its own).
+    fn note_settings(&self, settings: &PoolSettings) {
+        let ms = settings.max_lifetime.as_millis().min(u128::from(u64::MAX)) as u64;
+        if self.max_lifetime_ms.load(Ordering::Relaxed) != ms {
+            self.max_lifetime_ms.store(ms, Ordering::Relaxed);
+        }
+    }
+
+    /// Queues a checkout of `partition` until a connection or a slot is handed to it, or
+    /// `settings.wait_timeout` after `started` (`Err`). Before queueing it looks again, under
+    /// the queue's lock, for what may have been freed since the caller looked.
+    async fn wait(
+        &self,
+        partition: &Partition,
+        started: Instant,
+        settings: &PoolSettings,
+    ) -> Result<Handoff<C>, ()> {
+        let mut rx = {
+            let Ok(mut waiters) = self.waiters.lock() else {
+                return Err(());
+            };
+            if let Some(idle) = self.take_idle(partition) {
+                return Ok(Handoff::Conn(idle));
+            }
+            if let Some(permit) = self.free_slot(partition) {
+                return Ok(Handoff::Slot(permit));
+            }
+            // Checkouts that gave up are skipped by checkin; sweeping them at each doubling
+            // keeps the queue bounded in amortized O(1) (a sweep per enqueue costs
+            // O(waiters) with hundreds queued).
+            if waiters.len() >= 16 && waiters.len().is_power_of_two() {
+                waiters.retain(|x| !x.handoff.is_closed());
+            }
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            waiters.push_back(Waiter {
+                partition: partition.clone(),
+                handoff: tx,
+            });
+            rx
+        };
+        let deadline = tokio::time::Instant::from_std(started) + settings.wait_timeout;
+        match tokio::time::timeout_at(deadline, &mut rx).await {
+            Ok(Ok(handed)) => Ok(handed),
+            // Dropped unsent: only when the pool itself goes away.
+            Ok(Err(_)) => Err(()),
+            Err(_) => {
+                // A handoff that raced with the deadline is still taken.
+                rx.close();
+                rx.try_recv().map_err(|_| ())
+            }
         }
     }
 
@@ -340,38 +474,44 @@ impl<C> ServerPool<C> {
             }
             Err(_) => usize::MAX,
         };
-        let Ok(mut idle) = self.idle.lock() else {
-            return 0;
-        };
-        let mut closed = 0;
-        for list in idle.values_mut() {
-            let before = list.len();
-            list.retain(|i| {
-                i.since.elapsed() < settings.idle_timeout
-                    && i.created.elapsed() < settings.max_lifetime
-            });
-            closed += before - list.len();
-        }
-        let idle_now: usize = idle.values().map(Vec::len).sum();
-        let mut surplus = (outstanding + idle_now).saturating_sub(target.max(1));
-        while surplus > 0 {
-            // Close the connection idle the longest (lists are in return order).
-            let Some(list) = idle
-                .values_mut()
-                .filter(|l| !l.is_empty())
-                .min_by_key(|l| l[0].since)
-            else {
-                break;
+        self.max_lifetime_ms.store(
+            settings.max_lifetime.as_millis().min(u64::MAX as u128) as u64,
+            Ordering::Relaxed,
+        );
+        let mut closed = Vec::new();
+        {
+            let Ok(mut idle) = self.idle.lock() else {
+                return 0;
             };
-            list.remove(0);
-            closed += 1;
-            surplus -= 1;
+            let now = Instant::now();
+            for list in idle.values_mut() {
+                let (keep, expired): (Vec<_>, Vec<_>) =
+                    std::mem::take(list).into_iter().partition(|i| {
+                        now.saturating_duration_since(i.since) < settings.idle_timeout
+                            && now.saturating_duration_since(i.created) < settings.max_lifetime
+                    });
+                *list = keep;
+                closed.extend(expired);
+            }
+            let idle_now: usize = idle.values().map(Vec::len).sum();
+            let mut surplus = (outstanding + idle_now).saturating_sub(target.max(1));
+            while surplus > 0 {
+                // Close the connection idle the longest (lists are in return order).
+                let Some(list) = idle
+                    .values_mut()
+                    .filter(|l| !l.is_empty())
+                    .min_by_key(|l| l[0].since)
+                else {
+                    break;
+                };
+                closed.push(list.remove(0));
+                surplus -= 1;
+            }
+            idle.retain(|_, list| !list.is_empty());
         }
-        idle.retain(|_, list| !list.is_empty());
-        for _ in 0..closed {
-            self.stats.closed();
-        }
-        closed
+        let n = closed.len();
+        self.close_idle(closed);
+        n
     }
 
     /// Whether the server's connections may be used.
@@ -387,14 +527,11 @@ impl<C> ServerPool<C> {
     pub fn set_availability(&self, a: Availability) {
         self.availability.store(a as u8, Ordering::Relaxed);
         if a != Availability::Open {
-            let closed = match self.idle.lock() {
-                Ok(mut idle) => idle.drain().map(|(_, list)| list.len()).sum(),
-                Err(_) => 0,
+            let closed: Vec<Idle<C>> = match self.idle.lock() {
+                Ok(mut idle) => idle.drain().flat_map(|(_, list)| list).collect(),
+                Err(_) => Vec::new(),
             };
-            for _ in 0..closed {
-                self.stats.closed();
-            }
-            self.returned.notify_waiters();
+            self.close_idle(closed);
         }
         if a == Availability::Closed {
             self.closed.notify_waiters();
@@ -408,6 +545,9 @@ impl<C> ServerPool<C> {
     /// Milliseconds until a SHUNNED server is tried again; `None` when it is not SHUNNED.
     pub fn shunned_for(&self) -> Option<u64> {
         let until = self.shunned_until_ms.load(Ordering::Relaxed);
+        if until == 0 {
+            return None;
+        }
         let now = self.now_ms();
         (until > now).then(|| until - now)
     }
@@ -495,17 +635,22 @@ impl<C> Pools<C> {
         topology: &'t crate::topology::Topology,
         hostgroup: u32,
     ) -> Option<&'t crate::topology::ServerEntry> {
-        let pool =
-            |s: &crate::topology::ServerEntry| self.servers.get(&s.address).map(|p| p.clone());
         topology
             .online_in(hostgroup)
-            .filter(|s| pool(s).is_none_or(|p| p.shunned_for().is_none()))
-            .min_by_key(|s| {
-                let outstanding = pool(s).map(|p| p.outstanding()).unwrap_or(0) as u64;
-                ((outstanding + 1) * 1_000_000)
+            .filter_map(|s| {
+                // One map lookup per server: shunned ones are skipped, the others ranked.
+                let outstanding = match self.servers.get(&s.address) {
+                    Some(p) if p.shunned_for().is_some() => return None,
+                    Some(p) => p.outstanding() as u64,
+                    None => 0,
+                };
+                let load = ((outstanding + 1) * 1_000_000)
                     .checked_div(u64::from(s.weight))
-                    .unwrap_or(u64::MAX)
+                    .unwrap_or(u64::MAX);
+                Some((load, s))
             })
+            .min_by_key(|(load, _)| *load)
+            .map(|(_, s)| s)
     }
 
     /// Why `pick` found nothing: every ONLINE server SHUNNED, or none ONLINE.
@@ -578,13 +723,8 @@ impl<C> Pools<C> {
         Fut: Future<Output = Result<C, E>>,
         E: std::fmt::Display,
     {
-        let started = Instant::now();
-        // The wait deadline, from the same clock reading as `started`.
-        let deadline = tokio::time::Instant::from_std(started) + settings.wait_timeout;
-        let mut connect = Some(connect);
-        // Once this checkout waits, it keeps its place in the queue until it returns.
-        let mut handoff: Option<tokio::sync::oneshot::Receiver<Idle<C>>> = None;
-        let lend = |idle: Idle<C>, partition: Partition| {
+        server.note_settings(settings);
+        let lend = |idle: Idle<C>, partition: Partition, started: Option<Instant>| {
             server.stats.reused();
             server.stats.checked_out(started);
             server.lent();
@@ -596,127 +736,54 @@ impl<C> Pools<C> {
                 server: server.clone(),
             }
         };
-        loop {
-            // Older waiters of this partition come first.
-            let queued_before = handoff.is_none() && server.has_waiter(&partition);
-            if !queued_before {
-                if let Some(idle) = server.take_idle(&partition, settings, started) {
-                    return Ok(lend(idle, partition));
-                }
-            }
-            let permit = match server.limit.clone().try_acquire_owned() {
-                Ok(p) if !queued_before => Some(p),
-                Ok(_) => None,
-                Err(_) if !queued_before && server.evict_other(&partition) => continue,
-                Err(_) => None,
-            };
-            let permit = match permit {
-                Some(p) => p,
-                None => {
-                    let rx = handoff.get_or_insert_with(|| {
-                        let (tx, rx) = tokio::sync::oneshot::channel();
-                        if let Ok(mut w) = server.waiters.lock() {
-                            // Checkouts that gave up are skipped by checkin; sweeping them
-                            // at each doubling keeps the queue bounded in amortized O(1)
-                            // (a sweep per enqueue costs O(waiters) with hundreds queued).
-                            if w.len() >= 16 && w.len().is_power_of_two() {
-                                w.retain(|x| !x.handoff.is_closed());
-                            }
-                            w.push_back(Waiter {
-                                partition: partition.clone(),
-                                handoff: tx,
-                            });
-                        }
-                        rx
-                    });
-                    server.waiting.fetch_add(1, Ordering::Relaxed);
-                    let woke = tokio::select! {
-                        handed = &mut *rx => match handed {
-                            Ok(idle) => {
-                                server.waiting.fetch_sub(1, Ordering::Relaxed);
-                                return Ok(lend(idle, partition));
-                            }
-                            Err(_) => None,
-                        },
-                        p = server.limit.clone().acquire_owned() => p.ok(),
-                        _ = server.returned.notified() => None,
-                        _ = tokio::time::sleep(Duration::from_millis(50)) => None,
-                    };
-                    server.waiting.fetch_sub(1, Ordering::Relaxed);
-                    match woke {
-                        Some(p) => p,
-                        None if tokio::time::Instant::now() >= deadline => {
-                            if let Some(Ok(idle)) = handoff.as_mut().map(|rx| rx.try_recv()) {
-                                return Ok(lend(idle, partition));
-                            }
-                            server.stats.wait_timeout();
-                            return Err(PoolError::WaitTimeout {
-                                hostgroup,
-                                waited_ms: started.elapsed().as_millis(),
-                            });
-                        }
-                        None => {
-                            // Woken without a handoff (this checkout is queued now): a
-                            // connection may be idle, or one of another partition may go.
-                            if let Some(idle) = server.take_idle(&partition, settings, started) {
-                                return Ok(lend(idle, partition));
-                            }
-                            let freed = server.evict_other(&partition);
-                            match freed.then(|| server.limit.clone().try_acquire_owned().ok()) {
-                                Some(Some(p)) => p,
-                                _ => continue,
-                            }
-                        }
-                    }
-                }
-            };
-            if let Some(rx) = handoff.as_mut() {
-                // A handoff that raced with this permit goes back to the pool.
-                rx.close();
-                if let Ok(idle) = rx.try_recv() {
-                    drop(permit);
-                    return Ok(lend(idle, partition));
-                }
-            }
-            let Some(connect) = connect.take() else {
-                unreachable!("connect is used once: every path after it returns")
-            };
-            let attempt = tokio::time::timeout(settings.connect_timeout, connect()).await;
-            return match attempt {
-                Ok(Ok(conn)) => {
-                    server.stats.connected();
-                    server.stats.checked_out(started);
-                    server.failures.store(0, Ordering::Relaxed);
-                    server.lent();
-                    Ok(Lease {
-                        conn: Some(conn),
-                        permit: Some(permit),
-                        created: Instant::now(),
-                        partition,
-                        server: server.clone(),
-                    })
-                }
-                Ok(Err(e)) => {
-                    server.connect_failed(settings);
-                    Err(PoolError::Connect {
-                        address: server.address.to_string(),
-                        hostgroup,
-                        reason: e.to_string(),
-                    })
-                }
-                Err(_) => {
-                    server.connect_failed(settings);
-                    Err(PoolError::Connect {
-                        address: server.address.to_string(),
-                        hostgroup,
-                        reason: format!(
-                            "timed out after {} ms",
-                            settings.connect_timeout.as_millis()
-                        ),
-                    })
-                }
-            };
+        // The fast path reads no clock: an idle connection, or a free slot.
+        if let Some(idle) = server.take_idle(&partition) {
+            return Ok(lend(idle, partition, None));
         }
+        let started = Instant::now();
+        let permit = match server.free_slot(&partition) {
+            Some(p) => p,
+            None => match server.wait(&partition, started, settings).await {
+                Ok(Handoff::Conn(idle)) => return Ok(lend(idle, partition, Some(started))),
+                Ok(Handoff::Slot(p)) => p,
+                Err(()) => {
+                    server.stats.wait_timeout();
+                    return Err(PoolError::WaitTimeout {
+                        hostgroup,
+                        waited_ms: started.elapsed().as_millis(),
+                    });
+                }
+            },
+        };
+        let attempt = tokio::time::timeout(settings.connect_timeout, connect()).await;
+        let reason = match attempt {
+            Ok(Ok(conn)) => {
+                server.stats.connected();
+                server.stats.checked_out(Some(started));
+                server.failures.store(0, Ordering::Relaxed);
+                server.lent();
+                return Ok(Lease {
+                    conn: Some(Box::new(conn)),
+                    permit: Some(permit),
+                    created: Instant::now(),
+                    partition,
+                    server: server.clone(),
+                });
+            }
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => format!(
+                "timed out after {} ms",
+                settings.connect_timeout.as_millis()
+            ),
+        };
+        // The slot goes to the next waiter, which tries again.
+        server.release(permit);
+        server.connect_failed(settings);
+        Err(PoolError::Connect {
+            address: server.address.to_string(),
+            hostgroup,
+            reason,
+        })
     }
 }
 

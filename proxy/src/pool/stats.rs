@@ -28,10 +28,14 @@ pub struct ServerStats {
 }
 
 impl ServerStats {
-    pub(super) fn checked_out(&self, since: std::time::Instant) {
+    /// Counts a checkout; `since` is when it started waiting or connecting (`None`: it was
+    /// served at once, in well under a microsecond).
+    pub(super) fn checked_out(&self, since: Option<std::time::Instant>) {
         self.checkouts.fetch_add(1, Ordering::Relaxed);
-        self.checkout_us_total
-            .fetch_add(since.elapsed().as_micros() as u64, Ordering::Relaxed);
+        if let Some(since) = since {
+            self.checkout_us_total
+                .fetch_add(since.elapsed().as_micros() as u64, Ordering::Relaxed);
+        }
     }
 
     /// Counts one statement run on this server.

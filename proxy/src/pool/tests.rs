@@ -309,3 +309,93 @@ async fn waiters_are_served_first_come_first_served() {
     assert_eq!(*order.lock().unwrap(), vec![0, 1, 2, 3]);
     assert_eq!(server.idle_count(), 1, "one connection served everyone");
 }
+
+/// Starts a checkout of `partition` that waits (up to 5 s) and answers with its connection.
+fn waiting_checkout(
+    pools: &Arc<Pools<u32>>,
+    server: &Arc<ServerPool<u32>>,
+    partition: Partition,
+    connect: Result<u32, &'static str>,
+) -> tokio::task::JoinHandle<Result<u32, PoolError>> {
+    let (pools, server) = (pools.clone(), server.clone());
+    tokio::spawn(async move {
+        pools
+            .checkout(&server, 10, partition, &settings(5000), || async move {
+                connect
+            })
+            .await
+            .map(|mut l| *l.conn())
+    })
+}
+
+#[tokio::test]
+async fn a_closed_connection_hands_its_slot_to_a_waiter() {
+    let pools: Arc<Pools<u32>> = Arc::new(Pools::default());
+    let server = pools.server(&Arc::from("s:1"), 1);
+    let held = pools
+        .checkout(&server, 10, part("u"), &settings(100), || ok(1))
+        .await
+        .unwrap();
+    let waiter = waiting_checkout(&pools, &server, part("u"), Ok(2));
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    // A broken connection is dropped, not checked in: nothing polls, the slot is handed over.
+    drop(held);
+    assert_eq!(waiter.await.unwrap(), Ok(2));
+}
+
+#[tokio::test]
+async fn a_failed_connect_hands_its_slot_to_the_next_waiter() {
+    let pools: Arc<Pools<u32>> = Arc::new(Pools::default());
+    let server = pools.server(&Arc::from("s:1"), 1);
+    let held = pools
+        .checkout(&server, 10, part("u"), &settings(100), || ok(1))
+        .await
+        .unwrap();
+    let failing = waiting_checkout(&pools, &server, part("v"), Err("refused"));
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let next = waiting_checkout(&pools, &server, part("v"), Ok(3));
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    drop(held);
+    assert!(matches!(
+        failing.await.unwrap(),
+        Err(PoolError::Connect { .. })
+    ));
+    assert_eq!(next.await.unwrap(), Ok(3));
+}
+
+#[tokio::test]
+async fn a_return_makes_room_for_another_partitions_waiter() {
+    let pools: Arc<Pools<u32>> = Arc::new(Pools::default());
+    let server = pools.server(&Arc::from("s:1"), 1);
+    let held = pools
+        .checkout(&server, 10, part("a"), &settings(100), || ok(1))
+        .await
+        .unwrap();
+    let waiter = waiting_checkout(&pools, &server, part("b"), Ok(2));
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    held.checkin();
+    assert_eq!(waiter.await.unwrap(), Ok(2));
+    assert_eq!(
+        server.idle_count(),
+        0,
+        "the returned connection was closed for it"
+    );
+    assert_eq!(server.stats.connections_ok.load(Ordering::Relaxed), 2);
+}
+
+#[tokio::test]
+async fn a_connection_past_its_lifetime_is_closed_when_returned() {
+    let pools: Pools<u32> = Pools::default();
+    let server = pools.server(&Arc::from("s:1"), 2);
+    let s = PoolSettings {
+        max_lifetime: Duration::ZERO,
+        ..PoolSettings::default()
+    };
+    pools
+        .checkout(&server, 10, part("u"), &s, || ok(1))
+        .await
+        .unwrap()
+        .checkin();
+    assert_eq!(server.idle_count(), 0);
+    assert_eq!(server.stats.open(), 0);
+}

@@ -103,8 +103,7 @@ impl Session {
         let lease = backend
             .as_mut()
             .ok_or_else(|| SessionError::NoCluster("no backend held".into()))?;
-        let address = lease.address().to_string();
-        let conn = lease.conn();
+        let (conn, address) = lease.conn_and_address();
         let mut out = Outcome::default();
         // Within a Query, completed statements count; an error cancels its effect.
         let mut query_failed = false;
@@ -133,7 +132,7 @@ impl Session {
                 .conn
                 .expect()
                 .await
-                .map_err(|e| backend_err(&address, e))?;
+                .map_err(|e| backend_err(address, e))?;
             let (swallow, expect) = match head {
                 Step::Forward(e) => (false, e),
                 Step::Swallow(e) => (true, e),
@@ -171,7 +170,7 @@ impl Session {
                     let (k, v) =
                         conn.note_parameter(m.body())
                             .map_err(|e| SessionError::Backend {
-                                address: address.clone(),
+                                address: address.to_string(),
                                 source: e,
                             })?;
                     params.insert(k, v);
@@ -216,7 +215,7 @@ impl Session {
                     out.status =
                         Some(
                             msg::ready_status(m.body()).map_err(|e| SessionError::Backend {
-                                address: address.clone(),
+                                address: address.to_string(),
                                 source: e.into(),
                             })?,
                         );
@@ -237,13 +236,13 @@ impl Session {
                     client.flush().await.map_err(SessionError::Client)?;
                     copy_in(client, &mut conn.conn).await.map_err(|e| match e {
                         CopyError::Client(c) => SessionError::Client(c),
-                        CopyError::Backend(b) => backend_err(&address, b),
+                        CopyError::Backend(b) => backend_err(address, b),
                     })?;
                     continue;
                 }
                 msg::COPY_BOTH_RESPONSE => {
                     return Err(SessionError::Backend {
-                        address,
+                        address: address.to_string(),
                         source: BackendError::Protocol(
                             "COPY BOTH (replication) is not proxied".into(),
                         ),

@@ -149,14 +149,12 @@ impl Session {
         let Some(lease) = self.backend.as_mut() else {
             return Err(SessionError::NoCluster(self.user.name.clone()));
         };
-        let address = lease.address().to_string();
-        lease
-            .conn()
-            .conn
+        let (conn, address) = lease.conn_and_address();
+        conn.conn
             .send(bytes)
             .await
             .map_err(|e| SessionError::Backend {
-                address,
+                address: address.to_string(),
                 source: e.into(),
             })
     }

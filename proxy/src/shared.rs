@@ -8,6 +8,10 @@ use sqlmux_config::Runtime;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
+/// A concurrent map touched on the per-statement path, with a fast hasher (foldhash,
+/// seeded per process) instead of SipHash.
+pub type FastMap<K, V> = dashmap::DashMap<K, V, foldhash::fast::RandomState>;
+
 /// State shared by the sessions of one `run`; nothing global.
 pub struct Shared {
     /// Users, rules, settings: swapped whole on reload.
@@ -22,6 +26,9 @@ pub struct Shared {
     pub pg_statements: crate::pg::statements::StatementCache,
     /// Sequences an INSERT into a table may advance, by (database, search_path, table).
     pub pg_seq_candidates: dashmap::DashMap<String, Arc<Vec<String>>>,
+    /// Startup parameter sets shared by the PostgreSQL sessions that start with them.
+    pub pg_startup_vars:
+        FastMap<std::collections::BTreeMap<String, String>, crate::pg::session::Vars>,
     /// PostgreSQL sessions' cancel keys and the backends they use.
     pub pg_cancel: crate::pg::cancel::CancelRegistry,
     /// Per user: (password, salt, salted password) for SCRAM, computed once.
@@ -62,6 +69,7 @@ impl Shared {
             pg_statements: Default::default(),
             pg_cancel: Default::default(),
             pg_seq_candidates: dashmap::DashMap::new(),
+            pg_startup_vars: Default::default(),
             pg_scram_secrets: dashmap::DashMap::new(),
             pg_scram_tls,
             client_tls,

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use pgwire::api::auth::sasl::scram::ScramClientAuth;
 use sqlmux_protocol::pg::backend::{self as msg, ErrorFields};
 use sqlmux_protocol::pg::{frontend, startup};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpStream;
@@ -71,7 +71,7 @@ pub struct BackendConn {
     /// Parameters as the server last reported them (ParameterStatus).
     pub params: HashMap<String, String>,
     /// Variables sqlmux set on this connection (name -> SQL value text).
-    pub vars: BTreeMap<String, String>,
+    pub vars: super::session::Vars,
     /// Protocol-level statements prepared here by sqlmux.
     pub statements: BackendStatements,
     /// SQL-level PREPAREd statements here: name -> PREPARE text.
@@ -120,7 +120,7 @@ impl BackendConn {
                 key: Bytes::new(),
             }),
             params: HashMap::new(),
-            vars: BTreeMap::new(),
+            vars: Default::default(),
             statements: BackendStatements::with_limit(p.statement_limit),
             sql_prepared: HashMap::new(),
             dirty: false,
@@ -178,7 +178,7 @@ impl BackendConn {
 
     /// What sqlmux knows of the connection's session state after a DISCARD ALL/RESET.
     pub fn forget_session_state(&mut self) {
-        self.vars.clear();
+        self.vars = Default::default();
         self.statements.clear();
         self.sql_prepared.clear();
         self.dirty = false;

@@ -14,7 +14,7 @@ pub const REGISTRY_LIMIT: usize = 100_000;
 /// The proxy-wide registry of statement identities.
 #[derive(Default)]
 pub struct StatementCache {
-    ids: dashmap::DashMap<Bytes, u64>,
+    ids: crate::shared::FastMap<Bytes, u64>,
     next: AtomicU64,
 }
 

@@ -605,13 +605,13 @@ impl<C: Send> PoolInfo for ServerPool<C> {
 
 /// All server pools of one proxy.
 pub struct Pools<C> {
-    servers: dashmap::DashMap<Arc<str>, Arc<ServerPool<C>>>,
+    servers: crate::shared::FastMap<Arc<str>, Arc<ServerPool<C>>>,
 }
 
 impl<C> Default for Pools<C> {
     fn default() -> Self {
         Self {
-            servers: dashmap::DashMap::new(),
+            servers: Default::default(),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Live statistics many sessions touch: atomics and `dashmap`, read by the admin tables
 //! (`stats_*`) and `/metrics`.
 
+use crate::shared::FastMap;
 use dashmap::DashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -54,7 +55,7 @@ pub struct ProxyStats {
     /// Client connections accepted since start.
     pub client_connections_total: AtomicU64,
     /// Statements by destination hostgroup.
-    pub statements: DashMap<u32, AtomicU64>,
+    pub statements: FastMap<u32, AtomicU64>,
     /// Errors sent to clients by side: "client", "backend", "proxy".
     pub errors: DashMap<&'static str, AtomicU64>,
     /// Pins started, by reason name.
@@ -66,12 +67,16 @@ pub struct ProxyStats {
     /// Statements timed.
     pub latency_count: AtomicU64,
     /// Statement digests by 64-bit hash.
-    pub digests: DashMap<u64, DigestStats>,
+    pub digests: FastMap<u64, DigestStats>,
     /// Sessions by connection id.
     pub sessions: DashMap<u32, SessionSnapshot>,
 }
 
-fn bump<K: std::hash::Hash + Eq>(map: &DashMap<K, AtomicU64>, key: K, by: u64) {
+fn bump<K: std::hash::Hash + Eq, S: std::hash::BuildHasher + Clone>(
+    map: &DashMap<K, AtomicU64, S>,
+    key: K,
+    by: u64,
+) {
     if let Some(c) = map.get(&key) {
         c.fetch_add(by, Ordering::Relaxed);
         return;

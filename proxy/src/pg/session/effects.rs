@@ -127,7 +127,7 @@ impl Session {
                 self.tx_vars.push(name.clone());
             }
         }
-        vars::apply(&mut self.vars, &self.startup_vars, &cmd);
+        vars::apply(Arc::make_mut(&mut self.vars), &self.startup_vars, &cmd);
         if let Some(lease) = self.backend.as_mut() {
             lease.conn().vars = self.vars.clone();
         }
@@ -207,10 +207,10 @@ impl Session {
                 })?;
             match value {
                 Some(v) => {
-                    self.vars.insert(name, vars::literal(&v));
+                    Arc::make_mut(&mut self.vars).insert(name, vars::literal(&v));
                 }
                 None => {
-                    self.vars.remove(&name);
+                    Arc::make_mut(&mut self.vars).remove(&name);
                 }
             }
         }

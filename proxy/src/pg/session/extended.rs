@@ -97,6 +97,7 @@ impl Session {
         let steps = if seq_plan.is_empty() && synced {
             // The common case: the batch as planned, without another copy.
             self.send_to_backend(&body).await?;
+            self.spare_out = body;
             body_steps
         } else {
             let mut out = BytesMut::with_capacity(body.len() + 64);
@@ -175,9 +176,14 @@ impl Session {
         batch: &[Message],
         classes: &[Classification],
     ) -> Result<Plan, SessionError> {
+        let mut out = std::mem::take(&mut self.spare_out);
+        out.clear();
+        out.reserve(batch.iter().map(|m| m.raw.len()).sum::<usize>() + 64);
+        let mut steps = self.take_steps();
+        steps.reserve(batch.len() + 2);
         let mut plan = Plan {
-            out: BytesMut::with_capacity(batch.iter().map(|m| m.raw.len()).sum::<usize>() + 64),
-            steps: VecDeque::with_capacity(batch.len() + 2),
+            out,
+            steps,
             ..Plan::default()
         };
         for (m, class) in batch.iter().zip(classes) {

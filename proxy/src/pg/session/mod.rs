@@ -20,6 +20,8 @@ mod sequences;
 mod simple;
 mod vars;
 
+pub use vars::Vars;
+
 use super::auth::{accept, Login, Opening};
 use super::backend::BackendConn;
 use super::cancel::CancelSlot;
@@ -36,7 +38,7 @@ use sqlmux_protocol::pg::backend as msg;
 use sqlmux_protocol::pg::frame::Message;
 use sqlmux_protocol::pg::frontend as fe;
 use sqlmux_protocol::pgsql;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -111,9 +113,9 @@ pub(super) struct Session {
     database: Arc<str>,
     /// Run-time parameters from the startup packet (name -> SQL value): what RESET ALL and
     /// DISCARD ALL return to.
-    startup_vars: BTreeMap<String, String>,
+    startup_vars: Vars,
     /// Run-time parameters the session has set (name -> SQL value), replayed on backends.
-    vars: BTreeMap<String, String>,
+    vars: Vars,
     /// A SET ran inside the open transaction: re-read those values when it ends.
     tx_vars: Vec<String>,
     /// ParameterStatus values as the client knows them.
@@ -143,6 +145,11 @@ pub(super) struct Session {
     seq: sequences::SequenceState,
     /// The last statement text, classified and digested once while it repeats.
     memo: StatementMemo<pgsql::Classification>,
+    /// The step queue of the last answer relayed, kept for the next (no allocation per
+    /// statement).
+    spare_steps: std::collections::VecDeque<relay::Step>,
+    /// The buffer of the last extended batch planned, kept for the next.
+    spare_out: bytes::BytesMut,
 }
 
 impl Session {
@@ -154,7 +161,8 @@ impl Session {
         login: Login,
         cancel: Arc<CancelSlot>,
     ) -> Self {
-        let startup_vars = vars::startup_vars(&login.params);
+        let startup_vars =
+            vars::shared_startup_vars(&shared.pg_startup_vars, vars::startup_vars(&login.params));
         Self {
             shared,
             client,
@@ -181,6 +189,8 @@ impl Session {
             published: None,
             seq: Default::default(),
             memo: StatementMemo::default(),
+            spare_steps: Default::default(),
+            spare_out: Default::default(),
         }
     }
 

@@ -98,6 +98,7 @@ impl Session {
             client,
             backend,
             params,
+            spare_steps,
             ..
         } = self;
         let lease = backend
@@ -281,7 +282,16 @@ impl Session {
             }
         }
         client.flush().await.map_err(SessionError::Client)?;
+        // Empty now: the next answer reuses it.
+        *spare_steps = steps;
         Ok(out)
+    }
+
+    /// An empty step queue (the last one's, when there was one).
+    pub(super) fn take_steps(&mut self) -> VecDeque<Step> {
+        let mut steps = std::mem::take(&mut self.spare_steps);
+        steps.clear();
+        steps
     }
 }
 

@@ -10,7 +10,6 @@ use sqlmux_protocol::pg::backend as msg;
 use sqlmux_protocol::pg::frame::Message;
 use sqlmux_protocol::pg::frontend as fe;
 use sqlmux_protocol::pgsql::{self, Classification, Flags, Kind};
-use std::collections::VecDeque;
 
 /// A statement whose effect on the session applies once it completes.
 pub(super) struct Effect {
@@ -83,7 +82,7 @@ impl Session {
             .await?;
         let effect = Effect { class, sql: text };
         let started = std::time::Instant::now();
-        let mut steps = VecDeque::with_capacity(1);
+        let mut steps = self.take_steps();
         if seq_plan.is_empty() && rewritten.is_none() {
             // The common case: the client's message as it came.
             steps.push_back(Step::Forward(Expect::Query { effect: Some(0) }));
@@ -110,11 +109,9 @@ impl Session {
         let hostgroup = self.cluster()?.writer_hostgroup;
         self.acquire(hostgroup).await?;
         self.send_to_backend(&m.raw).await?;
-        let outcome = self
-            .relay(VecDeque::from([Step::Forward(Expect::Query {
-                effect: None,
-            })]))
-            .await?;
+        let mut steps = self.take_steps();
+        steps.push_back(Step::Forward(Expect::Query { effect: None }));
+        let outcome = self.relay(steps).await?;
         self.after(outcome, Vec::new()).await
     }
 

@@ -3,6 +3,32 @@
 
 use sqlmux_protocol::pgsql::{SetCommand, SetValue};
 use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// A set of run-time parameters (name -> SQL value), shared copy-on-write: sessions that
+/// start with the same parameters share one map, so checking a pooled backend against a
+/// session is usually a pointer comparison.
+pub type Vars = Arc<BTreeMap<String, String>>;
+
+/// Distinct startup parameter sets shared; past it, sessions keep their own copy.
+const SHARED_STARTUP_SETS: usize = 256;
+
+/// The shared copy of a session's startup parameters (its own when the table is full).
+pub fn shared_startup_vars(
+    table: &crate::shared::FastMap<BTreeMap<String, String>, Vars>,
+    vars: BTreeMap<String, String>,
+) -> Vars {
+    if let Some(v) = table.get(&vars) {
+        return v.clone();
+    }
+    if table.len() >= SHARED_STARTUP_SETS {
+        return Arc::new(vars);
+    }
+    table
+        .entry(vars.clone())
+        .or_insert_with(|| Arc::new(vars))
+        .clone()
+}
 
 /// Startup parameters that are not run-time parameters.
 const NOT_GUCS: [&str; 3] = ["user", "database", "replication"];

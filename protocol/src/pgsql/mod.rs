@@ -17,6 +17,7 @@
 //! - `names`: identifiers and literals; [`statement_object`], [`insert_table`].
 //! - `sequences`: [`sequence_calls`] ([`SequenceCall`]), [`has_unrewritable_sequence_read`],
 //!   [`nextval_sequences`].
+//! - `shape`: [`integer_literals`], where texts of one shape differ.
 //! - `digest`: [`digest()`], [`digest_hash`] (the hint comment and the 64-bit hash are
 //!   shared with `crate::sql`).
 
@@ -30,6 +31,7 @@ mod lexer;
 mod names;
 mod sequences;
 mod set;
+mod shape;
 mod statements;
 mod walker;
 
@@ -45,3 +47,4 @@ pub use sequences::{
     has_unrewritable_sequence_read, nextval_sequences, sequence_calls, SequenceCall,
 };
 pub use set::{parse_set, SetCommand, SetValue};
+pub use shape::integer_literals;

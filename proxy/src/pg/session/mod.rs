@@ -188,7 +188,7 @@ impl Session {
             lost_backend: None,
             published: None,
             seq: Default::default(),
-            memo: StatementMemo::default(),
+            memo: StatementMemo::with_integer_literals(pgsql::integer_literals),
             spare_steps: Default::default(),
             spare_out: Default::default(),
         }

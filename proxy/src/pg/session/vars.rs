@@ -189,6 +189,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn equal_startup_parameters_share_one_map_until_the_table_is_full() {
+        let table = crate::shared::FastMap::default();
+        let params = |app: &str| startup_vars(&[("application_name".into(), app.into())]);
+        let a = shared_startup_vars(&table, params("a"));
+        let again = shared_startup_vars(&table, params("a"));
+        assert!(Arc::ptr_eq(&a, &again));
+        let b = shared_startup_vars(&table, params("b"));
+        assert!(!Arc::ptr_eq(&a, &b));
+        assert_eq!(b["application_name"], "'b'");
+        for i in 0..SHARED_STARTUP_SETS {
+            shared_startup_vars(&table, params(&i.to_string()));
+        }
+        assert_eq!(table.len(), SHARED_STARTUP_SETS);
+        let own = shared_startup_vars(&table, params("late"));
+        let own_again = shared_startup_vars(&table, params("late"));
+        assert!(
+            !Arc::ptr_eq(&own, &own_again),
+            "a full table shares no more"
+        );
+        assert_eq!(own, own_again);
+    }
+
+    #[test]
     fn startup_parameters_become_literals() {
         let v = startup_vars(&[
             ("user".into(), "u".into()),

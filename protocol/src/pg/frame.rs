@@ -71,19 +71,21 @@ pub fn peek_len(buf: &[u8], max: usize) -> Result<Option<usize>, FrameError> {
     Ok(Some(len + 1))
 }
 
-/// Length of the run of whole, well-formed messages at the start of `buf` whose type bytes
-/// `pass` accepts: these can be relayed as one block. Stops (without error) at an
-/// incomplete message, a refused type or a bad length, which [`decode_frame`] then handles.
+/// The whole, well-formed messages at the start of `buf`, as (type byte, whole message):
+/// a relay can walk them and pass a run on as one block. Stops (without error) at an
+/// incomplete message or a bad length, which [`decode_frame`] then handles.
 #[inline]
-pub fn leading_run(buf: &[u8], max: usize, pass: impl Fn(u8) -> bool) -> usize {
-    let mut at = 0;
-    while let Some(rest) = buf.get(at..) {
-        match (rest.first(), peek_len(rest, max)) {
-            (Some(&tag), Ok(Some(total))) if pass(tag) && total <= rest.len() => at += total,
-            _ => break,
-        }
-    }
-    at
+pub fn whole_messages(buf: &[u8], max: usize) -> impl Iterator<Item = (u8, &[u8])> {
+    let mut rest = buf;
+    std::iter::from_fn(move || {
+        let (&tag, total) = match (rest.first(), peek_len(rest, max)) {
+            (Some(tag), Ok(Some(total))) if total <= rest.len() => (tag, total),
+            _ => return None,
+        };
+        let (message, after) = rest.split_at(total);
+        rest = after;
+        Some((tag, message))
+    })
 }
 
 /// Takes one whole regular message off the front of `buf`.
@@ -129,19 +131,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn leading_run_covers_whole_accepted_messages_only() {
-        let rows = |t: u8| t == b'T' || t == b'D';
+    fn whole_messages_stop_at_an_incomplete_or_bad_one() {
+        let lens = |buf: &[u8], max: usize| -> Vec<(u8, usize)> {
+            whole_messages(buf, max)
+                .map(|(t, m)| (t, m.len()))
+                .collect()
+        };
         // RowDescription, two DataRows, CommandComplete, ReadyForQuery.
         let buf = b"T\0\0\0\x06abD\0\0\0\x05xD\0\0\0\x04C\0\0\0\x0dSELECT 2\0Z\0\0\0\x05I";
-        assert_eq!(leading_run(buf, 1 << 20, rows), 7 + 6 + 5);
+        assert_eq!(
+            lens(buf, 1 << 20),
+            vec![(b'T', 7), (b'D', 6), (b'D', 5), (b'C', 14), (b'Z', 6)]
+        );
         // Stops at an incomplete DataRow.
-        assert_eq!(leading_run(&buf[..15], 1 << 20, rows), 13);
-        assert_eq!(leading_run(&buf[..4], 1 << 20, rows), 0);
-        // Stops at a refused first message, and at a bad or too large length.
-        assert_eq!(leading_run(&buf[18..], 1 << 20, rows), 0);
-        assert_eq!(leading_run(b"D\0\0\0\x02D\0\0\0\x04", 1 << 20, rows), 0);
-        assert_eq!(leading_run(b"D\0\0\0\x04D\0\0\x01\0", 100, rows), 5);
-        assert_eq!(leading_run(b"", 100, rows), 0);
+        assert_eq!(lens(&buf[..15], 1 << 20), vec![(b'T', 7), (b'D', 6)]);
+        assert!(lens(&buf[..4], 1 << 20).is_empty());
+        // Stops at a bad or too large length.
+        assert!(lens(b"D\0\0\0\x02D\0\0\0\x04", 1 << 20).is_empty());
+        assert_eq!(lens(b"D\0\0\0\x04D\0\0\x01\0", 100), vec![(b'D', 5)]);
+        assert!(lens(b"", 100).is_empty());
     }
 
     #[test]

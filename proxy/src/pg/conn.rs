@@ -4,7 +4,7 @@
 use crate::stream::MaybeTls;
 use bytes::Buf;
 use bytes::{Bytes, BytesMut};
-use sqlmux_protocol::pg::frame::{decode_frame, decode_startup, leading_run, FrameError, Message};
+use sqlmux_protocol::pg::frame::{decode_frame, decode_startup, FrameError, Message};
 use std::io;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -125,11 +125,14 @@ impl PgConn {
         }
     }
 
-    /// Moves the run of whole buffered messages whose types `pass` accepts into `to`'s
-    /// queue with one copy (rows of a result, relayed without looking inside); returns its
-    /// length.
-    pub fn relay_run(&mut self, to: &mut PgConn, pass: impl Fn(u8) -> bool) -> usize {
-        let run = leading_run(&self.rbuf, MAX_MESSAGE, pass);
+    /// Moves the leading bytes of the buffered input that `scan` measures (whole messages it
+    /// accepts) into `to`'s queue with one copy; returns how many.
+    pub fn forward_buffered(
+        &mut self,
+        to: &mut PgConn,
+        scan: impl FnOnce(&[u8]) -> usize,
+    ) -> usize {
+        let run = scan(&self.rbuf).min(self.rbuf.len());
         if run > 0 {
             to.queue(&self.rbuf[..run]);
             self.rbuf.advance(run);

@@ -15,7 +15,7 @@ use sqlmux_protocol::pg::backend as msg;
 use sqlmux_protocol::pg::frame::Message;
 use sqlmux_protocol::pg::frontend as fe;
 use sqlmux_protocol::pgsql::{self, Classification};
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 /// The Flush message.
@@ -23,21 +23,22 @@ const FLUSH: &[u8] = b"H\0\0\0\x04";
 
 /// What the backend is sent for a batch, and what to do with the answers.
 #[derive(Default)]
-struct Plan {
+struct Plan<'a> {
     out: BytesMut,
     steps: VecDeque<Step>,
     effects: Vec<Effect>,
     /// The unnamed statement was parsed (or re-sent) in this batch.
     unnamed_ready: bool,
-    /// Portal name -> index into `effects` of the statement bound to it.
-    portals: HashMap<Vec<u8>, Option<usize>>,
+    /// Portal names bound in this batch, with the index into `effects` of the statement
+    /// bound (a later Bind of the same name comes later).
+    portals: Vec<(&'a [u8], Option<usize>)>,
     /// sqlmux refused a message: the rest up to Sync is not sent.
     failed: bool,
     /// A lastval()/currval() call stays for the backend to answer.
     native_read: bool,
 }
 
-impl Plan {
+impl Plan<'_> {
     fn refuse(&mut self, code: &str, text: &str) {
         self.steps
             .push_back(Step::Inject(msg::error_response("ERROR", code, text)));
@@ -171,11 +172,11 @@ impl Session {
     }
 
     /// Translates the client's messages for the held backend.
-    fn plan(
+    fn plan<'a>(
         &mut self,
-        batch: &[Message],
+        batch: &'a [Message],
         classes: &[Classification],
-    ) -> Result<Plan, SessionError> {
+    ) -> Result<Plan<'a>, SessionError> {
         let mut out = std::mem::take(&mut self.spare_out);
         out.clear();
         out.reserve(batch.iter().map(|m| m.raw.len()).sum::<usize>() + 64);
@@ -217,7 +218,12 @@ impl Session {
                 }
                 fe::EXECUTE => {
                     let portal = fe::execute_portal(m.body())?;
-                    let effect = plan.portals.get(portal).copied().flatten();
+                    let effect = plan
+                        .portals
+                        .iter()
+                        .rev()
+                        .find(|(name, _)| *name == portal)
+                        .and_then(|(_, effect)| *effect);
                     plan.out.extend_from_slice(&m.raw);
                     plan.steps
                         .push_back(Step::Forward(Expect::Execute { effect }));
@@ -324,9 +330,8 @@ impl Session {
         Ok(())
     }
 
-    fn plan_bind(&mut self, m: &Message, plan: &mut Plan) -> Result<(), SessionError> {
+    fn plan_bind<'a>(&mut self, m: &'a Message, plan: &mut Plan<'a>) -> Result<(), SessionError> {
         let (portal, name, _) = fe::bind_names(m.body())?;
-        let portal = portal.to_vec();
         if name.is_empty() {
             self.resend_unnamed(plan);
             plan.out.extend_from_slice(&m.raw);
@@ -338,7 +343,7 @@ impl Session {
                 plan.effects.push(e);
                 plan.effects.len() - 1
             });
-            plan.portals.insert(portal, index);
+            plan.portals.push((portal, index));
         } else {
             let Some(s) = self.statements.get(name).cloned() else {
                 plan.refuse("26000", &missing(name));
@@ -351,7 +356,7 @@ impl Session {
                 class: s.class,
                 sql: s.query.clone(),
             });
-            plan.portals.insert(portal, Some(plan.effects.len() - 1));
+            plan.portals.push((portal, Some(plan.effects.len() - 1)));
         }
         plan.steps.push_back(Step::Forward(Expect::Bind));
         Ok(())

@@ -3,11 +3,12 @@
 //! sqlmux added), or sqlmux answers in its place (a statement the backend already has).
 
 use super::super::backend::BackendError;
-use super::super::conn::{ConnError, PgConn};
+use super::super::conn::{ConnError, PgConn, MAX_MESSAGE};
 use super::super::error::SessionError;
 use super::Session;
 use bytes::Bytes;
 use sqlmux_protocol::pg::backend as msg;
+use sqlmux_protocol::pg::frame;
 use sqlmux_protocol::pg::frontend as fe;
 use std::collections::VecDeque;
 
@@ -67,18 +68,84 @@ pub(super) struct Outcome {
     pub captured: Vec<Option<String>>,
 }
 
-/// Message types relayed in bulk while `step` waits: DataRow and CopyData (and a Query's
-/// RowDescription), which the per-message path would forward unchanged.
-fn bulk_types(step: &Step) -> Option<fn(u8) -> bool> {
-    match step {
-        Step::Forward(Expect::Query { .. }) => {
-            Some(|t| matches!(t, msg::DATA_ROW | msg::ROW_DESCRIPTION | msg::COPY_DATA))
+/// Whether a message of type `tag` completes `expect` (ReadyForQuery aside); a completed
+/// Execute's effect is noted in `out`.
+fn completes(expect: Expect, tag: u8, out: &mut Outcome) -> bool {
+    match expect {
+        Expect::Parse { .. } => tag == msg::PARSE_COMPLETE,
+        Expect::Bind => tag == msg::BIND_COMPLETE,
+        Expect::DescribeStatement | Expect::DescribePortal => {
+            tag == msg::ROW_DESCRIPTION || tag == msg::NO_DATA
         }
-        Step::Forward(Expect::Execute { .. }) => {
-            Some(|t| matches!(t, msg::DATA_ROW | msg::COPY_DATA))
+        Expect::Execute { effect } => {
+            if tag == msg::COMMAND_COMPLETE {
+                if let Some(i) = effect {
+                    out.completed.push(i);
+                }
+            }
+            matches!(
+                tag,
+                msg::COMMAND_COMPLETE | msg::EMPTY_QUERY_RESPONSE | msg::PORTAL_SUSPENDED
+            )
         }
-        _ => None,
+        Expect::Close => tag == msg::CLOSE_COMPLETE,
+        Expect::Sync | Expect::Query { .. } => false,
     }
+}
+
+/// A ReadyForQuery answered `expect` with `status`: the transaction status, and a Query's
+/// effect unless one of its statements failed.
+fn ready(expect: Expect, status: u8, out: &mut Outcome, query_failed: &mut bool) {
+    out.status = Some(status);
+    if let Expect::Query { effect: Some(i) } = expect {
+        if !*query_failed {
+            out.completed.push(i);
+        }
+    }
+    *query_failed = false;
+}
+
+/// How many leading bytes of the backend's buffered answer pass to the client as one block:
+/// whole messages answering `Forward` steps whose handling is plain (not an error, notice,
+/// parameter status or COPY IN/BOTH). Advances the steps and the outcome exactly as the
+/// per-message path would; that path takes over at the first other message.
+fn plain_run(
+    buf: &[u8],
+    steps: &mut VecDeque<Step>,
+    out: &mut Outcome,
+    query_failed: &mut bool,
+) -> usize {
+    let mut run = 0;
+    for (tag, message) in frame::whole_messages(buf, MAX_MESSAGE) {
+        let Some(Step::Forward(expect)) = steps.front() else {
+            break;
+        };
+        let expect = *expect;
+        let done = match tag {
+            msg::NOTICE_RESPONSE
+            | msg::NOTIFICATION_RESPONSE
+            | msg::PARAMETER_STATUS
+            | msg::ERROR_RESPONSE
+            | msg::COPY_IN_RESPONSE
+            | msg::COPY_BOTH_RESPONSE => break,
+            msg::READY_FOR_QUERY => {
+                let Ok(status) = msg::ready_status(&message[5..]) else {
+                    break;
+                };
+                ready(expect, status, out, query_failed);
+                true
+            }
+            _ => {
+                out.bytes += message.len() as u64;
+                completes(expect, tag, out)
+            }
+        };
+        run += message.len();
+        if done {
+            steps.pop_front();
+        }
+    }
+    run
 }
 
 fn backend_err(address: &str, e: ConnError) -> SessionError {
@@ -113,18 +180,17 @@ impl Session {
                 client.queue(bytes);
                 steps.pop_front();
             }
+            // Plain answers (rows above all) pass as one block, without a copy each.
+            let run = conn.conn.forward_buffered(client, |buf| {
+                plain_run(buf, &mut steps, &mut out, &mut query_failed)
+            });
+            if run > 0 {
+                client.flush_if_full().await.map_err(SessionError::Client)?;
+                continue;
+            }
             let Some(head) = steps.front().cloned() else {
                 break;
             };
-            // Rows pass as one block, unread: they neither end nor change a step.
-            if let Some(pass) = bulk_types(&head) {
-                let run = conn.conn.relay_run(client, pass);
-                if run > 0 {
-                    out.bytes += run as u64;
-                    client.flush_if_full().await.map_err(SessionError::Client)?;
-                    continue;
-                }
-            }
             if conn.conn.buffered() == 0 {
                 // About to wait for the backend: let the client see what came so far.
                 client.flush().await.map_err(SessionError::Client)?;
@@ -213,19 +279,12 @@ impl Session {
                     continue;
                 }
                 msg::READY_FOR_QUERY => {
-                    out.status =
-                        Some(
-                            msg::ready_status(m.body()).map_err(|e| SessionError::Backend {
-                                address: address.to_string(),
-                                source: e.into(),
-                            })?,
-                        );
-                    if let Expect::Query { effect: Some(i) } = expect {
-                        if !query_failed {
-                            out.completed.push(i);
-                        }
-                    }
-                    query_failed = false;
+                    let status =
+                        msg::ready_status(m.body()).map_err(|e| SessionError::Backend {
+                            address: address.to_string(),
+                            source: e.into(),
+                        })?;
+                    ready(expect, status, &mut out, &mut query_failed);
                     if !swallow {
                         client.queue(&m.raw);
                     }
@@ -256,28 +315,7 @@ impl Session {
                 client.queue(&m.raw);
                 client.flush_if_full().await.map_err(SessionError::Client)?;
             }
-            let done = match expect {
-                Expect::Parse { .. } => tag == msg::PARSE_COMPLETE,
-                Expect::Bind => tag == msg::BIND_COMPLETE,
-                Expect::DescribeStatement | Expect::DescribePortal => {
-                    tag == msg::ROW_DESCRIPTION || tag == msg::NO_DATA
-                }
-                Expect::Execute { effect } => {
-                    let done = matches!(
-                        tag,
-                        msg::COMMAND_COMPLETE | msg::EMPTY_QUERY_RESPONSE | msg::PORTAL_SUSPENDED
-                    );
-                    if tag == msg::COMMAND_COMPLETE {
-                        if let Some(i) = effect {
-                            out.completed.push(i);
-                        }
-                    }
-                    done
-                }
-                Expect::Close => tag == msg::CLOSE_COMPLETE,
-                Expect::Sync | Expect::Query { .. } => false,
-            };
-            if done {
+            if completes(expect, tag, &mut out) {
                 steps.pop_front();
             }
         }
@@ -313,5 +351,91 @@ async fn copy_in(client: &mut PgConn, backend: &mut PgConn) -> Result<(), CopyEr
             fe::SYNC | fe::FLUSH => backend.flush().await.map_err(CopyError::Backend)?,
             _ => backend.flush_if_full().await.map_err(CopyError::Backend)?,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PARSE_COMPLETE: &[u8] = b"1\0\0\0\x04";
+    const BIND_COMPLETE: &[u8] = b"2\0\0\0\x04";
+    const ROW_DESCRIPTION: &[u8] = b"T\0\0\0\x06ab";
+    const DATA_ROW: &[u8] = b"D\0\0\0\x05x";
+    const COMMAND_COMPLETE: &[u8] = b"C\0\0\0\x0dSELECT 1\0";
+    const READY_IDLE: &[u8] = b"Z\0\0\0\x05I";
+    const ERROR: &[u8] = b"E\0\0\0\x08Mno\0";
+
+    fn forward(expects: &[Expect]) -> VecDeque<Step> {
+        expects.iter().map(|e| Step::Forward(*e)).collect()
+    }
+
+    #[test]
+    fn a_plain_extended_answer_passes_as_one_block() {
+        let buf = [
+            PARSE_COMPLETE,
+            BIND_COMPLETE,
+            ROW_DESCRIPTION,
+            DATA_ROW,
+            COMMAND_COMPLETE,
+            READY_IDLE,
+        ]
+        .concat();
+        let mut steps = forward(&[
+            Expect::Parse { id: None },
+            Expect::Bind,
+            Expect::DescribePortal,
+            Expect::Execute { effect: Some(0) },
+            Expect::Sync,
+        ]);
+        let (mut out, mut failed) = (Outcome::default(), false);
+        assert_eq!(
+            plain_run(&buf, &mut steps, &mut out, &mut failed),
+            buf.len()
+        );
+        assert!(steps.is_empty());
+        assert_eq!(out.completed, vec![0]);
+        assert_eq!(out.status, Some(b'I'));
+        assert_eq!(out.bytes, (buf.len() - READY_IDLE.len()) as u64);
+    }
+
+    #[test]
+    fn an_error_a_swallowed_step_or_half_a_message_stops_the_block() {
+        let expects = [Expect::Parse { id: None }, Expect::Bind, Expect::Sync];
+        let buf = [PARSE_COMPLETE, ERROR, READY_IDLE].concat();
+        let mut steps = forward(&expects);
+        let (mut out, mut failed) = (Outcome::default(), false);
+        assert_eq!(plain_run(&buf, &mut steps, &mut out, &mut failed), 5);
+        assert_eq!(steps.front(), Some(&Step::Forward(Expect::Bind)));
+
+        let mut steps: VecDeque<Step> = [Step::Swallow(Expect::Parse { id: None })].into();
+        assert_eq!(
+            plain_run(PARSE_COMPLETE, &mut steps, &mut out, &mut failed),
+            0
+        );
+
+        let mut steps = forward(&expects);
+        let half = [PARSE_COMPLETE, &BIND_COMPLETE[..3]].concat();
+        assert_eq!(plain_run(&half, &mut steps, &mut out, &mut failed), 5);
+        assert_eq!(steps.len(), 2);
+    }
+
+    #[test]
+    fn a_query_whose_statement_failed_completes_no_effect() {
+        let buf = [COMMAND_COMPLETE, READY_IDLE].concat();
+        let mut steps = forward(&[Expect::Query { effect: Some(3) }]);
+        let (mut out, mut failed) = (Outcome::default(), true);
+        assert_eq!(
+            plain_run(&buf, &mut steps, &mut out, &mut failed),
+            buf.len()
+        );
+        assert!(out.completed.is_empty());
+        assert!(!failed, "the next Query starts clean");
+        let mut steps = forward(&[Expect::Query { effect: Some(3) }]);
+        assert_eq!(
+            plain_run(&buf, &mut steps, &mut out, &mut failed),
+            buf.len()
+        );
+        assert_eq!(out.completed, vec![3]);
     }
 }

@@ -115,6 +115,8 @@ enum Handoff<C> {
 struct Waiter<C> {
     partition: Partition,
     handoff: tokio::sync::oneshot::Sender<Handoff<C>>,
+    /// When it gives up: the pool's expiry task drops it then, which ends its wait.
+    deadline: Instant,
 }
 
 /// The pool of one server.
@@ -126,6 +128,9 @@ pub struct ServerPool<C> {
     /// one of its partition, a freed slot to the oldest one (no thundering herd, no
     /// starvation). Lock order: `waiters`, then `idle`.
     waiters: Mutex<std::collections::VecDeque<Waiter<C>>>,
+    /// An expiry task runs (changed only under the `waiters` lock): one timer per pool
+    /// while checkouts wait, instead of one per waiting checkout.
+    expiry_running: std::sync::atomic::AtomicBool,
     outstanding: AtomicUsize,
     /// Most connections lent at once since the last reap.
     peak: AtomicUsize,
@@ -321,6 +326,7 @@ impl<C> ServerPool<C> {
             limit: Arc::new(Semaphore::new(max_connections as usize)),
             idle: Mutex::new(HashMap::new()),
             waiters: Mutex::new(std::collections::VecDeque::new()),
+            expiry_running: std::sync::atomic::AtomicBool::new(false),
             outstanding: AtomicUsize::new(0),
             peak: AtomicUsize::new(0),
             recent_peaks: Mutex::new(std::collections::VecDeque::new()),
@@ -405,51 +411,6 @@ impl<C> ServerPool<C> {
         let ms = settings.max_lifetime.as_millis().min(u128::from(u64::MAX)) as u64;
         if self.max_lifetime_ms.load(Ordering::Relaxed) != ms {
             self.max_lifetime_ms.store(ms, Ordering::Relaxed);
-        }
-    }
-
-    /// Queues a checkout of `partition` until a connection or a slot is handed to it, or
-    /// `settings.wait_timeout` after `started` (`Err`). Before queueing it looks again, under
-    /// the queue's lock, for what may have been freed since the caller looked.
-    async fn wait(
-        &self,
-        partition: &Partition,
-        started: Instant,
-        settings: &PoolSettings,
-    ) -> Result<Handoff<C>, ()> {
-        let mut rx = {
-            let Ok(mut waiters) = self.waiters.lock() else {
-                return Err(());
-            };
-            if let Some(idle) = self.take_idle(partition) {
-                return Ok(Handoff::Conn(idle));
-            }
-            if let Some(permit) = self.free_slot(partition) {
-                return Ok(Handoff::Slot(permit));
-            }
-            // Checkouts that gave up are skipped by checkin; sweeping them at each doubling
-            // keeps the queue bounded in amortized O(1) (a sweep per enqueue costs
-            // O(waiters) with hundreds queued).
-            if waiters.len() >= 16 && waiters.len().is_power_of_two() {
-                waiters.retain(|x| !x.handoff.is_closed());
-            }
-            let (tx, rx) = tokio::sync::oneshot::channel();
-            waiters.push_back(Waiter {
-                partition: partition.clone(),
-                handoff: tx,
-            });
-            rx
-        };
-        let deadline = tokio::time::Instant::from_std(started) + settings.wait_timeout;
-        match tokio::time::timeout_at(deadline, &mut rx).await {
-            Ok(Ok(handed)) => Ok(handed),
-            // Dropped unsent: only when the pool itself goes away.
-            Ok(Err(_)) => Err(()),
-            Err(_) => {
-                // A handoff that raced with the deadline is still taken.
-                rx.close();
-                rx.try_recv().map_err(|_| ())
-            }
         }
     }
 
@@ -573,6 +534,70 @@ impl<C> ServerPool<C> {
             .lock()
             .map(|i| i.values().map(Vec::len).sum())
             .unwrap_or(0)
+    }
+}
+
+impl<C: Send + 'static> ServerPool<C> {
+    /// Queues a checkout of `partition` until a connection or a slot is handed to it, or
+    /// `settings.wait_timeout` after `started` (`Err`). Before queueing it looks again, under
+    /// the queue's lock, for what may have been freed since the caller looked.
+    async fn wait(
+        self: &Arc<Self>,
+        partition: &Partition,
+        started: Instant,
+        settings: &PoolSettings,
+    ) -> Result<Handoff<C>, ()> {
+        let rx = {
+            let Ok(mut waiters) = self.waiters.lock() else {
+                return Err(());
+            };
+            if let Some(idle) = self.take_idle(partition) {
+                return Ok(Handoff::Conn(idle));
+            }
+            if let Some(permit) = self.free_slot(partition) {
+                return Ok(Handoff::Slot(permit));
+            }
+            // Checkouts that gave up are skipped by checkin; sweeping them at each doubling
+            // keeps the queue bounded in amortized O(1) (a sweep per enqueue costs
+            // O(waiters) with hundreds queued).
+            if waiters.len() >= 16 && waiters.len().is_power_of_two() {
+                waiters.retain(|x| !x.handoff.is_closed());
+            }
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            waiters.push_back(Waiter {
+                partition: partition.clone(),
+                handoff: tx,
+                deadline: started + settings.wait_timeout,
+            });
+            if !self.expiry_running.swap(true, Ordering::Relaxed) {
+                tokio::spawn(Self::expire_waiters(self.clone()));
+            }
+            rx
+        };
+        // A waiter whose deadline passed is dropped by the expiry task: `Err`.
+        rx.await.map_err(|_| ())
+    }
+
+    /// While checkouts wait: drops those past their deadline (their wait ends with an
+    /// error), sleeping until the earliest deadline left; ends when none waits.
+    async fn expire_waiters(pool: Arc<Self>) {
+        loop {
+            let next = {
+                let Ok(mut waiters) = pool.waiters.lock() else {
+                    return;
+                };
+                let now = Instant::now();
+                waiters.retain(|w| w.deadline > now && !w.handoff.is_closed());
+                match waiters.iter().map(|w| w.deadline).min() {
+                    Some(deadline) => deadline,
+                    None => {
+                        pool.expiry_running.store(false, Ordering::Relaxed);
+                        return;
+                    }
+                }
+            };
+            tokio::time::sleep_until(tokio::time::Instant::from_std(next)).await;
+        }
     }
 }
 
@@ -719,6 +744,7 @@ impl<C> Pools<C> {
         connect: F,
     ) -> Result<Lease<C>, PoolError>
     where
+        C: Send + 'static,
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<C, E>>,
         E: std::fmt::Display,

@@ -399,3 +399,39 @@ async fn a_connection_past_its_lifetime_is_closed_when_returned() {
     assert_eq!(server.idle_count(), 0);
     assert_eq!(server.stats.open(), 0);
 }
+
+#[tokio::test]
+async fn waiters_give_up_at_their_own_deadlines() {
+    let pools: Arc<Pools<u32>> = Arc::new(Pools::default());
+    let server = pools.server(&Arc::from("s:1"), 1);
+    let _held = pools
+        .checkout(&server, 10, part("u"), &settings(100), || ok(1))
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let (p1, s1, p2, s2) = (pools.clone(), server.clone(), pools.clone(), server.clone());
+    let short = tokio::spawn(async move {
+        p1.checkout(&s1, 10, part("u"), &settings(50), || ok(2))
+            .await
+            .err()
+    });
+    let long = tokio::spawn(async move {
+        p2.checkout(&s2, 10, part("u"), &settings(400), || ok(3))
+            .await
+            .err()
+    });
+    assert!(matches!(
+        short.await.unwrap(),
+        Some(PoolError::WaitTimeout { .. })
+    ));
+    let short_done = started.elapsed();
+    assert!(matches!(
+        long.await.unwrap(),
+        Some(PoolError::WaitTimeout { .. })
+    ));
+    let long_done = started.elapsed();
+    // Each one waited its own bound (one expiry timer serves the whole queue).
+    assert!(short_done < Duration::from_millis(300), "{short_done:?}");
+    assert!(long_done >= Duration::from_millis(400), "{long_done:?}");
+    assert_eq!(server.stats.wait_timeouts.load(Ordering::Relaxed), 2);
+}

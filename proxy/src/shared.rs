@@ -12,6 +12,9 @@ use std::sync::Arc;
 /// seeded per process) instead of SipHash.
 pub type FastMap<K, V> = dashmap::DashMap<K, V, foldhash::fast::RandomState>;
 
+/// Distinct user and database names shared; past it, sessions keep their own copy.
+const SHARED_NAMES: usize = 4096;
+
 /// State shared by the sessions of one `run`; nothing global.
 pub struct Shared {
     /// Users, rules, settings: swapped whole on reload.
@@ -29,6 +32,9 @@ pub struct Shared {
     /// Startup parameter sets shared by the PostgreSQL sessions that start with them.
     pub pg_startup_vars:
         FastMap<std::collections::BTreeMap<String, String>, crate::pg::session::Vars>,
+    /// User and database names shared by the sessions that use them, so that comparing
+    /// two sessions' pool partitions is usually a pointer comparison.
+    pub names: FastMap<Arc<str>, ()>,
     /// PostgreSQL sessions' cancel keys and the backends they use.
     pub pg_cancel: crate::pg::cancel::CancelRegistry,
     /// Per user: (password, salt, salted password) for SCRAM, computed once.
@@ -70,6 +76,7 @@ impl Shared {
             pg_cancel: Default::default(),
             pg_seq_candidates: dashmap::DashMap::new(),
             pg_startup_vars: Default::default(),
+            names: Default::default(),
             pg_scram_secrets: dashmap::DashMap::new(),
             pg_scram_tls,
             client_tls,
@@ -78,6 +85,11 @@ impl Shared {
             stats: crate::stats::ProxyStats::default(),
             next_connection_id: AtomicU32::new(1),
         })
+    }
+
+    /// The shared copy of a user or database name (a new one once the table is full).
+    pub fn name(&self, name: &str) -> Arc<str> {
+        shared_name(&self.names, name)
     }
 
     /// Publishes a topology built for the next generation (compare-and-set against any
@@ -115,5 +127,37 @@ impl Shared {
     /// A fresh client connection id.
     pub fn next_connection_id(&self) -> u32 {
         self.next_connection_id.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+/// The copy of `name` in `table` (added while the table has room).
+fn shared_name(table: &FastMap<Arc<str>, ()>, name: &str) -> Arc<str> {
+    if let Some(entry) = table.get(name) {
+        return entry.key().clone();
+    }
+    let name: Arc<str> = Arc::from(name);
+    if table.len() < SHARED_NAMES {
+        table.insert(name.clone(), ());
+    }
+    name
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_shared_until_the_table_is_full() {
+        let table = FastMap::default();
+        let a = shared_name(&table, "ledger");
+        assert!(Arc::ptr_eq(&a, &shared_name(&table, "ledger")));
+        for i in 0..SHARED_NAMES {
+            shared_name(&table, &i.to_string());
+        }
+        assert_eq!(table.len(), SHARED_NAMES);
+        let late = shared_name(&table, "late");
+        assert_eq!(&*late, "late");
+        assert!(!Arc::ptr_eq(&late, &shared_name(&table, "late")));
+        assert!(Arc::ptr_eq(&a, &shared_name(&table, "ledger")));
     }
 }

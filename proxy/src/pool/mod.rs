@@ -499,6 +499,11 @@ impl<C> ServerPool<C> {
         }
     }
 
+    /// The server's address.
+    pub fn address(&self) -> &Arc<str> {
+        &self.address
+    }
+
     fn now_ms(&self) -> u64 {
         self.born.elapsed().as_millis() as u64
     }

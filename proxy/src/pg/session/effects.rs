@@ -15,7 +15,7 @@ impl Session {
     pub(super) async fn after(
         &mut self,
         outcome: super::relay::Outcome,
-        effects: Vec<Effect>,
+        effects: &[Effect],
     ) -> Result<(), SessionError> {
         let in_tx = self.tx_status != b'I' || outcome.status.is_some_and(|s| s != b'I');
         let mut recheck = Flags::empty();

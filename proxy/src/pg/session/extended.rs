@@ -127,7 +127,7 @@ impl Session {
             batch.clear();
             self.batch = batch;
         }
-        self.after(outcome, effects).await
+        self.after(outcome, &effects).await
     }
 
     /// The statement text that decides the route, and whether the batch only reads.

@@ -48,32 +48,38 @@ impl Session {
     }
 
     async fn checkout(&mut self, hostgroup: u32) -> Result<Lease<BackendConn>, SessionError> {
-        let rt = self.shared.runtime.load_full();
-        let topology = self.shared.topology.load_full();
         let pools = &self.shared.pg_pools;
-        let server = pools
-            .pick(&topology, hostgroup)
-            .ok_or_else(|| pools.no_server(&topology, hostgroup))?;
-        let pool = pools.server(&server.address, server.max_connections);
+        // What the checkout needs, read from the snapshots without holding them (no shared
+        // reference count touched per statement).
+        let (pool, tls, settings, statement_limit) = {
+            let rt = self.shared.runtime.load();
+            let topology = self.shared.topology.load();
+            let server = pools
+                .pick(&topology, hostgroup)
+                .ok_or_else(|| pools.no_server(&topology, hostgroup))?;
+            let pool = pools.server(&server.address, server.max_connections);
+            let limit = rt.postgres.backend_statement_limit;
+            (pool, server.tls, rt.pool.clone(), limit)
+        };
         let partition = Partition {
             user: self.user_name.clone(),
             schema: self.database.clone(),
             flavor: 0,
         };
         let params = ConnectParams {
-            address: &server.address,
+            address: pool.address(),
             user: &self.user.name,
             password: &self.user.password,
             database: &self.database,
-            tls: server.tls,
+            tls,
             connector: &self.shared.backend_tls,
-            statement_limit: rt.postgres.backend_statement_limit,
+            statement_limit,
         };
         let mut refused = None;
         let refused_slot = &mut refused;
-        let timeout = rt.pool.connect_timeout;
+        let timeout = settings.connect_timeout;
         let lease = pools
-            .checkout(&pool, hostgroup, partition, &rt.pool, move || async move {
+            .checkout(&pool, hostgroup, partition, &settings, move || async move {
                 BackendConn::connect(&params, timeout).await.map_err(|e| {
                     let text = e.to_string();
                     if let BackendError::Server(info) = e {

@@ -163,14 +163,15 @@ impl Session {
     ) -> Self {
         let startup_vars =
             vars::shared_startup_vars(&shared.pg_startup_vars, vars::startup_vars(&login.params));
+        let (user_name, database) = (shared.name(&login.user.name), shared.name(&login.database));
         Self {
             shared,
             client,
             peer,
             id,
-            user_name: Arc::from(login.user.name.as_str()),
+            user_name,
             user: login.user,
-            database: Arc::from(login.database.as_str()),
+            database,
             vars: startup_vars.clone(),
             startup_vars,
             tx_vars: Vec::new(),
@@ -234,24 +235,17 @@ impl Session {
         loop {
             // A session holding a backend between requests (a pin) also watches it: LISTEN
             // notifications are relayed as they come, and an OFFLINE_HARD close ends it.
-            let event = {
-                let client = &mut self.client;
-                let backend = self.backend.as_mut();
-                let watch = async {
-                    match backend {
-                        Some(lease) => {
-                            let (conn, closed) = lease.conn_and_closed();
-                            tokio::select! {
-                                m = conn.conn.read() => Event::Backend(m),
-                                _ = closed => Event::Closed,
-                            }
-                        }
-                        None => std::future::pending().await,
+            let event = match self.backend.as_mut() {
+                // The usual case between transactions: only the client can speak.
+                None => Event::Client(self.client.read().await),
+                Some(lease) => {
+                    let client = &mut self.client;
+                    let (conn, closed) = lease.conn_and_closed();
+                    tokio::select! {
+                        read = client.read() => Event::Client(read),
+                        m = conn.conn.read() => Event::Backend(m),
+                        _ = closed => Event::Closed,
                     }
-                };
-                tokio::select! {
-                    read = client.read() => Event::Client(read),
-                    e = watch => e,
                 }
             };
             let read = match event {

@@ -101,7 +101,7 @@ impl Session {
         let outcome = self.relay(steps).await?;
         self.absorb_captures(&seq_plan, &outcome.captured);
         self.count_statement(hostgroup, &effect.sql, started, outcome.bytes);
-        self.after(outcome, vec![effect]).await
+        self.after(outcome, std::slice::from_ref(&effect)).await
     }
 
     /// A FunctionCall: relayed to the writer (or the held backend).
@@ -112,7 +112,7 @@ impl Session {
         let mut steps = self.take_steps();
         steps.push_back(Step::Forward(Expect::Query { effect: None }));
         let outcome = self.relay(steps).await?;
-        self.after(outcome, Vec::new()).await
+        self.after(outcome, &[]).await
     }
 
     /// Counts a statement in the proxy's and its server's statistics.

@@ -68,6 +68,20 @@ impl<C: Copy> StatementMemo<C> {
         *self.digest.get_or_insert_with(|| digest(sql))
     }
 
+    /// The class and the digest hash of `sql`, with one look at the memo.
+    pub fn class_and_digest(
+        &mut self,
+        sql: &[u8],
+        classify: impl FnOnce(&[u8]) -> C,
+        digest: impl FnOnce(&[u8]) -> u64,
+    ) -> (C, u64) {
+        if !self.holds(sql) {
+            return (classify(sql), digest(sql));
+        }
+        let class = *self.class.get_or_insert_with(|| classify(sql));
+        (class, *self.digest.get_or_insert_with(|| digest(sql)))
+    }
+
     /// Whether the memo is about `sql` now (it switches to `sql` when that is short enough).
     fn holds(&mut self, sql: &[u8]) -> bool {
         if self.text == sql {
@@ -96,18 +110,22 @@ impl<C: Copy> StatementMemo<C> {
         if self.class.is_none() && self.digest.is_none() {
             return false;
         }
-        // Cheap test first: the first difference must touch a digit.
-        let first = self
-            .text
-            .iter()
-            .zip(sql)
-            .take_while(|(a, b)| a == b)
-            .count();
-        let digit = |t: &[u8], i: usize| t.get(i).is_some_and(u8::is_ascii_digit);
-        let near =
-            digit(&self.text, first) || digit(sql, first) || (first > 0 && digit(sql, first - 1));
-        if !near {
-            return false;
+        if self.integers.is_none() {
+            // Before lexing for the spans, a cheap test: the first difference must touch a
+            // digit.
+            let first = self
+                .text
+                .iter()
+                .zip(sql)
+                .take_while(|(a, b)| a == b)
+                .count();
+            let digit = |t: &[u8], i: usize| t.get(i).is_some_and(u8::is_ascii_digit);
+            let near = digit(&self.text, first)
+                || digit(sql, first)
+                || (first > 0 && digit(sql, first - 1));
+            if !near {
+                return false;
+            }
         }
         let old = &self.text;
         let spans = self.integers.get_or_insert_with(|| integers_of(old));
@@ -296,6 +314,15 @@ mod tests {
             }
         }
         assert!(kept > 10, "integer literals keep their statement ({kept})");
+    }
+
+    #[test]
+    fn class_and_digest_come_from_one_look() {
+        let mut memo = StatementMemo::default();
+        assert_eq!(memo.class_and_digest(b"a", |_| 1u8, |_| 7), (1, 7));
+        assert_eq!(memo.class_and_digest(b"a", |_| 2u8, |_| 8), (1, 7));
+        assert_eq!(memo.digest(b"a", |_| 9), 7);
+        assert_eq!(memo.class_and_digest(b"b", |_| 3u8, |_| 9), (3, 9));
     }
 
     #[test]

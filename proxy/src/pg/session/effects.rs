@@ -14,7 +14,7 @@ impl Session {
     /// status, release pins that ended, give the backend back when nothing holds it.
     pub(super) async fn after(
         &mut self,
-        outcome: super::relay::Outcome,
+        mut outcome: super::relay::Outcome,
         effects: &[Effect],
     ) -> Result<(), SessionError> {
         let in_tx = self.tx_status != b'I' || outcome.status.is_some_and(|s| s != b'I');
@@ -24,6 +24,9 @@ impl Session {
                 recheck = Flags(recheck.0 | self.apply_effect(e, in_tx).0);
             }
         }
+        // The next answer reuses the vector.
+        outcome.completed.clear();
+        self.spare_completed = std::mem::take(&mut outcome.completed);
         if let Some(status) = outcome.status {
             let ended = self.tx_status != b'I' && status == b'I';
             self.tx_status = status;

@@ -119,7 +119,8 @@ impl Session {
             self.forget_failed(&outcome.failed_parses);
         }
         if let Some(e) = effects.first() {
-            self.count_statement(hostgroup, &e.sql, started, outcome.bytes);
+            let digest = self.memo.digest(&e.sql, pgsql::digest_hash);
+            self.count_statement(hostgroup, &e.sql, digest, started, outcome.bytes);
         }
         // The next batch reuses this one's vector.
         if self.batch.is_empty() {

@@ -150,6 +150,8 @@ pub(super) struct Session {
     spare_steps: std::collections::VecDeque<relay::Step>,
     /// The buffer of the last extended batch planned, kept for the next.
     spare_out: bytes::BytesMut,
+    /// The completed-statements vector of the last answer, kept for the next.
+    spare_completed: Vec<usize>,
 }
 
 impl Session {
@@ -192,6 +194,7 @@ impl Session {
             memo: StatementMemo::with_integer_literals(pgsql::integer_literals),
             spare_steps: Default::default(),
             spare_out: Default::default(),
+            spare_completed: Vec::new(),
         }
     }
 

@@ -166,13 +166,17 @@ impl Session {
             backend,
             params,
             spare_steps,
+            spare_completed,
             ..
         } = self;
         let lease = backend
             .as_mut()
             .ok_or_else(|| SessionError::NoCluster("no backend held".into()))?;
         let (conn, address) = lease.conn_and_address();
-        let mut out = Outcome::default();
+        let mut out = Outcome {
+            completed: std::mem::take(spare_completed),
+            ..Outcome::default()
+        };
         // Within a Query, completed statements count; an error cancels its effect.
         let mut query_failed = false;
         loop {

@@ -53,7 +53,9 @@ impl Session {
     /// A Query message: borrow a backend, relay the answer, track what changed.
     pub(super) async fn simple_query(&mut self, m: Message) -> Result<(), SessionError> {
         let sql = fe::query_text(m.body())?;
-        let class = self.memo.class(sql, pgsql::classify);
+        let (class, digest) = self
+            .memo
+            .class_and_digest(sql, pgsql::classify, pgsql::digest_hash);
         if let Some(local) = self.check_sql_prepared(sql, &class) {
             return self.reply_error(local.0, &local.1).await;
         }
@@ -100,7 +102,7 @@ impl Session {
         }
         let outcome = self.relay(steps).await?;
         self.absorb_captures(&seq_plan, &outcome.captured);
-        self.count_statement(hostgroup, &effect.sql, started, outcome.bytes);
+        self.count_statement(hostgroup, &effect.sql, digest, started, outcome.bytes);
         self.after(outcome, std::slice::from_ref(&effect)).await
     }
 
@@ -120,10 +122,10 @@ impl Session {
         &mut self,
         hostgroup: u32,
         sql: &[u8],
+        digest: u64,
         started: std::time::Instant,
         bytes: u64,
     ) {
-        let digest = self.memo.digest(sql, pgsql::digest_hash);
         let stats = &self.shared.stats;
         let micros = started.elapsed().as_micros() as u64;
         stats.statement(crate::stats::Statement {

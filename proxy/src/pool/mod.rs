@@ -113,7 +113,7 @@ enum Handoff<C> {
 
 /// A checkout waiting for a connection of its partition, first come first served.
 struct Waiter<C> {
-    partition: Partition,
+    partition: Arc<Partition>,
     handoff: tokio::sync::oneshot::Sender<Handoff<C>>,
     /// When it gives up: the pool's expiry task drops it then, which ends its wait.
     deadline: Instant,
@@ -167,7 +167,8 @@ pub struct Lease<C> {
     conn: Option<Box<C>>,
     permit: Option<OwnedSemaphorePermit>,
     created: Instant,
-    partition: Partition,
+    /// The session's own copy: cloning it touches no reference count other sessions share.
+    partition: Arc<Partition>,
     server: Arc<ServerPool<C>>,
 }
 
@@ -253,7 +254,7 @@ impl<C> Lease<C> {
     }
 
     /// Returns the connection to the pool under another partition (its schema changed).
-    pub fn checkin_as(mut self, partition: Partition) {
+    pub fn checkin_as(mut self, partition: Arc<Partition>) {
         self.partition = partition;
         let (Some(conn), Some(permit)) = (self.conn.take(), self.permit.take()) else {
             return;
@@ -302,7 +303,12 @@ impl<C> Lease<C> {
             return;
         }
         if let Ok(mut idle) = server.idle.lock() {
-            idle.entry(self.partition.clone()).or_default().push(item);
+            match idle.get_mut(&*self.partition) {
+                Some(list) => list.push(item),
+                None => {
+                    idle.insert((*self.partition).clone(), vec![item]);
+                }
+            }
         }
     }
 }
@@ -548,7 +554,7 @@ impl<C: Send + 'static> ServerPool<C> {
     /// the queue's lock, for what may have been freed since the caller looked.
     async fn wait(
         self: &Arc<Self>,
-        partition: &Partition,
+        partition: &Arc<Partition>,
         started: Instant,
         settings: &PoolSettings,
     ) -> Result<Handoff<C>, ()> {
@@ -744,7 +750,7 @@ impl<C> Pools<C> {
         &self,
         server: &Arc<ServerPool<C>>,
         hostgroup: u32,
-        partition: Partition,
+        partition: Arc<Partition>,
         settings: &PoolSettings,
         connect: F,
     ) -> Result<Lease<C>, PoolError>
@@ -755,7 +761,7 @@ impl<C> Pools<C> {
         E: std::fmt::Display,
     {
         server.note_settings(settings);
-        let lend = |idle: Idle<C>, partition: Partition, started: Option<Instant>| {
+        let lend = |idle: Idle<C>, partition: Arc<Partition>, started: Option<Instant>| {
             server.stats.reused();
             server.stats.checked_out(started);
             server.lent();

@@ -7,12 +7,12 @@ fn settings(wait_ms: u64) -> PoolSettings {
     }
 }
 
-fn part(user: &str) -> Partition {
-    Partition {
+fn part(user: &str) -> Arc<Partition> {
+    Arc::new(Partition {
         user: Arc::from(user),
         schema: Arc::from("db"),
         flavor: 0,
-    }
+    })
 }
 
 async fn ok(n: u32) -> Result<u32, String> {
@@ -314,7 +314,7 @@ async fn waiters_are_served_first_come_first_served() {
 fn waiting_checkout(
     pools: &Arc<Pools<u32>>,
     server: &Arc<ServerPool<u32>>,
-    partition: Partition,
+    partition: Arc<Partition>,
     connect: Result<u32, &'static str>,
 ) -> tokio::task::JoinHandle<Result<u32, PoolError>> {
     let (pools, server) = (pools.clone(), server.clone());

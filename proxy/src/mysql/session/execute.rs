@@ -94,7 +94,7 @@ impl Session {
             schema,
             ..lease.partition().clone()
         };
-        lease.checkin_as(partition);
+        lease.checkin_as(Arc::new(partition));
     }
 
     /// Gives the backend back unless a pin (or a warnings read to come) holds it.
@@ -184,11 +184,11 @@ impl Session {
         let schema = self.state.schema.as_deref().unwrap_or("");
         let partition = match &self.partition {
             Some(p) if *p.schema == *schema && *p.user == *self.user.name => p.clone(),
-            _ => Partition {
+            _ => Arc::new(Partition {
                 user: self.user_name.clone(),
                 schema: Arc::from(schema),
                 flavor: self.flavor(),
-            },
+            }),
         };
         let params = ConnectParams {
             address: &server.address,

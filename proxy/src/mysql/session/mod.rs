@@ -93,7 +93,7 @@ pub(super) struct Session {
     /// A pinned backend closed by the topology (OFFLINE_HARD) while the session was idle.
     lost_backend: Option<Arc<str>>,
     /// The pool partition of the last checkout (rebuilt when user or schema change).
-    partition: Option<crate::pool::Partition>,
+    partition: Option<Arc<crate::pool::Partition>>,
     /// What was last published to `stats.sessions` (backend, pins, schema).
     published: Option<(Option<Arc<str>>, Pins, Option<String>)>,
     capabilities: CapabilityFlags,

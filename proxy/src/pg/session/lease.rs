@@ -4,7 +4,7 @@
 use super::super::backend::{BackendConn, BackendError, ConnectParams};
 use super::super::error::SessionError;
 use super::Session;
-use crate::pool::{Lease, Partition};
+use crate::pool::Lease;
 use crate::router::{self, RouteContext, StatementFacts};
 use sqlmux_protocol::pg::backend as msg;
 
@@ -61,11 +61,7 @@ impl Session {
             let limit = rt.postgres.backend_statement_limit;
             (pool, server.tls, rt.pool.clone(), limit)
         };
-        let partition = Partition {
-            user: self.user_name.clone(),
-            schema: self.database.clone(),
-            flavor: 0,
-        };
+        let partition = self.partition.clone();
         let params = ConnectParams {
             address: pool.address(),
             user: &self.user.name,

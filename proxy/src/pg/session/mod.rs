@@ -111,6 +111,8 @@ pub(super) struct Session {
     user: User,
     user_name: Arc<str>,
     database: Arc<str>,
+    /// The pool partition of the session's backends (user and database).
+    partition: Arc<crate::pool::Partition>,
     /// Run-time parameters from the startup packet (name -> SQL value): what RESET ALL and
     /// DISCARD ALL return to.
     startup_vars: Vars,
@@ -171,6 +173,11 @@ impl Session {
             client,
             peer,
             id,
+            partition: Arc::new(crate::pool::Partition {
+                user: user_name.clone(),
+                schema: database.clone(),
+                flavor: 0,
+            }),
             user_name,
             user: login.user,
             database,

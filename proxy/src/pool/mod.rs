@@ -173,6 +173,26 @@ pub struct Lease<C> {
 }
 
 impl<C> Lease<C> {
+    /// Lends an idle connection of `server` (`started`: when the checkout began waiting;
+    /// `None` when it was served at once).
+    fn lend(
+        server: Arc<ServerPool<C>>,
+        idle: Idle<C>,
+        partition: Arc<Partition>,
+        started: Option<Instant>,
+    ) -> Self {
+        server.stats.reused();
+        server.stats.checked_out(started);
+        server.lent();
+        Lease {
+            conn: Some(idle.conn),
+            permit: Some(idle.permit),
+            created: idle.created,
+            partition,
+            server,
+        }
+    }
+
     /// The connection.
     pub fn conn(&mut self) -> &mut C {
         self.conn
@@ -505,11 +525,6 @@ impl<C> ServerPool<C> {
         }
     }
 
-    /// The server's address.
-    pub fn address(&self) -> &Arc<str> {
-        &self.address
-    }
-
     fn now_ms(&self) -> u64 {
         self.born.elapsed().as_millis() as u64
     }
@@ -671,22 +686,48 @@ impl<C> Pools<C> {
         topology: &'t crate::topology::Topology,
         hostgroup: u32,
     ) -> Option<&'t crate::topology::ServerEntry> {
-        topology
-            .online_in(hostgroup)
-            .filter_map(|s| {
-                // One map lookup per server: shunned ones are skipped, the others ranked.
-                let outstanding = match self.servers.get(&s.address) {
-                    Some(p) if p.shunned_for().is_some() => return None,
-                    Some(p) => p.outstanding() as u64,
-                    None => 0,
-                };
-                let load = ((outstanding + 1) * 1_000_000)
-                    .checked_div(u64::from(s.weight))
-                    .unwrap_or(u64::MAX);
-                Some((load, s))
-            })
-            .min_by_key(|(load, _)| *load)
-            .map(|(_, s)| s)
+        self.choose(topology, hostgroup).map(|(s, _)| s)
+    }
+
+    /// [`pick`](Self::pick), with the chosen server's pool (created on first use).
+    pub fn pick_pool<'t>(
+        &self,
+        topology: &'t crate::topology::Topology,
+        hostgroup: u32,
+    ) -> Option<(&'t crate::topology::ServerEntry, Arc<ServerPool<C>>)> {
+        let (s, pool) = self.choose(topology, hostgroup)?;
+        let pool = pool.unwrap_or_else(|| self.server(&s.address, s.max_connections));
+        Some((s, pool))
+    }
+
+    /// The server `pick` chooses and its pool when it has one: one map lookup per server,
+    /// shunned ones skipped, the first of the least loaded kept.
+    fn choose<'t>(
+        &self,
+        topology: &'t crate::topology::Topology,
+        hostgroup: u32,
+    ) -> Option<(&'t crate::topology::ServerEntry, Option<Arc<ServerPool<C>>>)> {
+        // (load, server, its pool)
+        let mut best = None::<(
+            u64,
+            &crate::topology::ServerEntry,
+            Option<Arc<ServerPool<C>>>,
+        )>;
+        for s in topology.online_in(hostgroup) {
+            let pool = self.servers.get(&s.address);
+            let outstanding = match &pool {
+                Some(p) if p.shunned_for().is_some() => continue,
+                Some(p) => p.outstanding() as u64,
+                None => 0,
+            };
+            let load = ((outstanding + 1) * 1_000_000)
+                .checked_div(u64::from(s.weight))
+                .unwrap_or(u64::MAX);
+            if best.as_ref().is_none_or(|(least, _, _)| load < *least) {
+                best = Some((load, s, pool.map(|p| p.value().clone())));
+            }
+        }
+        best.map(|(_, s, pool)| (s, pool))
     }
 
     /// Why `pick` found nothing: every ONLINE server SHUNNED, or none ONLINE.
@@ -748,7 +789,7 @@ impl<C> Pools<C> {
     /// is idle and the server is below its limit; waits at most `settings.wait_timeout`.
     pub async fn checkout<F, Fut, E>(
         &self,
-        server: &Arc<ServerPool<C>>,
+        server: Arc<ServerPool<C>>,
         hostgroup: u32,
         partition: Arc<Partition>,
         settings: &PoolSettings,
@@ -756,32 +797,22 @@ impl<C> Pools<C> {
     ) -> Result<Lease<C>, PoolError>
     where
         C: Send + 'static,
-        F: FnOnce() -> Fut,
+        F: FnOnce(Arc<str>) -> Fut,
         Fut: Future<Output = Result<C, E>>,
         E: std::fmt::Display,
     {
         server.note_settings(settings);
-        let lend = |idle: Idle<C>, partition: Arc<Partition>, started: Option<Instant>| {
-            server.stats.reused();
-            server.stats.checked_out(started);
-            server.lent();
-            Lease {
-                conn: Some(idle.conn),
-                permit: Some(idle.permit),
-                created: idle.created,
-                partition,
-                server: server.clone(),
-            }
-        };
         // The fast path reads no clock: an idle connection, or a free slot.
         if let Some(idle) = server.take_idle(&partition) {
-            return Ok(lend(idle, partition, None));
+            return Ok(Lease::lend(server, idle, partition, None));
         }
         let started = Instant::now();
         let permit = match server.free_slot(&partition) {
             Some(p) => p,
             None => match server.wait(&partition, started, settings).await {
-                Ok(Handoff::Conn(idle)) => return Ok(lend(idle, partition, Some(started))),
+                Ok(Handoff::Conn(idle)) => {
+                    return Ok(Lease::lend(server, idle, partition, Some(started)))
+                }
                 Ok(Handoff::Slot(p)) => p,
                 Err(()) => {
                     server.stats.wait_timeout();
@@ -792,7 +823,8 @@ impl<C> Pools<C> {
                 }
             },
         };
-        let attempt = tokio::time::timeout(settings.connect_timeout, connect()).await;
+        let attempt =
+            tokio::time::timeout(settings.connect_timeout, connect(server.address.clone())).await;
         let reason = match attempt {
             Ok(Ok(conn)) => {
                 server.stats.connected();
@@ -804,7 +836,7 @@ impl<C> Pools<C> {
                     permit: Some(permit),
                     created: Instant::now(),
                     partition,
-                    server: server.clone(),
+                    server,
                 });
             }
             Ok(Err(e)) => e.to_string(),

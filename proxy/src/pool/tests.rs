@@ -24,13 +24,13 @@ async fn reuses_a_returned_connection() {
     let pools: Pools<u32> = Pools::default();
     let server = pools.server(&Arc::from("s:1"), 2);
     let mut a = pools
-        .checkout(&server, 10, part("u"), &settings(100), || ok(1))
+        .checkout(server.clone(), 10, part("u"), &settings(100), |_| ok(1))
         .await
         .unwrap();
     assert_eq!(*a.conn(), 1);
     a.checkin();
     let mut b = pools
-        .checkout(&server, 10, part("u"), &settings(100), || ok(2))
+        .checkout(server.clone(), 10, part("u"), &settings(100), |_| ok(2))
         .await
         .unwrap();
     assert_eq!(*b.conn(), 1, "the idle connection is reused");
@@ -42,11 +42,11 @@ async fn limit_ends_in_a_clear_timeout() {
     let pools: Pools<u32> = Pools::default();
     let server = pools.server(&Arc::from("s:1"), 1);
     let _held = pools
-        .checkout(&server, 10, part("u"), &settings(100), || ok(1))
+        .checkout(server.clone(), 10, part("u"), &settings(100), |_| ok(1))
         .await
         .unwrap();
     let err = pools
-        .checkout(&server, 10, part("u"), &settings(120), || ok(2))
+        .checkout(server.clone(), 10, part("u"), &settings(120), |_| ok(2))
         .await
         .err()
         .unwrap();
@@ -62,13 +62,13 @@ async fn a_returned_connection_wakes_a_waiter() {
     let pools: Arc<Pools<u32>> = Arc::new(Pools::default());
     let server = pools.server(&Arc::from("s:1"), 1);
     let held = pools
-        .checkout(&server, 10, part("u"), &settings(100), || ok(1))
+        .checkout(server.clone(), 10, part("u"), &settings(100), |_| ok(1))
         .await
         .unwrap();
     let (p2, s2) = (pools.clone(), server.clone());
     let waiter = tokio::spawn(async move {
         let mut l = p2
-            .checkout(&s2, 10, part("u"), &settings(2000), || ok(2))
+            .checkout(s2.clone(), 10, part("u"), &settings(2000), |_| ok(2))
             .await
             .unwrap();
         *l.conn()
@@ -83,12 +83,12 @@ async fn idle_connection_of_another_partition_makes_room() {
     let pools: Pools<u32> = Pools::default();
     let server = pools.server(&Arc::from("s:1"), 1);
     pools
-        .checkout(&server, 10, part("a"), &settings(100), || ok(1))
+        .checkout(server.clone(), 10, part("a"), &settings(100), |_| ok(1))
         .await
         .unwrap()
         .checkin();
     let mut b = pools
-        .checkout(&server, 10, part("b"), &settings(100), || ok(2))
+        .checkout(server.clone(), 10, part("b"), &settings(100), |_| ok(2))
         .await
         .unwrap();
     assert_eq!(*b.conn(), 2);
@@ -101,12 +101,12 @@ async fn dropped_lease_closes_and_frees_the_slot() {
     let server = pools.server(&Arc::from("s:1"), 1);
     drop(
         pools
-            .checkout(&server, 10, part("u"), &settings(100), || ok(1))
+            .checkout(server.clone(), 10, part("u"), &settings(100), |_| ok(1))
             .await
             .unwrap(),
     );
     let mut l = pools
-        .checkout(&server, 10, part("u"), &settings(100), || ok(2))
+        .checkout(server.clone(), 10, part("u"), &settings(100), |_| ok(2))
         .await
         .unwrap();
     assert_eq!(*l.conn(), 2, "a broken connection is never reused");
@@ -118,7 +118,7 @@ async fn connect_failure_names_the_server() {
     let pools: Pools<u32> = Pools::default();
     let server = pools.server(&Arc::from("10.0.0.1:3306"), 1);
     let err = pools
-        .checkout(&server, 10, part("u"), &settings(100), || async {
+        .checkout(server.clone(), 10, part("u"), &settings(100), |_| async {
             Err::<u32, _>("refused")
         })
         .await
@@ -129,7 +129,7 @@ async fn connect_failure_names_the_server() {
         "cannot connect to backend 10.0.0.1:3306 in hostgroup 10: refused"
     );
     let mut l = pools
-        .checkout(&server, 10, part("u"), &settings(100), || ok(3))
+        .checkout(server.clone(), 10, part("u"), &settings(100), |_| ok(3))
         .await
         .unwrap();
     assert_eq!(*l.conn(), 3, "the failed attempt gave its slot back");
@@ -140,7 +140,7 @@ async fn reap_closes_idle_connections() {
     let pools: Pools<u32> = Pools::default();
     let server = pools.server(&Arc::from("s:1"), 3);
     pools
-        .checkout(&server, 10, part("u"), &settings(100), || ok(1))
+        .checkout(server.clone(), 10, part("u"), &settings(100), |_| ok(1))
         .await
         .unwrap()
         .checkin();
@@ -160,7 +160,7 @@ async fn idle_pool_follows_recent_demand() {
     for i in 0..5 {
         held.push(
             pools
-                .checkout(&server, 10, part("u"), &settings(100), || ok(i))
+                .checkout(server.clone(), 10, part("u"), &settings(100), |_| ok(i))
                 .await
                 .unwrap(),
         );
@@ -174,7 +174,7 @@ async fn idle_pool_follows_recent_demand() {
     // demand drops to one connection at a time for a whole window
     for _ in 0..DEMAND_WINDOW {
         pools
-            .checkout(&server, 10, part("u"), &settings(100), || ok(9))
+            .checkout(server.clone(), 10, part("u"), &settings(100), |_| ok(9))
             .await
             .unwrap()
             .checkin();
@@ -217,7 +217,7 @@ weight = 0
         let server = pools.server(&s.address, 10);
         held.push(
             pools
-                .checkout(&server, 2, part("u"), &settings(100), || ok(i))
+                .checkout(server.clone(), 2, part("u"), &settings(100), |_| ok(i))
                 .await
                 .unwrap(),
         );
@@ -253,7 +253,7 @@ async fn repeated_connect_errors_shun_a_server_until_it_recovers() {
     let server = pools.server(&entry.address, 5);
     for _ in 0..2 {
         let failed = pools
-            .checkout(&server, 1, part("u"), &s, || async {
+            .checkout(server.clone(), 1, part("u"), &s, |_| async {
                 Err::<u32, _>("refused")
             })
             .await;
@@ -271,7 +271,7 @@ async fn repeated_connect_errors_shun_a_server_until_it_recovers() {
         "tried again after shun_ms"
     );
     let mut l = pools
-        .checkout(&server, 1, part("u"), &s, || ok(7))
+        .checkout(server.clone(), 1, part("u"), &s, |_| ok(7))
         .await
         .unwrap();
     assert_eq!(*l.conn(), 7);
@@ -283,7 +283,7 @@ async fn waiters_are_served_first_come_first_served() {
     let pools: Arc<Pools<u32>> = Arc::new(Pools::default());
     let server = pools.server(&Arc::from("s:1"), 1);
     let held = pools
-        .checkout(&server, 10, part("u"), &settings(2000), || ok(1))
+        .checkout(server.clone(), 10, part("u"), &settings(2000), |_| ok(1))
         .await
         .unwrap();
     let order = Arc::new(Mutex::new(Vec::new()));
@@ -292,7 +292,7 @@ async fn waiters_are_served_first_come_first_served() {
         let (pools, server, order) = (pools.clone(), server.clone(), order.clone());
         tasks.push(tokio::spawn(async move {
             let lease = pools
-                .checkout(&server, 10, part("u"), &settings(2000), || ok(9))
+                .checkout(server.clone(), 10, part("u"), &settings(2000), |_| ok(9))
                 .await
                 .unwrap();
             order.lock().unwrap().push(i);
@@ -320,9 +320,13 @@ fn waiting_checkout(
     let (pools, server) = (pools.clone(), server.clone());
     tokio::spawn(async move {
         pools
-            .checkout(&server, 10, partition, &settings(5000), || async move {
-                connect
-            })
+            .checkout(
+                server.clone(),
+                10,
+                partition,
+                &settings(5000),
+                |_| async move { connect },
+            )
             .await
             .map(|mut l| *l.conn())
     })
@@ -333,7 +337,7 @@ async fn a_closed_connection_hands_its_slot_to_a_waiter() {
     let pools: Arc<Pools<u32>> = Arc::new(Pools::default());
     let server = pools.server(&Arc::from("s:1"), 1);
     let held = pools
-        .checkout(&server, 10, part("u"), &settings(100), || ok(1))
+        .checkout(server.clone(), 10, part("u"), &settings(100), |_| ok(1))
         .await
         .unwrap();
     let waiter = waiting_checkout(&pools, &server, part("u"), Ok(2));
@@ -348,7 +352,7 @@ async fn a_failed_connect_hands_its_slot_to_the_next_waiter() {
     let pools: Arc<Pools<u32>> = Arc::new(Pools::default());
     let server = pools.server(&Arc::from("s:1"), 1);
     let held = pools
-        .checkout(&server, 10, part("u"), &settings(100), || ok(1))
+        .checkout(server.clone(), 10, part("u"), &settings(100), |_| ok(1))
         .await
         .unwrap();
     let failing = waiting_checkout(&pools, &server, part("v"), Err("refused"));
@@ -368,7 +372,7 @@ async fn a_return_makes_room_for_another_partitions_waiter() {
     let pools: Arc<Pools<u32>> = Arc::new(Pools::default());
     let server = pools.server(&Arc::from("s:1"), 1);
     let held = pools
-        .checkout(&server, 10, part("a"), &settings(100), || ok(1))
+        .checkout(server.clone(), 10, part("a"), &settings(100), |_| ok(1))
         .await
         .unwrap();
     let waiter = waiting_checkout(&pools, &server, part("b"), Ok(2));
@@ -392,7 +396,7 @@ async fn a_connection_past_its_lifetime_is_closed_when_returned() {
         ..PoolSettings::default()
     };
     pools
-        .checkout(&server, 10, part("u"), &s, || ok(1))
+        .checkout(server.clone(), 10, part("u"), &s, |_| ok(1))
         .await
         .unwrap()
         .checkin();
@@ -405,18 +409,18 @@ async fn waiters_give_up_at_their_own_deadlines() {
     let pools: Arc<Pools<u32>> = Arc::new(Pools::default());
     let server = pools.server(&Arc::from("s:1"), 1);
     let _held = pools
-        .checkout(&server, 10, part("u"), &settings(100), || ok(1))
+        .checkout(server.clone(), 10, part("u"), &settings(100), |_| ok(1))
         .await
         .unwrap();
     let started = Instant::now();
     let (p1, s1, p2, s2) = (pools.clone(), server.clone(), pools.clone(), server.clone());
     let short = tokio::spawn(async move {
-        p1.checkout(&s1, 10, part("u"), &settings(50), || ok(2))
+        p1.checkout(s1.clone(), 10, part("u"), &settings(50), |_| ok(2))
             .await
             .err()
     });
     let long = tokio::spawn(async move {
-        p2.checkout(&s2, 10, part("u"), &settings(400), || ok(3))
+        p2.checkout(s2.clone(), 10, part("u"), &settings(400), |_| ok(3))
             .await
             .err()
     });

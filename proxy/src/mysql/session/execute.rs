@@ -204,7 +204,7 @@ impl Session {
         let refused_slot = &mut refused;
         self.partition = Some(partition.clone());
         let lease = pools
-            .checkout(&pool, hostgroup, partition, &rt.pool, move || async move {
+            .checkout(pool, hostgroup, partition, &rt.pool, move |_| async move {
                 BackendConn::connect(&params).await.map_err(|e| {
                     let msg = e.to_string();
                     if let BackendError::Server(info) = e {

@@ -54,36 +54,42 @@ impl Session {
         let (pool, tls, settings, statement_limit) = {
             let rt = self.shared.runtime.load();
             let topology = self.shared.topology.load();
-            let server = pools
-                .pick(&topology, hostgroup)
+            let (server, pool) = pools
+                .pick_pool(&topology, hostgroup)
                 .ok_or_else(|| pools.no_server(&topology, hostgroup))?;
-            let pool = pools.server(&server.address, server.max_connections);
             let limit = rt.postgres.backend_statement_limit;
             (pool, server.tls, rt.pool.clone(), limit)
         };
         let partition = self.partition.clone();
-        let params = ConnectParams {
-            address: pool.address(),
-            user: &self.user.name,
-            password: &self.user.password,
-            database: &self.database,
-            tls,
-            connector: &self.shared.backend_tls,
-            statement_limit,
-        };
+        let (user, database, connector) = (&self.user, &self.database, &self.shared.backend_tls);
         let mut refused = None;
         let refused_slot = &mut refused;
         let timeout = settings.connect_timeout;
         let lease = pools
-            .checkout(&pool, hostgroup, partition, &settings, move || async move {
-                BackendConn::connect(&params, timeout).await.map_err(|e| {
-                    let text = e.to_string();
-                    if let BackendError::Server(info) = e {
-                        *refused_slot = Some(info);
-                    }
-                    text
-                })
-            })
+            .checkout(
+                pool,
+                hostgroup,
+                partition,
+                &settings,
+                move |address| async move {
+                    let params = ConnectParams {
+                        address: &address,
+                        user: &user.name,
+                        password: &user.password,
+                        database,
+                        tls,
+                        connector,
+                        statement_limit,
+                    };
+                    BackendConn::connect(&params, timeout).await.map_err(|e| {
+                        let text = e.to_string();
+                        if let BackendError::Server(info) = e {
+                            *refused_slot = Some(info);
+                        }
+                        text
+                    })
+                },
+            )
             .await;
         match (lease, refused) {
             (Ok(lease), _) => Ok(lease),

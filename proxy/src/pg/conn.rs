@@ -166,10 +166,16 @@ impl PgConn {
         Ok(())
     }
 
-    /// Queues and flushes.
+    /// Queues and flushes (written straight from `bytes` when nothing else is queued).
     pub async fn send(&mut self, bytes: &[u8]) -> Result<(), ConnError> {
-        self.queue(bytes);
-        self.flush().await
+        if !self.wbuf.is_empty() {
+            self.queue(bytes);
+            return self.flush().await;
+        }
+        let stream = self.stream.as_mut().ok_or(ConnError::Closed)?;
+        stream.write_all(bytes).await?;
+        stream.flush().await?;
+        Ok(())
     }
 
     /// Accepts TLS from a client (after its SSLRequest was answered `S`).

@@ -123,7 +123,7 @@ struct Waiter<C> {
 pub struct ServerPool<C> {
     address: Arc<str>,
     limit: Arc<Semaphore>,
-    idle: Mutex<HashMap<Partition, Vec<Idle<C>>>>,
+    idle: Mutex<HashMap<Partition, Vec<Idle<C>>, foldhash::fast::RandomState>>,
     /// Checkouts waiting, oldest first: a returned connection goes straight to the oldest
     /// one of its partition, a freed slot to the oldest one (no thundering herd, no
     /// starvation). Lock order: `waiters`, then `idle`.
@@ -350,7 +350,7 @@ impl<C> ServerPool<C> {
         Self {
             address,
             limit: Arc::new(Semaphore::new(max_connections as usize)),
-            idle: Mutex::new(HashMap::new()),
+            idle: Mutex::new(HashMap::default()),
             waiters: Mutex::new(std::collections::VecDeque::new()),
             expiry_running: std::sync::atomic::AtomicBool::new(false),
             outstanding: AtomicUsize::new(0),

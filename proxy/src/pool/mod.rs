@@ -11,11 +11,15 @@
 //! a freed slot (a connection closed, a connect that failed) to the oldest waiter of any
 //! partition. Both decisions are taken under the queue's lock, and a checkout looks for an
 //! idle connection and a free slot again under that lock before it queues, so no wakeup is
-//! lost and nothing waits on a timer but its deadline.
+//! lost and nothing polls. While checkouts wait, one expiry task per pool ends the waits
+//! that reach their deadline (one timer per pool, not one per waiting checkout).
 
 mod stats;
+mod wait;
 
 pub use stats::ServerStats;
+
+use wait::{Handoff, Waiter};
 
 use sqlmux_config::PoolSettings;
 use std::collections::HashMap;
@@ -101,22 +105,6 @@ struct Idle<C> {
     permit: OwnedSemaphorePermit,
     created: Instant,
     since: Instant,
-}
-
-/// What a waiting checkout is handed.
-enum Handoff<C> {
-    /// An idle connection of its partition.
-    Conn(Idle<C>),
-    /// A free slot: the checkout opens a connection.
-    Slot(OwnedSemaphorePermit),
-}
-
-/// A checkout waiting for a connection of its partition, first come first served.
-struct Waiter<C> {
-    partition: Arc<Partition>,
-    handoff: tokio::sync::oneshot::Sender<Handoff<C>>,
-    /// When it gives up: the pool's expiry task drops it then, which ends its wait.
-    deadline: Instant,
 }
 
 /// The pool of one server.
@@ -393,33 +381,6 @@ impl<C> ServerPool<C> {
             .or_else(|| self.evict_other(partition))
     }
 
-    /// Gives a freed slot to the oldest waiting checkout, or back to the server.
-    fn release(&self, permit: OwnedSemaphorePermit) {
-        match self.waiters.lock() {
-            Ok(mut waiters) => self.hand_slot(&mut waiters, permit),
-            Err(_) => drop(permit),
-        }
-    }
-
-    /// [`release`](Self::release) with the queue already locked.
-    fn hand_slot(
-        &self,
-        waiters: &mut std::collections::VecDeque<Waiter<C>>,
-        permit: OwnedSemaphorePermit,
-    ) {
-        let mut slot = Handoff::Slot(permit);
-        while let Some(w) = waiters.pop_front() {
-            match w.handoff.send(slot) {
-                Ok(()) => return,
-                // That checkout gave up: try the next one.
-                Err(back) => slot = back,
-            }
-        }
-        // Nobody waits: the slot goes back to the semaphore (dropped with the lock held, so
-        // a checkout about to queue sees it).
-        drop(slot);
-    }
-
     /// Closes idle connections taken out of the idle lists; their slots go to waiters.
     fn close_idle(&self, closed: Vec<Idle<C>>) {
         for item in closed {
@@ -560,70 +521,6 @@ impl<C> ServerPool<C> {
             .lock()
             .map(|i| i.values().map(Vec::len).sum())
             .unwrap_or(0)
-    }
-}
-
-impl<C: Send + 'static> ServerPool<C> {
-    /// Queues a checkout of `partition` until a connection or a slot is handed to it, or
-    /// `settings.wait_timeout` after `started` (`Err`). Before queueing it looks again, under
-    /// the queue's lock, for what may have been freed since the caller looked.
-    async fn wait(
-        self: &Arc<Self>,
-        partition: &Arc<Partition>,
-        started: Instant,
-        settings: &PoolSettings,
-    ) -> Result<Handoff<C>, ()> {
-        let rx = {
-            let Ok(mut waiters) = self.waiters.lock() else {
-                return Err(());
-            };
-            if let Some(idle) = self.take_idle(partition) {
-                return Ok(Handoff::Conn(idle));
-            }
-            if let Some(permit) = self.free_slot(partition) {
-                return Ok(Handoff::Slot(permit));
-            }
-            // Checkouts that gave up are skipped by checkin; sweeping them at each doubling
-            // keeps the queue bounded in amortized O(1) (a sweep per enqueue costs
-            // O(waiters) with hundreds queued).
-            if waiters.len() >= 16 && waiters.len().is_power_of_two() {
-                waiters.retain(|x| !x.handoff.is_closed());
-            }
-            let (tx, rx) = tokio::sync::oneshot::channel();
-            waiters.push_back(Waiter {
-                partition: partition.clone(),
-                handoff: tx,
-                deadline: started + settings.wait_timeout,
-            });
-            if !self.expiry_running.swap(true, Ordering::Relaxed) {
-                tokio::spawn(Self::expire_waiters(self.clone()));
-            }
-            rx
-        };
-        // A waiter whose deadline passed is dropped by the expiry task: `Err`.
-        rx.await.map_err(|_| ())
-    }
-
-    /// While checkouts wait: drops those past their deadline (their wait ends with an
-    /// error), sleeping until the earliest deadline left; ends when none waits.
-    async fn expire_waiters(pool: Arc<Self>) {
-        loop {
-            let next = {
-                let Ok(mut waiters) = pool.waiters.lock() else {
-                    return;
-                };
-                let now = Instant::now();
-                waiters.retain(|w| w.deadline > now && !w.handoff.is_closed());
-                match waiters.iter().map(|w| w.deadline).min() {
-                    Some(deadline) => deadline,
-                    None => {
-                        pool.expiry_running.store(false, Ordering::Relaxed);
-                        return;
-                    }
-                }
-            };
-            tokio::time::sleep_until(tokio::time::Instant::from_std(next)).await;
-        }
     }
 }
 

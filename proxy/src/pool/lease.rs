@@ -1,0 +1,192 @@
+//! [`Lease`]: a connection lent to a session, and its return to the pool.
+
+use super::wait::Handoff;
+use super::{Availability, Idle, Partition, ServerPool, ServerStats};
+use std::future::Future;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::OwnedSemaphorePermit;
+
+/// A connection lent to a session.
+pub struct Lease<C> {
+    pub(super) conn: Option<Box<C>>,
+    pub(super) permit: Option<OwnedSemaphorePermit>,
+    pub(super) created: Instant,
+    /// The session's own copy: cloning it touches no reference count other sessions share.
+    pub(super) partition: Arc<Partition>,
+    pub(super) server: Arc<ServerPool<C>>,
+}
+
+impl<C> Lease<C> {
+    /// Lends an idle connection of `server` (`started`: when the checkout began waiting;
+    /// `None` when it was served at once).
+    pub(super) fn lend(
+        server: Arc<ServerPool<C>>,
+        idle: Idle<C>,
+        partition: Arc<Partition>,
+        started: Option<Instant>,
+    ) -> Self {
+        server.stats.reused();
+        server.stats.checked_out(started);
+        server.lent();
+        Lease {
+            conn: Some(idle.conn),
+            permit: Some(idle.permit),
+            created: idle.created,
+            partition,
+            server,
+        }
+    }
+
+    /// The connection.
+    pub fn conn(&mut self) -> &mut C {
+        self.conn
+            .as_mut()
+            .expect("a lease holds its connection until checkin")
+    }
+
+    /// Completes when the server is closed (OFFLINE_HARD or removed from the topology).
+    pub async fn server_closed_wait(&self) {
+        let notified = self.server.closed.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        if self.server_closed() {
+            return;
+        }
+        notified.await;
+    }
+
+    /// The connection and a future that completes when its server is closed, borrowed
+    /// together (to wait for either a message or the close).
+    pub fn conn_and_closed(&mut self) -> (&mut C, impl Future<Output = ()> + '_) {
+        let server = &self.server;
+        let conn = self
+            .conn
+            .as_mut()
+            .expect("a lease holds its connection until checkin");
+        let closed = async move {
+            let notified = server.closed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if server.availability() == Availability::Closed {
+                return;
+            }
+            notified.await;
+        };
+        (conn, closed)
+    }
+
+    /// The connection and its server's address, borrowed together.
+    pub fn conn_and_address(&mut self) -> (&mut C, &Arc<str>) {
+        let conn = self
+            .conn
+            .as_mut()
+            .expect("a lease holds its connection until checkin");
+        (conn, &self.server.address)
+    }
+
+    /// Counters of the server this connection belongs to.
+    pub fn server_stats(&self) -> &ServerStats {
+        &self.server.stats
+    }
+
+    /// The connection, read-only.
+    pub fn conn_ref(&self) -> &C {
+        self.conn
+            .as_ref()
+            .expect("a lease holds its connection until checkin")
+    }
+
+    /// The partition this connection belongs to.
+    pub fn partition(&self) -> &Partition {
+        &self.partition
+    }
+
+    /// Whether the server this connection belongs to was closed (OFFLINE_HARD or removed).
+    pub fn server_closed(&self) -> bool {
+        self.server.availability() == Availability::Closed
+    }
+
+    /// Address of the server.
+    pub fn address(&self) -> &Arc<str> {
+        &self.server.address
+    }
+
+    /// Returns a clean, healthy connection to the pool.
+    pub fn checkin(self) {
+        let partition = self.partition.clone();
+        self.checkin_as(partition);
+    }
+
+    /// Returns the connection to the pool under another partition (its schema changed).
+    pub fn checkin_as(mut self, partition: Arc<Partition>) {
+        self.partition = partition;
+        let (Some(conn), Some(permit)) = (self.conn.take(), self.permit.take()) else {
+            return;
+        };
+        let server = &self.server;
+        server.outstanding.fetch_sub(1, Ordering::Relaxed);
+        let now = Instant::now();
+        if server.availability() != Availability::Open
+            || now.saturating_duration_since(self.created) >= server.max_lifetime()
+        {
+            drop(conn);
+            server.stats.closed();
+            server.release(permit);
+            return;
+        }
+        let item = Idle {
+            conn,
+            permit,
+            created: self.created,
+            since: now,
+        };
+        let Ok(mut waiters) = server.waiters.lock() else {
+            return;
+        };
+        let mut item = Handoff::Conn(item);
+        while let Some(pos) = waiters.iter().position(|w| w.partition == self.partition) {
+            let Some(w) = waiters.remove(pos) else {
+                break;
+            };
+            match w.handoff.send(item) {
+                Ok(()) => return,
+                // That checkout gave up: try the next one.
+                Err(back) => item = back,
+            }
+        }
+        let Handoff::Conn(item) = item else {
+            unreachable!("only a connection is handed to a waiter of its partition")
+        };
+        if waiters.iter().any(|w| !w.handoff.is_closed()) {
+            // Only other partitions wait, and they wait because the server is at its
+            // limit: this connection is closed and its slot goes to the oldest of them.
+            let Idle { conn, permit, .. } = item;
+            drop(conn);
+            server.stats.closed();
+            server.hand_slot(&mut waiters, permit);
+            return;
+        }
+        if let Ok(mut idle) = server.idle.lock() {
+            match idle.get_mut(&*self.partition) {
+                Some(list) => list.push(item),
+                None => {
+                    idle.insert((*self.partition).clone(), vec![item]);
+                }
+            }
+        }
+    }
+}
+
+impl<C> Drop for Lease<C> {
+    fn drop(&mut self) {
+        if self.conn.take().is_some() {
+            self.server.outstanding.fetch_sub(1, Ordering::Relaxed);
+            self.server.stats.closed();
+            if let Some(permit) = self.permit.take() {
+                self.server.release(permit);
+            }
+        }
+    }
+}

@@ -34,7 +34,7 @@ pub struct Shared {
         FastMap<std::collections::BTreeMap<String, String>, crate::pg::session::Vars>,
     /// User and database names shared by the sessions that use them, so that comparing
     /// two sessions' pool partitions is usually a pointer comparison.
-    pub names: FastMap<Arc<str>, ()>,
+    pub names: FastMap<String, Arc<str>>,
     /// PostgreSQL sessions' cancel keys and the backends they use.
     pub pg_cancel: crate::pg::cancel::CancelRegistry,
     /// Per user: (password, salt, salted password) for SCRAM, computed once.
@@ -130,16 +130,35 @@ impl Shared {
     }
 }
 
+/// The copy of `key`'s value kept in `table`, so that equal values are one allocation that
+/// sessions compare by pointer. `make` builds the entry (key, value) while the table has
+/// fewer than `limit` entries; past it, each caller gets a value of its own.
+pub fn shared_copy<K, Q, V>(
+    table: &FastMap<K, Arc<V>>,
+    key: &Q,
+    limit: usize,
+    make: impl FnOnce() -> (K, Arc<V>),
+) -> Arc<V>
+where
+    K: std::borrow::Borrow<Q> + std::hash::Hash + Eq,
+    Q: std::hash::Hash + Eq + ?Sized,
+    V: ?Sized,
+{
+    if let Some(value) = table.get(key) {
+        return value.clone();
+    }
+    let (key, value) = make();
+    if table.len() >= limit {
+        return value;
+    }
+    table.entry(key).or_insert(value).clone()
+}
+
 /// The copy of `name` in `table` (added while the table has room).
-fn shared_name(table: &FastMap<Arc<str>, ()>, name: &str) -> Arc<str> {
-    if let Some(entry) = table.get(name) {
-        return entry.key().clone();
-    }
-    let name: Arc<str> = Arc::from(name);
-    if table.len() < SHARED_NAMES {
-        table.insert(name.clone(), ());
-    }
-    name
+fn shared_name(table: &FastMap<String, Arc<str>>, name: &str) -> Arc<str> {
+    shared_copy(table, name, SHARED_NAMES, || {
+        (name.to_string(), Arc::from(name))
+    })
 }
 
 #[cfg(test)]

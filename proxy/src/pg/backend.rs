@@ -63,8 +63,6 @@ pub struct ConnectParams<'a> {
 pub struct BackendConn {
     /// The framed stream.
     pub conn: PgConn,
-    /// Server address.
-    pub address: Arc<str>,
     /// Where a CancelRequest for this connection goes (address, process id, secret key),
     /// shared with the cancel slot of the session using it.
     pub cancel: Arc<CancelTarget>,
@@ -113,7 +111,6 @@ impl BackendConn {
         authenticate(&mut conn, p.user, p.password).await?;
         let mut backend = BackendConn {
             conn,
-            address: Arc::from(p.address),
             cancel: Arc::new(CancelTarget {
                 address: Arc::from(p.address),
                 pid: 0,
@@ -135,7 +132,7 @@ impl BackendConn {
                 msg::BACKEND_KEY_DATA => {
                     let (pid, key) = msg::parse_backend_key_data(m.body())?;
                     backend.cancel = Arc::new(CancelTarget {
-                        address: backend.address.clone(),
+                        address: backend.cancel.address.clone(),
                         pid,
                         key,
                     });

@@ -114,14 +114,20 @@ impl<C> Lease<C> {
     }
 
     /// Returns a clean, healthy connection to the pool.
-    pub fn checkin(self) {
-        let partition = self.partition.clone();
-        self.checkin_as(partition);
+    pub fn checkin(mut self) {
+        self.put_back();
     }
 
     /// Returns the connection to the pool under another partition (its schema changed).
     pub fn checkin_as(mut self, partition: Arc<Partition>) {
         self.partition = partition;
+        self.put_back();
+    }
+
+    /// The connection goes to a waiter of its partition, or to the idle list; it is closed
+    /// (its slot handed on) when the server no longer takes work, when it is past its
+    /// lifetime, or when only other partitions wait.
+    fn put_back(&mut self) {
         let (Some(conn), Some(permit)) = (self.conn.take(), self.permit.take()) else {
             return;
         };
@@ -132,8 +138,7 @@ impl<C> Lease<C> {
             || now.saturating_duration_since(self.created) >= server.max_lifetime()
         {
             drop(conn);
-            server.stats.closed();
-            server.release(permit);
+            server.closed(permit);
             return;
         }
         let item = Idle {
@@ -183,9 +188,8 @@ impl<C> Drop for Lease<C> {
     fn drop(&mut self) {
         if self.conn.take().is_some() {
             self.server.outstanding.fetch_sub(1, Ordering::Relaxed);
-            self.server.stats.closed();
             if let Some(permit) = self.permit.take() {
-                self.server.release(permit);
+                self.server.closed(permit);
             }
         }
     }

@@ -204,11 +204,16 @@ impl<C> ServerPool<C> {
             .or_else(|| self.evict_other(partition))
     }
 
+    /// Counts a connection closed and hands its slot to the oldest waiter (or back).
+    fn closed(&self, permit: OwnedSemaphorePermit) {
+        self.stats.closed();
+        self.release(permit);
+    }
+
     /// Closes idle connections taken out of the idle lists; their slots go to waiters.
     fn close_idle(&self, closed: Vec<Idle<C>>) {
         for item in closed {
-            self.stats.closed();
-            self.release(item.permit);
+            self.closed(item.permit);
         }
     }
 
@@ -245,10 +250,7 @@ impl<C> ServerPool<C> {
             }
             Err(_) => usize::MAX,
         };
-        self.max_lifetime_ms.store(
-            settings.max_lifetime.as_millis().min(u64::MAX as u128) as u64,
-            Ordering::Relaxed,
-        );
+        self.note_settings(settings);
         let mut closed = Vec::new();
         {
             let Ok(mut idle) = self.idle.lock() else {

@@ -310,23 +310,34 @@ async fn waiters_are_served_first_come_first_served() {
     assert_eq!(server.idle_count(), 1, "one connection served everyone");
 }
 
-/// Starts a checkout of `partition` that waits (up to 5 s) and answers with its connection.
+/// A pool with one slot, taken by the returned lease of `partition`.
+async fn one_slot_taken(
+    partition: Arc<Partition>,
+) -> (Arc<Pools<u32>>, Arc<ServerPool<u32>>, Lease<u32>) {
+    let pools: Arc<Pools<u32>> = Arc::new(Pools::default());
+    let server = pools.server(&Arc::from("s:1"), 1);
+    let held = pools
+        .checkout(server.clone(), 10, partition, &settings(100), |_| ok(1))
+        .await
+        .unwrap();
+    (pools, server, held)
+}
+
+/// Starts a checkout of `partition` that waits (up to `wait_ms`) and answers with its
+/// connection.
 fn waiting_checkout(
     pools: &Arc<Pools<u32>>,
     server: &Arc<ServerPool<u32>>,
     partition: Arc<Partition>,
     connect: Result<u32, &'static str>,
+    wait_ms: u64,
 ) -> tokio::task::JoinHandle<Result<u32, PoolError>> {
     let (pools, server) = (pools.clone(), server.clone());
     tokio::spawn(async move {
         pools
-            .checkout(
-                server.clone(),
-                10,
-                partition,
-                &settings(5000),
-                |_| async move { connect },
-            )
+            .checkout(server, 10, partition, &settings(wait_ms), |_| async move {
+                connect
+            })
             .await
             .map(|mut l| *l.conn())
     })
@@ -334,13 +345,8 @@ fn waiting_checkout(
 
 #[tokio::test]
 async fn a_closed_connection_hands_its_slot_to_a_waiter() {
-    let pools: Arc<Pools<u32>> = Arc::new(Pools::default());
-    let server = pools.server(&Arc::from("s:1"), 1);
-    let held = pools
-        .checkout(server.clone(), 10, part("u"), &settings(100), |_| ok(1))
-        .await
-        .unwrap();
-    let waiter = waiting_checkout(&pools, &server, part("u"), Ok(2));
+    let (pools, server, held) = one_slot_taken(part("u")).await;
+    let waiter = waiting_checkout(&pools, &server, part("u"), Ok(2), 5000);
     tokio::time::sleep(Duration::from_millis(30)).await;
     // A broken connection is dropped, not checked in: nothing polls, the slot is handed over.
     drop(held);
@@ -349,15 +355,10 @@ async fn a_closed_connection_hands_its_slot_to_a_waiter() {
 
 #[tokio::test]
 async fn a_failed_connect_hands_its_slot_to_the_next_waiter() {
-    let pools: Arc<Pools<u32>> = Arc::new(Pools::default());
-    let server = pools.server(&Arc::from("s:1"), 1);
-    let held = pools
-        .checkout(server.clone(), 10, part("u"), &settings(100), |_| ok(1))
-        .await
-        .unwrap();
-    let failing = waiting_checkout(&pools, &server, part("v"), Err("refused"));
+    let (pools, server, held) = one_slot_taken(part("u")).await;
+    let failing = waiting_checkout(&pools, &server, part("v"), Err("refused"), 5000);
     tokio::time::sleep(Duration::from_millis(20)).await;
-    let next = waiting_checkout(&pools, &server, part("v"), Ok(3));
+    let next = waiting_checkout(&pools, &server, part("v"), Ok(3), 5000);
     tokio::time::sleep(Duration::from_millis(20)).await;
     drop(held);
     assert!(matches!(
@@ -369,13 +370,8 @@ async fn a_failed_connect_hands_its_slot_to_the_next_waiter() {
 
 #[tokio::test]
 async fn a_return_makes_room_for_another_partitions_waiter() {
-    let pools: Arc<Pools<u32>> = Arc::new(Pools::default());
-    let server = pools.server(&Arc::from("s:1"), 1);
-    let held = pools
-        .checkout(server.clone(), 10, part("a"), &settings(100), |_| ok(1))
-        .await
-        .unwrap();
-    let waiter = waiting_checkout(&pools, &server, part("b"), Ok(2));
+    let (pools, server, held) = one_slot_taken(part("a")).await;
+    let waiter = waiting_checkout(&pools, &server, part("b"), Ok(2), 5000);
     tokio::time::sleep(Duration::from_millis(30)).await;
     held.checkin();
     assert_eq!(waiter.await.unwrap(), Ok(2));
@@ -406,32 +402,18 @@ async fn a_connection_past_its_lifetime_is_closed_when_returned() {
 
 #[tokio::test]
 async fn waiters_give_up_at_their_own_deadlines() {
-    let pools: Arc<Pools<u32>> = Arc::new(Pools::default());
-    let server = pools.server(&Arc::from("s:1"), 1);
-    let _held = pools
-        .checkout(server.clone(), 10, part("u"), &settings(100), |_| ok(1))
-        .await
-        .unwrap();
+    let (pools, server, _held) = one_slot_taken(part("u")).await;
     let started = Instant::now();
-    let (p1, s1, p2, s2) = (pools.clone(), server.clone(), pools.clone(), server.clone());
-    let short = tokio::spawn(async move {
-        p1.checkout(s1.clone(), 10, part("u"), &settings(50), |_| ok(2))
-            .await
-            .err()
-    });
-    let long = tokio::spawn(async move {
-        p2.checkout(s2.clone(), 10, part("u"), &settings(400), |_| ok(3))
-            .await
-            .err()
-    });
+    let short = waiting_checkout(&pools, &server, part("u"), Ok(2), 50);
+    let long = waiting_checkout(&pools, &server, part("u"), Ok(3), 400);
     assert!(matches!(
         short.await.unwrap(),
-        Some(PoolError::WaitTimeout { .. })
+        Err(PoolError::WaitTimeout { .. })
     ));
     let short_done = started.elapsed();
     assert!(matches!(
         long.await.unwrap(),
-        Some(PoolError::WaitTimeout { .. })
+        Err(PoolError::WaitTimeout { .. })
     ));
     let long_done = started.elapsed();
     // Each one waited its own bound (one expiry timer serves the whole queue).

@@ -19,7 +19,7 @@ impl Session {
         let ctx = RouteContext {
             cluster,
             user: &self.user.name,
-            schema: &self.database,
+            schema: &self.partition.schema,
             recent_write: false,
         };
         Ok(router::route(&rt, &topology, &ctx, sql, facts).hostgroup)
@@ -61,7 +61,8 @@ impl Session {
             (pool, server.tls, rt.pool.clone(), limit)
         };
         let partition = self.partition.clone();
-        let (user, database, connector) = (&self.user, &self.database, &self.shared.backend_tls);
+        let (user, database, connector) =
+            (&self.user, &self.partition.schema, &self.shared.backend_tls);
         let mut refused = None;
         let refused_slot = &mut refused;
         let timeout = settings.connect_timeout;

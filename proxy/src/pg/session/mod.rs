@@ -109,9 +109,7 @@ pub(super) struct Session {
     peer: SocketAddr,
     id: u32,
     user: User,
-    user_name: Arc<str>,
-    database: Arc<str>,
-    /// The pool partition of the session's backends (user and database).
+    /// The pool partition of the session's backends: its user name and database.
     partition: Arc<crate::pool::Partition>,
     /// Run-time parameters from the startup packet (name -> SQL value): what RESET ALL and
     /// DISCARD ALL return to.
@@ -167,20 +165,18 @@ impl Session {
     ) -> Self {
         let startup_vars =
             vars::shared_startup_vars(&shared.pg_startup_vars, vars::startup_vars(&login.params));
-        let (user_name, database) = (shared.name(&login.user.name), shared.name(&login.database));
+        let partition = Arc::new(crate::pool::Partition {
+            user: shared.name(&login.user.name),
+            schema: shared.name(&login.database),
+            flavor: 0,
+        });
         Self {
             shared,
             client,
             peer,
             id,
-            partition: Arc::new(crate::pool::Partition {
-                user: user_name.clone(),
-                schema: database.clone(),
-                flavor: 0,
-            }),
-            user_name,
+            partition,
             user: login.user,
-            database,
             vars: startup_vars.clone(),
             startup_vars,
             tx_vars: Vec::new(),
@@ -420,9 +416,9 @@ impl Session {
             self.id,
             crate::stats::SessionSnapshot {
                 id: self.id,
-                user: self.user_name.clone(),
+                user: self.partition.user.clone(),
                 client: self.peer,
-                schema: self.database.clone(),
+                schema: self.partition.schema.clone(),
                 state: if self.pins.is_pinned() {
                     "pinned"
                 } else {

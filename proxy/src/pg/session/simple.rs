@@ -119,7 +119,7 @@ impl Session {
 
     /// Counts a statement in the proxy's and its server's statistics.
     pub(super) fn count_statement(
-        &mut self,
+        &self,
         hostgroup: u32,
         sql: &[u8],
         digest: u64,
@@ -130,7 +130,7 @@ impl Session {
         let micros = started.elapsed().as_micros() as u64;
         stats.statement(crate::stats::Statement {
             hostgroup,
-            user: &self.user_name,
+            user: &self.partition.user,
             digest,
             sql,
             micros,

@@ -18,16 +18,9 @@ pub fn shared_startup_vars(
     table: &crate::shared::FastMap<BTreeMap<String, String>, Vars>,
     vars: BTreeMap<String, String>,
 ) -> Vars {
-    if let Some(v) = table.get(&vars) {
-        return v.clone();
-    }
-    if table.len() >= SHARED_STARTUP_SETS {
-        return Arc::new(vars);
-    }
-    table
-        .entry(vars.clone())
-        .or_insert_with(|| Arc::new(vars))
-        .clone()
+    crate::shared::shared_copy(table, &vars, SHARED_STARTUP_SETS, || {
+        (vars.clone(), Arc::new(vars.clone()))
+    })
 }
 
 /// Startup parameters that are not run-time parameters.

@@ -36,7 +36,7 @@ pub struct Shared {
     /// two sessions' pool partitions is usually a pointer comparison.
     pub names: FastMap<String, Arc<str>>,
     /// PostgreSQL sessions' cancel keys and the backends they use.
-    pub pg_cancel: crate::pg::cancel::CancelRegistry,
+    pub pg_cancel: Arc<crate::pg::cancel::CancelRegistry>,
     /// Per user: (password, salt, salted password) for SCRAM, computed once.
     pub pg_scram_secrets: dashmap::DashMap<String, (String, Vec<u8>, Vec<u8>)>,
     /// SCRAM with the certificate's signature (channel binding) for TLS clients.

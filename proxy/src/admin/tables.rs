@@ -329,12 +329,12 @@ pub(crate) fn refresh_stats(conn: &Connection, shared: &Shared) -> rusqlite::Res
                     load(&p.stats().connections_ok),
                     load(&p.stats().connections_failed),
                     load(&p.stats().connections_closed),
-                    load(&p.stats().reuses),
+                    big(p.stats().reuses()),
                     load(&p.stats().wait_timeouts),
-                    load(&p.stats().checkout_us_total),
-                    load(&p.stats().statements),
-                    load(&p.stats().bytes),
-                    load(&p.stats().latency_us_total),
+                    big(p.stats().checkout_us_total()),
+                    big(p.stats().statements()),
+                    big(p.stats().bytes()),
+                    big(p.stats().latency_us_total()),
                 ]),
                 None => row.extend(vec![int(0); 9]),
             }
@@ -367,12 +367,11 @@ pub(crate) fn refresh_stats(conn: &Connection, shared: &Shared) -> rusqlite::Res
     // stats_query_digest.
     let digests: Vec<Vec<Value>> = shared
         .stats
-        .digests
-        .iter()
-        .map(|e| {
-            let d = e.value();
+        .digests()
+        .into_iter()
+        .map(|(digest, d)| {
             vec![
-                text(format!("0x{:016X}", e.key())),
+                text(format!("0x{digest:016X}")),
                 text(&*d.text),
                 int(d.hostgroup),
                 text(&*d.user),

@@ -415,6 +415,7 @@ fn stats_tables_are_fresh_at_every_read() {
         sql,
         micros,
         rows: 0,
+        started: std::time::Instant::now(),
         digest_text: |sql| sqlmux_protocol::sql::digest(sql).text,
     };
     shared

@@ -83,15 +83,15 @@ fn record_server(server: &ServerEntry, pool: &dyn crate::pool::PoolInfo) {
     .absolute(load(&stats.connections_failed));
     counter!("sqlmux_backend_connections_closed_total", &labels(None))
         .absolute(load(&stats.connections_closed));
-    counter!("sqlmux_pool_reuses_total", &labels(None)).absolute(load(&stats.reuses));
+    counter!("sqlmux_pool_reuses_total", &labels(None)).absolute(stats.reuses());
     counter!("sqlmux_pool_wait_timeouts_total", &labels(None)).absolute(load(&stats.wait_timeouts));
-    counter!("sqlmux_pool_checkouts_total", &labels(None)).absolute(load(&stats.checkouts));
+    counter!("sqlmux_pool_checkouts_total", &labels(None)).absolute(stats.checkouts());
     counter!("sqlmux_pool_checkout_microseconds_total", &labels(None))
-        .absolute(load(&stats.checkout_us_total));
-    counter!("sqlmux_server_statements_total", &labels(None)).absolute(load(&stats.statements));
-    counter!("sqlmux_server_bytes_total", &labels(None)).absolute(load(&stats.bytes));
+        .absolute(stats.checkout_us_total());
+    counter!("sqlmux_server_statements_total", &labels(None)).absolute(stats.statements());
+    counter!("sqlmux_server_bytes_total", &labels(None)).absolute(stats.bytes());
     counter!("sqlmux_server_statement_microseconds_total", &labels(None))
-        .absolute(load(&stats.latency_us_total));
+        .absolute(stats.latency_us_total());
     for status in ALL_STATUSES {
         let value = if status == server.status { 1.0 } else { 0.0 };
         gauge!(
@@ -108,9 +108,8 @@ fn record_sessions(stats: &crate::stats::ProxyStats) {
     gauge!("sqlmux_client_connections")
         .set(stats.client_connections.load(Ordering::Relaxed) as f64);
     counter!("sqlmux_client_connections_total").absolute(load(&stats.client_connections_total));
-    for e in stats.statements.iter() {
-        counter!("sqlmux_statements_total", "hostgroup" => e.key().to_string())
-            .absolute(load(e.value()));
+    for (hostgroup, n) in stats.statements_by_hostgroup() {
+        counter!("sqlmux_statements_total", "hostgroup" => hostgroup.to_string()).absolute(n);
     }
     for e in stats.errors.iter() {
         counter!("sqlmux_errors_total", "side" => *e.key()).absolute(load(e.value()));
@@ -118,9 +117,10 @@ fn record_sessions(stats: &crate::stats::ProxyStats) {
     for e in stats.pins.iter() {
         counter!("sqlmux_pins_total", "reason" => *e.key()).absolute(load(e.value()));
     }
-    counter!("sqlmux_bytes_relayed_total").absolute(load(&stats.bytes_relayed));
-    counter!("sqlmux_statement_latency_microseconds_sum").absolute(load(&stats.latency_us_total));
-    counter!("sqlmux_statement_latency_microseconds_count").absolute(load(&stats.latency_count));
+    counter!("sqlmux_bytes_relayed_total").absolute(stats.bytes_relayed());
+    let (latency_us_total, latency_count) = stats.latency();
+    counter!("sqlmux_statement_latency_microseconds_sum").absolute(latency_us_total);
+    counter!("sqlmux_statement_latency_microseconds_count").absolute(latency_count);
 }
 
 fn describe() {

@@ -2,11 +2,10 @@
 //! SCRAM-SHA-256, md5 or cleartext (pgwire's client-side SCRAM), and the state sqlmux knows
 //! the connection has (variables it set, statements prepared on it, reported parameters).
 
-use super::cancel::CancelTarget;
+use super::cancel::{BackendCancel, CancelRegistry, CancelTarget};
 use super::conn::{ConnError, PgConn};
 use super::statements::BackendStatements;
 use crate::stream::MaybeTls;
-use bytes::Bytes;
 use pgwire::api::auth::sasl::scram::ScramClientAuth;
 use sqlmux_protocol::pg::backend::{self as msg, ErrorFields};
 use sqlmux_protocol::pg::{frontend, startup};
@@ -57,15 +56,16 @@ pub struct ConnectParams<'a> {
     pub connector: &'a tokio_rustls::TlsConnector,
     /// Server-side statements kept on the connection.
     pub statement_limit: usize,
+    /// Where the connection registers its cancel target.
+    pub cancels: &'a Arc<CancelRegistry>,
 }
 
 /// One authenticated backend connection.
 pub struct BackendConn {
     /// The framed stream.
     pub conn: PgConn,
-    /// Where a CancelRequest for this connection goes (address, process id, secret key),
-    /// shared with the cancel slot of the session using it.
-    pub cancel: Arc<CancelTarget>,
+    /// Its entry among the cancel targets (`None`: the server sent no BackendKeyData).
+    pub cancel: Option<BackendCancel>,
     /// Parameters as the server last reported them (ParameterStatus).
     pub params: HashMap<String, String>,
     /// Variables sqlmux set on this connection (name -> SQL value text).
@@ -111,11 +111,7 @@ impl BackendConn {
         authenticate(&mut conn, p.user, p.password).await?;
         let mut backend = BackendConn {
             conn,
-            cancel: Arc::new(CancelTarget {
-                address: Arc::from(p.address),
-                pid: 0,
-                key: Bytes::new(),
-            }),
+            cancel: None,
             params: HashMap::new(),
             vars: Default::default(),
             statements: BackendStatements::with_limit(p.statement_limit),
@@ -131,11 +127,11 @@ impl BackendConn {
                 }
                 msg::BACKEND_KEY_DATA => {
                     let (pid, key) = msg::parse_backend_key_data(m.body())?;
-                    backend.cancel = Arc::new(CancelTarget {
-                        address: backend.cancel.address.clone(),
+                    backend.cancel = Some(p.cancels.add_backend(CancelTarget {
+                        address: Arc::from(p.address),
                         pid,
                         key,
-                    });
+                    }));
                 }
                 msg::READY_FOR_QUERY => return Ok(backend),
                 msg::ERROR_RESPONSE => {

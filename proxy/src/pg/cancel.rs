@@ -2,12 +2,14 @@
 //! the backend that runs that client's statement at that moment (or drops it when none does).
 
 use super::startup_key::CancelKey;
+use crate::shared::FastMap;
 use bytes::Bytes;
 use sqlmux_protocol::pg::startup;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use tokio::io::AsyncWriteExt;
 
-/// Where a session's statement runs now.
+/// Where a CancelRequest for one backend connection goes.
 #[derive(Debug, Clone)]
 pub struct CancelTarget {
     /// Server address.
@@ -18,27 +20,48 @@ pub struct CancelTarget {
     pub key: Bytes,
 }
 
-/// One session's slot, updated when it borrows or returns a backend.
+/// One session's slot: the registry number of the backend it uses now (0: none). Setting
+/// it is one store, with no lock and no shared reference count touched per transaction.
 #[derive(Debug, Default)]
-pub struct CancelSlot(Mutex<Option<Arc<CancelTarget>>>);
+pub struct CancelSlot(AtomicU64);
 
 impl CancelSlot {
-    /// Sets (or clears) the backend the session is using.
-    pub fn set(&self, target: Option<Arc<CancelTarget>>) {
-        if let Ok(mut t) = self.0.lock() {
-            *t = target;
-        }
+    /// Sets the backend the session uses now (`None`: a backend that gave no key).
+    pub fn set(&self, backend: Option<&BackendCancel>) {
+        self.0
+            .store(backend.map_or(0, |b| b.number), Ordering::Release);
     }
 
-    fn get(&self) -> Option<Arc<CancelTarget>> {
-        self.0.lock().ok().and_then(|t| t.clone())
+    /// Clears it: the session holds no backend.
+    pub fn clear(&self) {
+        self.0.store(0, Ordering::Release);
     }
 }
 
-/// Every live session's key and slot.
+/// A backend connection's entry in the registry, removed when the connection is dropped.
+pub struct BackendCancel {
+    number: u64,
+    registry: Arc<CancelRegistry>,
+}
+
+impl std::fmt::Debug for BackendCancel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "BackendCancel({})", self.number)
+    }
+}
+
+impl Drop for BackendCancel {
+    fn drop(&mut self) {
+        self.registry.backends.remove(&self.number);
+    }
+}
+
+/// Every live session's key and slot, and every live backend's cancel target.
 #[derive(Default)]
 pub struct CancelRegistry {
     sessions: dashmap::DashMap<u32, (CancelKey, Arc<CancelSlot>)>,
+    backends: FastMap<u64, CancelTarget>,
+    last_backend: AtomicU64,
 }
 
 impl CancelRegistry {
@@ -54,14 +77,29 @@ impl CancelRegistry {
         self.sessions.remove(&pid);
     }
 
+    /// Registers a backend connection's target under a new number.
+    pub fn add_backend(self: &Arc<Self>, target: CancelTarget) -> BackendCancel {
+        let number = self.last_backend.fetch_add(1, Ordering::Relaxed) + 1;
+        self.backends.insert(number, target);
+        BackendCancel {
+            number,
+            registry: self.clone(),
+        }
+    }
+
+    /// The target of the backend `pid`'s session uses now, if `key` is that session's.
+    fn target(&self, pid: u32, key: &[u8]) -> Option<CancelTarget> {
+        let number = match self.sessions.get(&pid) {
+            Some(entry) if entry.0.matches(key) => entry.1 .0.load(Ordering::Acquire),
+            _ => return None,
+        };
+        self.backends.get(&number).map(|t| t.clone())
+    }
+
     /// Forwards a client's CancelRequest; a wrong key or an idle session is ignored, as a
     /// server would.
     pub async fn cancel(&self, pid: u32, key: &[u8]) {
-        let target = match self.sessions.get(&pid) {
-            Some(entry) if entry.0.matches(key) => entry.1.get(),
-            _ => None,
-        };
-        let Some(t) = target else {
+        let Some(t) = self.target(pid, key) else {
             tracing::debug!(pid, "cancel request for no running statement");
             return;
         };
@@ -77,5 +115,44 @@ impl CancelRegistry {
             }
             Err(_) => tracing::info!(pid, backend = %t.address, "cancel forward timed out"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(pid: u32) -> CancelTarget {
+        CancelTarget {
+            address: Arc::from("127.0.0.1:5432"),
+            pid,
+            key: Bytes::from_static(b"\x01\x02\x03\x04"),
+        }
+    }
+
+    #[test]
+    fn a_cancel_finds_the_backend_the_session_uses_now() {
+        let registry = Arc::new(CancelRegistry::default());
+        let key = CancelKey::random(4);
+        let slot = registry.register(7, key.clone());
+        let (first, second) = (
+            registry.add_backend(target(100)),
+            registry.add_backend(target(200)),
+        );
+        let pid_of = |key: &[u8]| registry.target(7, key).map(|t| t.pid);
+        assert_eq!(pid_of(key.bytes()), None, "no backend yet");
+        slot.set(Some(&second));
+        assert_eq!(pid_of(key.bytes()), Some(200));
+        assert_eq!(pid_of(b"nope"), None, "a wrong key is ignored");
+        slot.set(Some(&first));
+        assert_eq!(pid_of(key.bytes()), Some(100));
+        slot.clear();
+        assert_eq!(pid_of(key.bytes()), None, "between transactions");
+        slot.set(Some(&second));
+        drop(second);
+        assert_eq!(pid_of(key.bytes()), None, "a closed backend is forgotten");
+        registry.unregister(7);
+        slot.set(Some(&first));
+        assert_eq!(pid_of(key.bytes()), None, "an ended session is forgotten");
     }
 }

@@ -1,5 +1,7 @@
-//! Per-server pool counters (atomics: many sessions touch them).
+//! Per-server pool counters (atomics: many sessions touch them; those bumped per checkout
+//! or statement are striped per CPU).
 
+use crate::stats::stripes::Stripes;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Counters of one server pool.
@@ -11,38 +13,78 @@ pub struct ServerStats {
     pub connections_failed: AtomicU64,
     /// Connections closed.
     pub connections_closed: AtomicU64,
-    /// Checkouts served by an idle connection.
-    pub reuses: AtomicU64,
     /// Checkouts that timed out waiting.
     pub wait_timeouts: AtomicU64,
-    /// Successful checkouts.
-    pub checkouts: AtomicU64,
-    /// Time spent getting a connection (waiting, connecting), microseconds, all checkouts.
-    pub checkout_us_total: AtomicU64,
-    /// Statements run on this server's connections.
-    pub statements: AtomicU64,
-    /// Bytes relayed from this server to clients.
-    pub bytes: AtomicU64,
-    /// Statement time on this server, microseconds.
-    pub latency_us_total: AtomicU64,
+    /// What every checkout and statement bumps, one set per CPU.
+    flow: Stripes<Flow>,
+}
+
+/// The counters bumped per checkout or statement (one CPU's share).
+#[derive(Debug, Default)]
+struct Flow {
+    reuses: AtomicU64,
+    checkouts: AtomicU64,
+    checkout_us_total: AtomicU64,
+    statements: AtomicU64,
+    bytes: AtomicU64,
+    latency_us_total: AtomicU64,
 }
 
 impl ServerStats {
     /// Counts a checkout; `since` is when it started waiting or connecting (`None`: it was
     /// served at once, in well under a microsecond).
     pub(super) fn checked_out(&self, since: Option<std::time::Instant>) {
-        self.checkouts.fetch_add(1, Ordering::Relaxed);
+        let flow = self.flow.local();
+        flow.checkouts.fetch_add(1, Ordering::Relaxed);
         if let Some(since) = since {
-            self.checkout_us_total
+            flow.checkout_us_total
                 .fetch_add(since.elapsed().as_micros() as u64, Ordering::Relaxed);
         }
     }
 
     /// Counts one statement run on this server.
     pub fn statement(&self, bytes: u64, micros: u64) {
-        self.statements.fetch_add(1, Ordering::Relaxed);
-        self.bytes.fetch_add(bytes, Ordering::Relaxed);
-        self.latency_us_total.fetch_add(micros, Ordering::Relaxed);
+        let flow = self.flow.local();
+        flow.statements.fetch_add(1, Ordering::Relaxed);
+        flow.bytes.fetch_add(bytes, Ordering::Relaxed);
+        flow.latency_us_total.fetch_add(micros, Ordering::Relaxed);
+    }
+
+    fn sum(&self, field: fn(&Flow) -> &AtomicU64) -> u64 {
+        self.flow
+            .iter()
+            .map(|f| field(f).load(Ordering::Relaxed))
+            .sum()
+    }
+
+    /// Checkouts served by an idle connection.
+    pub fn reuses(&self) -> u64 {
+        self.sum(|f| &f.reuses)
+    }
+
+    /// Successful checkouts.
+    pub fn checkouts(&self) -> u64 {
+        self.sum(|f| &f.checkouts)
+    }
+
+    /// Time spent getting a connection (waiting, connecting), microseconds, all checkouts.
+    pub fn checkout_us_total(&self) -> u64 {
+        self.sum(|f| &f.checkout_us_total)
+    }
+
+    /// Statements run on this server's connections.
+    pub fn statements(&self) -> u64 {
+        self.sum(|f| &f.statements)
+    }
+
+    /// Bytes relayed from this server to clients.
+    pub fn bytes(&self) -> u64 {
+        self.sum(|f| &f.bytes)
+    }
+
+    /// Statement time on this server, microseconds.
+    pub fn latency_us_total(&self) -> u64 {
+        self.sum(|f| &f.latency_us_total)
     }
 
     pub(super) fn connected(&self) {
@@ -55,7 +97,7 @@ impl ServerStats {
         self.connections_closed.fetch_add(1, Ordering::Relaxed);
     }
     pub(super) fn reused(&self) {
-        self.reuses.fetch_add(1, Ordering::Relaxed);
+        self.flow.local().reuses.fetch_add(1, Ordering::Relaxed);
     }
     pub(super) fn wait_timeout(&self) {
         self.wait_timeouts.fetch_add(1, Ordering::Relaxed);

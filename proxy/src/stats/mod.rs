@@ -1,11 +1,22 @@
-//! Live statistics many sessions touch: atomics and `dashmap`, read by the admin tables
-//! (`stats_*`) and `/metrics`.
+//! Live statistics many sessions touch, read by the admin tables (`stats_*`) and
+//! `/metrics`.
+//!
+//! - [`stripes`]: one copy of a counter set per CPU, so cores do not share the cache lines
+//!   they bump per statement.
+//! - [`tally`]: the per-statement counters of one stripe and how readers add them up.
+//!
+//! Rare events (connections, errors, pins) and the session list are plain atomics and maps.
+
+pub mod stripes;
+mod tally;
 
 use crate::shared::FastMap;
 use dashmap::DashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use stripes::Stripes;
+use tally::Tally;
 
 /// Per-digest statement statistics (`stats_query_digest`).
 #[derive(Debug, Clone)]
@@ -54,22 +65,16 @@ pub struct ProxyStats {
     pub client_connections: AtomicI64,
     /// Client connections accepted since start.
     pub client_connections_total: AtomicU64,
-    /// Statements by destination hostgroup.
-    pub statements: FastMap<u32, AtomicU64>,
     /// Errors sent to clients by side: "client", "backend", "proxy".
     pub errors: DashMap<&'static str, AtomicU64>,
     /// Pins started, by reason name.
     pub pins: DashMap<&'static str, AtomicU64>,
-    /// Bytes relayed from backends to clients.
-    pub bytes_relayed: AtomicU64,
-    /// Statement latency: total microseconds and count (for an average).
-    pub latency_us_total: AtomicU64,
-    /// Statements timed.
-    pub latency_count: AtomicU64,
-    /// Statement digests by 64-bit hash.
-    pub digests: FastMap<u64, DigestStats>,
     /// Sessions by connection id.
     pub sessions: DashMap<u32, SessionSnapshot>,
+    /// Per-statement counters, one set per CPU.
+    tallies: Stripes<Mutex<Tally>>,
+    /// Normalized text of each digest, made once per digest.
+    digest_texts: FastMap<u64, Arc<str>>,
 }
 
 fn bump<K: std::hash::Hash + Eq, S: std::hash::BuildHasher + Clone>(
@@ -82,6 +87,10 @@ fn bump<K: std::hash::Hash + Eq, S: std::hash::BuildHasher + Clone>(
         return;
     }
     map.entry(key).or_default().fetch_add(by, Ordering::Relaxed);
+}
+
+fn lock(tally: &Mutex<Tally>) -> MutexGuard<'_, Tally> {
+    tally.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// One finished statement, as the statistics count it.
@@ -98,6 +107,8 @@ pub struct Statement<'a> {
     pub micros: u64,
     /// Affected rows.
     pub rows: u64,
+    /// When it started.
+    pub started: std::time::Instant,
     /// The dialect's normalized text of `sql`, computed once per new digest.
     pub digest_text: fn(&[u8]) -> String,
 }
@@ -105,44 +116,18 @@ pub struct Statement<'a> {
 impl ProxyStats {
     /// Counts a statement, with its latency and affected rows, under its hostgroup and digest.
     pub fn statement(&self, s: Statement<'_>) {
-        let Statement {
-            hostgroup,
-            user,
-            digest,
-            sql,
-            micros,
-            rows,
-            digest_text,
-        } = s;
-        bump(&self.statements, hostgroup, 1);
-        self.latency_us_total.fetch_add(micros, Ordering::Relaxed);
-        self.latency_count.fetch_add(1, Ordering::Relaxed);
-        if let Some(mut d) = self.digests.get_mut(&digest) {
-            d.count += 1;
-            d.sum_us += micros;
-            d.min_us = d.min_us.min(micros);
-            d.max_us = d.max_us.max(micros);
-            d.rows += rows;
-            d.hostgroup = hostgroup;
-            if !Arc::ptr_eq(&d.user, user) && d.user != *user {
-                d.user = user.clone();
-            }
-            return;
+        lock(self.tallies.local()).count(&s, || self.digest_text(&s));
+    }
+
+    /// The normalized text of `s`'s digest, made the first time any stripe sees it.
+    fn digest_text(&self, s: &Statement<'_>) -> Arc<str> {
+        if let Some(text) = self.digest_texts.get(&s.digest) {
+            return text.clone();
         }
-        let text: Arc<str> = Arc::from(digest_text(sql));
-        self.digests.insert(
-            digest,
-            DigestStats {
-                text,
-                hostgroup,
-                user: user.clone(),
-                count: 1,
-                sum_us: micros,
-                min_us: micros,
-                max_us: micros,
-                rows,
-            },
-        );
+        self.digest_texts
+            .entry(s.digest)
+            .or_insert_with(|| Arc::from((s.digest_text)(s.sql)))
+            .clone()
     }
 
     /// Counts an error sent to a client.
@@ -157,7 +142,43 @@ impl ProxyStats {
 
     /// Counts relayed bytes.
     pub fn relayed(&self, bytes: u64) {
-        self.bytes_relayed.fetch_add(bytes, Ordering::Relaxed);
+        lock(self.tallies.local()).bytes_relayed += bytes;
+    }
+
+    /// Statements by destination hostgroup, in hostgroup order.
+    pub fn statements_by_hostgroup(&self) -> Vec<(u32, u64)> {
+        let mut all: Vec<(u32, u64)> = Vec::new();
+        for tally in self.tallies.iter() {
+            for &(hostgroup, n) in &lock(tally).by_hostgroup {
+                match all.iter_mut().find(|(h, _)| *h == hostgroup) {
+                    Some((_, total)) => *total += n,
+                    None => all.push((hostgroup, n)),
+                }
+            }
+        }
+        all.sort_unstable();
+        all
+    }
+
+    /// Bytes relayed from backends to clients.
+    pub fn bytes_relayed(&self) -> u64 {
+        self.tallies.iter().map(|t| lock(t).bytes_relayed).sum()
+    }
+
+    /// Statement latency: total microseconds and the number of statements timed.
+    pub fn latency(&self) -> (u64, u64) {
+        self.tallies.iter().fold((0, 0), |(us, n), t| {
+            let t = lock(t);
+            (us + t.latency_us_total, n + t.latency_count)
+        })
+    }
+
+    /// Per-digest statistics, by 64-bit hash.
+    pub fn digests(&self) -> Vec<(u64, DigestStats)> {
+        let guards: Vec<MutexGuard<'_, Tally>> = self.tallies.iter().map(lock).collect();
+        tally::merge_digests(guards.iter().map(|g| &**g))
+            .into_iter()
+            .collect()
     }
 }
 
@@ -180,14 +201,16 @@ mod tests {
             sql: text,
             micros: 7,
             rows: 0,
+            started: std::time::Instant::now(),
             digest_text,
         };
         stats.statement(record(pgsql::digest));
         stats.statement(record(|_| unreachable!("a known digest keeps its text")));
         let d = stats
-            .digests
-            .get(&pgsql::digest_hash(text))
-            .map(|d| (d.text.clone(), d.count));
+            .digests()
+            .into_iter()
+            .find(|(hash, _)| *hash == pgsql::digest_hash(text))
+            .map(|(_, d)| (d.text, d.count));
         assert_eq!(d, Some((Arc::from(pgsql::digest(text)), 2)));
     }
 }

@@ -108,6 +108,7 @@ impl Session {
             sql,
             micros,
             rows,
+            started,
             digest_text: |sql| sqlmux_protocol::sql::digest(sql).text,
         });
         for reason in self.pins.reasons() {

@@ -41,7 +41,7 @@ impl Session {
         }
         if self.backend.is_none() {
             let lease = self.checkout(hostgroup).await?;
-            self.cancel.set(Some(lease.conn_ref().cancel.clone()));
+            self.cancel.set(lease.conn_ref().cancel.as_ref());
             self.backend = Some(lease);
         }
         self.replay().await
@@ -61,8 +61,12 @@ impl Session {
             (pool, server.tls, rt.pool.clone(), limit)
         };
         let partition = self.partition.clone();
-        let (user, database, connector) =
-            (&self.user, &self.partition.schema, &self.shared.backend_tls);
+        let (user, database, connector, cancels) = (
+            &self.user,
+            &self.partition.schema,
+            &self.shared.backend_tls,
+            &self.shared.pg_cancel,
+        );
         let mut refused = None;
         let refused_slot = &mut refused;
         let timeout = settings.connect_timeout;
@@ -81,6 +85,7 @@ impl Session {
                         tls,
                         connector,
                         statement_limit,
+                        cancels,
                     };
                     BackendConn::connect(&params, timeout).await.map_err(|e| {
                         let text = e.to_string();
@@ -177,12 +182,12 @@ impl Session {
             self.tx_status = b'I';
             self.tx_vars.clear();
         }
-        self.cancel.set(None);
+        self.cancel.clear();
     }
 
     /// Returns the held backend to the pool as it is.
     fn give_back_now(&mut self) {
-        self.cancel.set(None);
+        self.cancel.clear();
         if let Some(lease) = self.backend.take() {
             lease.checkin();
         }

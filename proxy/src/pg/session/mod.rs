@@ -436,7 +436,7 @@ impl Session {
         let Some(mut lease) = self.backend.take() else {
             return;
         };
-        self.cancel.set(None);
+        self.cancel.clear();
         let clean = async {
             let conn = lease.conn();
             if self.tx_status != b'I' {

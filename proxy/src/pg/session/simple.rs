@@ -135,6 +135,7 @@ impl Session {
             sql,
             micros,
             rows: 0,
+            started,
             digest_text: pgsql::digest,
         });
         stats.relayed(bytes);

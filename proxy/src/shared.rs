@@ -18,9 +18,9 @@ const SHARED_NAMES: usize = 4096;
 /// State shared by the sessions of one `run`; nothing global.
 pub struct Shared {
     /// Users, rules, settings: swapped whole on reload.
-    pub runtime: ArcSwap<Runtime>,
+    pub runtime: Arc<ArcSwap<Runtime>>,
     /// Hostgroups and servers: swapped whole on change.
-    pub topology: ArcSwap<Topology>,
+    pub topology: Arc<ArcSwap<Topology>>,
     /// MySQL backend pools.
     pub mysql_pools: Pools<BackendConn>,
     /// PostgreSQL backend pools.
@@ -68,8 +68,8 @@ impl Shared {
             }
         });
         Arc::new(Self {
-            runtime: ArcSwap::from_pointee(runtime),
-            topology: ArcSwap::from_pointee(topology),
+            runtime: Arc::new(ArcSwap::from_pointee(runtime)),
+            topology: Arc::new(ArcSwap::from_pointee(topology)),
             mysql_pools: Pools::default(),
             pg_pools: Pools::default(),
             pg_statements: Default::default(),
@@ -159,6 +159,29 @@ fn shared_name(table: &FastMap<String, Arc<str>>, name: &str) -> Arc<str> {
     shared_copy(table, name, SHARED_NAMES, || {
         (name.to_string(), Arc::from(name))
     })
+}
+
+/// One session's view of the runtime and topology snapshots. Checking that a cached snapshot
+/// is still current is one atomic load, where `ArcSwap::load` takes and returns a guard on
+/// every statement.
+pub struct Snapshots {
+    runtime: arc_swap::Cache<Arc<ArcSwap<Runtime>>, Arc<Runtime>>,
+    topology: arc_swap::Cache<Arc<ArcSwap<Topology>>, Arc<Topology>>,
+}
+
+impl Snapshots {
+    /// The current snapshots of `shared`.
+    pub fn new(shared: &Shared) -> Self {
+        Self {
+            runtime: arc_swap::Cache::new(shared.runtime.clone()),
+            topology: arc_swap::Cache::new(shared.topology.clone()),
+        }
+    }
+
+    /// The runtime and topology now.
+    pub fn load(&mut self) -> (&Arc<Runtime>, &Arc<Topology>) {
+        (self.runtime.load(), self.topology.load())
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! [`Lease`]: a connection lent to a session, and its return to the pool.
 
-use super::wait::Handoff;
+use super::wait::{hand_slot, Handoff};
 use super::{Availability, Idle, Partition, ServerPool, ServerStats};
 use std::future::Future;
 use std::sync::atomic::Ordering;
@@ -147,9 +147,10 @@ impl<C> Lease<C> {
             created: self.created,
             since: now,
         };
-        let Ok(mut waiters) = server.waiters.lock() else {
+        let Ok(mut state) = server.state.lock() else {
             return;
         };
+        let waiters = &mut state.waiters;
         let mut item = Handoff::Conn(item);
         while let Some(pos) = waiters.iter().position(|w| w.partition == self.partition) {
             let Some(w) = waiters.remove(pos) else {
@@ -170,15 +171,13 @@ impl<C> Lease<C> {
             let Idle { conn, permit, .. } = item;
             drop(conn);
             server.stats.closed();
-            server.hand_slot(&mut waiters, permit);
+            hand_slot(waiters, permit);
             return;
         }
-        if let Ok(mut idle) = server.idle.lock() {
-            match idle.get_mut(&*self.partition) {
-                Some(list) => list.push(item),
-                None => {
-                    idle.insert((*self.partition).clone(), vec![item]);
-                }
+        match state.idle.get_mut(&*self.partition) {
+            Some(list) => list.push(item),
+            None => {
+                state.idle.insert((*self.partition).clone(), vec![item]);
             }
         }
     }

@@ -9,9 +9,9 @@
 //! Waiting checkouts queue first come first served. Whatever frees capacity hands it to the
 //! oldest waiter directly: a returned connection goes to the oldest waiter of its partition,
 //! a freed slot (a connection closed, a connect that failed) to the oldest waiter of any
-//! partition. Both decisions are taken under the queue's lock, and a checkout looks for an
-//! idle connection and a free slot again under that lock before it queues, so no wakeup is
-//! lost and nothing polls. While checkouts wait, one expiry task per pool ends the waits
+//! partition. The idle lists and the queue share one lock: a checkout looks for an idle
+//! connection, a free slot and then queues under it, and a return decides under it, so no
+//! wakeup is lost, nothing polls, and each takes the lock once. While checkouts wait, one expiry task per pool ends the waits
 //! that reach their deadline (one timer per pool, not one per waiting checkout).
 //!
 //! - `lease`: [`Lease`], a lent connection, and its return (checkin, or close on drop).
@@ -25,7 +25,7 @@ mod wait;
 pub use lease::Lease;
 pub use stats::ServerStats;
 
-use wait::{Handoff, Waiter};
+use wait::{Claim, Handoff, Waiter};
 
 use sqlmux_config::PoolSettings;
 use std::collections::HashMap;
@@ -78,19 +78,46 @@ const DEMAND_WINDOW: usize = 10;
 /// Which idle connections may serve a checkout: same user, schema and flavor.
 #[derive(Debug, Clone, Eq)]
 pub struct Partition {
+    user: Arc<str>,
+    schema: Arc<str>,
+    flavor: u64,
+    /// A hash of the three, made once: the idle map is looked up twice per transaction.
+    hash: u64,
+}
+
+impl Partition {
+    /// The partition of `user` on `schema`; `flavor` holds protocol-specific bits that change
+    /// the wire format (capabilities, collation).
+    pub fn new(user: Arc<str>, schema: Arc<str>, flavor: u64) -> Self {
+        use std::hash::BuildHasher;
+        let hash = foldhash::fast::FixedState::with_seed(0).hash_one((&user, &schema, flavor));
+        Self {
+            user,
+            schema,
+            flavor,
+            hash,
+        }
+    }
+
+    /// The same partition on another schema.
+    pub fn with_schema(&self, schema: Arc<str>) -> Self {
+        Self::new(self.user.clone(), schema, self.flavor)
+    }
+
     /// Backend user.
-    pub user: Arc<str>,
+    pub fn user(&self) -> &Arc<str> {
+        &self.user
+    }
+
     /// Schema / database the connection was opened with.
-    pub schema: Arc<str>,
-    /// Protocol-specific bits that change the wire format (capabilities, collation).
-    pub flavor: u64,
+    pub fn schema(&self) -> &Arc<str> {
+        &self.schema
+    }
 }
 
 impl std::hash::Hash for Partition {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.user.hash(state);
-        self.schema.hash(state);
-        self.flavor.hash(state);
+        state.write_u64(self.hash);
     }
 }
 
@@ -98,7 +125,8 @@ impl PartialEq for Partition {
     fn eq(&self, other: &Self) -> bool {
         // Sessions share their user and schema strings: pointers first, text when they differ.
         let same = |a: &Arc<str>, b: &Arc<str>| Arc::ptr_eq(a, b) || a == b;
-        self.flavor == other.flavor
+        self.hash == other.hash
+            && self.flavor == other.flavor
             && same(&self.user, &other.user)
             && same(&self.schema, &other.schema)
     }
@@ -113,18 +141,40 @@ struct Idle<C> {
     since: Instant,
 }
 
+/// What a pool's one lock guards: its idle connections and its waiting checkouts.
+struct PoolState<C> {
+    idle: HashMap<Partition, Vec<Idle<C>>, foldhash::fast::RandomState>,
+    /// Checkouts waiting, oldest first: a returned connection goes straight to the oldest
+    /// one of its partition, a freed slot to the oldest one (no thundering herd, no
+    /// starvation).
+    waiters: std::collections::VecDeque<Waiter<C>>,
+    /// An expiry task runs: one timer per pool while checkouts wait, instead of one per
+    /// waiting checkout.
+    expiry_running: bool,
+}
+
+impl<C> PoolState<C> {
+    /// The most recently returned idle connection of `partition`. Lifetimes are checked
+    /// when a connection is returned and by the reaper, not here: this is the hot path.
+    fn take_idle(&mut self, partition: &Partition) -> Option<Idle<C>> {
+        self.idle.get_mut(partition)?.pop()
+    }
+
+    /// The idle connection of another partition idle the longest, taken out to be closed.
+    fn evict_other(&mut self, partition: &Partition) -> Option<Idle<C>> {
+        self.idle
+            .iter_mut()
+            .filter(|(p, list)| *p != partition && !list.is_empty())
+            .min_by_key(|(_, list)| list.first().map(|i| i.since))
+            .and_then(|(_, list)| (!list.is_empty()).then(|| list.remove(0)))
+    }
+}
+
 /// The pool of one server.
 pub struct ServerPool<C> {
     address: Arc<str>,
     limit: Arc<Semaphore>,
-    idle: Mutex<HashMap<Partition, Vec<Idle<C>>, foldhash::fast::RandomState>>,
-    /// Checkouts waiting, oldest first: a returned connection goes straight to the oldest
-    /// one of its partition, a freed slot to the oldest one (no thundering herd, no
-    /// starvation). Lock order: `waiters`, then `idle`.
-    waiters: Mutex<std::collections::VecDeque<Waiter<C>>>,
-    /// An expiry task runs (changed only under the `waiters` lock): one timer per pool
-    /// while checkouts wait, instead of one per waiting checkout.
-    expiry_running: std::sync::atomic::AtomicBool,
+    state: Mutex<PoolState<C>>,
     outstanding: AtomicUsize,
     /// Most connections lent at once since the last reap.
     peak: AtomicUsize,
@@ -161,9 +211,11 @@ impl<C> ServerPool<C> {
         Self {
             address,
             limit: Arc::new(Semaphore::new(max_connections as usize)),
-            idle: Mutex::new(HashMap::default()),
-            waiters: Mutex::new(std::collections::VecDeque::new()),
-            expiry_running: std::sync::atomic::AtomicBool::new(false),
+            state: Mutex::new(PoolState {
+                idle: HashMap::default(),
+                waiters: std::collections::VecDeque::new(),
+                expiry_running: false,
+            }),
             outstanding: AtomicUsize::new(0),
             peak: AtomicUsize::new(0),
             recent_peaks: Mutex::new(std::collections::VecDeque::new()),
@@ -177,31 +229,21 @@ impl<C> ServerPool<C> {
         }
     }
 
-    /// The most recently returned idle connection of `partition`. Lifetimes are checked when
-    /// a connection is returned and by the reaper, not here: this is the hot path.
-    fn take_idle(&self, partition: &Partition) -> Option<Idle<C>> {
-        self.idle.lock().ok()?.get_mut(partition)?.pop()
-    }
-
-    /// Closes the idle connection of another partition idle the longest; returns its slot.
-    fn evict_other(&self, partition: &Partition) -> Option<OwnedSemaphorePermit> {
-        let mut idle = self.idle.lock().ok()?;
-        let victim = idle
-            .iter_mut()
-            .filter(|(p, list)| *p != partition && !list.is_empty())
-            .min_by_key(|(_, list)| list.first().map(|i| i.since))
-            .and_then(|(_, list)| (!list.is_empty()).then(|| list.remove(0)))?;
+    /// A free slot, or one made by closing an idle connection of another partition.
+    fn free_slot(
+        &self,
+        state: &mut PoolState<C>,
+        partition: &Partition,
+    ) -> Option<OwnedSemaphorePermit> {
+        // Looking before cloning the semaphore's Arc: at the limit, that is the usual case.
+        if self.limit.available_permits() > 0 {
+            if let Ok(permit) = self.limit.clone().try_acquire_owned() {
+                return Some(permit);
+            }
+        }
+        let victim = state.evict_other(partition)?;
         self.stats.closed();
         Some(victim.permit)
-    }
-
-    /// A free slot, or one made by closing an idle connection of another partition.
-    fn free_slot(&self, partition: &Partition) -> Option<OwnedSemaphorePermit> {
-        self.limit
-            .clone()
-            .try_acquire_owned()
-            .ok()
-            .or_else(|| self.evict_other(partition))
     }
 
     /// Counts a connection closed and hands its slot to the oldest waiter (or back).
@@ -231,7 +273,10 @@ impl<C> ServerPool<C> {
 
     fn lent(&self) {
         let now = self.outstanding.fetch_add(1, Ordering::Relaxed) + 1;
-        self.peak.fetch_max(now, Ordering::Relaxed);
+        // Read first: a new peak is rare, and a write to the shared line is not.
+        if now > self.peak.load(Ordering::Relaxed) {
+            self.peak.fetch_max(now, Ordering::Relaxed);
+        }
     }
 
     /// Closes idle connections past their idle timeout or lifetime, and those beyond the
@@ -253,9 +298,10 @@ impl<C> ServerPool<C> {
         self.note_settings(settings);
         let mut closed = Vec::new();
         {
-            let Ok(mut idle) = self.idle.lock() else {
+            let Ok(mut state) = self.state.lock() else {
                 return 0;
             };
+            let idle = &mut state.idle;
             let now = Instant::now();
             for list in idle.values_mut() {
                 let (keep, expired): (Vec<_>, Vec<_>) =
@@ -300,8 +346,8 @@ impl<C> ServerPool<C> {
     pub fn set_availability(&self, a: Availability) {
         self.availability.store(a as u8, Ordering::Relaxed);
         if a != Availability::Open {
-            let closed: Vec<Idle<C>> = match self.idle.lock() {
-                Ok(mut idle) => idle.drain().flat_map(|(_, list)| list).collect(),
+            let closed: Vec<Idle<C>> = match self.state.lock() {
+                Ok(mut state) => state.idle.drain().flat_map(|(_, list)| list).collect(),
                 Err(_) => Vec::new(),
             };
             self.close_idle(closed);
@@ -342,9 +388,9 @@ impl<C> ServerPool<C> {
 
     /// Idle connections now.
     pub fn idle_count(&self) -> usize {
-        self.idle
+        self.state
             .lock()
-            .map(|i| i.values().map(Vec::len).sum())
+            .map(|s| s.idle.values().map(Vec::len).sum())
             .unwrap_or(0)
     }
 }
@@ -524,19 +570,17 @@ impl<C> Pools<C> {
         E: std::fmt::Display,
     {
         server.note_settings(settings);
-        // The fast path reads no clock: an idle connection, or a free slot.
-        if let Some(idle) = server.take_idle(&partition) {
-            return Ok(Lease::lend(server, idle, partition, None));
-        }
-        let started = Instant::now();
-        let permit = match server.free_slot(&partition) {
-            Some(p) => p,
-            None => match server.wait(&partition, started, settings).await {
+        // An idle connection reads no clock; a slot or a wait is timed from here.
+        let (permit, started) = match server.claim(&partition, settings) {
+            Claim::Idle(idle) => return Ok(Lease::lend(server, idle, partition, None)),
+            Claim::Slot(permit) => (permit, Instant::now()),
+            Claim::Queued { handoff, started } => match handoff.await {
                 Ok(Handoff::Conn(idle)) => {
                     return Ok(Lease::lend(server, idle, partition, Some(started)))
                 }
-                Ok(Handoff::Slot(p)) => p,
-                Err(()) => {
+                Ok(Handoff::Slot(p)) => (p, started),
+                // A waiter whose deadline passed is dropped by the expiry task.
+                Err(_) => {
                     server.stats.wait_timeout();
                     return Err(PoolError::WaitTimeout {
                         hostgroup,

@@ -8,11 +8,7 @@ fn settings(wait_ms: u64) -> PoolSettings {
 }
 
 fn part(user: &str) -> Arc<Partition> {
-    Arc::new(Partition {
-        user: Arc::from(user),
-        schema: Arc::from("db"),
-        flavor: 0,
-    })
+    Arc::new(Partition::new(Arc::from(user), Arc::from("db"), 0))
 }
 
 async fn ok(n: u32) -> Result<u32, String> {

@@ -3,7 +3,6 @@
 
 use super::{Idle, Partition, ServerPool};
 use sqlmux_config::PoolSettings;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::OwnedSemaphorePermit;
@@ -24,74 +23,88 @@ pub(super) struct Waiter<C> {
     pub(super) deadline: Instant,
 }
 
+/// What a checkout gets under the pool's lock.
+pub(super) enum Claim<C> {
+    /// An idle connection of its partition.
+    Idle(Idle<C>),
+    /// A free slot: the checkout opens a connection.
+    Slot(OwnedSemaphorePermit),
+    /// Neither: it waits in the queue (from `started`) for what `handoff` brings.
+    Queued {
+        handoff: tokio::sync::oneshot::Receiver<Handoff<C>>,
+        started: Instant,
+    },
+}
+
 impl<C> ServerPool<C> {
     /// Gives a freed slot to the oldest waiting checkout, or back to the server.
     pub(super) fn release(&self, permit: OwnedSemaphorePermit) {
-        match self.waiters.lock() {
-            Ok(mut waiters) => self.hand_slot(&mut waiters, permit),
+        match self.state.lock() {
+            Ok(mut state) => hand_slot(&mut state.waiters, permit),
             Err(_) => drop(permit),
         }
     }
+}
 
-    /// [`release`](Self::release) with the queue already locked.
-    pub(super) fn hand_slot(
-        &self,
-        waiters: &mut std::collections::VecDeque<Waiter<C>>,
-        permit: OwnedSemaphorePermit,
-    ) {
-        let mut slot = Handoff::Slot(permit);
-        while let Some(w) = waiters.pop_front() {
-            match w.handoff.send(slot) {
-                Ok(()) => return,
-                // That checkout gave up: try the next one.
-                Err(back) => slot = back,
-            }
+/// [`ServerPool::release`] with the pool already locked.
+pub(super) fn hand_slot<C>(
+    waiters: &mut std::collections::VecDeque<Waiter<C>>,
+    permit: OwnedSemaphorePermit,
+) {
+    let mut slot = Handoff::Slot(permit);
+    while let Some(w) = waiters.pop_front() {
+        match w.handoff.send(slot) {
+            Ok(()) => return,
+            // That checkout gave up: try the next one.
+            Err(back) => slot = back,
         }
-        // Nobody waits: the slot goes back to the semaphore (dropped with the lock held, so
-        // a checkout about to queue sees it).
-        drop(slot);
     }
+    // Nobody waits: the slot goes back to the semaphore (dropped with the lock held, so a
+    // checkout about to queue sees it).
+    drop(slot);
 }
 
 impl<C: Send + 'static> ServerPool<C> {
-    /// Queues a checkout of `partition` until a connection or a slot is handed to it, or
-    /// `settings.wait_timeout` after `started` (`Err`). Before queueing it looks again, under
-    /// the queue's lock, for what may have been freed since the caller looked.
-    pub(super) async fn wait(
+    /// Under the pool's lock: an idle connection of `partition`, else a free slot, else a
+    /// place in the queue until a connection or a slot is handed over, or until
+    /// `settings.wait_timeout` has passed (the handoff is then dropped).
+    pub(super) fn claim(
         self: &Arc<Self>,
         partition: &Arc<Partition>,
-        started: Instant,
         settings: &PoolSettings,
-    ) -> Result<Handoff<C>, ()> {
-        let rx = {
-            let Ok(mut waiters) = self.waiters.lock() else {
-                return Err(());
+    ) -> Claim<C> {
+        let Ok(mut state) = self.state.lock() else {
+            let (_, handoff) = tokio::sync::oneshot::channel();
+            return Claim::Queued {
+                handoff,
+                started: Instant::now(),
             };
-            if let Some(idle) = self.take_idle(partition) {
-                return Ok(Handoff::Conn(idle));
-            }
-            if let Some(permit) = self.free_slot(partition) {
-                return Ok(Handoff::Slot(permit));
-            }
-            // Checkouts that gave up are skipped by checkin; sweeping them at each doubling
-            // keeps the queue bounded in amortized O(1) (a sweep per enqueue costs
-            // O(waiters) with hundreds queued).
-            if waiters.len() >= 16 && waiters.len().is_power_of_two() {
-                waiters.retain(|x| !x.handoff.is_closed());
-            }
-            let (tx, rx) = tokio::sync::oneshot::channel();
-            waiters.push_back(Waiter {
-                partition: partition.clone(),
-                handoff: tx,
-                deadline: started + settings.wait_timeout,
-            });
-            if !self.expiry_running.swap(true, Ordering::Relaxed) {
-                tokio::spawn(Self::expire_waiters(self.clone()));
-            }
-            rx
         };
-        // A waiter whose deadline passed is dropped by the expiry task: `Err`.
-        rx.await.map_err(|_| ())
+        if let Some(idle) = state.take_idle(partition) {
+            return Claim::Idle(idle);
+        }
+        if let Some(permit) = self.free_slot(&mut state, partition) {
+            return Claim::Slot(permit);
+        }
+        let waiters = &mut state.waiters;
+        // Checkouts that gave up are skipped by checkin; sweeping them at each doubling keeps
+        // the queue bounded in amortized O(1) (a sweep per enqueue costs O(waiters) with
+        // hundreds queued).
+        if waiters.len() >= 16 && waiters.len().is_power_of_two() {
+            waiters.retain(|x| !x.handoff.is_closed());
+        }
+        let started = Instant::now();
+        let (tx, handoff) = tokio::sync::oneshot::channel();
+        waiters.push_back(Waiter {
+            partition: partition.clone(),
+            handoff: tx,
+            deadline: started + settings.wait_timeout,
+        });
+        if !state.expiry_running {
+            state.expiry_running = true;
+            tokio::spawn(Self::expire_waiters(self.clone()));
+        }
+        Claim::Queued { handoff, started }
     }
 
     /// While checkouts wait: drops those past their deadline (their wait ends with an
@@ -99,15 +112,17 @@ impl<C: Send + 'static> ServerPool<C> {
     async fn expire_waiters(pool: Arc<Self>) {
         loop {
             let next = {
-                let Ok(mut waiters) = pool.waiters.lock() else {
+                let Ok(mut state) = pool.state.lock() else {
                     return;
                 };
                 let now = Instant::now();
-                waiters.retain(|w| w.deadline > now && !w.handoff.is_closed());
-                match waiters.iter().map(|w| w.deadline).min() {
+                state
+                    .waiters
+                    .retain(|w| w.deadline > now && !w.handoff.is_closed());
+                match state.waiters.iter().map(|w| w.deadline).min() {
                     Some(deadline) => deadline,
                     None => {
-                        pool.expiry_running.store(false, Ordering::Relaxed);
+                        state.expiry_running = false;
                         return;
                     }
                 }

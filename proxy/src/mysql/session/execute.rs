@@ -85,15 +85,12 @@ impl Session {
 
     /// Returns a backend to the pool, filed under the schema it has now.
     pub(super) fn give_back(&self, mut lease: Lease<BackendConn>) {
-        if *lease.partition().schema == *lease.conn_ref().state.schema {
+        if **lease.partition().schema() == *lease.conn_ref().state.schema {
             lease.checkin();
             return;
         }
         let schema: Arc<str> = Arc::from(lease.conn().state.schema.as_str());
-        let partition = Partition {
-            schema,
-            ..lease.partition().clone()
-        };
+        let partition = lease.partition().with_schema(schema);
         lease.checkin_as(Arc::new(partition));
     }
 
@@ -183,12 +180,12 @@ impl Session {
         let pool = pools.server(&server.address, server.max_connections);
         let schema = self.state.schema.as_deref().unwrap_or("");
         let partition = match &self.partition {
-            Some(p) if *p.schema == *schema && *p.user == *self.user.name => p.clone(),
-            _ => Arc::new(Partition {
-                user: self.user_name.clone(),
-                schema: Arc::from(schema),
-                flavor: self.flavor(),
-            }),
+            Some(p) if **p.schema() == *schema && **p.user() == *self.user.name => p.clone(),
+            _ => Arc::new(Partition::new(
+                self.user_name.clone(),
+                Arc::from(schema),
+                self.flavor(),
+            )),
         };
         let params = ConnectParams {
             address: &server.address,

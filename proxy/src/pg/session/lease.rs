@@ -10,19 +10,18 @@ use sqlmux_protocol::pg::backend as msg;
 
 impl Session {
     /// Where a statement goes when no held backend decides.
-    pub(super) fn route(&self, sql: &[u8], facts: StatementFacts) -> Result<u32, SessionError> {
-        let rt = self.shared.runtime.load();
-        let topology = self.shared.topology.load();
+    pub(super) fn route(&mut self, sql: &[u8], facts: StatementFacts) -> Result<u32, SessionError> {
+        let (rt, topology) = self.snapshots.load();
         let cluster = rt
             .cluster(&self.user.cluster)
             .ok_or_else(|| SessionError::NoCluster(self.user.name.clone()))?;
         let ctx = RouteContext {
             cluster,
             user: &self.user.name,
-            schema: &self.partition.schema,
+            schema: self.partition.schema(),
             recent_write: false,
         };
-        Ok(router::route(&rt, &topology, &ctx, sql, facts).hostgroup)
+        Ok(router::route(rt, topology, &ctx, sql, facts).hostgroup)
     }
 
     /// Makes sure the session holds a backend, with the session's parameters on it.
@@ -52,18 +51,17 @@ impl Session {
         // What the checkout needs, read from the snapshots without holding them (no shared
         // reference count touched per statement).
         let (pool, tls, settings, statement_limit) = {
-            let rt = self.shared.runtime.load();
-            let topology = self.shared.topology.load();
+            let (rt, topology) = self.snapshots.load();
             let (server, pool) = pools
-                .pick_pool(&topology, hostgroup)
-                .ok_or_else(|| pools.no_server(&topology, hostgroup))?;
+                .pick_pool(topology, hostgroup)
+                .ok_or_else(|| pools.no_server(topology, hostgroup))?;
             let limit = rt.postgres.backend_statement_limit;
             (pool, server.tls, rt.pool.clone(), limit)
         };
         let partition = self.partition.clone();
         let (user, database, connector, cancels) = (
             &self.user,
-            &self.partition.schema,
+            self.partition.schema(),
             &self.shared.backend_tls,
             &self.shared.pg_cancel,
         );

@@ -145,6 +145,8 @@ pub(super) struct Session {
     seq: sequences::SequenceState,
     /// The last statement text, classified and digested once while it repeats.
     memo: StatementMemo<pgsql::Classification>,
+    /// The runtime and topology the session routes with, checked per statement.
+    snapshots: crate::shared::Snapshots,
     /// The step queue of the last answer relayed, kept for the next (no allocation per
     /// statement).
     spare_steps: std::collections::VecDeque<relay::Step>,
@@ -165,11 +167,12 @@ impl Session {
     ) -> Self {
         let startup_vars =
             vars::shared_startup_vars(&shared.pg_startup_vars, vars::startup_vars(&login.params));
-        let partition = Arc::new(crate::pool::Partition {
-            user: shared.name(&login.user.name),
-            schema: shared.name(&login.database),
-            flavor: 0,
-        });
+        let partition = Arc::new(crate::pool::Partition::new(
+            shared.name(&login.user.name),
+            shared.name(&login.database),
+            0,
+        ));
+        let snapshots = crate::shared::Snapshots::new(&shared);
         Self {
             shared,
             client,
@@ -195,6 +198,7 @@ impl Session {
             published: None,
             seq: Default::default(),
             memo: StatementMemo::with_integer_literals(pgsql::integer_literals),
+            snapshots,
             spare_steps: Default::default(),
             spare_out: Default::default(),
             spare_completed: Vec::new(),
@@ -416,9 +420,9 @@ impl Session {
             self.id,
             crate::stats::SessionSnapshot {
                 id: self.id,
-                user: self.partition.user.clone(),
+                user: self.partition.user().clone(),
                 client: self.peer,
-                schema: self.partition.schema.clone(),
+                schema: self.partition.schema().clone(),
                 state: if self.pins.is_pinned() {
                     "pinned"
                 } else {

@@ -198,7 +198,7 @@ impl Session {
             };
             let key = format!(
                 "{}\0{}\0{}",
-                self.partition.schema,
+                self.partition.schema(),
                 self.vars
                     .get("search_path")
                     .map(String::as_str)

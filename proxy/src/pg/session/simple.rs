@@ -130,7 +130,7 @@ impl Session {
         let micros = started.elapsed().as_micros() as u64;
         stats.statement(crate::stats::Statement {
             hostgroup,
-            user: &self.partition.user,
+            user: self.partition.user(),
             digest,
             sql,
             micros,

@@ -15,7 +15,8 @@ pub struct Lease<C> {
     pub(super) created: Instant,
     /// The session's own copy: cloning it touches no reference count other sessions share.
     pub(super) partition: Arc<Partition>,
-    pub(super) server: Arc<ServerPool<C>>,
+    /// The pool (taken out at checkin, to be given back to the session).
+    pub(super) server: Option<Arc<ServerPool<C>>>,
 }
 
 impl<C> Lease<C> {
@@ -35,8 +36,14 @@ impl<C> Lease<C> {
             permit: Some(idle.permit),
             created: idle.created,
             partition,
-            server,
+            server: Some(server),
         }
+    }
+
+    fn pool(&self) -> &Arc<ServerPool<C>> {
+        self.server
+            .as_ref()
+            .expect("a lease holds its pool until checkin")
     }
 
     /// The connection.
@@ -48,7 +55,7 @@ impl<C> Lease<C> {
 
     /// Completes when the server is closed (OFFLINE_HARD or removed from the topology).
     pub async fn server_closed_wait(&self) {
-        let notified = self.server.closed.notified();
+        let notified = self.pool().closed.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
         if self.server_closed() {
@@ -60,7 +67,10 @@ impl<C> Lease<C> {
     /// The connection and a future that completes when its server is closed, borrowed
     /// together (to wait for either a message or the close).
     pub fn conn_and_closed(&mut self) -> (&mut C, impl Future<Output = ()> + '_) {
-        let server = &self.server;
+        let server = self
+            .server
+            .as_ref()
+            .expect("a lease holds its pool until checkin");
         let conn = self
             .conn
             .as_mut()
@@ -83,12 +93,19 @@ impl<C> Lease<C> {
             .conn
             .as_mut()
             .expect("a lease holds its connection until checkin");
-        (conn, &self.server.address)
+        (
+            conn,
+            &self
+                .server
+                .as_ref()
+                .expect("a lease holds its pool until checkin")
+                .address,
+        )
     }
 
     /// Counters of the server this connection belongs to.
     pub fn server_stats(&self) -> &ServerStats {
-        &self.server.stats
+        &self.pool().stats
     }
 
     /// The connection, read-only.
@@ -105,17 +122,21 @@ impl<C> Lease<C> {
 
     /// Whether the server this connection belongs to was closed (OFFLINE_HARD or removed).
     pub fn server_closed(&self) -> bool {
-        self.server.availability() == Availability::Closed
+        self.pool().availability() == Availability::Closed
     }
 
     /// Address of the server.
     pub fn address(&self) -> &Arc<str> {
-        &self.server.address
+        &self.pool().address
     }
 
-    /// Returns a clean, healthy connection to the pool.
-    pub fn checkin(mut self) {
+    /// Returns a clean, healthy connection to the pool; gives back the pool's handle (for a
+    /// [`PoolChoice`](super::PoolChoice) that lent it).
+    pub fn checkin(mut self) -> Arc<ServerPool<C>> {
         self.put_back();
+        self.server
+            .take()
+            .expect("a lease holds its pool until checkin")
     }
 
     /// Returns the connection to the pool under another partition (its schema changed).
@@ -131,7 +152,9 @@ impl<C> Lease<C> {
         let (Some(conn), Some(permit)) = (self.conn.take(), self.permit.take()) else {
             return;
         };
-        let server = &self.server;
+        let Some(server) = &self.server else {
+            return;
+        };
         server.outstanding.fetch_sub(1, Ordering::Relaxed);
         let now = Instant::now();
         if server.availability() != Availability::Open
@@ -185,10 +208,10 @@ impl<C> Lease<C> {
 
 impl<C> Drop for Lease<C> {
     fn drop(&mut self) {
-        if self.conn.take().is_some() {
-            self.server.outstanding.fetch_sub(1, Ordering::Relaxed);
+        if let (Some(_), Some(server)) = (self.conn.take(), &self.server) {
+            server.outstanding.fetch_sub(1, Ordering::Relaxed);
             if let Some(permit) = self.permit.take() {
-                self.server.closed(permit);
+                server.closed(permit);
             }
         }
     }

@@ -14,14 +14,17 @@
 //! wakeup is lost, nothing polls, and each takes the lock once. While checkouts wait, one expiry task per pool ends the waits
 //! that reach their deadline (one timer per pool, not one per waiting checkout).
 //!
+//! - `choice`: [`PoolChoice`], a session's remembered pool for a one-server hostgroup.
 //! - `lease`: [`Lease`], a lent connection, and its return (checkin, or close on drop).
 //! - `wait`: the queue of waiting checkouts, the handoff, the expiry task.
 //! - `stats`: [`ServerStats`], per-server counters.
 
+mod choice;
 mod lease;
 mod stats;
 mod wait;
 
+pub use choice::PoolChoice;
 pub use lease::Lease;
 pub use stats::ServerStats;
 
@@ -602,7 +605,7 @@ impl<C> Pools<C> {
                     permit: Some(permit),
                     created: Instant::now(),
                     partition,
-                    server,
+                    server: Some(server),
                 });
             }
             Ok(Err(e)) => e.to_string(),

@@ -417,3 +417,46 @@ async fn waiters_give_up_at_their_own_deadlines() {
     assert!(long_done >= Duration::from_millis(400), "{long_done:?}");
     assert_eq!(server.stats.wait_timeouts.load(Ordering::Relaxed), 2);
 }
+
+#[tokio::test]
+async fn a_remembered_pool_goes_round_between_the_session_and_its_leases() {
+    use crate::topology::{ServerEntry, Topology};
+    let entry = |hostgroup, address: &str| ServerEntry {
+        hostgroup,
+        address: Arc::from(address),
+        weight: 1,
+        max_connections: 2,
+        status: sqlmux_config::ServerStatus::Online,
+        tls: false,
+    };
+    let topology = Arc::new(Topology {
+        generation: 1,
+        servers: vec![entry(10, "s:1"), entry(20, "s:2"), entry(20, "s:3")],
+    });
+    let pools: Pools<u32> = Pools::default();
+    let (server, other) = (
+        pools.server(&Arc::from("s:1"), 2),
+        pools.server(&Arc::from("s:2"), 2),
+    );
+    assert!(
+        PoolChoice::remember(&topology, 20, &other, false).is_none(),
+        "with two ONLINE servers each checkout chooses"
+    );
+    let mut choice = PoolChoice::remember(&topology, 10, &server, false).unwrap();
+    assert!(choice.take(&topology, 20).is_none(), "another hostgroup");
+    let (pool, tls) = choice.take(&topology, 10).unwrap();
+    assert!(Arc::ptr_eq(&pool, &server) && !tls);
+    assert!(choice.take(&topology, 10).is_none(), "lent to a lease");
+    let lease = pools
+        .checkout(pool, 10, part("u"), &settings(100), |_| ok(1))
+        .await
+        .unwrap();
+    choice.give_back(other.clone());
+    assert!(choice.take(&topology, 10).is_none(), "not the chosen pool");
+    choice.give_back(lease.checkin());
+    let (pool, _) = choice.take(&topology, 10).expect("back from the lease");
+    choice.give_back(pool);
+    let changed = Arc::new(Topology::clone(&topology));
+    assert!(choice.take(&changed, 10).is_none(), "another snapshot");
+    assert!(choice.take(&topology, 10).is_some());
+}

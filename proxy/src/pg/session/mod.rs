@@ -147,6 +147,8 @@ pub(super) struct Session {
     memo: StatementMemo<pgsql::Classification>,
     /// The runtime and topology the session routes with, checked per statement.
     snapshots: crate::shared::Snapshots,
+    /// The pool of the last one-server hostgroup the session used, kept between leases.
+    pool_choice: Option<crate::pool::PoolChoice<super::backend::BackendConn>>,
     /// The step queue of the last answer relayed, kept for the next (no allocation per
     /// statement).
     spare_steps: std::collections::VecDeque<relay::Step>,
@@ -199,6 +201,7 @@ impl Session {
             seq: Default::default(),
             memo: StatementMemo::with_integer_literals(pgsql::integer_literals),
             snapshots,
+            pool_choice: None,
             spare_steps: Default::default(),
             spare_out: Default::default(),
             spare_completed: Vec::new(),

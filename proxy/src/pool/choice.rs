@@ -50,9 +50,7 @@ impl<C> PoolChoice<C> {
         topology: &Arc<Topology>,
         hostgroup: u32,
     ) -> Option<(Arc<ServerPool<C>>, bool)> {
-        if self.hostgroup != hostgroup
-            || !std::ptr::eq(self.topology.as_ptr(), Arc::as_ptr(topology))
-        {
+        if !self.is_for(topology, hostgroup) {
             return None;
         }
         let pool = self.pool.take_if(|p| p.shunned_for().is_none())?;

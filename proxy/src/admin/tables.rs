@@ -325,17 +325,20 @@ pub(crate) fn refresh_stats(conn: &Connection, shared: &Shared) -> rusqlite::Res
                 big(free),
             ];
             match &pool {
-                Some(p) => row.extend([
-                    load(&p.stats().connections_ok),
-                    load(&p.stats().connections_failed),
-                    load(&p.stats().connections_closed),
-                    big(p.stats().reuses()),
-                    load(&p.stats().wait_timeouts),
-                    big(p.stats().checkout_us_total()),
-                    big(p.stats().statements()),
-                    big(p.stats().bytes()),
-                    big(p.stats().latency_us_total()),
-                ]),
+                Some(p) => row.extend({
+                    let flow = p.stats().totals();
+                    [
+                        load(&p.stats().connections_ok),
+                        load(&p.stats().connections_failed),
+                        load(&p.stats().connections_closed),
+                        big(flow.reuses),
+                        load(&p.stats().wait_timeouts),
+                        big(flow.checkout_us_total),
+                        big(flow.statements),
+                        big(flow.bytes),
+                        big(flow.latency_us_total),
+                    ]
+                }),
                 None => row.extend(vec![int(0); 9]),
             }
             row

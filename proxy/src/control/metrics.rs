@@ -83,15 +83,16 @@ fn record_server(server: &ServerEntry, pool: &dyn crate::pool::PoolInfo) {
     .absolute(load(&stats.connections_failed));
     counter!("sqlmux_backend_connections_closed_total", &labels(None))
         .absolute(load(&stats.connections_closed));
-    counter!("sqlmux_pool_reuses_total", &labels(None)).absolute(stats.reuses());
+    let flow = stats.totals();
+    counter!("sqlmux_pool_reuses_total", &labels(None)).absolute(flow.reuses);
     counter!("sqlmux_pool_wait_timeouts_total", &labels(None)).absolute(load(&stats.wait_timeouts));
-    counter!("sqlmux_pool_checkouts_total", &labels(None)).absolute(stats.checkouts());
+    counter!("sqlmux_pool_checkouts_total", &labels(None)).absolute(flow.checkouts);
     counter!("sqlmux_pool_checkout_microseconds_total", &labels(None))
-        .absolute(stats.checkout_us_total());
-    counter!("sqlmux_server_statements_total", &labels(None)).absolute(stats.statements());
-    counter!("sqlmux_server_bytes_total", &labels(None)).absolute(stats.bytes());
+        .absolute(flow.checkout_us_total);
+    counter!("sqlmux_server_statements_total", &labels(None)).absolute(flow.statements);
+    counter!("sqlmux_server_bytes_total", &labels(None)).absolute(flow.bytes);
     counter!("sqlmux_server_statement_microseconds_total", &labels(None))
-        .absolute(stats.latency_us_total());
+        .absolute(flow.latency_us_total);
     for status in ALL_STATUSES {
         let value = if status == server.status { 1.0 } else { 0.0 };
         gauge!(

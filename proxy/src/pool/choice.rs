@@ -5,9 +5,33 @@
 //! keeps the pool's `Arc` itself and lends it to each lease in turn: checkout moves it into
 //! the lease, checkin moves it back.
 
-use super::ServerPool;
+use super::{Pools, ServerPool};
 use crate::topology::Topology;
 use std::sync::{Arc, Weak};
+
+impl<C> Pools<C> {
+    /// The pool a checkout in `hostgroup` uses and whether its server takes TLS: the one
+    /// `choice` remembers when it holds, else [`pick_pool`](Self::pick_pool)'s, remembered
+    /// in `choice` for the next checkout. `None`: no server takes work.
+    pub fn pick_remembered(
+        &self,
+        choice: &mut Option<PoolChoice<C>>,
+        topology: &Arc<Topology>,
+        hostgroup: u32,
+    ) -> Option<(Arc<ServerPool<C>>, bool)> {
+        if let Some(chosen) = choice.as_mut().and_then(|c| c.take(topology, hostgroup)) {
+            return Some(chosen);
+        }
+        let (server, pool) = self.pick_pool(topology, hostgroup)?;
+        if !choice
+            .as_ref()
+            .is_some_and(|c| c.is_for(topology, hostgroup))
+        {
+            *choice = PoolChoice::remember(topology, hostgroup, &pool, server.tls);
+        }
+        Some((pool, server.tls))
+    }
+}
 
 /// One remembered choice: hostgroup, the snapshot it was made in, the pool when not lent.
 pub struct PoolChoice<C> {

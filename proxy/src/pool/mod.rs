@@ -26,7 +26,7 @@ mod wait;
 
 pub use choice::PoolChoice;
 pub use lease::Lease;
-pub use stats::ServerStats;
+pub use stats::{FlowTotals, ServerStats};
 
 use wait::{Claim, Handoff, Waiter};
 

@@ -19,6 +19,23 @@ pub struct ServerStats {
     flow: Stripes<Flow>,
 }
 
+/// A server's per-checkout and per-statement counters, added up.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct FlowTotals {
+    /// Checkouts served by an idle connection.
+    pub reuses: u64,
+    /// Successful checkouts.
+    pub checkouts: u64,
+    /// Time spent getting a connection (waiting, connecting), microseconds, all checkouts.
+    pub checkout_us_total: u64,
+    /// Statements run on this server's connections.
+    pub statements: u64,
+    /// Bytes relayed from this server to clients.
+    pub bytes: u64,
+    /// Statement time on this server, microseconds.
+    pub latency_us_total: u64,
+}
+
 /// The counters bumped per checkout or statement (one CPU's share).
 #[derive(Debug, Default)]
 struct Flow {
@@ -50,41 +67,19 @@ impl ServerStats {
         flow.latency_us_total.fetch_add(micros, Ordering::Relaxed);
     }
 
-    fn sum(&self, field: fn(&Flow) -> &AtomicU64) -> u64 {
+    /// The per-checkout and per-statement counters, added up over the stripes.
+    pub fn totals(&self) -> FlowTotals {
+        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
         self.flow
             .iter()
-            .map(|f| field(f).load(Ordering::Relaxed))
-            .sum()
-    }
-
-    /// Checkouts served by an idle connection.
-    pub fn reuses(&self) -> u64 {
-        self.sum(|f| &f.reuses)
-    }
-
-    /// Successful checkouts.
-    pub fn checkouts(&self) -> u64 {
-        self.sum(|f| &f.checkouts)
-    }
-
-    /// Time spent getting a connection (waiting, connecting), microseconds, all checkouts.
-    pub fn checkout_us_total(&self) -> u64 {
-        self.sum(|f| &f.checkout_us_total)
-    }
-
-    /// Statements run on this server's connections.
-    pub fn statements(&self) -> u64 {
-        self.sum(|f| &f.statements)
-    }
-
-    /// Bytes relayed from this server to clients.
-    pub fn bytes(&self) -> u64 {
-        self.sum(|f| &f.bytes)
-    }
-
-    /// Statement time on this server, microseconds.
-    pub fn latency_us_total(&self) -> u64 {
-        self.sum(|f| &f.latency_us_total)
+            .fold(FlowTotals::default(), |t, f| FlowTotals {
+                reuses: t.reuses + load(&f.reuses),
+                checkouts: t.checkouts + load(&f.checkouts),
+                checkout_us_total: t.checkout_us_total + load(&f.checkout_us_total),
+                statements: t.statements + load(&f.statements),
+                bytes: t.bytes + load(&f.bytes),
+                latency_us_total: t.latency_us_total + load(&f.latency_us_total),
+            })
     }
 
     pub(super) fn connected(&self) {

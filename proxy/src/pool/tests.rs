@@ -30,7 +30,7 @@ async fn reuses_a_returned_connection() {
         .await
         .unwrap();
     assert_eq!(*b.conn(), 1, "the idle connection is reused");
-    assert_eq!(server.stats.reuses(), 1);
+    assert_eq!(server.stats.totals().reuses, 1);
 }
 
 #[tokio::test]

@@ -73,13 +73,10 @@ impl<C: Send + 'static> ServerPool<C> {
         partition: &Arc<Partition>,
         settings: &PoolSettings,
     ) -> Claim<C> {
-        let Ok(mut state) = self.state.lock() else {
-            let (_, handoff) = tokio::sync::oneshot::channel();
-            return Claim::Queued {
-                handoff,
-                started: Instant::now(),
-            };
-        };
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(idle) = state.take_idle(partition) {
             return Claim::Idle(idle);
         }

@@ -84,17 +84,11 @@ impl<C: Copy> StatementMemo<C> {
 
     /// Whether the memo is about `sql` now (it switches to `sql` when that is short enough).
     fn holds(&mut self, sql: &[u8]) -> bool {
-        // With the literal spans known, the shape test alone covers an equal text.
-        if self.integers.is_some() && self.same_shape(sql) {
-            return true;
-        }
-        if self.text == sql {
-            return true;
-        }
         if sql.len() > MAX_TEXT {
             return false;
         }
-        if self.integers.is_none() && self.same_shape(sql) {
+        // With the literal spans known, the shape test alone covers an equal text.
+        if (self.integers.is_none() && self.text == sql) || self.same_shape(sql) {
             return true;
         }
         self.text.clear();

@@ -4,7 +4,7 @@
 use super::super::backend::{BackendConn, BackendError, ConnectParams};
 use super::super::error::SessionError;
 use super::Session;
-use crate::pool::{Lease, PoolChoice};
+use crate::pool::Lease;
 use crate::router::{self, RouteContext, StatementFacts};
 use sqlmux_protocol::pg::backend as msg;
 
@@ -52,27 +52,9 @@ impl Session {
         // reference count touched per statement).
         let (pool, tls, settings, statement_limit) = {
             let (rt, topology) = self.snapshots.load();
-            let remembered = self
-                .pool_choice
-                .as_mut()
-                .and_then(|c| c.take(topology, hostgroup));
-            let (pool, tls) = match remembered {
-                Some(chosen) => chosen,
-                None => {
-                    let (server, pool) = pools
-                        .pick_pool(topology, hostgroup)
-                        .ok_or_else(|| pools.no_server(topology, hostgroup))?;
-                    if !self
-                        .pool_choice
-                        .as_ref()
-                        .is_some_and(|c| c.is_for(topology, hostgroup))
-                    {
-                        self.pool_choice =
-                            PoolChoice::remember(topology, hostgroup, &pool, server.tls);
-                    }
-                    (pool, server.tls)
-                }
-            };
+            let (pool, tls) = pools
+                .pick_remembered(&mut self.pool_choice, topology, hostgroup)
+                .ok_or_else(|| pools.no_server(topology, hostgroup))?;
             let limit = rt.postgres.backend_statement_limit;
             (pool, tls, rt.pool.clone(), limit)
         };

@@ -64,6 +64,8 @@ pub struct ListenFile {
     pub admin_postgres: Option<String>,
     /// Control API.
     pub http: Option<String>,
+    /// Data-path threads serving client sessions (default: half the CPUs, at least one).
+    pub workers: Option<usize>,
 }
 
 /// `[admin]`.

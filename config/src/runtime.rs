@@ -61,6 +61,9 @@ pub struct ListenSettings {
     pub admin_postgres: Option<String>,
     /// Control API.
     pub http: Option<String>,
+    /// Data-path threads serving client sessions; `None`: half the CPUs, at least one.
+    /// Read at start only.
+    pub workers: Option<usize>,
 }
 
 /// Admin interface credentials.

@@ -156,7 +156,16 @@ fn compile_listen(file: &ConfigFile) -> Result<ListenSettings, ConfigError> {
             check_address(key, addr)?;
         }
     }
+    if let Some(n) = l.workers {
+        if !(1..=1024).contains(&n) {
+            return Err(ConfigError::invalid(
+                "listen.workers",
+                format!("{n} workers: must be from 1 to 1024"),
+            ));
+        }
+    }
     Ok(ListenSettings {
+        workers: l.workers,
         mysql: l.mysql.clone(),
         postgres: l.postgres.clone(),
         admin_mysql: l.admin_mysql.clone(),

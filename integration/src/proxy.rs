@@ -104,13 +104,15 @@ impl Proxy {
         let thread = std::thread::Builder::new()
             .name("sqlmux".into())
             .spawn(move || {
-                // SQLMUX_TEST_WORKERS: tokio workers of the in-process proxy (benchmarks).
-                let workers = std::env::var("SQLMUX_TEST_WORKERS")
+                // SQLMUX_TEST_WORKERS: data-path workers of the in-process proxy (benchmarks),
+                // unless the config sets `[listen] workers`.
+                if let Some(n) = std::env::var("SQLMUX_TEST_WORKERS")
                     .ok()
                     .and_then(|w| w.parse().ok())
-                    .unwrap_or(2);
-                let tokio = match tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(workers)
+                {
+                    runtime.listen.workers = runtime.listen.workers.or(Some(n));
+                }
+                let tokio = match tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()
                 {

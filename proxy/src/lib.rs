@@ -1,6 +1,6 @@
 //! sqlmux: a multiplexing SQL proxy for MySQL/MariaDB and PostgreSQL.
 //!
-//! Data path: [`listener`] -> [`mysql::session`] -> [`pool`] checkout ->
+//! Data path: [`listener`] -> [`workers`] -> [`mysql::session`] -> [`pool`] checkout ->
 //! [`mysql::backend`] -> [`mysql::relay`] back to the client; likewise [`listener`] ->
 //! [`pg::session`] -> [`pool`] -> [`pg::backend`].
 //!
@@ -18,6 +18,7 @@
 //! - [`control`]: the HTTP control API (topology, health, metrics).
 //! - [`admin`]: the admin SQL interface (embedded SQLite store; MySQL protocol).
 //! - [`stream`]: a socket that may be TLS.
+//! - [`workers`]: the data-path threads; each session lives on one.
 
 pub mod admin;
 pub mod control;
@@ -33,5 +34,6 @@ pub mod stats;
 pub mod stream;
 pub mod tls;
 pub mod topology;
+pub mod workers;
 
 pub use server::{run, run_with_reloads, Listeners, ServerError};

@@ -32,7 +32,9 @@ fn main() -> ExitCode {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&runtime.log_level));
     tracing_subscriber::fmt().with_env_filter(filter).init();
-    let tokio = match tokio::runtime::Builder::new_multi_thread()
+    // The accept loops, admin, control API and reaper; sessions run on the data-path workers
+    // (`[listen] workers`).
+    let tokio = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {

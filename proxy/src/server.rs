@@ -2,10 +2,12 @@
 //! can start many proxies in one process.
 
 use crate::shared::Shared;
+use crate::workers::Workers;
 use sqlmux_config::{ListenSettings, Runtime};
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
@@ -28,6 +30,9 @@ pub enum ServerError {
     /// The admin store could not be opened (or a saved store no longer validates).
     #[error(transparent)]
     Admin(#[from] crate::admin::AdminError),
+    /// The data-path threads could not be started.
+    #[error("cannot start the data-path workers: {0}")]
+    Workers(io::Error),
 }
 
 /// The bound sockets the proxy serves; bind them first (port 0 works), then `run`.
@@ -147,12 +152,20 @@ pub async fn run_with_reloads(
             tasks.spawn(crate::admin::serve_postgres(l, admin));
         }
     }
+    let worker_count = shared
+        .runtime
+        .load()
+        .listen
+        .workers
+        .unwrap_or_else(crate::workers::default_count);
+    let workers = Arc::new(Workers::start(worker_count).map_err(ServerError::Workers)?);
     if let Some(l) = listeners.mysql {
         tracing::info!(address = ?l.local_addr().ok(), "mysql listener up");
         tasks.spawn(crate::listener::accept_loop(
             shared.clone(),
             l,
             "mysql",
+            workers.clone(),
             crate::mysql::session::serve,
         ));
     }
@@ -162,6 +175,7 @@ pub async fn run_with_reloads(
             shared.clone(),
             l,
             "postgres",
+            workers.clone(),
             crate::pg::session::serve,
         ));
     }
@@ -189,7 +203,12 @@ pub async fn run_with_reloads(
         }
     });
     shutdown.await;
-    tasks.abort_all();
+    tasks.shutdown().await;
+    // The accept loops are gone: the workers are ours alone, and stopping them ends every
+    // session (their backend leases are closed, not returned).
+    if let Ok(workers) = Arc::try_unwrap(workers) {
+        workers.stop().await;
+    }
     Ok(())
 }
 

@@ -22,6 +22,23 @@ impl MaybeTls {
         !matches!(self, MaybeTls::Plain(_))
     }
 
+    /// Registers the socket with the current runtime's reactor (a worker borrowing a pooled
+    /// connection another worker opened). A plain socket is moved (two `epoll_ctl`); under
+    /// TLS the session state stays and the socket is swapped for a duplicate of itself.
+    pub fn rehome(self) -> io::Result<Self> {
+        match self {
+            MaybeTls::Plain(s) => Ok(MaybeTls::Plain(TcpStream::from_std(s.into_std()?)?)),
+            MaybeTls::ServerTls(mut s) => {
+                swap_for_duplicate(s.get_mut().0)?;
+                Ok(MaybeTls::ServerTls(s))
+            }
+            MaybeTls::ClientTls(mut s) => {
+                swap_for_duplicate(s.get_mut().0)?;
+                Ok(MaybeTls::ClientTls(s))
+            }
+        }
+    }
+
     /// Takes the plain TCP stream out for a TLS upgrade.
     pub fn into_plain(self) -> Option<TcpStream> {
         match self {
@@ -29,6 +46,15 @@ impl MaybeTls {
             _ => None,
         }
     }
+}
+
+/// Replaces `socket` with a duplicate of its descriptor registered with the current runtime;
+/// the original leaves its reactor and is closed (the connection stays open).
+fn swap_for_duplicate(socket: &mut TcpStream) -> io::Result<()> {
+    use std::os::fd::AsFd;
+    let duplicate = socket.as_fd().try_clone_to_owned()?;
+    *socket = TcpStream::from_std(std::net::TcpStream::from(duplicate))?;
+    Ok(())
 }
 
 impl AsyncRead for MaybeTls {

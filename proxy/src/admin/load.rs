@@ -338,6 +338,7 @@ pub(crate) fn file_from_runtime(rt: &Runtime) -> ConfigFile {
             admin_mysql: rt.listen.admin_mysql.clone(),
             admin_postgres: rt.listen.admin_postgres.clone(),
             http: rt.listen.http.clone(),
+            workers: rt.listen.workers,
         },
         admin: rt.admin.as_ref().map(|a| AdminFile {
             user: a.user.clone(),

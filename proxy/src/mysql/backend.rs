@@ -108,6 +108,15 @@ fn protocol(what: impl Into<String>) -> BackendError {
     BackendError::Protocol(what.into())
 }
 
+impl crate::workers::Rehome for BackendConn {
+    fn rehome(self: Box<Self>) -> std::io::Result<Box<Self>> {
+        let mut conn = *self;
+        let stream = conn.stream;
+        conn.stream = stream.rehome()?;
+        Ok(Box::new(conn))
+    }
+}
+
 impl BackendConn {
     /// Connects, negotiates TLS when asked, and authenticates.
     pub async fn connect(p: &ConnectParams<'_>) -> Result<Self, BackendError> {

@@ -80,6 +80,13 @@ pub struct BackendConn {
     pub seq_dirty: bool,
 }
 
+impl crate::workers::Rehome for BackendConn {
+    fn rehome(mut self: Box<Self>) -> std::io::Result<Box<Self>> {
+        self.conn.rehome()?;
+        Ok(self)
+    }
+}
+
 impl BackendConn {
     /// Connects and authenticates.
     pub async fn connect(p: &ConnectParams<'_>, timeout: Duration) -> Result<Self, BackendError> {

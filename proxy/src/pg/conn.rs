@@ -48,6 +48,13 @@ impl PgConn {
         }
     }
 
+    /// Registers the socket with the current runtime's reactor (see [`MaybeTls::rehome`]).
+    pub fn rehome(&mut self) -> std::io::Result<()> {
+        let stream = self.stream.take().ok_or(std::io::ErrorKind::NotConnected)?;
+        self.stream = Some(stream.rehome()?);
+        Ok(())
+    }
+
     /// True when the connection is encrypted.
     pub fn is_tls(&self) -> bool {
         self.stream.as_ref().is_some_and(MaybeTls::is_tls)

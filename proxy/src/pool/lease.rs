@@ -1,7 +1,9 @@
 //! [`Lease`]: a connection lent to a session, and its return to the pool.
 
-use super::wait::{hand_slot, Handoff};
+use super::wait::{hand_slot, Handoff, Waiter};
 use super::{Availability, Idle, Partition, ServerPool, ServerStats};
+use crate::workers::WorkerId;
+use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -17,6 +19,8 @@ pub struct Lease<C> {
     pub(super) partition: Arc<Partition>,
     /// The pool (taken out at checkin, to be given back to the session).
     pub(super) server: Option<Arc<ServerPool<C>>>,
+    /// The worker whose reactor the socket is registered with.
+    pub(super) home: WorkerId,
 }
 
 impl<C> Lease<C> {
@@ -37,6 +41,7 @@ impl<C> Lease<C> {
             created: idle.created,
             partition,
             server: Some(server),
+            home: idle.home,
         }
     }
 
@@ -169,13 +174,14 @@ impl<C> Lease<C> {
             permit,
             created: self.created,
             since: now,
+            home: self.home,
         };
         let Ok(mut state) = server.state.lock() else {
             return;
         };
         let waiters = &mut state.waiters;
         let mut item = Handoff::Conn(item);
-        while let Some(pos) = waiters.iter().position(|w| w.partition == self.partition) {
+        while let Some(pos) = next_waiter(waiters, &self.partition, self.home) {
             let Some(w) = waiters.remove(pos) else {
                 break;
             };
@@ -204,6 +210,33 @@ impl<C> Lease<C> {
             }
         }
     }
+}
+
+/// How much longer than a waiter on another worker a waiter on the connection's own worker
+/// may have queued and still be served first (its socket then need not move, nor another
+/// thread be woken). Bounded, so no worker's checkouts starve.
+const SAME_WORKER_SLACK: std::time::Duration = std::time::Duration::from_millis(1);
+
+/// Which waiter a returned connection of `partition`, at home on `home`, goes to: the oldest
+/// of its partition, or a waiter on `home` that queued within [`SAME_WORKER_SLACK`] of it.
+pub(super) fn next_waiter<C>(
+    waiters: &VecDeque<Waiter<C>>,
+    partition: &Partition,
+    home: WorkerId,
+) -> Option<usize> {
+    let mut of_partition = waiters
+        .iter()
+        .enumerate()
+        .filter(|(_, w)| *w.partition == *partition);
+    let (oldest, first) = of_partition.next()?;
+    if first.worker == home {
+        return Some(oldest);
+    }
+    let until = first.deadline + SAME_WORKER_SLACK;
+    of_partition
+        .take_while(|(_, w)| w.deadline <= until)
+        .find(|(_, w)| w.worker == home)
+        .map_or(Some(oldest), |(at, _)| Some(at))
 }
 
 impl<C> Drop for Lease<C> {

@@ -30,6 +30,7 @@ pub use stats::{FlowTotals, ServerStats};
 
 use wait::{Claim, Handoff, Waiter};
 
+use crate::workers::{Rehome, WorkerId};
 use sqlmux_config::PoolSettings;
 use std::collections::HashMap;
 use std::future::Future;
@@ -142,6 +143,40 @@ struct Idle<C> {
     permit: OwnedSemaphorePermit,
     created: Instant,
     since: Instant,
+    /// The worker whose reactor the socket is registered with.
+    home: WorkerId,
+}
+
+impl<C: Rehome> Idle<C> {
+    /// Makes the connection usable on `worker`: a socket another worker opened moves to
+    /// this worker's reactor. When it cannot move, the connection is closed and its slot
+    /// kept (the checkout opens a new one with it).
+    fn settle(self, worker: WorkerId, stats: &ServerStats) -> Result<Self, OwnedSemaphorePermit> {
+        if self.home == worker {
+            return Ok(self);
+        }
+        let Idle {
+            conn,
+            permit,
+            created,
+            since,
+            ..
+        } = self;
+        match conn.rehome() {
+            Ok(conn) => Ok(Idle {
+                conn,
+                permit,
+                created,
+                since,
+                home: worker,
+            }),
+            Err(e) => {
+                tracing::debug!(error = %e, "pooled connection cannot move to this worker");
+                stats.closed();
+                Err(permit)
+            }
+        }
+    }
 }
 
 /// What a pool's one lock guards: its idle connections and its waiting checkouts.
@@ -157,10 +192,18 @@ struct PoolState<C> {
 }
 
 impl<C> PoolState<C> {
-    /// The most recently returned idle connection of `partition`. Lifetimes are checked
-    /// when a connection is returned and by the reaper, not here: this is the hot path.
-    fn take_idle(&mut self, partition: &Partition) -> Option<Idle<C>> {
-        self.idle.get_mut(partition)?.pop()
+    /// The most recently returned idle connection of `partition` at home on `worker`, else
+    /// the most recently returned one. Lifetimes are checked when a connection is returned
+    /// and by the reaper, not here: this is the hot path.
+    fn take_idle(&mut self, partition: &Partition, worker: WorkerId) -> Option<Idle<C>> {
+        let list = self.idle.get_mut(partition)?;
+        match list.last()?.home == worker {
+            true => list.pop(),
+            false => {
+                let at = list.iter().rposition(|i| i.home == worker);
+                at.map(|at| list.remove(at)).or_else(|| list.pop())
+            }
+        }
     }
 
     /// The idle connection of another partition idle the longest, taken out to be closed.
@@ -556,31 +599,37 @@ impl<C> Pools<C> {
         self.all().iter().map(|p| p.reap(settings)).sum()
     }
 
-    /// Lends a connection of `partition` on `server`, opening one with `connect` when none
-    /// is idle and the server is below its limit; waits at most `settings.wait_timeout`.
+    /// Lends a connection of `partition` on `server` to a session on `worker`, opening one
+    /// with `connect` when none is idle and the server is below its limit; waits at most
+    /// `settings.wait_timeout`.
     pub async fn checkout<F, Fut, E>(
         &self,
         server: Arc<ServerPool<C>>,
         hostgroup: u32,
         partition: Arc<Partition>,
+        worker: WorkerId,
         settings: &PoolSettings,
         connect: F,
     ) -> Result<Lease<C>, PoolError>
     where
-        C: Send + 'static,
+        C: Rehome + Send + 'static,
         F: FnOnce(Arc<str>) -> Fut,
         Fut: Future<Output = Result<C, E>>,
         E: std::fmt::Display,
     {
         server.note_settings(settings);
         // An idle connection reads no clock; a slot or a wait is timed from here.
-        let (permit, started) = match server.claim(&partition, settings) {
-            Claim::Idle(idle) => return Ok(Lease::lend(server, idle, partition, None)),
+        let (permit, started) = match server.claim(&partition, worker, settings) {
+            Claim::Idle(idle) => match idle.settle(worker, &server.stats) {
+                Ok(idle) => return Ok(Lease::lend(server, idle, partition, None)),
+                Err(permit) => (permit, Instant::now()),
+            },
             Claim::Slot(permit) => (permit, Instant::now()),
             Claim::Queued { handoff, started } => match handoff.await {
-                Ok(Handoff::Conn(idle)) => {
-                    return Ok(Lease::lend(server, idle, partition, Some(started)))
-                }
+                Ok(Handoff::Conn(idle)) => match idle.settle(worker, &server.stats) {
+                    Ok(idle) => return Ok(Lease::lend(server, idle, partition, Some(started))),
+                    Err(permit) => (permit, started),
+                },
                 Ok(Handoff::Slot(p)) => (p, started),
                 // A waiter whose deadline passed is dropped by the expiry task.
                 Err(_) => {
@@ -606,6 +655,7 @@ impl<C> Pools<C> {
                     created: Instant::now(),
                     partition,
                     server: Some(server),
+                    home: worker,
                 });
             }
             Ok(Err(e)) => e.to_string(),

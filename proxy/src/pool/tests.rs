@@ -1,5 +1,13 @@
 use super::*;
 
+const W0: WorkerId = WorkerId(0);
+
+impl Rehome for u32 {
+    fn rehome(self: Box<Self>) -> std::io::Result<Box<Self>> {
+        Ok(self)
+    }
+}
+
 fn settings(wait_ms: u64) -> PoolSettings {
     PoolSettings {
         wait_timeout: Duration::from_millis(wait_ms),
@@ -20,13 +28,13 @@ async fn reuses_a_returned_connection() {
     let pools: Pools<u32> = Pools::default();
     let server = pools.server(&Arc::from("s:1"), 2);
     let mut a = pools
-        .checkout(server.clone(), 10, part("u"), &settings(100), |_| ok(1))
+        .checkout(server.clone(), 10, part("u"), W0, &settings(100), |_| ok(1))
         .await
         .unwrap();
     assert_eq!(*a.conn(), 1);
     a.checkin();
     let mut b = pools
-        .checkout(server.clone(), 10, part("u"), &settings(100), |_| ok(2))
+        .checkout(server.clone(), 10, part("u"), W0, &settings(100), |_| ok(2))
         .await
         .unwrap();
     assert_eq!(*b.conn(), 1, "the idle connection is reused");
@@ -38,11 +46,11 @@ async fn limit_ends_in_a_clear_timeout() {
     let pools: Pools<u32> = Pools::default();
     let server = pools.server(&Arc::from("s:1"), 1);
     let _held = pools
-        .checkout(server.clone(), 10, part("u"), &settings(100), |_| ok(1))
+        .checkout(server.clone(), 10, part("u"), W0, &settings(100), |_| ok(1))
         .await
         .unwrap();
     let err = pools
-        .checkout(server.clone(), 10, part("u"), &settings(120), |_| ok(2))
+        .checkout(server.clone(), 10, part("u"), W0, &settings(120), |_| ok(2))
         .await
         .err()
         .unwrap();
@@ -58,13 +66,13 @@ async fn a_returned_connection_wakes_a_waiter() {
     let pools: Arc<Pools<u32>> = Arc::new(Pools::default());
     let server = pools.server(&Arc::from("s:1"), 1);
     let held = pools
-        .checkout(server.clone(), 10, part("u"), &settings(100), |_| ok(1))
+        .checkout(server.clone(), 10, part("u"), W0, &settings(100), |_| ok(1))
         .await
         .unwrap();
     let (p2, s2) = (pools.clone(), server.clone());
     let waiter = tokio::spawn(async move {
         let mut l = p2
-            .checkout(s2.clone(), 10, part("u"), &settings(2000), |_| ok(2))
+            .checkout(s2.clone(), 10, part("u"), W0, &settings(2000), |_| ok(2))
             .await
             .unwrap();
         *l.conn()
@@ -79,12 +87,12 @@ async fn idle_connection_of_another_partition_makes_room() {
     let pools: Pools<u32> = Pools::default();
     let server = pools.server(&Arc::from("s:1"), 1);
     pools
-        .checkout(server.clone(), 10, part("a"), &settings(100), |_| ok(1))
+        .checkout(server.clone(), 10, part("a"), W0, &settings(100), |_| ok(1))
         .await
         .unwrap()
         .checkin();
     let mut b = pools
-        .checkout(server.clone(), 10, part("b"), &settings(100), |_| ok(2))
+        .checkout(server.clone(), 10, part("b"), W0, &settings(100), |_| ok(2))
         .await
         .unwrap();
     assert_eq!(*b.conn(), 2);
@@ -97,12 +105,12 @@ async fn dropped_lease_closes_and_frees_the_slot() {
     let server = pools.server(&Arc::from("s:1"), 1);
     drop(
         pools
-            .checkout(server.clone(), 10, part("u"), &settings(100), |_| ok(1))
+            .checkout(server.clone(), 10, part("u"), W0, &settings(100), |_| ok(1))
             .await
             .unwrap(),
     );
     let mut l = pools
-        .checkout(server.clone(), 10, part("u"), &settings(100), |_| ok(2))
+        .checkout(server.clone(), 10, part("u"), W0, &settings(100), |_| ok(2))
         .await
         .unwrap();
     assert_eq!(*l.conn(), 2, "a broken connection is never reused");
@@ -114,9 +122,14 @@ async fn connect_failure_names_the_server() {
     let pools: Pools<u32> = Pools::default();
     let server = pools.server(&Arc::from("10.0.0.1:3306"), 1);
     let err = pools
-        .checkout(server.clone(), 10, part("u"), &settings(100), |_| async {
-            Err::<u32, _>("refused")
-        })
+        .checkout(
+            server.clone(),
+            10,
+            part("u"),
+            W0,
+            &settings(100),
+            |_| async { Err::<u32, _>("refused") },
+        )
         .await
         .err()
         .unwrap();
@@ -125,7 +138,7 @@ async fn connect_failure_names_the_server() {
         "cannot connect to backend 10.0.0.1:3306 in hostgroup 10: refused"
     );
     let mut l = pools
-        .checkout(server.clone(), 10, part("u"), &settings(100), |_| ok(3))
+        .checkout(server.clone(), 10, part("u"), W0, &settings(100), |_| ok(3))
         .await
         .unwrap();
     assert_eq!(*l.conn(), 3, "the failed attempt gave its slot back");
@@ -136,7 +149,7 @@ async fn reap_closes_idle_connections() {
     let pools: Pools<u32> = Pools::default();
     let server = pools.server(&Arc::from("s:1"), 3);
     pools
-        .checkout(server.clone(), 10, part("u"), &settings(100), |_| ok(1))
+        .checkout(server.clone(), 10, part("u"), W0, &settings(100), |_| ok(1))
         .await
         .unwrap()
         .checkin();
@@ -156,7 +169,7 @@ async fn idle_pool_follows_recent_demand() {
     for i in 0..5 {
         held.push(
             pools
-                .checkout(server.clone(), 10, part("u"), &settings(100), |_| ok(i))
+                .checkout(server.clone(), 10, part("u"), W0, &settings(100), |_| ok(i))
                 .await
                 .unwrap(),
         );
@@ -170,7 +183,7 @@ async fn idle_pool_follows_recent_demand() {
     // demand drops to one connection at a time for a whole window
     for _ in 0..DEMAND_WINDOW {
         pools
-            .checkout(server.clone(), 10, part("u"), &settings(100), |_| ok(9))
+            .checkout(server.clone(), 10, part("u"), W0, &settings(100), |_| ok(9))
             .await
             .unwrap()
             .checkin();
@@ -213,7 +226,7 @@ weight = 0
         let server = pools.server(&s.address, 10);
         held.push(
             pools
-                .checkout(server.clone(), 2, part("u"), &settings(100), |_| ok(i))
+                .checkout(server.clone(), 2, part("u"), W0, &settings(100), |_| ok(i))
                 .await
                 .unwrap(),
         );
@@ -249,7 +262,7 @@ async fn repeated_connect_errors_shun_a_server_until_it_recovers() {
     let server = pools.server(&entry.address, 5);
     for _ in 0..2 {
         let failed = pools
-            .checkout(server.clone(), 1, part("u"), &s, |_| async {
+            .checkout(server.clone(), 1, part("u"), W0, &s, |_| async {
                 Err::<u32, _>("refused")
             })
             .await;
@@ -267,7 +280,7 @@ async fn repeated_connect_errors_shun_a_server_until_it_recovers() {
         "tried again after shun_ms"
     );
     let mut l = pools
-        .checkout(server.clone(), 1, part("u"), &s, |_| ok(7))
+        .checkout(server.clone(), 1, part("u"), W0, &s, |_| ok(7))
         .await
         .unwrap();
     assert_eq!(*l.conn(), 7);
@@ -279,7 +292,9 @@ async fn waiters_are_served_first_come_first_served() {
     let pools: Arc<Pools<u32>> = Arc::new(Pools::default());
     let server = pools.server(&Arc::from("s:1"), 1);
     let held = pools
-        .checkout(server.clone(), 10, part("u"), &settings(2000), |_| ok(1))
+        .checkout(server.clone(), 10, part("u"), W0, &settings(2000), |_| {
+            ok(1)
+        })
         .await
         .unwrap();
     let order = Arc::new(Mutex::new(Vec::new()));
@@ -288,7 +303,9 @@ async fn waiters_are_served_first_come_first_served() {
         let (pools, server, order) = (pools.clone(), server.clone(), order.clone());
         tasks.push(tokio::spawn(async move {
             let lease = pools
-                .checkout(server.clone(), 10, part("u"), &settings(2000), |_| ok(9))
+                .checkout(server.clone(), 10, part("u"), W0, &settings(2000), |_| {
+                    ok(9)
+                })
                 .await
                 .unwrap();
             order.lock().unwrap().push(i);
@@ -313,7 +330,7 @@ async fn one_slot_taken(
     let pools: Arc<Pools<u32>> = Arc::new(Pools::default());
     let server = pools.server(&Arc::from("s:1"), 1);
     let held = pools
-        .checkout(server.clone(), 10, partition, &settings(100), |_| ok(1))
+        .checkout(server.clone(), 10, partition, W0, &settings(100), |_| ok(1))
         .await
         .unwrap();
     (pools, server, held)
@@ -331,9 +348,14 @@ fn waiting_checkout(
     let (pools, server) = (pools.clone(), server.clone());
     tokio::spawn(async move {
         pools
-            .checkout(server, 10, partition, &settings(wait_ms), |_| async move {
-                connect
-            })
+            .checkout(
+                server,
+                10,
+                partition,
+                W0,
+                &settings(wait_ms),
+                |_| async move { connect },
+            )
             .await
             .map(|mut l| *l.conn())
     })
@@ -388,7 +410,7 @@ async fn a_connection_past_its_lifetime_is_closed_when_returned() {
         ..PoolSettings::default()
     };
     pools
-        .checkout(server.clone(), 10, part("u"), &s, |_| ok(1))
+        .checkout(server.clone(), 10, part("u"), W0, &s, |_| ok(1))
         .await
         .unwrap()
         .checkin();
@@ -448,7 +470,7 @@ async fn a_remembered_pool_goes_round_between_the_session_and_its_leases() {
     assert!(Arc::ptr_eq(&pool, &server) && !tls);
     assert!(choice.take(&topology, 10).is_none(), "lent to a lease");
     let lease = pools
-        .checkout(pool, 10, part("u"), &settings(100), |_| ok(1))
+        .checkout(pool, 10, part("u"), W0, &settings(100), |_| ok(1))
         .await
         .unwrap();
     choice.give_back(other.clone());
@@ -459,4 +481,127 @@ async fn a_remembered_pool_goes_round_between_the_session_and_its_leases() {
     let changed = Arc::new(Topology::clone(&topology));
     assert!(choice.take(&changed, 10).is_none(), "another snapshot");
     assert!(choice.take(&topology, 10).is_some());
+}
+
+/// A connection that counts its moves between workers, or cannot move.
+#[derive(Debug)]
+struct Movable {
+    id: u32,
+    moves: u32,
+    stuck: bool,
+}
+
+impl Rehome for Movable {
+    fn rehome(mut self: Box<Self>) -> std::io::Result<Box<Self>> {
+        if self.stuck {
+            return Err(std::io::ErrorKind::Other.into());
+        }
+        self.moves += 1;
+        Ok(self)
+    }
+}
+
+async fn movable(id: u32, stuck: bool) -> Result<Movable, String> {
+    Ok(Movable {
+        id,
+        moves: 0,
+        stuck,
+    })
+}
+
+#[tokio::test]
+async fn a_worker_prefers_its_own_connections_and_moves_others() {
+    let pools: Pools<Movable> = Pools::default();
+    let server = pools.server(&Arc::from("s:1"), 3);
+    let (w0, w1) = (WorkerId(0), WorkerId(1));
+    let s = settings(100);
+    let checkout = |worker, id| {
+        pools.checkout(server.clone(), 10, part("u"), worker, &s, move |_| {
+            movable(id, false)
+        })
+    };
+    let a = checkout(w0, 1).await.unwrap();
+    let b = checkout(w1, 2).await.unwrap();
+    a.checkin();
+    b.checkin();
+    // Worker 0 gets its own connection although worker 1's came back last.
+    let mut a = checkout(w0, 9).await.unwrap();
+    assert_eq!((a.conn().id, a.conn().moves), (1, 0));
+    let mut b = checkout(w1, 9).await.unwrap();
+    assert_eq!((b.conn().id, b.conn().moves), (2, 0));
+    a.checkin();
+    b.checkin();
+    // Worker 1 takes both: its own first, then worker 0's, moved once.
+    let mut first = checkout(w1, 9).await.unwrap();
+    let mut second = checkout(w1, 9).await.unwrap();
+    assert_eq!((first.conn().id, first.conn().moves), (2, 0));
+    assert_eq!((second.conn().id, second.conn().moves), (1, 1));
+    // Moved, it is at home on worker 1 now.
+    second.checkin();
+    let mut again = checkout(w1, 9).await.unwrap();
+    assert_eq!((again.conn().id, again.conn().moves), (1, 1));
+    assert_eq!(server.outstanding(), 2);
+}
+
+#[tokio::test]
+async fn a_connection_that_cannot_move_is_replaced_with_its_slot() {
+    let pools: Pools<Movable> = Pools::default();
+    let server = pools.server(&Arc::from("s:1"), 1);
+    let stuck = pools
+        .checkout(
+            server.clone(),
+            10,
+            part("u"),
+            WorkerId(0),
+            &settings(100),
+            |_| movable(1, true),
+        )
+        .await
+        .unwrap();
+    stuck.checkin();
+    // At its limit of one, the server still serves worker 1: the stuck connection is
+    // closed and a new one opened in its slot.
+    let mut fresh = pools
+        .checkout(
+            server.clone(),
+            10,
+            part("u"),
+            WorkerId(1),
+            &settings(100),
+            |_| movable(2, false),
+        )
+        .await
+        .unwrap();
+    assert_eq!((fresh.conn().id, fresh.conn().moves), (2, 0));
+    assert_eq!(server.outstanding(), 1);
+    assert_eq!(server.idle_count(), 0);
+}
+
+#[test]
+fn a_returned_connection_prefers_a_waiter_on_its_worker_within_the_slack() {
+    let now = Instant::now();
+    let waiter = |user: &str, worker: u16, queued_after_us: u64| Waiter::<u32> {
+        partition: part(user),
+        worker: WorkerId(worker),
+        handoff: tokio::sync::oneshot::channel().0,
+        deadline: now + Duration::from_micros(queued_after_us),
+    };
+    let queue: std::collections::VecDeque<_> = [
+        waiter("other", 0, 0),
+        waiter("u", 1, 10),
+        waiter("u", 0, 200),
+        waiter("u", 0, 300),
+    ]
+    .into();
+    let home = |w| lease::next_waiter(&queue, &part("u"), WorkerId(w));
+    // Worker 1's connection: its own waiter is the oldest of the partition.
+    assert_eq!(home(1), Some(1));
+    // Worker 0's: its oldest waiter queued 190 us after worker 1's, within the slack.
+    assert_eq!(home(0), Some(2));
+    // Worker 2 has no waiter: the oldest of the partition.
+    assert_eq!(home(2), Some(1));
+    let late: std::collections::VecDeque<_> = [waiter("u", 1, 0), waiter("u", 0, 5_000)].into();
+    // Past the slack, the oldest waiter wins even on another worker.
+    assert_eq!(lease::next_waiter(&late, &part("u"), WorkerId(0)), Some(0));
+    assert_eq!(lease::next_waiter(&late, &part("v"), WorkerId(0)), None);
 }

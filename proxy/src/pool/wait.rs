@@ -2,6 +2,7 @@
 //! oldest of them, and the expiry task that ends waits at their deadline.
 
 use super::{Idle, Partition, ServerPool};
+use crate::workers::WorkerId;
 use sqlmux_config::PoolSettings;
 use std::sync::Arc;
 use std::time::Instant;
@@ -18,6 +19,9 @@ pub(super) enum Handoff<C> {
 /// A checkout waiting for a connection of its partition, first come first served.
 pub(super) struct Waiter<C> {
     pub(super) partition: Arc<Partition>,
+    /// The worker it runs on: a returned connection goes to a waiter on its own worker
+    /// first, so its socket need not move.
+    pub(super) worker: WorkerId,
     pub(super) handoff: tokio::sync::oneshot::Sender<Handoff<C>>,
     /// When it gives up: the pool's expiry task drops it then, which ends its wait.
     pub(super) deadline: Instant,
@@ -71,13 +75,14 @@ impl<C: Send + 'static> ServerPool<C> {
     pub(super) fn claim(
         self: &Arc<Self>,
         partition: &Arc<Partition>,
+        worker: WorkerId,
         settings: &PoolSettings,
     ) -> Claim<C> {
         let mut state = self
             .state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(idle) = state.take_idle(partition) {
+        if let Some(idle) = state.take_idle(partition, worker) {
             return Claim::Idle(idle);
         }
         if let Some(permit) = self.free_slot(&mut state, partition) {
@@ -94,6 +99,7 @@ impl<C: Send + 'static> ServerPool<C> {
         let (tx, handoff) = tokio::sync::oneshot::channel();
         waiters.push_back(Waiter {
             partition: partition.clone(),
+            worker,
             handoff: tx,
             deadline: started + settings.wait_timeout,
         });

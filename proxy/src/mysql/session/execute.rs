@@ -201,15 +201,22 @@ impl Session {
         let refused_slot = &mut refused;
         self.partition = Some(partition.clone());
         let lease = pools
-            .checkout(pool, hostgroup, partition, &rt.pool, move |_| async move {
-                BackendConn::connect(&params).await.map_err(|e| {
-                    let msg = e.to_string();
-                    if let BackendError::Server(info) = e {
-                        *refused_slot = Some(info);
-                    }
-                    msg
-                })
-            })
+            .checkout(
+                pool,
+                hostgroup,
+                partition,
+                self.worker,
+                &rt.pool,
+                move |_| async move {
+                    BackendConn::connect(&params).await.map_err(|e| {
+                        let msg = e.to_string();
+                        if let BackendError::Server(info) = e {
+                            *refused_slot = Some(info);
+                        }
+                        msg
+                    })
+                },
+            )
             .await;
         match (lease, refused) {
             (Ok(lease), _) => Ok(lease),

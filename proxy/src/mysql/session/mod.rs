@@ -20,6 +20,7 @@ use super::statements::ClientStatement;
 use crate::pool::Lease;
 use crate::session::{PinReason, Pins, SessionState};
 use crate::shared::Shared;
+use crate::workers::WorkerId;
 use sqlmux_config::User;
 use sqlmux_protocol::mysql::auth::{self, CACHING_SHA2_PASSWORD, NATIVE_PASSWORD};
 use sqlmux_protocol::mysql::constants::{command, CapabilityFlags, StatusFlags};
@@ -34,7 +35,7 @@ use std::sync::Arc;
 use tokio::net::TcpStream;
 
 /// Serves one accepted client connection until it ends.
-pub async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr) {
+pub async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr, worker: WorkerId) {
     let _ = tcp.set_nodelay(true);
     let mut client = ClientConn::new(tcp, peer);
     let connection_id = shared.next_connection_id();
@@ -56,7 +57,7 @@ pub async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr) {
         .stats
         .client_connections_total
         .fetch_add(1, Ordering::Relaxed);
-    let mut session = Session::new(shared.clone(), client, connection_id, auth);
+    let mut session = Session::new(shared.clone(), client, connection_id, auth, worker);
     session.publish();
     if let Err(e) = session.run().await {
         tracing::debug!(%peer, side = ?e.side(), error = %e, "mysql session ended with an error");
@@ -111,16 +112,25 @@ pub(super) struct Session {
     cursor_statement: Option<u32>,
     /// The last statement text, classified and digested once while it repeats.
     memo: crate::session::StatementMemo<sqlmux_protocol::sql::Classification>,
+    /// The data-path worker this session runs on.
+    worker: WorkerId,
 }
 
 impl Session {
-    fn new(shared: Arc<Shared>, client: ClientConn, id: u32, auth: Authenticated) -> Self {
+    fn new(
+        shared: Arc<Shared>,
+        client: ClientConn,
+        id: u32,
+        auth: Authenticated,
+        worker: WorkerId,
+    ) -> Self {
         let state = SessionState {
             schema: auth.database,
             row_count: -1,
             ..SessionState::default()
         };
         Self {
+            worker,
             shared,
             client,
             id,

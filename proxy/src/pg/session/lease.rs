@@ -59,6 +59,7 @@ impl Session {
             (pool, tls, rt.pool.clone(), limit)
         };
         let partition = self.partition.clone();
+        let worker = self.worker;
         let (user, database, connector, cancels) = (
             &self.user,
             self.partition.schema(),
@@ -73,6 +74,7 @@ impl Session {
                 pool,
                 hostgroup,
                 partition,
+                worker,
                 &settings,
                 move |address| async move {
                     let params = ConnectParams {

@@ -33,6 +33,7 @@ use crate::pool::Lease;
 use crate::session::{PinReason, Pins, StatementMemo};
 use crate::shared::Shared;
 use crate::stream::MaybeTls;
+use crate::workers::WorkerId;
 use sqlmux_config::User;
 use sqlmux_protocol::pg::backend as msg;
 use sqlmux_protocol::pg::frame::Message;
@@ -45,7 +46,7 @@ use std::sync::Arc;
 use tokio::net::TcpStream;
 
 /// Serves one accepted client connection until it ends.
-pub async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr) {
+pub async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr, worker: WorkerId) {
     let _ = tcp.set_nodelay(true);
     let mut client = PgConn::new(MaybeTls::Plain(tcp));
     let login = match accept(&mut client, &shared).await {
@@ -70,7 +71,7 @@ pub async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr) {
         .stats
         .client_connections_total
         .fetch_add(1, Ordering::Relaxed);
-    let mut session = Session::new(shared.clone(), client, peer, id, login, cancel);
+    let mut session = Session::new(shared.clone(), client, peer, id, login, cancel, worker);
     let result = match session.start(&key).await {
         Ok(()) => session.run().await,
         Err(e) => {
@@ -156,6 +157,8 @@ pub(super) struct Session {
     spare_out: bytes::BytesMut,
     /// The completed-statements vector of the last answer, kept for the next.
     spare_completed: Vec<usize>,
+    /// The data-path worker this session runs on.
+    worker: WorkerId,
 }
 
 impl Session {
@@ -166,6 +169,7 @@ impl Session {
         id: u32,
         login: Login,
         cancel: Arc<CancelSlot>,
+        worker: WorkerId,
     ) -> Self {
         let startup_vars =
             vars::shared_startup_vars(&shared.pg_startup_vars, vars::startup_vars(&login.params));
@@ -176,6 +180,7 @@ impl Session {
         ));
         let snapshots = crate::shared::Snapshots::new(&shared);
         Self {
+            worker,
             shared,
             client,
             peer,

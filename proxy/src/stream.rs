@@ -208,6 +208,59 @@ mod tests {
         echo.await.unwrap();
     }
 
+    /// Runs `ping_pong` in a second runtime on a socket made in a first one, already dropped:
+    /// it only works if `rehome` moved the socket to the second runtime's reactor.
+    fn after_first_runtime_is_gone(rehome: fn(MaybeTls) -> io::Result<MaybeTls>) {
+        let runtime = || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+        };
+        let first = runtime();
+        let (stream, peer) = first.block_on(async {
+            let (stream, peer) = pair().await;
+            (stream, peer.into_std().unwrap())
+        });
+        drop(first);
+        runtime().block_on(async move {
+            let mut stream = rehome(stream).unwrap();
+            let mut peer = TcpStream::from_std(peer).unwrap();
+            peer.write_all(b"ping").await.unwrap();
+            let mut buf = [0u8; 4];
+            tokio::time::timeout(Duration::from_secs(10), stream.read_exact(&mut buf))
+                .await
+                .expect("the moved socket must be woken by its new reactor")
+                .unwrap();
+            assert_eq!(&buf, b"ping");
+            stream.write_all(b"pong").await.unwrap();
+            peer.read_exact(&mut buf).await.unwrap();
+            assert_eq!(&buf, b"pong");
+        });
+    }
+
+    #[test]
+    fn a_moved_socket_works_on_the_runtime_it_moved_to() {
+        after_first_runtime_is_gone(MaybeTls::rehome);
+    }
+
+    #[test]
+    fn a_socket_swapped_for_its_duplicate_works_on_the_new_runtime() {
+        after_first_runtime_is_gone(|stream| {
+            let Some(mut tcp) = stream.into_plain() else {
+                unreachable!("pair() is plain")
+            };
+            swap_for_duplicate(&mut tcp)?;
+            Ok(MaybeTls::Plain(tcp))
+        });
+    }
+
+    #[test]
+    fn without_moving_the_socket_fails_once_its_runtime_is_gone() {
+        let result = std::panic::catch_unwind(|| after_first_runtime_is_gone(Ok));
+        assert!(result.is_err(), "the check above must be able to fail");
+    }
+
     #[tokio::test]
     async fn end_of_stream_reads_zero() {
         let (mut reader, writer) = pair().await;

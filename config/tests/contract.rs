@@ -122,3 +122,12 @@ fn unknown_cluster_and_protocol_are_refused() {
 fn syntax_error_is_a_syntax_error() {
     assert!(matches!(parse("[listen\n"), Err(ConfigError::Syntax(_))));
 }
+
+#[test]
+fn listen_workers_is_read_and_bounded() {
+    let rt = parse(&format!("[listen]\nworkers = 3\n{BASE}")).unwrap();
+    assert_eq!(rt.listen.workers, Some(3));
+    assert_eq!(parse(BASE).unwrap().listen.workers, None);
+    let zero = problem(&format!("[listen]\nworkers = 0\n{BASE}"));
+    assert!(zero.contains("listen.workers"), "{zero}");
+}

@@ -11,8 +11,14 @@
 //! a freed slot (a connection closed, a connect that failed) to the oldest waiter of any
 //! partition. The idle lists and the queue share one lock: a checkout looks for an idle
 //! connection, a free slot and then queues under it, and a return decides under it, so no
-//! wakeup is lost, nothing polls, and each takes the lock once. While checkouts wait, one expiry task per pool ends the waits
-//! that reach their deadline (one timer per pool, not one per waiting checkout).
+//! wakeup is lost, nothing polls, and each takes the lock once. While checkouts wait, one
+//! expiry task per pool ends the waits that reach their deadline (one timer per pool, not
+//! one per waiting checkout).
+//!
+//! Pools are shared by the data-path workers. A connection is at home on the worker whose
+//! reactor its socket is registered with: a checkout prefers idle connections at home on its
+//! worker and moves any other ([`Rehome`]); a returned connection goes to a waiter on its own
+//! worker when one queued within a millisecond of the oldest waiter.
 //!
 //! - `choice`: [`PoolChoice`], a session's remembered pool for a one-server hostgroup.
 //! - `lease`: [`Lease`], a lent connection, and its return (checkin, or close on drop).
@@ -197,13 +203,12 @@ impl<C> PoolState<C> {
     /// and by the reaper, not here: this is the hot path.
     fn take_idle(&mut self, partition: &Partition, worker: WorkerId) -> Option<Idle<C>> {
         let list = self.idle.get_mut(partition)?;
-        match list.last()?.home == worker {
-            true => list.pop(),
-            false => {
-                let at = list.iter().rposition(|i| i.home == worker);
-                at.map(|at| list.remove(at)).or_else(|| list.pop())
+        if list.last()?.home != worker {
+            if let Some(at) = list.iter().rposition(|i| i.home == worker) {
+                return Some(list.remove(at));
             }
         }
+        list.pop()
     }
 
     /// The idle connection of another partition idle the longest, taken out to be closed.

@@ -78,11 +78,33 @@ cluster = "ledger"
     )
 }
 
+/// Data-path workers of a test proxy whose config does not say: two, so that sessions
+/// share backend connections across workers (a socket moves between reactors) even on a
+/// machine where sqlmux's own default would be one worker.
+const TEST_WORKERS: usize = 2;
+
+/// The worker count SQLMUX_TEST_WORKERS asks for, if any.
+fn workers_from_env() -> Option<usize> {
+    std::env::var("SQLMUX_TEST_WORKERS")
+        .ok()
+        .and_then(|w| w.parse().ok())
+}
+
 impl Proxy {
     /// Parses `config` (listen addresses are forced to port 0 on loopback) and starts sqlmux.
     pub fn start(config: &str) -> io::Result<Proxy> {
-        let runtime = sqlmux_config::parse(config)
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+        Self::start_runtime(parse(config)?)
+    }
+
+    /// Like [`Proxy::start`], but with the worker count sqlmux itself would pick (half the
+    /// CPUs) unless the config or SQLMUX_TEST_WORKERS sets it: for benchmarks.
+    pub fn start_as_shipped(config: &str) -> io::Result<Proxy> {
+        let mut runtime = parse(config)?;
+        runtime.listen.workers = runtime
+            .listen
+            .workers
+            .or_else(workers_from_env)
+            .or_else(|| Some(sqlmux_proxy::workers::default_count()));
         Self::start_runtime(runtime)
     }
 
@@ -104,14 +126,12 @@ impl Proxy {
         let thread = std::thread::Builder::new()
             .name("sqlmux".into())
             .spawn(move || {
-                // SQLMUX_TEST_WORKERS: data-path workers of the in-process proxy (benchmarks),
-                // unless the config sets `[listen] workers`.
-                if let Some(n) = std::env::var("SQLMUX_TEST_WORKERS")
-                    .ok()
-                    .and_then(|w| w.parse().ok())
-                {
-                    runtime.listen.workers = runtime.listen.workers.or(Some(n));
-                }
+                // The config's `[listen] workers`, else SQLMUX_TEST_WORKERS, else two.
+                runtime.listen.workers = runtime
+                    .listen
+                    .workers
+                    .or_else(workers_from_env)
+                    .or(Some(TEST_WORKERS));
                 let tokio = match tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()
@@ -264,4 +284,10 @@ impl Drop for Proxy {
             let _ = t.join();
         }
     }
+}
+
+/// A config text parsed, or the reason as an `InvalidInput` error.
+fn parse(config: &str) -> io::Result<Runtime> {
+    sqlmux_config::parse(config)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))
 }

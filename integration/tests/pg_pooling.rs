@@ -645,3 +645,30 @@ fn the_control_api_moves_the_writer_and_closes_offline_hard_backends() {
         assert_eq!(one(&c, "SHOW port").await, b.port().to_string());
     });
 }
+
+#[test]
+fn sessions_on_two_workers_share_one_backend_connection() {
+    let db = Postgres::start().unwrap();
+    let config = postgres_config(&db.addr(), None, "[pool]\nwait_timeout_ms = 5000\n")
+        .replace("max_connections = 20", "max_connections = 1")
+        .replace("[listen]\n", "[listen]\nworkers = 2\n");
+    let proxy = Proxy::start(&config).unwrap();
+    runtime().block_on(async {
+        // A new client goes to the least loaded worker: these two run on different ones.
+        let a = connect(proxy.postgres_port()).await;
+        let b = connect(proxy.postgres_port()).await;
+        let pid = one(&a, "SELECT pg_backend_pid()").await;
+        assert_eq!(one(&b, "SELECT pg_backend_pid()").await, pid);
+        // Both at once: the one connection goes back and forth between the workers.
+        let run = |c: Client, tag: u32| async move {
+            for i in 0..300 {
+                let sql = format!("SELECT {tag} * 1000 + {i}");
+                assert_eq!(one(&c, &sql).await, (tag * 1000 + i).to_string());
+            }
+            c
+        };
+        let (a, b) = tokio::join!(run(a, 1), run(b, 2));
+        assert_eq!(one(&a, "SELECT pg_backend_pid()").await, pid);
+        assert_eq!(one(&b, "SELECT pg_backend_pid()").await, pid);
+    });
+}

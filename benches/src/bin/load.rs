@@ -92,7 +92,7 @@ fn run(mode: &str, seconds: u64, protocol: Option<&str>, rounds: usize) -> Res<(
             .arg("--innodb-buffer-pool-size=256M")
             .arg("--max-connections=1000"),
     )?;
-    let proxy = Proxy::start(&mysql_config(&db.addr(), ""))?;
+    let proxy = Proxy::start_as_shipped(&mysql_config(&db.addr(), ""))?;
     if mode == "point-select" || mode == "all" {
         point_select(&db, &proxy, seconds)?;
     }
@@ -484,7 +484,8 @@ impl PgSetup {
             "PgBouncer {version} on {} (transaction pooling, default_pool_size 20, max_client_conn {max_client_conn})",
             bouncer.addr()
         );
-        let proxy = Proxy::start(&postgres_config(&pg.addr(), None, "")).map_err(|e| e.to_string());
+        let proxy = Proxy::start_as_shipped(&postgres_config(&pg.addr(), None, ""))
+            .map_err(|e| e.to_string());
         match &proxy {
             Ok(p) => println!(
                 "sqlmux on 127.0.0.1:{} (max_connections 20)",

@@ -81,11 +81,6 @@ impl Workers {
         Ok(Workers { workers })
     }
 
-    /// How many workers run.
-    pub fn count(&self) -> usize {
-        self.workers.len()
-    }
-
     /// Sessions alive on each worker.
     pub fn sessions(&self) -> Vec<usize> {
         self.workers

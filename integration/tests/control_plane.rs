@@ -187,6 +187,14 @@ fn offline_hard_ends_pinned_sessions_with_a_clear_error() {
         metrics.contains("sqlmux_errors_total{side=\"proxy\"} 1"),
         "{metrics}"
     );
+    // The test proxy runs two workers; the client above is live on one of them.
+    let per_worker: Vec<f64> = metrics
+        .lines()
+        .filter(|l| l.starts_with("sqlmux_worker_sessions{worker="))
+        .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
+        .collect();
+    assert_eq!(per_worker.len(), 2, "{metrics}");
+    assert!(per_worker.iter().sum::<f64>() >= 1.0, "{metrics}");
     let (ready, _) = proxy.http("GET", "/readyz", None).unwrap();
     assert_eq!(ready, 503, "no ONLINE writer: not ready");
     let err = c.query("SELECT 1").unwrap().unwrap_err();

@@ -160,6 +160,7 @@ pub async fn run_with_reloads(
         .unwrap_or_else(crate::workers::default_count);
     let workers = Arc::new(Workers::start(worker_count).map_err(ServerError::Workers)?);
     tracing::info!(workers = worker_count, "data-path workers up");
+    let _ = shared.stats.worker_sessions.set(workers.session_counters());
     if let Some(l) = listeners.mysql {
         tracing::info!(address = ?l.local_addr().ok(), "mysql listener up");
         tasks.spawn(crate::listener::accept_loop(

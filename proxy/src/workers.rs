@@ -81,12 +81,9 @@ impl Workers {
         Ok(Workers { workers })
     }
 
-    /// Sessions alive on each worker.
-    pub fn sessions(&self) -> Vec<usize> {
-        self.workers
-            .iter()
-            .map(|w| w.sessions.load(Ordering::Relaxed))
-            .collect()
+    /// The live-session counter of each worker (for the stats).
+    pub fn session_counters(&self) -> Vec<Arc<AtomicUsize>> {
+        self.workers.iter().map(|w| w.sessions.clone()).collect()
     }
 
     /// Moves an accepted client socket to the least loaded worker and serves it there.
@@ -194,7 +191,12 @@ mod tests {
         }
         ids.sort();
         assert_eq!(ids, vec![0, 0, 1, 1], "least loaded worker first");
-        assert_eq!(workers.sessions(), vec![2, 2]);
+        let live: Vec<usize> = workers
+            .session_counters()
+            .iter()
+            .map(|n| n.load(Ordering::Relaxed))
+            .collect();
+        assert_eq!(live, vec![2, 2]);
         workers.stop().await;
         // The sessions were dropped with their worker: the clients see EOF.
         for mut c in clients {

@@ -109,6 +109,16 @@ fn record_sessions(stats: &crate::stats::ProxyStats) {
     gauge!("sqlmux_client_connections")
         .set(stats.client_connections.load(Ordering::Relaxed) as f64);
     counter!("sqlmux_client_connections_total").absolute(load(&stats.client_connections_total));
+    for (worker, live) in stats
+        .worker_sessions
+        .get()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        gauge!("sqlmux_worker_sessions", "worker" => worker.to_string())
+            .set(live.load(Ordering::Relaxed) as f64);
+    }
     for (hostgroup, n) in stats.statements_by_hostgroup() {
         counter!("sqlmux_statements_total", "hostgroup" => hostgroup.to_string()).absolute(n);
     }
@@ -146,6 +156,10 @@ fn describe() {
         "Statement time per server."
     );
     describe_gauge!("sqlmux_client_connections", "Client connections open now.");
+    describe_gauge!(
+        "sqlmux_worker_sessions",
+        "Client sessions on each data-path worker."
+    );
     describe_counter!(
         "sqlmux_client_connections_total",
         "Client connections accepted."

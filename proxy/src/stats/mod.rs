@@ -71,6 +71,8 @@ pub struct ProxyStats {
     pub pins: DashMap<&'static str, AtomicU64>,
     /// Sessions by connection id.
     pub sessions: DashMap<u32, SessionSnapshot>,
+    /// Live sessions on each data-path worker (set when the workers start).
+    pub worker_sessions: std::sync::OnceLock<Vec<Arc<std::sync::atomic::AtomicUsize>>>,
     /// Per-statement counters, one set per CPU.
     tallies: Stripes<Mutex<Tally>>,
     /// Normalized text of each digest, made once per digest.

@@ -2,7 +2,7 @@
 //!
 //! Data path: [`listener`] -> [`workers`] -> [`mysql::session`] -> [`pool`] checkout ->
 //! [`mysql::backend`] -> [`mysql::relay`] back to the client; likewise [`listener`] ->
-//! [`pg::session`] -> [`pool`] -> [`pg::backend`].
+//! [`workers`] -> [`pg::session`] -> [`pool`] -> [`pg::backend`].
 //!
 //! - [`server`]: `run(runtime, listeners, shutdown)`, the only entry point.
 //! - [`listener`]: the accept loop of the application endpoints.

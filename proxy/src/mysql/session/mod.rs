@@ -261,12 +261,14 @@ impl Session {
 
     /// Publishes what the session holds to `stats.sessions` when it changed.
     fn publish(&mut self) {
-        let backend = self.backend.as_ref().map(|l| l.address().clone());
+        let held = self.backend.as_ref().map(|l| l.address());
         if let Some((b, p, s)) = &self.published {
-            if *b == backend && *p == self.pins && *s == self.state.schema {
+            if b.as_ref() == held && *p == self.pins && *s == self.state.schema {
                 return;
             }
         }
+        // Cloned only when it changed: the address is shared by every session on the server.
+        let backend = held.cloned();
         let now = (
             backend.clone(),
             self.pins.clone(),

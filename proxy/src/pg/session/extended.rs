@@ -59,13 +59,14 @@ impl Session {
         // messages get the class of an empty text, unused).
         let memo = &mut self.memo;
         let empty = pgsql::classify(b"");
-        let classes = batch
-            .iter()
-            .map(|m| match m.tag() {
-                fe::PARSE => fe::parse_view(m.body()).map(|v| memo.class(v.query, pgsql::classify)),
-                _ => Ok(empty),
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut classes = std::mem::take(&mut self.spare_classes);
+        classes.clear();
+        for m in &batch {
+            classes.push(match m.tag() {
+                fe::PARSE => memo.class(fe::parse_view(m.body())?.query, pgsql::classify),
+                _ => empty,
+            });
+        }
         self.awaiting_sync = !synced;
         let hostgroup = if self.backend.is_none() {
             let (sql, facts) = self.batch_facts(&batch, &classes)?;
@@ -122,13 +123,18 @@ impl Session {
             let digest = self.memo.digest(&e.sql, pgsql::digest_hash);
             self.count_statement(hostgroup, &e.sql, digest, started, outcome.bytes);
         }
-        // The next batch reuses this one's vector.
+        // The next batch reuses this one's vectors.
         if self.batch.is_empty() {
             let mut batch = batch;
             batch.clear();
             self.batch = batch;
         }
-        self.after(outcome, &effects).await
+        self.spare_classes = classes;
+        let result = self.after(outcome, &effects).await;
+        let mut effects = effects;
+        effects.clear();
+        self.spare_effects = effects;
+        result
     }
 
     /// The statement text that decides the route, and whether the batch only reads.
@@ -183,9 +189,12 @@ impl Session {
         out.reserve(batch.iter().map(|m| m.raw.len()).sum::<usize>() + 64);
         let mut steps = self.take_steps();
         steps.reserve(batch.len() + 2);
+        let mut effects = std::mem::take(&mut self.spare_effects);
+        effects.clear();
         let mut plan = Plan {
             out,
             steps,
+            effects,
             ..Plan::default()
         };
         for (m, class) in batch.iter().zip(classes) {

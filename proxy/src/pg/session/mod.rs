@@ -157,6 +157,10 @@ pub(super) struct Session {
     spare_out: bytes::BytesMut,
     /// The completed-statements vector of the last answer, kept for the next.
     spare_completed: Vec<usize>,
+    /// The classes of the last extended batch's messages, kept for the next.
+    spare_classes: Vec<pgsql::Classification>,
+    /// The effects vector of the last extended batch, kept for the next.
+    spare_effects: Vec<simple::Effect>,
     /// The data-path worker this session runs on.
     worker: WorkerId,
 }
@@ -210,6 +214,8 @@ impl Session {
             spare_steps: Default::default(),
             spare_out: Default::default(),
             spare_completed: Vec::new(),
+            spare_classes: Vec::new(),
+            spare_effects: Vec::new(),
         }
     }
 
@@ -417,12 +423,14 @@ impl Session {
 
     /// Publishes what the session holds to `stats.sessions` when it changed.
     fn publish(&mut self) {
-        let backend = self.backend.as_ref().map(|l| l.address().clone());
+        let held = self.backend.as_ref().map(|l| l.address());
         if let Some((b, p)) = &self.published {
-            if *b == backend && *p == self.pins {
+            if b.as_ref() == held && *p == self.pins {
                 return;
             }
         }
+        // Cloned only when it changed: the address is shared by every session on the server.
+        let backend = held.cloned();
         let pins: Vec<&str> = self.pins.reasons().map(PinReason::as_str).collect();
         self.shared.stats.sessions.insert(
             self.id,

@@ -17,7 +17,7 @@ use tokio::runtime::Handle;
 use tokio::sync::oneshot;
 
 /// Which worker a session runs on, and whose reactor a backend socket is registered with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WorkerId(pub u16);
 
 /// A pooled connection whose socket can move to the reactor of the worker that borrows it.

@@ -157,29 +157,24 @@ impl<C: Rehome> Idle<C> {
     /// Makes the connection usable on `worker`: a socket another worker opened moves to
     /// this worker's reactor. When it cannot move, the connection is closed and its slot
     /// kept (the checkout opens a new one with it).
-    fn settle(self, worker: WorkerId, stats: &ServerStats) -> Result<Self, OwnedSemaphorePermit> {
+    fn settle(
+        mut self,
+        worker: WorkerId,
+        stats: &ServerStats,
+    ) -> Result<Self, OwnedSemaphorePermit> {
         if self.home == worker {
             return Ok(self);
         }
-        let Idle {
-            conn,
-            permit,
-            created,
-            since,
-            ..
-        } = self;
-        match conn.rehome() {
-            Ok(conn) => Ok(Idle {
-                conn,
-                permit,
-                created,
-                since,
-                home: worker,
-            }),
+        match self.conn.rehome() {
+            Ok(conn) => {
+                self.conn = conn;
+                self.home = worker;
+                Ok(self)
+            }
             Err(e) => {
                 tracing::debug!(error = %e, "pooled connection cannot move to this worker");
                 stats.closed();
-                Err(permit)
+                Err(self.permit)
             }
         }
     }

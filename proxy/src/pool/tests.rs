@@ -501,44 +501,56 @@ impl Rehome for Movable {
     }
 }
 
-async fn movable(id: u32, stuck: bool) -> Result<Movable, String> {
-    Ok(Movable {
+/// A connection of `server` lent to a session on `worker`; a new one is `Movable` `id`.
+async fn lease_on(
+    pools: &Pools<Movable>,
+    server: &Arc<ServerPool<Movable>>,
+    worker: u16,
+    id: u32,
+    stuck: bool,
+) -> Lease<Movable> {
+    let opened = Movable {
         id,
         moves: 0,
         stuck,
-    })
+    };
+    pools
+        .checkout(
+            server.clone(),
+            10,
+            part("u"),
+            WorkerId(worker),
+            &settings(100),
+            |_| async { Ok::<_, String>(opened) },
+        )
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
 async fn a_worker_prefers_its_own_connections_and_moves_others() {
     let pools: Pools<Movable> = Pools::default();
     let server = pools.server(&Arc::from("s:1"), 3);
-    let (w0, w1) = (WorkerId(0), WorkerId(1));
-    let s = settings(100);
-    let checkout = |worker, id| {
-        pools.checkout(server.clone(), 10, part("u"), worker, &s, move |_| {
-            movable(id, false)
-        })
-    };
-    let a = checkout(w0, 1).await.unwrap();
-    let b = checkout(w1, 2).await.unwrap();
+    let checkout = |worker, id| lease_on(&pools, &server, worker, id, false);
+    let a = checkout(0, 1).await;
+    let b = checkout(1, 2).await;
     a.checkin();
     b.checkin();
     // Worker 0 gets its own connection although worker 1's came back last.
-    let mut a = checkout(w0, 9).await.unwrap();
+    let mut a = checkout(0, 9).await;
     assert_eq!((a.conn().id, a.conn().moves), (1, 0));
-    let mut b = checkout(w1, 9).await.unwrap();
+    let mut b = checkout(1, 9).await;
     assert_eq!((b.conn().id, b.conn().moves), (2, 0));
     a.checkin();
     b.checkin();
     // Worker 1 takes both: its own first, then worker 0's, moved once.
-    let mut first = checkout(w1, 9).await.unwrap();
-    let mut second = checkout(w1, 9).await.unwrap();
+    let mut first = checkout(1, 9).await;
+    let mut second = checkout(1, 9).await;
     assert_eq!((first.conn().id, first.conn().moves), (2, 0));
     assert_eq!((second.conn().id, second.conn().moves), (1, 1));
     // Moved, it is at home on worker 1 now.
     second.checkin();
-    let mut again = checkout(w1, 9).await.unwrap();
+    let mut again = checkout(1, 9).await;
     assert_eq!((again.conn().id, again.conn().moves), (1, 1));
     assert_eq!(server.outstanding(), 2);
 }
@@ -547,31 +559,10 @@ async fn a_worker_prefers_its_own_connections_and_moves_others() {
 async fn a_connection_that_cannot_move_is_replaced_with_its_slot() {
     let pools: Pools<Movable> = Pools::default();
     let server = pools.server(&Arc::from("s:1"), 1);
-    let stuck = pools
-        .checkout(
-            server.clone(),
-            10,
-            part("u"),
-            WorkerId(0),
-            &settings(100),
-            |_| movable(1, true),
-        )
-        .await
-        .unwrap();
-    stuck.checkin();
+    lease_on(&pools, &server, 0, 1, true).await.checkin();
     // At its limit of one, the server still serves worker 1: the stuck connection is
     // closed and a new one opened in its slot.
-    let mut fresh = pools
-        .checkout(
-            server.clone(),
-            10,
-            part("u"),
-            WorkerId(1),
-            &settings(100),
-            |_| movable(2, false),
-        )
-        .await
-        .unwrap();
+    let mut fresh = lease_on(&pools, &server, 1, 2, false).await;
     assert_eq!((fresh.conn().id, fresh.conn().moves), (2, 0));
     assert_eq!(server.outstanding(), 1);
     assert_eq!(server.idle_count(), 0);

@@ -189,12 +189,11 @@ impl Session {
         out.reserve(batch.iter().map(|m| m.raw.len()).sum::<usize>() + 64);
         let mut steps = self.take_steps();
         steps.reserve(batch.len() + 2);
-        let mut effects = std::mem::take(&mut self.spare_effects);
-        effects.clear();
         let mut plan = Plan {
             out,
             steps,
-            effects,
+            // Kept empty by `run_batch`.
+            effects: std::mem::take(&mut self.spare_effects),
             ..Plan::default()
         };
         for (m, class) in batch.iter().zip(classes) {

@@ -39,6 +39,22 @@ impl MaybeTls {
         }
     }
 
+    /// Whether the peer has closed the connection or sent something unasked, seen without
+    /// blocking: for a pooled connection that no statement is using, either means it is
+    /// dead (a server's idle timeout, a terminated backend, a restart).
+    pub fn peer_closed(&self) -> bool {
+        let tcp = match self {
+            MaybeTls::Plain(s) => s,
+            MaybeTls::ServerTls(s) => s.get_ref().0,
+            MaybeTls::ClientTls(s) => s.get_ref().0,
+        };
+        let mut byte = [std::mem::MaybeUninit::<u8>::uninit()];
+        match socket2::SockRef::from(tcp).peek(&mut byte) {
+            Ok(_) => true,
+            Err(e) => e.kind() != io::ErrorKind::WouldBlock,
+        }
+    }
+
     /// Takes the plain TCP stream out for a TLS upgrade.
     pub fn into_plain(self) -> Option<TcpStream> {
         match self {

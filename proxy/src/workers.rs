@@ -26,6 +26,13 @@ pub trait Rehome: Sized {
     fn rehome(self: Box<Self>) -> std::io::Result<Box<Self>>;
 }
 
+/// A pooled connection: it can move between workers, and tells when its server hung up.
+pub trait Pooled: Rehome {
+    /// Whether the server closed the connection (or sent something unasked) while it sat
+    /// idle: such a connection is discarded before a byte of a statement is written to it.
+    fn peer_closed(&self) -> bool;
+}
+
 /// One data-path thread.
 struct Worker {
     handle: Handle,

@@ -64,6 +64,20 @@ pub enum SetValue {
     Default,
 }
 
+impl SetValue {
+    /// The value as the server reads it: a quoted literal's content, any other literal as
+    /// written; `None` for DEFAULT.
+    pub fn text(&self) -> Option<String> {
+        match self {
+            SetValue::Literal(v) => Some(match unquote(v.as_bytes()) {
+                Some(inner) => String::from_utf8_lossy(&inner).into_owned(),
+                None => v.clone(),
+            }),
+            SetValue::Default => None,
+        }
+    }
+}
+
 /// Parses a whole SET statement (possibly several comma-separated assignments; `=` or `:=`);
 /// None when any part is not a literal value (expressions, function calls, subqueries,
 /// other variables), when the text holds more than one statement, and for SET forms that are

@@ -12,6 +12,7 @@ use mysql_common::proto::MySerialize;
 use sqlmux_protocol::mysql::constants::{command, CapabilityFlags};
 use sqlmux_protocol::mysql::packet::{decode_frame, encode, Frame};
 use sqlmux_protocol::mysql::response::{parse_err, parse_ok, ErrInfo, OkInfo};
+use sqlmux_protocol::mysql::session_track::ClientTracking;
 use std::io;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -19,6 +20,10 @@ use tokio::net::TcpStream;
 /// Turns on session tracking for every statement on the connection.
 const TRACKING: &str =
     "SET session_track_schema = 1, session_track_system_variables = '*', session_track_state_change = 1";
+
+/// Where the collation byte sits in a HandshakeResponse41 payload (after the capability
+/// flags and the maximum packet size).
+const COLLATION_OFFSET: usize = 8;
 
 /// Largest logical packet accepted from a server in a control position.
 const MAX_SERVER_PACKET: usize = 1 << 30;
@@ -76,6 +81,9 @@ pub struct BackendConn {
     pub server_version: String,
     /// What sqlmux knows of this connection's session.
     pub state: crate::session::BackendState,
+    /// The session state the server reports by default (before sqlmux turned tracking on
+    /// for everything): what a client gets until it changes `session_track_*`.
+    pub tracking_defaults: ClientTracking,
     /// Statements prepared on this connection.
     pub statements: super::statements::BackendStatements,
 }
@@ -114,6 +122,12 @@ impl crate::workers::Rehome for BackendConn {
         let stream = conn.stream;
         conn.stream = stream.rehome()?;
         Ok(Box::new(conn))
+    }
+}
+
+impl crate::workers::Pooled for BackendConn {
+    fn peer_closed(&self) -> bool {
+        !self.rbuf.is_empty() || self.stream.peer_closed()
     }
 }
 
@@ -180,6 +194,7 @@ impl BackendConn {
                 schema: p.schema.unwrap_or("").to_string(),
                 ..Default::default()
             },
+            tracking_defaults: ClientTracking::none(),
             statements: super::statements::BackendStatements::with_limit(p.statement_limit),
         };
         let plugin = hs
@@ -207,10 +222,104 @@ impl BackendConn {
         );
         let mut buf = Vec::new();
         response.serialize(&mut buf);
+        // mysql_common always writes utf8mb4 here; the connection must take the client's
+        // character set from the handshake, as a direct connection would.
+        buf[COLLATION_OFFSET] = p.collation;
         conn.write_all(&encode(seq, &buf)).await?;
         conn.finish_auth(proc, nonce, p.password).await?;
+        conn.read_server_defaults().await?;
         conn.start_tracking().await?;
         Ok(conn)
+    }
+
+    /// Reads what the server tracks by default and its prepared-statement limit, before
+    /// sqlmux changes the tracking: clients get the former, the statement cache is sized
+    /// by the latter.
+    async fn read_server_defaults(&mut self) -> Result<(), BackendError> {
+        if !self
+            .capabilities
+            .contains(CapabilityFlags::CLIENT_SESSION_TRACK)
+        {
+            return Ok(());
+        }
+        let (tracking, statement_limit) = self.tracking_settings().await?;
+        self.tracking_defaults = tracking;
+        if let Some(limit) = statement_limit {
+            self.statements.cap_limit(limit);
+        }
+        Ok(())
+    }
+
+    /// The connection's `session_track_*` settings now, and the server's
+    /// `max_prepared_stmt_count`.
+    pub async fn tracking_settings(
+        &mut self,
+    ) -> Result<(ClientTracking, Option<usize>), BackendError> {
+        let row = self
+            .query_row(
+                "SELECT @@session_track_system_variables, @@session_track_schema, \
+                 @@session_track_state_change, @@global.max_prepared_stmt_count",
+            )
+            .await?;
+        let text = |i: usize| {
+            row.get(i)
+                .and_then(|v| v.as_deref())
+                .map(|v| String::from_utf8_lossy(v).into_owned())
+                .unwrap_or_default()
+        };
+        let tracking = ClientTracking::from_server_values(&text(0), &text(1), &text(2));
+        Ok((tracking, text(3).parse().ok()))
+    }
+
+    /// Runs a query that returns one row and reads that row's values (NULL as `None`).
+    pub async fn query_row(&mut self, sql: &str) -> Result<Vec<Option<Vec<u8>>>, BackendError> {
+        let mut q = Vec::with_capacity(sql.len() + 1);
+        q.push(command::QUERY);
+        q.extend_from_slice(sql.as_bytes());
+        self.write_all(&encode(0, &q)).await?;
+        let deprecate_eof = self
+            .capabilities
+            .contains(CapabilityFlags::CLIENT_DEPRECATE_EOF);
+        let first = self.read_frame().await?;
+        let first = first.payload();
+        if first.first() == Some(&0xFF) {
+            return Err(server_error(&first));
+        }
+        let columns = sqlmux_protocol::mysql::lenenc::read_int(&first)
+            .map(|(n, _)| n)
+            .ok_or_else(|| protocol("bad column count"))?;
+        for _ in 0..columns {
+            self.read_frame().await?;
+        }
+        if !deprecate_eof {
+            self.read_frame().await?;
+        }
+        let mut values = Vec::new();
+        loop {
+            let packet = self.read_frame().await?;
+            let packet = packet.payload();
+            if packet.first() == Some(&0xFE) && packet.len() < 9 {
+                return Ok(values);
+            }
+            if packet.first() == Some(&0xFF) {
+                return Err(server_error(&packet));
+            }
+            if !values.is_empty() {
+                continue;
+            }
+            let mut rest: &[u8] = &packet;
+            for _ in 0..columns {
+                if rest.first() == Some(&0xFB) {
+                    values.push(None);
+                    rest = &rest[1..];
+                    continue;
+                }
+                let (v, used) = sqlmux_protocol::mysql::lenenc::read_str(rest)
+                    .ok_or_else(|| protocol("bad row"))?;
+                values.push(Some(v.to_vec()));
+                rest = &rest[used..];
+            }
+        }
     }
 
     /// Asks the server to report schema, variable and other state changes in OK packets.

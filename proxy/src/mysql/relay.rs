@@ -8,7 +8,7 @@ use bytes::Buf;
 use sqlmux_protocol::mysql::packet::{encode, HEADER_LEN};
 use sqlmux_protocol::mysql::response::err_packet;
 use sqlmux_protocol::mysql::scanner::{Expect, Progress, ScanError, Scanner};
-use sqlmux_protocol::mysql::session_track::strip_session_state;
+use sqlmux_protocol::mysql::session_track::{rewrite_for_client, ClientTracking};
 
 /// Why a relay stopped early.
 #[derive(Debug, thiserror::Error)]
@@ -34,16 +34,16 @@ pub struct Relayed {
 
 /// Options for one relay.
 #[derive(Debug, Clone, Copy)]
-pub struct RelayOptions {
+pub struct RelayOptions<'a> {
     /// What the command expects.
     pub expect: Expect,
     /// Whether the connection uses CLIENT_DEPRECATE_EOF.
     pub deprecate_eof: bool,
     /// Whether LOAD DATA LOCAL INFILE may pass.
     pub local_infile: bool,
-    /// Whether the client asked for CLIENT_SESSION_TRACK (else OK packets are rewritten
-    /// without the session state the backend adds).
-    pub client_session_track: bool,
+    /// The session state the client would get from its server: OK packets are rewritten
+    /// without the entries the backend adds beyond it.
+    pub tracking: &'a ClientTracking,
 }
 
 /// Relays one response; `on_ok` sees the payload of every OK packet (session tracking).
@@ -51,7 +51,7 @@ pub struct RelayOptions {
 pub async fn relay_response(
     backend: &mut BackendConn,
     client: &mut ClientConn,
-    opts: RelayOptions,
+    opts: RelayOptions<'_>,
     mut on_ok: impl FnMut(&[u8]),
 ) -> Result<Relayed, RelayError> {
     let mut scanner = Scanner::new(opts.expect, opts.deprecate_eof).report_oks();
@@ -62,10 +62,10 @@ pub async fn relay_response(
             let start = n - scanner.last_packet_len;
             let payload = &backend.rbuf[start + HEADER_LEN..n];
             on_ok(payload);
-            let rewritten = if opts.client_session_track {
+            let rewritten = if opts.tracking.keeps_everything() {
                 None
             } else {
-                strip_session_state(payload).filter(|p| p.len() != payload.len())
+                rewrite_for_client(payload, opts.tracking)
             };
             match rewritten {
                 Some(p) => {

@@ -66,6 +66,33 @@ impl BackendStatements {
         }
     }
 
+    /// Lowers the limit to the server's own (`max_prepared_stmt_count`).
+    pub fn cap_limit(&mut self, server_limit: usize) {
+        self.limit = self.limit.min(server_limit).max(1);
+    }
+
+    /// The server refused a prepare for its statement limit (1461): the least recently
+    /// used half of the statements is evicted (closed before the next command) so that a
+    /// prepare can be tried again. False when nothing is left to evict.
+    pub fn evict_half(&mut self) -> bool {
+        if self.by_sql.is_empty() {
+            return false;
+        }
+        let mut by_age: Vec<(u64, Arc<[u8]>)> = self
+            .by_sql
+            .iter()
+            .map(|(k, s)| (s.last_used, k.clone()))
+            .collect();
+        by_age.sort_unstable_by_key(|(t, _)| *t);
+        let n = by_age.len().div_ceil(2);
+        for (_, sql) in by_age.into_iter().take(n) {
+            if let Some(s) = self.by_sql.remove(&sql) {
+                self.to_close.push(s.id);
+            }
+        }
+        true
+    }
+
     /// The statement for `sql`, if prepared here.
     pub fn get(&mut self, sql: &[u8]) -> Option<&mut BackendStatement> {
         self.clock += 1;

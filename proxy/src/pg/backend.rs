@@ -87,6 +87,12 @@ impl crate::workers::Rehome for BackendConn {
     }
 }
 
+impl crate::workers::Pooled for BackendConn {
+    fn peer_closed(&self) -> bool {
+        self.conn.peer_closed()
+    }
+}
+
 impl BackendConn {
     /// Connects and authenticates.
     pub async fn connect(p: &ConnectParams<'_>, timeout: Duration) -> Result<Self, BackendError> {

@@ -55,6 +55,12 @@ impl PgConn {
         Ok(())
     }
 
+    /// Whether the peer hung up or sent something unasked (see [`MaybeTls::peer_closed`]);
+    /// unread buffered bytes count as something unasked.
+    pub fn peer_closed(&self) -> bool {
+        self.buffered() > 0 || self.stream.as_ref().is_none_or(MaybeTls::peer_closed)
+    }
+
     /// True when the connection is encrypted.
     pub fn is_tls(&self) -> bool {
         self.stream.as_ref().is_some_and(MaybeTls::is_tls)

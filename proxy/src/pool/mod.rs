@@ -17,7 +17,7 @@
 //!
 //! Pools are shared by the data-path workers. A connection is at home on the worker whose
 //! reactor its socket is registered with: a checkout prefers idle connections at home on its
-//! worker and moves any other ([`Rehome`]); a returned connection goes to a waiter on its own
+//! worker and moves any other ([`crate::workers::Rehome`]); a returned connection goes to a waiter on its own
 //! worker when one queued within a millisecond of the oldest waiter.
 //!
 //! - `choice`: [`PoolChoice`], a session's remembered pool for a one-server hostgroup.
@@ -36,7 +36,7 @@ pub use stats::{FlowTotals, ServerStats};
 
 use wait::{Claim, Handoff, Waiter};
 
-use crate::workers::{Rehome, WorkerId};
+use crate::workers::{Pooled, WorkerId};
 use sqlmux_config::PoolSettings;
 use std::collections::HashMap;
 use std::future::Future;
@@ -153,15 +153,21 @@ struct Idle<C> {
     home: WorkerId,
 }
 
-impl<C: Rehome> Idle<C> {
+impl<C: Pooled> Idle<C> {
     /// Makes the connection usable on `worker`: a socket another worker opened moves to
-    /// this worker's reactor. When it cannot move, the connection is closed and its slot
-    /// kept (the checkout opens a new one with it).
+    /// this worker's reactor. A connection its server closed while it was idle, or one that
+    /// cannot move, is closed and its slot kept (the checkout opens a new one with it):
+    /// no statement is ever written to a dead pooled connection.
     fn settle(
         mut self,
         worker: WorkerId,
         stats: &ServerStats,
     ) -> Result<Self, OwnedSemaphorePermit> {
+        if self.conn.peer_closed() {
+            tracing::debug!("pooled connection closed by its server while idle");
+            stats.closed();
+            return Err(self.permit);
+        }
         if self.home == worker {
             return Ok(self);
         }
@@ -612,7 +618,7 @@ impl<C> Pools<C> {
         connect: F,
     ) -> Result<Lease<C>, PoolError>
     where
-        C: Rehome + Send + 'static,
+        C: Pooled + Send + 'static,
         F: FnOnce(Arc<str>) -> Fut,
         Fut: Future<Output = Result<C, E>>,
         E: std::fmt::Display,

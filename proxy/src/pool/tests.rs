@@ -1,6 +1,13 @@
 use super::*;
+use crate::workers::Rehome;
 
 const W0: WorkerId = WorkerId(0);
+
+impl Pooled for u32 {
+    fn peer_closed(&self) -> bool {
+        false
+    }
+}
 
 impl Rehome for u32 {
     fn rehome(self: Box<Self>) -> std::io::Result<Box<Self>> {
@@ -39,6 +46,49 @@ async fn reuses_a_returned_connection() {
         .unwrap();
     assert_eq!(*b.conn(), 1, "the idle connection is reused");
     assert_eq!(server.stats.totals().reuses, 1);
+}
+
+/// A connection whose server may hang up while it is idle.
+struct Hangs {
+    id: u32,
+    closed: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Pooled for Hangs {
+    fn peer_closed(&self) -> bool {
+        self.closed.load(Ordering::Relaxed)
+    }
+}
+
+impl Rehome for Hangs {
+    fn rehome(self: Box<Self>) -> std::io::Result<Box<Self>> {
+        Ok(self)
+    }
+}
+
+#[tokio::test]
+async fn a_connection_closed_while_idle_is_replaced_in_its_slot() {
+    let pools: Pools<Hangs> = Pools::default();
+    let server = pools.server(&Arc::from("s:1"), 1);
+    let closed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let open = |id: u32| {
+        let closed = closed.clone();
+        move |_| async move { Ok::<_, String>(Hangs { id, closed }) }
+    };
+    let a = pools
+        .checkout(server.clone(), 10, part("u"), W0, &settings(100), open(1))
+        .await
+        .unwrap();
+    a.checkin();
+    closed.store(true, Ordering::Relaxed);
+    // The only slot held the dead connection: the checkout opens a new one in it, at once.
+    let mut b = pools
+        .checkout(server.clone(), 10, part("u"), W0, &settings(100), open(2))
+        .await
+        .unwrap();
+    assert_eq!(b.conn().id, 2);
+    assert_eq!(server.stats.totals().reuses, 0);
+    assert_eq!(server.stats.connections_closed.load(Ordering::Relaxed), 1);
 }
 
 #[tokio::test]
@@ -489,6 +539,12 @@ struct Movable {
     id: u32,
     moves: u32,
     stuck: bool,
+}
+
+impl Pooled for Movable {
+    fn peer_closed(&self) -> bool {
+        false
+    }
 }
 
 impl Rehome for Movable {

@@ -18,6 +18,21 @@ const UNTRACKED: [&str; 9] = [
     "session_track_state_change",
 ];
 
+/// Variables about the connection's own life, not its statements: a client's value is
+/// never replayed onto pooled connections (one `SET wait_timeout = 1` would get them closed
+/// under other sessions); sqlmux applies the client's `wait_timeout` to the client itself.
+const CONNECTION_LIFETIME: [&str; 4] = [
+    "wait_timeout",
+    "interactive_timeout",
+    "net_read_timeout",
+    "net_write_timeout",
+];
+
+/// Whether a variable is about the connection's own life (see [`CONNECTION_LIFETIME`]).
+pub fn is_connection_lifetime(name: &str) -> bool {
+    CONNECTION_LIFETIME.contains(&name)
+}
+
 /// Variables that a fresh connection takes from the handshake, not from the global default:
 /// a backend that differs on them is reset rather than SET to DEFAULT.
 const HANDSHAKE_VARIABLES: [&str; 4] = [
@@ -59,7 +74,7 @@ pub struct BackendState {
 
 /// Whether a variable is replayed generically.
 pub fn is_tracked(name: &str) -> bool {
-    !UNTRACKED.contains(&name)
+    !UNTRACKED.contains(&name) && !is_connection_lifetime(name)
 }
 
 /// Renders a system variable value as a SET literal.

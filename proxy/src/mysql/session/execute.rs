@@ -7,6 +7,7 @@ use super::super::relay::{relay_response, RelayOptions};
 use super::tracking::Changes;
 use super::Session;
 use crate::pool::{Lease, Partition};
+use crate::session::state::is_connection_lifetime;
 use sqlmux_protocol::mysql::constants::CapabilityFlags;
 use sqlmux_protocol::mysql::packet::{encode, Frame};
 use sqlmux_protocol::mysql::scanner::{Expect, Scanner};
@@ -232,21 +233,22 @@ impl Session {
         expect: Expect,
         follow_up: FollowUp,
     ) -> Result<Outcome, SessionError> {
+        let Some(lease) = self.backend.as_mut() else {
+            return Err(SessionError::NoCluster(self.user.name.clone()));
+        };
+        let started = std::time::Instant::now();
+        let conn = lease.conn();
+        let tracking = self
+            .tracking
+            .get_or_insert_with(|| conn.tracking_defaults.clone());
         let opts = RelayOptions {
             expect,
             deprecate_eof: self
                 .capabilities
                 .contains(CapabilityFlags::CLIENT_DEPRECATE_EOF),
             local_infile: self.shared.runtime.load().mysql.local_infile,
-            client_session_track: self
-                .capabilities
-                .contains(CapabilityFlags::CLIENT_SESSION_TRACK),
+            tracking,
         };
-        let Some(lease) = self.backend.as_mut() else {
-            return Err(SessionError::NoCluster(self.user.name.clone()));
-        };
-        let started = std::time::Instant::now();
-        let conn = lease.conn();
         conn.close_evicted().await?;
         if follow_up == FollowUp::Pipelined {
             let mut both = Vec::with_capacity(packet.len() + 32);
@@ -266,6 +268,13 @@ impl Session {
                 read_u64(conn).await?
             }
         };
+        if changes
+            .vars
+            .iter()
+            .any(|(name, _)| is_connection_lifetime(name))
+        {
+            self.idle_timeout = restore_connection_lifetime(conn, &changes).await?;
+        }
         lease
             .server_stats()
             .statement(relayed.bytes, started.elapsed().as_micros() as u64);
@@ -315,6 +324,35 @@ impl Session {
             .map(|c| c.writer_hostgroup)
             .ok_or_else(|| SessionError::NoCluster(self.user.name.clone()))
     }
+}
+
+/// A statement changed a variable about the connection's own life (`wait_timeout`, ...):
+/// the backend is set back to the server's default, so a pooled connection is never closed
+/// by one client's timeout. Returns the session's idle timeout to keep, from `wait_timeout`.
+async fn restore_connection_lifetime(
+    conn: &mut BackendConn,
+    changes: &Changes,
+) -> Result<Option<std::time::Duration>, SessionError> {
+    let mut names: Vec<&str> = Vec::new();
+    let mut idle = None;
+    for (name, value) in &changes.vars {
+        if !is_connection_lifetime(name) {
+            continue;
+        }
+        if name == "wait_timeout" {
+            idle = value
+                .parse::<u64>()
+                .ok()
+                .map(std::time::Duration::from_secs);
+        }
+        if !names.contains(&name.as_str()) {
+            names.push(name);
+        }
+    }
+    let defaults: Vec<String> = names.iter().map(|n| format!("{n} = DEFAULT")).collect();
+    conn.execute_simple(&format!("SET {}", defaults.join(", ")))
+        .await?;
+    Ok(idle)
 }
 
 async fn read_u64(conn: &mut BackendConn) -> Result<Option<u64>, SessionError> {

@@ -28,6 +28,7 @@ use sqlmux_protocol::mysql::handshake::{auth_switch_request, parse_change_user};
 use sqlmux_protocol::mysql::packet::Frame;
 use sqlmux_protocol::mysql::response::{err_packet, ok_packet};
 use sqlmux_protocol::mysql::scanner::Expect;
+use sqlmux_protocol::mysql::session_track::ClientTracking;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -68,6 +69,12 @@ pub async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr, worker
         .stats
         .client_connections
         .fetch_sub(1, Ordering::Relaxed);
+}
+
+/// What a new session's client tracks: nothing without CLIENT_SESSION_TRACK, else the
+/// server's defaults, learned from the first backend.
+fn initial_tracking(capabilities: CapabilityFlags) -> Option<ClientTracking> {
+    (!capabilities.contains(CapabilityFlags::CLIENT_SESSION_TRACK)).then(ClientTracking::none)
 }
 
 fn auth_err_packet(e: &AuthError) -> Option<Vec<u8>> {
@@ -114,6 +121,12 @@ pub(super) struct Session {
     memo: crate::session::StatementMemo<sqlmux_protocol::sql::Classification>,
     /// The data-path worker this session runs on.
     worker: WorkerId,
+    /// The session state this client gets in OK packets; `None` until a backend told the
+    /// server's defaults.
+    tracking: Option<ClientTracking>,
+    /// The client's `wait_timeout`: sqlmux closes the session after that long idle, as the
+    /// server would (the backends keep their own: the variable is not replayed).
+    idle_timeout: Option<std::time::Duration>,
 }
 
 impl Session {
@@ -150,6 +163,8 @@ impl Session {
             next_statement_id: 1,
             cursor_statement: None,
             memo: Default::default(),
+            tracking: initial_tracking(auth.capabilities),
+            idle_timeout: None,
         }
     }
 
@@ -166,9 +181,17 @@ impl Session {
                         None => std::future::pending().await,
                     }
                 };
+                let idle = async {
+                    match self.idle_timeout {
+                        Some(t) => tokio::time::sleep(t).await,
+                        None => std::future::pending().await,
+                    }
+                };
                 tokio::select! {
                     read = client.read_frame() => Some(read),
                     _ = closed => None,
+                    // The client's own wait_timeout: closed like the server closes it.
+                    _ = idle => Some(Ok(None)),
                 }
             };
             let Some(read) = read else {
@@ -335,6 +358,8 @@ impl Session {
         self.warnings_hold = false;
         self.statements.clear();
         self.cursor_statement = None;
+        self.tracking = initial_tracking(self.capabilities);
+        self.idle_timeout = None;
     }
 
     /// COM_CHANGE_USER: authenticate the new user with this connection's salt, start the

@@ -43,10 +43,9 @@ impl Session {
             return Err(SessionError::NoCluster(self.user.name.clone()));
         };
         let conn = lease.conn();
-        conn.close_evicted().await?;
-        conn.write_all(&frame.raw).await?;
-        let mut response = read_prepare_response(
+        let mut response = prepare_on(
             conn,
+            &frame.raw,
             self.capabilities
                 .contains(sqlmux_protocol::mysql::constants::CapabilityFlags::CLIENT_DEPRECATE_EOF),
         )
@@ -103,9 +102,7 @@ impl Session {
         let mut p = Vec::with_capacity(sql_text.len() + 1);
         p.push(command::STMT_PREPARE);
         p.extend_from_slice(&sql_text);
-        conn.close_evicted().await?;
-        conn.write_all(&encode(0, &p)).await?;
-        let (bytes, prepared) = read_prepare_response(conn, deprecate_eof).await?;
+        let (bytes, prepared) = prepare_on(conn, &encode(0, &p), deprecate_eof).await?;
         let Some(prepared) = prepared else {
             let err = bytes.get(4..).and_then(parse_err);
             return Err(match err {
@@ -325,6 +322,35 @@ impl Session {
         }
         self.finish(&outcome, false);
         Ok(())
+    }
+}
+
+/// The server's "Can't create more than max_prepared_stmt_count statements".
+const TOO_MANY_STATEMENTS: u16 = 1461;
+
+/// Sends a whole COM_STMT_PREPARE packet on `conn` and reads the response. While the
+/// server refuses it for its statement limit (nothing ran), the least recently used half of
+/// the connection's cached statements is closed and the prepare sent again (at most
+/// log2(cached) + 1 times); the client sees the server's error only when none is left.
+async fn prepare_on(
+    conn: &mut super::super::backend::BackendConn,
+    packet: &[u8],
+    deprecate_eof: bool,
+) -> Result<(BytesMut, Option<sqlmux_protocol::mysql::scanner::PrepareOk>), SessionError> {
+    loop {
+        conn.close_evicted().await?;
+        conn.write_all(packet).await?;
+        let response = read_prepare_response(conn, deprecate_eof).await?;
+        let at_limit = response.1.is_none()
+            && response
+                .0
+                .get(4..)
+                .and_then(parse_err)
+                .is_some_and(|e| e.code == TOO_MANY_STATEMENTS);
+        if at_limit && conn.statements.evict_half() {
+            continue;
+        }
+        return Ok(response);
     }
 }
 

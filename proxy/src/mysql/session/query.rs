@@ -79,7 +79,15 @@ impl Session {
         };
         self.acquire(hostgroup, needs, class.flags.contains(Flags::WARNINGS_READ))
             .await?;
+        let tracking_change = (class.kind == Kind::Set || class.statements > 1)
+            && mentions(sql_text, b"session_track_");
+        if tracking_change {
+            self.widen_client_tracking(set_items.as_deref());
+        }
         let outcome = self.run_command(&packet, Expect::Query, follow_up).await?;
+        if tracking_change {
+            self.follow_client_tracking(sql_text).await?;
+        }
         let explained = self.after_statement(&class, set_items.as_deref(), &outcome);
         self.finish(&outcome, explained);
         self.record_statement(hostgroup, sql_text, started, &outcome, &pins_before);
@@ -118,6 +126,56 @@ impl Session {
             router::StatementFacts::mysql(class),
         )
         .hostgroup)
+    }
+
+    /// Before a SET of `session_track_*` runs: its own OK packet is reported under the old
+    /// settings and the new ones together, as the server does.
+    fn widen_client_tracking(&mut self, items: Option<&[SetItem]>) {
+        let (Some(items), Some(lease)) = (items, self.backend.as_ref()) else {
+            return;
+        };
+        let defaults = &lease.conn_ref().tracking_defaults;
+        let Some(current) = self
+            .tracking
+            .get_or_insert_with(|| defaults.clone())
+            .clone()
+            .into_enabled()
+        else {
+            return;
+        };
+        let mut next = current.clone();
+        for item in items {
+            if let SetItem::Session { name, value } = item {
+                next.set(name, value.text().as_deref(), defaults);
+            }
+        }
+        self.tracking = Some(current.union(&next));
+    }
+
+    /// The client changed `session_track_*`: its OK packets follow its new settings from
+    /// now on, and the backend goes back to tracking everything for sqlmux.
+    async fn follow_client_tracking(&mut self, sql_text: &[u8]) -> Result<(), SessionError> {
+        let Some(lease) = self.backend.as_mut() else {
+            return Ok(());
+        };
+        let conn = lease.conn();
+        let (now, _) = conn.tracking_settings().await?;
+        conn.start_tracking().await?;
+        let Some(tracking) = self.tracking.as_mut().filter(|t| t.enabled) else {
+            return Ok(());
+        };
+        // The backend shows the client's value only for what the statement set; the rest
+        // is sqlmux's own tracking.
+        if mentions(sql_text, b"session_track_system_variables") {
+            tracking.variables = now.variables;
+        }
+        if mentions(sql_text, b"session_track_schema") {
+            tracking.schema = now.schema;
+        }
+        if mentions(sql_text, b"session_track_state_change") {
+            tracking.state_change = now.state_change;
+        }
+        Ok(())
     }
 
     /// Session effects of a SET that must be known before it runs.
@@ -258,4 +316,10 @@ impl Session {
         }
         Ok(())
     }
+}
+
+/// Whether a statement's text names `name` (ASCII, any case).
+fn mentions(sql: &[u8], name: &[u8]) -> bool {
+    sql.windows(name.len())
+        .any(|w| w.eq_ignore_ascii_case(name))
 }

@@ -32,6 +32,15 @@ pub enum SessionError {
         /// What failed.
         source: BackendError,
     },
+    /// The backend connection was lost (it closed, failed or ended itself with FATAL)
+    /// while the client's request ran on it: whatever was sent may or may not have run.
+    #[error("lost connection to backend {address} while the request ran; it may or may not have run ({detail})")]
+    Lost {
+        /// Server address.
+        address: String,
+        /// What the backend said or what failed.
+        detail: String,
+    },
     /// The backend refused the session's state replay (SET, prepared statements).
     #[error("backend refused session state replay: {0}")]
     Replay(ErrorFields),
@@ -60,9 +69,10 @@ impl SessionError {
             SessionError::Client(_) | SessionError::Malformed(_) | SessionError::Unsupported(_) => {
                 Side::Client
             }
-            SessionError::Backend { .. } | SessionError::Replay(_) | SessionError::Refused(_) => {
-                Side::Backend
-            }
+            SessionError::Backend { .. }
+            | SessionError::Lost { .. }
+            | SessionError::Replay(_)
+            | SessionError::Refused(_) => Side::Backend,
             SessionError::Pool(_) | SessionError::ServerClosed(_) | SessionError::NoCluster(_) => {
                 Side::Proxy
             }
@@ -75,6 +85,7 @@ impl SessionError {
             self,
             SessionError::Pool(_)
                 | SessionError::Backend { .. }
+                | SessionError::Lost { .. }
                 | SessionError::Replay(_)
                 | SessionError::Refused(_)
                 | SessionError::ServerClosed(_)
@@ -103,7 +114,9 @@ impl SessionError {
             SessionError::Malformed(_) | SessionError::Unsupported(_) => "08P01",
             SessionError::Pool(PoolError::WaitTimeout { .. }) => "53300",
             SessionError::Pool(_) => "08006",
-            SessionError::Backend { .. } | SessionError::ServerClosed(_) => "08006",
+            SessionError::Backend { .. }
+            | SessionError::Lost { .. }
+            | SessionError::ServerClosed(_) => "08006",
             SessionError::Replay(f) | SessionError::Refused(f) => {
                 return Some(error_response(
                     severity,

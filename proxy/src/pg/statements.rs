@@ -6,6 +6,7 @@
 use bytes::Bytes;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
 /// Distinct statement identities remembered; past it the registry starts over (ids are
 /// never reused, so a statement seen again simply gets a new id and is prepared again).
@@ -63,12 +64,16 @@ pub struct ClientStatement {
     pub class: sqlmux_protocol::pgsql::Classification,
     /// The query text.
     pub query: Bytes,
+    /// When the client's Parse came: a backend's copy prepared before it may have gone stale
+    /// where the client's own Parse would not have.
+    pub parsed_at: Instant,
 }
 
 /// The statements prepared on one backend connection, least recently used first out.
 #[derive(Debug)]
 pub struct BackendStatements {
-    used: HashMap<u64, u64>,
+    /// Statement id -> (last use on the clock, when it was prepared here).
+    used: HashMap<u64, (u64, Instant)>,
     limit: usize,
     clock: u64,
     /// Evicted statements not yet closed on the server.
@@ -90,7 +95,7 @@ impl BackendStatements {
     pub fn touch(&mut self, id: u64) -> bool {
         self.clock += 1;
         match self.used.get_mut(&id) {
-            Some(t) => {
+            Some((t, _)) => {
                 *t = self.clock;
                 true
             }
@@ -102,19 +107,24 @@ impl BackendStatements {
     /// (`keep` is never evicted: it is about to be used).
     pub fn insert(&mut self, id: u64) {
         self.clock += 1;
-        self.used.insert(id, self.clock);
+        self.used.insert(id, (self.clock, Instant::now()));
         while self.used.len() > self.limit {
             let Some((&old, _)) = self
                 .used
                 .iter()
                 .filter(|(k, _)| **k != id)
-                .min_by_key(|(_, t)| **t)
+                .min_by_key(|(_, (t, _))| *t)
             else {
                 break;
             };
             self.used.remove(&old);
             self.to_close.push(old);
         }
+    }
+
+    /// When the statement was prepared here.
+    pub fn prepared_at(&self, id: u64) -> Option<Instant> {
+        self.used.get(&id).map(|(_, at)| *at)
     }
 
     /// Forgets a statement (its Parse failed, or it was closed).

@@ -80,7 +80,7 @@ impl Session {
         let Plan {
             out: body,
             steps: body_steps,
-            effects,
+            mut effects,
             native_read,
             ..
         } = plan;
@@ -114,7 +114,17 @@ impl Session {
             self.send_to_backend(&out).await?;
             steps
         };
-        let outcome = self.relay(steps).await?;
+        // A Bind or Describe that finds its backend statement stale is taken back and the
+        // batch re-sent from it, when no transaction is open and nothing before it ran.
+        self.retry_stale_plan = synced && seq_plan.is_empty() && self.tx_status == b'I';
+        let mut outcome = self.relay(steps).await?;
+        self.retry_stale_plan = false;
+        if let Some(id) = outcome.stale_plan {
+            let from = self.first_use_of(&batch, id)?;
+            (outcome, effects) = self
+                .rerun_stale(id, &batch[from..], &classes[from..], &outcome)
+                .await?;
+        }
         self.absorb_captures(&seq_plan, &outcome.captured);
         if !outcome.failed_parses.is_empty() {
             self.forget_failed(&outcome.failed_parses);
@@ -135,6 +145,54 @@ impl Session {
         effects.clear();
         self.spare_effects = effects;
         result
+    }
+
+    /// The index of the first Bind or statement Describe in `batch` of the global statement
+    /// `id` (the message that found it stale).
+    fn first_use_of(&self, batch: &[Message], id: u64) -> Result<usize, SessionError> {
+        for (i, m) in batch.iter().enumerate() {
+            let name = match m.tag() {
+                fe::BIND => fe::bind_names(m.body())?.1,
+                fe::DESCRIBE => match fe::target(m.body(), "Describe")? {
+                    (b'S', name) => name,
+                    _ => continue,
+                },
+                _ => continue,
+            };
+            if self.statements.get(name).is_some_and(|s| s.id == id) {
+                return Ok(i);
+            }
+        }
+        Err(SessionError::Malformed(
+            "stale statement not found in its batch".into(),
+        ))
+    }
+
+    /// A backend's statement `id` went stale under a Bind (its result type changed): it is
+    /// closed and prepared again there, and the batch re-sent from that Bind, once.
+    async fn rerun_stale(
+        &mut self,
+        id: u64,
+        rest: &[Message],
+        classes: &[Classification],
+        first: &super::relay::Outcome,
+    ) -> Result<(super::relay::Outcome, Vec<Effect>), SessionError> {
+        tracing::debug!(statement = id, "backend statement stale; prepared again");
+        if !first.failed_parses.is_empty() {
+            self.forget_failed(&first.failed_parses);
+        }
+        let plan = self.plan(rest, classes)?;
+        let mut out = BytesMut::with_capacity(plan.out.len() + 32);
+        out.extend_from_slice(&fe::close(b'S', &backend_name(id)));
+        out.extend_from_slice(&plan.out);
+        let mut steps = VecDeque::with_capacity(plan.steps.len() + 1);
+        steps.push_back(Step::Swallow(Expect::Close));
+        steps.extend(plan.steps);
+        self.send_to_backend(&out).await?;
+        self.skip_parameter_description = first.stale_parameters_sent;
+        let outcome = self.relay(steps).await;
+        self.skip_parameter_description = false;
+        Ok((outcome?, plan.effects))
     }
 
     /// The statement text that decides the route, and whether the batch only reads.
@@ -212,7 +270,9 @@ impl Session {
                         self.resend_unnamed(&mut plan);
                         plan.out.extend_from_slice(&m.raw);
                         plan.steps
-                            .push_back(Step::Forward(Expect::DescribeStatement));
+                            .push_back(Step::Forward(Expect::DescribeStatement {
+                                statement: None,
+                            }));
                     } else {
                         let Some(s) = self.statements.get(name).cloned() else {
                             plan.refuse("26000", &missing(name));
@@ -222,7 +282,9 @@ impl Session {
                         plan.out
                             .extend_from_slice(&fe::describe_statement(&backend_name(s.id)));
                         plan.steps
-                            .push_back(Step::Forward(Expect::DescribeStatement));
+                            .push_back(Step::Forward(Expect::DescribeStatement {
+                                statement: Some(s.id),
+                            }));
                     }
                 }
                 fe::EXECUTE => {
@@ -323,6 +385,7 @@ impl Session {
             plain_read: plain_read(&class),
             class,
             query: query_bytes(m, &v),
+            parsed_at: std::time::Instant::now(),
         });
         self.statements.insert(v.name.to_vec(), statement.clone());
         let conn = self.held()?;
@@ -367,7 +430,11 @@ impl Session {
             });
             plan.portals.push((portal, Some(plan.effects.len() - 1)));
         }
-        plan.steps.push_back(Step::Forward(Expect::Bind));
+        let statement = (!name.is_empty())
+            .then(|| self.statements.get(name).map(|s| s.id))
+            .flatten();
+        plan.steps
+            .push_back(Step::Forward(Expect::Bind { statement }));
         Ok(())
     }
 

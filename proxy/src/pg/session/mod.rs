@@ -159,6 +159,12 @@ pub(super) struct Session {
     spare_completed: Vec<usize>,
     /// The classes of the last extended batch's messages, kept for the next.
     spare_classes: Vec<pgsql::Classification>,
+    /// The next relay may take back a Bind that failed on a stale backend statement (the
+    /// batch can be re-sent from that Bind: nothing before it ran).
+    retry_stale_plan: bool,
+    /// The next relay drops one ParameterDescription: the client already has it from the
+    /// Describe that found its statement stale.
+    skip_parameter_description: bool,
     /// The effects vector of the last extended batch, kept for the next.
     spare_effects: Vec<simple::Effect>,
     /// The data-path worker this session runs on.
@@ -215,6 +221,8 @@ impl Session {
             spare_out: Default::default(),
             spare_completed: Vec::new(),
             spare_classes: Vec::new(),
+            retry_stale_plan: false,
+            skip_parameter_description: false,
             spare_effects: Vec::new(),
         }
     }
@@ -363,7 +371,9 @@ impl Session {
         if !e.is_recoverable()
             || matches!(
                 e,
-                SessionError::Backend { .. } | SessionError::ServerClosed(_)
+                SessionError::Backend { .. }
+                    | SessionError::Lost { .. }
+                    | SessionError::ServerClosed(_)
             )
         {
             self.lose_backend();

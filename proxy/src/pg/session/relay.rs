@@ -17,10 +17,10 @@ use std::collections::VecDeque;
 pub(super) enum Expect {
     /// ParseComplete; `id` is the global statement prepared by it.
     Parse { id: Option<u64> },
-    /// BindComplete.
-    Bind,
-    /// ParameterDescription, then RowDescription or NoData.
-    DescribeStatement,
+    /// BindComplete; `statement` is the global statement bound, when the client named one.
+    Bind { statement: Option<u64> },
+    /// ParameterDescription, then RowDescription or NoData; `statement` as for Bind.
+    DescribeStatement { statement: Option<u64> },
     /// RowDescription or NoData.
     DescribePortal,
     /// Rows, then CommandComplete, EmptyQueryResponse or PortalSuspended (or COPY).
@@ -66,6 +66,11 @@ pub(super) struct Outcome {
     pub bytes: u64,
     /// Answers of [`Step::Internal`] queries, by slot.
     pub captured: Vec<Option<String>>,
+    /// A Bind failed because the backend's statement went stale ("cached plan must not
+    /// change result type"); nothing of it reached the client (see `retry_stale_plan`).
+    pub stale_plan: Option<u64>,
+    /// The stale statement's Describe had already passed its ParameterDescription on.
+    pub stale_parameters_sent: bool,
 }
 
 /// Whether a message of type `tag` completes `expect` (ReadyForQuery aside); a completed
@@ -73,8 +78,8 @@ pub(super) struct Outcome {
 fn completes(expect: Expect, tag: u8, out: &mut Outcome) -> bool {
     match expect {
         Expect::Parse { .. } => tag == msg::PARSE_COMPLETE,
-        Expect::Bind => tag == msg::BIND_COMPLETE,
-        Expect::DescribeStatement | Expect::DescribePortal => {
+        Expect::Bind { .. } => tag == msg::BIND_COMPLETE,
+        Expect::DescribeStatement { .. } | Expect::DescribePortal => {
             tag == msg::ROW_DESCRIPTION || tag == msg::NO_DATA
         }
         Expect::Execute { effect } => {
@@ -148,11 +153,51 @@ fn plain_run(
     run
 }
 
+/// The backend failed while answering: what was sent may or may not have run.
 fn backend_err(address: &str, e: ConnError) -> SessionError {
-    SessionError::Backend {
+    SessionError::Lost {
         address: address.to_string(),
-        source: BackendError::Conn(e),
+        detail: BackendError::Conn(e).to_string(),
     }
+}
+
+/// A FATAL (or PANIC) ErrorResponse ends the backend's session, not the client's: it is
+/// never relayed; the client gets the one "may or may not have run" error instead.
+fn backend_fatal(address: &str, body: &[u8]) -> Option<SessionError> {
+    let fields = sqlmux_protocol::pg::backend::parse_error(body).ok()?;
+    matches!(fields.severity.as_str(), "FATAL" | "PANIC").then(|| SessionError::Lost {
+        address: address.to_string(),
+        detail: format!("the backend said {fields}"),
+    })
+}
+
+/// After an error in an extended batch the backend skips everything up to the Sync: so do
+/// the steps (the failing one first); statements whose Parse was skipped are noted.
+fn skip_to_sync(steps: &mut VecDeque<Step>, out: &mut Outcome) {
+    steps.pop_front();
+    while let Some(s) = steps.front() {
+        match s {
+            Step::Forward(Expect::Sync) | Step::Swallow(Expect::Sync) => break,
+            Step::Forward(Expect::Parse { id: Some(id) }) => {
+                out.failed_parses.push((*id, true));
+                steps.pop_front();
+            }
+            Step::Swallow(Expect::Parse { id: Some(id) }) => {
+                out.failed_parses.push((*id, false));
+                steps.pop_front();
+            }
+            _ => {
+                steps.pop_front();
+            }
+        }
+    }
+}
+
+/// Whether an ErrorResponse says a prepared statement's result type changed under it
+/// (0A000 "cached plan must not change result type", raised at Bind: nothing ran).
+fn is_stale_plan(body: &[u8]) -> bool {
+    sqlmux_protocol::pg::backend::parse_error(body)
+        .is_ok_and(|f| f.code == "0A000" && f.message == "cached plan must not change result type")
 }
 
 impl Session {
@@ -167,6 +212,9 @@ impl Session {
             params,
             spare_steps,
             spare_completed,
+            retry_stale_plan,
+            skip_parameter_description,
+            statements,
             ..
         } = self;
         let lease = backend
@@ -179,15 +227,24 @@ impl Session {
         };
         // Within a Query, completed statements count; an error cancels its effect.
         let mut query_failed = false;
+        // An Execute (or Query) was answered: a later error may follow side effects.
+        let mut executed = false;
+        // The type of the last message passed on to the client.
+        let mut last_forwarded = 0u8;
         loop {
             while let Some(Step::Inject(bytes)) = steps.front() {
                 client.queue(bytes);
                 steps.pop_front();
             }
             // Plain answers (rows above all) pass as one block, without a copy each.
-            let run = conn.conn.forward_buffered(client, |buf| {
-                plain_run(buf, &mut steps, &mut out, &mut query_failed)
-            });
+            // (Not while a ParameterDescription is to be dropped: that takes the slow path.)
+            let run = if *skip_parameter_description {
+                0
+            } else {
+                conn.conn.forward_buffered(client, |buf| {
+                    plain_run(buf, &mut steps, &mut out, &mut query_failed)
+                })
+            };
             if run > 0 {
                 client.flush_if_full().await.map_err(SessionError::Client)?;
                 continue;
@@ -231,6 +288,7 @@ impl Session {
                     continue;
                 }
             };
+            executed |= matches!(expect, Expect::Execute { .. } | Expect::Query { .. });
             let tag = m.tag();
             match tag {
                 msg::NOTICE_RESPONSE | msg::NOTIFICATION_RESPONSE => {
@@ -249,6 +307,43 @@ impl Session {
                     continue;
                 }
                 msg::ERROR_RESPONSE => {
+                    if let Some(lost) = backend_fatal(address, m.body()) {
+                        return Err(lost);
+                    }
+                    if let Expect::Bind {
+                        statement: Some(id),
+                    }
+                    | Expect::DescribeStatement {
+                        statement: Some(id),
+                    } = expect
+                    {
+                        if is_stale_plan(m.body()) {
+                            // The backend's copy is stale: it goes. When the client parsed
+                            // the statement after that copy was made, its own Parse would
+                            // have planned afresh: nothing ran, so the caller prepares it
+                            // again and re-sends the batch from here, unseen by the client.
+                            let client_parsed = statements
+                                .values()
+                                .filter(|s| s.id == id)
+                                .map(|s| s.parsed_at)
+                                .max();
+                            let fresh = client_parsed
+                                .zip(conn.statements.prepared_at(id))
+                                .is_some_and(|(client, copy)| client >= copy);
+                            conn.statements.remove(id);
+                            if fresh && !executed && std::mem::take(retry_stale_plan) {
+                                out.stale_plan = Some(id);
+                                out.stale_parameters_sent =
+                                    last_forwarded == msg::PARAMETER_DESCRIPTION;
+                                skip_to_sync(&mut steps, &mut out);
+                                if let Some(sync) = steps.front_mut() {
+                                    *sync = Step::Swallow(Expect::Sync);
+                                }
+                                continue;
+                            }
+                            conn.statements.to_close.push(id);
+                        }
+                    }
                     out.error = true;
                     client.queue(&m.raw);
                     match expect {
@@ -258,26 +353,7 @@ impl Session {
                             if let Expect::Parse { id: Some(id) } = expect {
                                 out.failed_parses.push((id, !swallow));
                             }
-                            // The backend skips everything up to the Sync.
-                            steps.pop_front();
-                            while let Some(s) = steps.front() {
-                                match s {
-                                    Step::Forward(Expect::Sync) | Step::Swallow(Expect::Sync) => {
-                                        break
-                                    }
-                                    Step::Forward(Expect::Parse { id: Some(id) }) => {
-                                        out.failed_parses.push((*id, true));
-                                        steps.pop_front();
-                                    }
-                                    Step::Swallow(Expect::Parse { id: Some(id) }) => {
-                                        out.failed_parses.push((*id, false));
-                                        steps.pop_front();
-                                    }
-                                    _ => {
-                                        steps.pop_front();
-                                    }
-                                }
-                            }
+                            skip_to_sync(&mut steps, &mut out);
                         }
                     }
                     continue;
@@ -314,10 +390,13 @@ impl Session {
                 }
                 _ => {}
             }
-            if !swallow {
+            if tag == msg::PARAMETER_DESCRIPTION && std::mem::take(skip_parameter_description) {
+                // Already sent before the statement was found stale and prepared again.
+            } else if !swallow {
                 out.bytes += m.raw.len() as u64;
                 client.queue(&m.raw);
                 client.flush_if_full().await.map_err(SessionError::Client)?;
+                last_forwarded = tag;
             }
             if completes(expect, tag, &mut out) {
                 steps.pop_front();
@@ -387,7 +466,7 @@ mod tests {
         .concat();
         let mut steps = forward(&[
             Expect::Parse { id: None },
-            Expect::Bind,
+            Expect::Bind { statement: None },
             Expect::DescribePortal,
             Expect::Execute { effect: Some(0) },
             Expect::Sync,
@@ -405,12 +484,19 @@ mod tests {
 
     #[test]
     fn an_error_a_swallowed_step_or_half_a_message_stops_the_block() {
-        let expects = [Expect::Parse { id: None }, Expect::Bind, Expect::Sync];
+        let expects = [
+            Expect::Parse { id: None },
+            Expect::Bind { statement: None },
+            Expect::Sync,
+        ];
         let buf = [PARSE_COMPLETE, ERROR, READY_IDLE].concat();
         let mut steps = forward(&expects);
         let (mut out, mut failed) = (Outcome::default(), false);
         assert_eq!(plain_run(&buf, &mut steps, &mut out, &mut failed), 5);
-        assert_eq!(steps.front(), Some(&Step::Forward(Expect::Bind)));
+        assert_eq!(
+            steps.front(),
+            Some(&Step::Forward(Expect::Bind { statement: None }))
+        );
 
         let mut steps: VecDeque<Step> = [Step::Swallow(Expect::Parse { id: None })].into();
         assert_eq!(

@@ -131,3 +131,25 @@ fn prepared_statements_past_the_servers_limit() {
     let proxied = run(proxy.mysql_port());
     assert_eq!(proxied.stdout, direct.stdout, "{}", proxied.stderr);
 }
+
+#[test]
+fn connection_id_and_kill_name_the_clients_own_connection() {
+    let (db, proxy) = setup_with(&MariaDbOptions::new());
+    let out = same_output(
+        |port| pymysql(&script("fidelity_kill.py"), port),
+        &db,
+        &proxy,
+    );
+    for line in [
+        "connection_id is the handshake id True",
+        "in an expression True",
+        "written True",
+        "stopped early True",
+        "b still here",
+        "c after kill True",
+        "unknown id 1094",
+        "a after self kill True",
+    ] {
+        assert!(out.contains(line), "{line}: {out}");
+    }
+}

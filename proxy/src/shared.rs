@@ -49,6 +49,8 @@ pub struct Shared {
     pub stats: crate::stats::ProxyStats,
     /// Users who completed caching_sha2 full authentication (as a server's cache).
     pub sha2_cache: dashmap::DashSet<String>,
+    /// Live client sessions by connection id, for KILL.
+    pub sessions: crate::session::SessionControls,
     next_connection_id: AtomicU32,
 }
 
@@ -82,6 +84,7 @@ impl Shared {
             client_tls,
             backend_tls: crate::tls::backend_connector(),
             sha2_cache: dashmap::DashSet::new(),
+            sessions: Default::default(),
             stats: crate::stats::ProxyStats::default(),
             next_connection_id: AtomicU32::new(1),
         })

@@ -109,6 +109,7 @@ fn scan(w: &mut Walker<'_>, head: &Head, out: &mut Classification) {
                         f @ (Kw::LAST_INSERT_ID
                         | Kw::FOUND_ROWS
                         | Kw::ROW_COUNT
+                        | Kw::CONNECTION_ID
                         | Kw::GET_LOCK
                         | Kw::RELEASE_LOCK
                         | Kw::RELEASE_ALL_LOCKS),
@@ -177,6 +178,7 @@ fn interesting(word: &[u8]) -> Option<Kw> {
         (9, b'r') => Kw::ROW_COUNT,
         (10, b'f') => Kw::FOUND_ROWS,
         (12, b'r') => Kw::RELEASE_LOCK,
+        (13, b'c') => Kw::CONNECTION_ID,
         (14, b'l') => Kw::LAST_INSERT_ID,
         (17, b'r') => Kw::RELEASE_ALL_LOCKS,
         (19, b's') => Kw::SQL_CALC_FOUND_ROWS,
@@ -195,6 +197,7 @@ fn call_flags(w: &Walker<'_>, f: Kw) -> Flags {
         Kw::LAST_INSERT_ID => Flags::LAST_INSERT_ID,
         Kw::FOUND_ROWS => Flags::FOUND_ROWS,
         Kw::ROW_COUNT => Flags::ROW_COUNT,
+        Kw::CONNECTION_ID => Flags::CONNECTION_ID,
         Kw::GET_LOCK => Flags::GET_LOCK,
         Kw::RELEASE_LOCK => Flags::RELEASE_LOCK,
         Kw::RELEASE_ALL_LOCKS => Flags::RELEASE_ALL_LOCKS,
@@ -349,6 +352,8 @@ mod tests {
         assert_eq!(flags("SELECT db.last_insert_id()"), Flags::empty());
         assert_eq!(flags("SELECT `last_insert_id`()"), Flags::empty());
         assert_eq!(flags("SELECT 'LAST_INSERT_ID()'"), Flags::empty());
+        assert_eq!(flags("SELECT connection_id ()"), Flags::CONNECTION_ID);
+        assert_eq!(flags("SELECT db.connection_id()"), Flags::empty());
         assert_eq!(flags("SELECT ROW_COUNT()"), Flags::ROW_COUNT);
         assert_eq!(
             flags("SELECT SQL_CALC_FOUND_ROWS * FROM t LIMIT 1"),

@@ -43,8 +43,10 @@ impl Flags {
     pub const WARNINGS_READ: Flags = Flags(1 << 17);
     /// Changes session state the proxy cannot track or replay (HANDLER, XA, backup locks).
     pub const SESSION_CHANGE: Flags = Flags(1 << 18);
+    /// A `CONNECTION_ID()` call.
+    pub const CONNECTION_ID: Flags = Flags(1 << 19);
 
-    const NAMES: [(Flags, &'static str); 19] = [
+    const NAMES: [(Flags, &'static str); 20] = [
         (Flags::LOCKING_READ, "LOCKING_READ"),
         (Flags::SELECT_INTO, "SELECT_INTO"),
         (Flags::CALC_FOUND_ROWS, "CALC_FOUND_ROWS"),
@@ -52,6 +54,7 @@ impl Flags {
         (Flags::LAST_INSERT_ID, "LAST_INSERT_ID"),
         (Flags::LAST_INSERT_ID_ARG, "LAST_INSERT_ID_ARG"),
         (Flags::ROW_COUNT, "ROW_COUNT"),
+        (Flags::CONNECTION_ID, "CONNECTION_ID"),
         (Flags::GET_LOCK, "GET_LOCK"),
         (Flags::RELEASE_LOCK, "RELEASE_LOCK"),
         (Flags::RELEASE_ALL_LOCKS, "RELEASE_ALL_LOCKS"),

@@ -19,6 +19,54 @@ pub enum LocalQuery {
         /// The result column's name, as a MySQL server would return it.
         column: String,
     },
+    /// `SELECT CONNECTION_ID()`: the id the client got in its handshake.
+    ConnectionId {
+        /// The result column's name, as a MySQL server would return it.
+        column: String,
+    },
+}
+
+/// `KILL [HARD | SOFT] [CONNECTION | QUERY] id`: what a client asks to stop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Kill {
+    /// `KILL QUERY`: only the statement running; else the whole connection.
+    pub query_only: bool,
+    /// The connection (thread) id named.
+    pub id: u64,
+}
+
+/// Reads a `KILL` statement naming a connection id; None for anything else (including the
+/// `KILL QUERY ID n` and `KILL USER name` forms).
+pub fn parse_kill(sql: &[u8]) -> Option<Kill> {
+    let mut lex = Lexer::new(sql);
+    let word = |t: &super::lexer::Token, w: &[u8]| {
+        t.kind == TokenKind::Word && t.text(sql).eq_ignore_ascii_case(w)
+    };
+    if !word(&lex.next_sig()?, b"kill") {
+        return None;
+    }
+    let mut t = lex.next_sig()?;
+    if word(&t, b"hard") || word(&t, b"soft") {
+        t = lex.next_sig()?;
+    }
+    let mut query_only = false;
+    if word(&t, b"query") {
+        query_only = true;
+        t = lex.next_sig()?;
+    } else if word(&t, b"connection") {
+        t = lex.next_sig()?;
+    }
+    if t.kind != TokenKind::Number {
+        return None;
+    }
+    let id = std::str::from_utf8(t.text(sql)).ok()?.parse().ok()?;
+    match lex.next_sig() {
+        None => Some(Kill { query_only, id }),
+        Some(semi) if semi.kind == TokenKind::Semicolon => lex
+            .all(|t| t.kind == TokenKind::Comment)
+            .then_some(Kill { query_only, id }),
+        Some(_) => None,
+    }
 }
 
 /// Recognises `SELECT LAST_INSERT_ID()`, `SELECT @@identity`, `SELECT @@last_insert_id`,
@@ -34,11 +82,10 @@ pub fn local_query(sql: &[u8]) -> Option<LocalQuery> {
     }
     let before_expr = lex.clone();
     let first = lex.next_sig()?;
-    let (row_count, expr_end) = match first.kind {
+    let (function, expr_end) = match first.kind {
         TokenKind::Word => {
-            let row_count = match kw(sql, &first) {
-                Some(Kw::LAST_INSERT_ID) => false,
-                Some(Kw::ROW_COUNT) => true,
+            let function = match kw(sql, &first) {
+                Some(f @ (Kw::LAST_INSERT_ID | Kw::ROW_COUNT | Kw::CONNECTION_ID)) => f,
                 _ => return None,
             };
             let open = lex.next_sig()?;
@@ -46,7 +93,7 @@ pub fn local_query(sql: &[u8]) -> Option<LocalQuery> {
             if !open.is_punct(sql, b"(") || !close.is_punct(sql, b")") {
                 return None;
             }
-            (row_count, close.end())
+            (function, close.end())
         }
         TokenKind::SysVar => {
             let (global, name) = sys_var(first.text(sql));
@@ -55,7 +102,7 @@ pub fn local_query(sql: &[u8]) -> Option<LocalQuery> {
             if global == Some(true) || !known {
                 return None;
             }
-            (false, first.end())
+            (Kw::LAST_INSERT_ID, first.end())
         }
         _ => return None,
     };
@@ -64,10 +111,10 @@ pub fn local_query(sql: &[u8]) -> Option<LocalQuery> {
         None => expression_text(before_expr, expr_end),
     };
     let column = String::from_utf8_lossy(&column).into_owned();
-    Some(if row_count {
-        LocalQuery::RowCount { column }
-    } else {
-        LocalQuery::LastInsertId { column }
+    Some(match function {
+        Kw::ROW_COUNT => LocalQuery::RowCount { column },
+        Kw::CONNECTION_ID => LocalQuery::ConnectionId { column },
+        _ => LocalQuery::LastInsertId { column },
     })
 }
 
@@ -225,5 +272,47 @@ mod tests {
         ] {
             assert_eq!(local_query(sql.as_bytes()), None, "{sql}");
         }
+    }
+
+    #[test]
+    fn connection_id_and_kill() {
+        assert_eq!(
+            local_query(b"select connection_id() as me"),
+            Some(LocalQuery::ConnectionId {
+                column: "me".into()
+            })
+        );
+        assert_eq!(
+            local_query(b"SELECT CONNECTION_ID()"),
+            Some(LocalQuery::ConnectionId {
+                column: "CONNECTION_ID()".into()
+            })
+        );
+        let k = |s: &str| parse_kill(s.as_bytes());
+        assert_eq!(
+            k("KILL 12"),
+            Some(Kill {
+                query_only: false,
+                id: 12
+            })
+        );
+        assert_eq!(
+            k("kill connection 7;"),
+            Some(Kill {
+                query_only: false,
+                id: 7
+            })
+        );
+        assert_eq!(
+            k("KILL HARD QUERY 9"),
+            Some(Kill {
+                query_only: true,
+                id: 9
+            })
+        );
+        assert_eq!(k("KILL QUERY ID 9"), None);
+        assert_eq!(k("KILL USER app"), None);
+        assert_eq!(k("KILL 1 2"), None);
+        assert_eq!(k("SELECT 1"), None);
     }
 }

@@ -40,6 +40,6 @@ pub use classify::{classify, Classification};
 pub use digest::{digest, digest_hash, Digest};
 pub use flags::Flags;
 pub use kind::Kind;
-pub use local::{local_query, LocalQuery};
+pub use local::{local_query, parse_kill, Kill, LocalQuery};
 pub use rewrite::replace_session_functions;
 pub use set::{parse_set, SetItem, SetValue};

@@ -1,5 +1,6 @@
-//! [`replace_session_functions`]: puts the session's own `LAST_INSERT_ID()` and `ROW_COUNT()`
-//! values into a statement, so it can run on any pooled backend connection.
+//! [`replace_session_functions`]: puts the session's own `LAST_INSERT_ID()`, `ROW_COUNT()`
+//! and `CONNECTION_ID()` values into a statement, so it can run on any pooled backend
+//! connection.
 //!
 //! Multi-statement texts run in order on one backend connection, so a later statement sees
 //! what an earlier one of the same text did: `ROW_COUNT()` is replaced in the first
@@ -15,13 +16,15 @@ use super::keywords::{kw, Kw};
 use super::lexer::{is_ident_byte, Token, TokenKind};
 use super::walker::Walker;
 
-/// Replaces every argument-less `LAST_INSERT_ID()` call with `last_insert_id` and every
-/// `ROW_COUNT()` call with `row_count`, outside strings, comments and identifiers (see the
-/// module doc for multi-statement texts); None when there is nothing to replace.
+/// Replaces every argument-less `LAST_INSERT_ID()` call with `last_insert_id`, every
+/// `ROW_COUNT()` call with `row_count` and every `CONNECTION_ID()` call with
+/// `connection_id`, outside strings, comments and identifiers (see the module doc for
+/// multi-statement texts); None when there is nothing to replace.
 pub fn replace_session_functions(
     sql: &[u8],
     last_insert_id: u64,
     row_count: i64,
+    connection_id: u32,
 ) -> Option<Vec<u8>> {
     let mut out: Option<Vec<u8>> = None;
     let mut copied = 0;
@@ -72,6 +75,7 @@ pub fn replace_session_functions(
             let value = match k {
                 Some(Kw::LAST_INSERT_ID) if !after_dot => last_insert_id.to_string(),
                 Some(Kw::ROW_COUNT) if !after_dot => row_count.to_string(),
+                Some(Kw::CONNECTION_ID) if !after_dot => connection_id.to_string(),
                 _ => continue,
             };
             let mut ahead = w.clone_lexer();
@@ -89,10 +93,10 @@ pub fn replace_session_functions(
                 }
                 continue;
             }
-            let live = if k == Some(Kw::ROW_COUNT) {
-                rc_live
-            } else {
-                lid_here
+            let live = match k {
+                Some(Kw::ROW_COUNT) => rc_live,
+                Some(Kw::CONNECTION_ID) => true,
+                _ => lid_here,
             };
             if !live {
                 continue;
@@ -163,7 +167,7 @@ mod tests {
     use super::*;
 
     fn r(sql: &str) -> Option<String> {
-        replace_session_functions(sql.as_bytes(), 42, -1).map(|v| String::from_utf8(v).unwrap())
+        replace_session_functions(sql.as_bytes(), 42, -1, 9).map(|v| String::from_utf8(v).unwrap())
     }
 
     #[test]
@@ -199,6 +203,14 @@ mod tests {
             ),
             ("SET @id = LAST_INSERT_ID()", "SET @id = 42"),
             (
+                "SELECT CONNECTION_ID(), x FROM t WHERE id = connection_id()",
+                "SELECT 9 AS `CONNECTION_ID()`, x FROM t WHERE id = 9",
+            ),
+            (
+                "INSERT INTO a VALUES (1); SELECT CONNECTION_ID() AS c",
+                "INSERT INTO a VALUES (1); SELECT 9 AS c",
+            ),
+            (
                 "SELECT 1; SELECT LAST_INSERT_ID(), ROW_COUNT()",
                 "SELECT 1; SELECT 42 AS `LAST_INSERT_ID()`, ROW_COUNT()",
             ),
@@ -222,7 +234,7 @@ mod tests {
             "no alias over 256 characters"
         );
         assert_eq!(
-            replace_session_functions(b"SELECT LAST_INSERT_ID()", u64::MAX, 0),
+            replace_session_functions(b"SELECT LAST_INSERT_ID()", u64::MAX, 0, 1),
             Some(b"SELECT 18446744073709551615 AS `LAST_INSERT_ID()`".to_vec())
         );
     }

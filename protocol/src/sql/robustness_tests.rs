@@ -99,7 +99,7 @@ fn check(sql: &[u8]) {
     if local_query(sql).is_some() {
         assert_eq!((c.kind, c.statements), (Kind::Select, 1), "{sql:?}");
     }
-    if let Some(out) = replace_session_functions(sql, 7, -1) {
+    if let Some(out) = replace_session_functions(sql, 7, -1, 3) {
         assert_ne!(out, sql);
         assert!(c.flags.intersects(Flags::LAST_INSERT_ID | Flags::ROW_COUNT));
     }

@@ -2,16 +2,19 @@
 //! its backend connection (pins), the state it expects a backend to have (variables,
 //! schema, user variables), and the values sqlmux answers itself (LAST_INSERT_ID, ROW_COUNT).
 //!
+//! - [`control`]: reaching a session from outside (KILL by connection id).
 //! - [`memo`]: the last statement text and its class and digest, derived once.
 //! - [`pins`]: every reason multiplexing is off for a session, each with its release.
 //! - [`side`]: which side (client, backend, proxy) a failure came from.
 //! - [`state`]: session state, backend state, and the replay that makes them equal.
 
+pub mod control;
 pub mod memo;
 pub mod pins;
 pub mod side;
 pub mod state;
 
+pub use control::{SessionControl, SessionControls};
 pub use memo::StatementMemo;
 pub use pins::{PinReason, Pins};
 pub use side::Side;

@@ -237,7 +237,7 @@ impl Session {
             return Err(SessionError::NoCluster(self.user.name.clone()));
         };
         let started = std::time::Instant::now();
-        let conn = lease.conn();
+        let (conn, address) = lease.conn_and_address();
         let tracking = self
             .tracking
             .get_or_insert_with(|| conn.tracking_defaults.clone());
@@ -259,7 +259,23 @@ impl Session {
             conn.write_all(packet).await?;
         }
         let mut changes = Changes::default();
-        let relayed = relay_response(conn, &mut self.client, opts, |ok| changes.absorb(ok)).await?;
+        let backend_thread = conn.connection_id;
+        let relayed = {
+            let relay = relay_response(conn, &mut self.client, opts, |ok| changes.absorb(ok));
+            tokio::pin!(relay);
+            loop {
+                tokio::select! {
+                    relayed = &mut relay => break relayed?,
+                    // KILL [QUERY] of this session: the statement is stopped on its backend
+                    // (still held here, so no other session's statement can be hit), and
+                    // its answer (the server's "interrupted" error) is relayed as usual.
+                    _ = self.control.killed() => {
+                        let target = kill_target(&self.shared, &self.user, self.collation, address, backend_thread);
+                        tokio::spawn(kill_backend_query(target));
+                    }
+                }
+            }
+        };
         let last_insert_id = match follow_up {
             FollowUp::None => None,
             FollowUp::Pipelined => read_u64(conn).await?,
@@ -323,6 +339,70 @@ impl Session {
         rt.cluster(&self.user.cluster)
             .map(|c| c.writer_hostgroup)
             .ok_or_else(|| SessionError::NoCluster(self.user.name.clone()))
+    }
+}
+
+/// What it takes to stop a statement on a backend from a connection of its own.
+pub(super) struct KillTarget {
+    address: Arc<str>,
+    thread: u32,
+    user: String,
+    password: String,
+    collation: u8,
+    tls: Option<tokio_rustls::TlsConnector>,
+}
+
+/// How to reach the statement running on backend thread `thread` of `address`, as `user`.
+fn kill_target(
+    shared: &crate::shared::Shared,
+    user: &sqlmux_config::User,
+    collation: u8,
+    address: &Arc<str>,
+    thread: u32,
+) -> KillTarget {
+    let tls = shared
+        .topology
+        .load()
+        .servers
+        .iter()
+        .any(|s| s.address == *address && s.tls);
+    KillTarget {
+        address: address.clone(),
+        thread,
+        user: user.name.clone(),
+        password: user.password.clone(),
+        collation,
+        tls: tls.then(|| shared.backend_tls.clone()),
+    }
+}
+
+/// Runs `KILL QUERY <thread>` on the target's server, over a connection opened for it (the
+/// statement's own connection is busy with it). Failures are logged: the statement then
+/// simply runs to its end.
+async fn kill_backend_query(target: KillTarget) {
+    let params = ConnectParams {
+        address: &target.address,
+        user: &target.user,
+        password: &target.password,
+        schema: None,
+        capabilities: BACKEND_CAPABILITIES,
+        collation: target.collation,
+        statement_limit: 1,
+        tls: target.tls.as_ref(),
+    };
+    let kill = async {
+        let mut conn = BackendConn::connect(&params).await?;
+        conn.execute_simple(&format!("KILL QUERY {}", target.thread))
+            .await
+    };
+    match tokio::time::timeout(std::time::Duration::from_secs(5), kill).await {
+        Ok(Ok(_)) => {
+            tracing::debug!(address = %target.address, thread = target.thread, "statement killed")
+        }
+        Ok(Err(e)) => {
+            tracing::info!(address = %target.address, error = %e, "KILL QUERY on the backend failed")
+        }
+        Err(_) => tracing::info!(address = %target.address, "KILL QUERY on the backend timed out"),
     }
 }
 

@@ -18,7 +18,7 @@ use super::client_auth::{authenticate, AuthError, Authenticated};
 use super::error::SessionError;
 use super::statements::ClientStatement;
 use crate::pool::Lease;
-use crate::session::{PinReason, Pins, SessionState};
+use crate::session::{PinReason, Pins, SessionControl, SessionState};
 use crate::shared::Shared;
 use crate::workers::WorkerId;
 use sqlmux_config::User;
@@ -58,12 +58,16 @@ pub async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr, worker
         .stats
         .client_connections_total
         .fetch_add(1, Ordering::Relaxed);
-    let mut session = Session::new(shared.clone(), client, connection_id, auth, worker);
+    let control = shared
+        .sessions
+        .register(connection_id, Arc::from(auth.user.name.as_str()));
+    let mut session = Session::new(shared.clone(), client, connection_id, auth, worker, control);
     session.publish();
     if let Err(e) = session.run().await {
         tracing::debug!(%peer, side = ?e.side(), error = %e, "mysql session ended with an error");
     }
     session.end().await;
+    shared.sessions.remove(connection_id);
     shared.stats.sessions.remove(&connection_id);
     shared
         .stats
@@ -127,6 +131,8 @@ pub(super) struct Session {
     /// The client's `wait_timeout`: sqlmux closes the session after that long idle, as the
     /// server would (the backends keep their own: the variable is not replayed).
     idle_timeout: Option<std::time::Duration>,
+    /// KILL from other sessions reaches this one here.
+    control: Arc<SessionControl>,
 }
 
 impl Session {
@@ -136,6 +142,7 @@ impl Session {
         id: u32,
         auth: Authenticated,
         worker: WorkerId,
+        control: Arc<SessionControl>,
     ) -> Self {
         let state = SessionState {
             schema: auth.database,
@@ -165,11 +172,16 @@ impl Session {
             memo: Default::default(),
             tracking: initial_tracking(auth.capabilities),
             idle_timeout: None,
+            control,
         }
     }
 
     async fn run(&mut self) -> Result<(), SessionError> {
         loop {
+            if self.control.is_killed() {
+                // KILL CONNECTION: the server closes the connection without a word.
+                return Ok(());
+            }
             // A pinned session also watches its backend's server: when it is closed
             // (OFFLINE_HARD) the connection goes now, and the next statement is told why.
             let read = {
@@ -192,6 +204,7 @@ impl Session {
                     _ = closed => None,
                     // The client's own wait_timeout: closed like the server closes it.
                     _ = idle => Some(Ok(None)),
+                    _ = self.control.session_killed() => Some(Ok(None)),
                 }
             };
             let Some(read) = read else {
@@ -404,6 +417,7 @@ impl Session {
         self.reset_session().await;
         self.state.schema = change.database.or_else(|| user.default_schema.clone());
         self.user_name = Arc::from(user.name.as_str());
+        self.control.set_user(self.user_name.clone());
         self.user = user;
         if let Some(c) = change.collation {
             self.collation = c;

@@ -23,12 +23,18 @@ impl Session {
         let class = self.memo.class(sql_text, sql::classify);
         // Only statements that name LAST_INSERT_ID / ROW_COUNT can be answered locally:
         // the flag check spares every other statement a second lexing pass.
-        let functions = Flags(Flags::LAST_INSERT_ID.0 | Flags::ROW_COUNT.0);
+        let functions =
+            Flags(Flags::LAST_INSERT_ID.0 | Flags::ROW_COUNT.0 | Flags::CONNECTION_ID.0);
         if class.statements <= 1 && class.flags.intersects(functions) {
             if let Some(local) = sql::local_query(sql_text) {
                 return self
                     .answer_locally(local, frame.last_seq.wrapping_add(1))
                     .await;
+            }
+        }
+        if class.kind == Kind::Other && class.statements <= 1 {
+            if let Some(kill) = sql::parse_kill(sql_text) {
+                return self.kill(kill, frame.last_seq.wrapping_add(1)).await;
             }
         }
         let set_items = if class.kind == Kind::Set && class.statements <= 1 {
@@ -47,6 +53,7 @@ impl Session {
                 sql_text,
                 self.state.last_insert_id,
                 self.state.row_count,
+                self.id,
             )
         } else {
             None
@@ -286,6 +293,46 @@ impl Session {
         explained
     }
 
+    /// `KILL [QUERY] id` names a client session by the id of its handshake (sqlmux's, the
+    /// one `CONNECTION_ID()` returns), never a backend thread: the session stops its running
+    /// statement or ends, as the server would do for its own connection ids.
+    async fn kill(&mut self, kill: sql::Kill, seq: u8) -> Result<(), SessionError> {
+        let target = u32::try_from(kill.id)
+            .ok()
+            .and_then(|id| self.shared.sessions.get(id));
+        let refusal = match &target {
+            None => Some((1094, format!("Unknown thread id: {}", kill.id))),
+            Some(t) if *t.user() != *self.user_name => {
+                Some((1095, format!("You are not owner of thread {}", kill.id)))
+            }
+            Some(_) if u64::from(self.id) == kill.id => Some(if kill.query_only {
+                (1317, "Query execution was interrupted".to_string())
+            } else {
+                self.control.kill_session();
+                (1927, "Connection was killed".to_string())
+            }),
+            Some(_) => None,
+        };
+        if let Some((code, message)) = refusal {
+            let state = if matches!(code, 1317 | 1927) {
+                "70100"
+            } else {
+                "HY000"
+            };
+            let packet = sqlmux_protocol::mysql::response::err_packet(code, state, &message);
+            return Ok(self.client.send(seq, &packet).await?);
+        }
+        if let Some(t) = target {
+            if kill.query_only {
+                t.kill_statement();
+            } else {
+                t.kill_session();
+            }
+        }
+        self.send_ok(seq).await?;
+        Ok(())
+    }
+
     /// Answers SELECT LAST_INSERT_ID() / ROW_COUNT() from the session's own values.
     async fn answer_locally(&mut self, local: LocalQuery, seq: u8) -> Result<(), SessionError> {
         let status = self.status();
@@ -304,6 +351,14 @@ impl Session {
                 column,
                 &self.state.row_count.to_string(),
                 false,
+                status,
+            ),
+            LocalQuery::ConnectionId { column } => single_integer(
+                self.capabilities,
+                seq,
+                column,
+                &self.id.to_string(),
+                true,
                 status,
             ),
         };

@@ -169,7 +169,7 @@ pub struct MysqlFile {
     pub local_infile: Option<bool>,
     /// Server-side prepared statements kept per backend connection.
     pub backend_statement_limit: Option<usize>,
-    /// Version string announced to clients.
+    /// Version string announced to clients (default: the servers' own).
     pub server_version: Option<String>,
     /// Auth plugin announced in the greeting.
     pub default_auth_plugin: Option<String>,

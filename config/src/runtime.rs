@@ -172,10 +172,17 @@ pub struct MysqlSettings {
     pub local_infile: bool,
     /// Server-side prepared statements kept per backend connection (LRU, closed on eviction).
     pub backend_statement_limit: usize,
-    /// Version string announced to clients.
-    pub server_version: String,
+    /// Version string announced to clients instead of the servers' own (learned from
+    /// their greetings); `None`: the servers'.
+    pub server_version: Option<String>,
     /// Auth plugin announced in the greeting.
     pub default_auth_plugin: String,
+}
+
+impl MysqlSettings {
+    /// The version announced when no server has been reached yet and none is configured
+    /// (and by the admin port).
+    pub const FALLBACK_VERSION: &'static str = "8.0.36-sqlmux";
 }
 
 impl Default for MysqlSettings {
@@ -183,7 +190,7 @@ impl Default for MysqlSettings {
         Self {
             local_infile: true,
             backend_statement_limit: 128,
-            server_version: "8.0.36-sqlmux".to_string(),
+            server_version: None,
             default_auth_plugin: "mysql_native_password".to_string(),
         }
     }

@@ -67,10 +67,7 @@ pub fn compile(file: ConfigFile) -> Result<Runtime, ConfigError> {
             .mysql
             .local_infile
             .unwrap_or(mysql_defaults.local_infile),
-        server_version: file
-            .mysql
-            .server_version
-            .unwrap_or(mysql_defaults.server_version),
+        server_version: file.mysql.server_version.filter(|v| !v.is_empty()),
         default_auth_plugin,
     };
     let postgres = postgres_settings(&file.postgres)?;

@@ -72,6 +72,33 @@ pub fn php(script: &str, port: u16) -> io::Result<CliOutput> {
     run(&mut cmd, Some(script), Duration::from_secs(120))
 }
 
+/// The directory whose `node_modules` holds the Node drivers (`integration/node`, filled
+/// by `npm ci` there, which `.ci/run` does).
+pub fn node_clients_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("node")
+}
+
+/// Runs a Node script (on stdin) with `HOST`, `PORT` and `NODE_CLIENTS` (where the drivers
+/// are) in the env; fails with the command to run when the drivers are not installed.
+pub fn node(script: &str, port: u16) -> io::Result<CliOutput> {
+    let dir = node_clients_dir();
+    if !dir.join("node_modules").is_dir() {
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!(
+                "Node drivers missing: run `npm ci --prefix {}` (as .ci/run does)",
+                dir.display()
+            ),
+        ));
+    }
+    let mut cmd = Command::new("node");
+    cmd.arg("-")
+        .env("HOST", "127.0.0.1")
+        .env("PORT", port.to_string())
+        .env("NODE_CLIENTS", &dir);
+    run(&mut cmd, Some(script), Duration::from_secs(120))
+}
+
 /// Runs sysbench `test` (`prepare`, `run`, `cleanup`) against a MySQL endpoint as `app`.
 pub fn sysbench(test: &str, action: &str, port: u16, extra: &[&str]) -> io::Result<CliOutput> {
     let mut cmd = Command::new("sysbench");

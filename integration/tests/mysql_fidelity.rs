@@ -2,7 +2,7 @@
 //! handshake character set, the session state in OK packets, connection-lifetime variables,
 //! dead pooled connections, the server's prepared-statement limit, connection ids and KILL.
 
-use sqlmux_integration::clients::{php, pymysql};
+use sqlmux_integration::clients::{node, php, pymysql};
 use sqlmux_integration::{mysql_config, MariaDb, MariaDbOptions, Proxy};
 use std::path::Path;
 
@@ -152,4 +152,25 @@ fn connection_id_and_kill_name_the_clients_own_connection() {
     ] {
         assert!(out.contains(line), "{line}: {out}");
     }
+}
+
+#[test]
+fn node_mysql2_sees_the_servers_identity_and_extended_metadata() {
+    let (db, proxy) = setup_with(&MariaDbOptions::new());
+    let out = same_output(
+        |port| node(&script("fidelity_mysql2.js"), port),
+        &db,
+        &proxy,
+    );
+    assert!(out.contains("mariadb true"), "{out}");
+    assert!(
+        out.contains("array parameter [{\"a\":\"[1,2,3]\"}]"),
+        "{out}"
+    );
+    assert!(
+        out.contains("json, text protocol object {\"k\":[1,\"two\"]}"),
+        "{out}"
+    );
+    assert!(out.contains("json, binary protocol object"), "{out}");
+    assert!(out.contains("\"same\":1"), "{out}");
 }

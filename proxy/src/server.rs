@@ -163,6 +163,7 @@ pub async fn run_with_reloads(
     let _ = shared.stats.worker_sessions.set(workers.session_counters());
     if let Some(l) = listeners.mysql {
         tracing::info!(address = ?l.local_addr().ok(), "mysql listener up");
+        tasks.spawn(crate::mysql::identity::learn(shared.clone()));
         tasks.spawn(crate::listener::accept_loop(
             shared.clone(),
             l,

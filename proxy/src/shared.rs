@@ -51,6 +51,8 @@ pub struct Shared {
     pub sha2_cache: dashmap::DashSet<String>,
     /// Live client sessions by connection id, for KILL.
     pub sessions: crate::session::SessionControls,
+    /// What the MySQL servers are, from their greetings (announced to clients).
+    pub mysql_identities: crate::mysql::identity::ServerIdentities,
     next_connection_id: AtomicU32,
 }
 
@@ -85,6 +87,7 @@ impl Shared {
             backend_tls: crate::tls::backend_connector(),
             sha2_cache: dashmap::DashSet::new(),
             sessions: Default::default(),
+            mysql_identities: Default::default(),
             stats: crate::stats::ProxyStats::default(),
             next_connection_id: AtomicU32::new(1),
         })

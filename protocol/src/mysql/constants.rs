@@ -41,3 +41,13 @@ pub mod command {
 
 /// Collation announced in the greeting: utf8mb4_general_ci, known to MySQL and MariaDB.
 pub const DEFAULT_COLLATION: u8 = 45;
+
+/// MariaDB's extended capabilities (the 4 bytes a MariaDB greeting and handshake response
+/// carry where MySQL has filler, used when CLIENT_LONG_PASSWORD, "CLIENT_MYSQL", is clear).
+pub mod mariadb {
+    /// Column definitions carry extended type information (type name, format "json").
+    pub const EXTENDED_METADATA: u32 = 1 << 3;
+    /// The extended capabilities sqlmux can relay: the others change commands or packets
+    /// it does not follow (progress reports, bulk execute, metadata caching).
+    pub const RELAYED: u32 = EXTENDED_METADATA;
+}

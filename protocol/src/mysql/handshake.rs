@@ -36,7 +36,9 @@ pub fn server_capabilities(tls: bool, local_infile: bool) -> CapabilityFlags {
     caps
 }
 
-/// Builds the initial handshake (protocol version 10) payload.
+/// Builds the initial handshake (protocol version 10) payload. With `mariadb_caps`, the
+/// greeting is a MariaDB server's: CLIENT_LONG_PASSWORD ("CLIENT_MYSQL") clear and the
+/// extended capabilities in the last 4 reserved bytes.
 pub fn greeting(
     server_version: &str,
     connection_id: u32,
@@ -44,7 +46,12 @@ pub fn greeting(
     capabilities: CapabilityFlags,
     collation: u8,
     auth_plugin: &str,
+    mariadb_caps: Option<u32>,
 ) -> Vec<u8> {
+    let mut capabilities = capabilities;
+    if mariadb_caps.is_some() {
+        capabilities.remove(CapabilityFlags::CLIENT_LONG_PASSWORD);
+    }
     let caps = capabilities.bits();
     let mut out = Vec::with_capacity(96);
     out.push(10);
@@ -58,7 +65,8 @@ pub fn greeting(
     out.extend_from_slice(&StatusFlags::SERVER_STATUS_AUTOCOMMIT.bits().to_le_bytes());
     out.extend_from_slice(&((caps >> 16) as u16).to_le_bytes());
     out.push(21);
-    out.extend_from_slice(&[0; 10]);
+    out.extend_from_slice(&[0; 6]);
+    out.extend_from_slice(&mariadb_caps.unwrap_or(0).to_le_bytes());
     out.extend_from_slice(&salt[8..]);
     out.push(0);
     out.extend_from_slice(auth_plugin.as_bytes());
@@ -108,6 +116,8 @@ pub struct HandshakeResponse {
     pub auth_plugin: Option<String>,
     /// Connection attributes.
     pub attributes: Vec<(String, String)>,
+    /// MariaDB extended capabilities (0 from a MySQL client).
+    pub mariadb_caps: u32,
 }
 
 /// A reader over a payload that turns short input into [`HandshakeError::Truncated`].
@@ -202,7 +212,14 @@ pub fn parse_handshake_response(payload: &[u8]) -> Result<HandshakeResponse, Han
     let mp = c.take(4, "max packet size")?;
     let max_packet = u32::from_le_bytes([mp[0], mp[1], mp[2], mp[3]]);
     let collation = c.take(1, "character set")?[0];
-    c.take(23, "filler")?;
+    let filler = c.take(23, "filler")?;
+    // A MariaDB client clears CLIENT_MYSQL (CLIENT_LONG_PASSWORD) and sends its extended
+    // capabilities in the last 4 filler bytes.
+    let mariadb_caps = if capabilities.contains(CapabilityFlags::CLIENT_LONG_PASSWORD) {
+        0
+    } else {
+        u32::from_le_bytes([filler[19], filler[20], filler[21], filler[22]])
+    };
     let user = lossy(c.nul_str("user name")?);
     let auth_response = c.auth_data(capabilities)?;
     let mut database = None;
@@ -226,6 +243,7 @@ pub fn parse_handshake_response(payload: &[u8]) -> Result<HandshakeResponse, Han
         database,
         auth_plugin,
         attributes,
+        mariadb_caps,
     })
 }
 
@@ -360,6 +378,7 @@ mod tests {
             server_capabilities(false, true),
             45,
             "mysql_native_password",
+            None,
         );
         assert_eq!(g[0], 10);
         assert_eq!(&g[1..14], b"8.0.36-sqlmux");
@@ -374,6 +393,37 @@ mod tests {
         assert!(parsed
             .capabilities()
             .contains(CapabilityFlags::CLIENT_DEPRECATE_EOF));
+    }
+
+    #[test]
+    fn a_mariadb_greeting_carries_extended_capabilities() {
+        let salt = *b"abcdefghijklmnopqrst";
+        let g = greeting(
+            "5.5.5-10.11.6-MariaDB",
+            7,
+            &salt,
+            server_capabilities(false, true),
+            45,
+            "mysql_native_password",
+            Some(super::super::constants::mariadb::EXTENDED_METADATA),
+        );
+        let parsed: mysql_common::packets::HandshakePacket<'_> =
+            mysql_common::io::ParseBuf(&g).parse(()).unwrap();
+        assert!(!parsed
+            .capabilities()
+            .contains(CapabilityFlags::CLIENT_LONG_PASSWORD));
+        assert_eq!(parsed.mariadb_ext_capabilities().bits(), 1 << 3);
+        assert_eq!(parsed.nonce(), salt.to_vec());
+        // A MariaDB client's response: CLIENT_MYSQL clear, extended capabilities at 28..32.
+        let mut r = fixture();
+        let caps = u32::from_le_bytes([r[0], r[1], r[2], r[3]]) & !1;
+        r[..4].copy_from_slice(&caps.to_le_bytes());
+        r[28..32].copy_from_slice(&8u32.to_le_bytes());
+        assert_eq!(parse_handshake_response(&r).unwrap().mariadb_caps, 8);
+        assert_eq!(
+            parse_handshake_response(&fixture()).unwrap().mariadb_caps,
+            0
+        );
     }
 
     #[test]

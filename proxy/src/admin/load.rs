@@ -306,7 +306,7 @@ fn read_variables(conn: &Connection) -> Result<(PoolFile, MysqlFile, LogFile), P
                     }
                 })
             }
-            "mysql.server_version" => mysql.server_version = Some(value),
+            "mysql.server_version" => mysql.server_version = Some(value).filter(|v| !v.is_empty()),
             "mysql.default_auth_plugin" => mysql.default_auth_plugin = Some(value),
             "mysql.backend_statement_limit" => {
                 let n = number(&value)?;
@@ -405,7 +405,7 @@ pub(crate) fn file_from_runtime(rt: &Runtime) -> ConfigFile {
         mysql: MysqlFile {
             local_infile: Some(rt.mysql.local_infile),
             backend_statement_limit: Some(rt.mysql.backend_statement_limit),
-            server_version: Some(rt.mysql.server_version.clone()),
+            server_version: rt.mysql.server_version.clone(),
             default_auth_plugin: Some(rt.mysql.default_auth_plugin.clone()),
         },
         postgres: sqlmux_config::file::PostgresFile {

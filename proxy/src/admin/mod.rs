@@ -468,7 +468,7 @@ fn register_functions(conn: &Connection, shared: &Arc<Shared>) -> rusqlite::Resu
     }
     let s = shared.clone();
     conn.create_scalar_function("version", 0, FunctionFlags::SQLITE_UTF8, move |_| {
-        Ok(s.runtime.load().mysql.server_version.clone())
+        Ok(admin_version(&s.runtime.load()))
     })?;
     for name in ["user", "current_user"] {
         let s = shared.clone();
@@ -479,11 +479,19 @@ fn register_functions(conn: &Connection, shared: &Arc<Shared>) -> rusqlite::Resu
     Ok(())
 }
 
+/// The version the admin port announces: the configured one, else sqlmux's own.
+pub(crate) fn admin_version(rt: &Runtime) -> String {
+    rt.mysql
+        .server_version
+        .clone()
+        .unwrap_or_else(|| sqlmux_config::MysqlSettings::FALLBACK_VERSION.to_string())
+}
+
 /// The value of a session variable a client may ask for with `SELECT @@name`.
 fn session_variable(rt: &Runtime, name: &str) -> Option<String> {
     let v = match name {
         "version_comment" => VERSION_COMMENT,
-        "version" => return Some(rt.mysql.server_version.clone()),
+        "version" => return Some(admin_version(rt)),
         "max_allowed_packet" => "16777215",
         "autocommit" | "auto_increment_increment" | "auto_increment_offset" => "1",
         "character_set_client"

@@ -80,13 +80,7 @@ impl<W: AsyncWrite + Send + Unpin> AsyncMysqlShim<W> for AdminShim {
     type Error = io::Error;
 
     fn version(&self) -> String {
-        self.admin
-            .shared()
-            .runtime
-            .load()
-            .mysql
-            .server_version
-            .clone()
+        super::admin_version(&self.admin.shared().runtime.load())
     }
 
     fn connect_id(&self) -> u32 {

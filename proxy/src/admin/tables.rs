@@ -159,7 +159,10 @@ pub(crate) fn variable_rows(rt: &Runtime) -> Vec<Vec<Value>> {
         ),
         ("pool.shun_ms", ms(rt.pool.shun_time)),
         ("mysql.local_infile", rt.mysql.local_infile.to_string()),
-        ("mysql.server_version", rt.mysql.server_version.clone()),
+        (
+            "mysql.server_version",
+            rt.mysql.server_version.clone().unwrap_or_default(),
+        ),
         (
             "mysql.default_auth_plugin",
             rt.mysql.default_auth_plugin.clone(),

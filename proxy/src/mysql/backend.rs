@@ -4,6 +4,7 @@
 use crate::stream::MaybeTls;
 use bytes::BytesMut;
 use mysql_common::auth::plugins::{AuthProc, ChallengeResponsePlugin, Context};
+use mysql_common::constants::MariadbCapabilities;
 use mysql_common::io::ParseBuf;
 use mysql_common::packets::{
     AuthPlugin, AuthSwitchRequest, HandshakePacket, HandshakeResponse, SslRequest,
@@ -66,6 +67,10 @@ pub struct ConnectParams<'a> {
     pub statement_limit: usize,
     /// TLS connector, when the server is configured with `tls = true`.
     pub tls: Option<&'a tokio_rustls::TlsConnector>,
+    /// MariaDB extended capabilities wanted (those the server has are asked for).
+    pub mariadb_caps: u32,
+    /// Where the server's greeting is recorded.
+    pub identities: Option<&'a super::identity::ServerIdentities>,
 }
 
 /// An authenticated backend connection.
@@ -150,6 +155,21 @@ impl BackendConn {
             .or_else(|| hs.server_version_parsed())
             .unwrap_or((5, 7, 0));
         let nonce = hs.nonce();
+        // A MariaDB server clears CLIENT_MYSQL (CLIENT_LONG_PASSWORD) and offers more.
+        let server_mariadb_caps = (!hs
+            .capabilities()
+            .contains(CapabilityFlags::CLIENT_LONG_PASSWORD))
+        .then(|| hs.mariadb_ext_capabilities().bits());
+        if let Some(ids) = p.identities {
+            ids.record(
+                p.address,
+                super::identity::Greeted {
+                    version: hs.server_version_str().into_owned(),
+                    mariadb_caps: server_mariadb_caps,
+                },
+            );
+        }
+        let mariadb_caps = p.mariadb_caps & server_mariadb_caps.unwrap_or(0);
         let mut caps = p.capabilities & hs.capabilities();
         if p.schema.is_some() {
             caps |= CapabilityFlags::CLIENT_CONNECT_WITH_DB & hs.capabilities();
@@ -219,7 +239,8 @@ impl BackendConn {
             caps,
             None,
             1 << 24,
-        );
+        )
+        .with_mariadb_ext_capabilities(MariadbCapabilities::from_bits_truncate(mariadb_caps));
         let mut buf = Vec::new();
         response.serialize(&mut buf);
         // mysql_common always writes utf8mb4 here; the connection must take the client's
@@ -473,6 +494,11 @@ impl BackendConn {
         }
         let _end = self.read_frame().await?;
         Ok(sqlmux_protocol::mysql::lenenc::read_str(&row).map(|(v, _)| v.to_vec()))
+    }
+
+    /// COM_QUIT: a clean goodbye (the server counts no aborted connection).
+    pub async fn quit(&mut self) {
+        let _ = self.write_all(&encode(0, &[command::QUIT])).await;
     }
 
     /// COM_INIT_DB.

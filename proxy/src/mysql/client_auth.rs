@@ -48,6 +48,8 @@ pub struct Authenticated {
     pub collation: u8,
     /// The salt of this connection (COM_CHANGE_USER scrambles with it).
     pub salt: [u8; 20],
+    /// MariaDB extended capabilities in effect (client's, limited to what was offered).
+    pub mariadb_caps: u32,
     /// Sequence id for the next packet sqlmux sends (after the final OK).
     pub next_seq: u8,
 }
@@ -61,13 +63,27 @@ pub async fn authenticate(
     let rt = shared.runtime.load_full();
     let salt = auth::new_salt();
     let offered = server_capabilities(shared.client_tls.is_some(), rt.mysql.local_infile);
+    // The servers' own identity (waiting for the first backend greeting right after start),
+    // unless `[mysql] server_version` overrides the version.
+    let learned = shared
+        .mysql_identities
+        .announced(rt.pool.connect_timeout)
+        .await;
+    let version = rt
+        .mysql
+        .server_version
+        .as_deref()
+        .or(learned.as_ref().map(|a| a.version.as_str()))
+        .unwrap_or(sqlmux_config::MysqlSettings::FALLBACK_VERSION);
+    let offered_mariadb = learned.as_ref().and_then(|a| a.mariadb_caps);
     let hello = greeting(
-        &rt.mysql.server_version,
+        version,
         connection_id,
         &salt,
         offered,
         DEFAULT_COLLATION,
         &rt.mysql.default_auth_plugin,
+        offered_mariadb,
     );
     client.send(0, &hello).await.map_err(|e| (e.into(), 0))?;
     let mut frame = client.read_frame_exact().await.map_err(|e| (e.into(), 1))?;
@@ -143,6 +159,7 @@ pub async fn authenticate(
         capabilities,
         collation: response.collation,
         salt,
+        mariadb_caps: response.mariadb_caps & offered_mariadb.unwrap_or(0),
         next_seq,
     })
 }

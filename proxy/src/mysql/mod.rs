@@ -8,11 +8,13 @@
 //! - [`error`]: session errors and their ERR packets.
 //! - [`local`]: result sets sqlmux answers itself.
 //! - [`statements`]: prepared statements on both sides of the proxy.
+//! - [`identity`]: what the servers are (their greetings), and what sqlmux announces.
 
 pub mod backend;
 pub mod client;
 pub mod client_auth;
 pub mod error;
+pub mod identity;
 pub mod local;
 pub mod relay;
 pub mod session;

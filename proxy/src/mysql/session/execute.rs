@@ -22,7 +22,7 @@ const FLAVOR_CAPABILITIES: CapabilityFlags = CapabilityFlags::CLIENT_DEPRECATE_E
 
 /// Capabilities every backend connection asks for (session tracking included: the
 /// relay strips it for clients that did not ask for it).
-const BACKEND_CAPABILITIES: CapabilityFlags = CapabilityFlags::CLIENT_LONG_PASSWORD
+pub(crate) const BACKEND_CAPABILITIES: CapabilityFlags = CapabilityFlags::CLIENT_LONG_PASSWORD
     .union(CapabilityFlags::CLIENT_LONG_FLAG)
     .union(CapabilityFlags::CLIENT_PROTOCOL_41)
     .union(CapabilityFlags::CLIENT_TRANSACTIONS)
@@ -73,6 +73,7 @@ impl Session {
     fn flavor(&self) -> u64 {
         u64::from((self.capabilities & FLAVOR_CAPABILITIES).bits())
             | u64::from(self.collation) << 32
+            | u64::from(self.mariadb_caps) << 40
     }
 
     /// Drops the held backend after a failure: what it held for the session is gone.
@@ -197,6 +198,8 @@ impl Session {
             collation: self.collation,
             statement_limit: rt.mysql.backend_statement_limit,
             tls: server.tls.then_some(&self.shared.backend_tls),
+            mariadb_caps: self.mariadb_caps,
+            identities: Some(&self.shared.mysql_identities),
         };
         let mut refused = None;
         let refused_slot = &mut refused;
@@ -389,6 +392,8 @@ async fn kill_backend_query(target: KillTarget) {
         collation: target.collation,
         statement_limit: 1,
         tls: target.tls.as_ref(),
+        mariadb_caps: 0,
+        identities: None,
     };
     let kill = async {
         let mut conn = BackendConn::connect(&params).await?;

@@ -8,6 +8,8 @@
 //! - [`tracking`]: what a response changed in the session (OK packets, status flags).
 
 mod execute;
+
+pub(crate) use execute::BACKEND_CAPABILITIES;
 mod prepared;
 mod query;
 mod tracking;
@@ -110,6 +112,8 @@ pub(super) struct Session {
     published: Option<(Option<Arc<str>>, Pins, Option<String>)>,
     capabilities: CapabilityFlags,
     collation: u8,
+    /// MariaDB extended capabilities the client negotiated (its backends get the same).
+    mariadb_caps: u32,
     salt: [u8; 20],
     state: SessionState,
     pins: Pins,
@@ -161,6 +165,7 @@ impl Session {
             user: auth.user,
             capabilities: auth.capabilities,
             collation: auth.collation,
+            mariadb_caps: auth.mariadb_caps,
             salt: auth.salt,
             state,
             pins: Pins::default(),

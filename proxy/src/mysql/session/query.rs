@@ -2,11 +2,12 @@
 //! otherwise routed, run on a borrowed backend, and the pins it starts or ends recorded.
 
 use super::super::error::SessionError;
-use super::super::local::single_integer;
+use super::super::local::{single_integer, ClientStyle};
 use super::execute::{FollowUp, Needs, Outcome};
 use super::Session;
 use crate::router::{self, RouteContext};
 use crate::session::PinReason;
+use sqlmux_protocol::mysql::constants::mariadb;
 use sqlmux_protocol::mysql::packet::{encode, Frame};
 use sqlmux_protocol::mysql::scanner::Expect;
 use sqlmux_protocol::sql::{self, Classification, Flags, Kind, LocalQuery, SetItem, SetValue};
@@ -333,35 +334,22 @@ impl Session {
         Ok(())
     }
 
-    /// Answers SELECT LAST_INSERT_ID() / ROW_COUNT() from the session's own values.
+    /// Answers SELECT LAST_INSERT_ID() / ROW_COUNT() / CONNECTION_ID() from the session's
+    /// own values.
     async fn answer_locally(&mut self, local: LocalQuery, seq: u8) -> Result<(), SessionError> {
-        let status = self.status();
-        let bytes = match &local {
-            LocalQuery::LastInsertId { column } => single_integer(
-                self.capabilities,
-                seq,
-                column,
-                &self.state.last_insert_id.to_string(),
-                true,
-                status,
-            ),
-            LocalQuery::RowCount { column } => single_integer(
-                self.capabilities,
-                seq,
-                column,
-                &self.state.row_count.to_string(),
-                false,
-                status,
-            ),
-            LocalQuery::ConnectionId { column } => single_integer(
-                self.capabilities,
-                seq,
-                column,
-                &self.id.to_string(),
-                true,
-                status,
-            ),
+        let (column, value, unsigned) = match &local {
+            LocalQuery::LastInsertId { column } => {
+                (column, self.state.last_insert_id.to_string(), true)
+            }
+            LocalQuery::RowCount { column } => (column, self.state.row_count.to_string(), false),
+            LocalQuery::ConnectionId { column } => (column, self.id.to_string(), true),
         };
+        let style = ClientStyle {
+            caps: self.capabilities,
+            extended_metadata: self.mariadb_caps & mariadb::EXTENDED_METADATA != 0,
+            status: self.status(),
+        };
+        let bytes = single_integer(style, seq, column, &value, unsigned);
         self.client.write_raw(&bytes).await?;
         self.client.flush_raw().await?;
         self.state.row_count = -1;

@@ -5,25 +5,9 @@
 use sqlmux_integration::proxy::postgres_config;
 use sqlmux_integration::{Postgres, Proxy};
 use std::time::Duration;
-use tokio_postgres::{Client, NoTls};
+use support::{connect, runtime};
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-async fn connect(port: u16) -> Client {
-    let (client, conn) = tokio_postgres::connect(
-        &format!("host=127.0.0.1 port={port} user=ledger password=ledgerpw dbname=ledger connect_timeout=10"),
-        NoTls,
-    )
-    .await
-    .unwrap();
-    tokio::spawn(conn);
-    client
-}
+mod support;
 
 fn setup() -> (Postgres, Proxy) {
     let db = Postgres::start().unwrap();
@@ -32,6 +16,17 @@ fn setup() -> (Postgres, Proxy) {
 }
 
 /// Prepares `SELECT * FROM shape_t` on a new connection and returns the rows as text.
+/// Creates `shape_t (id int, v int)` with two rows, directly on `db`.
+async fn create_shape_table(admin: &tokio_postgres::Client) {
+    admin
+        .batch_execute(
+            "DROP TABLE IF EXISTS shape_t; CREATE TABLE shape_t (id int, v int);\
+             INSERT INTO shape_t VALUES (1, 10), (2, 20)",
+        )
+        .await
+        .unwrap();
+}
+
 async fn fresh_session_reads(port: u16) -> Result<Vec<String>, tokio_postgres::Error> {
     let c = connect(port).await;
     let stmt = c.prepare("SELECT id, v FROM shape_t ORDER BY id").await?;
@@ -47,13 +42,7 @@ fn a_statement_whose_result_type_changed_is_prepared_again_for_new_sessions() {
     let (db, proxy) = setup();
     runtime().block_on(async {
         let admin = connect(db.port()).await;
-        admin
-            .batch_execute(
-                "DROP TABLE IF EXISTS shape_t; CREATE TABLE shape_t (id int, v int);\
-                 INSERT INTO shape_t VALUES (1, 10), (2, 20)",
-            )
-            .await
-            .unwrap();
+        create_shape_table(&admin).await;
         // Sessions through sqlmux leave the statement prepared on the pooled backends.
         for _ in 0..3 {
             let c = connect(proxy.postgres_port()).await;
@@ -92,13 +81,7 @@ fn a_stale_statement_on_another_pooled_backend_is_prepared_again_at_bind() {
     let port = proxy.postgres_port();
     runtime().block_on(async {
         let admin = connect(db.port()).await;
-        admin
-            .batch_execute(
-                "DROP TABLE IF EXISTS shape_t; CREATE TABLE shape_t (id int, v int);\
-                 INSERT INTO shape_t VALUES (1, 10), (2, 20)",
-            )
-            .await
-            .unwrap();
+        create_shape_table(&admin).await;
         // Two backends, each with the statement prepared (two transactions at once).
         let (a, b) = (connect(port).await, connect(port).await);
         for c in [&a, &b] {

@@ -5,28 +5,10 @@
 use sqlmux_integration::proxy::{postgres_config, topology_generation as generation};
 use sqlmux_integration::{Postgres, PostgresPair, Proxy};
 use std::time::{Duration, Instant};
+use support::{connect, runtime, try_connect};
 use tokio_postgres::{Client, NoTls};
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-async fn connect(port: u16) -> Client {
-    try_connect(port, "ledgerpw").await.unwrap()
-}
-
-async fn try_connect(port: u16, password: &str) -> Result<Client, tokio_postgres::Error> {
-    let (client, conn) = tokio_postgres::connect(
-        &format!("host=127.0.0.1 port={port} user=ledger password={password} dbname=ledger connect_timeout=10"),
-        NoTls,
-    )
-    .await?;
-    tokio::spawn(conn);
-    Ok(client)
-}
+mod support;
 
 /// A proxy in front of `db` whose pool has `max` connections and a short wait bound.
 fn proxy_with_pool(db: &Postgres, max: u32) -> Proxy {

@@ -298,6 +298,12 @@ impl BackendConn {
         q.push(command::QUERY);
         q.extend_from_slice(sql.as_bytes());
         self.write_all(&encode(0, &q)).await?;
+        self.read_first_row().await
+    }
+
+    /// Reads the result set of a query already sent: its first row's values (NULL as
+    /// `None`; none without rows), the rest skipped.
+    async fn read_first_row(&mut self) -> Result<Vec<Option<Vec<u8>>>, BackendError> {
         let deprecate_eof = self
             .capabilities
             .contains(CapabilityFlags::CLIENT_DEPRECATE_EOF);
@@ -475,25 +481,7 @@ impl BackendConn {
 
     /// Reads the one-value result of a query such as `SELECT LAST_INSERT_ID()`.
     pub async fn read_single_value(&mut self) -> Result<Option<Vec<u8>>, BackendError> {
-        let deprecate_eof = self
-            .capabilities
-            .contains(CapabilityFlags::CLIENT_DEPRECATE_EOF);
-        let first = self.read_frame().await?;
-        let first = first.payload();
-        if first.first() == Some(&0xFF) {
-            return Err(server_error(&first));
-        }
-        let _column = self.read_frame().await?;
-        if !deprecate_eof {
-            let _eof = self.read_frame().await?;
-        }
-        let row = self.read_frame().await?;
-        let row = row.payload().into_owned();
-        if row.first() == Some(&0xFE) && row.len() < 9 {
-            return Ok(None);
-        }
-        let _end = self.read_frame().await?;
-        Ok(sqlmux_protocol::mysql::lenenc::read_str(&row).map(|(v, _)| v.to_vec()))
+        Ok(self.read_first_row().await?.into_iter().next().flatten())
     }
 
     /// COM_QUIT: a clean goodbye (the server counts no aborted connection).

@@ -26,6 +26,9 @@ pub struct ConfigFile {
     /// `[pool]`: backend pool timing.
     #[serde(default)]
     pub pool: PoolFile,
+    /// `[failover]`: the hold of writer-bound statements.
+    #[serde(default)]
+    pub failover: FailoverFile,
     /// `[mysql]`: MySQL frontend settings.
     #[serde(default)]
     pub mysql: MysqlFile,
@@ -159,6 +162,20 @@ pub struct PoolFile {
     pub shun_after_errors: Option<u32>,
     /// How long a SHUNNED server gets no new connections.
     pub shun_ms: Option<u64>,
+}
+
+/// `[failover]`: holding writer-bound statements while a cluster has no usable writer.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct FailoverFile {
+    /// Longest a statement waits for a usable writer (and longest an explicit hold lasts).
+    pub hold_timeout_ms: Option<u64>,
+    /// Statements held per cluster at most; past it the oldest is failed.
+    pub hold_max_statements: Option<usize>,
+    /// Bytes of held statements per cluster at most; past it the oldest are failed.
+    pub hold_max_bytes: Option<u64>,
+    /// Shortest time between two writer changes of one cluster without `force`.
+    pub min_interval_ms: Option<u64>,
 }
 
 /// `[mysql]`.

@@ -165,6 +165,31 @@ impl Default for PoolSettings {
     }
 }
 
+/// `[failover]`: how writer-bound statements wait while a cluster has no usable writer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailoverSettings {
+    /// Longest a statement is held (then it fails naming the cluster and the wait); also
+    /// how long an explicit hold lasts unless released.
+    pub hold_timeout: Duration,
+    /// Statements held per cluster at most (the oldest is failed first).
+    pub hold_max_statements: usize,
+    /// Bytes of held statements per cluster at most (the oldest are failed first).
+    pub hold_max_bytes: u64,
+    /// Shortest time between two writer changes of one cluster without `force`.
+    pub min_interval: Duration,
+}
+
+impl Default for FailoverSettings {
+    fn default() -> Self {
+        Self {
+            hold_timeout: Duration::from_millis(10_000),
+            hold_max_statements: 10_000,
+            hold_max_bytes: 64 << 20,
+            min_interval: Duration::from_millis(60_000),
+        }
+    }
+}
+
 /// MySQL frontend settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MysqlSettings {
@@ -251,6 +276,8 @@ pub struct Runtime {
     pub rules: Vec<Rule>,
     /// Pool timing.
     pub pool: PoolSettings,
+    /// The hold of writer-bound statements through writer changes.
+    pub failover: FailoverSettings,
     /// MySQL frontend settings.
     pub mysql: MysqlSettings,
     /// `[postgres]`.

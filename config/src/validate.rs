@@ -35,6 +35,25 @@ pub fn compile(file: ConfigFile) -> Result<Runtime, ConfigError> {
             .unwrap_or(defaults.shun_after_errors),
         shun_time: ms(file.pool.shun_ms, defaults.shun_time),
     };
+    let failover_defaults = FailoverSettings::default();
+    let failover = FailoverSettings {
+        hold_timeout: ms(
+            file.failover.hold_timeout_ms,
+            failover_defaults.hold_timeout,
+        ),
+        hold_max_statements: file
+            .failover
+            .hold_max_statements
+            .unwrap_or(failover_defaults.hold_max_statements),
+        hold_max_bytes: file
+            .failover
+            .hold_max_bytes
+            .unwrap_or(failover_defaults.hold_max_bytes),
+        min_interval: ms(
+            file.failover.min_interval_ms,
+            failover_defaults.min_interval,
+        ),
+    };
     let mysql_defaults = MysqlSettings::default();
     let default_auth_plugin = file
         .mysql
@@ -88,6 +107,7 @@ pub fn compile(file: ConfigFile) -> Result<Runtime, ConfigError> {
         users,
         rules,
         pool,
+        failover,
         mysql,
         postgres,
         tls,

@@ -11,6 +11,7 @@
 //! - [`session`]: pins and session state, independent of the protocol.
 //! - [`router`]: statement -> hostgroup.
 //! - [`topology`]: hostgroups, servers and status.
+//! - [`failover`]: holding writer-bound statements while a cluster has no usable writer.
 //! - [`pool`]: backend connection pools with bounded waits.
 //! - [`mysql`]: the MySQL frontend and backend.
 //! - [`pg`]: the PostgreSQL frontend and backend (transaction pooling).
@@ -22,6 +23,7 @@
 
 pub mod admin;
 pub mod control;
+pub mod failover;
 pub mod listener;
 pub mod mysql;
 pub mod pg;

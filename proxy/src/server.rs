@@ -190,6 +190,7 @@ pub async fn run_with_reloads(
             let settings = reaper_shared.runtime.load().pool.clone();
             reaper_shared.mysql_pools.reap(&settings);
             reaper_shared.pg_pools.reap(&settings);
+            reaper_shared.failover.expire_holds();
         }
     });
     if let Some(l) = listeners.http {

@@ -49,6 +49,8 @@ pub struct Shared {
     pub stats: crate::stats::ProxyStats,
     /// Users who completed caching_sha2 full authentication (as a server's cache).
     pub sha2_cache: dashmap::DashSet<String>,
+    /// The hold queues of writer-bound statements, per cluster.
+    pub failover: crate::failover::Failover,
     /// Live client sessions by connection id, for KILL.
     pub sessions: crate::session::SessionControls,
     /// What the MySQL servers are, from their greetings (announced to clients).
@@ -86,6 +88,7 @@ impl Shared {
             client_tls,
             backend_tls: crate::tls::backend_connector(),
             sha2_cache: dashmap::DashSet::new(),
+            failover: Default::default(),
             sessions: Default::default(),
             mysql_identities: Default::default(),
             stats: crate::stats::ProxyStats::default(),
@@ -104,9 +107,16 @@ impl Shared {
     pub fn replace_topology(&self, build: impl Fn(u64) -> Topology) {
         self.topology
             .rcu(|current| Arc::new(build(current.generation + 1)));
+        self.apply_topology();
+    }
+
+    /// Makes the topology in force now the pools' and the failover holds' (held statements
+    /// look again for a usable writer).
+    pub fn apply_topology(&self) {
         let topology = self.topology.load();
         self.mysql_pools.apply_topology(&topology);
         self.pg_pools.apply_topology(&topology);
+        self.failover.changed();
     }
 
     /// The pool of a topology server (created empty on first use, in the pools of its

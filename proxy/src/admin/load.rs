@@ -15,13 +15,17 @@ use sqlmux_config::{ConfigError, Protocol, Runtime};
 pub(crate) type Problem = String;
 
 /// The variables of the `variables` table, in the contract's dotted names.
-pub(crate) const VARIABLE_NAMES: [&str; 11] = [
+pub(crate) const VARIABLE_NAMES: [&str; 15] = [
     "pool.connect_timeout_ms",
     "pool.idle_timeout_ms",
     "pool.max_lifetime_ms",
     "pool.wait_timeout_ms",
     "pool.shun_after_errors",
     "pool.shun_ms",
+    "failover.hold_timeout_ms",
+    "failover.hold_max_statements",
+    "failover.hold_max_bytes",
+    "failover.min_interval_ms",
     "mysql.local_infile",
     "mysql.server_version",
     "mysql.default_auth_plugin",
@@ -48,10 +52,7 @@ pub(crate) fn build(
         (file.rules, labels.rules) = read_rules(conn)?;
     }
     if parts.variables {
-        let (pool, mysql, log) = read_variables(conn)?;
-        file.pool = pool;
-        file.mysql = mysql;
-        file.log = log;
+        read_variables(conn, &mut file)?;
         labels.variables = true;
     }
     sqlmux_config::validate::compile(file).map_err(|e| labels.explain(e))
@@ -94,7 +95,9 @@ impl Labels {
             return format!("{label}: {field}: {problem}");
         }
         if self.variables
-            && (key.starts_with("pool.") || key.starts_with("mysql.") || key.starts_with("log."))
+            && ["pool.", "failover.", "mysql.", "log."]
+                .iter()
+                .any(|p| key.starts_with(p))
         {
             return format!("variables row (name='{key}'): {problem}");
         }
@@ -254,7 +257,7 @@ fn read_rules(conn: &Connection) -> Result<(Vec<RuleFile>, Vec<String>), Problem
     )
 }
 
-fn read_variables(conn: &Connection) -> Result<(PoolFile, MysqlFile, LogFile), Problem> {
+fn read_variables(conn: &Connection, file: &mut ConfigFile) -> Result<(), Problem> {
     let err = |e| sql_err("variables", e);
     let mut stmt = conn
         .prepare("SELECT name, value FROM main.variables ORDER BY rowid")
@@ -263,6 +266,7 @@ fn read_variables(conn: &Connection) -> Result<(PoolFile, MysqlFile, LogFile), P
         .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Value>(1)?)))
         .map_err(err)?;
     let mut pool = PoolFile::default();
+    let mut failover = sqlmux_config::file::FailoverFile::default();
     let mut mysql = MysqlFile::default();
     let mut log = LogFile::default();
     for row in rows {
@@ -294,6 +298,15 @@ fn read_variables(conn: &Connection) -> Result<(PoolFile, MysqlFile, LogFile), P
                     Some(u32::try_from(number(&value)?).map_err(|_| format!("{name}: too large"))?)
             }
             "pool.shun_ms" => pool.shun_ms = Some(number(&value)?),
+            "failover.hold_timeout_ms" => failover.hold_timeout_ms = Some(number(&value)?),
+            "failover.hold_max_statements" => {
+                failover.hold_max_statements = Some(
+                    usize::try_from(number(&value)?)
+                        .map_err(|_| format!("{label}: value {} is out of range", quote(&value)))?,
+                )
+            }
+            "failover.hold_max_bytes" => failover.hold_max_bytes = Some(number(&value)?),
+            "failover.min_interval_ms" => failover.min_interval_ms = Some(number(&value)?),
             "mysql.local_infile" => {
                 mysql.local_infile = Some(match value.trim().to_ascii_lowercase().as_str() {
                     "true" | "1" | "on" | "yes" => true,
@@ -325,7 +338,11 @@ fn read_variables(conn: &Connection) -> Result<(PoolFile, MysqlFile, LogFile), P
             }
         }
     }
-    Ok((pool, mysql, log))
+    file.pool = pool;
+    file.failover = failover;
+    file.mysql = mysql;
+    file.log = log;
+    Ok(())
 }
 
 /// The file model of a running runtime: what `LOAD` keeps for the parts it does not load.
@@ -401,6 +418,12 @@ pub(crate) fn file_from_runtime(rt: &Runtime) -> ConfigFile {
             wait_timeout_ms: ms(rt.pool.wait_timeout),
             shun_after_errors: Some(rt.pool.shun_after_errors),
             shun_ms: ms(rt.pool.shun_time),
+        },
+        failover: sqlmux_config::file::FailoverFile {
+            hold_timeout_ms: ms(rt.failover.hold_timeout),
+            hold_max_statements: Some(rt.failover.hold_max_statements),
+            hold_max_bytes: Some(rt.failover.hold_max_bytes),
+            min_interval_ms: ms(rt.failover.min_interval),
         },
         mysql: MysqlFile {
             local_infile: Some(rt.mysql.local_infile),

@@ -158,6 +158,16 @@ pub(crate) fn variable_rows(rt: &Runtime) -> Vec<Vec<Value>> {
             rt.pool.shun_after_errors.to_string(),
         ),
         ("pool.shun_ms", ms(rt.pool.shun_time)),
+        ("failover.hold_timeout_ms", ms(rt.failover.hold_timeout)),
+        (
+            "failover.hold_max_statements",
+            rt.failover.hold_max_statements.to_string(),
+        ),
+        (
+            "failover.hold_max_bytes",
+            rt.failover.hold_max_bytes.to_string(),
+        ),
+        ("failover.min_interval_ms", ms(rt.failover.min_interval)),
         ("mysql.local_infile", rt.mysql.local_infile.to_string()),
         (
             "mysql.server_version",

@@ -8,10 +8,13 @@
 //! | GET            | `/healthz`              | `ok` while the process serves (no token needed) |
 //! | GET            | `/readyz`               | 200 when every cluster has an ONLINE writer     |
 //! | GET            | `/metrics`              | Prometheus text                                 |
+//! | POST           | `/v1/clusters/{name}/hold`    | hold the cluster's writer-bound statements |
+//! | POST           | `/v1/clusters/{name}/release` | end that hold                              |
 //!
 //! - [`serve`]: the accept loop; each connection is a hyper HTTP/1.1 task owned by the
 //!   `serve` future, so aborting it closes them all.
 //! - `topology_api`: the document, its validation, the compare-and-set publication.
+//! - `hold_api`: explicit failover holds.
 //! - `health`: liveness and readiness.
 //! - `metrics`: Prometheus text from the live counters, without a global recorder.
 //! - `body`: bounded request bodies (1 MiB) and JSON / text responses.
@@ -20,6 +23,7 @@
 mod body;
 mod error;
 mod health;
+mod hold_api;
 mod metrics;
 mod topology_api;
 
@@ -166,7 +170,26 @@ impl Control {
                 topology_api::patch(&self.shared, request)
             }
             "/v1/topology/servers" => Err(not_allowed("PATCH")),
-            other => Err(ApiError::NotFound(other.to_string())),
+            other => match other
+                .strip_prefix("/v1/clusters/")
+                .and_then(|rest| rest.rsplit_once('/'))
+            {
+                Some((name, "hold")) if method == Method::POST => {
+                    let bytes = body::read_limited(&parts.headers, body, MAX_BODY).await?;
+                    let request = if bytes.iter().all(u8::is_ascii_whitespace) {
+                        hold_api::HoldRequest::default()
+                    } else {
+                        serde_json::from_slice(&bytes)
+                            .map_err(|e| ApiError::BadJson(e.to_string()))?
+                    };
+                    hold_api::hold(&self.shared, name, request).await
+                }
+                Some((name, "release")) if method == Method::POST => {
+                    hold_api::release(&self.shared, name)
+                }
+                Some((_, "hold" | "release")) => Err(not_allowed("POST")),
+                _ => Err(ApiError::NotFound(other.to_string())),
+            },
         }
     }
 

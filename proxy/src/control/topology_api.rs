@@ -183,9 +183,8 @@ fn compare_and_set(
         if Arc::ptr_eq(&previous, &current) {
             // Apply the snapshot in force now (not `next`): if another writer got in right
             // after us, the pools still end up following the newest topology.
-            let now = shared.topology.load();
-            shared.mysql_pools.apply_topology(&now);
-            shared.pg_pools.apply_topology(&now);
+            shared.apply_topology();
+            super::hold_api::release_changed_writers(shared, &current);
             return Ok(next);
         }
         // Swapped under us: re-check the generation against the new snapshot.

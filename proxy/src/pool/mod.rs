@@ -80,6 +80,9 @@ pub enum PoolError {
         /// Hostgroup.
         hostgroup: u32,
     },
+    /// The statement was held for a usable writer and none came (it did not run).
+    #[error(transparent)]
+    Held(#[from] crate::failover::HoldError),
 }
 
 /// Reaps (one a second) over which the peak demand is remembered.

@@ -176,9 +176,33 @@ impl Session {
         let rt = self.shared.runtime.load_full();
         let topology = self.shared.topology.load_full();
         let pools = &self.shared.mysql_pools;
-        let server = pools
-            .pick(&topology, hostgroup)
-            .ok_or_else(|| pools.no_server(&topology, hostgroup))?;
+        let failover = &self.shared.failover;
+        let held;
+        let server = match (!failover.may_hold())
+            .then(|| pools.pick(&topology, hostgroup))
+            .flatten()
+        {
+            Some(server) => server,
+            None => {
+                // No usable server (or a hold on): a writer-bound statement waits for one.
+                let cluster = rt
+                    .cluster(&self.user.cluster)
+                    .ok_or_else(|| SessionError::NoCluster(self.user.name.clone()))?;
+                held = failover
+                    .usable_topology(
+                        &self.shared.topology,
+                        pools,
+                        cluster,
+                        hostgroup,
+                        self.statement_bytes,
+                        &rt.failover,
+                    )
+                    .await?;
+                pools
+                    .pick(&held, hostgroup)
+                    .ok_or_else(|| pools.no_server(&held, hostgroup))?
+            }
+        };
         let pool = pools.server(&server.address, server.max_connections);
         let schema = self.state.schema.as_deref().unwrap_or("");
         let partition = match &self.partition {

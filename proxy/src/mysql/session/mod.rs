@@ -137,6 +137,8 @@ pub(super) struct Session {
     idle_timeout: Option<std::time::Duration>,
     /// KILL from other sessions reaches this one here.
     control: Arc<SessionControl>,
+    /// Size of the command being served (bounds the failover hold queue in bytes).
+    statement_bytes: u64,
 }
 
 impl Session {
@@ -178,6 +180,7 @@ impl Session {
             tracking: initial_tracking(auth.capabilities),
             idle_timeout: None,
             control,
+            statement_bytes: 0,
         }
     }
 
@@ -261,6 +264,7 @@ impl Session {
 
     async fn dispatch(&mut self, frame: Frame) -> Result<Flow, SessionError> {
         let reply_seq = frame.last_seq.wrapping_add(1);
+        self.statement_bytes = frame.raw.len() as u64;
         let Some(cmd) = frame.first_byte() else {
             return Err(SessionError::Malformed("empty command packet".into()));
         };

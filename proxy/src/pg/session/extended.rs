@@ -61,7 +61,9 @@ impl Session {
         let empty = pgsql::classify(b"");
         let mut classes = std::mem::take(&mut self.spare_classes);
         classes.clear();
+        self.statement_bytes = 0;
         for m in &batch {
+            self.statement_bytes += m.raw.len() as u64;
             classes.push(match m.tag() {
                 fe::PARSE => memo.class(fe::parse_view(m.body())?.query, pgsql::classify),
                 _ => empty,

@@ -50,13 +50,37 @@ impl Session {
         let pools = &self.shared.pg_pools;
         // What the checkout needs, read from the snapshots without holding them (no shared
         // reference count touched per statement).
-        let (pool, tls, settings, statement_limit) = {
+        let failover = &self.shared.failover;
+        let (picked, settings, statement_limit) = {
             let (rt, topology) = self.snapshots.load();
-            let (pool, tls) = pools
-                .pick_remembered(&mut self.pool_choice, topology, hostgroup)
-                .ok_or_else(|| pools.no_server(topology, hostgroup))?;
-            let limit = rt.postgres.backend_statement_limit;
-            (pool, tls, rt.pool.clone(), limit)
+            let picked = (!failover.may_hold())
+                .then(|| pools.pick_remembered(&mut self.pool_choice, topology, hostgroup))
+                .flatten();
+            (picked, rt.pool.clone(), rt.postgres.backend_statement_limit)
+        };
+        let (pool, tls) = match picked {
+            Some(picked) => picked,
+            None => {
+                // No usable server (or a hold on): a writer-bound statement waits for one.
+                let rt = self.shared.runtime.load_full();
+                let cluster = rt
+                    .cluster(&self.user.cluster)
+                    .ok_or_else(|| SessionError::NoCluster(self.user.name.clone()))?;
+                let topology = failover
+                    .usable_topology(
+                        &self.shared.topology,
+                        pools,
+                        cluster,
+                        hostgroup,
+                        self.statement_bytes,
+                        &rt.failover,
+                    )
+                    .await?;
+                pools
+                    .pick_pool(&topology, hostgroup)
+                    .map(|(server, pool)| (pool, server.tls))
+                    .ok_or_else(|| pools.no_server(&topology, hostgroup))?
+            }
         };
         let partition = self.partition.clone();
         let worker = self.worker;

@@ -162,6 +162,8 @@ pub(super) struct Session {
     /// The next relay may take back a Bind that failed on a stale backend statement (the
     /// batch can be re-sent from that Bind: nothing before it ran).
     retry_stale_plan: bool,
+    /// Size of the request being served (bounds the failover hold queue in bytes).
+    statement_bytes: u64,
     /// The next relay drops one ParameterDescription: the client already has it from the
     /// Describe that found its statement stale.
     skip_parameter_description: bool,
@@ -223,6 +225,7 @@ impl Session {
             spare_classes: Vec::new(),
             retry_stale_plan: false,
             skip_parameter_description: false,
+            statement_bytes: 0,
             spare_effects: Vec::new(),
         }
     }
@@ -403,6 +406,7 @@ impl Session {
     }
 
     async fn dispatch(&mut self, m: Message) -> Result<(), SessionError> {
+        self.statement_bytes = m.raw.len() as u64;
         if self.skip_to_sync {
             if m.tag() == fe::SYNC {
                 self.skip_to_sync = false;

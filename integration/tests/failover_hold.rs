@@ -1,0 +1,446 @@
+//! Failover holds (issue 12): a statement bound for a cluster's writer that finds no usable
+//! writer waits in the cluster's queue and runs once one is there, so a planned switch costs
+//! clients a pause, not errors; an explicit hold drains the old writer first, so nothing sent
+//! after it runs there; a hold that lasts too long fails its statements clearly.
+
+use sqlmux_integration::proxy::{postgres_config, topology_generation as generation};
+use sqlmux_integration::raw_mysql::RawClient;
+use sqlmux_integration::{MariaDb, Postgres, Proxy};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+mod support;
+
+fn mysql_config(writer: &str, extra: &str) -> String {
+    format!(
+        r#"
+[listen]
+mysql = "127.0.0.1:0"
+http = "127.0.0.1:0"
+
+[[clusters]]
+name = "shop"
+protocol = "mysql"
+writer_hostgroup = 10
+reader_hostgroup = 20
+
+[[servers]]
+hostgroup = 10
+address = "{writer}"
+max_connections = 20
+
+[[users]]
+name = "app"
+password = "apppw"
+cluster = "shop"
+{extra}
+"#
+    )
+}
+
+fn one_writer(generation: u64, hostgroup: u32, writer: &str, status: &str) -> String {
+    format!(
+        r#"{{"generation": {generation}, "servers": [{{"hostgroup": {hostgroup}, "address": "{writer}", "status": "{status}", "max_connections": 20}}]}}"#
+    )
+}
+
+fn current_generation(proxy: &Proxy) -> u64 {
+    let (status, body) = proxy.http("GET", "/v1/topology", None).unwrap();
+    assert_eq!(status, 200, "{body}");
+    generation(&body)
+}
+
+/// Phases of a switch, as the clients label their writes.
+const BEFORE: u8 = 0;
+const HELD: u8 = 1;
+const AFTER: u8 = 2;
+const PHASES: [&str; 3] = ["before", "held", "after"];
+
+/// What writing clients saw.
+#[derive(Default)]
+struct Tally {
+    acked: AtomicU64,
+    errors: Mutex<Vec<String>>,
+    /// Longest time between two acknowledged writes of one client.
+    longest_gap_ms: AtomicU64,
+}
+
+/// `n` MySQL clients inserting their current phase until `stop`.
+fn mysql_writers(
+    port: u16,
+    n: usize,
+    phase: &Arc<AtomicU8>,
+    stop: &Arc<AtomicBool>,
+    tally: &Arc<Tally>,
+) -> Vec<std::thread::JoinHandle<()>> {
+    (0..n)
+        .map(|_| {
+            let (phase, stop, tally) = (phase.clone(), stop.clone(), tally.clone());
+            std::thread::spawn(move || {
+                let (mut c, _) =
+                    RawClient::login(port, "app", "apppw", Some("sqlmux_test")).unwrap();
+                let mut last = Instant::now();
+                while !stop.load(Ordering::Relaxed) {
+                    let label = PHASES[phase.load(Ordering::SeqCst) as usize];
+                    match c.query(&format!("INSERT INTO w (phase) VALUES ('{label}')")) {
+                        Ok(Ok(_)) => {
+                            tally.acked.fetch_add(1, Ordering::Relaxed);
+                            let gap = last.elapsed().as_millis() as u64;
+                            tally.longest_gap_ms.fetch_max(gap, Ordering::Relaxed);
+                            last = Instant::now();
+                        }
+                        Ok(Err(e)) => tally.errors.lock().unwrap().push(e.message),
+                        Err(e) => {
+                            tally.errors.lock().unwrap().push(e.to_string());
+                            return;
+                        }
+                    }
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            })
+        })
+        .collect()
+}
+
+fn count(db: &MariaDb, phase: &str) -> u64 {
+    db.root_sql(&format!(
+        "SELECT COUNT(*) FROM sqlmux_test.w WHERE phase = '{phase}'"
+    ))
+    .unwrap()
+    .trim()
+    .parse()
+    .unwrap()
+}
+
+#[test]
+fn mysql_planned_switch_with_an_explicit_hold_costs_no_errors() {
+    let (a, b) = (MariaDb::start().unwrap(), MariaDb::start().unwrap());
+    for db in [&a, &b] {
+        db.root_sql(
+            "CREATE TABLE sqlmux_test.w (id INT AUTO_INCREMENT PRIMARY KEY, phase VARCHAR(10))",
+        )
+        .unwrap();
+    }
+    let proxy = Proxy::start(&mysql_config(&a.addr(), "")).unwrap();
+    let (phase, stop, tally) = (
+        Arc::new(AtomicU8::new(BEFORE)),
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(Tally::default()),
+    );
+    let clients = mysql_writers(proxy.mysql_port(), 8, &phase, &stop, &tally);
+    std::thread::sleep(Duration::from_millis(400));
+    // The orchestrator: hold (drain the old writer), its own steps, then the new writer.
+    let (status, body) = proxy
+        .http(
+            "POST",
+            "/v1/clusters/shop/hold",
+            Some(r#"{"drain_timeout_ms": 2000}"#),
+        )
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"still_running\":0"), "{body}");
+    phase.store(HELD, Ordering::SeqCst);
+    let held_at = Instant::now();
+    std::thread::sleep(Duration::from_millis(300));
+    let g = current_generation(&proxy);
+    let (status, body) = proxy
+        .http(
+            "PUT",
+            "/v1/topology",
+            Some(&one_writer(g, 10, &b.addr(), "ONLINE")),
+        )
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+    let pause = held_at.elapsed();
+    phase.store(AFTER, Ordering::SeqCst);
+    std::thread::sleep(Duration::from_millis(400));
+    stop.store(true, Ordering::Relaxed);
+    for c in clients {
+        c.join().unwrap();
+    }
+    let errors = tally.errors.lock().unwrap().clone();
+    assert!(errors.is_empty(), "clients saw errors: {errors:?}");
+    assert_eq!(
+        count(&a, "held") + count(&a, "after"),
+        0,
+        "nothing sent after the hold ran on the old writer"
+    );
+    assert!(
+        count(&b, "before") + count(&b, "held") > 0,
+        "the held writes ran on the new writer"
+    );
+    let on_both: u64 = PHASES.iter().map(|p| count(&a, p) + count(&b, p)).sum();
+    assert_eq!(
+        on_both,
+        tally.acked.load(Ordering::Relaxed),
+        "every acknowledged write is there once"
+    );
+    let gap = tally.longest_gap_ms.load(Ordering::Relaxed);
+    assert!(
+        gap < pause.as_millis() as u64 + 300,
+        "writes paused {gap} ms for a {} ms switch",
+        pause.as_millis()
+    );
+}
+
+#[test]
+fn mysql_statements_wait_while_no_writer_is_online() {
+    let (a, b) = (MariaDb::start().unwrap(), MariaDb::start().unwrap());
+    for db in [&a, &b] {
+        db.root_sql(
+            "CREATE TABLE sqlmux_test.w (id INT AUTO_INCREMENT PRIMARY KEY, phase VARCHAR(10))",
+        )
+        .unwrap();
+    }
+    let proxy = Proxy::start(&mysql_config(&a.addr(), "")).unwrap();
+    let (phase, stop, tally) = (
+        Arc::new(AtomicU8::new(BEFORE)),
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(Tally::default()),
+    );
+    let clients = mysql_writers(proxy.mysql_port(), 6, &phase, &stop, &tally);
+    std::thread::sleep(Duration::from_millis(300));
+    let g = current_generation(&proxy);
+    let (status, body) = proxy
+        .http(
+            "PATCH",
+            "/v1/topology/servers",
+            Some(&format!(
+                r#"{{"generation": {g}, "hostgroup": 10, "address": "{}", "status": "OFFLINE_SOFT"}}"#,
+                a.addr()
+            )),
+        )
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+    phase.store(HELD, Ordering::SeqCst);
+    std::thread::sleep(Duration::from_millis(400));
+    let (status, body) = proxy
+        .http(
+            "PUT",
+            "/v1/topology",
+            Some(&one_writer(g + 1, 10, &b.addr(), "ONLINE")),
+        )
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+    phase.store(AFTER, Ordering::SeqCst);
+    std::thread::sleep(Duration::from_millis(300));
+    stop.store(true, Ordering::Relaxed);
+    for c in clients {
+        c.join().unwrap();
+    }
+    let errors = tally.errors.lock().unwrap().clone();
+    assert!(errors.is_empty(), "clients saw errors: {errors:?}");
+    assert_eq!(count(&a, "after"), 0);
+    assert!(count(&b, "held") + count(&b, "after") > 0);
+}
+
+#[test]
+fn mysql_a_hold_that_lasts_too_long_fails_clearly() {
+    let a = MariaDb::start().unwrap();
+    let proxy = Proxy::start(&mysql_config(
+        &a.addr(),
+        "[failover]\nhold_timeout_ms = 300\n",
+    ))
+    .unwrap();
+    let (mut c, _) =
+        RawClient::login(proxy.mysql_port(), "app", "apppw", Some("sqlmux_test")).unwrap();
+    c.query("SELECT 1").unwrap().unwrap();
+    let g = current_generation(&proxy);
+    let (status, _) = proxy
+        .http(
+            "PUT",
+            "/v1/topology",
+            Some(&one_writer(g, 10, &a.addr(), "OFFLINE_SOFT")),
+        )
+        .unwrap();
+    assert_eq!(status, 200);
+    let started = Instant::now();
+    let err = c
+        .query("INSERT INTO nowhere VALUES (1)")
+        .unwrap()
+        .unwrap_err();
+    let waited = started.elapsed();
+    assert_eq!(err.code, 9001, "{}", err.message);
+    assert!(
+        err.message.contains("cluster shop has no usable writer"),
+        "{}",
+        err.message
+    );
+    assert!(err.message.contains("did not run"), "{}", err.message);
+    assert!(
+        waited >= Duration::from_millis(280) && waited < Duration::from_secs(3),
+        "{waited:?}"
+    );
+    // An explicit hold ends by itself after the same time.
+    let (status, _) = proxy
+        .http(
+            "PUT",
+            "/v1/topology",
+            Some(&one_writer(g + 1, 10, &a.addr(), "ONLINE")),
+        )
+        .unwrap();
+    assert_eq!(status, 200);
+    let (status, body) = proxy.http("POST", "/v1/clusters/shop/hold", None).unwrap();
+    assert_eq!(status, 200, "{body}");
+    let started = Instant::now();
+    c.query("SELECT 2").unwrap().unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_millis(250),
+        "held until the hold ended"
+    );
+    let (status, body) = proxy.http("POST", "/v1/clusters/nope/hold", None).unwrap();
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = proxy
+        .http("POST", "/v1/clusters/shop/release", None)
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"released\":false"), "already over: {body}");
+}
+
+#[test]
+fn postgres_planned_switch_with_an_explicit_hold_costs_no_errors() {
+    let (a, b) = (Postgres::start().unwrap(), Postgres::start().unwrap());
+    for db in [&a, &b] {
+        db.ledger_psql()
+            .query("CREATE TABLE w (id serial PRIMARY KEY, phase text)")
+            .unwrap();
+    }
+    let config = postgres_config(&a.addr(), None, "")
+        .replace("[listen]\n", "[listen]\nhttp = \"127.0.0.1:0\"\n");
+    let proxy = Proxy::start(&config).unwrap();
+    let port = proxy.postgres_port();
+    let (phase, stop, tally) = (
+        Arc::new(AtomicU8::new(BEFORE)),
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(Tally::default()),
+    );
+    let clients: Vec<_> = (0..8)
+        .map(|_| {
+            let (phase, stop, tally) = (phase.clone(), stop.clone(), tally.clone());
+            std::thread::spawn(move || {
+                support::runtime().block_on(async {
+                    let c = support::connect(port).await;
+                    let insert = c
+                        .prepare("INSERT INTO w (phase) VALUES ($1)")
+                        .await
+                        .unwrap();
+                    let mut last = Instant::now();
+                    while !stop.load(Ordering::Relaxed) {
+                        let label = PHASES[phase.load(Ordering::SeqCst) as usize];
+                        match c.execute(&insert, &[&label]).await {
+                            Ok(_) => {
+                                tally.acked.fetch_add(1, Ordering::Relaxed);
+                                let gap = last.elapsed().as_millis() as u64;
+                                tally.longest_gap_ms.fetch_max(gap, Ordering::Relaxed);
+                                last = Instant::now();
+                            }
+                            Err(e) => tally.errors.lock().unwrap().push(e.to_string()),
+                        }
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                })
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(400));
+    let (status, body) = proxy
+        .http(
+            "POST",
+            "/v1/clusters/ledger/hold",
+            Some(r#"{"drain_timeout_ms": 2000}"#),
+        )
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"still_running\":0"), "{body}");
+    phase.store(HELD, Ordering::SeqCst);
+    let held_at = Instant::now();
+    std::thread::sleep(Duration::from_millis(300));
+    let g = current_generation(&proxy);
+    let (status, body) = proxy
+        .http(
+            "PUT",
+            "/v1/topology",
+            Some(&one_writer(g, 30, &b.addr(), "ONLINE")),
+        )
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+    let pause = held_at.elapsed();
+    phase.store(AFTER, Ordering::SeqCst);
+    std::thread::sleep(Duration::from_millis(400));
+    stop.store(true, Ordering::Relaxed);
+    for c in clients {
+        c.join().unwrap();
+    }
+    let errors = tally.errors.lock().unwrap().clone();
+    assert!(errors.is_empty(), "clients saw errors: {errors:?}");
+    let count = |db: &Postgres, phase: &str| -> u64 {
+        db.ledger_psql()
+            .query(&format!("SELECT count(*) FROM w WHERE phase = '{phase}'"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(
+        count(&a, "held") + count(&a, "after"),
+        0,
+        "nothing sent after the hold ran on the old writer"
+    );
+    assert!(
+        count(&b, "before") + count(&b, "held") > 0,
+        "the held writes ran on the new writer"
+    );
+    let on_both: u64 = PHASES.iter().map(|p| count(&a, p) + count(&b, p)).sum();
+    assert_eq!(
+        on_both,
+        tally.acked.load(Ordering::Relaxed),
+        "every acknowledged write is there once"
+    );
+    let gap = tally.longest_gap_ms.load(Ordering::Relaxed);
+    assert!(
+        gap < pause.as_millis() as u64 + 300,
+        "writes paused {gap} ms for a {} ms switch",
+        pause.as_millis()
+    );
+}
+
+#[test]
+fn postgres_a_hold_that_lasts_too_long_fails_clearly() {
+    let a = Postgres::start().unwrap();
+    let config = postgres_config(&a.addr(), None, "[failover]\nhold_timeout_ms = 300\n")
+        .replace("[listen]\n", "[listen]\nhttp = \"127.0.0.1:0\"\n");
+    let proxy = Proxy::start(&config).unwrap();
+    support::runtime().block_on(async {
+        let c = support::connect(proxy.postgres_port()).await;
+        c.simple_query("SELECT 1").await.unwrap();
+        let g = current_generation(&proxy);
+        let (status, _) = proxy
+            .http(
+                "PUT",
+                "/v1/topology",
+                Some(&one_writer(g, 30, &a.addr(), "OFFLINE_SOFT")),
+            )
+            .unwrap();
+        assert_eq!(status, 200);
+        let started = Instant::now();
+        let err = c.simple_query("SELECT 2").await.unwrap_err();
+        let waited = started.elapsed();
+        let db = err.as_db_error().expect("an ErrorResponse");
+        assert!(
+            db.message().contains("cluster ledger has no usable writer"),
+            "{db:?}"
+        );
+        assert!(waited >= Duration::from_millis(280), "{waited:?}");
+        // The session goes on once a writer is back.
+        let (status, _) = proxy
+            .http(
+                "PUT",
+                "/v1/topology",
+                Some(&one_writer(g + 1, 30, &a.addr(), "ONLINE")),
+            )
+            .unwrap();
+        assert_eq!(status, 200);
+        c.simple_query("SELECT 3").await.unwrap();
+    });
+}

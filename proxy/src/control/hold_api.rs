@@ -1,0 +1,122 @@
+//! `/v1/clusters/{name}/hold` and `/release`: an orchestrator's explicit hold of a cluster's
+//! writer-bound statements around a planned switch.
+//!
+//! `POST .../hold` (body optional: `{"drain_timeout_ms": 5000}`) starts holding, then waits
+//! until the statements and transactions running on the writer through sqlmux have ended
+//! (at most the drain timeout) and answers how many there were and how many are left. After
+//! it returns, no new statement reaches the writer until the hold ends: by `POST
+//! .../release`, by a `PUT`/`PATCH` that changes the cluster's writer to a usable one, or by
+//! itself after `failover.hold_timeout_ms`.
+
+use super::body::{json_response, Response};
+use super::error::ApiError;
+use crate::shared::Shared;
+use hyper::StatusCode;
+use serde::Deserialize;
+use sqlmux_config::Cluster;
+use std::time::{Duration, Instant};
+
+/// Drain timeout when the request names none.
+const DEFAULT_DRAIN: Duration = Duration::from_millis(5_000);
+
+/// How often the drain looks at the writer's running statements.
+const DRAIN_POLL: Duration = Duration::from_millis(5);
+
+/// The body of `POST /v1/clusters/{name}/hold`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct HoldRequest {
+    drain_timeout_ms: Option<u64>,
+}
+
+/// The cluster named in the path, from the running runtime.
+fn cluster(shared: &Shared, name: &str) -> Result<Cluster, ApiError> {
+    shared
+        .runtime
+        .load()
+        .cluster(name)
+        .cloned()
+        .ok_or_else(|| ApiError::NotFound(format!("/v1/clusters/{name}: no such cluster")))
+}
+
+/// Statements and transactions running now on the cluster's writer servers through sqlmux.
+fn running_on_writer(shared: &Shared, cluster: &Cluster) -> usize {
+    shared
+        .topology
+        .load()
+        .servers
+        .iter()
+        .filter(|s| s.hostgroup == cluster.writer_hostgroup)
+        .map(|s| shared.pool_info(s).outstanding())
+        .sum()
+}
+
+/// `POST /v1/clusters/{name}/hold`.
+pub async fn hold(shared: &Shared, name: &str, request: HoldRequest) -> Result<Response, ApiError> {
+    let cluster = cluster(shared, name)?;
+    let hold_timeout = shared.runtime.load().failover.hold_timeout;
+    shared.failover.hold(cluster.writer_hostgroup, hold_timeout);
+    tracing::info!(cluster = name, "failover hold started");
+    let drain = request
+        .drain_timeout_ms
+        .map(Duration::from_millis)
+        .unwrap_or(DEFAULT_DRAIN);
+    let started = Instant::now();
+    let running_at_start = running_on_writer(shared, &cluster);
+    let mut running = running_at_start;
+    while running > 0 && started.elapsed() < drain {
+        tokio::time::sleep(DRAIN_POLL).await;
+        running = running_on_writer(shared, &cluster);
+    }
+    Ok(json_response(
+        StatusCode::OK,
+        &serde_json::json!({
+            "cluster": name,
+            "held": true,
+            "running_at_start": running_at_start,
+            "drained": running_at_start.saturating_sub(running),
+            "still_running": running,
+            "drain_ms": started.elapsed().as_millis() as u64,
+            "hold_timeout_ms": hold_timeout.as_millis() as u64,
+        }),
+    ))
+}
+
+/// `POST /v1/clusters/{name}/release`.
+pub fn release(shared: &Shared, name: &str) -> Result<Response, ApiError> {
+    let cluster = cluster(shared, name)?;
+    let released = shared.failover.release(cluster.writer_hostgroup);
+    if released {
+        tracing::info!(cluster = name, "failover hold released");
+    }
+    Ok(json_response(
+        StatusCode::OK,
+        &serde_json::json!({ "cluster": name, "released": released }),
+    ))
+}
+
+/// After a topology change: a cluster under an explicit hold whose writer hostgroup changed
+/// and now has an ONLINE server is released onto it.
+pub fn release_changed_writers(shared: &Shared, before: &crate::topology::Topology) {
+    let now = shared.topology.load();
+    let rt = shared.runtime.load();
+    for cluster in &rt.clusters {
+        let writers = |t: &crate::topology::Topology| {
+            let mut w: Vec<(String, &'static str)> = t
+                .servers
+                .iter()
+                .filter(|s| s.hostgroup == cluster.writer_hostgroup)
+                .map(|s| (s.address.to_string(), s.status.as_str()))
+                .collect();
+            w.sort();
+            w
+        };
+        let online = now.online_in(cluster.writer_hostgroup).next().is_some();
+        if online
+            && writers(before) != writers(&now)
+            && shared.failover.release(cluster.writer_hostgroup)
+        {
+            tracing::info!(cluster = %cluster.name, "failover hold released onto the new writer");
+        }
+    }
+}

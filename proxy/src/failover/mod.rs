@@ -1,0 +1,181 @@
+//! Failover in the protocol-neutral core: while a cluster has no usable writer, a statement
+//! bound for it that has not left sqlmux waits in the cluster's hold queue instead of
+//! failing, and runs as soon as a writer is usable again. Both protocols call
+//! [`Failover::writer_or_hold`] at the one place they pick a server.
+//!
+//! - [`hold`]: one cluster's queue: bounded in count, bytes and time, oldest failed first.
+
+pub mod hold;
+
+pub use hold::{HoldError, HoldQueue};
+
+use crate::pool::{PoolError, Pools};
+use crate::topology::Topology;
+use sqlmux_config::{Cluster, FailoverSettings};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The hold queues of every cluster, keyed by its writer hostgroup.
+#[derive(Debug, Default)]
+pub struct Failover {
+    queues: dashmap::DashMap<u32, Arc<HoldQueue>>,
+    /// Clusters under an explicit hold right now: while none is, a checkout reads this one
+    /// counter and nothing else.
+    explicit_holds: AtomicUsize,
+}
+
+/// What a checkout that found no usable writer gets.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Picked<T> {
+    /// A server to use.
+    Server(T),
+    /// No server, and the hostgroup is no cluster's writer: nothing to hold for.
+    NoServer,
+}
+
+impl Failover {
+    /// The queue of the cluster whose writer hostgroup is `writer_hostgroup`.
+    pub fn queue(&self, writer_hostgroup: u32) -> Arc<HoldQueue> {
+        if let Some(q) = self.queues.get(&writer_hostgroup) {
+            return q.clone();
+        }
+        self.queues
+            .entry(writer_hostgroup)
+            .or_insert_with(|| Arc::new(HoldQueue::default()))
+            .clone()
+    }
+
+    /// Picks a server for `hostgroup` with `pick`. When it is the writer hostgroup of
+    /// `cluster` and there is none usable (none ONLINE, all SHUNNED, or the cluster held),
+    /// the caller waits in the cluster's queue until `pick` finds one (re-tried whenever
+    /// the topology or a hold changes, and every [`hold::RECHECK`]), at most
+    /// `settings.hold_timeout`. `bytes` is the statement's size, for the bound.
+    pub async fn writer_or_hold<T>(
+        &self,
+        cluster: &str,
+        hostgroup: u32,
+        writer_hostgroup: u32,
+        bytes: u64,
+        settings: &FailoverSettings,
+        mut pick: impl FnMut() -> Option<T>,
+    ) -> Result<Picked<T>, HoldError> {
+        let explicit = self.explicit_holds.load(Ordering::Acquire) > 0;
+        let is_writer = hostgroup == writer_hostgroup;
+        if !explicit || !is_writer || !self.queue(writer_hostgroup).explicitly_held() {
+            if let Some(t) = pick() {
+                return Ok(Picked::Server(t));
+            }
+        }
+        if !is_writer {
+            return Ok(Picked::NoServer);
+        }
+        let queue = self.queue(writer_hostgroup);
+        queue
+            .wait(cluster, bytes, settings, || {
+                (!queue.explicitly_held()).then(&mut pick).flatten()
+            })
+            .await
+            .map(Picked::Server)
+    }
+
+    /// Whether some cluster is under an explicit hold (then a checkout of a writer takes the
+    /// slow path, [`Failover::usable_topology`], even when a server is there).
+    pub fn may_hold(&self) -> bool {
+        self.explicit_holds.load(Ordering::Acquire) > 0
+    }
+
+    /// The slow path of a checkout that found no server for `hostgroup` (or any explicit
+    /// hold on): for `cluster`'s writer, waits in its queue for a topology snapshot in which
+    /// `pools` can pick a server, and returns it; for any other hostgroup returns the
+    /// current snapshot at once (the caller reports that no server is there).
+    pub async fn usable_topology<C: Send + 'static>(
+        &self,
+        topology: &arc_swap::ArcSwap<Topology>,
+        pools: &Pools<C>,
+        cluster: &Cluster,
+        hostgroup: u32,
+        bytes: u64,
+        settings: &FailoverSettings,
+    ) -> Result<Arc<Topology>, PoolError> {
+        let picked = self
+            .writer_or_hold(
+                &cluster.name,
+                hostgroup,
+                cluster.writer_hostgroup,
+                bytes,
+                settings,
+                || {
+                    let t = topology.load_full();
+                    pools.pick(&t, hostgroup).is_some().then_some(t)
+                },
+            )
+            .await?;
+        Ok(match picked {
+            Picked::Server(t) => t,
+            Picked::NoServer => topology.load_full(),
+        })
+    }
+
+    /// Starts an explicit hold of the cluster (until released, or `hold_timeout` from now).
+    pub fn hold(&self, writer_hostgroup: u32, hold_timeout: Duration) {
+        if self
+            .queue(writer_hostgroup)
+            .hold_until(Instant::now() + hold_timeout)
+        {
+            self.explicit_holds.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+
+    /// Ends an explicit hold; held statements re-try at once. Returns whether one was on.
+    pub fn release(&self, writer_hostgroup: u32) -> bool {
+        self.end_hold(writer_hostgroup).unwrap_or(false)
+    }
+
+    /// Clears an explicit hold: `None` when none was set, else whether it was still on.
+    fn end_hold(&self, writer_hostgroup: u32) -> Option<bool> {
+        let ended = self.queue(writer_hostgroup).release();
+        if ended.is_some() {
+            self.explicit_holds.fetch_sub(1, Ordering::AcqRel);
+        }
+        ended
+    }
+
+    /// Explicit holds whose time is up end by themselves (called by the reaper; until then
+    /// they hold nothing already).
+    pub fn expire_holds(&self) {
+        let expired: Vec<u32> = self
+            .queues
+            .iter()
+            .filter(|q| q.hold_expired())
+            .map(|q| *q.key())
+            .collect();
+        for hostgroup in expired {
+            if self.end_hold(hostgroup).is_some() {
+                tracing::info!(
+                    writer_hostgroup = hostgroup,
+                    "failover hold ended by its timeout"
+                );
+            }
+        }
+    }
+
+    /// Something that decides whether a writer is usable changed (topology, health): every
+    /// held statement looks again.
+    pub fn changed(&self) {
+        for q in self.queues.iter() {
+            q.wake();
+        }
+    }
+
+    /// Statements held now and whether an explicit hold is on, per writer hostgroup.
+    pub fn snapshot(&self) -> Vec<(u32, usize, bool)> {
+        self.queues
+            .iter()
+            .map(|q| (*q.key(), q.held(), q.explicitly_held()))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -146,7 +146,12 @@ fn writer_switch_under_load_without_client_errors() {
 #[test]
 fn offline_hard_ends_pinned_sessions_with_a_clear_error() {
     let a = MariaDb::start().unwrap();
-    let proxy = Proxy::start(&config(&a.addr())).unwrap();
+    // Writer-bound statements are held while no writer is ONLINE: briefly, here.
+    let config = config(&a.addr()).replace(
+        "[[users]]",
+        "[failover]\nhold_timeout_ms = 200\n\n[[users]]",
+    );
+    let proxy = Proxy::start(&config).unwrap();
     let (mut c, _) =
         RawClient::login(proxy.mysql_port(), "app", "apppw", Some("sqlmux_test")).unwrap();
     c.query("BEGIN").unwrap().unwrap();
@@ -198,8 +203,10 @@ fn offline_hard_ends_pinned_sessions_with_a_clear_error() {
     let (ready, _) = proxy.http("GET", "/readyz", None).unwrap();
     assert_eq!(ready, 503, "no ONLINE writer: not ready");
     let err = c.query("SELECT 1").unwrap().unwrap_err();
+    assert_eq!(err.code, 9001);
     assert!(
-        err.message.contains("no ONLINE server in hostgroup 10"),
+        err.message
+            .contains("cluster shop has no usable writer: the statement was held"),
         "{}",
         err.message
     );

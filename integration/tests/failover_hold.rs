@@ -289,6 +289,15 @@ fn mysql_a_hold_that_lasts_too_long_fails_clearly() {
         started.elapsed() >= Duration::from_millis(250),
         "held until the hold ended"
     );
+    let (_, metrics) = proxy.http("GET", "/metrics", None).unwrap();
+    for series in [
+        "sqlmux_failover_hold_failures_total{cluster=\"shop\",reason=\"timeout\"} 1",
+        "sqlmux_failover_explicit_holds_total{cluster=\"shop\"} 1",
+        "sqlmux_failover_held_total{cluster=\"shop\"} 2",
+        "sqlmux_failover_held_statements{cluster=\"shop\"} 0",
+    ] {
+        assert!(metrics.contains(series), "{series}: {metrics}");
+    }
     let (status, body) = proxy.http("POST", "/v1/clusters/nope/hold", None).unwrap();
     assert_eq!(status, 404, "{body}");
     let (status, body) = proxy

@@ -41,8 +41,35 @@ pub fn render(shared: &Shared) -> String {
             record_server(server, &*shared.pool_info(server));
         }
         record_sessions(&shared.stats);
+        record_failover(shared);
     });
     recorder.handle().render()
+}
+
+/// Per cluster: statements held now, the explicit hold, and what the queue has done.
+fn record_failover(shared: &Shared) {
+    let rt = shared.runtime.load();
+    for cluster in &rt.clusters {
+        let q = shared.failover.queue(cluster.writer_hostgroup);
+        let labels = [("cluster", cluster.name.clone())];
+        gauge!("sqlmux_failover_held_statements", &labels).set(q.held() as f64);
+        gauge!("sqlmux_failover_hold_active", &labels).set(if q.explicitly_held() {
+            1.0
+        } else {
+            0.0
+        });
+        let c = &q.counters;
+        let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+        counter!("sqlmux_failover_held_total", &labels).absolute(load(&c.held));
+        counter!("sqlmux_failover_explicit_holds_total", &labels).absolute(load(&c.explicit));
+        for (reason, n) in [("timeout", &c.timeouts), ("full", &c.evicted)] {
+            let labels = [
+                ("cluster", cluster.name.clone()),
+                ("reason", reason.to_string()),
+            ];
+            counter!("sqlmux_failover_hold_failures_total", &labels).absolute(load(n));
+        }
+    }
 }
 
 fn record_server(server: &ServerEntry, pool: &dyn crate::pool::PoolInfo) {
@@ -135,6 +162,26 @@ fn record_sessions(stats: &crate::stats::ProxyStats) {
 }
 
 fn describe() {
+    describe_gauge!(
+        "sqlmux_failover_held_statements",
+        "Writer-bound statements waiting for a usable writer now, per cluster."
+    );
+    describe_gauge!(
+        "sqlmux_failover_hold_active",
+        "1 while an explicit hold (POST /v1/clusters/{name}/hold) is on, per cluster."
+    );
+    describe_counter!(
+        "sqlmux_failover_held_total",
+        "Writer-bound statements that waited in the hold queue, per cluster."
+    );
+    describe_counter!(
+        "sqlmux_failover_explicit_holds_total",
+        "Explicit holds started, per cluster."
+    );
+    describe_counter!(
+        "sqlmux_failover_hold_failures_total",
+        "Held statements that gave up: hold_timeout_ms passed, or pushed out of a full queue."
+    );
     describe_counter!(
         "sqlmux_pool_checkouts_total",
         "Backend connections lent, per server."

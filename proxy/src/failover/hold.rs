@@ -50,9 +50,24 @@ struct Waiting {
     next_ticket: u64,
 }
 
+/// What a queue has done since start, for `/metrics`.
+#[derive(Debug, Default)]
+pub struct HoldCounters {
+    /// Statements that waited in the queue.
+    pub held: AtomicU64,
+    /// Statements that gave up after `hold_timeout_ms`.
+    pub timeouts: AtomicU64,
+    /// Statements pushed out of a full queue.
+    pub evicted: AtomicU64,
+    /// Explicit holds started.
+    pub explicit: AtomicU64,
+}
+
 /// One cluster's queue and explicit hold.
 #[derive(Debug, Default)]
 pub struct HoldQueue {
+    /// Counters for `/metrics`.
+    pub counters: HoldCounters,
     waiting: Mutex<Waiting>,
     wake: Notify,
     /// Until when (ms after `base`, 0 = none) an explicit hold is on.
@@ -89,6 +104,7 @@ impl HoldQueue {
 
     /// Turns the explicit hold on (or extends it); true when it was off.
     pub fn hold_until(&self, until: Instant) -> bool {
+        self.counters.explicit.fetch_add(1, Ordering::Relaxed);
         let ms = u64::try_from(until.saturating_duration_since(self.base()).as_millis())
             .unwrap_or(u64::MAX)
             .max(1);
@@ -129,6 +145,7 @@ impl HoldQueue {
         mut usable: impl FnMut() -> Option<T>,
     ) -> Result<T, HoldError> {
         let started = Instant::now();
+        self.counters.held.fetch_add(1, Ordering::Relaxed);
         let (ticket, mut evicted) = self.admit(bytes, settings);
         let deadline = tokio::time::Instant::from_std(started + settings.hold_timeout);
         let result = loop {
@@ -146,12 +163,14 @@ impl HoldQueue {
                 _ = notified => {}
                 _ = tokio::time::sleep(recheck) => {}
                 _ = &mut evicted => {
+                    self.counters.evicted.fetch_add(1, Ordering::Relaxed);
                     return Err(HoldError::Full {
                         cluster: cluster.to_string(),
                         waited_ms: started.elapsed().as_millis(),
                     });
                 }
                 _ = tokio::time::sleep_until(deadline) => {
+                    self.counters.timeouts.fetch_add(1, Ordering::Relaxed);
                     break Err(HoldError::Timeout {
                         cluster: cluster.to_string(),
                         waited_ms: started.elapsed().as_millis(),

@@ -126,6 +126,11 @@ pub fn error_response(severity: &str, code: &str, text: &str) -> Bytes {
     })
 }
 
+/// CommandComplete with its tag (`ROLLBACK`, `SELECT 1`, ...).
+pub fn command_complete(tag: &str) -> Bytes {
+    message(COMMAND_COMPLETE, |b| put_cstr(b, tag.as_bytes()))
+}
+
 /// A message with an empty body (ParseComplete, BindComplete, CloseComplete, NoData, ...).
 pub fn empty(tag: u8) -> Bytes {
     message(tag, |_| {})
@@ -241,6 +246,14 @@ mod tests {
         assert_eq!(f.message, "password authentication failed");
         assert!(parse_error(b"Sx").is_err());
         assert!(parse_error(b"").is_err());
+    }
+
+    #[test]
+    fn command_complete_bytes() {
+        assert_eq!(
+            command_complete("ROLLBACK").as_ref(),
+            b"C\0\0\0\x0dROLLBACK\0"
+        );
     }
 
     #[test]

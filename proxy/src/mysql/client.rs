@@ -42,6 +42,8 @@ pub struct ClientConn {
     wbuf: BytesMut,
     /// The client's address.
     pub peer: SocketAddr,
+    /// Bytes written raw since the connection opened (to know whether a response began).
+    written: u64,
 }
 
 impl ClientConn {
@@ -52,6 +54,7 @@ impl ClientConn {
             rbuf: BytesMut::with_capacity(8 * 1024),
             wbuf: BytesMut::with_capacity(8 * 1024),
             peer,
+            written: 0,
         }
     }
 
@@ -145,8 +148,14 @@ impl ClientConn {
 
     /// Writes relayed bytes as they are.
     pub async fn write_raw(&mut self, bytes: &[u8]) -> Result<(), ClientError> {
+        self.written += bytes.len() as u64;
         self.stream()?.write_all(bytes).await?;
         Ok(())
+    }
+
+    /// Bytes written raw so far: unchanged across a relay means the client got nothing of it.
+    pub fn written(&self) -> u64 {
+        self.written
     }
 
     /// Flushes the stream after raw writes.

@@ -41,6 +41,10 @@ pub enum SessionError {
         /// What the backend said or what failed.
         detail: String,
     },
+    /// The session's transaction was lost with its backend (at this address); requests are
+    /// refused until the client ends it.
+    #[error("current transaction is aborted, commands ignored until end of transaction block (sqlmux: the transaction was lost with its backend {0})")]
+    TransactionLost(std::sync::Arc<str>),
     /// The backend refused the session's state replay (SET, prepared statements).
     #[error("backend refused session state replay: {0}")]
     Replay(ErrorFields),
@@ -73,9 +77,10 @@ impl SessionError {
             | SessionError::Lost { .. }
             | SessionError::Replay(_)
             | SessionError::Refused(_) => Side::Backend,
-            SessionError::Pool(_) | SessionError::ServerClosed(_) | SessionError::NoCluster(_) => {
-                Side::Proxy
-            }
+            SessionError::Pool(_)
+            | SessionError::ServerClosed(_)
+            | SessionError::NoCluster(_)
+            | SessionError::TransactionLost(_) => Side::Proxy,
         }
     }
 
@@ -86,6 +91,7 @@ impl SessionError {
             SessionError::Pool(_)
                 | SessionError::Backend { .. }
                 | SessionError::Lost { .. }
+                | SessionError::TransactionLost(_)
                 | SessionError::Replay(_)
                 | SessionError::Refused(_)
                 | SessionError::ServerClosed(_)
@@ -125,6 +131,10 @@ impl SessionError {
                 ))
             }
             SessionError::NoCluster(_) => "28000",
+            // The server's own words for a failed transaction, then sqlmux's reason.
+            SessionError::TransactionLost(_) => {
+                return Some(error_response(severity, "25P02", &self.to_string()))
+            }
         };
         Some(error_response(severity, code, &format!("sqlmux: {self}")))
     }

@@ -3,18 +3,21 @@
 //! schema, user variables), and the values sqlmux answers itself (LAST_INSERT_ID, ROW_COUNT).
 //!
 //! - [`control`]: reaching a session from outside (KILL by connection id).
+//! - [`lost`]: a transaction lost with its backend stays lost until the client ends it.
 //! - [`memo`]: the last statement text and its class and digest, derived once.
 //! - [`pins`]: every reason multiplexing is off for a session, each with its release.
 //! - [`side`]: which side (client, backend, proxy) a failure came from.
 //! - [`state`]: session state, backend state, and the replay that makes them equal.
 
 pub mod control;
+pub mod lost;
 pub mod memo;
 pub mod pins;
 pub mod side;
 pub mod state;
 
 pub use control::{SessionControl, SessionControls};
+pub use lost::{LostAnswer, LostTransaction, TxStatement};
 pub use memo::StatementMemo;
 pub use pins::{PinReason, Pins};
 pub use side::Side;

@@ -96,6 +96,13 @@ pub struct Pins {
 }
 
 impl Pins {
+    /// Whether the only thing keeping the backend is a transaction (open, or about to be):
+    /// losing the backend then loses that transaction and no other session state.
+    pub fn only_a_transaction(&self) -> bool {
+        self.reasons()
+            .all(|r| matches!(r, PinReason::Transaction | PinReason::NextTransaction))
+    }
+
     /// True when the session must keep its backend.
     pub fn is_pinned(&self) -> bool {
         self.bits != 0

@@ -3,7 +3,7 @@
 
 use super::super::backend::{BackendConn, BackendError, ConnectParams};
 use super::super::error::SessionError;
-use super::super::relay::{relay_response, RelayOptions};
+use super::super::relay::{relay_response, RelayError, RelayOptions};
 use super::tracking::Changes;
 use super::Session;
 use crate::pool::{Lease, Partition};
@@ -76,9 +76,13 @@ impl Session {
             | u64::from(self.mariadb_caps) << 40
     }
 
-    /// Drops the held backend after a failure: what it held for the session is gone.
+    /// Drops the held backend after a failure: what it held for the session is gone, and an
+    /// open transaction on it stays lost until the client ends it.
     pub(super) fn lose_backend(&mut self) {
-        if self.backend.take().is_some() {
+        if let Some(lease) = self.backend.take() {
+            if self.pins.has(crate::session::PinReason::Transaction) {
+                self.lost_tx.lose(lease.address().clone());
+            }
             self.pins.reset();
             self.cursor_statement = None;
         }
@@ -287,12 +291,13 @@ impl Session {
         }
         let mut changes = Changes::default();
         let backend_thread = conn.connection_id;
+        let written_before = self.client.written();
         let relayed = {
             let relay = relay_response(conn, &mut self.client, opts, |ok| changes.absorb(ok));
             tokio::pin!(relay);
             loop {
                 tokio::select! {
-                    relayed = &mut relay => break relayed?,
+                    relayed = &mut relay => break relayed,
                     // KILL [QUERY] of this session: the statement is stopped on its backend
                     // (still held here, so no other session's statement can be hit), and
                     // its answer (the server's "interrupted" error) is relayed as usual.
@@ -302,6 +307,15 @@ impl Session {
                     }
                 }
             }
+        };
+        let relayed = match relayed {
+            Ok(r) => r,
+            // The backend failed before any of its answer reached the client: one error
+            // (the statement may or may not have run) and the session goes on.
+            Err(RelayError::Backend(e)) if self.client.written() == written_before => {
+                return Err(SessionError::Backend(e))
+            }
+            Err(e) => return Err(e.into()),
         };
         let last_insert_id = match follow_up {
             FollowUp::None => None,

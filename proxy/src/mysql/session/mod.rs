@@ -139,6 +139,8 @@ pub(super) struct Session {
     control: Arc<SessionControl>,
     /// Size of the command being served (bounds the failover hold queue in bytes).
     statement_bytes: u64,
+    /// A transaction lost with its backend: statements are refused until it is ended.
+    lost_tx: crate::session::LostTransaction,
 }
 
 impl Session {
@@ -181,6 +183,7 @@ impl Session {
             idle_timeout: None,
             control,
             statement_bytes: 0,
+            lost_tx: Default::default(),
         }
     }
 
@@ -268,6 +271,22 @@ impl Session {
         let Some(cmd) = frame.first_byte() else {
             return Err(SessionError::Malformed("empty command packet".into()));
         };
+        let ends_nothing = matches!(
+            cmd,
+            command::QUIT
+                | command::PING
+                | command::CHANGE_USER
+                | command::RESET_CONNECTION
+                | command::QUERY
+                | command::STMT_CLOSE
+                | command::STMT_RESET
+        );
+        if self.lost_tx.is_lost() && !ends_nothing {
+            // Only a statement can end a lost transaction: this command is refused.
+            self.answer_lost(crate::session::TxStatement::Other, reply_seq)
+                .await?;
+            return Ok(Flow::Continue);
+        }
         match cmd {
             command::QUIT => return Ok(Flow::Quit),
             command::PING => self.send_ok(reply_seq).await?,
@@ -382,6 +401,7 @@ impl Session {
         self.cursor_statement = None;
         self.tracking = initial_tracking(self.capabilities);
         self.idle_timeout = None;
+        self.lost_tx.clear();
     }
 
     /// COM_CHANGE_USER: authenticate the new user with this connection's salt, start the

@@ -6,7 +6,10 @@ use super::super::local::{single_integer, ClientStyle};
 use super::execute::{FollowUp, Needs, Outcome};
 use super::Session;
 use crate::router::{self, RouteContext};
-use crate::session::PinReason;
+use crate::session::{LostAnswer, PinReason, TxStatement};
+
+/// sqlmux's error code for a statement in a transaction lost with its backend.
+pub(super) const LOST_TRANSACTION: u16 = 9002;
 use sqlmux_protocol::mysql::constants::mariadb;
 use sqlmux_protocol::mysql::packet::{encode, Frame};
 use sqlmux_protocol::mysql::scanner::Expect;
@@ -22,6 +25,16 @@ impl Session {
         let payload = frame.payload();
         let sql_text = &payload[1..];
         let class = self.memo.class(sql_text, sql::classify);
+        if self.lost_tx.is_lost() {
+            let statement = match (class.kind, class.statements <= 1) {
+                (Kind::Commit, true) => TxStatement::Commit,
+                (Kind::Rollback, true) => TxStatement::Rollback,
+                _ => TxStatement::Other,
+            };
+            return self
+                .answer_lost(statement, frame.last_seq.wrapping_add(1))
+                .await;
+        }
         // Only statements that name LAST_INSERT_ID / ROW_COUNT can be answered locally:
         // the flag check spares every other statement a second lexing pass.
         let functions =
@@ -292,6 +305,33 @@ impl Session {
                     | Kind::Deallocate
             );
         explained
+    }
+
+    /// A statement while the session's transaction is lost with its backend: refused, or
+    /// the end of it (ROLLBACK answers OK, COMMIT fails: nothing was committed).
+    pub(super) async fn answer_lost(
+        &mut self,
+        statement: TxStatement,
+        seq: u8,
+    ) -> Result<(), SessionError> {
+        let (text, what) = match self.lost_tx.answer(statement) {
+            LostAnswer::Serve => return Ok(()),
+            LostAnswer::Ended { commit: false, .. } => return Ok(self.send_ok(seq).await?),
+            LostAnswer::Ended {
+                commit: true,
+                address,
+            } => (address, "COMMIT failed: nothing was committed"),
+            LostAnswer::Refuse { address } => (
+                address,
+                "statements are refused until the client ends it with ROLLBACK",
+            ),
+        };
+        let message = format!(
+            "sqlmux: this session's transaction was lost with its backend {text} and rolled back; {what}"
+        );
+        let packet =
+            sqlmux_protocol::mysql::response::err_packet(LOST_TRANSACTION, "40000", &message);
+        Ok(self.client.send(seq, &packet).await?)
     }
 
     /// `KILL [QUERY] id` names a client session by the id of its handshake (sqlmux's, the

@@ -55,6 +55,12 @@ impl Session {
             return self.client.flush().await.map_err(SessionError::Client);
         }
         let synced = batch.last().is_some_and(|m| m.tag() == fe::SYNC);
+        if self.lost_tx.is_lost() {
+            // A failed transaction takes no extended request: the error, then (at the Sync)
+            // ReadyForQuery 'E', as a server.
+            self.awaiting_sync = !synced;
+            return self.answer_lost(crate::session::TxStatement::Other).await;
+        }
         // Each Parse's query is classified once, for routing and for the plan (other
         // messages get the class of an empty text, unused).
         let memo = &mut self.memo;

@@ -201,9 +201,13 @@ impl Session {
 
     /// Drops the held backend after a failure: what it held for the session is gone.
     pub(super) fn lose_backend(&mut self) {
-        if self.backend.take().is_some() {
+        if let Some(lease) = self.backend.take() {
+            // An open transaction is lost with it: failed ('E') until the client ends it.
+            if self.tx_status != b'I' {
+                self.lost_tx.lose(lease.address().clone());
+            }
             self.pins.reset();
-            self.tx_status = b'I';
+            self.tx_status = if self.lost_tx.is_lost() { b'E' } else { b'I' };
             self.tx_vars.clear();
         }
         self.cancel.clear();

@@ -164,6 +164,8 @@ pub(super) struct Session {
     retry_stale_plan: bool,
     /// Size of the request being served (bounds the failover hold queue in bytes).
     statement_bytes: u64,
+    /// A transaction lost with its backend: failed until the client ends it.
+    lost_tx: crate::session::LostTransaction,
     /// The next relay drops one ParameterDescription: the client already has it from the
     /// Describe that found its statement stale.
     skip_parameter_description: bool,
@@ -226,6 +228,7 @@ impl Session {
             retry_stale_plan: false,
             skip_parameter_description: false,
             statement_bytes: 0,
+            lost_tx: Default::default(),
             spare_effects: Vec::new(),
         }
     }
@@ -337,6 +340,13 @@ impl Session {
             {
                 self.client.send(&m.raw).await.map_err(SessionError::Client)
             }
+            other if self.pins.only_a_transaction() && self.tx_status != b'I' => {
+                // Only the transaction was on it: lost, and failed until the client ends it;
+                // the session goes on.
+                tracing::info!(message = ?other.as_ref().map(|m| m.as_ref().map(|m| char::from(m.tag()))), "backend of an open transaction lost while idle");
+                self.lose_backend();
+                Ok(())
+            }
             other => {
                 let address = self
                     .backend
@@ -387,7 +397,7 @@ impl Session {
             if e.is_recoverable() && self.awaiting_sync {
                 self.skip_to_sync = true;
             } else if e.is_recoverable() {
-                let status = if self.backend.is_some() {
+                let status = if self.backend.is_some() || self.lost_tx.is_lost() {
                     self.tx_status
                 } else {
                     b'I'

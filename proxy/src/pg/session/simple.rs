@@ -5,6 +5,7 @@ use super::super::error::SessionError;
 use super::relay::{Expect, Step};
 use super::Session;
 use crate::router::StatementFacts;
+use crate::session::{LostAnswer, TxStatement};
 use bytes::BytesMut;
 use sqlmux_protocol::pg::backend as msg;
 use sqlmux_protocol::pg::frame::Message;
@@ -56,6 +57,14 @@ impl Session {
         let (class, digest) = self
             .memo
             .class_and_digest(sql, pgsql::classify, pgsql::digest_hash);
+        if self.lost_tx.is_lost() {
+            let statement = match (class.kind, class.statements == 1) {
+                (Kind::Commit, true) => TxStatement::Commit,
+                (Kind::Rollback, true) => TxStatement::Rollback,
+                _ => TxStatement::Other,
+            };
+            return self.answer_lost(statement).await;
+        }
         if let Some(local) = self.check_sql_prepared(sql, &class) {
             return self.reply_error(local.0, &local.1).await;
         }
@@ -160,6 +169,25 @@ impl Session {
     }
 
     /// An ErrorResponse sqlmux makes for a statement it refuses, then ReadyForQuery.
+    /// A request while the session's transaction is lost with its backend, as a server
+    /// answers in a failed transaction: refused with 25P02 (ReadyForQuery 'E'); COMMIT and
+    /// ROLLBACK end it with "ROLLBACK".
+    pub(super) async fn answer_lost(&mut self, statement: TxStatement) -> Result<(), SessionError> {
+        match self.lost_tx.answer(statement) {
+            LostAnswer::Serve => Ok(()),
+            LostAnswer::Refuse { address } => {
+                self.tx_status = b'E';
+                Err(SessionError::TransactionLost(address))
+            }
+            LostAnswer::Ended { .. } => {
+                self.tx_status = b'I';
+                self.client.queue(&msg::command_complete("ROLLBACK"));
+                self.client.queue(&msg::ready_for_query(b'I'));
+                self.client.flush().await.map_err(SessionError::Client)
+            }
+        }
+    }
+
     pub(super) async fn reply_error(&mut self, code: &str, text: &str) -> Result<(), SessionError> {
         self.client.queue(&msg::error_response("ERROR", code, text));
         let status = if self.tx_status == b'T' {

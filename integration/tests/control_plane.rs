@@ -202,6 +202,9 @@ fn offline_hard_ends_pinned_sessions_with_a_clear_error() {
     assert!(per_worker.iter().sum::<f64>() >= 1.0, "{metrics}");
     let (ready, _) = proxy.http("GET", "/readyz", None).unwrap();
     assert_eq!(ready, 503, "no ONLINE writer: not ready");
+    // The transaction was lost with the backend: refused until the client ends it.
+    assert_eq!(c.query("SELECT 1").unwrap().unwrap_err().code, 9002);
+    c.query("ROLLBACK").unwrap().unwrap();
     let err = c.query("SELECT 1").unwrap().unwrap_err();
     assert_eq!(err.code, 9001);
     assert!(

@@ -614,6 +614,10 @@ fn the_control_api_moves_the_writer_and_closes_offline_hard_backends() {
                 .is_some_and(|m| m.contains("OFFLINE_HARD")),
             "{err:?}"
         );
+        // The transaction was lost with the backend: failed until the client ends it.
+        let failed = c.simple_query("SELECT 1").await.unwrap_err();
+        assert_eq!(failed.code().map(|c| c.code()), Some("25P02"), "{failed:?}");
+        c.batch_execute("ROLLBACK").await.unwrap();
         // The writer moves to b: the next statements run there.
         let (_, body) = proxy.http("GET", "/v1/topology", None).unwrap();
         let (status, body) = proxy

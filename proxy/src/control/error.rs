@@ -58,6 +58,10 @@ pub enum ApiError {
         /// Address named.
         address: String,
     },
+    /// A writer change within `failover.min_interval_ms` of the previous one, without
+    /// `"force": true`; nothing was changed.
+    #[error("{0}")]
+    TooSoon(String),
     /// Other writers kept swapping the topology under this one (without changing the
     /// generation); nothing was changed.
     #[error("the topology kept changing concurrently; nothing was changed, retry")]
@@ -73,7 +77,7 @@ impl ApiError {
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Body(_) | Self::BadJson(_) | Self::Invalid(_) => StatusCode::BAD_REQUEST,
-            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::Conflict { .. } | Self::TooSoon(_) => StatusCode::CONFLICT,
             Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -89,6 +93,7 @@ impl ApiError {
             Self::BadJson(_) => "bad_json",
             Self::Invalid(_) => "invalid",
             Self::Conflict { .. } => "generation_conflict",
+            Self::TooSoon(_) => "writer_change_too_soon",
             Self::NoSuchServer { .. } => "no_such_server",
             Self::Busy => "busy",
         }

@@ -359,6 +359,45 @@ address = "127.0.0.1:1"
     }
 
     #[tokio::test]
+    async fn a_second_writer_change_too_soon_needs_force() {
+        let c = control(None);
+        let put = |generation: u64, writer: &str, force: bool| {
+            format!(
+                r#"{{"generation":{generation},"force":{force},"servers":[{{"hostgroup":1,"address":"{writer}"}}]}}"#
+            )
+        };
+        let (status, body) = call(
+            &c,
+            "PUT",
+            "/v1/topology",
+            None,
+            &put(1, "127.0.0.1:5", false),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let (status, body) = call(
+            &c,
+            "PUT",
+            "/v1/topology",
+            None,
+            &put(2, "127.0.0.1:1", false),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CONFLICT, "{body}");
+        assert!(body.contains("writer_change_too_soon"), "{body}");
+        assert_eq!(c.shared.topology.load().generation, 2, "nothing changed");
+        let (status, body) = call(
+            &c,
+            "PUT",
+            "/v1/topology",
+            None,
+            &put(2, "127.0.0.1:1", true),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+
+    #[tokio::test]
     async fn tls_is_kept_when_a_put_omits_it() {
         let c = control(None);
         let mut t = (*c.shared.topology.load_full()).clone();

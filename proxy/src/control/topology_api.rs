@@ -64,6 +64,9 @@ impl<'a> TopologyDoc<'a> {
 pub(super) struct PutRequest {
     generation: u64,
     servers: Vec<PutServer>,
+    /// Change the writer even within `failover.min_interval_ms` of the last change.
+    #[serde(default)]
+    force: bool,
 }
 
 /// One server of a PUT; omitted fields default as in the config file (status ONLINE,
@@ -88,6 +91,9 @@ pub(super) struct PatchRequest {
     address: String,
     status: Option<String>,
     weight: Option<u32>,
+    /// As for PUT.
+    #[serde(default)]
+    force: bool,
 }
 
 /// `GET /v1/topology`.
@@ -99,7 +105,7 @@ pub fn get(shared: &Shared) -> Response {
 /// `PUT /v1/topology`: validates the document, then swaps it in as generation N+1.
 pub fn put(shared: &Shared, request: PutRequest) -> Result<Response, ApiError> {
     let validated = validate_put(shared, &request)?;
-    let next = compare_and_set(shared, request.generation, |current| {
+    let next = compare_and_set(shared, request.generation, request.force, |current| {
         Ok(validated
             .iter()
             .map(|(s, tls)| ServerEntry {
@@ -128,7 +134,7 @@ pub fn patch(shared: &Shared, request: PatchRequest) -> Result<Response, ApiErro
             "nothing to change: give `status` and/or `weight`".to_string(),
         ));
     }
-    let next = compare_and_set(shared, request.generation, |current| {
+    let next = compare_and_set(shared, request.generation, request.force, |current| {
         let mut servers = current.servers.clone();
         let server = servers
             .iter_mut()
@@ -162,6 +168,7 @@ pub fn patch(shared: &Shared, request: PatchRequest) -> Result<Response, ApiErro
 fn compare_and_set(
     shared: &Shared,
     expected: u64,
+    force: bool,
     build: impl Fn(&Topology) -> Result<Vec<ServerEntry>, ApiError>,
 ) -> Result<Arc<Topology>, ApiError> {
     for _ in 0..CAS_ATTEMPTS {
@@ -175,14 +182,30 @@ fn compare_and_set(
         let generation = expected.checked_add(1).ok_or_else(|| {
             ApiError::Invalid("the topology generation cannot grow any further".to_string())
         })?;
+        let servers = build(&current)?;
+        let writer_changes = {
+            let rt = shared.runtime.load();
+            shared
+                .failover
+                .writers
+                .check(
+                    &rt.clusters,
+                    &current.servers,
+                    &servers,
+                    rt.failover.min_interval,
+                    force,
+                )
+                .map_err(|e| ApiError::TooSoon(e.to_string()))?
+        };
         let next = Arc::new(Topology {
             generation,
-            servers: build(&current)?,
+            servers,
         });
         let previous = shared.topology.compare_and_swap(&current, next.clone());
         if Arc::ptr_eq(&previous, &current) {
             // Apply the snapshot in force now (not `next`): if another writer got in right
             // after us, the pools still end up following the newest topology.
+            shared.failover.writers.record(writer_changes);
             shared.apply_topology();
             super::hold_api::release_changed_writers(shared, &current);
             return Ok(next);

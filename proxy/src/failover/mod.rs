@@ -4,7 +4,9 @@
 //! [`Failover::writer_or_hold`] at the one place they pick a server.
 //!
 //! - [`hold`]: one cluster's queue: bounded in count, bytes and time, oldest failed first.
+//! - [`flapping`]: a pushed writer change too soon after the previous one needs `force`.
 
+pub mod flapping;
 pub mod hold;
 
 pub use hold::{HoldError, HoldQueue};
@@ -23,6 +25,8 @@ pub struct Failover {
     /// Clusters under an explicit hold right now: while none is, a checkout reads this one
     /// counter and nothing else.
     explicit_holds: AtomicUsize,
+    /// The last writer of each cluster, for anti-flapping.
+    pub writers: flapping::WriterHistory,
 }
 
 /// What a checkout that found no usable writer gets.

@@ -281,7 +281,7 @@ impl Session {
                 | command::STMT_CLOSE
                 | command::STMT_RESET
         );
-        if self.lost_tx.is_lost() && !ends_nothing {
+        if self.lost_tx.is_lost() && self.lost_backend.is_none() && !ends_nothing {
             // Only a statement can end a lost transaction: this command is refused.
             self.answer_lost(crate::session::TxStatement::Other, reply_seq)
                 .await?;

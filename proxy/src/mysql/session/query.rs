@@ -25,7 +25,8 @@ impl Session {
         let payload = frame.payload();
         let sql_text = &payload[1..];
         let class = self.memo.class(sql_text, sql::classify);
-        if self.lost_tx.is_lost() {
+        // (A backend closed by the topology is reported first, by `acquire`.)
+        if self.lost_tx.is_lost() && self.lost_backend.is_none() {
             let statement = match (class.kind, class.statements <= 1) {
                 (Kind::Commit, true) => TxStatement::Commit,
                 (Kind::Rollback, true) => TxStatement::Rollback,

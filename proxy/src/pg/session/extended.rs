@@ -55,7 +55,7 @@ impl Session {
             return self.client.flush().await.map_err(SessionError::Client);
         }
         let synced = batch.last().is_some_and(|m| m.tag() == fe::SYNC);
-        if self.lost_tx.is_lost() {
+        if self.lost_tx.is_lost() && self.lost_backend.is_none() {
             // A failed transaction takes no extended request: the error, then (at the Sync)
             // ReadyForQuery 'E', as a server.
             self.awaiting_sync = !synced;

@@ -57,7 +57,8 @@ impl Session {
         let (class, digest) = self
             .memo
             .class_and_digest(sql, pgsql::classify, pgsql::digest_hash);
-        if self.lost_tx.is_lost() {
+        // (A backend closed by the topology is reported first, by `acquire`.)
+        if self.lost_tx.is_lost() && self.lost_backend.is_none() {
             let statement = match (class.kind, class.statements == 1) {
                 (Kind::Commit, true) => TxStatement::Commit,
                 (Kind::Rollback, true) => TxStatement::Rollback,

@@ -139,7 +139,7 @@ fn mysql_planned_switch_with_an_explicit_hold_costs_no_errors() {
         )
         .unwrap();
     assert_eq!(status, 200, "{body}");
-    assert!(body.contains("\"still_running\":0"), "{body}");
+    assert!(body.contains("\"cut\":0"), "{body}");
     phase.store(HELD, Ordering::SeqCst);
     let held_at = Instant::now();
     std::thread::sleep(Duration::from_millis(300));
@@ -361,7 +361,7 @@ fn postgres_planned_switch_with_an_explicit_hold_costs_no_errors() {
         )
         .unwrap();
     assert_eq!(status, 200, "{body}");
-    assert!(body.contains("\"still_running\":0"), "{body}");
+    assert!(body.contains("\"cut\":0"), "{body}");
     phase.store(HELD, Ordering::SeqCst);
     let held_at = Instant::now();
     std::thread::sleep(Duration::from_millis(300));
@@ -452,4 +452,68 @@ fn postgres_a_hold_that_lasts_too_long_fails_clearly() {
         assert_eq!(status, 200);
         c.simple_query("SELECT 3").await.unwrap();
     });
+}
+
+#[test]
+fn mysql_a_drain_that_times_out_cuts_what_still_runs_on_the_writer() {
+    let a = MariaDb::start().unwrap();
+    a.root_sql("CREATE TABLE sqlmux_test.w (id INT AUTO_INCREMENT PRIMARY KEY, phase VARCHAR(10))")
+        .unwrap();
+    let proxy = Proxy::start(&mysql_config(&a.addr(), "")).unwrap();
+    let port = proxy.mysql_port();
+    // One client in a long statement, one idle inside a transaction.
+    let long = std::thread::spawn(move || {
+        let (mut c, _) = RawClient::login(port, "app", "apppw", Some("sqlmux_test")).unwrap();
+        let started = Instant::now();
+        let answer = c.query("SELECT SLEEP(20)").unwrap();
+        (answer, started.elapsed(), c)
+    });
+    let (mut tx, _) = RawClient::login(port, "app", "apppw", Some("sqlmux_test")).unwrap();
+    tx.query("BEGIN").unwrap().unwrap();
+    tx.query("INSERT INTO w (phase) VALUES ('tx')")
+        .unwrap()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    let (status, body) = proxy
+        .http(
+            "POST",
+            "/v1/clusters/shop/hold",
+            Some(r#"{"drain_timeout_ms": 300}"#),
+        )
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains("\"running_at_start\":2") && body.contains("\"cut\":2"),
+        "{body}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(2));
+    let (answer, took, mut c) = long.join().unwrap();
+    let err = answer.unwrap_err();
+    assert_eq!(err.code, 2013, "{}", err.message);
+    assert!(
+        err.message.contains("may or may not have run"),
+        "{}",
+        err.message
+    );
+    assert!(
+        took < Duration::from_secs(5),
+        "cut, not waited out: {took:?}"
+    );
+    // The transaction is lost: refused until ROLLBACK; nothing of it was committed.
+    assert_eq!(tx.query("SELECT 1").unwrap().unwrap_err().code, 2013);
+    assert_eq!(tx.query("SELECT 1").unwrap().unwrap_err().code, 9002);
+    tx.query("ROLLBACK").unwrap().unwrap();
+    let (status, _) = proxy
+        .http("POST", "/v1/clusters/shop/release", None)
+        .unwrap();
+    assert_eq!(status, 200);
+    c.query("SELECT 1").unwrap().unwrap();
+    tx.query("SELECT 1").unwrap().unwrap();
+    assert_eq!(
+        a.root_sql("SELECT COUNT(*) FROM sqlmux_test.w")
+            .unwrap()
+            .trim(),
+        "0"
+    );
 }

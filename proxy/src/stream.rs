@@ -55,6 +55,20 @@ impl MaybeTls {
         }
     }
 
+    /// A duplicate descriptor of the TCP socket (under TLS too), for a later shutdown.
+    pub fn cut_handle(&self) -> Option<crate::workers::CutHandle> {
+        use std::os::fd::AsFd;
+        let tcp = match self {
+            MaybeTls::Plain(s) => s,
+            MaybeTls::ServerTls(s) => s.get_ref().0,
+            MaybeTls::ClientTls(s) => s.get_ref().0,
+        };
+        tcp.as_fd()
+            .try_clone_to_owned()
+            .ok()
+            .map(std::sync::Arc::new)
+    }
+
     /// Takes the plain TCP stream out for a TLS upgrade.
     pub fn into_plain(self) -> Option<TcpStream> {
         match self {

@@ -31,7 +31,16 @@ pub trait Pooled: Rehome {
     /// Whether the server closed the connection (or sent something unasked) while it sat
     /// idle: such a connection is discarded before a byte of a statement is written to it.
     fn peer_closed(&self) -> bool;
+
+    /// A duplicate of the connection's socket, made once when it was opened, so that a
+    /// failover cut can shut the socket down under the session that has it lent (its
+    /// statement then ends with an error instead of hanging).
+    fn socket(&self) -> Option<CutHandle>;
 }
+
+/// A second descriptor of a backend socket: shutting it down ends the connection for
+/// whoever uses the first.
+pub type CutHandle = std::sync::Arc<std::os::fd::OwnedFd>;
 
 /// One data-path thread.
 struct Worker {

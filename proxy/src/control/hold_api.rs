@@ -3,8 +3,8 @@
 //!
 //! `POST .../hold` (body optional: `{"drain_timeout_ms": 5000}`) starts holding, then waits
 //! until the statements and transactions running on the writer through sqlmux have ended
-//! (at most the drain timeout) and answers how many there were and how many are left. After
-//! it returns, no new statement reaches the writer until the hold ends: by `POST
+//! (at most the drain timeout; what still runs then is cut) and answers how many there were.
+//! After it returns, nothing sent through sqlmux runs on the writer until the hold ends: by `POST
 //! .../release`, by a `PUT`/`PATCH` that changes the cluster's writer to a usable one, or by
 //! itself after `failover.hold_timeout_ms`.
 
@@ -51,6 +51,18 @@ fn running_on_writer(shared: &Shared, cluster: &Cluster) -> usize {
         .sum()
 }
 
+/// Shuts down the connections lent on the cluster's writer servers; returns how many.
+fn cut_writer(shared: &Shared, cluster: &Cluster) -> usize {
+    shared
+        .topology
+        .load()
+        .servers
+        .iter()
+        .filter(|s| s.hostgroup == cluster.writer_hostgroup)
+        .map(|s| shared.pool_info(s).cut_lent())
+        .sum()
+}
+
 /// `POST /v1/clusters/{name}/hold`.
 pub async fn hold(shared: &Shared, name: &str, request: HoldRequest) -> Result<Response, ApiError> {
     let cluster = cluster(shared, name)?;
@@ -68,6 +80,19 @@ pub async fn hold(shared: &Shared, name: &str, request: HoldRequest) -> Result<R
         tokio::time::sleep(DRAIN_POLL).await;
         running = running_on_writer(shared, &cluster);
     }
+    // Past the drain timeout, what still runs is cut: its clients get an error that says
+    // it may or may not have run, and nothing more goes to the old writer through them.
+    let cut = if running > 0 {
+        let n = cut_writer(shared, &cluster);
+        tracing::warn!(
+            cluster = name,
+            cut = n,
+            "failover hold: statements still running on the writer were cut"
+        );
+        n
+    } else {
+        0
+    };
     Ok(json_response(
         StatusCode::OK,
         &serde_json::json!({
@@ -75,7 +100,7 @@ pub async fn hold(shared: &Shared, name: &str, request: HoldRequest) -> Result<R
             "held": true,
             "running_at_start": running_at_start,
             "drained": running_at_start.saturating_sub(running),
-            "still_running": running,
+            "cut": cut,
             "drain_ms": started.elapsed().as_millis() as u64,
             "hold_timeout_ms": hold_timeout.as_millis() as u64,
         }),

@@ -91,6 +91,8 @@ pub struct BackendConn {
     pub tracking_defaults: ClientTracking,
     /// Statements prepared on this connection.
     pub statements: super::statements::BackendStatements,
+    /// A second descriptor of the socket, for a failover cut.
+    cut_handle: Option<crate::workers::CutHandle>,
 }
 
 struct AuthContext<'a> {
@@ -133,6 +135,10 @@ impl crate::workers::Rehome for BackendConn {
 impl crate::workers::Pooled for BackendConn {
     fn peer_closed(&self) -> bool {
         !self.rbuf.is_empty() || self.stream.peer_closed()
+    }
+
+    fn socket(&self) -> Option<crate::workers::CutHandle> {
+        self.cut_handle.clone()
     }
 }
 
@@ -205,6 +211,7 @@ impl BackendConn {
             None => MaybeTls::Plain(tcp),
         };
         let mut conn = BackendConn {
+            cut_handle: stream.cut_handle(),
             stream,
             rbuf,
             capabilities: caps,

@@ -92,7 +92,7 @@ impl SessionError {
             SessionError::Backend(e) => (
                 2013,
                 "HY000",
-                format!("sqlmux: lost connection to backend: {e}"),
+                format!("sqlmux: lost connection to backend: {e}; the statement may or may not have run"),
             ),
             SessionError::Relay(e) => (
                 2013,

@@ -78,6 +78,8 @@ pub struct BackendConn {
     pub dirty: bool,
     /// Sequence values (currval/lastval) may be set here: cleared before the next use.
     pub seq_dirty: bool,
+    /// A second descriptor of the socket, for a failover cut.
+    cut_handle: Option<crate::workers::CutHandle>,
 }
 
 impl crate::workers::Rehome for BackendConn {
@@ -90,6 +92,10 @@ impl crate::workers::Rehome for BackendConn {
 impl crate::workers::Pooled for BackendConn {
     fn peer_closed(&self) -> bool {
         self.conn.peer_closed()
+    }
+
+    fn socket(&self) -> Option<crate::workers::CutHandle> {
+        self.cut_handle.clone()
     }
 }
 
@@ -123,6 +129,7 @@ impl BackendConn {
         .await?;
         authenticate(&mut conn, p.user, p.password).await?;
         let mut backend = BackendConn {
+            cut_handle: conn.cut_handle(),
             conn,
             cancel: None,
             params: HashMap::new(),

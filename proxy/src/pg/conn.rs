@@ -61,6 +61,11 @@ impl PgConn {
         self.buffered() > 0 || self.stream.as_ref().is_none_or(MaybeTls::peer_closed)
     }
 
+    /// A duplicate descriptor of the socket (see [`MaybeTls::cut_handle`]).
+    pub fn cut_handle(&self) -> Option<crate::workers::CutHandle> {
+        self.stream.as_ref().and_then(MaybeTls::cut_handle)
+    }
+
     /// True when the connection is encrypted.
     pub fn is_tls(&self) -> bool {
         self.stream.as_ref().is_some_and(MaybeTls::is_tls)

@@ -21,6 +21,8 @@ pub struct Lease<C> {
     pub(super) server: Option<Arc<ServerPool<C>>>,
     /// The worker whose reactor the socket is registered with.
     pub(super) home: WorkerId,
+    /// This lending's number in its pool (its socket is known under it while lent).
+    pub(super) id: u64,
 }
 
 impl<C> Lease<C> {
@@ -35,6 +37,7 @@ impl<C> Lease<C> {
         server.stats.reused();
         server.stats.checked_out(started);
         server.lent();
+        let id = server.next_lease.fetch_add(1, Ordering::Relaxed);
         Lease {
             conn: Some(idle.conn),
             permit: Some(idle.permit),
@@ -42,10 +45,11 @@ impl<C> Lease<C> {
             partition,
             server: Some(server),
             home: idle.home,
+            id,
         }
     }
 
-    fn pool(&self) -> &Arc<ServerPool<C>> {
+    pub(super) fn pool(&self) -> &Arc<ServerPool<C>> {
         self.server
             .as_ref()
             .expect("a lease holds its pool until checkin")
@@ -154,6 +158,9 @@ impl<C> Lease<C> {
     /// (its slot handed on) when the server no longer takes work, when it is past its
     /// lifetime, or when only other partitions wait.
     fn put_back(&mut self) {
+        if let Some(server) = &self.server {
+            server.untrack_lent(self.id);
+        }
         let (Some(conn), Some(permit)) = (self.conn.take(), self.permit.take()) else {
             return;
         };
@@ -241,6 +248,10 @@ pub(super) fn next_waiter<C>(
 
 impl<C> Drop for Lease<C> {
     fn drop(&mut self) {
+        if let (Some(server), true) = (&self.server, self.conn.is_some()) {
+            // Before the socket closes: a cut must never reach a reused descriptor.
+            server.untrack_lent(self.id);
+        }
         if let (Some(_), Some(server)) = (self.conn.take(), &self.server) {
             server.outstanding.fetch_sub(1, Ordering::Relaxed);
             if let Some(permit) = self.permit.take() {

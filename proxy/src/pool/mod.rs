@@ -248,6 +248,10 @@ pub struct ServerPool<C> {
     born: Instant,
     /// Counters for this server.
     pub stats: ServerStats,
+    /// The sockets of the connections lent now, by lease: a failover cut shuts them down
+    /// under their sessions (see [`ServerPool::cut_lent`]).
+    lent_sockets: Mutex<HashMap<u64, crate::workers::CutHandle, foldhash::fast::RandomState>>,
+    next_lease: std::sync::atomic::AtomicU64,
 }
 
 /// Whether a server's connections may be used, from its status in the topology.
@@ -281,7 +285,41 @@ impl<C> ServerPool<C> {
             max_lifetime_ms: std::sync::atomic::AtomicU64::new(u64::MAX),
             born: Instant::now(),
             stats: ServerStats::default(),
+            lent_sockets: Mutex::new(HashMap::default()),
+            next_lease: std::sync::atomic::AtomicU64::new(1),
         }
+    }
+
+    /// Notes the socket of a connection just lent (lease `id`).
+    fn track_lent(&self, id: u64, socket: Option<crate::workers::CutHandle>) {
+        if let Some(fd) = socket {
+            self.lent_sockets
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(id, fd);
+        }
+    }
+
+    /// Forgets a lent socket; called before the connection can be closed or lent again.
+    pub(super) fn untrack_lent(&self, id: u64) {
+        self.lent_sockets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&id);
+    }
+
+    /// Shuts down the sockets of every connection lent now (a failover cut): the statements
+    /// running on them end with an error that says they may have run, and their sessions
+    /// drop them. Returns how many there were.
+    pub fn cut_lent(&self) -> usize {
+        let lent = self
+            .lent_sockets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for socket in lent.values() {
+            let _ = socket2::SockRef::from(&**socket).shutdown(std::net::Shutdown::Both);
+        }
+        lent.len()
     }
 
     /// A free slot, or one made by closing an idle connection of another partition.
@@ -460,6 +498,8 @@ pub trait PoolInfo: Send + Sync {
     fn shunned_for(&self) -> Option<u64>;
     /// The server's counters.
     fn stats(&self) -> &ServerStats;
+    /// Shuts down the connections lent now (see [`ServerPool::cut_lent`]).
+    fn cut_lent(&self) -> usize;
 }
 
 impl<C: Send> PoolInfo for ServerPool<C> {
@@ -474,6 +514,9 @@ impl<C: Send> PoolInfo for ServerPool<C> {
     }
     fn stats(&self) -> &ServerStats {
         &self.stats
+    }
+    fn cut_lent(&self) -> usize {
+        ServerPool::cut_lent(self)
     }
 }
 
@@ -630,13 +673,15 @@ impl<C> Pools<C> {
         // An idle connection reads no clock; a slot or a wait is timed from here.
         let (permit, started) = match server.claim(&partition, worker, settings) {
             Claim::Idle(idle) => match idle.settle(worker, &server.stats) {
-                Ok(idle) => return Ok(Lease::lend(server, idle, partition, None)),
+                Ok(idle) => return Ok(tracked(Lease::lend(server, idle, partition, None))),
                 Err(permit) => (permit, Instant::now()),
             },
             Claim::Slot(permit) => (permit, Instant::now()),
             Claim::Queued { handoff, started } => match handoff.await {
                 Ok(Handoff::Conn(idle)) => match idle.settle(worker, &server.stats) {
-                    Ok(idle) => return Ok(Lease::lend(server, idle, partition, Some(started))),
+                    Ok(idle) => {
+                        return Ok(tracked(Lease::lend(server, idle, partition, Some(started))))
+                    }
                     Err(permit) => (permit, started),
                 },
                 Ok(Handoff::Slot(p)) => (p, started),
@@ -658,14 +703,16 @@ impl<C> Pools<C> {
                 server.stats.checked_out(Some(started));
                 server.failures.store(0, Ordering::Relaxed);
                 server.lent();
-                return Ok(Lease {
+                let id = server.next_lease.fetch_add(1, Ordering::Relaxed);
+                return Ok(tracked(Lease {
                     conn: Some(Box::new(conn)),
                     permit: Some(permit),
                     created: Instant::now(),
                     partition,
                     server: Some(server),
                     home: worker,
-                });
+                    id,
+                }));
             }
             Ok(Err(e)) => e.to_string(),
             Err(_) => format!(
@@ -682,6 +729,12 @@ impl<C> Pools<C> {
             reason,
         })
     }
+}
+
+/// A lease whose socket its pool knows (for a failover cut).
+fn tracked<C: Pooled>(lease: Lease<C>) -> Lease<C> {
+    lease.pool().track_lent(lease.id, lease.conn_ref().socket());
+    lease
 }
 
 #[cfg(test)]

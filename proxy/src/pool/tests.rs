@@ -7,6 +7,10 @@ impl Pooled for u32 {
     fn peer_closed(&self) -> bool {
         false
     }
+
+    fn socket(&self) -> Option<crate::workers::CutHandle> {
+        None
+    }
 }
 
 impl Rehome for u32 {
@@ -57,6 +61,10 @@ struct Hangs {
 impl Pooled for Hangs {
     fn peer_closed(&self) -> bool {
         self.closed.load(Ordering::Relaxed)
+    }
+
+    fn socket(&self) -> Option<crate::workers::CutHandle> {
+        None
     }
 }
 
@@ -544,6 +552,10 @@ struct Movable {
 impl Pooled for Movable {
     fn peer_closed(&self) -> bool {
         false
+    }
+
+    fn socket(&self) -> Option<crate::workers::CutHandle> {
+        None
     }
 }
 

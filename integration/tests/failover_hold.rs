@@ -12,31 +12,14 @@ use std::time::{Duration, Instant};
 
 mod support;
 
+/// The harness's one-cluster config (`shop`, writer hostgroup 10) with a control API.
 fn mysql_config(writer: &str, extra: &str) -> String {
-    format!(
-        r#"
-[listen]
-mysql = "127.0.0.1:0"
-http = "127.0.0.1:0"
+    with_control_api(sqlmux_integration::mysql_config(writer, extra))
+}
 
-[[clusters]]
-name = "shop"
-protocol = "mysql"
-writer_hostgroup = 10
-reader_hostgroup = 20
-
-[[servers]]
-hostgroup = 10
-address = "{writer}"
-max_connections = 20
-
-[[users]]
-name = "app"
-password = "apppw"
-cluster = "shop"
-{extra}
-"#
-    )
+/// A config with the control API on a free port.
+fn with_control_api(config: String) -> String {
+    config.replace("[listen]\n", "[listen]\nhttp = \"127.0.0.1:0\"\n")
 }
 
 fn one_writer(generation: u64, hostgroup: u32, writer: &str, status: &str) -> String {
@@ -113,6 +96,76 @@ fn count(db: &MariaDb, phase: &str) -> u64 {
     .unwrap()
 }
 
+/// The orchestrator of a planned switch: hold (draining the old writer), its own steps
+/// (300 ms), then `new_writer` through PUT. Clients label their writes by `phase`. Returns
+/// how long writes were held.
+fn planned_switch(
+    proxy: &Proxy,
+    cluster: &str,
+    hostgroup: u32,
+    new_writer: &str,
+    phase: &AtomicU8,
+) -> Duration {
+    std::thread::sleep(Duration::from_millis(400));
+    let (status, body) = proxy
+        .http(
+            "POST",
+            &format!("/v1/clusters/{cluster}/hold"),
+            Some(r#"{"drain_timeout_ms": 2000}"#),
+        )
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"cut\":0"), "{body}");
+    phase.store(HELD, Ordering::SeqCst);
+    let held_at = Instant::now();
+    std::thread::sleep(Duration::from_millis(300));
+    let g = current_generation(proxy);
+    let (status, body) = proxy
+        .http(
+            "PUT",
+            "/v1/topology",
+            Some(&one_writer(g, hostgroup, new_writer, "ONLINE")),
+        )
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+    let pause = held_at.elapsed();
+    phase.store(AFTER, Ordering::SeqCst);
+    std::thread::sleep(Duration::from_millis(400));
+    pause
+}
+
+/// What a planned switch must give: no client error, nothing sent after the hold on the
+/// old writer (`count(false, phase)`), the held writes on the new one (`count(true, ..)`),
+/// every acknowledged write there once, and a pause of the switch's own time plus < 300 ms.
+fn assert_planned_switch(tally: &Tally, count: impl Fn(bool, &str) -> u64, pause: Duration) {
+    let errors = tally.errors.lock().unwrap().clone();
+    assert!(errors.is_empty(), "clients saw errors: {errors:?}");
+    assert_eq!(
+        count(false, "held") + count(false, "after"),
+        0,
+        "nothing sent after the hold ran on the old writer"
+    );
+    assert!(
+        count(true, "before") + count(true, "held") > 0,
+        "the held writes ran on the new writer"
+    );
+    let on_both: u64 = PHASES
+        .iter()
+        .map(|p| count(false, p) + count(true, p))
+        .sum();
+    assert_eq!(
+        on_both,
+        tally.acked.load(Ordering::Relaxed),
+        "every acknowledged write is there once"
+    );
+    let gap = tally.longest_gap_ms.load(Ordering::Relaxed);
+    assert!(
+        gap < pause.as_millis() as u64 + 300,
+        "writes paused {gap} ms for a {} ms switch",
+        pause.as_millis()
+    );
+}
+
 #[test]
 fn mysql_planned_switch_with_an_explicit_hold_costs_no_errors() {
     let (a, b) = (MariaDb::start().unwrap(), MariaDb::start().unwrap());
@@ -129,59 +182,12 @@ fn mysql_planned_switch_with_an_explicit_hold_costs_no_errors() {
         Arc::new(Tally::default()),
     );
     let clients = mysql_writers(proxy.mysql_port(), 8, &phase, &stop, &tally);
-    std::thread::sleep(Duration::from_millis(400));
-    // The orchestrator: hold (drain the old writer), its own steps, then the new writer.
-    let (status, body) = proxy
-        .http(
-            "POST",
-            "/v1/clusters/shop/hold",
-            Some(r#"{"drain_timeout_ms": 2000}"#),
-        )
-        .unwrap();
-    assert_eq!(status, 200, "{body}");
-    assert!(body.contains("\"cut\":0"), "{body}");
-    phase.store(HELD, Ordering::SeqCst);
-    let held_at = Instant::now();
-    std::thread::sleep(Duration::from_millis(300));
-    let g = current_generation(&proxy);
-    let (status, body) = proxy
-        .http(
-            "PUT",
-            "/v1/topology",
-            Some(&one_writer(g, 10, &b.addr(), "ONLINE")),
-        )
-        .unwrap();
-    assert_eq!(status, 200, "{body}");
-    let pause = held_at.elapsed();
-    phase.store(AFTER, Ordering::SeqCst);
-    std::thread::sleep(Duration::from_millis(400));
+    let pause = planned_switch(&proxy, "shop", 10, &b.addr(), &phase);
     stop.store(true, Ordering::Relaxed);
     for c in clients {
         c.join().unwrap();
     }
-    let errors = tally.errors.lock().unwrap().clone();
-    assert!(errors.is_empty(), "clients saw errors: {errors:?}");
-    assert_eq!(
-        count(&a, "held") + count(&a, "after"),
-        0,
-        "nothing sent after the hold ran on the old writer"
-    );
-    assert!(
-        count(&b, "before") + count(&b, "held") > 0,
-        "the held writes ran on the new writer"
-    );
-    let on_both: u64 = PHASES.iter().map(|p| count(&a, p) + count(&b, p)).sum();
-    assert_eq!(
-        on_both,
-        tally.acked.load(Ordering::Relaxed),
-        "every acknowledged write is there once"
-    );
-    let gap = tally.longest_gap_ms.load(Ordering::Relaxed);
-    assert!(
-        gap < pause.as_millis() as u64 + 300,
-        "writes paused {gap} ms for a {} ms switch",
-        pause.as_millis()
-    );
+    assert_planned_switch(&tally, |new, p| count(if new { &b } else { &a }, p), pause);
 }
 
 #[test]
@@ -315,8 +321,7 @@ fn postgres_planned_switch_with_an_explicit_hold_costs_no_errors() {
             .query("CREATE TABLE w (id serial PRIMARY KEY, phase text)")
             .unwrap();
     }
-    let config = postgres_config(&a.addr(), None, "")
-        .replace("[listen]\n", "[listen]\nhttp = \"127.0.0.1:0\"\n");
+    let config = with_control_api(postgres_config(&a.addr(), None, ""));
     let proxy = Proxy::start(&config).unwrap();
     let port = proxy.postgres_port();
     let (phase, stop, tally) = (
@@ -352,37 +357,11 @@ fn postgres_planned_switch_with_an_explicit_hold_costs_no_errors() {
             })
         })
         .collect();
-    std::thread::sleep(Duration::from_millis(400));
-    let (status, body) = proxy
-        .http(
-            "POST",
-            "/v1/clusters/ledger/hold",
-            Some(r#"{"drain_timeout_ms": 2000}"#),
-        )
-        .unwrap();
-    assert_eq!(status, 200, "{body}");
-    assert!(body.contains("\"cut\":0"), "{body}");
-    phase.store(HELD, Ordering::SeqCst);
-    let held_at = Instant::now();
-    std::thread::sleep(Duration::from_millis(300));
-    let g = current_generation(&proxy);
-    let (status, body) = proxy
-        .http(
-            "PUT",
-            "/v1/topology",
-            Some(&one_writer(g, 30, &b.addr(), "ONLINE")),
-        )
-        .unwrap();
-    assert_eq!(status, 200, "{body}");
-    let pause = held_at.elapsed();
-    phase.store(AFTER, Ordering::SeqCst);
-    std::thread::sleep(Duration::from_millis(400));
+    let pause = planned_switch(&proxy, "ledger", 30, &b.addr(), &phase);
     stop.store(true, Ordering::Relaxed);
     for c in clients {
         c.join().unwrap();
     }
-    let errors = tally.errors.lock().unwrap().clone();
-    assert!(errors.is_empty(), "clients saw errors: {errors:?}");
     let count = |db: &Postgres, phase: &str| -> u64 {
         db.ledger_psql()
             .query(&format!("SELECT count(*) FROM w WHERE phase = '{phase}'"))
@@ -391,34 +370,17 @@ fn postgres_planned_switch_with_an_explicit_hold_costs_no_errors() {
             .parse()
             .unwrap()
     };
-    assert_eq!(
-        count(&a, "held") + count(&a, "after"),
-        0,
-        "nothing sent after the hold ran on the old writer"
-    );
-    assert!(
-        count(&b, "before") + count(&b, "held") > 0,
-        "the held writes ran on the new writer"
-    );
-    let on_both: u64 = PHASES.iter().map(|p| count(&a, p) + count(&b, p)).sum();
-    assert_eq!(
-        on_both,
-        tally.acked.load(Ordering::Relaxed),
-        "every acknowledged write is there once"
-    );
-    let gap = tally.longest_gap_ms.load(Ordering::Relaxed);
-    assert!(
-        gap < pause.as_millis() as u64 + 300,
-        "writes paused {gap} ms for a {} ms switch",
-        pause.as_millis()
-    );
+    assert_planned_switch(&tally, |new, p| count(if new { &b } else { &a }, p), pause);
 }
 
 #[test]
 fn postgres_a_hold_that_lasts_too_long_fails_clearly() {
     let a = Postgres::start().unwrap();
-    let config = postgres_config(&a.addr(), None, "[failover]\nhold_timeout_ms = 300\n")
-        .replace("[listen]\n", "[listen]\nhttp = \"127.0.0.1:0\"\n");
+    let config = with_control_api(postgres_config(
+        &a.addr(),
+        None,
+        "[failover]\nhold_timeout_ms = 300\n",
+    ));
     let proxy = Proxy::start(&config).unwrap();
     support::runtime().block_on(async {
         let c = support::connect(proxy.postgres_port()).await;

@@ -10,6 +10,17 @@ use std::time::Duration;
 
 mod support;
 
+/// Kills the server threads of the app user (sqlmux's backend connections).
+fn kill_app_backends(db: &MariaDb) {
+    let kill = db
+        .root_sql(
+            "SELECT CONCAT('KILL ', id) FROM information_schema.processlist WHERE user = 'app'",
+        )
+        .unwrap();
+    db.root_sql(kill.trim()).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+}
+
 #[test]
 fn mysql_a_lost_transaction_is_refused_until_rollback_and_commits_nothing() {
     let db = MariaDb::start().unwrap();
@@ -21,12 +32,7 @@ fn mysql_a_lost_transaction_is_refused_until_rollback_and_commits_nothing() {
     c.query("BEGIN").unwrap().unwrap();
     c.query("INSERT INTO lt VALUES (1)").unwrap().unwrap();
     // The backend holding the transaction dies (its thread killed on the server).
-    db.root_sql(
-        "SELECT CONCAT('KILL ', id) FROM information_schema.processlist WHERE user = 'app'",
-    )
-    .map(|kill| db.root_sql(kill.trim()).unwrap())
-    .unwrap();
-    std::thread::sleep(Duration::from_millis(200));
+    kill_app_backends(&db);
     let lost = c.query("INSERT INTO lt VALUES (2)").unwrap().unwrap_err();
     assert_eq!(lost.code, 2013, "{}", lost.message);
     // The client retries: refused, the transaction is gone.
@@ -59,12 +65,7 @@ fn mysql_a_lost_transaction_is_refused_until_rollback_and_commits_nothing() {
     // ROLLBACK ends a lost transaction quietly.
     c.query("BEGIN").unwrap().unwrap();
     c.query("INSERT INTO lt VALUES (4)").unwrap().unwrap();
-    db.root_sql(
-        "SELECT CONCAT('KILL ', id) FROM information_schema.processlist WHERE user = 'app'",
-    )
-    .map(|kill| db.root_sql(kill.trim()).unwrap())
-    .unwrap();
-    std::thread::sleep(Duration::from_millis(200));
+    kill_app_backends(&db);
     assert_eq!(c.query("SELECT 1").unwrap().unwrap_err().code, 2013);
     assert_eq!(c.query("SELECT 1").unwrap().unwrap_err().code, 9002);
     c.query("ROLLBACK").unwrap().unwrap();

@@ -39,27 +39,34 @@ fn cluster(shared: &Shared, name: &str) -> Result<Cluster, ApiError> {
         .ok_or_else(|| ApiError::NotFound(format!("/v1/clusters/{name}: no such cluster")))
 }
 
-/// Statements and transactions running now on the cluster's writer servers through sqlmux.
-fn running_on_writer(shared: &Shared, cluster: &Cluster) -> usize {
+/// The pools of the cluster's writer servers.
+fn writer_pools(
+    shared: &Shared,
+    cluster: &Cluster,
+) -> Vec<std::sync::Arc<dyn crate::pool::PoolInfo>> {
     shared
         .topology
         .load()
         .servers
         .iter()
         .filter(|s| s.hostgroup == cluster.writer_hostgroup)
-        .map(|s| shared.pool_info(s).outstanding())
+        .map(|s| shared.pool_info(s))
+        .collect()
+}
+
+/// Statements and transactions running now on the cluster's writer servers through sqlmux.
+fn running_on_writer(shared: &Shared, cluster: &Cluster) -> usize {
+    writer_pools(shared, cluster)
+        .iter()
+        .map(|p| p.outstanding())
         .sum()
 }
 
 /// Shuts down the connections lent on the cluster's writer servers; returns how many.
 fn cut_writer(shared: &Shared, cluster: &Cluster) -> usize {
-    shared
-        .topology
-        .load()
-        .servers
+    writer_pools(shared, cluster)
         .iter()
-        .filter(|s| s.hostgroup == cluster.writer_hostgroup)
-        .map(|s| shared.pool_info(s).cut_lent())
+        .map(|p| p.cut_lent())
         .sum()
 }
 

@@ -121,6 +121,33 @@ impl Failover {
         })
     }
 
+    /// [`Failover::usable_topology`] for the cluster named `cluster` in `runtime`;
+    /// `Ok(None)` when that cluster is gone from the runtime. What both protocols' checkouts
+    /// call when no server is at hand.
+    pub async fn usable_topology_of<C: Send + 'static>(
+        &self,
+        runtime: &sqlmux_config::Runtime,
+        topology: &arc_swap::ArcSwap<Topology>,
+        pools: &Pools<C>,
+        cluster: &str,
+        hostgroup: u32,
+        bytes: u64,
+    ) -> Result<Option<Arc<Topology>>, PoolError> {
+        let Some(cluster) = runtime.cluster(cluster) else {
+            return Ok(None);
+        };
+        self.usable_topology(
+            topology,
+            pools,
+            cluster,
+            hostgroup,
+            bytes,
+            &runtime.failover,
+        )
+        .await
+        .map(Some)
+    }
+
     /// Starts an explicit hold of the cluster (until released, or `hold_timeout` from now).
     pub fn hold(&self, writer_hostgroup: u32, hold_timeout: Duration) {
         if self

@@ -189,19 +189,17 @@ impl Session {
             Some(server) => server,
             None => {
                 // No usable server (or a hold on): a writer-bound statement waits for one.
-                let cluster = rt
-                    .cluster(&self.user.cluster)
-                    .ok_or_else(|| SessionError::NoCluster(self.user.name.clone()))?;
                 held = failover
-                    .usable_topology(
+                    .usable_topology_of(
+                        &rt,
                         &self.shared.topology,
                         pools,
-                        cluster,
+                        &self.user.cluster,
                         hostgroup,
                         self.statement_bytes,
-                        &rt.failover,
                     )
-                    .await?;
+                    .await?
+                    .ok_or_else(|| SessionError::NoCluster(self.user.name.clone()))?;
                 pools
                     .pick(&held, hostgroup)
                     .ok_or_else(|| pools.no_server(&held, hostgroup))?

@@ -63,19 +63,17 @@ impl Session {
             None => {
                 // No usable server (or a hold on): a writer-bound statement waits for one.
                 let rt = self.shared.runtime.load_full();
-                let cluster = rt
-                    .cluster(&self.user.cluster)
-                    .ok_or_else(|| SessionError::NoCluster(self.user.name.clone()))?;
                 let topology = failover
-                    .usable_topology(
+                    .usable_topology_of(
+                        &rt,
                         &self.shared.topology,
                         pools,
-                        cluster,
+                        &self.user.cluster,
                         hostgroup,
                         self.statement_bytes,
-                        &rt.failover,
                     )
-                    .await?;
+                    .await?
+                    .ok_or_else(|| SessionError::NoCluster(self.user.name.clone()))?;
                 pools
                     .pick_pool(&topology, hostgroup)
                     .map(|(server, pool)| (pool, server.tls))

@@ -29,6 +29,8 @@ pub struct ConfigFile {
     /// `[failover]`: the hold of writer-bound statements.
     #[serde(default)]
     pub failover: FailoverFile,
+    /// `[monitor]`: health checks (off without it).
+    pub monitor: Option<MonitorFile>,
     /// `[mysql]`: MySQL frontend settings.
     #[serde(default)]
     pub mysql: MysqlFile,
@@ -176,6 +178,27 @@ pub struct FailoverFile {
     pub hold_max_bytes: Option<u64>,
     /// Shortest time between two writer changes of one cluster without `force`.
     pub min_interval_ms: Option<u64>,
+}
+
+/// `[monitor]`: sqlmux's own health checks of every server.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct MonitorFile {
+    /// Login of the checks (a user of its own on the servers, not an application user).
+    pub user: String,
+    /// Its password.
+    #[serde(default)]
+    pub password: String,
+    /// Database the PostgreSQL checks connect to (default `postgres`).
+    pub database: Option<String>,
+    /// Time between two checks of a server.
+    pub interval_ms: Option<u64>,
+    /// A check slower than this failed.
+    pub timeout_ms: Option<u64>,
+    /// Failed checks in a row after which a server is DOWN.
+    pub down_after: Option<u32>,
+    /// Good checks in a row after which a DOWN server is UP again.
+    pub up_after: Option<u32>,
 }
 
 /// `[mysql]`.

@@ -12,9 +12,9 @@ pub mod validate;
 
 pub use error::ConfigError;
 pub use runtime::{
-    AdminSettings, Cluster, FailoverSettings, ListenSettings, MysqlSettings, PgAuthMethod,
-    PoolSettings, PostgresSettings, Protocol, Rule, Runtime, Server, ServerStatus, TlsSettings,
-    User,
+    AdminSettings, Cluster, FailoverSettings, ListenSettings, MonitorSettings, MysqlSettings,
+    PgAuthMethod, PoolSettings, PostgresSettings, Protocol, Rule, Runtime, Server, ServerStatus,
+    TlsSettings, User,
 };
 
 use std::path::Path;

@@ -190,6 +190,25 @@ impl Default for FailoverSettings {
     }
 }
 
+/// `[monitor]`: sqlmux's health checks of every server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MonitorSettings {
+    /// Login of the checks.
+    pub user: String,
+    /// Its password.
+    pub password: String,
+    /// Database the PostgreSQL checks connect to.
+    pub database: String,
+    /// Time between two checks of a server.
+    pub interval: Duration,
+    /// A check slower than this failed.
+    pub timeout: Duration,
+    /// Failed checks in a row after which a server is DOWN.
+    pub down_after: u32,
+    /// Good checks in a row after which a DOWN server is UP again.
+    pub up_after: u32,
+}
+
 /// MySQL frontend settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MysqlSettings {
@@ -278,6 +297,8 @@ pub struct Runtime {
     pub pool: PoolSettings,
     /// The hold of writer-bound statements through writer changes.
     pub failover: FailoverSettings,
+    /// Health checks, when configured.
+    pub monitor: Option<MonitorSettings>,
     /// MySQL frontend settings.
     pub mysql: MysqlSettings,
     /// `[postgres]`.

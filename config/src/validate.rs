@@ -54,6 +54,37 @@ pub fn compile(file: ConfigFile) -> Result<Runtime, ConfigError> {
             failover_defaults.min_interval,
         ),
     };
+    let monitor = match &file.monitor {
+        None => None,
+        Some(m) => {
+            if m.user.is_empty() {
+                return Err(ConfigError::invalid("monitor.user", "must not be empty"));
+            }
+            let positive = |key: &str, v: u64| {
+                if v == 0 {
+                    Err(ConfigError::invalid(key, "must be at least 1"))
+                } else {
+                    Ok(v)
+                }
+            };
+            Some(MonitorSettings {
+                user: m.user.clone(),
+                password: m.password.clone(),
+                database: m.database.clone().unwrap_or_else(|| "postgres".to_string()),
+                interval: Duration::from_millis(positive(
+                    "monitor.interval_ms",
+                    m.interval_ms.unwrap_or(500),
+                )?),
+                timeout: Duration::from_millis(positive(
+                    "monitor.timeout_ms",
+                    m.timeout_ms.unwrap_or(500),
+                )?),
+                down_after: positive("monitor.down_after", m.down_after.unwrap_or(3).into())?
+                    as u32,
+                up_after: positive("monitor.up_after", m.up_after.unwrap_or(2).into())? as u32,
+            })
+        }
+    };
     let mysql_defaults = MysqlSettings::default();
     let default_auth_plugin = file
         .mysql
@@ -108,6 +139,7 @@ pub fn compile(file: ConfigFile) -> Result<Runtime, ConfigError> {
         rules,
         pool,
         failover,
+        monitor,
         mysql,
         postgres,
         tls,

@@ -12,6 +12,7 @@
 //! - [`router`]: statement -> hostgroup.
 //! - [`topology`]: hostgroups, servers and status.
 //! - [`failover`]: holding writer-bound statements while a cluster has no usable writer.
+//! - [`monitor`]: sqlmux's own health checks of every server.
 //! - [`pool`]: backend connection pools with bounded waits.
 //! - [`mysql`]: the MySQL frontend and backend.
 //! - [`pg`]: the PostgreSQL frontend and backend (transaction pooling).
@@ -25,6 +26,7 @@ pub mod admin;
 pub mod control;
 pub mod failover;
 pub mod listener;
+pub mod monitor;
 pub mod mysql;
 pub mod pg;
 pub mod pool;

@@ -182,6 +182,7 @@ pub async fn run_with_reloads(
             crate::pg::session::serve,
         ));
     }
+    tasks.spawn(crate::monitor::run(shared.clone(), probe_factory()));
     let reaper_shared = shared.clone();
     tasks.spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -218,6 +219,23 @@ pub async fn run_with_reloads(
 
 /// Swaps in a reloaded runtime. The topology is rebuilt from the file only when the file's
 /// servers changed (a topology pushed through the control API is kept otherwise).
+/// The monitor's checks: each protocol's own probe (the monitor itself speaks neither).
+fn probe_factory() -> crate::monitor::ProbeFactory {
+    Arc::new(|shared, settings, address, tls, protocol| match protocol {
+        sqlmux_config::Protocol::Mysql => Box::new(crate::mysql::monitor_probe::MysqlProbe::new(
+            settings,
+            address,
+            tls.then(|| shared.backend_tls.clone()),
+        )),
+        sqlmux_config::Protocol::Postgres => Box::new(crate::pg::monitor_probe::PgProbe::new(
+            settings,
+            address,
+            tls,
+            shared.backend_tls.clone(),
+        )),
+    })
+}
+
 fn apply_reload(shared: &Shared, next: Runtime) {
     let current = shared.runtime.load_full();
     let servers_changed = current.servers != next.servers;

@@ -51,6 +51,8 @@ pub struct Shared {
     pub sha2_cache: dashmap::DashSet<String>,
     /// The hold queues of writer-bound statements, per cluster.
     pub failover: crate::failover::Failover,
+    /// What the monitor sees of each server, by address.
+    pub health: dashmap::DashMap<Arc<str>, crate::monitor::Health>,
     /// Live client sessions by connection id, for KILL.
     pub sessions: crate::session::SessionControls,
     /// What the MySQL servers are, from their greetings (announced to clients).
@@ -89,6 +91,7 @@ impl Shared {
             backend_tls: crate::tls::backend_connector(),
             sha2_cache: dashmap::DashSet::new(),
             failover: Default::default(),
+            health: Default::default(),
             sessions: Default::default(),
             mysql_identities: Default::default(),
             stats: crate::stats::ProxyStats::default(),

@@ -419,6 +419,18 @@ pub(crate) fn file_from_runtime(rt: &Runtime) -> ConfigFile {
             shun_after_errors: Some(rt.pool.shun_after_errors),
             shun_ms: ms(rt.pool.shun_time),
         },
+        monitor: rt
+            .monitor
+            .as_ref()
+            .map(|m| sqlmux_config::file::MonitorFile {
+                user: m.user.clone(),
+                password: m.password.clone(),
+                database: Some(m.database.clone()),
+                interval_ms: ms(m.interval),
+                timeout_ms: ms(m.timeout),
+                down_after: Some(m.down_after),
+                up_after: Some(m.up_after),
+            }),
         failover: sqlmux_config::file::FailoverFile {
             hold_timeout_ms: ms(rt.failover.hold_timeout),
             hold_max_statements: Some(rt.failover.hold_max_statements),

@@ -39,11 +39,35 @@ pub fn render(shared: &Shared) -> String {
         gauge!("sqlmux_topology_generation").set(topology.generation as f64);
         for server in &topology.servers {
             record_server(server, &*shared.pool_info(server));
+            record_health(server, shared);
         }
         record_sessions(&shared.stats);
         record_failover(shared);
     });
     recorder.handle().render()
+}
+
+/// Per server, when the monitor runs: its health state, read-only, checks and alarms.
+fn record_health(server: &ServerEntry, shared: &Shared) {
+    let Some(h) = shared.health.get(&server.address) else {
+        return;
+    };
+    let base = [
+        ("hostgroup", server.hostgroup.to_string()),
+        ("address", server.address.to_string()),
+    ];
+    for state in [
+        crate::monitor::HealthState::Up,
+        crate::monitor::HealthState::Down,
+        crate::monitor::HealthState::Unknown,
+    ] {
+        let mut labels = base.to_vec();
+        labels.push(("state", state.as_str().to_string()));
+        gauge!("sqlmux_server_health", &labels).set(if h.state == state { 1.0 } else { 0.0 });
+    }
+    gauge!("sqlmux_server_read_only", &base).set(if h.read_only == Some(true) { 1.0 } else { 0.0 });
+    counter!("sqlmux_monitor_checks_total", &base).absolute(h.checks);
+    counter!("sqlmux_fencing_alarms_total", &base).absolute(h.fencing_alarms);
 }
 
 /// Per cluster: statements held now, the explicit hold, and what the queue has done.
@@ -162,6 +186,22 @@ fn record_sessions(stats: &crate::stats::ProxyStats) {
 }
 
 fn describe() {
+    describe_gauge!(
+        "sqlmux_server_health",
+        "1 for the monitor's current view of the server: up, down or unknown."
+    );
+    describe_gauge!(
+        "sqlmux_server_read_only",
+        "1 while the monitor sees the server read-only (MySQL) or in recovery (PostgreSQL)."
+    );
+    describe_counter!(
+        "sqlmux_monitor_checks_total",
+        "Health checks of the server."
+    );
+    describe_counter!(
+        "sqlmux_fencing_alarms_total",
+        "Checks that found the server writable outside every writer hostgroup (it gets no writes)."
+    );
     describe_gauge!(
         "sqlmux_failover_held_statements",
         "Writer-bound statements waiting for a usable writer now, per cluster."

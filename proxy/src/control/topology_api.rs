@@ -36,10 +36,24 @@ struct ServerDoc<'a> {
     weight: u32,
     max_connections: u32,
     tls: bool,
+    /// What the monitor sees (absent without `[monitor]`); not part of a PUT.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    health: Option<HealthDoc>,
+}
+
+/// A server's health in the topology document.
+#[derive(Debug, Serialize)]
+struct HealthDoc {
+    state: &'static str,
+    read_only: Option<bool>,
+    last_check_ms_ago: Option<u128>,
+    latency_us: u128,
+    since_ms_ago: Option<u128>,
+    error: Option<String>,
 }
 
 impl<'a> TopologyDoc<'a> {
-    fn of(t: &'a Topology) -> Self {
+    fn of(t: &'a Topology, shared: &Shared) -> Self {
         Self {
             generation: t.generation,
             servers: t
@@ -52,6 +66,14 @@ impl<'a> TopologyDoc<'a> {
                     weight: s.weight,
                     max_connections: s.max_connections,
                     tls: s.tls,
+                    health: shared.health.get(&s.address).map(|h| HealthDoc {
+                        state: h.state.as_str(),
+                        read_only: h.read_only,
+                        last_check_ms_ago: h.last_check.map(|t| t.elapsed().as_millis()),
+                        latency_us: h.latency.as_micros(),
+                        since_ms_ago: h.since.map(|t| t.elapsed().as_millis()),
+                        error: h.last_error.clone(),
+                    }),
                 })
                 .collect(),
         }
@@ -99,7 +121,7 @@ pub(super) struct PatchRequest {
 /// `GET /v1/topology`.
 pub fn get(shared: &Shared) -> Response {
     let topology = shared.topology.load();
-    json_response(StatusCode::OK, &TopologyDoc::of(&topology))
+    json_response(StatusCode::OK, &TopologyDoc::of(&topology, shared))
 }
 
 /// `PUT /v1/topology`: validates the document, then swaps it in as generation N+1.
@@ -119,7 +141,10 @@ pub fn put(shared: &Shared, request: PutRequest) -> Result<Response, ApiError> {
         servers = next.servers.len(),
         "topology replaced through the control API"
     );
-    Ok(json_response(StatusCode::OK, &TopologyDoc::of(&next)))
+    Ok(json_response(
+        StatusCode::OK,
+        &TopologyDoc::of(&next, shared),
+    ))
 }
 
 /// `PATCH /v1/topology/servers`: changes the status and/or weight of one server.
@@ -159,7 +184,10 @@ pub fn patch(shared: &Shared, request: PatchRequest) -> Result<Response, ApiErro
         weight = ?request.weight,
         "server changed through the control API"
     );
-    Ok(json_response(StatusCode::OK, &TopologyDoc::of(&next)))
+    Ok(json_response(
+        StatusCode::OK,
+        &TopologyDoc::of(&next, shared),
+    ))
 }
 
 /// Publishes the servers `build` makes from the current snapshot as generation
@@ -200,6 +228,7 @@ fn compare_and_set(
         let next = Arc::new(Topology {
             generation,
             servers,
+            writer_hostgroups: current.writer_hostgroups.clone(),
         });
         let previous = shared.topology.compare_and_swap(&current, next.clone());
         if Arc::ptr_eq(&previous, &current) {

@@ -9,6 +9,7 @@
 //! - [`local`]: result sets sqlmux answers itself.
 //! - [`statements`]: prepared statements on both sides of the proxy.
 //! - [`identity`]: what the servers are (their greetings), and what sqlmux announces.
+//! - [`monitor_probe`]: the monitor's check of a server.
 
 pub mod backend;
 pub mod client;
@@ -16,6 +17,7 @@ pub mod client_auth;
 pub mod error;
 pub mod identity;
 pub mod local;
+pub mod monitor_probe;
 pub mod relay;
 pub mod session;
 pub mod statements;

@@ -11,12 +11,14 @@
 //! - [`startup_key`]: the BackendKeyData secret.
 //! - [`error`]: session errors and the one place they become ErrorResponses.
 //! - [`session`]: one client session.
+//! - [`monitor_probe`]: the monitor's check of a server.
 
 pub mod auth;
 pub mod backend;
 pub mod cancel;
 pub mod conn;
 pub mod error;
+pub mod monitor_probe;
 pub mod session;
 pub mod startup_key;
 pub mod statements;

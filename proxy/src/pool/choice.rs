@@ -77,7 +77,8 @@ impl<C> PoolChoice<C> {
         if !self.is_for(topology, hostgroup) {
             return None;
         }
-        let pool = self.pool.take_if(|p| p.shunned_for().is_none())?;
+        let writer = topology.is_writer(hostgroup);
+        let pool = self.pool.take_if(|p| p.takes_work(writer))?;
         Some((pool, self.tls))
     }
 

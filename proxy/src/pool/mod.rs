@@ -252,7 +252,14 @@ pub struct ServerPool<C> {
     /// under their sessions (see [`ServerPool::cut_lent`]).
     lent_sockets: Mutex<HashMap<u64, crate::workers::CutHandle, foldhash::fast::RandomState>>,
     next_lease: std::sync::atomic::AtomicU64,
+    /// What the monitor last concluded: [`HEALTH_DOWN`], [`HEALTH_READ_ONLY`] bits.
+    health: std::sync::atomic::AtomicU8,
 }
+
+/// The monitor sees the server DOWN: it takes no work in any hostgroup.
+pub const HEALTH_DOWN: u8 = 1;
+/// The monitor sees the server read-only / in recovery: it takes no work as a writer.
+pub const HEALTH_READ_ONLY: u8 = 2;
 
 /// Whether a server's connections may be used, from its status in the topology.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -287,7 +294,21 @@ impl<C> ServerPool<C> {
             stats: ServerStats::default(),
             lent_sockets: Mutex::new(HashMap::default()),
             next_lease: std::sync::atomic::AtomicU64::new(1),
+            health: std::sync::atomic::AtomicU8::new(0),
         }
+    }
+
+    /// Records the monitor's view ([`HEALTH_DOWN`] / [`HEALTH_READ_ONLY`] bits).
+    pub fn set_health(&self, health: u8) {
+        self.health.store(health, Ordering::Relaxed);
+    }
+
+    /// Whether the server may take work in a hostgroup (`writer`: a writer hostgroup):
+    /// not SHUNNED, not DOWN, and for a writer not read-only.
+    pub fn takes_work(&self, writer: bool) -> bool {
+        let health = self.health.load(Ordering::Relaxed);
+        let unfit = HEALTH_DOWN | if writer { HEALTH_READ_ONLY } else { 0 };
+        health & unfit == 0 && self.shunned_for().is_none()
     }
 
     /// Notes the socket of a connection just lent (lease `id`).
@@ -500,6 +521,8 @@ pub trait PoolInfo: Send + Sync {
     fn stats(&self) -> &ServerStats;
     /// Shuts down the connections lent now (see [`ServerPool::cut_lent`]).
     fn cut_lent(&self) -> usize;
+    /// Records the monitor's view (see [`ServerPool::set_health`]).
+    fn set_health(&self, health: u8);
 }
 
 impl<C: Send> PoolInfo for ServerPool<C> {
@@ -517,6 +540,9 @@ impl<C: Send> PoolInfo for ServerPool<C> {
     }
     fn cut_lent(&self) -> usize {
         ServerPool::cut_lent(self)
+    }
+    fn set_health(&self, health: u8) {
+        ServerPool::set_health(self, health)
     }
 }
 
@@ -579,10 +605,11 @@ impl<C> Pools<C> {
             &crate::topology::ServerEntry,
             Option<Arc<ServerPool<C>>>,
         )>;
+        let writer = topology.is_writer(hostgroup);
         for s in topology.online_in(hostgroup) {
             let pool = self.servers.get(&s.address);
             let outstanding = match &pool {
-                Some(p) if p.shunned_for().is_some() => continue,
+                Some(p) if !p.takes_work(writer) => continue,
                 Some(p) => p.outstanding() as u64,
                 None => 0,
             };

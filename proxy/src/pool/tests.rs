@@ -512,6 +512,7 @@ async fn a_remembered_pool_goes_round_between_the_session_and_its_leases() {
     let topology = Arc::new(Topology {
         generation: 1,
         servers: vec![entry(10, "s:1"), entry(20, "s:2"), entry(20, "s:3")],
+        writer_hostgroups: Vec::new(),
     });
     let pools: Pools<u32> = Pools::default();
     let (server, other) = (

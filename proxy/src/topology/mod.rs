@@ -27,6 +27,9 @@ pub struct Topology {
     pub generation: u64,
     /// All servers.
     pub servers: Vec<ServerEntry>,
+    /// The clusters' writer hostgroups (a server the monitor sees read-only takes no work
+    /// there, and reads elsewhere).
+    pub writer_hostgroups: Vec<u32>,
 }
 
 impl Topology {
@@ -47,7 +50,17 @@ impl Topology {
         Self {
             generation,
             servers,
+            writer_hostgroups: runtime
+                .clusters
+                .iter()
+                .map(|c| c.writer_hostgroup)
+                .collect(),
         }
+    }
+
+    /// Whether `hostgroup` is a cluster's writer hostgroup.
+    pub fn is_writer(&self, hostgroup: u32) -> bool {
+        self.writer_hostgroups.contains(&hostgroup)
     }
 
     /// ONLINE servers of a hostgroup.

@@ -1,0 +1,146 @@
+//! The health monitor (issue 12): a writer that reports itself read-only, or stops
+//! answering (SIGSTOP, the semi-sync hang), takes no writes: writer-bound statements are
+//! held and run once it is back, and statements running on a writer that froze are cut
+//! instead of hanging. Real faults, always undone (SIGCONT in a guard).
+
+use sqlmux_integration::raw_mysql::RawClient;
+use sqlmux_integration::{mysql_config, MariaDb, Proxy};
+use std::time::{Duration, Instant};
+
+/// Checks every 100 ms, DOWN after 3 failed ones (each at most 300 ms), UP after 2.
+const MONITOR: &str = "[monitor]\nuser = \"app\"\npassword = \"apppw\"\ninterval_ms = 100\ntimeout_ms = 300\ndown_after = 3\nup_after = 2\n\n[failover]\nhold_timeout_ms = 8000\n";
+
+fn proxy(db: &MariaDb) -> Proxy {
+    let config = mysql_config(&db.addr(), MONITOR)
+        .replace("[listen]\n", "[listen]\nhttp = \"127.0.0.1:0\"\n");
+    Proxy::start(&config).unwrap()
+}
+
+/// Waits until the topology document's health of the writer contains `what`.
+fn wait_health(proxy: &Proxy, what: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, body) = proxy.http("GET", "/v1/topology", None).unwrap();
+        if body.contains(what) {
+            return body;
+        }
+        assert!(Instant::now() < deadline, "never {what}: {body}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Stops a process (SIGSTOP) and always continues it (SIGCONT) when dropped.
+struct Frozen(u32);
+
+impl Frozen {
+    fn freeze(pid: u32) -> Frozen {
+        let ok = std::process::Command::new("kill")
+            .args(["-STOP", &pid.to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "SIGSTOP {pid}");
+        Frozen(pid)
+    }
+}
+
+impl Drop for Frozen {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("kill")
+            .args(["-CONT", &self.0.to_string()])
+            .status();
+    }
+}
+
+#[test]
+fn a_read_only_writer_holds_writes_until_it_is_writable_again() {
+    let db = MariaDb::start().unwrap();
+    db.root_sql("CREATE TABLE sqlmux_test.m (id INT PRIMARY KEY)")
+        .unwrap();
+    let proxy = proxy(&db);
+    wait_health(&proxy, "\"state\":\"up\",\"read_only\":false");
+    let port = proxy.mysql_port();
+    let (mut c, _) = RawClient::login(port, "app", "apppw", Some("sqlmux_test")).unwrap();
+    c.query("INSERT INTO m VALUES (1)").unwrap().unwrap();
+    db.root_sql("SET GLOBAL read_only = 1").unwrap();
+    wait_health(&proxy, "\"read_only\":true");
+    let writer = std::thread::spawn(move || {
+        let started = Instant::now();
+        let answer = c.query("INSERT INTO m VALUES (2)").unwrap();
+        (answer, started.elapsed())
+    });
+    std::thread::sleep(Duration::from_millis(600));
+    db.root_sql("SET GLOBAL read_only = 0").unwrap();
+    let (answer, waited) = writer.join().unwrap();
+    assert!(answer.is_ok(), "held, then run: {answer:?}");
+    assert!(
+        waited >= Duration::from_millis(500),
+        "it waited for the writer: {waited:?}"
+    );
+    assert_eq!(
+        db.root_sql("SELECT GROUP_CONCAT(id ORDER BY id) FROM sqlmux_test.m")
+            .unwrap()
+            .trim(),
+        "1,2"
+    );
+}
+
+#[test]
+fn a_frozen_writer_is_down_its_statements_are_cut_and_writes_wait_for_it() {
+    let db = MariaDb::start().unwrap();
+    db.root_sql("CREATE TABLE sqlmux_test.m (id INT PRIMARY KEY)")
+        .unwrap();
+    let proxy = proxy(&db);
+    wait_health(&proxy, "\"state\":\"up\"");
+    let port = proxy.mysql_port();
+    let long = std::thread::spawn(move || {
+        let (mut c, _) = RawClient::login(port, "app", "apppw", Some("sqlmux_test")).unwrap();
+        let started = Instant::now();
+        (c.query("SELECT SLEEP(30)").unwrap(), started.elapsed(), c)
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let frozen = Frozen::freeze(db.pid());
+    let frozen_at = Instant::now();
+    let body = wait_health(&proxy, "\"state\":\"down\"");
+    let detected = frozen_at.elapsed();
+    assert!(
+        detected < Duration::from_secs(4),
+        "down after {detected:?}: {body}"
+    );
+    // The statement in flight is cut, not left hanging on the frozen server.
+    let (answer, took, mut c) = long.join().unwrap();
+    let err = answer.unwrap_err();
+    assert_eq!(err.code, 2013, "{}", err.message);
+    assert!(
+        err.message.contains("may or may not have run"),
+        "{}",
+        err.message
+    );
+    assert!(took < Duration::from_secs(6), "{took:?}");
+    // A write now waits for the writer instead of hanging on it or failing.
+    let writer = std::thread::spawn(move || {
+        let started = Instant::now();
+        (
+            c.query("INSERT INTO m VALUES (7)").unwrap(),
+            started.elapsed(),
+        )
+    });
+    std::thread::sleep(Duration::from_millis(1000));
+    drop(frozen);
+    let (answer, waited) = writer.join().unwrap();
+    assert!(answer.is_ok(), "run once the writer is back: {answer:?}");
+    assert!(waited >= Duration::from_millis(900), "{waited:?}");
+    wait_health(&proxy, "\"state\":\"up\"");
+    let (_, metrics) = proxy.http("GET", "/metrics", None).unwrap();
+    assert!(metrics.contains("sqlmux_server_health{"), "{metrics}");
+    assert!(
+        metrics.contains("sqlmux_monitor_checks_total{"),
+        "{metrics}"
+    );
+    assert_eq!(
+        db.root_sql("SELECT COUNT(*) FROM sqlmux_test.m")
+            .unwrap()
+            .trim(),
+        "1"
+    );
+}

@@ -1,0 +1,149 @@
+//! sqlmux's own health checks (`[monitor]`): every server is checked every `interval_ms`
+//! over a connection of the monitor user (connect, then whether it is read-only / in
+//! recovery). `down_after` failed checks in a row (a check slower than `timeout_ms` fails)
+//! make it DOWN, `up_after` good ones UP again. Health is kept apart from the pushed
+//! topology: a DOWN server takes no work, a read-only one none as a writer, so writer-bound
+//! statements are held (see [`crate::failover`]); statements running on a writer that went
+//! DOWN are cut, so a frozen writer never holds its clients longer than the hold timeout
+//! plus detection. A server outside every writer hostgroup that reports itself writable
+//! raises a fencing alarm (it never gets writes).
+//!
+//! - [`state`]: one server's health and its transitions.
+//!
+//! The checks themselves speak each protocol: a [`Probe`] per server, made by the caller.
+
+pub mod state;
+
+pub use state::{Health, HealthState};
+
+use crate::shared::Shared;
+use sqlmux_config::{MonitorSettings, Protocol};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// What one good check saw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Observation {
+    /// The server refuses writes (MySQL `read_only`, PostgreSQL in recovery).
+    pub read_only: bool,
+}
+
+/// One server's check, over a connection it keeps between checks.
+#[async_trait::async_trait]
+pub trait Probe: Send {
+    /// Connects if needed and looks at the server; an error (or a timeout, by the caller)
+    /// is a failed check, after which the connection is opened again.
+    async fn check(&mut self) -> Result<Observation, String>;
+}
+
+/// Makes the probe of a server (`address`, TLS, its cluster's protocol).
+pub type ProbeFactory =
+    Arc<dyn Fn(&Shared, &MonitorSettings, &str, bool, Protocol) -> Box<dyn Probe> + Send + Sync>;
+
+/// Checks every server until the task is dropped.
+pub async fn run(shared: Arc<Shared>, probes: ProbeFactory) {
+    let mut by_address: HashMap<Arc<str>, Option<Box<dyn Probe>>> = HashMap::new();
+    loop {
+        let rt = shared.runtime.load_full();
+        let Some(settings) = rt.monitor.clone() else {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            continue;
+        };
+        let topology = shared.topology.load_full();
+        let mut checks = tokio::task::JoinSet::new();
+        let mut scheduled = std::collections::HashSet::new();
+        for server in &topology.servers {
+            // A server in several hostgroups is checked once.
+            if !scheduled.insert(server.address.clone()) {
+                continue;
+            }
+            let Some(protocol) = rt
+                .clusters
+                .iter()
+                .find(|c| {
+                    c.writer_hostgroup == server.hostgroup || c.reader_hostgroup == server.hostgroup
+                })
+                .map(|c| c.protocol)
+            else {
+                continue;
+            };
+            let slot = by_address.entry(server.address.clone()).or_default();
+            let Some(mut probe) = slot.take().or_else(|| {
+                Some(probes(
+                    &shared,
+                    &settings,
+                    &server.address,
+                    server.tls,
+                    protocol,
+                ))
+            }) else {
+                continue;
+            };
+            let (address, timeout) = (server.address.clone(), settings.timeout);
+            checks.spawn(async move {
+                let started = Instant::now();
+                let result = match tokio::time::timeout(timeout, probe.check()).await {
+                    Ok(r) => r,
+                    Err(_) => Err(format!("no answer within {} ms", timeout.as_millis())),
+                };
+                (address, probe, result, started.elapsed())
+            });
+        }
+        let round = tokio::time::sleep(settings.interval);
+        while let Some(done) = checks.join_next().await {
+            let Ok((address, probe, result, took)) = done else {
+                continue;
+            };
+            by_address.insert(address.clone(), Some(probe));
+            apply(&shared, &settings, &topology, &address, result, took);
+        }
+        by_address.retain(|a, _| topology.servers.iter().any(|s| s.address == *a));
+        round.await;
+    }
+}
+
+/// Applies one check's result: the server's health, its pool's flags, held statements
+/// woken, statements on a writer that went DOWN cut, fencing alarms.
+fn apply(
+    shared: &Shared,
+    settings: &MonitorSettings,
+    topology: &crate::topology::Topology,
+    address: &Arc<str>,
+    result: Result<Observation, String>,
+    took: std::time::Duration,
+) {
+    let mut entry = shared
+        .health
+        .entry(address.clone())
+        .or_insert_with(Health::default);
+    let before = (entry.state, entry.read_only);
+    entry.observe(&result, took, settings);
+    let after = (entry.state, entry.read_only);
+    let writer_somewhere = topology
+        .servers
+        .iter()
+        .any(|s| s.address == *address && topology.is_writer(s.hostgroup));
+    if entry.read_only == Some(false) && !writer_somewhere {
+        entry.fencing_alarms += 1;
+        tracing::warn!(%address, "fencing alarm: a server outside every writer hostgroup reports itself writable; it gets no writes");
+    }
+    let flags = entry.pool_flags();
+    drop(entry);
+    if before == after {
+        return;
+    }
+    tracing::info!(%address, state = ?after.0, read_only = ?after.1, error = ?result.as_ref().err(), "monitor: server health changed");
+    for server in topology.servers.iter().filter(|s| s.address == *address) {
+        shared.pool_info(server).set_health(flags);
+    }
+    if after.0 == HealthState::Down && before.0 != HealthState::Down && writer_somewhere {
+        if let Some(server) = topology.servers.iter().find(|s| s.address == *address) {
+            let cut = shared.pool_info(server).cut_lent();
+            if cut > 0 {
+                tracing::warn!(%address, cut, "monitor: statements on a DOWN writer were cut");
+            }
+        }
+    }
+    shared.failover.changed();
+}

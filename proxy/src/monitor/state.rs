@@ -1,0 +1,145 @@
+//! One server's health as the monitor sees it, and its transitions: `down_after` failed
+//! checks in a row make it DOWN, `up_after` good ones UP; a timed-out check is a failed one.
+
+use super::Observation;
+use sqlmux_config::MonitorSettings;
+use std::time::{Duration, Instant};
+
+/// UP, DOWN, or not checked yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HealthState {
+    /// No check has decided yet.
+    #[default]
+    Unknown,
+    /// Answering.
+    Up,
+    /// `down_after` failed checks in a row.
+    Down,
+}
+
+impl HealthState {
+    /// Lower-case name, for the API, the admin table and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HealthState::Unknown => "unknown",
+            HealthState::Up => "up",
+            HealthState::Down => "down",
+        }
+    }
+}
+
+/// What the monitor knows of one server.
+#[derive(Debug, Clone, Default)]
+pub struct Health {
+    /// UP / DOWN.
+    pub state: HealthState,
+    /// Read-only / in recovery at the last good check (`None`: never checked well).
+    pub read_only: Option<bool>,
+    /// Failed checks in a row.
+    pub failures: u32,
+    /// Good checks in a row.
+    pub successes: u32,
+    /// When the last check ended.
+    pub last_check: Option<Instant>,
+    /// How long it took.
+    pub latency: Duration,
+    /// Its error, when it failed.
+    pub last_error: Option<String>,
+    /// When the state last changed.
+    pub since: Option<Instant>,
+    /// Checks that found it writable outside every writer hostgroup.
+    pub fencing_alarms: u64,
+    /// Checks done.
+    pub checks: u64,
+}
+
+impl Health {
+    /// Takes one check's result.
+    pub fn observe(
+        &mut self,
+        result: &Result<Observation, String>,
+        took: Duration,
+        settings: &MonitorSettings,
+    ) {
+        self.checks += 1;
+        self.last_check = Some(Instant::now());
+        self.latency = took;
+        let next = match result {
+            Ok(o) => {
+                self.successes += 1;
+                self.failures = 0;
+                self.read_only = Some(o.read_only);
+                self.last_error = None;
+                match self.state {
+                    HealthState::Down if self.successes < settings.up_after => HealthState::Down,
+                    _ => HealthState::Up,
+                }
+            }
+            Err(e) => {
+                self.failures += 1;
+                self.successes = 0;
+                self.last_error = Some(e.clone());
+                if self.failures >= settings.down_after {
+                    HealthState::Down
+                } else {
+                    self.state
+                }
+            }
+        };
+        if next != self.state {
+            self.state = next;
+            self.since = Some(Instant::now());
+        }
+    }
+
+    /// The flags its pool takes ([`crate::pool::HEALTH_DOWN`], [`crate::pool::HEALTH_READ_ONLY`]).
+    pub fn pool_flags(&self) -> u8 {
+        let mut f = 0;
+        if self.state == HealthState::Down {
+            f |= crate::pool::HEALTH_DOWN;
+        }
+        if self.read_only == Some(true) {
+            f |= crate::pool::HEALTH_READ_ONLY;
+        }
+        f
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> MonitorSettings {
+        MonitorSettings {
+            user: "m".into(),
+            password: String::new(),
+            database: "postgres".into(),
+            interval: Duration::from_millis(500),
+            timeout: Duration::from_millis(500),
+            down_after: 3,
+            up_after: 2,
+        }
+    }
+
+    #[test]
+    fn down_after_three_failures_up_after_two_successes() {
+        let s = settings();
+        let mut h = Health::default();
+        let ok = Ok(Observation { read_only: false });
+        let fail: Result<Observation, String> = Err("timeout".into());
+        h.observe(&ok, Duration::ZERO, &s);
+        assert_eq!(h.state, HealthState::Up);
+        h.observe(&fail, Duration::ZERO, &s);
+        h.observe(&fail, Duration::ZERO, &s);
+        assert_eq!(h.state, HealthState::Up, "two failures are not enough");
+        h.observe(&fail, Duration::ZERO, &s);
+        assert_eq!(h.state, HealthState::Down);
+        assert_eq!(h.pool_flags(), crate::pool::HEALTH_DOWN);
+        h.observe(&ok, Duration::ZERO, &s);
+        assert_eq!(h.state, HealthState::Down, "one good check is not enough");
+        h.observe(&ok, Duration::ZERO, &s);
+        assert_eq!(h.state, HealthState::Up);
+        h.observe(&Ok(Observation { read_only: true }), Duration::ZERO, &s);
+        assert_eq!(h.pool_flags(), crate::pool::HEALTH_READ_ONLY);
+    }
+}

@@ -1,0 +1,79 @@
+//! The monitor's check of a MySQL/MariaDB server: a connection of the monitor user, kept
+//! between checks, and `@@read_only` / `@@innodb_read_only`.
+
+use super::backend::{BackendConn, ConnectParams};
+use crate::monitor::{Observation, Probe};
+use sqlmux_config::MonitorSettings;
+
+/// One server's probe.
+pub struct MysqlProbe {
+    address: String,
+    user: String,
+    password: String,
+    tls: Option<tokio_rustls::TlsConnector>,
+    conn: Option<BackendConn>,
+}
+
+impl MysqlProbe {
+    /// A probe of `address` as the monitor user.
+    pub fn new(
+        settings: &MonitorSettings,
+        address: &str,
+        tls: Option<tokio_rustls::TlsConnector>,
+    ) -> Self {
+        Self {
+            address: address.to_string(),
+            user: settings.user.clone(),
+            password: settings.password.clone(),
+            tls,
+            conn: None,
+        }
+    }
+
+    async fn look(&mut self) -> Result<Observation, String> {
+        if self.conn.is_none() {
+            let params = ConnectParams {
+                address: &self.address,
+                user: &self.user,
+                password: &self.password,
+                schema: None,
+                capabilities: super::session::BACKEND_CAPABILITIES,
+                collation: sqlmux_protocol::mysql::constants::DEFAULT_COLLATION,
+                statement_limit: 1,
+                tls: self.tls.as_ref(),
+                mariadb_caps: 0,
+                identities: None,
+            };
+            self.conn = Some(
+                BackendConn::connect(&params)
+                    .await
+                    .map_err(|e| e.to_string())?,
+            );
+        }
+        let Some(conn) = self.conn.as_mut() else {
+            return Err("no connection".into());
+        };
+        let row = conn
+            .query_row("SELECT @@read_only, @@innodb_read_only")
+            .await
+            .map_err(|e| e.to_string())?;
+        let on = |i: usize| row.get(i).and_then(|v| v.as_deref()) == Some(b"1");
+        Ok(Observation {
+            read_only: on(0) || on(1),
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl Probe for MysqlProbe {
+    async fn check(&mut self) -> Result<Observation, String> {
+        // A failed check leaves no connection behind: the next one connects. (A check cut
+        // by its timeout is dropped mid-way: its connection goes with the probe's next
+        // failure or is replaced below.)
+        let result = self.look().await;
+        if result.is_err() {
+            self.conn = None;
+        }
+        result
+    }
+}

@@ -113,10 +113,7 @@ fn apply(
     result: Result<Observation, String>,
     took: std::time::Duration,
 ) {
-    let mut entry = shared
-        .health
-        .entry(address.clone())
-        .or_insert_with(Health::default);
+    let mut entry = shared.health.entry(address.clone()).or_default();
     let before = (entry.state, entry.read_only);
     entry.observe(&result, took, settings);
     let after = (entry.state, entry.read_only);

@@ -4,6 +4,8 @@
 //! instead of hanging. Real faults, always undone (SIGCONT in a guard).
 
 use sqlmux_integration::raw_mysql::RawClient;
+
+mod support;
 use sqlmux_integration::{mysql_config, MariaDb, Proxy};
 use std::time::{Duration, Instant};
 
@@ -139,6 +141,53 @@ fn a_frozen_writer_is_down_its_statements_are_cut_and_writes_wait_for_it() {
     );
     assert_eq!(
         db.root_sql("SELECT COUNT(*) FROM sqlmux_test.m")
+            .unwrap()
+            .trim(),
+        "1"
+    );
+}
+
+#[test]
+fn postgres_writes_to_a_standby_wait_for_its_promotion() {
+    let pair = sqlmux_integration::PostgresPair::start().unwrap();
+    pair.primary
+        .ledger_psql()
+        .query("CREATE TABLE m (id int PRIMARY KEY)")
+        .unwrap();
+    pair.wait_standby_caught_up().unwrap();
+    // The pushed topology names the standby as writer (the orchestrator is ahead of the
+    // promotion): it is in recovery, so writes wait instead of failing as read-only.
+    let monitor = MONITOR.replace(
+        "user = \"app\"\npassword = \"apppw\"",
+        "user = \"ledger\"\npassword = \"ledgerpw\"\ndatabase = \"ledger\"",
+    );
+    let config = sqlmux_integration::proxy::postgres_config(&pair.standby.addr(), None, &monitor)
+        .replace("[listen]\n", "[listen]\nhttp = \"127.0.0.1:0\"\n");
+    let proxy = Proxy::start(&config).unwrap();
+    wait_health(&proxy, "\"read_only\":true");
+    let port = proxy.postgres_port();
+    let writer = std::thread::spawn(move || {
+        support::runtime().block_on(async {
+            // (A new session starts on a writer backend too: its start waits as well.)
+            let started = Instant::now();
+            let c = support::connect(port).await;
+            let r = c.batch_execute("INSERT INTO m VALUES (1)").await;
+            (r.map_err(|e| e.to_string()), started.elapsed())
+        })
+    });
+    std::thread::sleep(Duration::from_millis(600));
+    pair.standby.sql("SELECT pg_promote()").unwrap();
+    let (answer, waited) = writer.join().unwrap();
+    assert!(
+        answer.is_ok(),
+        "held, then run on the promoted server: {answer:?}"
+    );
+    assert!(waited >= Duration::from_millis(500), "{waited:?}");
+    wait_health(&proxy, "\"read_only\":false");
+    assert_eq!(
+        pair.standby
+            .ledger_psql()
+            .query("SELECT count(*) FROM m")
             .unwrap()
             .trim(),
         "1"

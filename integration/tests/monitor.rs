@@ -12,10 +12,26 @@ use std::time::{Duration, Instant};
 /// Checks every 100 ms, DOWN after 3 failed ones (each at most 300 ms), UP after 2.
 const MONITOR: &str = "[monitor]\nuser = \"app\"\npassword = \"apppw\"\ninterval_ms = 100\ntimeout_ms = 300\ndown_after = 3\nup_after = 2\n\n[failover]\nhold_timeout_ms = 8000\n";
 
-fn proxy(db: &MariaDb) -> Proxy {
-    let config = mysql_config(&db.addr(), MONITOR)
-        .replace("[listen]\n", "[listen]\nhttp = \"127.0.0.1:0\"\n");
+/// A proxy with the monitor, the control API and the MySQL admin port (`data_dir`).
+fn proxy(db: &MariaDb, data_dir: &std::path::Path) -> Proxy {
+    let admin = format!(
+        "[admin]\nuser = \"admin\"\npassword = \"adminpw\"\ndata_dir = \"{}\"\n\n",
+        data_dir.display()
+    );
+    let config = mysql_config(&db.addr(), &format!("{admin}{MONITOR}")).replace(
+        "[listen]\n",
+        "[listen]\nhttp = \"127.0.0.1:0\"\nadmin_mysql = \"127.0.0.1:0\"\n",
+    );
     Proxy::start(&config).unwrap()
+}
+
+/// `stats_monitor` through the admin port.
+fn stats_monitor(proxy: &Proxy) -> String {
+    sqlmux_integration::MariaDbCli::tcp("127.0.0.1", proxy.admin_mysql_port())
+        .user("admin")
+        .password("adminpw")
+        .query("SELECT state, read_only, checks > 0, error IS NULL FROM stats_monitor")
+        .unwrap()
 }
 
 /// Waits until the topology document's health of the writer contains `what`.
@@ -59,13 +75,16 @@ fn a_read_only_writer_holds_writes_until_it_is_writable_again() {
     let db = MariaDb::start().unwrap();
     db.root_sql("CREATE TABLE sqlmux_test.m (id INT PRIMARY KEY)")
         .unwrap();
-    let proxy = proxy(&db);
+    let dir = tempfile::tempdir().unwrap();
+    let proxy = proxy(&db, dir.path());
     wait_health(&proxy, "\"state\":\"up\",\"read_only\":false");
+    assert_eq!(stats_monitor(&proxy).trim(), "up\t0\t1\t1");
     let port = proxy.mysql_port();
     let (mut c, _) = RawClient::login(port, "app", "apppw", Some("sqlmux_test")).unwrap();
     c.query("INSERT INTO m VALUES (1)").unwrap().unwrap();
     db.root_sql("SET GLOBAL read_only = 1").unwrap();
     wait_health(&proxy, "\"read_only\":true");
+    assert_eq!(stats_monitor(&proxy).trim(), "up\t1\t1\t1");
     let writer = std::thread::spawn(move || {
         let started = Instant::now();
         let answer = c.query("INSERT INTO m VALUES (2)").unwrap();
@@ -92,7 +111,8 @@ fn a_frozen_writer_is_down_its_statements_are_cut_and_writes_wait_for_it() {
     let db = MariaDb::start().unwrap();
     db.root_sql("CREATE TABLE sqlmux_test.m (id INT PRIMARY KEY)")
         .unwrap();
-    let proxy = proxy(&db);
+    let dir = tempfile::tempdir().unwrap();
+    let proxy = proxy(&db, dir.path());
     wait_health(&proxy, "\"state\":\"up\"");
     let port = proxy.mysql_port();
     let long = std::thread::spawn(move || {

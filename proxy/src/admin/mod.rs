@@ -20,6 +20,7 @@
 //! | `stats_query_digest` | digest, digest_text, hostgroup, user, count, sum/min/max_time_us, rows | no |
 //! | `stats_sessions` | id, user, client, schema, state (idle / pinned / warnings), backend, pins | no |
 //! | `stats_multiplexing` | hostgroup, client_connections (holding one of its backends), backend_connections | no |
+//! | `stats_monitor` | address, state (up/down/unknown), read_only, last_check_ms_ago, latency_us, since_ms_ago, checks, fencing_alarms, error | no |
 //!
 //! The `runtime_*` and `stats_*` tables are refreshed from the running proxy right before
 //! every statement that names one, under the store's lock, so any SELECT over them (WHERE,

@@ -134,6 +134,12 @@ pub(crate) const STATS_DDL: &[(&str, &str)] = &[
         "stats_multiplexing",
         "hostgroup INTEGER, client_connections INTEGER, backend_connections INTEGER",
     ),
+    (
+        "stats_monitor",
+        "address TEXT, state TEXT, read_only INTEGER, last_check_ms_ago INTEGER, \
+         latency_us INTEGER, since_ms_ago INTEGER, checks INTEGER, fencing_alarms INTEGER, \
+         error TEXT",
+    ),
 ];
 
 /// The statements creating every table of the in-memory store.

@@ -492,5 +492,46 @@ pub(crate) fn refresh_stats(conn: &Connection, shared: &Shared) -> rusqlite::Res
         &["hostgroup", "client_connections", "backend_connections"],
         &mux_rows,
     )?;
+
+    // stats_monitor: what the health monitor sees of each server (empty without it).
+    let ms = |t: Option<std::time::Instant>| match t {
+        Some(t) => big(t.elapsed().as_millis() as u64),
+        None => Value::Null,
+    };
+    let mut seen: Vec<_> = shared.health.iter().collect();
+    seen.sort_by(|a, b| a.key().cmp(b.key()));
+    let monitor_rows: Vec<Vec<Value>> = seen
+        .iter()
+        .map(|h| {
+            vec![
+                Value::Text(h.key().to_string()),
+                Value::Text(h.state.as_str().to_string()),
+                h.read_only.map_or(Value::Null, |r| int(u32::from(r))),
+                ms(h.last_check),
+                big(h.latency.as_micros() as u64),
+                ms(h.since),
+                big(h.checks),
+                big(h.fencing_alarms),
+                opt_text(h.last_error.as_deref()),
+            ]
+        })
+        .collect();
+    replace_rows(
+        conn,
+        "main",
+        "stats_monitor",
+        &[
+            "address",
+            "state",
+            "read_only",
+            "last_check_ms_ago",
+            "latency_us",
+            "since_ms_ago",
+            "checks",
+            "fencing_alarms",
+            "error",
+        ],
+        &monitor_rows,
+    )?;
     Ok(())
 }

@@ -1,9 +1,17 @@
 //! One server's health as the monitor sees it, and its transitions: `down_after` failed
 //! checks in a row make it DOWN, `up_after` good ones UP; a timed-out check is a failed one.
+//! A server that flaps is held down longer each time: after its n-th DOWN within
+//! [`FLAP_WINDOW`], it needs `up_after x 2^(n-1)` good checks in a row (at most x32).
 
 use super::Observation;
 use sqlmux_config::MonitorSettings;
 use std::time::{Duration, Instant};
+
+/// How far back DOWN transitions count as flapping.
+pub const FLAP_WINDOW: Duration = Duration::from_secs(60);
+
+/// The most the good checks needed to come back are multiplied by.
+const MAX_HOLD_DOWN_FACTOR: u32 = 32;
 
 /// UP, DOWN, or not checked yet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -51,6 +59,8 @@ pub struct Health {
     pub fencing_alarms: u64,
     /// Checks done.
     pub checks: u64,
+    /// When it went DOWN lately (within [`FLAP_WINDOW`]).
+    downs: Vec<Instant>,
 }
 
 impl Health {
@@ -71,7 +81,9 @@ impl Health {
                 self.read_only = Some(o.read_only);
                 self.last_error = None;
                 match self.state {
-                    HealthState::Down if self.successes < settings.up_after => HealthState::Down,
+                    HealthState::Down if self.successes < self.needed_to_come_back(settings) => {
+                        HealthState::Down
+                    }
                     _ => HealthState::Up,
                 }
             }
@@ -87,9 +99,30 @@ impl Health {
             }
         };
         if next != self.state {
+            let now = Instant::now();
+            if next == HealthState::Down {
+                self.downs.retain(|t| now.duration_since(*t) < FLAP_WINDOW);
+                self.downs.push(now);
+            }
             self.state = next;
-            self.since = Some(Instant::now());
+            self.since = Some(now);
         }
+    }
+
+    /// Good checks in a row a DOWN server needs: `up_after`, doubled for each other time it
+    /// went DOWN within the flap window.
+    pub fn needed_to_come_back(&self, settings: &MonitorSettings) -> u32 {
+        let recent = self
+            .downs
+            .iter()
+            .filter(|t| t.elapsed() < FLAP_WINDOW)
+            .count()
+            .max(1) as u32;
+        let factor = 1u32
+            .checked_shl(recent - 1)
+            .unwrap_or(u32::MAX)
+            .min(MAX_HOLD_DOWN_FACTOR);
+        settings.up_after.saturating_mul(factor)
     }
 
     /// The flags its pool takes ([`crate::pool::HEALTH_DOWN`], [`crate::pool::HEALTH_READ_ONLY`]).
@@ -141,5 +174,27 @@ mod tests {
         assert_eq!(h.state, HealthState::Up);
         h.observe(&Ok(Observation { read_only: true }), Duration::ZERO, &s);
         assert_eq!(h.pool_flags(), crate::pool::HEALTH_READ_ONLY);
+    }
+
+    #[test]
+    fn a_flapping_server_is_held_down_longer_each_time() {
+        let s = settings();
+        let mut h = Health::default();
+        let ok = Ok(Observation { read_only: false });
+        let fail: Result<Observation, String> = Err("refused".into());
+        let mut changes = 0;
+        let mut last = h.state;
+        // Up and down every second for a minute, checked every 500 ms: 2 good checks, 3 bad.
+        for i in 0..120 {
+            let r = if i % 5 < 2 { &ok } else { &fail };
+            h.observe(r, Duration::ZERO, &s);
+            if h.state != last && last != HealthState::Unknown {
+                changes += 1;
+            }
+            last = h.state;
+        }
+        assert!(changes <= 4, "{changes} changes of state");
+        assert_eq!(h.state, HealthState::Down);
+        assert!(h.needed_to_come_back(&s) > s.up_after);
     }
 }

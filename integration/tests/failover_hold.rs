@@ -479,3 +479,54 @@ fn mysql_a_drain_that_times_out_cuts_what_still_runs_on_the_writer() {
         "0"
     );
 }
+
+#[test]
+fn mysql_reads_are_not_queued_behind_held_writes() {
+    let (writer, reader) = (MariaDb::start().unwrap(), MariaDb::start().unwrap());
+    for db in [&writer, &reader] {
+        db.root_sql(
+            "CREATE TABLE sqlmux_test.w (id INT AUTO_INCREMENT PRIMARY KEY, phase VARCHAR(10))",
+        )
+        .unwrap();
+    }
+    // The app user reads its own writes for a minute; a reader serves hostgroup 20.
+    let extra = format!(
+        "read_your_writes_ms = 60000\n\n[[servers]]\nhostgroup = 20\naddress = \"{}\"\nmax_connections = 20\n",
+        reader.addr()
+    );
+    let proxy = Proxy::start(&mysql_config(&writer.addr(), &extra)).unwrap();
+    let (mut c, _) =
+        RawClient::login(proxy.mysql_port(), "app", "apppw", Some("sqlmux_test")).unwrap();
+    // Every packet of the answer, as text: the row holds the port.
+    let port_of = |c: &mut RawClient| {
+        let packets = c.query("SELECT @@port").unwrap().unwrap();
+        packets
+            .iter()
+            .map(|p| String::from_utf8_lossy(p).to_string())
+            .collect::<Vec<_>>()
+            .join("|")
+    };
+    c.query("INSERT INTO w (phase) VALUES ('before')")
+        .unwrap()
+        .unwrap();
+    assert!(
+        port_of(&mut c).contains(&writer.port().to_string()),
+        "read-your-writes: the writer"
+    );
+    let (status, body) = proxy.http("POST", "/v1/clusters/shop/hold", None).unwrap();
+    assert_eq!(status, 200, "{body}");
+    let started = Instant::now();
+    assert!(
+        port_of(&mut c).contains(&reader.port().to_string()),
+        "held writer: a reader"
+    );
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "not queued behind the writes"
+    );
+    let (status, _) = proxy
+        .http("POST", "/v1/clusters/shop/release", None)
+        .unwrap();
+    assert_eq!(status, 200);
+    assert!(port_of(&mut c).contains(&writer.port().to_string()));
+}

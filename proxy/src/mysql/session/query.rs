@@ -127,13 +127,17 @@ impl Session {
         let cluster = rt
             .cluster(&self.user.cluster)
             .ok_or_else(|| SessionError::NoCluster(self.user.name.clone()))?;
-        // With autocommit off every statement opens a transaction: all go to the writer.
-        let recent_write = self.autocommit_off()
-            || self
-                .user
-                .read_your_writes
-                .zip(self.state.last_write)
-                .is_some_and(|(window, at)| at.elapsed() < window);
+        // A read within the read-your-writes window goes to the writer, unless the writer is
+        // held: reads are never queued behind writes, so it goes to a usable reader then.
+        let read_your_writes = self
+            .user
+            .read_your_writes
+            .zip(self.state.last_write)
+            .is_some_and(|(window, at)| at.elapsed() < window)
+            && self.writer_usable_or_no_reader(&topology, cluster);
+        // With autocommit off every statement opens a transaction: all go to the writer
+        // (a read would open it on a reader, and the writes after it would fail there).
+        let recent_write = self.autocommit_off() || read_your_writes;
         let ctx = RouteContext {
             cluster,
             user: &self.user.name,
@@ -198,6 +202,23 @@ impl Session {
             tracking.state_change = now.state_change;
         }
         Ok(())
+    }
+
+    /// Whether the cluster's writer takes work now (not held, a server to pick), or no
+    /// reader would take the statement instead.
+    fn writer_usable_or_no_reader(
+        &self,
+        topology: &crate::topology::Topology,
+        cluster: &sqlmux_config::Cluster,
+    ) -> bool {
+        let pools = &self.shared.mysql_pools;
+        let writer = pools.pick(topology, cluster.writer_hostgroup).is_some()
+            && !self
+                .shared
+                .failover
+                .queue(cluster.writer_hostgroup)
+                .explicitly_held();
+        writer || pools.pick(topology, cluster.reader_hostgroup).is_none()
     }
 
     /// Session effects of a SET that must be known before it runs.

@@ -25,6 +25,11 @@ pub(crate) enum Command<'a> {
     /// A session `SET` a client library sends (names, autocommit, sql_mode, ...): accepted,
     /// no effect.
     SessionSet,
+    /// `HOLD CLUSTER name`: an explicit failover hold (as `POST /v1/clusters/{name}/hold`,
+    /// without waiting for the drain).
+    Hold(&'a str),
+    /// `RELEASE CLUSTER name`.
+    Release(&'a str),
     /// Anything else: SQL for the store.
     Sql(&'a str),
 }
@@ -92,6 +97,16 @@ pub(crate) fn parse(sql: &str) -> Result<Command<'_>, AdminError> {
             ))),
         },
         "SET" => parse_set(s),
+        "HOLD" | "RELEASE" if words.get(1).is_some_and(|w| w == "CLUSTER") => {
+            let name = s.split_whitespace().nth(2);
+            match (name, words.len()) {
+                (Some(name), 3) if words[0] == "HOLD" => Ok(Command::Hold(name)),
+                (Some(name), 3) => Ok(Command::Release(name)),
+                _ => Err(AdminError::BadCommand(format!(
+                    "cannot parse {s:?}: expected HOLD CLUSTER <name> or RELEASE CLUSTER <name>"
+                ))),
+            }
+        }
         _ => Ok(Command::Sql(s)),
     }
 }

@@ -249,8 +249,34 @@ impl Admin {
                 rows: vec![vec![Some("main".into())]],
             }),
             Command::SessionSet => Ok(Outcome::done("")),
+            Command::Hold(name) => self.hold(name, true),
+            Command::Release(name) => self.hold(name, false),
             Command::Sql(sql) => self.run_sql(&mut conn, sql),
         }
+    }
+
+    /// `HOLD CLUSTER` / `RELEASE CLUSTER`: the explicit failover hold of a cluster.
+    fn hold(&self, name: &str, hold: bool) -> Result<Outcome, AdminError> {
+        let rt = self.shared.runtime.load();
+        let cluster = rt
+            .cluster(name)
+            .ok_or_else(|| AdminError::BadCommand(format!("no cluster {name:?}")))?;
+        let failover = &self.shared.failover;
+        if !hold {
+            let released = failover.release(cluster.writer_hostgroup);
+            return Ok(Outcome::done(if released {
+                format!("cluster {name} released")
+            } else {
+                format!("cluster {name} was not held")
+            }));
+        }
+        failover.hold(cluster.writer_hostgroup, rt.failover.hold_timeout);
+        let running = crate::failover::running_on_writer(&self.shared, cluster);
+        Ok(Outcome::done(format!(
+            "cluster {name} held for at most {} ms; {running} statements or transactions still \
+             running on its writer (POST /v1/clusters/{name}/hold waits for them and cuts the rest)",
+            rt.failover.hold_timeout.as_millis()
+        )))
     }
 
     fn load_to_runtime(

@@ -638,3 +638,22 @@ fn odd_statements_give_errors_or_results_never_panics() {
         Err(AdminError::EmptyQuery)
     ));
 }
+
+#[test]
+fn hold_and_release_cluster_commands() {
+    let a = admin();
+    let outcome = a.execute("hold cluster shop;").unwrap();
+    assert!(
+        matches!(&outcome, Outcome::Done { info, .. } if info.contains("cluster shop held")),
+        "{outcome:?}"
+    );
+    assert!(a.shared.failover.queue(10).explicitly_held());
+    let outcome = a.execute("RELEASE CLUSTER shop").unwrap();
+    assert!(
+        matches!(&outcome, Outcome::Done { info, .. } if info == "cluster shop released"),
+        "{outcome:?}"
+    );
+    assert!(!a.shared.failover.queue(10).explicitly_held());
+    assert!(a.execute("HOLD CLUSTER nope").is_err());
+    assert!(a.execute("HOLD CLUSTER").is_err());
+}

@@ -10,6 +10,7 @@
 
 use super::body::{json_response, Response};
 use super::error::ApiError;
+use crate::failover::{cut_writer, running_on_writer};
 use crate::shared::Shared;
 use hyper::StatusCode;
 use serde::Deserialize;
@@ -37,37 +38,6 @@ fn cluster(shared: &Shared, name: &str) -> Result<Cluster, ApiError> {
         .cluster(name)
         .cloned()
         .ok_or_else(|| ApiError::NotFound(format!("/v1/clusters/{name}: no such cluster")))
-}
-
-/// The pools of the cluster's writer servers.
-fn writer_pools(
-    shared: &Shared,
-    cluster: &Cluster,
-) -> Vec<std::sync::Arc<dyn crate::pool::PoolInfo>> {
-    shared
-        .topology
-        .load()
-        .servers
-        .iter()
-        .filter(|s| s.hostgroup == cluster.writer_hostgroup)
-        .map(|s| shared.pool_info(s))
-        .collect()
-}
-
-/// Statements and transactions running now on the cluster's writer servers through sqlmux.
-fn running_on_writer(shared: &Shared, cluster: &Cluster) -> usize {
-    writer_pools(shared, cluster)
-        .iter()
-        .map(|p| p.outstanding())
-        .sum()
-}
-
-/// Shuts down the connections lent on the cluster's writer servers; returns how many.
-fn cut_writer(shared: &Shared, cluster: &Cluster) -> usize {
-    writer_pools(shared, cluster)
-        .iter()
-        .map(|p| p.cut_lent())
-        .sum()
 }
 
 /// `POST /v1/clusters/{name}/hold`.

@@ -208,5 +208,36 @@ impl Failover {
     }
 }
 
+/// The pools of the cluster's writer servers.
+fn writer_pools(
+    shared: &crate::shared::Shared,
+    cluster: &Cluster,
+) -> Vec<Arc<dyn crate::pool::PoolInfo>> {
+    shared
+        .topology
+        .load()
+        .servers
+        .iter()
+        .filter(|s| s.hostgroup == cluster.writer_hostgroup)
+        .map(|s| shared.pool_info(s))
+        .collect()
+}
+
+/// Statements and transactions running now on the cluster's writer servers through sqlmux.
+pub fn running_on_writer(shared: &crate::shared::Shared, cluster: &Cluster) -> usize {
+    writer_pools(shared, cluster)
+        .iter()
+        .map(|p| p.outstanding())
+        .sum()
+}
+
+/// Shuts down the connections lent on the cluster's writer servers; returns how many.
+pub fn cut_writer(shared: &crate::shared::Shared, cluster: &Cluster) -> usize {
+    writer_pools(shared, cluster)
+        .iter()
+        .map(|p| p.cut_lent())
+        .sum()
+}
+
 #[cfg(test)]
 mod tests;

@@ -41,7 +41,12 @@ fn bad_credentials_get_the_standard_1045() {
 fn backend_down_gives_an_error_naming_the_server() {
     let port = free_port().unwrap();
     let addr = format!("127.0.0.1:{port}");
-    let proxy = Proxy::start(&mysql_config(&addr, "[pool]\nconnect_timeout_ms = 500\n")).unwrap();
+    // The statement is held (its connects retried) for hold_timeout_ms, then fails.
+    let proxy = Proxy::start(&mysql_config(
+        &addr,
+        "[pool]\nconnect_timeout_ms = 500\n\n[failover]\nhold_timeout_ms = 600\n",
+    ))
+    .unwrap();
     let out = cli(proxy.mysql_port(), "app", "apppw")
         .run("SELECT 1")
         .unwrap();

@@ -119,6 +119,11 @@ impl HoldQueue {
         (until != 0).then(|| self.now_ms() < until)
     }
 
+    /// Resolves at the next [`HoldQueue::wake`].
+    pub async fn woken(&self) {
+        self.wake.notified().await
+    }
+
     /// Held statements look again.
     pub fn wake(&self) {
         self.wake.notify_waiters();

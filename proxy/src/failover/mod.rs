@@ -148,6 +148,32 @@ impl Failover {
         .map(Some)
     }
 
+    /// After a failed checkout: whether to try again. A writer-bound statement whose
+    /// connect to the writer failed (refused, timed out: the writer is down before the
+    /// monitor or the shunning says so) never reached a server, so it waits a recheck (or a
+    /// change) and tries again, within `hold_timeout` of `started`; anything else is final.
+    pub async fn retry_checkout(
+        &self,
+        error: &PoolError,
+        writer_hostgroup: u32,
+        started: Instant,
+        settings: &FailoverSettings,
+    ) -> bool {
+        let PoolError::Connect { hostgroup, .. } = error else {
+            return false;
+        };
+        if *hostgroup != writer_hostgroup || started.elapsed() >= settings.hold_timeout {
+            return false;
+        }
+        let queue = self.queue(writer_hostgroup);
+        let woken = queue.woken();
+        tokio::select! {
+            _ = woken => {}
+            _ = tokio::time::sleep(hold::RECHECK) => {}
+        }
+        true
+    }
+
     /// Starts an explicit hold of the cluster (until released, or `hold_timeout` from now).
     pub fn hold(&self, writer_hostgroup: u32, hold_timeout: Duration) {
         if self
@@ -205,6 +231,51 @@ impl Failover {
             .iter()
             .map(|q| (*q.key(), q.held(), q.explicitly_held()))
             .collect()
+    }
+}
+
+/// The checkout retries of one statement: a connect to the writer that failed is tried
+/// again (see [`Failover::retry_checkout`]); when the statement finally gives up, the last
+/// connect error (naming the server) is what the client gets rather than the hold's.
+#[derive(Debug)]
+pub struct WriterRetry {
+    started: Instant,
+    last_connect: Option<PoolError>,
+}
+
+impl Default for WriterRetry {
+    fn default() -> Self {
+        Self {
+            started: Instant::now(),
+            last_connect: None,
+        }
+    }
+}
+
+impl WriterRetry {
+    /// After a failed checkout of a session of `cluster`: `Ok` to try again, else the
+    /// error to report.
+    pub async fn after(
+        &mut self,
+        shared: &crate::shared::Shared,
+        cluster: &str,
+        error: PoolError,
+    ) -> Result<(), PoolError> {
+        let rt = shared.runtime.load_full();
+        if let Some(c) = rt.cluster(cluster) {
+            let retry = shared
+                .failover
+                .retry_checkout(&error, c.writer_hostgroup, self.started, &rt.failover)
+                .await;
+            if retry {
+                self.last_connect = Some(error);
+                return Ok(());
+            }
+        }
+        Err(match (error, self.last_connect.take()) {
+            (PoolError::Held(_), Some(connect)) => connect,
+            (error, _) => error,
+        })
     }
 }
 

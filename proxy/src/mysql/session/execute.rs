@@ -138,7 +138,16 @@ impl Session {
             return Err(SessionError::ServerClosed(address.to_string()));
         }
         if self.backend.is_none() {
-            self.backend = Some(self.checkout(hostgroup).await?);
+            let mut retry = crate::failover::WriterRetry::default();
+            let lease = loop {
+                match self.checkout(hostgroup).await {
+                    Err(SessionError::Pool(e)) => {
+                        retry.after(&self.shared, &self.user.cluster, e).await?
+                    }
+                    other => break other?,
+                }
+            };
+            self.backend = Some(lease);
         }
         let Some(lease) = self.backend.as_mut() else {
             return Err(SessionError::NoCluster(self.user.name.clone()));

@@ -39,7 +39,15 @@ impl Session {
             return Err(SessionError::ServerClosed(address.to_string()));
         }
         if self.backend.is_none() {
-            let lease = self.checkout(hostgroup).await?;
+            let mut retry = crate::failover::WriterRetry::default();
+            let lease = loop {
+                match self.checkout(hostgroup).await {
+                    Err(SessionError::Pool(e)) => {
+                        retry.after(&self.shared, &self.user.cluster, e).await?
+                    }
+                    other => break other?,
+                }
+            };
             self.cancel.set(lease.conn_ref().cancel.as_ref());
             self.backend = Some(lease);
         }

@@ -6,6 +6,8 @@
 
 use sqlmux_integration::proxy::topology_generation as generation;
 use sqlmux_integration::raw_mysql::RawClient;
+
+mod support;
 use sqlmux_integration::{mysql_config, MariaDbPair, Proxy};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -159,5 +161,124 @@ fn mysql_primary_killed_then_replica_promoted_and_pushed() {
         lost_before,
         writers.iter().map(|w| w.errors.clone()).collect::<Vec<_>>(),
         pushed_at.duration_since(killed_at).as_millis()
+    );
+}
+
+#[test]
+fn postgres_primary_killed_then_standby_promoted_and_pushed() {
+    let pair = sqlmux_integration::PostgresPair::start().unwrap();
+    pair.primary
+        .ledger_psql()
+        .query("CREATE TABLE w (id bigint PRIMARY KEY, writer text)")
+        .unwrap();
+    pair.wait_standby_caught_up().unwrap();
+    let monitor = MONITOR.replace(
+        "user = \"app\"\npassword = \"apppw\"",
+        "user = \"ledger\"\npassword = \"ledgerpw\"\ndatabase = \"ledger\"",
+    );
+    let config = sqlmux_integration::proxy::postgres_config(
+        &pair.primary.addr(),
+        Some(&pair.standby.addr()),
+        &monitor,
+    )
+    .replace("[listen]\n", "[listen]\nhttp = \"127.0.0.1:0\"\n");
+    let proxy = Proxy::start(&config).unwrap();
+    let port = proxy.postgres_port();
+    let stop = Arc::new(AtomicBool::new(false));
+    let clients: Vec<_> = (0..8u64)
+        .map(|n| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                support::runtime().block_on(async {
+                    let c = support::connect(port).await;
+                    let mut seen = Seen::default();
+                    let mut i = 0i64;
+                    while !stop.load(Ordering::Relaxed) {
+                        let id = n as i64 * 1_000_000 + i;
+                        i += 1;
+                        let sql = format!("INSERT INTO w VALUES ({id}, current_setting('port'))");
+                        match c.batch_execute(&sql).await {
+                            Ok(()) => seen.acked.push((id as u64, Instant::now())),
+                            Err(e) => seen.errors.push((
+                                0,
+                                e.as_db_error()
+                                    .map(|d| format!("{} {}", d.code().code(), d.message()))
+                                    .unwrap_or_else(|| e.to_string()),
+                            )),
+                        }
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                    seen
+                })
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    // The machine dies: the postmaster and every backend of it at once (a postmaster
+    // killed alone leaves its backends running a while, acknowledging writes that the
+    // promotion then loses).
+    let pid = pair.primary.pid().to_string();
+    let _ = std::process::Command::new("pkill")
+        .args(["-9", "-P", &pid])
+        .status();
+    let ok = std::process::Command::new("kill")
+        .args(["-9", &pid])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    let killed_at = Instant::now();
+    std::thread::sleep(Duration::from_millis(2000));
+    pair.standby.sql("SELECT pg_promote()").unwrap();
+    let (_, body) = proxy.http("GET", "/v1/topology", None).unwrap();
+    let doc = format!(
+        r#"{{"generation": {}, "servers": [{{"hostgroup": 30, "address": "{s}"}}, {{"hostgroup": 40, "address": "{s}"}}]}}"#,
+        generation(&body),
+        s = pair.standby.addr()
+    );
+    let (status, body) = proxy.http("PUT", "/v1/topology", Some(&doc)).unwrap();
+    assert_eq!(status, 200, "{body}");
+    std::thread::sleep(Duration::from_millis(1000));
+    stop.store(true, Ordering::Relaxed);
+    let seen: Vec<Seen> = clients.into_iter().map(|c| c.join().unwrap()).collect();
+    for s in &seen {
+        assert!(s.errors.len() <= 1, "{:?}", s.errors);
+        for (_, message) in &s.errors {
+            assert!(
+                message.starts_with("08006") && message.contains("may or may not have run"),
+                "{message}"
+            );
+        }
+    }
+    let port_of_new = pair.standby.port().to_string();
+    let rows: std::collections::HashMap<u64, String> = pair
+        .standby
+        .ledger_psql()
+        .query("SELECT id, writer FROM w")
+        .unwrap()
+        .lines()
+        .filter_map(|l| {
+            let (id, writer) = l.split_once('|')?;
+            Some((id.trim().parse().ok()?, writer.trim().to_string()))
+        })
+        .collect();
+    let after: Vec<u64> = seen
+        .iter()
+        .flat_map(|s| s.acked.iter())
+        .filter(|(_, at)| *at > killed_at)
+        .map(|(id, _)| *id)
+        .collect();
+    assert!(!after.is_empty(), "writes went on after the push");
+    for id in &after {
+        assert_eq!(
+            rows.get(id),
+            Some(&port_of_new),
+            "write {id} after the kill is on the new writer"
+        );
+    }
+    eprintln!(
+        "chaos pg: {} writes acknowledged after the kill (all on the new writer); errors {:?}",
+        after.len(),
+        seen.iter().map(|s| s.errors.len()).collect::<Vec<_>>()
     );
 }

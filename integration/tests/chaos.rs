@@ -138,7 +138,9 @@ fn mysql_primary_killed_then_replica_promoted_and_pushed() {
     let acked: Vec<(u64, Instant)> = writers.iter().flat_map(|w| w.acked.clone()).collect();
     let after: Vec<u64> = acked
         .iter()
-        .filter(|(_, at)| *at > killed_at)
+        // (The kill returns before the processes are gone: a reply already on its way may
+        // still come; 200 ms later none can.)
+        .filter(|(_, at)| *at > killed_at + Duration::from_millis(200))
         .map(|(id, _)| *id)
         .collect();
     assert!(!after.is_empty(), "writes went on after the push");
@@ -151,7 +153,7 @@ fn mysql_primary_killed_then_replica_promoted_and_pushed() {
     }
     let lost_before: usize = acked
         .iter()
-        .filter(|(id, at)| *at <= killed_at && !rows.contains_key(id))
+        .filter(|(id, at)| *at <= killed_at + Duration::from_millis(200) && !rows.contains_key(id))
         .count();
     eprintln!(
         "chaos: {} writes acknowledged, {} after the kill (all on the new writer), {} acknowledged \
@@ -214,19 +216,19 @@ fn postgres_primary_killed_then_standby_promoted_and_pushed() {
         })
         .collect();
     std::thread::sleep(Duration::from_millis(500));
-    // The machine dies: the postmaster and every backend of it at once (a postmaster
+    // The machine dies: the postmaster and every process of it at once (a postmaster
     // killed alone leaves its backends running a while, acknowledging writes that the
     // promotion then loses).
     let pid = pair.primary.pid().to_string();
-    let _ = std::process::Command::new("pkill")
-        .args(["-9", "-P", &pid])
-        .status();
-    let ok = std::process::Command::new("kill")
-        .args(["-9", &pid])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok);
+    let children = std::process::Command::new("pgrep")
+        .args(["-P", &pid])
+        .output()
+        .unwrap();
+    let children = String::from_utf8_lossy(&children.stdout).to_string();
+    // The postmaster first (it must not see its children die and start crash recovery).
+    let mut kill = std::process::Command::new("kill");
+    kill.args(["-9", &pid]).args(children.split_whitespace());
+    assert!(kill.status().unwrap().success());
     let killed_at = Instant::now();
     std::thread::sleep(Duration::from_millis(2000));
     pair.standby.sql("SELECT pg_promote()").unwrap();
@@ -265,7 +267,9 @@ fn postgres_primary_killed_then_standby_promoted_and_pushed() {
     let after: Vec<u64> = seen
         .iter()
         .flat_map(|s| s.acked.iter())
-        .filter(|(_, at)| *at > killed_at)
+        // (The kill returns before the processes are gone: a reply already on its way may
+        // still come; 200 ms later none can.)
+        .filter(|(_, at)| *at > killed_at + Duration::from_millis(200))
         .map(|(id, _)| *id)
         .collect();
     assert!(!after.is_empty(), "writes went on after the push");

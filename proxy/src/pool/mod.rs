@@ -298,9 +298,14 @@ impl<C> ServerPool<C> {
         }
     }
 
-    /// Records the monitor's view ([`HEALTH_DOWN`] / [`HEALTH_READ_ONLY`] bits).
+    /// Records the monitor's view ([`HEALTH_DOWN`] / [`HEALTH_READ_ONLY`] bits). A server
+    /// seen DOWN keeps no idle connection: none is handed out again (a dying server's
+    /// leftover processes could still take statements on them).
     pub fn set_health(&self, health: u8) {
         self.health.store(health, Ordering::Relaxed);
+        if health & HEALTH_DOWN != 0 {
+            self.close_all_idle();
+        }
     }
 
     /// Whether the server may take work in a hostgroup (`writer`: a writer hostgroup):
@@ -367,6 +372,15 @@ impl<C> ServerPool<C> {
     }
 
     /// Closes idle connections taken out of the idle lists; their slots go to waiters.
+    /// Closes every idle connection (their slots handed on).
+    fn close_all_idle(&self) {
+        let closed: Vec<Idle<C>> = match self.state.lock() {
+            Ok(mut state) => state.idle.drain().flat_map(|(_, list)| list).collect(),
+            Err(_) => Vec::new(),
+        };
+        self.close_idle(closed);
+    }
+
     fn close_idle(&self, closed: Vec<Idle<C>>) {
         for item in closed {
             self.closed(item.permit);
@@ -460,11 +474,7 @@ impl<C> ServerPool<C> {
     pub fn set_availability(&self, a: Availability) {
         self.availability.store(a as u8, Ordering::Relaxed);
         if a != Availability::Open {
-            let closed: Vec<Idle<C>> = match self.state.lock() {
-                Ok(mut state) => state.idle.drain().flat_map(|(_, list)| list).collect(),
-                Err(_) => Vec::new(),
-            };
-            self.close_idle(closed);
+            self.close_all_idle();
         }
         if a == Availability::Closed {
             self.closed.notify_waiters();

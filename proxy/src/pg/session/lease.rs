@@ -8,6 +8,10 @@ use crate::pool::Lease;
 use crate::router::{self, RouteContext, StatementFacts};
 use sqlmux_protocol::pg::backend as msg;
 
+/// SQLSTATE of a server that takes no connections right now (starting, stopping, in crash
+/// recovery).
+const CANNOT_CONNECT_NOW: &str = "57P03";
+
 impl Session {
     /// Where a statement goes when no held backend decides.
     pub(super) fn route(&mut self, sql: &[u8], facts: StatementFacts) -> Result<u32, SessionError> {
@@ -129,6 +133,9 @@ impl Session {
             .await;
         match (lease, refused) {
             (Ok(lease), _) => Ok(lease),
+            // "The database system is starting up / shutting down / in recovery mode": the
+            // server is not there yet, as a refused connect (a writer-bound statement waits).
+            (Err(e), Some(info)) if info.code == CANNOT_CONNECT_NOW => Err(e.into()),
             (Err(_), Some(info)) => Err(SessionError::Refused(info)),
             (Err(e), None) => Err(e.into()),
         }

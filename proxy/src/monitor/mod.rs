@@ -32,8 +32,9 @@ pub struct Observation {
 /// One server's check, over a connection it keeps between checks.
 #[async_trait::async_trait]
 pub trait Probe: Send {
-    /// Connects if needed and looks at the server; an error (or a timeout, by the caller)
-    /// is a failed check, after which the connection is opened again.
+    /// Connects if needed and looks at the server. An error (or a timeout, by the caller)
+    /// is a failed check; the probe is then dropped with its connection and the next check
+    /// starts from a new one.
     async fn check(&mut self) -> Result<Observation, String>;
 }
 
@@ -95,7 +96,8 @@ pub async fn run(shared: Arc<Shared>, probes: ProbeFactory) {
             let Ok((address, probe, result, took)) = done else {
                 continue;
             };
-            by_address.insert(address.clone(), Some(probe));
+            // A failed check's probe (and its connection, maybe half-used) goes.
+            by_address.insert(address.clone(), result.is_ok().then_some(probe));
             apply(&shared, &settings, &topology, &address, result, took);
         }
         by_address.retain(|a, _| topology.servers.iter().any(|s| s.address == *a));

@@ -67,13 +67,6 @@ impl MysqlProbe {
 #[async_trait::async_trait]
 impl Probe for MysqlProbe {
     async fn check(&mut self) -> Result<Observation, String> {
-        // A failed check leaves no connection behind: the next one connects. (A check cut
-        // by its timeout is dropped mid-way: its connection goes with the probe's next
-        // failure or is replaced below.)
-        let result = self.look().await;
-        if result.is_err() {
-            self.conn = None;
-        }
-        result
+        self.look().await
     }
 }

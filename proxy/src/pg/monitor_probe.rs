@@ -75,10 +75,6 @@ impl PgProbe {
 #[async_trait::async_trait]
 impl Probe for PgProbe {
     async fn check(&mut self) -> Result<Observation, String> {
-        let result = self.look().await;
-        if result.is_err() {
-            self.conn = None;
-        }
-        result
+        self.look().await
     }
 }

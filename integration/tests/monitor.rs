@@ -213,3 +213,30 @@ fn postgres_writes_to_a_standby_wait_for_its_promotion() {
         "1"
     );
 }
+
+#[test]
+fn reads_go_to_the_writer_when_no_reader_takes_work() {
+    let db = MariaDb::start().unwrap();
+    let dead = format!("127.0.0.1:{}", sqlmux_integration::free_port().unwrap());
+    let reader =
+        format!("[[servers]]\nhostgroup = 20\naddress = \"{dead}\"\nmax_connections = 5\n\n");
+    let config = mysql_config(&db.addr(), &format!("{reader}{MONITOR}"))
+        .replace("[listen]\n", "[listen]\nhttp = \"127.0.0.1:0\"\n");
+    let proxy = Proxy::start(&config).unwrap();
+    wait_health(&proxy, "\"state\":\"down\"");
+    let (mut c, _) =
+        RawClient::login(proxy.mysql_port(), "app", "apppw", Some("sqlmux_test")).unwrap();
+    for _ in 0..3 {
+        let rows = c.query("SELECT @@port").unwrap().unwrap();
+        let text: String = rows
+            .iter()
+            .map(|r| String::from_utf8_lossy(r).to_string())
+            .collect();
+        assert!(text.contains(&db.port().to_string()), "{text}");
+    }
+    let (_, metrics) = proxy.http("GET", "/metrics", None).unwrap();
+    assert!(
+        metrics.contains("sqlmux_reads_to_writer_total 3"),
+        "{metrics}"
+    );
+}

@@ -43,6 +43,8 @@ pub fn render(shared: &Shared) -> String {
         }
         record_sessions(&shared.stats);
         record_failover(shared);
+        counter!("sqlmux_reads_to_writer_total")
+            .absolute(shared.failover.reads_to_writer.load(Ordering::Relaxed));
     });
     recorder.handle().render()
 }
@@ -186,6 +188,10 @@ fn record_sessions(stats: &crate::stats::ProxyStats) {
 }
 
 fn describe() {
+    describe_counter!(
+        "sqlmux_reads_to_writer_total",
+        "Reads sent to the writer because no server of the reader hostgroup took work."
+    );
     describe_gauge!(
         "sqlmux_server_health",
         "1 for the monitor's current view of the server: up, down or unknown."

@@ -27,6 +27,8 @@ pub struct Failover {
     explicit_holds: AtomicUsize,
     /// The last writer of each cluster, for anti-flapping.
     pub writers: flapping::WriterHistory,
+    /// Reads sent to the writer because no reader took work.
+    pub reads_to_writer: std::sync::atomic::AtomicU64,
 }
 
 /// What a checkout that found no usable writer gets.
@@ -121,9 +123,11 @@ impl Failover {
         })
     }
 
-    /// [`Failover::usable_topology`] for the cluster named `cluster` in `runtime`;
-    /// `Ok(None)` when that cluster is gone from the runtime. What both protocols' checkouts
-    /// call when no server is at hand.
+    /// [`Failover::usable_topology`] for the cluster named `cluster` in `runtime`, with the
+    /// hostgroup to pick from in it; `Ok(None)` when that cluster is gone from the runtime.
+    /// What both protocols' checkouts call when no server is at hand. A read bound for the
+    /// reader hostgroup when no reader takes work (DOWN, read-only does not matter, SHUNNED)
+    /// goes to the writer instead (counted in [`Failover::reads_to_writer`]).
     pub async fn usable_topology_of<C: Send + 'static>(
         &self,
         runtime: &sqlmux_config::Runtime,
@@ -132,20 +136,29 @@ impl Failover {
         cluster: &str,
         hostgroup: u32,
         bytes: u64,
-    ) -> Result<Option<Arc<Topology>>, PoolError> {
+    ) -> Result<Option<(Arc<Topology>, u32)>, PoolError> {
         let Some(cluster) = runtime.cluster(cluster) else {
             return Ok(None);
         };
-        self.usable_topology(
-            topology,
-            pools,
-            cluster,
-            hostgroup,
-            bytes,
-            &runtime.failover,
-        )
-        .await
-        .map(Some)
+        let mut hostgroup = hostgroup;
+        if hostgroup == cluster.reader_hostgroup
+            && hostgroup != cluster.writer_hostgroup
+            && pools.pick(&topology.load(), hostgroup).is_none()
+        {
+            self.reads_to_writer.fetch_add(1, Ordering::Relaxed);
+            hostgroup = cluster.writer_hostgroup;
+        }
+        let usable = self
+            .usable_topology(
+                topology,
+                pools,
+                cluster,
+                hostgroup,
+                bytes,
+                &runtime.failover,
+            )
+            .await?;
+        Ok(Some((usable, hostgroup)))
     }
 
     /// After a failed checkout: whether to try again. A writer-bound statement whose

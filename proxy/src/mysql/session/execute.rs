@@ -198,7 +198,7 @@ impl Session {
             Some(server) => server,
             None => {
                 // No usable server (or a hold on): a writer-bound statement waits for one.
-                held = failover
+                let (usable, to) = failover
                     .usable_topology_of(
                         &rt,
                         &self.shared.topology,
@@ -209,9 +209,10 @@ impl Session {
                     )
                     .await?
                     .ok_or_else(|| SessionError::NoCluster(self.user.name.clone()))?;
+                held = usable;
                 pools
-                    .pick(&held, hostgroup)
-                    .ok_or_else(|| pools.no_server(&held, hostgroup))?
+                    .pick(&held, to)
+                    .ok_or_else(|| pools.no_server(&held, to))?
             }
         };
         let pool = pools.server(&server.address, server.max_connections);

@@ -75,7 +75,7 @@ impl Session {
             None => {
                 // No usable server (or a hold on): a writer-bound statement waits for one.
                 let rt = self.shared.runtime.load_full();
-                let topology = failover
+                let (topology, to) = failover
                     .usable_topology_of(
                         &rt,
                         &self.shared.topology,
@@ -87,9 +87,9 @@ impl Session {
                     .await?
                     .ok_or_else(|| SessionError::NoCluster(self.user.name.clone()))?;
                 pools
-                    .pick_pool(&topology, hostgroup)
+                    .pick_pool(&topology, to)
                     .map(|(server, pool)| (pool, server.tls))
-                    .ok_or_else(|| pools.no_server(&topology, hostgroup))?
+                    .ok_or_else(|| pools.no_server(&topology, to))?
             }
         };
         let partition = self.partition.clone();

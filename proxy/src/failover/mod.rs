@@ -86,48 +86,19 @@ impl Failover {
     }
 
     /// Whether some cluster is under an explicit hold (then a checkout of a writer takes the
-    /// slow path, [`Failover::usable_topology`], even when a server is there).
+    /// slow path, [`Failover::usable_topology_of`], even when a server is there).
     pub fn may_hold(&self) -> bool {
         self.explicit_holds.load(Ordering::Acquire) > 0
     }
 
     /// The slow path of a checkout that found no server for `hostgroup` (or any explicit
-    /// hold on): for `cluster`'s writer, waits in its queue for a topology snapshot in which
-    /// `pools` can pick a server, and returns it; for any other hostgroup returns the
-    /// current snapshot at once (the caller reports that no server is there).
-    pub async fn usable_topology<C: Send + 'static>(
-        &self,
-        topology: &arc_swap::ArcSwap<Topology>,
-        pools: &Pools<C>,
-        cluster: &Cluster,
-        hostgroup: u32,
-        bytes: u64,
-        settings: &FailoverSettings,
-    ) -> Result<Arc<Topology>, PoolError> {
-        let picked = self
-            .writer_or_hold(
-                &cluster.name,
-                hostgroup,
-                cluster.writer_hostgroup,
-                bytes,
-                settings,
-                || {
-                    let t = topology.load_full();
-                    pools.pick(&t, hostgroup).is_some().then_some(t)
-                },
-            )
-            .await?;
-        Ok(match picked {
-            Picked::Server(t) => t,
-            Picked::NoServer => topology.load_full(),
-        })
-    }
-
-    /// [`Failover::usable_topology`] for the cluster named `cluster` in `runtime`, with the
-    /// hostgroup to pick from in it; `Ok(None)` when that cluster is gone from the runtime.
-    /// What both protocols' checkouts call when no server is at hand. A read bound for the
-    /// reader hostgroup when no reader takes work (DOWN, read-only does not matter, SHUNNED)
-    /// goes to the writer instead (counted in [`Failover::reads_to_writer`]).
+    /// hold on), for a session of the cluster named `cluster` in `runtime` (`Ok(None)` when
+    /// that cluster is gone): a topology snapshot and the hostgroup to pick from in it. A
+    /// read bound for the reader hostgroup when no reader takes work (DOWN, SHUNNED) goes to
+    /// the writer instead (counted in [`Failover::reads_to_writer`]); for the writer, the
+    /// statement waits in the cluster's queue for a snapshot in which `pools` can pick a
+    /// server; for any other hostgroup the current snapshot comes back at once (the caller
+    /// reports that no server is there). What both protocols' checkouts call.
     pub async fn usable_topology_of<C: Send + 'static>(
         &self,
         runtime: &sqlmux_config::Runtime,
@@ -148,16 +119,23 @@ impl Failover {
             self.reads_to_writer.fetch_add(1, Ordering::Relaxed);
             hostgroup = cluster.writer_hostgroup;
         }
-        let usable = self
-            .usable_topology(
-                topology,
-                pools,
-                cluster,
+        let picked = self
+            .writer_or_hold(
+                &cluster.name,
                 hostgroup,
+                cluster.writer_hostgroup,
                 bytes,
                 &runtime.failover,
+                || {
+                    let t = topology.load_full();
+                    pools.pick(&t, hostgroup).is_some().then_some(t)
+                },
             )
             .await?;
+        let usable = match picked {
+            Picked::Server(t) => t,
+            Picked::NoServer => topology.load_full(),
+        };
         Ok(Some((usable, hostgroup)))
     }
 
@@ -236,14 +214,6 @@ impl Failover {
         for q in self.queues.iter() {
             q.wake();
         }
-    }
-
-    /// Statements held now and whether an explicit hold is on, per writer hostgroup.
-    pub fn snapshot(&self) -> Vec<(u32, usize, bool)> {
-        self.queues
-            .iter()
-            .map(|q| (*q.key(), q.held(), q.explicitly_held()))
-            .collect()
     }
 }
 

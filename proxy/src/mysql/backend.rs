@@ -49,6 +49,20 @@ pub enum BackendError {
     Tls(String),
 }
 
+/// Capabilities every backend connection asks for (session tracking included: the
+/// relay strips it for clients that did not ask for it).
+pub const BACKEND_CAPABILITIES: CapabilityFlags = CapabilityFlags::CLIENT_LONG_PASSWORD
+    .union(CapabilityFlags::CLIENT_LONG_FLAG)
+    .union(CapabilityFlags::CLIENT_PROTOCOL_41)
+    .union(CapabilityFlags::CLIENT_TRANSACTIONS)
+    .union(CapabilityFlags::CLIENT_SECURE_CONNECTION)
+    .union(CapabilityFlags::CLIENT_MULTI_RESULTS)
+    .union(CapabilityFlags::CLIENT_PS_MULTI_RESULTS)
+    .union(CapabilityFlags::CLIENT_PLUGIN_AUTH)
+    .union(CapabilityFlags::CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA)
+    .union(CapabilityFlags::CLIENT_LOCAL_FILES)
+    .union(CapabilityFlags::CLIENT_SESSION_TRACK);
+
 /// How to open a backend connection.
 pub struct ConnectParams<'a> {
     /// `host:port`.
@@ -129,6 +143,30 @@ impl crate::workers::Rehome for BackendConn {
         let stream = conn.stream;
         conn.stream = stream.rehome()?;
         Ok(Box::new(conn))
+    }
+}
+
+impl<'a> ConnectParams<'a> {
+    /// A connection of sqlmux's own (the monitor, KILL, learning a server's greeting): no
+    /// schema, the default collation, no prepared statements kept, nothing recorded.
+    pub fn own(
+        address: &'a str,
+        user: &'a str,
+        password: &'a str,
+        tls: Option<&'a tokio_rustls::TlsConnector>,
+    ) -> Self {
+        Self {
+            address,
+            user,
+            password,
+            schema: None,
+            capabilities: BACKEND_CAPABILITIES,
+            collation: sqlmux_protocol::mysql::constants::DEFAULT_COLLATION,
+            statement_limit: 1,
+            tls,
+            mariadb_caps: 0,
+            identities: None,
+        }
     }
 }
 

@@ -97,16 +97,13 @@ pub async fn learn(shared: Arc<crate::shared::Shared>) {
             .filter(|s| hostgroups.contains(&s.hostgroup))
         {
             let params = ConnectParams {
-                address: &server.address,
-                user: &user.name,
-                password: &user.password,
-                schema: None,
-                capabilities: super::session::BACKEND_CAPABILITIES,
-                collation: sqlmux_protocol::mysql::constants::DEFAULT_COLLATION,
-                statement_limit: 1,
-                tls: server.tls.then_some(&shared.backend_tls),
-                mariadb_caps: 0,
                 identities: Some(&shared.mysql_identities),
+                ..ConnectParams::own(
+                    &server.address,
+                    &user.name,
+                    &user.password,
+                    server.tls.then_some(&shared.backend_tls),
+                )
             };
             match tokio::time::timeout(rt.pool.connect_timeout, BackendConn::connect(&params)).await
             {

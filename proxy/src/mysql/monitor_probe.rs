@@ -32,18 +32,8 @@ impl MysqlProbe {
 
     async fn look(&mut self) -> Result<Observation, String> {
         if self.conn.is_none() {
-            let params = ConnectParams {
-                address: &self.address,
-                user: &self.user,
-                password: &self.password,
-                schema: None,
-                capabilities: super::session::BACKEND_CAPABILITIES,
-                collation: sqlmux_protocol::mysql::constants::DEFAULT_COLLATION,
-                statement_limit: 1,
-                tls: self.tls.as_ref(),
-                mariadb_caps: 0,
-                identities: None,
-            };
+            let params =
+                ConnectParams::own(&self.address, &self.user, &self.password, self.tls.as_ref());
             self.conn = Some(
                 BackendConn::connect(&params)
                     .await

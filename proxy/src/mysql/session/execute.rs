@@ -1,7 +1,7 @@
 //! Borrowing a backend for a command: route, checkout (or the pinned one), replay the
 //! session's state, run the command, and give the backend back unless a pin holds.
 
-use super::super::backend::{BackendConn, BackendError, ConnectParams};
+use super::super::backend::{BackendConn, BackendError, ConnectParams, BACKEND_CAPABILITIES};
 use super::super::error::SessionError;
 use super::super::relay::{relay_response, RelayError, RelayOptions};
 use super::tracking::Changes;
@@ -19,20 +19,6 @@ const FLAVOR_CAPABILITIES: CapabilityFlags = CapabilityFlags::CLIENT_DEPRECATE_E
     .union(CapabilityFlags::CLIENT_FOUND_ROWS)
     .union(CapabilityFlags::CLIENT_IGNORE_SPACE)
     .union(CapabilityFlags::CLIENT_MULTI_STATEMENTS);
-
-/// Capabilities every backend connection asks for (session tracking included: the
-/// relay strips it for clients that did not ask for it).
-pub(crate) const BACKEND_CAPABILITIES: CapabilityFlags = CapabilityFlags::CLIENT_LONG_PASSWORD
-    .union(CapabilityFlags::CLIENT_LONG_FLAG)
-    .union(CapabilityFlags::CLIENT_PROTOCOL_41)
-    .union(CapabilityFlags::CLIENT_TRANSACTIONS)
-    .union(CapabilityFlags::CLIENT_SECURE_CONNECTION)
-    .union(CapabilityFlags::CLIENT_MULTI_RESULTS)
-    .union(CapabilityFlags::CLIENT_PS_MULTI_RESULTS)
-    .union(CapabilityFlags::CLIENT_PLUGIN_AUTH)
-    .union(CapabilityFlags::CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA)
-    .union(CapabilityFlags::CLIENT_LOCAL_FILES)
-    .union(CapabilityFlags::CLIENT_SESSION_TRACK);
 
 /// The query that reads LAST_INSERT_ID() after a statement that may have changed it.
 const LAST_INSERT_ID_QUERY: &[u8] = b"\x03SELECT LAST_INSERT_ID()";
@@ -310,7 +296,7 @@ impl Session {
                     // (still held here, so no other session's statement can be hit), and
                     // its answer (the server's "interrupted" error) is relayed as usual.
                     _ = self.control.killed() => {
-                        let target = kill_target(&self.shared, &self.user, self.collation, address, backend_thread);
+                        let target = kill_target(&self.shared, &self.user, address, backend_thread);
                         tokio::spawn(kill_backend_query(target));
                     }
                 }
@@ -397,7 +383,6 @@ pub(super) struct KillTarget {
     thread: u32,
     user: String,
     password: String,
-    collation: u8,
     tls: Option<tokio_rustls::TlsConnector>,
 }
 
@@ -405,7 +390,6 @@ pub(super) struct KillTarget {
 fn kill_target(
     shared: &crate::shared::Shared,
     user: &sqlmux_config::User,
-    collation: u8,
     address: &Arc<str>,
     thread: u32,
 ) -> KillTarget {
@@ -420,7 +404,6 @@ fn kill_target(
         thread,
         user: user.name.clone(),
         password: user.password.clone(),
-        collation,
         tls: tls.then(|| shared.backend_tls.clone()),
     }
 }
@@ -429,18 +412,12 @@ fn kill_target(
 /// statement's own connection is busy with it). Failures are logged: the statement then
 /// simply runs to its end.
 async fn kill_backend_query(target: KillTarget) {
-    let params = ConnectParams {
-        address: &target.address,
-        user: &target.user,
-        password: &target.password,
-        schema: None,
-        capabilities: BACKEND_CAPABILITIES,
-        collation: target.collation,
-        statement_limit: 1,
-        tls: target.tls.as_ref(),
-        mariadb_caps: 0,
-        identities: None,
-    };
+    let params = ConnectParams::own(
+        &target.address,
+        &target.user,
+        &target.password,
+        target.tls.as_ref(),
+    );
     let kill = async {
         let mut conn = BackendConn::connect(&params).await?;
         conn.execute_simple(&format!("KILL QUERY {}", target.thread))

@@ -8,8 +8,6 @@
 //! - [`tracking`]: what a response changed in the session (OK packets, status flags).
 
 mod execute;
-
-pub(crate) use execute::BACKEND_CAPABILITIES;
 mod prepared;
 mod query;
 mod tracking;
@@ -271,17 +269,21 @@ impl Session {
         let Some(cmd) = frame.first_byte() else {
             return Err(SessionError::Malformed("empty command packet".into()));
         };
-        let ends_nothing = matches!(
-            cmd,
-            command::QUIT
-                | command::PING
-                | command::CHANGE_USER
-                | command::RESET_CONNECTION
-                | command::QUERY
-                | command::STMT_CLOSE
-                | command::STMT_RESET
-        );
-        if self.lost_tx.is_lost() && self.lost_backend.is_none() && !ends_nothing {
+        // While a transaction is lost, only statements (which may end it) and commands that
+        // touch no data pass.
+        if self.lost_tx.is_lost()
+            && self.lost_backend.is_none()
+            && !matches!(
+                cmd,
+                command::QUIT
+                    | command::PING
+                    | command::CHANGE_USER
+                    | command::RESET_CONNECTION
+                    | command::QUERY
+                    | command::STMT_CLOSE
+                    | command::STMT_RESET
+            )
+        {
             // Only a statement can end a lost transaction: this command is refused.
             self.answer_lost(crate::session::TxStatement::Other, reply_seq)
                 .await?;

@@ -97,6 +97,8 @@ pub struct ClusterFile {
     pub writer_hostgroup: u32,
     /// Hostgroup of the readers.
     pub reader_hostgroup: u32,
+    /// Readers lagging more than this get no reads (absent or 0: no limit).
+    pub max_replication_lag_ms: Option<u64>,
 }
 
 /// `[[servers]]`.

@@ -88,6 +88,8 @@ pub struct Cluster {
     pub writer_hostgroup: u32,
     /// Hostgroup of the readers.
     pub reader_hostgroup: u32,
+    /// Readers whose replication lag is over this (or unknown) get no reads; `None`: no limit.
+    pub max_replication_lag_ms: Option<u64>,
 }
 
 /// A backend server in a hostgroup.

@@ -267,6 +267,7 @@ fn compile_clusters(files: &[ClusterFile]) -> Result<Vec<Cluster>, ConfigError> 
             protocol,
             writer_hostgroup: c.writer_hostgroup,
             reader_hostgroup: c.reader_hostgroup,
+            max_replication_lag_ms: c.max_replication_lag_ms.filter(|ms| *ms > 0),
         });
     }
     Ok(out)

@@ -170,3 +170,22 @@ pub fn native_scramble(salt: &[u8], password: &str) -> Vec<u8> {
         .map(|s| s.to_vec())
         .unwrap_or_default()
 }
+
+/// The text values (NULL as `NULL`) of the first row of a result read by
+/// [`RawClient::query`] (the client asks for CLIENT_DEPRECATE_EOF).
+pub fn first_row(packets: &[Vec<u8>]) -> Vec<String> {
+    let columns = packets[0][0] as usize;
+    let mut row = &packets[1 + columns][..];
+    let mut out = Vec::new();
+    for _ in 0..columns {
+        if row.first() == Some(&0xFB) {
+            out.push("NULL".to_string());
+            row = &row[1..];
+            continue;
+        }
+        let (v, used) = sqlmux_protocol::mysql::lenenc::read_str(row).unwrap();
+        out.push(String::from_utf8_lossy(v).into_owned());
+        row = &row[used..];
+    }
+    out
+}

@@ -1,9 +1,8 @@
 //! Multiplexing: each pin starts and ends, state never leaks between clients sharing a
 //! backend, and reads and writes are split between a real primary and replica.
 
-use sqlmux_integration::raw_mysql::RawClient;
+use sqlmux_integration::raw_mysql::{first_row, RawClient};
 use sqlmux_integration::{mysql_config, MariaDb, MariaDbPair, Proxy};
-use sqlmux_protocol::mysql::lenenc;
 use std::time::Duration;
 
 /// A proxy with ONE backend connection and a short wait: a second session can only run a
@@ -19,24 +18,6 @@ fn login(proxy: &Proxy) -> RawClient {
         RawClient::login(proxy.mysql_port(), "app", "apppw", Some("sqlmux_test")).unwrap();
     assert_eq!(ok.payload()[0], 0, "login");
     c
-}
-
-/// The text values of the first row of a result.
-fn first_row(packets: &[Vec<u8>]) -> Vec<String> {
-    let columns = packets[0][0] as usize;
-    let mut row = &packets[1 + columns][..];
-    let mut out = Vec::new();
-    for _ in 0..columns {
-        if row.first() == Some(&0xFB) {
-            out.push("NULL".to_string());
-            row = &row[1..];
-            continue;
-        }
-        let (v, used) = lenenc::read_str(row).unwrap();
-        out.push(String::from_utf8_lossy(v).into_owned());
-        row = &row[used..];
-    }
-    out
 }
 
 fn ok(c: &mut RawClient, sql: &str) -> Vec<Vec<u8>> {

@@ -60,12 +60,14 @@ pub(crate) fn save(
     with_attached(conn, &path, |conn| {
         in_transaction(conn, |conn| {
             for t in tables {
+                // Every row is replaced, so the table is made anew: a store saved by an
+                // older sqlmux (fewer columns) takes today's columns.
                 conn.execute_batch(&format!(
-                    "CREATE TABLE IF NOT EXISTS disk.{} ({}) STRICT",
-                    t.name, t.ddl
+                    "DROP TABLE IF EXISTS disk.{name}; CREATE TABLE disk.{name} ({ddl}) STRICT",
+                    name = t.name,
+                    ddl = t.ddl
                 ))?;
                 let columns = schema::column_list(t.columns);
-                conn.execute(&format!("DELETE FROM disk.{}", t.name), [])?;
                 conn.execute(
                     &format!(
                         "INSERT INTO disk.{name} ({columns}) SELECT {columns} FROM main.{name}",
@@ -106,7 +108,19 @@ pub(crate) fn load(
                 if !saved {
                     continue;
                 }
-                let columns = schema::column_list(t.columns);
+                // A store saved by an older sqlmux lacks newer columns: they take their
+                // defaults.
+                let saved_columns: Vec<String> = conn
+                    .prepare("SELECT name FROM pragma_table_info(?1, 'disk')")?
+                    .query_map([t.name], |r| r.get(0))?
+                    .collect::<rusqlite::Result<_>>()?;
+                let known: Vec<&str> = t
+                    .columns
+                    .iter()
+                    .copied()
+                    .filter(|c| saved_columns.iter().any(|s| s == c))
+                    .collect();
+                let columns = schema::column_list(&known);
                 conn.execute(&format!("DELETE FROM main.{}", t.name), [])?;
                 conn.execute(
                     &format!(
@@ -121,4 +135,45 @@ pub(crate) fn load(
         })
     })
     .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_store_saved_by_an_older_sqlmux_loads_and_saves_with_todays_columns() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = Connection::open(path(dir.path())).unwrap();
+        old.execute_batch(
+            "CREATE TABLE clusters (name TEXT NOT NULL PRIMARY KEY, protocol TEXT NOT NULL, \
+             writer_hostgroup INTEGER NOT NULL, reader_hostgroup INTEGER NOT NULL) STRICT; \
+             INSERT INTO clusters VALUES ('shop', 'mysql', 10, 20);",
+        )
+        .unwrap();
+        drop(old);
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(&schema::create_all()).unwrap();
+        let read = load(&conn, &path(dir.path()), &[&schema::CLUSTERS]).unwrap();
+        assert_eq!(read, ["clusters"]);
+        let row: (String, i64, Option<i64>) = conn
+            .query_row(
+                "SELECT name, reader_hostgroup, max_replication_lag_ms FROM clusters",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        assert_eq!(row, ("shop".to_string(), 20, None));
+        conn.execute("UPDATE clusters SET max_replication_lag_ms = 1500", [])
+            .unwrap();
+        save(&conn, dir.path(), &[&schema::CLUSTERS]).unwrap();
+        conn.execute("DELETE FROM clusters", []).unwrap();
+        load(&conn, &path(dir.path()), &[&schema::CLUSTERS]).unwrap();
+        let lag: i64 = conn
+            .query_row("SELECT max_replication_lag_ms FROM clusters", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(lag, 1500);
+    }
 }

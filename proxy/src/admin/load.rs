@@ -146,15 +146,24 @@ fn read_clusters(conn: &Connection) -> Result<(Vec<ClusterFile>, Vec<String>), P
     read_table(
         conn,
         "clusters",
-        "SELECT name, protocol, writer_hostgroup, reader_hostgroup FROM main.clusters ORDER BY rowid",
-        |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?, r.get::<_, i64>(3)?)),
-        |(name, protocol, writer, reader)| {
+        "SELECT name, protocol, writer_hostgroup, reader_hostgroup, max_replication_lag_ms \
+         FROM main.clusters ORDER BY rowid",
+        |r| {
+            Ok((
+                (r.get::<_, String>(0)?, r.get::<_, String>(1)?),
+                (r.get::<_, i64>(2)?, r.get::<_, i64>(3)?),
+                r.get::<_, Option<i64>>(4)?,
+            ))
+        },
+        |((name, protocol), (writer, reader), max_lag)| {
             let label = format!("clusters row (name={})", quote(&name));
             let cluster = ClusterFile {
                 name,
                 protocol,
                 writer_hostgroup: u32_of(&label, "writer_hostgroup", writer)?,
                 reader_hostgroup: u32_of(&label, "reader_hostgroup", reader)?,
+                // The table's CHECK keeps it non-negative.
+                max_replication_lag_ms: max_lag.map(|ms| ms.max(0) as u64),
             };
             Ok((cluster, label))
         },
@@ -374,6 +383,7 @@ pub(crate) fn file_from_runtime(rt: &Runtime) -> ConfigFile {
                 .to_string(),
                 writer_hostgroup: c.writer_hostgroup,
                 reader_hostgroup: c.reader_hostgroup,
+                max_replication_lag_ms: c.max_replication_lag_ms,
             })
             .collect(),
         servers: rt

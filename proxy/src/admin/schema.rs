@@ -56,12 +56,19 @@ pub(crate) const USERS: Editable = Editable {
 /// `clusters`.
 pub(crate) const CLUSTERS: Editable = Editable {
     name: "clusters",
-    columns: &["name", "protocol", "writer_hostgroup", "reader_hostgroup"],
+    columns: &[
+        "name",
+        "protocol",
+        "writer_hostgroup",
+        "reader_hostgroup",
+        "max_replication_lag_ms",
+    ],
     ddl: concat!(
         "name TEXT NOT NULL PRIMARY KEY, ",
         "protocol TEXT NOT NULL DEFAULT 'mysql', ",
         "writer_hostgroup INTEGER NOT NULL CHECK (writer_hostgroup BETWEEN 0 AND 4294967295), ",
-        "reader_hostgroup INTEGER NOT NULL CHECK (reader_hostgroup BETWEEN 0 AND 4294967295)"
+        "reader_hostgroup INTEGER NOT NULL CHECK (reader_hostgroup BETWEEN 0 AND 4294967295), ",
+        "max_replication_lag_ms INTEGER CHECK (max_replication_lag_ms >= 0)"
     ),
 };
 
@@ -103,7 +110,8 @@ pub(crate) const RUNTIME_DDL: &[(&str, &str)] = &[
     ),
     (
         "runtime_clusters",
-        "name TEXT, protocol TEXT, writer_hostgroup INTEGER, reader_hostgroup INTEGER",
+        "name TEXT, protocol TEXT, writer_hostgroup INTEGER, reader_hostgroup INTEGER, \
+         max_replication_lag_ms INTEGER",
     ),
     (
         "runtime_query_rules",
@@ -136,9 +144,9 @@ pub(crate) const STATS_DDL: &[(&str, &str)] = &[
     ),
     (
         "stats_monitor",
-        "address TEXT, state TEXT, read_only INTEGER, last_check_ms_ago INTEGER, \
-         latency_us INTEGER, since_ms_ago INTEGER, checks INTEGER, fencing_alarms INTEGER, \
-         error TEXT",
+        "address TEXT, state TEXT, read_only INTEGER, replication TEXT, lag_ms INTEGER, \
+         lag_bytes INTEGER, lagging INTEGER, last_check_ms_ago INTEGER, latency_us INTEGER, \
+         since_ms_ago INTEGER, checks INTEGER, fencing_alarms INTEGER, error TEXT",
     ),
 ];
 

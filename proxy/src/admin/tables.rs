@@ -123,6 +123,9 @@ pub(crate) fn cluster_rows(rt: &Runtime) -> Vec<Vec<Value>> {
                 text(protocol_name(c.protocol)),
                 int(c.writer_hostgroup),
                 int(c.reader_hostgroup),
+                c.max_replication_lag_ms
+                    .map(|ms| Value::Integer(ms.min(i64::MAX as u64) as i64))
+                    .unwrap_or(Value::Null),
             ]
         })
         .collect()
@@ -507,6 +510,13 @@ pub(crate) fn refresh_stats(conn: &Connection, shared: &Shared) -> rusqlite::Res
                 Value::Text(h.key().to_string()),
                 Value::Text(h.state.as_str().to_string()),
                 h.read_only.map_or(Value::Null, |r| int(u32::from(r))),
+                h.lag
+                    .map_or(Value::Null, |l| Value::Text(l.as_str().to_string())),
+                h.lag
+                    .and_then(|l| l.time())
+                    .map_or(Value::Null, |t| big(t.as_millis() as u64)),
+                h.lag.and_then(|l| l.bytes()).map_or(Value::Null, big),
+                int(u32::from(h.lagging)),
                 ms(h.last_check),
                 big(h.latency.as_micros() as u64),
                 ms(h.since),
@@ -524,6 +534,10 @@ pub(crate) fn refresh_stats(conn: &Connection, shared: &Shared) -> rusqlite::Res
             "address",
             "state",
             "read_only",
+            "replication",
+            "lag_ms",
+            "lag_bytes",
+            "lagging",
             "last_check_ms_ago",
             "latency_us",
             "since_ms_ago",

@@ -86,7 +86,7 @@ fn tables_are_seeded_from_the_runtime() {
     );
     assert_eq!(
         text_rows(&a, "SELECT * FROM clusters"),
-        vec![vec!["shop", "mysql", "10", "20"]]
+        vec![vec!["shop", "mysql", "10", "20", "NULL"]]
     );
     assert_eq!(
         text_rows(
@@ -196,6 +196,28 @@ fn a_bad_edit_is_refused_and_the_runtime_is_unchanged() {
         "{message}"
     );
     assert_eq!(a.shared().runtime.load().users[0].cluster, "shop");
+}
+
+#[test]
+fn a_clusters_lag_limit_loads_to_runtime() {
+    let a = admin();
+    affected(&a, "UPDATE clusters SET max_replication_lag_ms = 1500");
+    a.execute("LOAD SERVERS TO RUNTIME").unwrap();
+    assert_eq!(
+        a.shared().runtime.load().clusters[0].max_replication_lag_ms,
+        Some(1500)
+    );
+    assert_eq!(
+        text_rows(&a, "SELECT max_replication_lag_ms FROM runtime_clusters"),
+        vec![vec!["1500"]]
+    );
+    // 0 is no limit, as in ProxySQL.
+    affected(&a, "UPDATE clusters SET max_replication_lag_ms = 0");
+    a.execute("LOAD SERVERS TO RUNTIME").unwrap();
+    assert_eq!(
+        a.shared().runtime.load().clusters[0].max_replication_lag_ms,
+        None
+    );
 }
 
 #[test]

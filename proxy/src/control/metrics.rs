@@ -68,6 +68,13 @@ fn record_health(server: &ServerEntry, shared: &Shared) {
         gauge!("sqlmux_server_health", &labels).set(if h.state == state { 1.0 } else { 0.0 });
     }
     gauge!("sqlmux_server_read_only", &base).set(if h.read_only == Some(true) { 1.0 } else { 0.0 });
+    let lag = match h.lag {
+        Some(crate::monitor::Lag::NotReplica) => 0.0,
+        Some(l) => l.time().map_or(f64::NAN, |t| t.as_secs_f64()),
+        None => f64::NAN,
+    };
+    gauge!("sqlmux_server_replication_lag_seconds", &base).set(lag);
+    gauge!("sqlmux_server_lagging", &base).set(if h.lagging { 1.0 } else { 0.0 });
     counter!("sqlmux_monitor_checks_total", &base).absolute(h.checks);
     counter!("sqlmux_fencing_alarms_total", &base).absolute(h.fencing_alarms);
 }
@@ -199,6 +206,14 @@ fn describe() {
     describe_gauge!(
         "sqlmux_server_read_only",
         "1 while the monitor sees the server read-only (MySQL) or in recovery (PostgreSQL)."
+    );
+    describe_gauge!(
+        "sqlmux_server_replication_lag_seconds",
+        "Replication lag the monitor saw (0 for a primary, NaN while unknown)."
+    );
+    describe_gauge!(
+        "sqlmux_server_lagging",
+        "1 while the server lags over its cluster's max_replication_lag_ms (or of unknown lag): it takes no reads."
     );
     describe_counter!(
         "sqlmux_monitor_checks_total",

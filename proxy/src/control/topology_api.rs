@@ -46,6 +46,12 @@ struct ServerDoc<'a> {
 struct HealthDoc {
     state: &'static str,
     read_only: Option<bool>,
+    /// `none`, `replica` or `unknown` (a replica of unknown lag); absent before a good check.
+    replication: Option<&'static str>,
+    lag_ms: Option<u128>,
+    lag_bytes: Option<u64>,
+    /// Over its cluster's `max_replication_lag_ms`: it takes no reads.
+    lagging: bool,
     last_check_ms_ago: Option<u128>,
     latency_us: u128,
     since_ms_ago: Option<u128>,
@@ -69,6 +75,10 @@ impl<'a> TopologyDoc<'a> {
                     health: shared.health.get(&s.address).map(|h| HealthDoc {
                         state: h.state.as_str(),
                         read_only: h.read_only,
+                        replication: h.lag.map(|l| l.as_str()),
+                        lag_ms: h.lag.and_then(|l| l.time()).map(|t| t.as_millis()),
+                        lag_bytes: h.lag.and_then(|l| l.bytes()),
+                        lagging: h.lagging,
                         last_check_ms_ago: h.last_check.map(|t| t.elapsed().as_millis()),
                         latency_us: h.latency.as_micros(),
                         since_ms_ago: h.since.map(|t| t.elapsed().as_millis()),

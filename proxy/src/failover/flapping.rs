@@ -145,6 +145,7 @@ mod tests {
             protocol: Protocol::Mysql,
             writer_hostgroup: 1,
             reader_hostgroup: 2,
+            max_replication_lag_ms: None,
         }];
         let h = WriterHistory::default();
         let a = [server("a:1", ServerStatus::Online)];

@@ -6,7 +6,9 @@
 //! statements are held (see [`crate::failover`]); statements running on a writer that went
 //! DOWN are cut, so a frozen writer never holds its clients longer than the hold timeout
 //! plus detection. A server outside every writer hostgroup that reports itself writable
-//! raises a fencing alarm (it never gets writes).
+//! raises a fencing alarm (it never gets writes). A replica lagging over its cluster's
+//! `max_replication_lag_ms` (or whose lag is unknown) takes no reads until it is back under
+//! for `up_after` checks; reads then go to other readers, or to the writer.
 //!
 //! - [`state`]: one server's health and its transitions.
 //!
@@ -27,6 +29,62 @@ use std::time::Instant;
 pub struct Observation {
     /// The server refuses writes (MySQL `read_only`, PostgreSQL in recovery).
     pub read_only: bool,
+    /// How far behind its primary it replays.
+    pub lag: Lag,
+}
+
+/// A server's replication lag at one check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lag {
+    /// It replicates from no one (a primary).
+    NotReplica,
+    /// It replicates, this far behind (`bytes`: WAL received and not replayed yet, on
+    /// PostgreSQL).
+    Behind {
+        /// How old the newest change it has applied is, against what it has received.
+        time: std::time::Duration,
+        /// Bytes received and not applied yet, where the server says.
+        bytes: Option<u64>,
+    },
+    /// It replicates, but how far behind is unknown (applier stopped, no connection to
+    /// its primary, lag not readable): never taken as zero.
+    Unknown,
+}
+
+impl Lag {
+    /// `none` (not a replica), `replica` or `unknown` (a replica of unknown lag).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Lag::NotReplica => "none",
+            Lag::Behind { .. } => "replica",
+            Lag::Unknown => "unknown",
+        }
+    }
+
+    /// The lag in time, when known.
+    pub fn time(&self) -> Option<std::time::Duration> {
+        match self {
+            Lag::Behind { time, .. } => Some(*time),
+            _ => None,
+        }
+    }
+
+    /// The lag in bytes, when the server says.
+    pub fn bytes(&self) -> Option<u64> {
+        match self {
+            Lag::Behind { bytes, .. } => *bytes,
+            _ => None,
+        }
+    }
+
+    /// Whether the lag is over `max` (unknown lag is).
+    pub fn is_over(&self, max: std::time::Duration) -> bool {
+        match self {
+            Lag::NotReplica => false,
+            Lag::Behind { time, .. } => *time > max,
+            Lag::Unknown => true,
+        }
+    }
 }
 
 /// One server's check, over a connection it keeps between checks.
@@ -59,16 +117,17 @@ pub async fn run(shared: Arc<Shared>, probes: ProbeFactory) {
             if !scheduled.insert(server.address.clone()) {
                 continue;
             }
-            let Some(protocol) = rt
-                .clusters
-                .iter()
-                .find(|c| {
-                    c.writer_hostgroup == server.hostgroup || c.reader_hostgroup == server.hostgroup
-                })
-                .map(|c| c.protocol)
-            else {
+            let Some(cluster) = rt.clusters.iter().find(|c| {
+                c.writer_hostgroup == server.hostgroup || c.reader_hostgroup == server.hostgroup
+            }) else {
                 continue;
             };
+            let (protocol, max_lag) = (
+                cluster.protocol,
+                cluster
+                    .max_replication_lag_ms
+                    .map(std::time::Duration::from_millis),
+            );
             let slot = by_address.entry(server.address.clone()).or_default();
             let Some(mut probe) = slot.take().or_else(|| {
                 Some(probes(
@@ -88,21 +147,36 @@ pub async fn run(shared: Arc<Shared>, probes: ProbeFactory) {
                     Ok(r) => r,
                     Err(_) => Err(format!("no answer within {} ms", timeout.as_millis())),
                 };
-                (address, probe, result, started.elapsed())
+                (address, probe, result, started.elapsed(), max_lag)
             });
         }
         let round = tokio::time::sleep(settings.interval);
         while let Some(done) = checks.join_next().await {
-            let Ok((address, probe, result, took)) = done else {
+            let Ok((address, probe, result, took, max_lag)) = done else {
                 continue;
             };
             // A failed check's probe (and its connection, maybe half-used) goes.
             by_address.insert(address.clone(), result.is_ok().then_some(probe));
-            apply(&shared, &settings, &topology, &address, result, took);
+            let check = Check {
+                result,
+                took,
+                max_lag,
+            };
+            apply(&shared, &settings, &topology, &address, check);
         }
         by_address.retain(|a, _| topology.servers.iter().any(|s| s.address == *a));
         round.await;
     }
+}
+
+/// One check's outcome, with the lag its server's cluster allows.
+pub struct Check {
+    /// What it saw, or why it failed.
+    pub result: Result<Observation, String>,
+    /// How long it took.
+    pub took: std::time::Duration,
+    /// The cluster's `max_replication_lag_ms`.
+    pub max_lag: Option<std::time::Duration>,
 }
 
 /// Applies one check's result: the server's health, its pool's flags, held statements
@@ -112,13 +186,13 @@ fn apply(
     settings: &MonitorSettings,
     topology: &crate::topology::Topology,
     address: &Arc<str>,
-    result: Result<Observation, String>,
-    took: std::time::Duration,
+    check: Check,
 ) {
+    let result = &check.result;
     let mut entry = shared.health.entry(address.clone()).or_default();
-    let before = (entry.state, entry.read_only);
-    entry.observe(&result, took, settings);
-    let after = (entry.state, entry.read_only);
+    let before = (entry.state, entry.read_only, entry.lagging);
+    entry.observe(&check, settings);
+    let after = (entry.state, entry.read_only, entry.lagging);
     let writer_somewhere = topology
         .servers
         .iter()
@@ -132,7 +206,7 @@ fn apply(
     if before == after {
         return;
     }
-    tracing::info!(%address, state = ?after.0, read_only = ?after.1, error = ?result.as_ref().err(), "monitor: server health changed");
+    tracing::info!(%address, state = ?after.0, read_only = ?after.1, lagging = after.2, lag = ?result.as_ref().ok().map(|o| o.lag), error = ?result.as_ref().err(), "monitor: server health changed");
     for server in topology.servers.iter().filter(|s| s.address == *address) {
         shared.pool_info(server).set_health(flags);
     }

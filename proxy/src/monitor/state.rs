@@ -2,8 +2,10 @@
 //! checks in a row make it DOWN, `up_after` good ones UP; a timed-out check is a failed one.
 //! A server that flaps is held down longer each time: after its n-th DOWN within
 //! [`FLAP_WINDOW`], it needs `up_after x 2^(n-1)` good checks in a row (at most x32).
+//! A replica over its cluster's lag limit (or of unknown lag) is lagging at once, and
+//! back after `up_after` good checks under it.
 
-use super::Observation;
+use super::{Check, Lag};
 use sqlmux_config::MonitorSettings;
 use std::time::{Duration, Instant};
 
@@ -43,6 +45,12 @@ pub struct Health {
     pub state: HealthState,
     /// Read-only / in recovery at the last good check (`None`: never checked well).
     pub read_only: Option<bool>,
+    /// Replication lag at the last good check (`None`: never checked well).
+    pub lag: Option<Lag>,
+    /// Over its cluster's lag limit: it takes no reads.
+    pub lagging: bool,
+    /// Good checks in a row under the lag limit.
+    under_lag_limit: u32,
     /// Failed checks in a row.
     pub failures: u32,
     /// Good checks in a row.
@@ -65,20 +73,17 @@ pub struct Health {
 
 impl Health {
     /// Takes one check's result.
-    pub fn observe(
-        &mut self,
-        result: &Result<Observation, String>,
-        took: Duration,
-        settings: &MonitorSettings,
-    ) {
+    pub fn observe(&mut self, check: &Check, settings: &MonitorSettings) {
         self.checks += 1;
         self.last_check = Some(Instant::now());
-        self.latency = took;
-        let next = match result {
+        self.latency = check.took;
+        let next = match &check.result {
             Ok(o) => {
                 self.successes += 1;
                 self.failures = 0;
                 self.read_only = Some(o.read_only);
+                self.lag = Some(o.lag);
+                self.judge_lag(o.lag, check.max_lag, settings);
                 self.last_error = None;
                 match self.state {
                     HealthState::Down if self.successes < self.needed_to_come_back(settings) => {
@@ -109,6 +114,25 @@ impl Health {
         }
     }
 
+    /// Lagging as soon as one check finds the lag over `max` (or unknown); not lagging after
+    /// `up_after` checks in a row under it, or at once when the cluster sets no limit.
+    fn judge_lag(&mut self, lag: Lag, max: Option<Duration>, settings: &MonitorSettings) {
+        let Some(max) = max else {
+            self.lagging = false;
+            self.under_lag_limit = 0;
+            return;
+        };
+        if lag.is_over(max) {
+            self.lagging = true;
+            self.under_lag_limit = 0;
+            return;
+        }
+        self.under_lag_limit = self.under_lag_limit.saturating_add(1);
+        if self.under_lag_limit >= settings.up_after {
+            self.lagging = false;
+        }
+    }
+
     /// Good checks in a row a DOWN server needs: `up_after`, doubled for each other time it
     /// went DOWN within the flap window.
     pub fn needed_to_come_back(&self, settings: &MonitorSettings) -> u32 {
@@ -134,6 +158,9 @@ impl Health {
         if self.read_only == Some(true) {
             f |= crate::pool::HEALTH_READ_ONLY;
         }
+        if self.lagging {
+            f |= crate::pool::HEALTH_LAGGING;
+        }
         f
     }
 }
@@ -141,6 +168,23 @@ impl Health {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::monitor::Observation;
+
+    fn seen(read_only: bool, lag: Lag, max_lag: Option<Duration>) -> Check {
+        Check {
+            result: Ok(Observation { read_only, lag }),
+            took: Duration::ZERO,
+            max_lag,
+        }
+    }
+
+    fn failed(why: &str) -> Check {
+        Check {
+            result: Err(why.into()),
+            took: Duration::ZERO,
+            max_lag: None,
+        }
+    }
 
     fn settings() -> MonitorSettings {
         MonitorSettings {
@@ -158,21 +202,21 @@ mod tests {
     fn down_after_three_failures_up_after_two_successes() {
         let s = settings();
         let mut h = Health::default();
-        let ok = Ok(Observation { read_only: false });
-        let fail: Result<Observation, String> = Err("timeout".into());
-        h.observe(&ok, Duration::ZERO, &s);
+        let ok = seen(false, Lag::NotReplica, None);
+        let fail = failed("timeout");
+        h.observe(&ok, &s);
         assert_eq!(h.state, HealthState::Up);
-        h.observe(&fail, Duration::ZERO, &s);
-        h.observe(&fail, Duration::ZERO, &s);
+        h.observe(&fail, &s);
+        h.observe(&fail, &s);
         assert_eq!(h.state, HealthState::Up, "two failures are not enough");
-        h.observe(&fail, Duration::ZERO, &s);
+        h.observe(&fail, &s);
         assert_eq!(h.state, HealthState::Down);
         assert_eq!(h.pool_flags(), crate::pool::HEALTH_DOWN);
-        h.observe(&ok, Duration::ZERO, &s);
+        h.observe(&ok, &s);
         assert_eq!(h.state, HealthState::Down, "one good check is not enough");
-        h.observe(&ok, Duration::ZERO, &s);
+        h.observe(&ok, &s);
         assert_eq!(h.state, HealthState::Up);
-        h.observe(&Ok(Observation { read_only: true }), Duration::ZERO, &s);
+        h.observe(&seen(true, Lag::NotReplica, None), &s);
         assert_eq!(h.pool_flags(), crate::pool::HEALTH_READ_ONLY);
     }
 
@@ -180,14 +224,14 @@ mod tests {
     fn a_flapping_server_is_held_down_longer_each_time() {
         let s = settings();
         let mut h = Health::default();
-        let ok = Ok(Observation { read_only: false });
-        let fail: Result<Observation, String> = Err("refused".into());
+        let ok = seen(false, Lag::NotReplica, None);
+        let fail = failed("refused");
         let mut changes = 0;
         let mut last = h.state;
         // Up and down every second for a minute, checked every 500 ms: 2 good checks, 3 bad.
         for i in 0..120 {
             let r = if i % 5 < 2 { &ok } else { &fail };
-            h.observe(r, Duration::ZERO, &s);
+            h.observe(r, &s);
             if h.state != last && last != HealthState::Unknown {
                 changes += 1;
             }
@@ -196,5 +240,36 @@ mod tests {
         assert!(changes <= 4, "{changes} changes of state");
         assert_eq!(h.state, HealthState::Down);
         assert!(h.needed_to_come_back(&s) > s.up_after);
+    }
+
+    #[test]
+    fn a_lagging_replica_takes_no_reads_until_under_the_limit_for_up_after_checks() {
+        let s = settings();
+        let max = Some(Duration::from_millis(1000));
+        let behind = |ms| Lag::Behind {
+            time: Duration::from_millis(ms),
+            bytes: None,
+        };
+        let mut h = Health::default();
+        h.observe(&seen(true, behind(200), max), &s);
+        assert!(!h.lagging);
+        h.observe(&seen(true, behind(1500), max), &s);
+        assert!(h.lagging, "one check over the limit is enough");
+        assert_eq!(
+            h.pool_flags(),
+            crate::pool::HEALTH_READ_ONLY | crate::pool::HEALTH_LAGGING
+        );
+        h.observe(&seen(true, behind(10), max), &s);
+        assert!(h.lagging, "one check under the limit is not enough");
+        h.observe(&seen(true, Lag::Unknown, max), &s);
+        h.observe(&seen(true, behind(10), max), &s);
+        assert!(h.lagging, "unknown lag is not zero: the count starts again");
+        h.observe(&seen(true, behind(10), max), &s);
+        assert!(!h.lagging);
+        // A primary has no lag; no limit means nobody lags.
+        h.observe(&seen(false, Lag::NotReplica, max), &s);
+        assert!(!h.lagging);
+        h.observe(&seen(true, Lag::Unknown, None), &s);
+        assert!(!h.lagging);
     }
 }

@@ -109,6 +109,37 @@ pub struct BackendConn {
     cut_handle: Option<crate::workers::CutHandle>,
 }
 
+/// A result set read whole (sqlmux's own small queries).
+#[derive(Debug, Default)]
+pub struct ResultRows {
+    /// Column names.
+    pub names: Vec<String>,
+    /// Rows, values as text bytes (NULL as `None`).
+    pub rows: Vec<Vec<Option<Vec<u8>>>>,
+}
+
+impl ResultRows {
+    /// The value of column `name` in `row` (`None` for NULL or no such column).
+    pub fn get<'a>(&self, row: &'a [Option<Vec<u8>>], name: &str) -> Option<&'a [u8]> {
+        let i = self
+            .names
+            .iter()
+            .position(|n| n.eq_ignore_ascii_case(name))?;
+        row.get(i)?.as_deref()
+    }
+}
+
+/// The name in a column definition (after catalog, schema, table and original table).
+fn column_name(definition: &[u8]) -> Option<String> {
+    let mut rest = definition;
+    for _ in 0..4 {
+        let (_, used) = sqlmux_protocol::mysql::lenenc::read_str(rest)?;
+        rest = rest.get(used..)?;
+    }
+    let (name, _) = sqlmux_protocol::mysql::lenenc::read_str(rest)?;
+    Some(String::from_utf8_lossy(name).into_owned())
+}
+
 struct AuthContext<'a> {
     password: &'a [u8],
     nonce: &'a [u8],
@@ -339,16 +370,37 @@ impl BackendConn {
 
     /// Runs a query that returns one row and reads that row's values (NULL as `None`).
     pub async fn query_row(&mut self, sql: &str) -> Result<Vec<Option<Vec<u8>>>, BackendError> {
+        Ok(self
+            .query_rows(sql)
+            .await?
+            .rows
+            .into_iter()
+            .next()
+            .unwrap_or_default())
+    }
+
+    /// Runs a query of sqlmux's own and reads its whole (small) result set.
+    pub async fn query_rows(&mut self, sql: &str) -> Result<ResultRows, BackendError> {
         let mut q = Vec::with_capacity(sql.len() + 1);
         q.push(command::QUERY);
         q.extend_from_slice(sql.as_bytes());
         self.write_all(&encode(0, &q)).await?;
-        self.read_first_row().await
+        self.read_rows().await
     }
 
-    /// Reads the result set of a query already sent: its first row's values (NULL as
-    /// `None`; none without rows), the rest skipped.
+    /// Reads the first row of a result set already asked for (none without rows).
     async fn read_first_row(&mut self) -> Result<Vec<Option<Vec<u8>>>, BackendError> {
+        Ok(self
+            .read_rows()
+            .await?
+            .rows
+            .into_iter()
+            .next()
+            .unwrap_or_default())
+    }
+
+    /// Reads the result set of a query already sent: column names and rows (NULL as `None`).
+    async fn read_rows(&mut self) -> Result<ResultRows, BackendError> {
         let deprecate_eof = self
             .capabilities
             .contains(CapabilityFlags::CLIENT_DEPRECATE_EOF);
@@ -360,25 +412,25 @@ impl BackendConn {
         let columns = sqlmux_protocol::mysql::lenenc::read_int(&first)
             .map(|(n, _)| n)
             .ok_or_else(|| protocol("bad column count"))?;
+        let mut result = ResultRows::default();
         for _ in 0..columns {
-            self.read_frame().await?;
+            let definition = self.read_frame().await?;
+            let name = column_name(&definition.payload()).ok_or_else(|| protocol("bad column"))?;
+            result.names.push(name);
         }
         if !deprecate_eof {
             self.read_frame().await?;
         }
-        let mut values = Vec::new();
         loop {
             let packet = self.read_frame().await?;
             let packet = packet.payload();
             if packet.first() == Some(&0xFE) && packet.len() < 9 {
-                return Ok(values);
+                return Ok(result);
             }
             if packet.first() == Some(&0xFF) {
                 return Err(server_error(&packet));
             }
-            if !values.is_empty() {
-                continue;
-            }
+            let mut values = Vec::with_capacity(result.names.len());
             let mut rest: &[u8] = &packet;
             for _ in 0..columns {
                 if rest.first() == Some(&0xFB) {
@@ -391,6 +443,7 @@ impl BackendConn {
                 values.push(Some(v.to_vec()));
                 rest = &rest[used..];
             }
+            result.rows.push(values);
         }
     }
 

@@ -1,9 +1,11 @@
 //! The monitor's check of a MySQL/MariaDB server: a connection of the monitor user, kept
-//! between checks, and `@@read_only` / `@@innodb_read_only`.
+//! between checks, `@@read_only` / `@@innodb_read_only`, and replication lag
+//! (`SHOW ALL SLAVES STATUS` on MariaDB, `SHOW REPLICA STATUS` on MySQL).
 
-use super::backend::{BackendConn, ConnectParams};
-use crate::monitor::{Observation, Probe};
+use super::backend::{BackendConn, BackendError, ConnectParams, ResultRows};
+use crate::monitor::{Lag, Observation, Probe};
 use sqlmux_config::MonitorSettings;
+use std::time::Duration;
 
 /// One server's probe.
 pub struct MysqlProbe {
@@ -48,9 +50,9 @@ impl MysqlProbe {
             .await
             .map_err(|e| e.to_string())?;
         let on = |i: usize| row.get(i).and_then(|v| v.as_deref()) == Some(b"1");
-        Ok(Observation {
-            read_only: on(0) || on(1),
-        })
+        let read_only = on(0) || on(1);
+        let lag = replication_lag(conn).await?;
+        Ok(Observation { read_only, lag })
     }
 }
 
@@ -58,5 +60,88 @@ impl MysqlProbe {
 impl Probe for MysqlProbe {
     async fn check(&mut self) -> Result<Observation, String> {
         self.look().await
+    }
+}
+
+/// The server's replication lag: the largest of its replication channels'. A server error
+/// (no privilege to look, say) leaves it unknown; a broken connection fails the check.
+async fn replication_lag(conn: &mut BackendConn) -> Result<Lag, String> {
+    let status = if conn.server_version.contains("MariaDB") {
+        conn.query_rows("SHOW ALL SLAVES STATUS").await
+    } else {
+        match conn.query_rows("SHOW REPLICA STATUS").await {
+            // Before MySQL 8.0.22.
+            Err(BackendError::Server(_)) => conn.query_rows("SHOW SLAVE STATUS").await,
+            other => other,
+        }
+    };
+    match status {
+        Ok(status) => Ok(lag_of(&status)),
+        Err(BackendError::Server(_)) => Ok(Lag::Unknown),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// The lag a replication status result set shows: no channel, no replica; a channel whose
+/// applier is stopped (`Seconds_Behind_*` NULL) makes it unknown.
+fn lag_of(status: &ResultRows) -> Lag {
+    let mut worst = None;
+    for row in &status.rows {
+        let seconds = status
+            .get(row, "Seconds_Behind_Master")
+            .or_else(|| status.get(row, "Seconds_Behind_Source"))
+            .and_then(|v| std::str::from_utf8(v).ok()?.parse::<u64>().ok());
+        let Some(seconds) = seconds else {
+            return Lag::Unknown;
+        };
+        worst = worst.max(Some(seconds));
+    }
+    match worst {
+        None => Lag::NotReplica,
+        Some(s) => Lag::Behind {
+            time: Duration::from_secs(s),
+            bytes: None,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(rows: &[&[Option<&str>]]) -> ResultRows {
+        ResultRows {
+            names: vec![
+                "Connection_name".into(),
+                "Slave_SQL_Running".into(),
+                "Seconds_Behind_Master".into(),
+            ],
+            rows: rows
+                .iter()
+                .map(|r| r.iter().map(|v| v.map(|s| s.as_bytes().to_vec())).collect())
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn no_channel_is_no_replica_a_stopped_applier_is_unknown_the_worst_channel_counts() {
+        assert_eq!(lag_of(&status(&[])), Lag::NotReplica);
+        assert_eq!(
+            lag_of(&status(&[
+                &[Some(""), Some("Yes"), Some("0")],
+                &[Some("b"), Some("Yes"), Some("7")]
+            ])),
+            Lag::Behind {
+                time: Duration::from_secs(7),
+                bytes: None
+            }
+        );
+        assert_eq!(
+            lag_of(&status(&[
+                &[Some(""), Some("Yes"), Some("0")],
+                &[Some("b"), Some("No"), None]
+            ])),
+            Lag::Unknown
+        );
     }
 }

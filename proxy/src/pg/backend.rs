@@ -201,13 +201,27 @@ impl BackendConn {
     /// Runs SQL that sqlmux sends itself; returns the first column of every row (the first
     /// error as `Server`).
     pub async fn simple_column(&mut self, sql: &str) -> Result<Vec<Option<String>>, BackendError> {
+        Ok(self
+            .simple_rows(sql)
+            .await?
+            .into_iter()
+            .map(|row| row.into_iter().next().flatten())
+            .collect())
+    }
+
+    /// Runs SQL that sqlmux sends itself; returns every row's columns as text (NULL as
+    /// `None`; the first error as `Server`).
+    pub async fn simple_rows(
+        &mut self,
+        sql: &str,
+    ) -> Result<Vec<Vec<Option<String>>>, BackendError> {
         self.conn.send(&frontend::query(sql)).await?;
         let mut rows = Vec::new();
         let mut error = None;
         loop {
             let m = self.conn.expect().await?;
             match m.tag() {
-                msg::DATA_ROW => rows.push(first_column(m.body())),
+                msg::DATA_ROW => rows.push(columns(m.body())),
                 msg::PARAMETER_STATUS => {
                     self.note_parameter(m.body())?;
                 }
@@ -240,6 +254,36 @@ pub fn first_column(body: &[u8]) -> Option<String> {
     }
     let v = body.get(6..6 + len as usize)?;
     Some(String::from_utf8_lossy(v).into_owned())
+}
+
+/// The columns of a DataRow body, as text (NULL, or what a malformed row lacks, as `None`).
+fn columns(body: &[u8]) -> Vec<Option<String>> {
+    let Some(n) = body.get(..2).map(|b| i16::from_be_bytes([b[0], b[1]])) else {
+        return Vec::new();
+    };
+    let mut out = Vec::with_capacity(n.max(0) as usize);
+    let mut rest = &body[2..];
+    for _ in 0..n.max(0) {
+        let Some(len) = rest
+            .get(..4)
+            .map(|b| i32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+        else {
+            out.push(None);
+            continue;
+        };
+        rest = &rest[4..];
+        let value = usize::try_from(len)
+            .ok()
+            .and_then(|len| rest.get(..len).map(|v| (v, len)));
+        match value {
+            Some((v, len)) => {
+                out.push(Some(String::from_utf8_lossy(v).into_owned()));
+                rest = &rest[len..];
+            }
+            None => out.push(None),
+        }
+    }
+    out
 }
 
 /// Answers the server's authentication request.
@@ -323,5 +367,10 @@ mod tests {
         assert_eq!(first_column(b"\0\x01\xff\xff\xff\xff"), None);
         assert_eq!(first_column(b"\0\x01\0\0\0\x09ab"), None);
         assert_eq!(first_column(b""), None);
+        assert_eq!(
+            columns(b"\0\x03\0\0\0\x01t\xff\xff\xff\xff\0\0\0\x0212"),
+            [Some("t".into()), None, Some("12".into())]
+        );
+        assert_eq!(columns(b"\0\x02\0\0\0\x09ab"), [None, None]);
     }
 }

@@ -252,7 +252,8 @@ pub struct ServerPool<C> {
     /// under their sessions (see [`ServerPool::cut_lent`]).
     lent_sockets: Mutex<HashMap<u64, crate::workers::CutHandle, foldhash::fast::RandomState>>,
     next_lease: std::sync::atomic::AtomicU64,
-    /// What the monitor last concluded: [`HEALTH_DOWN`], [`HEALTH_READ_ONLY`] bits.
+    /// What the monitor last concluded: [`HEALTH_DOWN`], [`HEALTH_READ_ONLY`],
+    /// [`HEALTH_LAGGING`] bits.
     health: std::sync::atomic::AtomicU8,
 }
 
@@ -260,6 +261,9 @@ pub struct ServerPool<C> {
 pub const HEALTH_DOWN: u8 = 1;
 /// The monitor sees the server read-only / in recovery: it takes no work as a writer.
 pub const HEALTH_READ_ONLY: u8 = 2;
+/// The monitor sees the replica lag over its cluster's `max_replication_lag_ms` (or not
+/// know it): it takes no work as a reader.
+pub const HEALTH_LAGGING: u8 = 4;
 
 /// Whether a server's connections may be used, from its status in the topology.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -298,7 +302,8 @@ impl<C> ServerPool<C> {
         }
     }
 
-    /// Records the monitor's view ([`HEALTH_DOWN`] / [`HEALTH_READ_ONLY`] bits). A server
+    /// Records the monitor's view ([`HEALTH_DOWN`] / [`HEALTH_READ_ONLY`] /
+    /// [`HEALTH_LAGGING`] bits). A server
     /// seen DOWN keeps no idle connection: none is handed out again (a dying server's
     /// leftover processes could still take statements on them).
     pub fn set_health(&self, health: u8) {
@@ -309,10 +314,15 @@ impl<C> ServerPool<C> {
     }
 
     /// Whether the server may take work in a hostgroup (`writer`: a writer hostgroup):
-    /// not SHUNNED, not DOWN, and for a writer not read-only.
+    /// not SHUNNED, not DOWN, for a writer not read-only, for a reader not lagging.
     pub fn takes_work(&self, writer: bool) -> bool {
         let health = self.health.load(Ordering::Relaxed);
-        let unfit = HEALTH_DOWN | if writer { HEALTH_READ_ONLY } else { 0 };
+        let unfit = HEALTH_DOWN
+            | if writer {
+                HEALTH_READ_ONLY
+            } else {
+                HEALTH_LAGGING
+            };
         health & unfit == 0 && self.shunned_for().is_none()
     }
 

@@ -211,6 +211,21 @@ pub struct MonitorSettings {
     pub up_after: u32,
 }
 
+impl MonitorSettings {
+    /// The defaults of every `[monitor]` key but the login (left empty).
+    pub fn defaults() -> Self {
+        Self {
+            user: String::new(),
+            password: String::new(),
+            database: "postgres".to_string(),
+            interval: Duration::from_millis(500),
+            timeout: Duration::from_millis(500),
+            down_after: 3,
+            up_after: 2,
+        }
+    }
+}
+
 /// MySQL frontend settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MysqlSettings {

@@ -67,21 +67,26 @@ pub fn compile(file: ConfigFile) -> Result<Runtime, ConfigError> {
                     Ok(v)
                 }
             };
+            let d = MonitorSettings::defaults();
+            let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
             Some(MonitorSettings {
                 user: m.user.clone(),
                 password: m.password.clone(),
-                database: m.database.clone().unwrap_or_else(|| "postgres".to_string()),
+                database: m.database.clone().unwrap_or(d.database),
                 interval: Duration::from_millis(positive(
                     "monitor.interval_ms",
-                    m.interval_ms.unwrap_or(500),
+                    m.interval_ms.unwrap_or(ms(d.interval)),
                 )?),
                 timeout: Duration::from_millis(positive(
                     "monitor.timeout_ms",
-                    m.timeout_ms.unwrap_or(500),
+                    m.timeout_ms.unwrap_or(ms(d.timeout)),
                 )?),
-                down_after: positive("monitor.down_after", m.down_after.unwrap_or(3).into())?
+                down_after: positive(
+                    "monitor.down_after",
+                    m.down_after.unwrap_or(d.down_after).into(),
+                )? as u32,
+                up_after: positive("monitor.up_after", m.up_after.unwrap_or(d.up_after).into())?
                     as u32,
-                up_after: positive("monitor.up_after", m.up_after.unwrap_or(2).into())? as u32,
             })
         }
     };

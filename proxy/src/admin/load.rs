@@ -15,7 +15,7 @@ use sqlmux_config::{ConfigError, Protocol, Runtime};
 pub(crate) type Problem = String;
 
 /// The variables of the `variables` table, in the contract's dotted names.
-pub(crate) const VARIABLE_NAMES: [&str; 15] = [
+pub(crate) const VARIABLE_NAMES: [&str; 22] = [
     "pool.connect_timeout_ms",
     "pool.idle_timeout_ms",
     "pool.max_lifetime_ms",
@@ -26,6 +26,13 @@ pub(crate) const VARIABLE_NAMES: [&str; 15] = [
     "failover.hold_max_statements",
     "failover.hold_max_bytes",
     "failover.min_interval_ms",
+    "monitor.user",
+    "monitor.password",
+    "monitor.database",
+    "monitor.interval_ms",
+    "monitor.timeout_ms",
+    "monitor.down_after",
+    "monitor.up_after",
     "mysql.local_infile",
     "mysql.server_version",
     "mysql.default_auth_plugin",
@@ -278,6 +285,17 @@ fn read_variables(conn: &Connection, file: &mut ConfigFile) -> Result<(), Proble
     let mut failover = sqlmux_config::file::FailoverFile::default();
     let mut mysql = MysqlFile::default();
     let mut log = LogFile::default();
+    // Without any monitor.* row (a store saved before they existed) the monitor is kept.
+    let mut monitor: Option<sqlmux_config::file::MonitorFile> = None;
+    let monitor_defaults = || sqlmux_config::file::MonitorFile {
+        user: String::new(),
+        password: String::new(),
+        database: None,
+        interval_ms: None,
+        timeout_ms: None,
+        down_after: None,
+        up_after: None,
+    };
     for row in rows {
         let (name, value) = row.map_err(err)?;
         let value = match value {
@@ -316,6 +334,23 @@ fn read_variables(conn: &Connection, file: &mut ConfigFile) -> Result<(), Proble
             }
             "failover.hold_max_bytes" => failover.hold_max_bytes = Some(number(&value)?),
             "failover.min_interval_ms" => failover.min_interval_ms = Some(number(&value)?),
+            m if m.starts_with("monitor.") => {
+                let monitor = monitor.get_or_insert_with(monitor_defaults);
+                let count = |v: &str| {
+                    u32::try_from(number(v)?)
+                        .map_err(|_| format!("{label}: value {} is out of range", quote(v)))
+                };
+                match m {
+                    "monitor.user" => monitor.user = value,
+                    "monitor.password" => monitor.password = value,
+                    "monitor.database" => monitor.database = Some(value).filter(|v| !v.is_empty()),
+                    "monitor.interval_ms" => monitor.interval_ms = Some(number(&value)?),
+                    "monitor.timeout_ms" => monitor.timeout_ms = Some(number(&value)?),
+                    "monitor.down_after" => monitor.down_after = Some(count(&value)?),
+                    "monitor.up_after" => monitor.up_after = Some(count(&value)?),
+                    other => return Err(unknown_variable(other)),
+                }
+            }
             "mysql.local_infile" => {
                 mysql.local_infile = Some(match value.trim().to_ascii_lowercase().as_str() {
                     "true" | "1" | "on" | "yes" => true,
@@ -338,20 +373,27 @@ fn read_variables(conn: &Connection, file: &mut ConfigFile) -> Result<(), Proble
                     })?);
             }
             "log.level" => log.level = Some(value),
-            other => {
-                return Err(format!(
-                    "variables row (name={}): unknown variable (known: {})",
-                    quote(other),
-                    VARIABLE_NAMES.join(", ")
-                ))
-            }
+            other => return Err(unknown_variable(other)),
         }
+    }
+    if let Some(monitor) = monitor {
+        // An empty monitor.user turns the monitor off.
+        file.monitor = Some(monitor).filter(|m| !m.user.is_empty());
     }
     file.pool = pool;
     file.failover = failover;
     file.mysql = mysql;
     file.log = log;
     Ok(())
+}
+
+/// The refusal of a variable sqlmux does not have.
+fn unknown_variable(name: &str) -> Problem {
+    format!(
+        "variables row (name={}): unknown variable (known: {})",
+        quote(name),
+        VARIABLE_NAMES.join(", ")
+    )
 }
 
 /// The file model of a running runtime: what `LOAD` keeps for the parts it does not load.

@@ -151,6 +151,10 @@ pub(crate) fn rule_rows(rt: &Runtime) -> Vec<Vec<Value>> {
 /// Rows of `variables`: every variable with its value in the runtime.
 pub(crate) fn variable_rows(rt: &Runtime) -> Vec<Vec<Value>> {
     let ms = |d: std::time::Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX).to_string();
+    let monitor = rt
+        .monitor
+        .clone()
+        .unwrap_or_else(sqlmux_config::MonitorSettings::defaults);
     [
         ("pool.connect_timeout_ms", ms(rt.pool.connect_timeout)),
         ("pool.idle_timeout_ms", ms(rt.pool.idle_timeout)),
@@ -171,6 +175,14 @@ pub(crate) fn variable_rows(rt: &Runtime) -> Vec<Vec<Value>> {
             rt.failover.hold_max_bytes.to_string(),
         ),
         ("failover.min_interval_ms", ms(rt.failover.min_interval)),
+        // Without a monitor: an empty user (setting one turns it on).
+        ("monitor.user", monitor.user.clone()),
+        ("monitor.password", monitor.password.clone()),
+        ("monitor.database", monitor.database.clone()),
+        ("monitor.interval_ms", ms(monitor.interval)),
+        ("monitor.timeout_ms", ms(monitor.timeout)),
+        ("monitor.down_after", monitor.down_after.to_string()),
+        ("monitor.up_after", monitor.up_after.to_string()),
         ("mysql.local_infile", rt.mysql.local_infile.to_string()),
         (
             "mysql.server_version",

@@ -239,6 +239,59 @@ fn removing_a_cluster_in_use_is_refused() {
 }
 
 #[test]
+fn the_monitor_is_turned_on_tuned_and_off_through_variables() {
+    let a = admin();
+    assert!(a.shared().runtime.load().monitor.is_none());
+    assert_eq!(
+        text_rows(
+            &a,
+            "SELECT value FROM variables WHERE name IN ('monitor.user', 'monitor.interval_ms') ORDER BY name"
+        ),
+        vec![vec!["500"], vec![""]]
+    );
+    affected(
+        &a,
+        "UPDATE variables SET value = 'monitor' WHERE name = 'monitor.user'",
+    );
+    affected(
+        &a,
+        "UPDATE variables SET value = '250' WHERE name = 'monitor.interval_ms'",
+    );
+    a.execute("LOAD VARIABLES TO RUNTIME").unwrap();
+    let monitor = a.shared().runtime.load().monitor.clone().unwrap();
+    assert_eq!(monitor.user, "monitor");
+    assert_eq!(monitor.interval, std::time::Duration::from_millis(250));
+    assert_eq!(monitor.up_after, 2);
+    assert_eq!(
+        text_rows(
+            &a,
+            "SELECT value FROM runtime_variables WHERE name = 'monitor.interval_ms'"
+        ),
+        vec![vec!["250"]]
+    );
+    affected(
+        &a,
+        "UPDATE variables SET value = '0' WHERE name = 'monitor.down_after'",
+    );
+    let message = a
+        .execute("LOAD VARIABLES TO RUNTIME")
+        .unwrap_err()
+        .to_string();
+    assert!(message.contains("monitor.down_after"), "{message}");
+    affected(
+        &a,
+        "UPDATE variables SET value = '3' WHERE name = 'monitor.down_after'",
+    );
+    // Rows without the monitor (a store saved before it had variables) keep it.
+    affected(&a, "DELETE FROM variables WHERE name LIKE 'monitor.%'");
+    a.execute("LOAD VARIABLES TO RUNTIME").unwrap();
+    assert!(a.shared().runtime.load().monitor.is_some());
+    affected(&a, "INSERT INTO variables VALUES ('monitor.user', '')");
+    a.execute("LOAD VARIABLES TO RUNTIME").unwrap();
+    assert!(a.shared().runtime.load().monitor.is_none());
+}
+
+#[test]
 fn users_rules_and_variables_load() {
     let a = admin();
     affected(

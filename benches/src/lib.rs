@@ -1,1 +1,1 @@
-//! Benchmarks live in `benches/` (criterion) and `src/bin/load.rs` (the load harness).
+//! Benchmarks live in `benches/` (criterion) and `src/bin/load/` (the load harness; `failover.rs` its failover runs).

@@ -16,6 +16,8 @@
 //!   limit chosen by the test) in front of one [`Postgres`], for comparisons with sqlmux.
 //! - [`haproxy`]: [`HaProxy`](haproxy::HaProxy), a throwaway `haproxy` in TCP mode (a plain
 //!   byte forwarder), the load harness's floor for any user-space proxy.
+//! - [`faults`]: real faults: SIGSTOP with a SIGCONT guard ([`faults::Frozen`]), kill -9 of
+//!   a server's whole process tree.
 //! - [`proxy`]: sqlmux in-process on port 0 ([`Proxy`]), and config text helpers.
 //! - [`raw_mysql`]: a blocking raw-packet MySQL client for exact protocol tests.
 //! - `process` (private): child lifetime (graceful signal, grace period, SIGKILL, reap),
@@ -28,6 +30,7 @@
 pub mod certs;
 pub mod cli;
 pub mod clients;
+pub mod faults;
 pub mod haproxy;
 pub mod mariadb;
 pub mod pgbouncer;

@@ -238,6 +238,23 @@ impl Proxy {
         Ok((status, body))
     }
 
+    /// What an orchestrator does after a promotion: `PUT /v1/topology` with these
+    /// (hostgroup, address) servers, all ONLINE, at the current generation. Returns the
+    /// response's status and body.
+    pub fn put_servers(&self, servers: &[(u32, &str)]) -> io::Result<(u16, String)> {
+        let (_, current) = self.http("GET", "/v1/topology", None)?;
+        let servers: Vec<String> = servers
+            .iter()
+            .map(|(hg, address)| format!(r#"{{"hostgroup": {hg}, "address": "{address}"}}"#))
+            .collect();
+        let doc = format!(
+            r#"{{"generation": {}, "servers": [{}]}}"#,
+            topology_generation(&current),
+            servers.join(", ")
+        );
+        self.http("PUT", "/v1/topology", Some(&doc))
+    }
+
     /// The PostgreSQL endpoint.
     pub fn postgres_addr(&self) -> SocketAddr {
         self.postgres.expect("this proxy has a PostgreSQL listener")

@@ -4,7 +4,6 @@
 //! new writer; read-only clients never see an error; every write acknowledged after the kill
 //! is on the new writer, none on the old one.
 
-use sqlmux_integration::proxy::topology_generation as generation;
 use sqlmux_integration::raw_mysql::RawClient;
 
 mod support;
@@ -83,25 +82,15 @@ fn mysql_primary_killed_then_replica_promoted_and_pushed() {
         .collect();
     std::thread::sleep(Duration::from_millis(500));
     // kill -9 of the primary; the replica still replays what it received.
-    let ok = std::process::Command::new("kill")
-        .args(["-9", &pair.primary.pid().to_string()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok);
+    sqlmux_integration::faults::kill_tree(pair.primary.pid()).unwrap();
     *killed_at.lock().unwrap() = Some(Instant::now());
     std::thread::sleep(Duration::from_millis(2000));
     // The orchestrator: promote the replica, push it as the writer (and the only reader).
     pair.replica
         .root_sql("STOP SLAVE; RESET SLAVE ALL; SET GLOBAL read_only = 0;")
         .unwrap();
-    let (_, body) = proxy.http("GET", "/v1/topology", None).unwrap();
-    let doc = format!(
-        r#"{{"generation": {}, "servers": [{{"hostgroup": 10, "address": "{r}"}}, {{"hostgroup": 20, "address": "{r}"}}]}}"#,
-        generation(&body),
-        r = pair.replica.addr()
-    );
-    let (status, body) = proxy.http("PUT", "/v1/topology", Some(&doc)).unwrap();
+    let r = pair.replica.addr();
+    let (status, body) = proxy.put_servers(&[(10, &r), (20, &r)]).unwrap();
     assert_eq!(status, 200, "{body}");
     let pushed_at = Instant::now();
     std::thread::sleep(Duration::from_millis(1000));
@@ -219,26 +208,12 @@ fn postgres_primary_killed_then_standby_promoted_and_pushed() {
     // The machine dies: the postmaster and every process of it at once (a postmaster
     // killed alone leaves its backends running a while, acknowledging writes that the
     // promotion then loses).
-    let pid = pair.primary.pid().to_string();
-    let children = std::process::Command::new("pgrep")
-        .args(["-P", &pid])
-        .output()
-        .unwrap();
-    let children = String::from_utf8_lossy(&children.stdout).to_string();
-    // The postmaster first (it must not see its children die and start crash recovery).
-    let mut kill = std::process::Command::new("kill");
-    kill.args(["-9", &pid]).args(children.split_whitespace());
-    assert!(kill.status().unwrap().success());
+    sqlmux_integration::faults::kill_tree(pair.primary.pid()).unwrap();
     let killed_at = Instant::now();
     std::thread::sleep(Duration::from_millis(2000));
     pair.standby.sql("SELECT pg_promote()").unwrap();
-    let (_, body) = proxy.http("GET", "/v1/topology", None).unwrap();
-    let doc = format!(
-        r#"{{"generation": {}, "servers": [{{"hostgroup": 30, "address": "{s}"}}, {{"hostgroup": 40, "address": "{s}"}}]}}"#,
-        generation(&body),
-        s = pair.standby.addr()
-    );
-    let (status, body) = proxy.http("PUT", "/v1/topology", Some(&doc)).unwrap();
+    let s = pair.standby.addr();
+    let (status, body) = proxy.put_servers(&[(30, &s), (40, &s)]).unwrap();
     assert_eq!(status, 200, "{body}");
     std::thread::sleep(Duration::from_millis(1000));
     stop.store(true, Ordering::Relaxed);

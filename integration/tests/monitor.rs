@@ -3,6 +3,7 @@
 //! held and run once it is back, and statements running on a writer that froze are cut
 //! instead of hanging. Real faults, always undone (SIGCONT in a guard).
 
+use sqlmux_integration::faults::Frozen;
 use sqlmux_integration::raw_mysql::RawClient;
 
 mod support;
@@ -44,29 +45,6 @@ fn wait_health(proxy: &Proxy, what: &str) -> String {
         }
         assert!(Instant::now() < deadline, "never {what}: {body}");
         std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// Stops a process (SIGSTOP) and always continues it (SIGCONT) when dropped.
-struct Frozen(u32);
-
-impl Frozen {
-    fn freeze(pid: u32) -> Frozen {
-        let ok = std::process::Command::new("kill")
-            .args(["-STOP", &pid.to_string()])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "SIGSTOP {pid}");
-        Frozen(pid)
-    }
-}
-
-impl Drop for Frozen {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("kill")
-            .args(["-CONT", &self.0.to_string()])
-            .status();
     }
 }
 
@@ -121,7 +99,7 @@ fn a_frozen_writer_is_down_its_statements_are_cut_and_writes_wait_for_it() {
         (c.query("SELECT SLEEP(30)").unwrap(), started.elapsed(), c)
     });
     std::thread::sleep(Duration::from_millis(300));
-    let frozen = Frozen::freeze(db.pid());
+    let frozen = Frozen::freeze(vec![db.pid()]).unwrap();
     let frozen_at = Instant::now();
     let body = wait_health(&proxy, "\"state\":\"down\"");
     let detected = frozen_at.elapsed();

@@ -53,6 +53,9 @@ pub struct Shared {
     pub failover: crate::failover::Failover,
     /// What the monitor sees of each server, by address.
     pub health: dashmap::DashMap<Arc<str>, crate::monitor::Health>,
+    /// Wakes the monitor for a round of checks now (the topology changed: a server just
+    /// pushed as the writer is looked at before writes wait for its next check).
+    pub monitor_wake: tokio::sync::Notify,
     /// Live client sessions by connection id, for KILL.
     pub sessions: crate::session::SessionControls,
     /// What the MySQL servers are, from their greetings (announced to clients).
@@ -92,6 +95,7 @@ impl Shared {
             sha2_cache: dashmap::DashSet::new(),
             failover: Default::default(),
             health: Default::default(),
+            monitor_wake: tokio::sync::Notify::new(),
             sessions: Default::default(),
             mysql_identities: Default::default(),
             stats: crate::stats::ProxyStats::default(),
@@ -120,6 +124,7 @@ impl Shared {
         self.mysql_pools.apply_topology(&topology);
         self.pg_pools.apply_topology(&topology);
         self.failover.changed();
+        self.monitor_wake.notify_one();
     }
 
     /// The pool of a topology server (created empty on first use, in the pools of its

@@ -24,6 +24,17 @@ pub enum HoldError {
         /// How long it was held.
         waited_ms: u128,
     },
+    /// Connects to the writer kept failing, then no writer became usable, until
+    /// `hold_timeout_ms` after the statement came.
+    #[error("cluster {cluster} has no usable writer: the statement waited {waited_ms} ms and did not run (its last attempt: {last_attempt})")]
+    NoWriter {
+        /// Cluster name.
+        cluster: String,
+        /// How long it waited in all.
+        waited_ms: u128,
+        /// Why its last attempt to reach the writer failed.
+        last_attempt: String,
+    },
     /// The queue was full (count or bytes) and this was the oldest statement in it.
     #[error("cluster {cluster} has no usable writer and its hold queue is full: the oldest held statement (held {waited_ms} ms) did not run")]
     Full {

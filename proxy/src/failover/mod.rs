@@ -141,7 +141,8 @@ impl Failover {
 
     /// After a failed checkout: whether to try again. A writer-bound statement whose
     /// connect to the writer failed (refused, timed out: the writer is down before the
-    /// monitor or the shunning says so) never reached a server, so it waits a recheck (or a
+    /// monitor or the shunning says so), or whose wait for a connection ended as the monitor
+    /// saw the writer DOWN, never reached a server, so it waits a recheck (or a
     /// change) and tries again, within `hold_timeout` of `started`; anything else is final.
     pub async fn retry_checkout(
         &self,
@@ -150,7 +151,8 @@ impl Failover {
         started: Instant,
         settings: &FailoverSettings,
     ) -> bool {
-        let PoolError::Connect { hostgroup, .. } = error else {
+        let (PoolError::Connect { hostgroup, .. } | PoolError::Down { hostgroup, .. }) = error
+        else {
             return false;
         };
         if *hostgroup != writer_hostgroup || started.elapsed() >= settings.hold_timeout {
@@ -218,12 +220,16 @@ impl Failover {
 }
 
 /// The checkout retries of one statement: a connect to the writer that failed is tried
-/// again (see [`Failover::retry_checkout`]); when the statement finally gives up, the last
-/// connect error (naming the server) is what the client gets rather than the hold's.
+/// again (see [`Failover::retry_checkout`]) until `hold_timeout` after the statement first
+/// asked, one deadline for all its attempts (a connect still running then is given up: it
+/// sent nothing). When it gives up, the client hears that the cluster had no usable writer,
+/// how long it waited, and why its last attempt failed.
 #[derive(Debug)]
 pub struct WriterRetry {
     started: Instant,
     last_connect: Option<PoolError>,
+    /// Set once a retry begins: the cluster and when the statement gives up.
+    deadline: Option<(String, Instant)>,
 }
 
 impl Default for WriterRetry {
@@ -231,11 +237,29 @@ impl Default for WriterRetry {
         Self {
             started: Instant::now(),
             last_connect: None,
+            deadline: None,
         }
     }
 }
 
 impl WriterRetry {
+    /// Runs one checkout attempt, within the statement's deadline once retrying.
+    pub async fn attempt<T, E: From<PoolError>>(
+        &self,
+        checkout: impl std::future::Future<Output = Result<T, E>>,
+    ) -> Result<T, E> {
+        let Some((cluster, deadline)) = &self.deadline else {
+            return checkout.await;
+        };
+        match tokio::time::timeout_at((*deadline).into(), checkout).await {
+            Ok(result) => result,
+            Err(_) => Err(E::from(PoolError::Held(HoldError::Timeout {
+                cluster: cluster.clone(),
+                waited_ms: self.started.elapsed().as_millis(),
+            }))),
+        }
+    }
+
     /// After a failed checkout of a session of `cluster`: `Ok` to try again, else the
     /// error to report.
     pub async fn after(
@@ -252,11 +276,20 @@ impl WriterRetry {
                 .await;
             if retry {
                 self.last_connect = Some(error);
+                self.deadline.get_or_insert_with(|| {
+                    (c.name.clone(), self.started + rt.failover.hold_timeout)
+                });
                 return Ok(());
             }
         }
         Err(match (error, self.last_connect.take()) {
-            (PoolError::Held(_), Some(connect)) => connect,
+            (PoolError::Held(HoldError::Timeout { cluster, waited_ms }), Some(connect)) => {
+                PoolError::Held(HoldError::NoWriter {
+                    cluster,
+                    waited_ms,
+                    last_attempt: connect.to_string(),
+                })
+            }
             (error, _) => error,
         })
     }

@@ -165,7 +165,12 @@ pub async fn run(shared: Arc<Shared>, probes: ProbeFactory) {
             apply(&shared, &settings, &topology, &address, check);
         }
         by_address.retain(|a, _| topology.servers.iter().any(|s| s.address == *a));
-        round.await;
+        // The next round at the interval, or at once when the topology changes (a writer
+        // just pushed is checked before writes wait on its last, read-only, look).
+        tokio::select! {
+            _ = round => {}
+            _ = shared.monitor_wake.notified() => {}
+        }
     }
 }
 

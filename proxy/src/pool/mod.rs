@@ -66,6 +66,16 @@ pub enum PoolError {
         /// What failed.
         reason: String,
     },
+    /// The monitor saw the server DOWN while the session waited for one of its connections.
+    #[error("backend {address} in hostgroup {hostgroup} went DOWN while the statement waited {waited_ms} ms for a connection; it did not run")]
+    Down {
+        /// Server address.
+        address: String,
+        /// Hostgroup.
+        hostgroup: u32,
+        /// How long the session waited.
+        waited_ms: u128,
+    },
     /// Every ONLINE server of the hostgroup is SHUNNED after repeated connect errors.
     #[error("every ONLINE server of hostgroup {hostgroup} is SHUNNED after repeated connect errors; retried in {retry_ms} ms")]
     Shunned {
@@ -309,8 +319,18 @@ impl<C> ServerPool<C> {
     pub fn set_health(&self, health: u8) {
         self.health.store(health, Ordering::Relaxed);
         if health & HEALTH_DOWN != 0 {
+            // Checkouts waiting for a connection of it stop waiting ([`PoolError::Down`]);
+            // then the idle connections go (their slots must not reach a waiter).
+            if let Ok(mut state) = self.state.lock() {
+                state.waiters.clear();
+            }
             self.close_all_idle();
         }
+    }
+
+    /// Whether the monitor sees the server DOWN.
+    fn is_down(&self) -> bool {
+        self.health.load(Ordering::Relaxed) & HEALTH_DOWN != 0
     }
 
     /// Whether the server may take work in a hostgroup (`writer`: a writer hostgroup):
@@ -732,6 +752,14 @@ impl<C> Pools<C> {
                     Err(permit) => (permit, started),
                 },
                 Ok(Handoff::Slot(p)) => (p, started),
+                // The server went DOWN while it waited: it never reached a server.
+                Err(_) if server.is_down() => {
+                    return Err(PoolError::Down {
+                        address: server.address.to_string(),
+                        hostgroup,
+                        waited_ms: started.elapsed().as_millis(),
+                    });
+                }
                 // A waiter whose deadline passed is dropped by the expiry task.
                 Err(_) => {
                     server.stats.wait_timeout();

@@ -499,6 +499,23 @@ async fn waiters_give_up_at_their_own_deadlines() {
 }
 
 #[tokio::test]
+async fn waiters_of_a_server_seen_down_stop_waiting_at_once() {
+    let (pools, server, held) = one_slot_taken(part("u")).await;
+    let waiter = waiting_checkout(&pools, &server, part("u"), Ok(2), 5_000);
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let started = Instant::now();
+    server.set_health(HEALTH_DOWN);
+    let answer = waiter.await.unwrap();
+    assert!(
+        matches!(answer, Err(PoolError::Down { hostgroup: 10, .. })),
+        "{answer:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(1));
+    assert_eq!(server.stats.wait_timeouts.load(Ordering::Relaxed), 0);
+    drop(held);
+}
+
+#[tokio::test]
 async fn a_remembered_pool_goes_round_between_the_session_and_its_leases() {
     use crate::topology::{ServerEntry, Topology};
     let entry = |hostgroup, address: &str| ServerEntry {

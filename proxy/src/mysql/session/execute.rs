@@ -126,7 +126,7 @@ impl Session {
         if self.backend.is_none() {
             let mut retry = crate::failover::WriterRetry::default();
             let lease = loop {
-                match self.checkout(hostgroup).await {
+                match retry.attempt(self.checkout(hostgroup)).await {
                     Err(SessionError::Pool(e)) => {
                         retry.after(&self.shared, &self.user.cluster, e).await?
                     }

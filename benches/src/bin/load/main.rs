@@ -31,8 +31,17 @@
 //!   role every 200 ms; prints tps, failures, and the average (middle of the run) and maximum
 //!   number of backend connections, also as a share of the 500 clients.
 //!
+//! Failover (both protocols, or the one `--protocol mysql|postgres` names):
+//!
+//! - failover: a planned switch, a writer frozen 15 s and a writer killed, each under 100
+//!   clients; prints failed statements by error, the longest write pause, the longest gap of
+//!   read-only clients, the longest wait and lost acknowledged writes (see [`failover`];
+//!   `--seconds` is how long each run goes on after the scenario, 5 by default).
+//!
 //! An unknown mode is an error. A failed sqlmux or PgBouncer run is reported and the others
 //! go on; the exit status is then 1.
+
+mod failover;
 
 use bytes::BytesMut;
 use sqlmux_integration::clients::{
@@ -60,14 +69,18 @@ fn main() {
         let at = args.iter().position(|a| a == flag)?;
         args.get(at + 1).map(String::as_str)
     };
-    let seconds = value("--seconds")
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(20u64);
+    let seconds_given = value("--seconds").and_then(|s| s.parse().ok());
+    let seconds = seconds_given.unwrap_or(20u64);
     let protocol = value("--protocol");
     let rounds = value("--rounds")
         .and_then(|s| s.parse().ok())
         .unwrap_or(1usize);
-    if let Err(e) = run(mode, seconds, protocol, rounds) {
+    let result = if mode == "failover" {
+        failover::run(Duration::from_secs(seconds_given.unwrap_or(5)), protocol)
+    } else {
+        run(mode, seconds, protocol, rounds)
+    };
+    if let Err(e) = result {
         eprintln!("load: {e}");
         std::process::exit(1);
     }
@@ -82,7 +95,7 @@ fn run(mode: &str, seconds: u64, protocol: Option<&str>, rounds: usize) -> Res<(
         "all" | "point-select" | "memory" | "multiplex" => {}
         other => {
             return Err(format!(
-                "unknown mode {other:?} (point-select, memory, multiplex, all, pgbench, pg-pool)"
+                "unknown mode {other:?} (point-select, memory, multiplex, all, pgbench, pg-pool, failover)"
             )
             .into())
         }

@@ -530,3 +530,38 @@ fn mysql_reads_are_not_queued_behind_held_writes() {
     assert_eq!(status, 200);
     assert!(port_of(&mut c).contains(&writer.port().to_string()));
 }
+
+#[test]
+fn postgres_reads_are_not_queued_behind_held_writes() {
+    let pair = sqlmux_integration::PostgresPair::start().unwrap();
+    let config = with_control_api(postgres_config(
+        &pair.primary.addr(),
+        Some(&pair.standby.addr()),
+        "",
+    ));
+    let proxy = Proxy::start(&config).unwrap();
+    let port = proxy.postgres_port();
+    support::runtime().block_on(async {
+        let c = support::connect(port).await;
+        let (status, body) = proxy
+            .http("POST", "/v1/clusters/ledger/hold", None)
+            .unwrap();
+        assert_eq!(status, 200, "{body}");
+        let started = Instant::now();
+        // A prepared read, run, then dropped (tokio-postgres sends Close in a batch of its
+        // own), then another: none of it waits for the held writer.
+        let read = c.prepare("SELECT pg_is_in_recovery()").await.unwrap();
+        assert!(c.query_one(&read, &[]).await.unwrap().get::<_, bool>(0));
+        drop(read);
+        let again = c
+            .query_one("SELECT pg_is_in_recovery()", &[])
+            .await
+            .unwrap();
+        assert!(again.get::<_, bool>(0), "read from the standby");
+        assert!(
+            started.elapsed() < Duration::from_millis(1000),
+            "reads waited {:?} behind the held writes",
+            started.elapsed()
+        );
+    });
+}

@@ -194,6 +194,25 @@ fn backend_tls_through_a_chained_sqlmux() {
     assert_eq!(out.stdout.trim(), "through two");
 }
 
+/// Logs in as ledger (the proxy asks for a cleartext password), read to ReadyForQuery.
+fn raw_login(port: u16) -> std::net::TcpStream {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    s.write_all(&sqlmux_protocol::pg::startup::startup_message(&[
+        ("user", "ledger"),
+        ("database", "ledger"),
+    ]))
+    .unwrap();
+    let mut head = [0u8; 9];
+    s.read_exact(&mut head).unwrap();
+    assert_eq!(head[0], b'R');
+    s.write_all(&sqlmux_protocol::pg::frontend::password(b"ledgerpw"))
+        .unwrap();
+    read_until_ready(&mut s);
+    s
+}
+
 /// A message: type byte, length, body.
 fn message(tag: u8, body: &[u8]) -> Vec<u8> {
     let mut m = vec![tag];
@@ -247,21 +266,7 @@ fn pipelined_extended_messages_before_one_sync() {
         .replace("max_connections = 20", "max_connections = 2");
     let proxy = Proxy::start(&config).unwrap();
     let port = proxy.postgres_port();
-    // Log in (cleartext), then read to ReadyForQuery.
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
-        .unwrap();
-    s.write_all(&sqlmux_protocol::pg::startup::startup_message(&[
-        ("user", "ledger"),
-        ("database", "ledger"),
-    ]))
-    .unwrap();
-    let mut head = [0u8; 9];
-    s.read_exact(&mut head).unwrap();
-    assert_eq!(head[0], b'R');
-    s.write_all(&sqlmux_protocol::pg::frontend::password(b"ledgerpw"))
-        .unwrap();
-    read_until_ready(&mut s);
+    let mut s = raw_login(port);
     let mut batch = Vec::new();
     batch.extend(parse("s1", "SELECT $1::int * 2"));
     batch.extend(bind("s1", "21"));
@@ -300,19 +305,7 @@ fn a_client_gone_mid_result_leaves_no_half_read_backend_in_the_pool() {
     let proxy = Proxy::start(&config).unwrap();
     let port = proxy.postgres_port();
     for round in 0..3 {
-        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-        s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
-            .unwrap();
-        s.write_all(&sqlmux_protocol::pg::startup::startup_message(&[
-            ("user", "ledger"),
-            ("database", "ledger"),
-        ]))
-        .unwrap();
-        let mut head = [0u8; 9];
-        s.read_exact(&mut head).unwrap();
-        s.write_all(&sqlmux_protocol::pg::frontend::password(b"ledgerpw"))
-            .unwrap();
-        read_until_ready(&mut s);
+        let mut s = raw_login(port);
         s.write_all(&sqlmux_protocol::pg::frontend::query(
             "SELECT g, repeat('x', 100) FROM generate_series(1, 3000000) g",
         ))
@@ -332,4 +325,33 @@ fn a_client_gone_mid_result_leaves_no_half_read_backend_in_the_pool() {
         assert!(out.success(), "{}", out.stderr);
         assert_eq!(out.stdout.trim(), format!("{}\n10", round + 1));
     }
+}
+
+#[test]
+fn an_unnamed_statement_bound_in_a_batch_of_its_own_is_routed_by_its_text() {
+    // libpq's PQprepare("") then PQexecPrepared(""): Parse/Describe/Sync, then Bind/Execute/Sync.
+    let pair = sqlmux_integration::PostgresPair::start().unwrap();
+    let extra = "[postgres]\nauth_method = \"cleartext\"\n";
+    let config = postgres_config(&pair.primary.addr(), Some(&pair.standby.addr()), extra);
+    let proxy = Proxy::start(&config).unwrap();
+    let mut s = raw_login(proxy.postgres_port());
+    let mut run_unnamed = |sql: &str| {
+        let mut prepare = parse("", sql);
+        prepare.extend(message(b'D', b"S\0"));
+        prepare.extend(message(b'S', b""));
+        s.write_all(&prepare).unwrap();
+        read_until_ready(&mut s);
+        let mut run = message(b'B', b"\0\0\0\0\0\0\0\0");
+        run.extend(execute());
+        run.extend(message(b'S', b""));
+        s.write_all(&run).unwrap();
+        summary(&read_until_ready(&mut s))
+    };
+    assert_eq!(run_unnamed("SELECT pg_is_in_recovery()"), "2 Dt C ZI");
+    assert_eq!(
+        run_unnamed("CREATE TABLE IF NOT EXISTS u (x int)"),
+        "2 C ZI",
+        "a write goes to the primary"
+    );
+    assert_eq!(run_unnamed("SELECT pg_is_in_recovery()"), "2 Dt C ZI");
 }

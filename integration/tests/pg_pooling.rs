@@ -349,6 +349,15 @@ fn reads_go_to_the_standby_and_writes_to_the_primary() {
         assert_eq!(one(&c, "SELECT pg_is_in_recovery()").await, "t");
         let stmt = c.prepare("SELECT pg_is_in_recovery()").await.unwrap();
         assert!(c.query_one(&stmt, &[]).await.unwrap().get::<_, bool>(0));
+        // A query with parameters: tokio-postgres prepares it (Parse/Describe), binds and
+        // executes it, then closes it, each in a batch of its own.
+        let one_shot = |sql: &'static str| {
+            let c = &c;
+            async move { c.query_one(sql, &[]).await.unwrap().get::<_, bool>(0) }
+        };
+        assert!(one_shot("SELECT pg_is_in_recovery()").await);
+        assert!(!one_shot("INSERT INTO r VALUES (2) RETURNING pg_is_in_recovery()").await);
+        assert!(one_shot("SELECT pg_is_in_recovery()").await);
         assert_eq!(
             one(&c, "INSERT INTO r VALUES (1) RETURNING pg_is_in_recovery()").await,
             "f"
@@ -357,7 +366,7 @@ fn reads_go_to_the_standby_and_writes_to_the_primary() {
             one(&c, "SELECT nextval('s') > 0 AND NOT pg_is_in_recovery()").await,
             "t"
         );
-        assert_eq!(one(&c, "SELECT x FROM r FOR UPDATE").await, "1");
+        assert_eq!(one(&c, "SELECT x FROM r WHERE x = 1 FOR UPDATE").await, "1");
         assert_eq!(
             one(&c, "/* sqlmux:hostgroup=30 */ SELECT pg_is_in_recovery()").await,
             "f"

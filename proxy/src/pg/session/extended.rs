@@ -211,17 +211,29 @@ impl Session {
     ) -> Result<(Bytes, StatementFacts), SessionError> {
         let mut first: Option<(Bytes, StatementFacts)> = None;
         let mut all_read = true;
+        // An unnamed Parse of this batch decides for the Binds of it that follow; without
+        // one, they bind the client's last unnamed statement (tokio-postgres and JDBC send
+        // Parse/Describe and Bind/Execute in two batches).
+        let mut unnamed_parsed = false;
         for (m, class) in batch.iter().zip(classes) {
             let (sql, class): (Bytes, _) = match m.tag() {
                 fe::PARSE => {
                     let v = fe::parse_view(m.body())?;
+                    unnamed_parsed |= v.name.is_empty();
                     (query_bytes(m, &v), *class)
                 }
                 fe::BIND => {
                     let (_, name, _) = fe::bind_names(m.body())?;
-                    match self.statements.get(name) {
-                        Some(s) if !name.is_empty() => (s.query.clone(), s.class),
-                        _ => continue,
+                    if name.is_empty() {
+                        match &self.unnamed {
+                            Some(u) if !unnamed_parsed => (u.query.clone(), u.class),
+                            _ => continue,
+                        }
+                    } else {
+                        match self.statements.get(name) {
+                            Some(s) => (s.query.clone(), s.class),
+                            None => continue,
+                        }
                     }
                 }
                 _ => continue,
@@ -231,15 +243,16 @@ impl Session {
                 first = Some((sql, facts(&class)));
             }
         }
-        let (sql, mut f) = first.unwrap_or_else(|| {
-            (
-                Bytes::new(),
-                StatementFacts {
-                    hint_hostgroup: None,
-                    plain_read: false,
-                },
-            )
-        });
+        let Some((sql, mut f)) = first else {
+            // No statement runs (Close, Describe, Sync alone: a portal outside a pinned
+            // transaction is gone), so a reader does as well as the writer, and a held
+            // writer does not hold it (tokio-postgres closes dropped statements so).
+            let nothing_runs = StatementFacts {
+                hint_hostgroup: None,
+                plain_read: true,
+            };
+            return Ok((Bytes::new(), nothing_runs));
+        };
         f.plain_read = all_read && !sql.is_empty();
         Ok((sql, f))
     }

@@ -1,0 +1,414 @@
+//! Chaos around the health monitor (issue 12), with real servers and real faults, always
+//! undone: the old primary coming back writable after a switch (fencing: it gets nothing),
+//! a reader that flaps (held down longer each time), and a PostgreSQL primary frozen
+//! (SIGSTOP of the whole process tree) for longer than the hold timeout under writers,
+//! transactions, prepared statements and read-only clients.
+
+use sqlmux_integration::faults::{process_tree, Frozen};
+use sqlmux_integration::raw_mysql::{first_row, RawClient};
+
+mod support;
+use sqlmux_integration::{mysql_config, MariaDbPair, PostgresPair, Proxy};
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Checks every 100 ms (each at most 300 ms), DOWN after 3 failed, UP after 2 good.
+const MONITOR: &str = "[monitor]\nuser = \"app\"\npassword = \"apppw\"\ninterval_ms = 100\ntimeout_ms = 300\ndown_after = 3\nup_after = 2\n";
+
+/// The harness's MySQL config with a reader, the monitor and the control API.
+fn mysql_proxy(pair: &MariaDbPair, extra: &str) -> Proxy {
+    let extra = format!(
+        "\n[[servers]]\nhostgroup = 20\naddress = \"{}\"\n\n{MONITOR}{extra}",
+        pair.replica.addr()
+    );
+    let config = mysql_config(&pair.primary.addr(), &extra)
+        .replace("[listen]\n", "[listen]\nhttp = \"127.0.0.1:0\"\n");
+    Proxy::start(&config).unwrap()
+}
+
+/// The monitor's state of `address` in `GET /v1/topology` (its first entry).
+fn health_state(proxy: &Proxy, address: &str) -> String {
+    health_of(proxy.http_addr(), address)
+}
+
+fn wait_state(proxy: &Proxy, address: &str, want: &str) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while health_state(proxy, address) != want {
+        assert!(Instant::now() < deadline, "{address} never {want}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The value of the metric `name` whose labels mention `label` (0 when absent).
+fn metric(proxy: &Proxy, name: &str, label: &str) -> f64 {
+    let (_, metrics) = proxy.http("GET", "/metrics", None).unwrap();
+    metrics
+        .lines()
+        .find(|l| l.starts_with(&format!("{name}{{")) && l.contains(label))
+        .and_then(|l| l.rsplit(' ').next())
+        .map_or(0.0, |v| v.parse().unwrap())
+}
+
+/// MySQL clients inserting unique ids until `stop`: acknowledged ids and errors.
+fn mysql_writers(
+    port: u16,
+    n: u64,
+    stop: &Arc<AtomicBool>,
+) -> Vec<std::thread::JoinHandle<(Vec<u64>, Vec<String>)>> {
+    (0..n)
+        .map(|w| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let (mut c, _) =
+                    RawClient::login(port, "app", "apppw", Some("sqlmux_test")).unwrap();
+                let (mut acked, mut errors) = (Vec::new(), Vec::new());
+                let mut i = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    let id = w * 1_000_000 + i;
+                    i += 1;
+                    match c.query(&format!("INSERT INTO w VALUES ({id})")) {
+                        Ok(Ok(_)) => acked.push(id),
+                        Ok(Err(e)) => errors.push(format!("{} {}", e.code, e.message)),
+                        Err(e) => {
+                            errors.push(e.to_string());
+                            break;
+                        }
+                    }
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                (acked, errors)
+            })
+        })
+        .collect()
+}
+
+fn ids(text: &str) -> HashSet<u64> {
+    text.lines().filter_map(|l| l.trim().parse().ok()).collect()
+}
+
+#[test]
+fn the_old_primary_back_writable_after_a_switch_raises_an_alarm_and_gets_no_write() {
+    let pair = MariaDbPair::start().unwrap();
+    pair.primary
+        .root_sql("CREATE TABLE sqlmux_test.w (id BIGINT PRIMARY KEY)")
+        .unwrap();
+    pair.wait_replica_caught_up().unwrap();
+    let proxy = mysql_proxy(&pair, "");
+    let (old, new) = (pair.primary.addr(), pair.replica.addr());
+    wait_state(&proxy, &new, "up");
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers = mysql_writers(proxy.mysql_port(), 4, &stop);
+    std::thread::sleep(Duration::from_millis(500));
+    // Planned switch; the orchestrator puts the old primary back as a reader.
+    let (status, body) = proxy
+        .http("POST", "/v1/clusters/shop/hold", Some("{}"))
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+    pair.primary.root_sql("SET GLOBAL read_only = 1").unwrap();
+    pair.wait_replica_caught_up().unwrap();
+    pair.replica
+        .root_sql("STOP SLAVE; RESET SLAVE ALL; SET GLOBAL read_only = 0")
+        .unwrap();
+    let (status, body) = proxy.put_servers(&[(10, &new), (20, &old)]).unwrap();
+    assert_eq!(status, 200, "{body}");
+    std::thread::sleep(Duration::from_millis(300));
+    // The old primary comes back writable (a restart with a stale config, say).
+    pair.primary.root_sql("SET GLOBAL read_only = 0").unwrap();
+    let old_label = format!("address=\"{old}\"");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while metric(&proxy, "sqlmux_fencing_alarms_total", &old_label) < 1.0 {
+        assert!(Instant::now() < deadline, "no fencing alarm for {old}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(700));
+    stop.store(true, Ordering::Relaxed);
+    let (mut acked, mut errors) = (HashSet::new(), Vec::new());
+    for w in writers {
+        let (a, e) = w.join().unwrap();
+        acked.extend(a);
+        errors.extend(e);
+    }
+    assert!(
+        errors.is_empty(),
+        "a planned switch costs no error: {errors:?}"
+    );
+    let on_new = ids(&pair
+        .replica
+        .root_sql("SELECT id FROM sqlmux_test.w")
+        .unwrap());
+    let on_old = ids(&pair
+        .primary
+        .root_sql("SELECT id FROM sqlmux_test.w")
+        .unwrap());
+    assert!(
+        acked.iter().all(|id| on_new.contains(id)),
+        "every acknowledged write is on the new writer"
+    );
+    let only_on_old: Vec<_> = on_old.difference(&on_new).collect();
+    assert!(
+        only_on_old.is_empty(),
+        "writes reached the old primary: {only_on_old:?}"
+    );
+    assert!(
+        acked.len() > on_old.len(),
+        "writes went on after the switch"
+    );
+}
+
+#[test]
+fn a_flapping_reader_is_held_down_longer_each_time_and_reads_never_fail() {
+    let pair = MariaDbPair::start().unwrap();
+    pair.primary
+        .root_sql("CREATE TABLE sqlmux_test.w (id BIGINT PRIMARY KEY)")
+        .unwrap();
+    pair.wait_replica_caught_up().unwrap();
+    let proxy = mysql_proxy(&pair, "");
+    let reader = pair.replica.addr();
+    wait_state(&proxy, &reader, "up");
+    let stop = Arc::new(AtomicBool::new(false));
+    let port = proxy.mysql_port();
+    let read_errors = Arc::new(Mutex::new(Vec::new()));
+    let readers: Vec<_> = (0..3)
+        .map(|_| {
+            let (stop, errors) = (stop.clone(), read_errors.clone());
+            std::thread::spawn(move || {
+                let (mut c, _) =
+                    RawClient::login(port, "app", "apppw", Some("sqlmux_test")).unwrap();
+                while !stop.load(Ordering::Relaxed) {
+                    match c.query("SELECT COUNT(*) FROM w") {
+                        Ok(Ok(rows)) => assert_eq!(first_row(&rows).len(), 1),
+                        Ok(Err(e)) => errors.lock().unwrap().push(e.message),
+                        Err(e) => errors.lock().unwrap().push(e.to_string()),
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            })
+        })
+        .collect();
+    // The reader answers for 1 s, then not for 1 s, for 12 s; its state is sampled.
+    let changes = Arc::new(Mutex::new(Vec::<(Instant, String)>::new()));
+    let sampling = Arc::new(AtomicBool::new(true));
+    let sampler = {
+        let (changes, sampling) = (changes.clone(), sampling.clone());
+        let http = proxy.http_addr();
+        let reader = reader.clone();
+        std::thread::spawn(move || {
+            let mut last = String::from("up");
+            while sampling.load(Ordering::Relaxed) {
+                let state = health_of(http, &reader);
+                if state != last {
+                    changes
+                        .lock()
+                        .unwrap()
+                        .push((Instant::now(), state.clone()));
+                    last = state;
+                }
+                std::thread::sleep(Duration::from_millis(25));
+            }
+        })
+    };
+    let started = Instant::now();
+    for _ in 0..6 {
+        let frozen = Frozen::freeze(vec![pair.replica.pid()]).unwrap();
+        std::thread::sleep(Duration::from_millis(1000));
+        frozen.thaw();
+        std::thread::sleep(Duration::from_millis(1000));
+    }
+    let flapped_until = Instant::now();
+    sampling.store(false, Ordering::Relaxed);
+    sampler.join().unwrap();
+    stop.store(true, Ordering::Relaxed);
+    for r in readers {
+        r.join().unwrap();
+    }
+    let changes = changes.lock().unwrap().clone();
+    let described: Vec<String> = changes
+        .iter()
+        .map(|(at, s)| format!("{s}@{}ms", (*at - started).as_millis()))
+        .collect();
+    // Without the backoff it would go down and up every cycle (12 changes); with it, the
+    // fourth DOWN needs 16 good checks (1.6 s) in a row, which 1 s up never gives.
+    assert!(changes.len() <= 8, "{described:?}");
+    let (last_at, last_state) = changes.last().expect("it went down at least once");
+    assert_eq!(last_state, "down", "{described:?}");
+    assert!(
+        flapped_until - *last_at > Duration::from_secs(2),
+        "held down through the last cycles: {described:?}"
+    );
+    let errors = read_errors.lock().unwrap().clone();
+    assert!(errors.is_empty(), "read-only clients saw {errors:?}");
+    eprintln!("flapping reader, changes of state: {described:?}");
+}
+
+/// [`health_state`] from the control API at `http` (for a thread without the proxy).
+fn health_of(http: std::net::SocketAddr, address: &str) -> String {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(http) else {
+        return "none".into();
+    };
+    let _ = write!(
+        s,
+        "GET /v1/topology HTTP/1.1\r\nHost: sqlmux\r\nConnection: close\r\n\r\n"
+    );
+    let mut body = String::new();
+    let _ = s.read_to_string(&mut body);
+    let Some(at) = body.find(&format!("\"address\":\"{address}\"")) else {
+        return "none".into();
+    };
+    body[at..]
+        .split("\"state\":\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap_or("none")
+        .to_string()
+}
+
+/// What one PostgreSQL client saw: acknowledged ids, errors (SQLSTATE and text), and its
+/// longest wait for any statement.
+#[derive(Default)]
+struct PgSeen {
+    acked: Vec<i64>,
+    last_ack: Option<Instant>,
+    errors: Vec<String>,
+    longest: Duration,
+}
+
+/// A PostgreSQL client until `stop`: `kind` 0 inserts with a prepared statement, 1 runs
+/// two-insert transactions (ROLLBACK after an error), 2 only reads.
+fn pg_client(port: u16, n: i64, kind: u8, stop: Arc<AtomicBool>) -> PgSeen {
+    support::runtime().block_on(async {
+        let c = support::connect(port).await;
+        let insert = c.prepare("INSERT INTO w VALUES ($1)").await.unwrap();
+        let mut seen = PgSeen::default();
+        let mut i = 0i64;
+        let describe = |e: tokio_postgres::Error| {
+            e.as_db_error()
+                .map(|d| format!("{} {}", d.code().code(), d.message()))
+                .unwrap_or_else(|| e.to_string())
+        };
+        while !stop.load(Ordering::Relaxed) {
+            let id = n * 1_000_000 + i;
+            i += 2;
+            let started = Instant::now();
+            let result = match kind {
+                0 => c.execute(&insert, &[&id]).await.map(|_| vec![id]),
+                1 => {
+                    let tx = async {
+                        c.batch_execute("BEGIN").await?;
+                        c.execute(&insert, &[&id]).await?;
+                        c.execute(&insert, &[&(id + 1)]).await?;
+                        c.batch_execute("COMMIT").await?;
+                        Ok::<_, tokio_postgres::Error>(vec![id, id + 1])
+                    }
+                    .await;
+                    if tx.is_err() {
+                        let _ = c.batch_execute("ROLLBACK").await;
+                    }
+                    tx
+                }
+                _ => c.query("SELECT count(*) FROM w", &[]).await.map(|_| vec![]),
+            };
+            seen.longest = seen.longest.max(started.elapsed());
+            match result {
+                Ok(ids) => {
+                    if !ids.is_empty() {
+                        seen.last_ack = Some(Instant::now());
+                    }
+                    seen.acked.extend(ids)
+                }
+                Err(e) => seen.errors.push(describe(e)),
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        seen
+    })
+}
+
+#[test]
+fn postgres_primary_frozen_longer_than_the_hold_timeout() {
+    let pair = PostgresPair::start().unwrap();
+    pair.primary
+        .ledger_psql()
+        .query("CREATE TABLE w (id bigint PRIMARY KEY)")
+        .unwrap();
+    pair.wait_standby_caught_up().unwrap();
+    let monitor = MONITOR.replace(
+        "user = \"app\"\npassword = \"apppw\"",
+        "user = \"ledger\"\npassword = \"ledgerpw\"\ndatabase = \"ledger\"",
+    );
+    let config = sqlmux_integration::proxy::postgres_config(
+        &pair.primary.addr(),
+        Some(&pair.standby.addr()),
+        &format!("{monitor}\n[failover]\nhold_timeout_ms = 3000\n"),
+    )
+    .replace("[listen]\n", "[listen]\nhttp = \"127.0.0.1:0\"\n");
+    let proxy = Proxy::start(&config).unwrap();
+    let primary = pair.primary.addr();
+    wait_state(&proxy, &primary, "up");
+    let port = proxy.postgres_port();
+    let stop = Arc::new(AtomicBool::new(false));
+    let kinds = [0u8, 0, 0, 1, 1, 2, 2];
+    let clients: Vec<_> = kinds
+        .iter()
+        .enumerate()
+        .map(|(n, kind)| {
+            let (stop, kind) = (stop.clone(), *kind);
+            std::thread::spawn(move || pg_client(port, n as i64, kind, stop))
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let frozen = Frozen::freeze(process_tree(pair.primary.pid())).unwrap();
+    std::thread::sleep(Duration::from_millis(6000));
+    frozen.thaw();
+    let thawed = Instant::now();
+    wait_state(&proxy, &primary, "up");
+    std::thread::sleep(Duration::from_millis(1000));
+    stop.store(true, Ordering::Relaxed);
+    let seen: Vec<PgSeen> = clients.into_iter().map(|c| c.join().unwrap()).collect();
+    for (s, kind) in seen.iter().zip(kinds) {
+        // Never a wait as long as the freeze: the hold timeout (3 s) plus detection.
+        assert!(
+            s.longest < Duration::from_millis(4800),
+            "a statement waited {:?}",
+            s.longest
+        );
+        if kind == 2 {
+            assert!(s.errors.is_empty(), "a read-only client saw {:?}", s.errors);
+        }
+        for e in &s.errors {
+            let known = (e.starts_with("08006")
+                && (e.contains("may or may not have run") || e.contains("no usable writer")))
+                || e.starts_with("25P02");
+            assert!(known, "unexpected error: {e}");
+        }
+    }
+    let errors: usize = seen.iter().map(|s| s.errors.len()).sum();
+    eprintln!(
+        "frozen primary: {errors} errors, longest waits {:?}",
+        seen.iter().map(|s| s.longest).collect::<Vec<_>>()
+    );
+    assert!(
+        errors > 0,
+        "statements waited past the hold timeout and said so"
+    );
+    let present: HashSet<i64> = pair
+        .primary
+        .ledger_psql()
+        .query("SELECT id FROM w")
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect();
+    let acked: Vec<i64> = seen.iter().flat_map(|s| s.acked.iter().copied()).collect();
+    assert!(
+        acked.iter().all(|id| present.contains(id)),
+        "acked writes lost"
+    );
+    assert!(
+        seen.iter()
+            .any(|s| s.last_ack.is_some_and(|at| at > thawed)),
+        "writes went on after the thaw"
+    );
+}

@@ -371,11 +371,17 @@ fn postgres_primary_frozen_longer_than_the_hold_timeout() {
         // Never a wait as long as the freeze: the hold timeout (3 s) plus detection.
         assert!(
             s.longest < Duration::from_millis(4800),
-            "a statement waited {:?}",
-            s.longest
+            "a statement of a client of kind {kind} waited {:?}; errors {:?}",
+            s.longest,
+            s.errors
         );
         if kind == 2 {
             assert!(s.errors.is_empty(), "a read-only client saw {:?}", s.errors);
+            assert!(
+                s.longest < Duration::from_millis(1500),
+                "a read waited {:?} behind the frozen writer",
+                s.longest
+            );
         }
         for e in &s.errors {
             let known = (e.starts_with("08006")

@@ -179,3 +179,30 @@ fn a_backend_lost_mid_statement_gives_one_error_and_the_session_goes_on() {
         assert!(!rows.is_empty());
     });
 }
+
+#[test]
+fn commit_and_rollback_with_no_transaction_answer_as_the_server_does() {
+    let (db, proxy) = setup();
+    let script = "ROLLBACK;\nCOMMIT;\nEND;\nABORT;\nSELECT 1;\n";
+    let through = |port: u16| {
+        let out = sqlmux_integration::Psql::tcp("127.0.0.1", port)
+            .user("ledger")
+            .password("ledgerpw")
+            .database("ledger")
+            .run(script)
+            .unwrap();
+        assert!(out.success(), "{}", out.stderr);
+        (out.stdout, out.stderr)
+    };
+    let direct = through(db.port());
+    let proxied = through(proxy.postgres_port());
+    assert_eq!(proxied, direct);
+    assert_eq!(
+        direct
+            .1
+            .matches("there is no transaction in progress")
+            .count(),
+        4,
+        "{direct:?}"
+    );
+}

@@ -113,7 +113,17 @@ pub fn ready_for_query(status: u8) -> Bytes {
 
 /// An ErrorResponse (`severity` ERROR or FATAL) with SQLSTATE `code`.
 pub fn error_response(severity: &str, code: &str, text: &str) -> Bytes {
-    message(ERROR_RESPONSE, |b| {
+    fields(ERROR_RESPONSE, severity, code, text)
+}
+
+/// A NoticeResponse (`severity` WARNING, NOTICE, ...) with SQLSTATE `code`.
+pub fn notice_response(severity: &str, code: &str, text: &str) -> Bytes {
+    fields(NOTICE_RESPONSE, severity, code, text)
+}
+
+/// An error or notice message: severity (localized and not), code and text.
+fn fields(tag: u8, severity: &str, code: &str, text: &str) -> Bytes {
+    message(tag, |b| {
         b.put_u8(b'S');
         put_cstr(b, severity.as_bytes());
         b.put_u8(b'V');

@@ -8,6 +8,7 @@
 //! - [`pins`]: every reason multiplexing is off for a session, each with its release.
 //! - [`side`]: which side (client, backend, proxy) a failure came from.
 //! - [`state`]: session state, backend state, and the replay that makes them equal.
+//! - [`tx_end`]: a COMMIT or ROLLBACK with no transaction to end is answered by sqlmux.
 
 pub mod control;
 pub mod lost;
@@ -15,6 +16,7 @@ pub mod memo;
 pub mod pins;
 pub mod side;
 pub mod state;
+pub mod tx_end;
 
 pub use control::{SessionControl, SessionControls};
 pub use lost::{LostAnswer, LostTransaction, TxStatement};

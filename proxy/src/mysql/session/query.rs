@@ -25,16 +25,23 @@ impl Session {
         let payload = frame.payload();
         let sql_text = &payload[1..];
         let class = self.memo.class(sql_text, sql::classify);
+        let statement = match (class.kind, class.statements <= 1) {
+            (Kind::Commit, true) => TxStatement::Commit,
+            (Kind::Rollback, true) => TxStatement::Rollback,
+            _ => TxStatement::Other,
+        };
         // (A backend closed by the topology is reported first, by `acquire`.)
         if self.lost_tx.is_lost() && self.lost_backend.is_none() {
-            let statement = match (class.kind, class.statements <= 1) {
-                (Kind::Commit, true) => TxStatement::Commit,
-                (Kind::Rollback, true) => TxStatement::Rollback,
-                _ => TxStatement::Other,
-            };
             return self
                 .answer_lost(statement, frame.last_seq.wrapping_add(1))
                 .await;
+        }
+        if crate::session::tx_end::ends_nothing(statement, self.backend.is_some(), sql_text) {
+            // In autocommit with no transaction open, the server answers a plain OK.
+            return self
+                .send_ok(frame.last_seq.wrapping_add(1))
+                .await
+                .map_err(SessionError::Client);
         }
         // Only statements that name LAST_INSERT_ID / ROW_COUNT can be answered locally:
         // the flag check spares every other statement a second lexing pass.

@@ -57,14 +57,17 @@ impl Session {
         let (class, digest) = self
             .memo
             .class_and_digest(sql, pgsql::classify, pgsql::digest_hash);
+        let statement = match (class.kind, class.statements == 1) {
+            (Kind::Commit, true) => TxStatement::Commit,
+            (Kind::Rollback, true) => TxStatement::Rollback,
+            _ => TxStatement::Other,
+        };
         // (A backend closed by the topology is reported first, by `acquire`.)
         if self.lost_tx.is_lost() && self.lost_backend.is_none() {
-            let statement = match (class.kind, class.statements == 1) {
-                (Kind::Commit, true) => TxStatement::Commit,
-                (Kind::Rollback, true) => TxStatement::Rollback,
-                _ => TxStatement::Other,
-            };
             return self.answer_lost(statement).await;
+        }
+        if crate::session::tx_end::ends_nothing(statement, self.backend.is_some(), sql) {
+            return self.answer_no_transaction(statement).await;
         }
         if let Some(local) = self.check_sql_prepared(sql, &class) {
             return self.reply_error(local.0, &local.1).await;
@@ -187,6 +190,23 @@ impl Session {
                 self.client.flush().await.map_err(SessionError::Client)
             }
         }
+    }
+
+    /// COMMIT or ROLLBACK with no transaction open: what the server answers.
+    async fn answer_no_transaction(&mut self, statement: TxStatement) -> Result<(), SessionError> {
+        let tag = if statement == TxStatement::Commit {
+            "COMMIT"
+        } else {
+            "ROLLBACK"
+        };
+        self.client.queue(&msg::notice_response(
+            "WARNING",
+            "25P01",
+            "there is no transaction in progress",
+        ));
+        self.client.queue(&msg::command_complete(tag));
+        self.client.queue(&msg::ready_for_query(b'I'));
+        self.client.flush().await.map_err(SessionError::Client)
     }
 
     pub(super) async fn reply_error(&mut self, code: &str, text: &str) -> Result<(), SessionError> {

@@ -18,18 +18,27 @@ pub fn process_tree(pid: u32) -> Vec<u32> {
         .collect()
 }
 
-/// Sends `signal` (`-9`, `-STOP`, ...) to `pids` in one `kill`.
+/// Sends `signal` (`-9`, `-STOP`, ...) to `pids`, the first one alone first: it must get
+/// it; the others (children) may have exited by then.
 fn signal(signal: &str, pids: &[u32]) -> io::Result<()> {
+    let Some((first, rest)) = pids.split_first() else {
+        return Ok(());
+    };
     let ok = Command::new("kill")
-        .arg(signal)
-        .args(pids.iter().map(u32::to_string))
+        .args([signal, &first.to_string()])
         .status()?
         .success();
-    if ok {
-        Ok(())
-    } else {
-        Err(io::Error::other(format!("kill {signal} {pids:?} failed")))
+    if !ok {
+        return Err(io::Error::other(format!("kill {signal} {first} failed")));
     }
+    if !rest.is_empty() {
+        Command::new("kill")
+            .arg(signal)
+            .args(rest.iter().map(u32::to_string))
+            .stderr(std::process::Stdio::null())
+            .status()?;
+    }
+    Ok(())
 }
 
 /// kill -9 of a server and its children at once, the parent first (a PostgreSQL postmaster

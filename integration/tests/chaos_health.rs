@@ -1,8 +1,8 @@
 //! Chaos around the health monitor (issue 12), with real servers and real faults, always
-//! undone: the old primary coming back writable after a switch (fencing: it gets nothing),
-//! a reader that flaps (held down longer each time), and a PostgreSQL primary frozen
-//! (SIGSTOP of the whole process tree) for longer than the hold timeout under writers,
-//! transactions, prepared statements and read-only clients.
+//! undone: the old primary coming back writable after a switch (fencing: it gets nothing;
+//! MariaDB and PostgreSQL), a reader that flaps (held down longer each time), and a writer
+//! frozen (SIGSTOP; PostgreSQL's whole process tree) for longer than the hold timeout under
+//! writers (PostgreSQL: also transactions, prepared statements and read-only clients).
 
 use sqlmux_integration::faults::{process_tree, Frozen};
 use sqlmux_integration::raw_mysql::{first_row, RawClient};
@@ -51,37 +51,60 @@ fn metric(proxy: &Proxy, name: &str, label: &str) -> f64 {
         .map_or(0.0, |v| v.parse().unwrap())
 }
 
-/// MySQL clients inserting unique ids until `stop`: acknowledged ids and errors.
-fn mysql_writers(
-    port: u16,
-    n: u64,
-    stop: &Arc<AtomicBool>,
-) -> Vec<std::thread::JoinHandle<(Vec<u64>, Vec<String>)>> {
-    (0..n)
+/// What MySQL writers saw: acknowledged ids, errors, the longest wait of a statement, and
+/// when the last write was acknowledged.
+#[derive(Default)]
+struct MysqlSeen {
+    acked: HashSet<u64>,
+    errors: Vec<String>,
+    longest: Duration,
+    last_ack: Option<Instant>,
+}
+
+/// MySQL clients inserting unique ids until `stop`; what they saw, merged.
+fn mysql_writers(port: u16, n: u64, stop: &Arc<AtomicBool>) -> std::thread::JoinHandle<MysqlSeen> {
+    let clients: Vec<_> = (0..n)
         .map(|w| {
             let stop = stop.clone();
             std::thread::spawn(move || {
                 let (mut c, _) =
                     RawClient::login(port, "app", "apppw", Some("sqlmux_test")).unwrap();
-                let (mut acked, mut errors) = (Vec::new(), Vec::new());
+                let mut seen = MysqlSeen::default();
                 let mut i = 0;
                 while !stop.load(Ordering::Relaxed) {
                     let id = w * 1_000_000 + i;
                     i += 1;
-                    match c.query(&format!("INSERT INTO w VALUES ({id})")) {
-                        Ok(Ok(_)) => acked.push(id),
-                        Ok(Err(e)) => errors.push(format!("{} {}", e.code, e.message)),
+                    let started = Instant::now();
+                    let answer = c.query(&format!("INSERT INTO w VALUES ({id})"));
+                    seen.longest = seen.longest.max(started.elapsed());
+                    match answer {
+                        Ok(Ok(_)) => {
+                            seen.acked.insert(id);
+                            seen.last_ack = Some(Instant::now());
+                        }
+                        Ok(Err(e)) => seen.errors.push(format!("{} {}", e.code, e.message)),
                         Err(e) => {
-                            errors.push(e.to_string());
+                            seen.errors.push(e.to_string());
                             break;
                         }
                     }
                     std::thread::sleep(Duration::from_millis(10));
                 }
-                (acked, errors)
+                seen
             })
         })
-        .collect()
+        .collect();
+    std::thread::spawn(move || {
+        let mut all = MysqlSeen::default();
+        for c in clients {
+            let seen = c.join().unwrap();
+            all.acked.extend(seen.acked);
+            all.errors.extend(seen.errors);
+            all.longest = all.longest.max(seen.longest);
+            all.last_ack = all.last_ack.max(seen.last_ack);
+        }
+        all
+    })
 }
 
 fn ids(text: &str) -> HashSet<u64> {
@@ -124,12 +147,7 @@ fn the_old_primary_back_writable_after_a_switch_raises_an_alarm_and_gets_no_writ
     }
     std::thread::sleep(Duration::from_millis(700));
     stop.store(true, Ordering::Relaxed);
-    let (mut acked, mut errors) = (HashSet::new(), Vec::new());
-    for w in writers {
-        let (a, e) = w.join().unwrap();
-        acked.extend(a);
-        errors.extend(e);
-    }
+    let MysqlSeen { acked, errors, .. } = writers.join().unwrap();
     assert!(
         errors.is_empty(),
         "a planned switch costs no error: {errors:?}"
@@ -416,5 +434,139 @@ fn postgres_primary_frozen_longer_than_the_hold_timeout() {
         seen.iter()
             .any(|s| s.last_ack.is_some_and(|at| at > thawed)),
         "writes went on after the thaw"
+    );
+}
+
+#[test]
+fn mysql_writer_frozen_longer_than_the_hold_timeout() {
+    let pair = MariaDbPair::start().unwrap();
+    pair.primary
+        .root_sql("CREATE TABLE sqlmux_test.w (id BIGINT PRIMARY KEY)")
+        .unwrap();
+    pair.wait_replica_caught_up().unwrap();
+    let proxy = mysql_proxy(&pair, "\n[failover]\nhold_timeout_ms = 2000\n");
+    let primary = pair.primary.addr();
+    wait_state(&proxy, &primary, "up");
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers = mysql_writers(proxy.mysql_port(), 6, &stop);
+    std::thread::sleep(Duration::from_millis(500));
+    let frozen = Frozen::freeze(vec![pair.primary.pid()]).unwrap();
+    std::thread::sleep(Duration::from_millis(4000));
+    frozen.thaw();
+    let thawed = Instant::now();
+    wait_state(&proxy, &primary, "up");
+    std::thread::sleep(Duration::from_millis(1000));
+    stop.store(true, Ordering::Relaxed);
+    let seen = writers.join().unwrap();
+    // Never a wait as long as the freeze: the hold timeout (2 s) plus detection.
+    assert!(
+        seen.longest < Duration::from_millis(3600),
+        "{:?}",
+        seen.longest
+    );
+    assert!(
+        !seen.errors.is_empty(),
+        "statements waited past the hold timeout"
+    );
+    for e in &seen.errors {
+        let known = (e.starts_with("2013 ") && e.contains("may or may not have run"))
+            || (e.starts_with("9001 ") && e.contains("no usable writer"));
+        assert!(known, "unexpected error: {e}");
+    }
+    assert!(
+        seen.last_ack.is_some_and(|at| at > thawed),
+        "writes resumed"
+    );
+    let present = ids(&pair
+        .primary
+        .root_sql("SELECT id FROM sqlmux_test.w")
+        .unwrap());
+    assert!(
+        seen.acked.iter().all(|id| present.contains(id)),
+        "acked writes lost"
+    );
+    eprintln!(
+        "frozen MySQL writer: {} errors, longest wait {:?}",
+        seen.errors.len(),
+        seen.longest
+    );
+}
+
+#[test]
+fn postgres_old_primary_restarted_writable_after_a_switch_gets_no_write() {
+    let mut pair = PostgresPair::start().unwrap();
+    pair.primary
+        .ledger_psql()
+        .query("CREATE TABLE w (id bigint PRIMARY KEY)")
+        .unwrap();
+    pair.wait_standby_caught_up().unwrap();
+    let monitor = MONITOR.replace(
+        "user = \"app\"\npassword = \"apppw\"",
+        "user = \"ledger\"\npassword = \"ledgerpw\"\ndatabase = \"ledger\"",
+    );
+    let (old, new) = (pair.primary.addr(), pair.standby.addr());
+    let config = sqlmux_integration::proxy::postgres_config(&old, Some(&new), &monitor)
+        .replace("[listen]\n", "[listen]\nhttp = \"127.0.0.1:0\"\n");
+    let proxy = Proxy::start(&config).unwrap();
+    wait_state(&proxy, &new, "up");
+    let port = proxy.postgres_port();
+    let stop = Arc::new(AtomicBool::new(false));
+    let clients: Vec<_> = (0..4)
+        .map(|n| {
+            let stop = stop.clone();
+            std::thread::spawn(move || pg_client(port, n, if n < 3 { 0 } else { 2 }, stop))
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let (status, body) = proxy
+        .http("POST", "/v1/clusters/ledger/hold", Some("{}"))
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+    // A fast shutdown ships everything to the standby; it is promoted and pushed, and the
+    // orchestrator lists the old primary as a reader.
+    pair.primary.stop();
+    pair.standby.sql("SELECT pg_promote()").unwrap();
+    let (status, body) = proxy.put_servers(&[(30, &new), (40, &old)]).unwrap();
+    assert_eq!(status, 200, "{body}");
+    // The old primary comes back as a primary (no standby.signal): writable.
+    pair.primary.restart().unwrap();
+    let old_label = format!("address=\"{old}\"");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while metric(&proxy, "sqlmux_fencing_alarms_total", &old_label) < 1.0 {
+        assert!(Instant::now() < deadline, "no fencing alarm for {old}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(700));
+    stop.store(true, Ordering::Relaxed);
+    let seen: Vec<PgSeen> = clients.into_iter().map(|c| c.join().unwrap()).collect();
+    for s in &seen {
+        assert!(
+            s.errors.is_empty(),
+            "a planned switch costs no error: {:?}",
+            s.errors
+        );
+    }
+    let rows = |db: &sqlmux_integration::Postgres| -> HashSet<i64> {
+        db.ledger_psql()
+            .query("SELECT id FROM w")
+            .unwrap()
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect()
+    };
+    let (on_new, on_old) = (rows(&pair.standby), rows(&pair.primary));
+    let acked: Vec<i64> = seen.iter().flat_map(|s| s.acked.iter().copied()).collect();
+    assert!(
+        acked.iter().all(|id| on_new.contains(id)),
+        "acked writes on the new primary"
+    );
+    let only_on_old: Vec<_> = on_old.difference(&on_new).collect();
+    assert!(
+        only_on_old.is_empty(),
+        "writes reached the old primary: {only_on_old:?}"
+    );
+    assert!(
+        acked.len() > on_old.len(),
+        "writes went on after the switch"
     );
 }

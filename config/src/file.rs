@@ -99,6 +99,24 @@ pub struct ClusterFile {
     pub reader_hostgroup: u32,
     /// Readers lagging more than this get no reads (absent or 0: no limit).
     pub max_replication_lag_ms: Option<u64>,
+    /// Follow a Patroni cluster (PostgreSQL) for this cluster's writer and readers.
+    pub patroni: Option<PatroniFile>,
+}
+
+/// `[[clusters]] patroni = { ... }`: where Patroni keeps the cluster's state.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct PatroniFile {
+    /// etcd endpoints (`host:port`), watched through etcd's v3 JSON gateway.
+    pub etcd: Option<Vec<String>>,
+    /// Patroni REST endpoints (`http://host:8008`), polled instead of etcd.
+    pub rest: Option<Vec<String>>,
+    /// Patroni's `namespace` (default `/service`).
+    pub namespace: Option<String>,
+    /// Patroni's `scope` (the cluster's name in Patroni).
+    pub scope: String,
+    /// Poll interval of the REST endpoints (default 1000).
+    pub interval_ms: Option<u64>,
 }
 
 /// `[[servers]]`.

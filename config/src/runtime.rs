@@ -90,6 +90,40 @@ pub struct Cluster {
     pub reader_hostgroup: u32,
     /// Readers whose replication lag is over this (or unknown) get no reads; `None`: no limit.
     pub max_replication_lag_ms: Option<u64>,
+    /// The Patroni cluster its writer and readers come from, if any.
+    pub patroni: Option<PatroniSource>,
+}
+
+/// A Patroni cluster a cluster follows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatroniSource {
+    /// Where Patroni's state is read.
+    pub store: PatroniStore,
+    /// Patroni's namespace, with a leading and no trailing `/` (`/service`).
+    pub namespace: String,
+    /// Patroni's scope.
+    pub scope: String,
+}
+
+impl PatroniSource {
+    /// The etcd key prefix of the cluster's state: `<namespace>/<scope>/`.
+    pub fn prefix(&self) -> String {
+        format!("{}/{}/", self.namespace, self.scope)
+    }
+}
+
+/// Where Patroni's state is read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PatroniStore {
+    /// etcd endpoints (`host:port`), watched.
+    Etcd(Vec<String>),
+    /// Patroni REST endpoints (`http://host:port`), polled every `interval`.
+    Rest {
+        /// Endpoints, tried in order.
+        endpoints: Vec<String>,
+        /// Poll interval.
+        interval: Duration,
+    },
 }
 
 /// A backend server in a hostgroup.

@@ -273,9 +273,67 @@ fn compile_clusters(files: &[ClusterFile]) -> Result<Vec<Cluster>, ConfigError> 
             writer_hostgroup: c.writer_hostgroup,
             reader_hostgroup: c.reader_hostgroup,
             max_replication_lag_ms: c.max_replication_lag_ms.filter(|ms| *ms > 0),
+            patroni: c
+                .patroni
+                .as_ref()
+                .map(|p| compile_patroni(&key("patroni"), p, protocol))
+                .transpose()?,
         });
     }
     Ok(out)
+}
+
+/// A cluster's Patroni source: etcd or REST endpoints (exactly one), a scope, a namespace.
+fn compile_patroni(
+    key: &str,
+    p: &crate::file::PatroniFile,
+    protocol: Protocol,
+) -> Result<PatroniSource, ConfigError> {
+    let field = |f: &str| format!("{key}.{f}");
+    if protocol != Protocol::Postgres {
+        return Err(ConfigError::invalid(
+            key.to_string(),
+            "Patroni manages PostgreSQL clusters only",
+        ));
+    }
+    if p.scope.is_empty() {
+        return Err(ConfigError::invalid(field("scope"), "must not be empty"));
+    }
+    let store = match (&p.etcd, &p.rest) {
+        (Some(etcd), None) if !etcd.is_empty() => {
+            for (i, e) in etcd.iter().enumerate() {
+                check_address(&format!("{}[{i}]", field("etcd")), e)?;
+            }
+            PatroniStore::Etcd(etcd.clone())
+        }
+        (None, Some(rest)) if !rest.is_empty() => {
+            for (i, r) in rest.iter().enumerate() {
+                if !r.starts_with("http://") {
+                    return Err(ConfigError::invalid(
+                        format!("{}[{i}]", field("rest")),
+                        format!("{r:?} is not an http:// URL"),
+                    ));
+                }
+            }
+            PatroniStore::Rest {
+                endpoints: rest.clone(),
+                interval: Duration::from_millis(p.interval_ms.unwrap_or(1000).max(1)),
+            }
+        }
+        _ => {
+            return Err(ConfigError::invalid(
+                key.to_string(),
+                "give either `etcd` or `rest` endpoints (one of them, not empty)",
+            ))
+        }
+    };
+    let namespace = p.namespace.as_deref().unwrap_or("/service");
+    let namespace = format!("/{}", namespace.trim_matches('/'));
+    Ok(PatroniSource {
+        store,
+        namespace,
+        scope: p.scope.clone(),
+    })
 }
 
 fn compile_servers(

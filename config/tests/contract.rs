@@ -47,6 +47,7 @@ fn repo_example_parses_with_every_key() {
     let shop = rt.cluster("shop").unwrap();
     assert_eq!(shop.protocol, Protocol::Mysql);
     assert_eq!((shop.writer_hostgroup, shop.reader_hostgroup), (10, 20));
+    assert_eq!(shop.max_replication_lag_ms, Some(5000));
     assert_eq!(rt.cluster("ledger").unwrap().protocol, Protocol::Postgres);
     assert_eq!(rt.servers.len(), 4);
     assert_eq!(rt.servers_in(30).next().unwrap().max_connections, 20);
@@ -130,4 +131,39 @@ fn listen_workers_is_read_and_bounded() {
     assert_eq!(parse(BASE).unwrap().listen.workers, None);
     let zero = problem(&format!("[listen]\nworkers = 0\n{BASE}"));
     assert!(zero.contains("listen.workers"), "{zero}");
+}
+
+#[test]
+fn a_patroni_source_needs_postgres_one_store_and_a_scope() {
+    let pg = BASE.replace("protocol = \"mysql\"", "protocol = \"postgres\"");
+    let with = |source: &str| {
+        pg.replace(
+            "reader_hostgroup = 20\n",
+            &format!("reader_hostgroup = 20\npatroni = {source}\n"),
+        )
+    };
+    let rt = parse(&with(r#"{ etcd = ["127.0.0.1:2379"], scope = "ledger" }"#)).unwrap();
+    let source = rt.cluster("shop").unwrap().patroni.clone().unwrap();
+    assert_eq!(source.prefix(), "/service/ledger/");
+    let rt = parse(&with(
+        r#"{ rest = ["http://127.0.0.1:8008"], namespace = "db/", scope = "x" }"#,
+    ))
+    .unwrap();
+    assert_eq!(
+        rt.cluster("shop")
+            .unwrap()
+            .patroni
+            .as_ref()
+            .unwrap()
+            .prefix(),
+        "/db/x/"
+    );
+    assert!(problem(&with(r#"{ scope = "x" }"#)).contains("clusters[0].patroni"));
+    assert!(problem(&with(r#"{ etcd = ["nope"], scope = "x" }"#))
+        .contains("clusters[0].patroni.etcd[0]"));
+    let mysql = BASE.replace(
+        "reader_hostgroup = 20\n",
+        "reader_hostgroup = 20\npatroni = { etcd = [\"127.0.0.1:2379\"], scope = \"x\" }\n",
+    );
+    assert!(problem(&mysql).contains("PostgreSQL clusters only"));
 }

@@ -49,7 +49,15 @@ pub(crate) fn build(
     let mut file = file_from_runtime(current);
     let mut labels = Labels::default();
     if parts.servers {
+        let sources = std::mem::take(&mut file.clusters);
         (file.clusters, labels.clusters) = read_clusters(conn)?;
+        // A cluster's Patroni source is the config file's (no table has it): kept by name.
+        for cluster in &mut file.clusters {
+            cluster.patroni = sources
+                .iter()
+                .find(|c| c.name == cluster.name)
+                .and_then(|c| c.patroni.clone());
+        }
         (file.servers, labels.servers) = read_servers(conn)?;
     }
     if parts.users {
@@ -171,6 +179,8 @@ fn read_clusters(conn: &Connection) -> Result<(Vec<ClusterFile>, Vec<String>), P
                 reader_hostgroup: u32_of(&label, "reader_hostgroup", reader)?,
                 // The table's CHECK keeps it non-negative.
                 max_replication_lag_ms: max_lag.map(|ms| ms.max(0) as u64),
+                // Taken from the running cluster of that name (see `build`).
+                patroni: None,
             };
             Ok((cluster, label))
         },
@@ -387,6 +397,29 @@ fn read_variables(conn: &Connection, file: &mut ConfigFile) -> Result<(), Proble
     Ok(())
 }
 
+/// The file form of a Patroni source.
+fn patroni_file(p: &sqlmux_config::runtime::PatroniSource) -> sqlmux_config::file::PatroniFile {
+    use sqlmux_config::runtime::PatroniStore;
+    let (etcd, rest, interval_ms) = match &p.store {
+        PatroniStore::Etcd(e) => (Some(e.clone()), None, None),
+        PatroniStore::Rest {
+            endpoints,
+            interval,
+        } => (
+            None,
+            Some(endpoints.clone()),
+            Some(u64::try_from(interval.as_millis()).unwrap_or(u64::MAX)),
+        ),
+    };
+    sqlmux_config::file::PatroniFile {
+        etcd,
+        rest,
+        namespace: Some(p.namespace.clone()),
+        scope: p.scope.clone(),
+        interval_ms,
+    }
+}
+
 /// The refusal of a variable sqlmux does not have.
 fn unknown_variable(name: &str) -> Problem {
     format!(
@@ -426,6 +459,7 @@ pub(crate) fn file_from_runtime(rt: &Runtime) -> ConfigFile {
                 writer_hostgroup: c.writer_hostgroup,
                 reader_hostgroup: c.reader_hostgroup,
                 max_replication_lag_ms: c.max_replication_lag_ms,
+                patroni: c.patroni.as_ref().map(patroni_file),
             })
             .collect(),
         servers: rt

@@ -146,6 +146,7 @@ mod tests {
             writer_hostgroup: 1,
             reader_hostgroup: 2,
             max_replication_lag_ms: None,
+            patroni: None,
         }];
         let h = WriterHistory::default();
         let a = [server("a:1", ServerStatus::Online)];

@@ -13,6 +13,7 @@
 //! - [`topology`]: hostgroups, servers and status.
 //! - [`failover`]: holding writer-bound statements while a cluster has no usable writer.
 //! - [`monitor`]: sqlmux's own health checks of every server.
+//! - [`sources`]: topology from Patroni (etcd), followed as it changes.
 //! - [`pool`]: backend connection pools with bounded waits.
 //! - [`mysql`]: the MySQL frontend and backend.
 //! - [`pg`]: the PostgreSQL frontend and backend (transaction pooling).
@@ -34,6 +35,7 @@ pub mod router;
 pub mod server;
 pub mod session;
 pub mod shared;
+pub mod sources;
 pub mod stats;
 pub mod stream;
 pub mod tls;

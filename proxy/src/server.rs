@@ -183,6 +183,7 @@ pub async fn run_with_reloads(
         ));
     }
     tasks.spawn(crate::monitor::run(shared.clone(), probe_factory()));
+    tasks.spawn(crate::sources::run(shared.clone()));
     let reaper_shared = shared.clone();
     tasks.spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(1));

@@ -56,6 +56,8 @@ pub struct Shared {
     /// Wakes the monitor for a round of checks now (the topology changed: a server just
     /// pushed as the writer is looked at before writes wait for its next check).
     pub monitor_wake: tokio::sync::Notify,
+    /// What each cluster's topology source (Patroni) last did, by cluster name.
+    pub sources: dashmap::DashMap<String, crate::sources::SourceState>,
     /// Live client sessions by connection id, for KILL.
     pub sessions: crate::session::SessionControls,
     /// What the MySQL servers are, from their greetings (announced to clients).
@@ -96,6 +98,7 @@ impl Shared {
             failover: Default::default(),
             health: Default::default(),
             monitor_wake: tokio::sync::Notify::new(),
+            sources: Default::default(),
             sessions: Default::default(),
             mysql_identities: Default::default(),
             stats: crate::stats::ProxyStats::default(),

@@ -11,7 +11,7 @@
 //! |---|---|---|
 //! | `servers` | hostgroup, address, status, weight, max_connections, tls | yes |
 //! | `users` | name, password, cluster, default_schema, read_your_writes_ms | yes |
-//! | `clusters` | name, protocol, writer_hostgroup, reader_hostgroup | yes |
+//! | `clusters` | name, protocol, writer_hostgroup, reader_hostgroup, max_replication_lag_ms | yes |
 //! | `query_rules` | rule_id (evaluation order), match, hostgroup, user, schema | yes |
 //! | `variables` | name (`pool.wait_timeout_ms`, `mysql.local_infile`, `log.level`, ...), value | yes |
 //! | `runtime_servers` | the live topology, plus `generation` | no |
@@ -20,7 +20,8 @@
 //! | `stats_query_digest` | digest, digest_text, hostgroup, user, count, sum/min/max_time_us, rows | no |
 //! | `stats_sessions` | id, user, client, schema, state (idle / pinned / warnings), backend, pins | no |
 //! | `stats_multiplexing` | hostgroup, client_connections (holding one of its backends), backend_connections | no |
-//! | `stats_monitor` | address, state (up/down/unknown), read_only, last_check_ms_ago, latency_us, since_ms_ago, checks, fencing_alarms, error | no |
+//! | `stats_monitor` | address, state (up/down/unknown), read_only, replication, lag_ms, lag_bytes, lagging, last_check_ms_ago, latency_us, since_ms_ago, checks, fencing_alarms, error | no |
+//! | `stats_topology_sources` | cluster, source, connected, revision, writer, readers, switching, error | no |
 //!
 //! The `runtime_*` and `stats_*` tables are refreshed from the running proxy right before
 //! every statement that names one, under the store's lock, so any SELECT over them (WHERE,

@@ -143,6 +143,11 @@ pub(crate) const STATS_DDL: &[(&str, &str)] = &[
         "hostgroup INTEGER, client_connections INTEGER, backend_connections INTEGER",
     ),
     (
+        "stats_topology_sources",
+        "cluster TEXT, source TEXT, connected INTEGER, revision INTEGER, writer TEXT, \
+         readers TEXT, switching INTEGER, error TEXT",
+    ),
+    (
         "stats_monitor",
         "address TEXT, state TEXT, read_only INTEGER, replication TEXT, lag_ms INTEGER, \
          lag_bytes INTEGER, lagging INTEGER, last_check_ms_ago INTEGER, latency_us INTEGER, \

@@ -508,6 +508,39 @@ pub(crate) fn refresh_stats(conn: &Connection, shared: &Shared) -> rusqlite::Res
         &mux_rows,
     )?;
 
+    // stats_topology_sources: clusters whose servers come from Patroni.
+    let source_rows: Vec<Vec<Value>> = crate::sources::docs(shared)
+        .into_iter()
+        .map(|s| {
+            vec![
+                Value::Text(s.cluster),
+                Value::Text(s.source),
+                int(u32::from(s.connected)),
+                Value::Integer(s.revision),
+                opt_text(s.writer.as_deref()),
+                Value::Text(s.readers.join(",")),
+                int(u32::from(s.switching)),
+                opt_text(s.error.as_deref()),
+            ]
+        })
+        .collect();
+    replace_rows(
+        conn,
+        "main",
+        "stats_topology_sources",
+        &[
+            "cluster",
+            "source",
+            "connected",
+            "revision",
+            "writer",
+            "readers",
+            "switching",
+            "error",
+        ],
+        &source_rows,
+    )?;
+
     // stats_monitor: what the health monitor sees of each server (empty without it).
     let ms = |t: Option<std::time::Instant>| match t {
         Some(t) => big(t.elapsed().as_millis() as u64),

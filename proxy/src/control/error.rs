@@ -62,6 +62,15 @@ pub enum ApiError {
     /// `"force": true`; nothing was changed.
     #[error("{0}")]
     TooSoon(String),
+    /// The servers of a cluster whose topology comes from a source (Patroni) cannot be
+    /// replaced through the API; status and weight changes stay allowed.
+    #[error("cluster {cluster} takes its servers from {origin}: change them there (status and weight changes are allowed here)")]
+    Managed {
+        /// The cluster.
+        cluster: String,
+        /// Where its topology comes from.
+        origin: String,
+    },
     /// Other writers kept swapping the topology under this one (without changing the
     /// generation); nothing was changed.
     #[error("the topology kept changing concurrently; nothing was changed, retry")]
@@ -77,7 +86,7 @@ impl ApiError {
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Body(_) | Self::BadJson(_) | Self::Invalid(_) => StatusCode::BAD_REQUEST,
-            Self::Conflict { .. } | Self::TooSoon(_) => StatusCode::CONFLICT,
+            Self::Conflict { .. } | Self::TooSoon(_) | Self::Managed { .. } => StatusCode::CONFLICT,
             Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -95,6 +104,7 @@ impl ApiError {
             Self::Conflict { .. } => "generation_conflict",
             Self::TooSoon(_) => "writer_change_too_soon",
             Self::NoSuchServer { .. } => "no_such_server",
+            Self::Managed { .. } => "managed_by_source",
             Self::Busy => "busy",
         }
     }

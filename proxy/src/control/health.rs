@@ -16,6 +16,10 @@ struct Readiness<'a> {
     ready: bool,
     generation: u64,
     clusters_without_writer: Vec<&'a str>,
+    /// Topology sources that cannot reach their store: the last topology stays in force
+    /// (still ready), but it no longer follows changes.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    sources_unreachable: Vec<crate::sources::SourceDoc>,
 }
 
 /// Readiness: 200 when every cluster of the runtime has an ONLINE server in its writer
@@ -42,6 +46,10 @@ pub fn readyz(shared: &Shared) -> Response {
             ready,
             generation: topology.generation,
             clusters_without_writer,
+            sources_unreachable: crate::sources::docs(shared)
+                .into_iter()
+                .filter(|s| !s.connected)
+                .collect(),
         },
     )
 }

@@ -43,6 +43,7 @@ pub fn render(shared: &Shared) -> String {
         }
         record_sessions(&shared.stats);
         record_failover(shared);
+        record_sources(shared);
         counter!("sqlmux_reads_to_writer_total")
             .absolute(shared.failover.reads_to_writer.load(Ordering::Relaxed));
     });
@@ -77,6 +78,20 @@ fn record_health(server: &ServerEntry, shared: &Shared) {
     gauge!("sqlmux_server_lagging", &base).set(if h.lagging { 1.0 } else { 0.0 });
     counter!("sqlmux_monitor_checks_total", &base).absolute(h.checks);
     counter!("sqlmux_fencing_alarms_total", &base).absolute(h.fencing_alarms);
+}
+
+/// Per cluster with a topology source: whether it reaches its store, and the revision.
+fn record_sources(shared: &Shared) {
+    for source in crate::sources::docs(shared) {
+        let labels = [("cluster", source.cluster)];
+        gauge!("sqlmux_topology_source_up", &labels).set(if source.connected { 1.0 } else { 0.0 });
+        gauge!("sqlmux_topology_source_revision", &labels).set(source.revision as f64);
+        gauge!("sqlmux_topology_source_switching", &labels).set(if source.switching {
+            1.0
+        } else {
+            0.0
+        });
+    }
 }
 
 /// Per cluster: statements held now, the explicit hold, and what the queue has done.
@@ -198,6 +213,18 @@ fn describe() {
     describe_counter!(
         "sqlmux_reads_to_writer_total",
         "Reads sent to the writer because no server of the reader hostgroup took work."
+    );
+    describe_gauge!(
+        "sqlmux_topology_source_up",
+        "1 while the cluster's topology source (Patroni's etcd) is reachable and watched."
+    );
+    describe_gauge!(
+        "sqlmux_topology_source_revision",
+        "The store revision (etcd) that produced the cluster's topology in force."
+    );
+    describe_gauge!(
+        "sqlmux_topology_source_switching",
+        "1 while the source reports a switch under way (writes held)."
     );
     describe_gauge!(
         "sqlmux_server_health",

@@ -30,6 +30,7 @@ mod topology_api;
 pub use body::MAX_BODY;
 pub use error::ApiError;
 pub use metrics::render as render_metrics;
+pub(crate) use topology_api::compare_and_set;
 
 use crate::shared::Shared;
 use body::Response;

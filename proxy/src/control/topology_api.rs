@@ -26,6 +26,9 @@ const CAS_ATTEMPTS: usize = 16;
 struct TopologyDoc<'a> {
     generation: u64,
     servers: Vec<ServerDoc<'a>>,
+    /// Clusters whose servers come from a source (Patroni), with its store revision.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    sources: Vec<crate::sources::SourceDoc>,
 }
 
 #[derive(Debug, Serialize)]
@@ -86,6 +89,7 @@ impl<'a> TopologyDoc<'a> {
                     }),
                 })
                 .collect(),
+            sources: crate::sources::docs(shared),
         }
     }
 }
@@ -99,6 +103,9 @@ pub(super) struct PutRequest {
     /// Change the writer even within `failover.min_interval_ms` of the last change.
     #[serde(default)]
     force: bool,
+    /// What GET shows of the sources; ignored (a GET document can be PUT back).
+    #[serde(default, rename = "sources")]
+    _sources: Option<serde::de::IgnoredAny>,
 }
 
 /// One server of a PUT; omitted fields default as in the config file (status ONLINE,
@@ -137,6 +144,7 @@ pub fn get(shared: &Shared) -> Response {
 /// `PUT /v1/topology`: validates the document, then swaps it in as generation N+1.
 pub fn put(shared: &Shared, request: PutRequest) -> Result<Response, ApiError> {
     let validated = validate_put(shared, &request)?;
+    refuse_managed_changes(shared, &validated)?;
     let next = compare_and_set(shared, request.generation, request.force, |current| {
         Ok(validated
             .iter()
@@ -200,10 +208,35 @@ pub fn patch(shared: &Shared, request: PatchRequest) -> Result<Response, ApiErro
     ))
 }
 
+/// A PUT must leave the servers of a cluster that follows a source (Patroni) as they are
+/// (their status and weight may change).
+fn refuse_managed_changes(
+    shared: &Shared,
+    servers: &[(ServerEntry, Option<bool>)],
+) -> Result<(), ApiError> {
+    let rt = shared.runtime.load();
+    let current = shared.topology.load();
+    for cluster in rt.clusters.iter().filter(|c| c.patroni.is_some()) {
+        let of_cluster = |s: &ServerEntry| {
+            (s.hostgroup == cluster.writer_hostgroup || s.hostgroup == cluster.reader_hostgroup)
+                .then(|| (s.hostgroup, s.address.clone()))
+        };
+        let now: BTreeSet<_> = current.servers.iter().filter_map(of_cluster).collect();
+        let asked: BTreeSet<_> = servers.iter().filter_map(|(s, _)| of_cluster(s)).collect();
+        if now != asked {
+            return Err(ApiError::Managed {
+                cluster: cluster.name.clone(),
+                origin: crate::sources::describe(cluster),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Publishes the servers `build` makes from the current snapshot as generation
 /// `expected + 1`, if and only if the current generation is `expected` (else 409) — atomic
 /// against every other writer of `shared.topology`, whether or not it goes through here.
-fn compare_and_set(
+pub(crate) fn compare_and_set(
     shared: &Shared,
     expected: u64,
     force: bool,

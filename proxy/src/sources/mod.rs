@@ -1,0 +1,208 @@
+//! Topology sources: clusters whose writer and readers come from the system operators
+//! already run. A cluster with `patroni = { etcd = [...] }` follows its Patroni cluster
+//! through etcd: its state is read once, then watched (etcd v3 watch, not polling). A
+//! `failover` key starts a hold on the cluster at once; a new leader is published as a new
+//! topology generation (through the same compare-and-set as the control API) and releases
+//! the hold onto it. etcd unreachable: the last topology stays, the source says so
+//! (`GET /v1/topology`, `/readyz`, `/metrics`, the log) and reconnects with backoff, reading
+//! the whole state again before watching (no change is missed).
+//!
+//! - [`etcd`]: the etcd v3 JSON-gateway client (range, watch).
+//! - [`patroni`]: what Patroni's keys say (writer, readers, a switch under way).
+//! - [`publish`]: a cluster's servers replaced by a source's view.
+
+pub mod etcd;
+pub mod patroni;
+pub mod publish;
+
+use crate::shared::Shared;
+use sqlmux_config::runtime::{PatroniSource, PatroniStore};
+use sqlmux_config::Cluster;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What a cluster's source last did (for the API, `/readyz`, `/metrics`, admin tables).
+#[derive(Debug, Clone, Default)]
+pub struct SourceState {
+    /// The store is reachable and watched.
+    pub connected: bool,
+    /// The store revision of the state in force (0 before the first read).
+    pub revision: i64,
+    /// The last error talking to the store.
+    pub last_error: Option<String>,
+    /// When the view last changed.
+    pub changed: Option<Instant>,
+    /// The view in force.
+    pub view: patroni::PatroniView,
+    /// The hold this source started for a switch (released when it ends).
+    pub holding: bool,
+}
+
+/// A cluster's source as the API, `/readyz`, `/metrics` and the admin tables show it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SourceDoc {
+    /// The cluster.
+    pub cluster: String,
+    /// Where its topology comes from.
+    pub source: String,
+    /// The store is reachable and watched.
+    pub connected: bool,
+    /// The store revision that produced the topology in force (0: none yet).
+    pub revision: i64,
+    /// The leader's address.
+    pub writer: Option<String>,
+    /// The readers' addresses.
+    pub readers: Vec<String>,
+    /// A switch is under way (writes held).
+    pub switching: bool,
+    /// The last error talking to the store.
+    pub error: Option<String>,
+}
+
+/// Every cluster's source, in the runtime's order (clusters without one are left out).
+pub fn docs(shared: &Shared) -> Vec<SourceDoc> {
+    let rt = shared.runtime.load();
+    rt.clusters
+        .iter()
+        .filter(|c| c.patroni.is_some())
+        .map(|c| {
+            let state = shared
+                .sources
+                .get(&c.name)
+                .map(|s| s.clone())
+                .unwrap_or_default();
+            SourceDoc {
+                cluster: c.name.clone(),
+                source: describe(c),
+                connected: state.connected,
+                revision: state.revision,
+                writer: state.view.writer,
+                readers: state.view.readers,
+                switching: state.view.switching,
+                error: state.last_error,
+            }
+        })
+        .collect()
+}
+
+/// Where a cluster's topology comes from, in words (for errors and the API).
+pub fn describe(cluster: &Cluster) -> String {
+    match &cluster.patroni {
+        Some(p) => match &p.store {
+            PatroniStore::Etcd(endpoints) => format!(
+                "Patroni (etcd {}, {})",
+                endpoints.join(","),
+                p.prefix().trim_end_matches('/')
+            ),
+            PatroniStore::Rest { endpoints, .. } => {
+                format!("Patroni (REST {})", endpoints.join(","))
+            }
+        },
+        None => "the control API".to_string(),
+    }
+}
+
+/// Longest wait between two attempts to reach a store.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// Follows every cluster's source until dropped; a source added, changed or removed by a
+/// reload is started, restarted or stopped within a second.
+pub async fn run(shared: Arc<Shared>) {
+    let mut running: HashMap<String, (PatroniSource, tokio::task::AbortHandle)> = HashMap::new();
+    let mut tasks = tokio::task::JoinSet::new();
+    loop {
+        let rt = shared.runtime.load_full();
+        running.retain(|name, (source, task)| {
+            let same = rt
+                .cluster(name)
+                .and_then(|c| c.patroni.as_ref())
+                .is_some_and(|s| s == source);
+            if !same {
+                task.abort();
+                shared.sources.remove(name);
+            }
+            same
+        });
+        for cluster in &rt.clusters {
+            let Some(source) = &cluster.patroni else {
+                continue;
+            };
+            if running.contains_key(&cluster.name) {
+                continue;
+            }
+            let PatroniStore::Etcd(endpoints) = &source.store else {
+                continue;
+            };
+            let task = tasks.spawn(follow_etcd(
+                shared.clone(),
+                cluster.name.clone(),
+                etcd::Etcd::new(endpoints.clone()),
+                source.prefix(),
+            ));
+            running.insert(cluster.name.clone(), (source.clone(), task));
+        }
+        // Reap finished tasks (they only end when aborted).
+        while tasks.try_join_next().is_some() {}
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// Reads and watches one cluster's Patroni state in etcd, forever, reconnecting with
+/// backoff.
+async fn follow_etcd(shared: Arc<Shared>, cluster: String, etcd: etcd::Etcd, prefix: String) {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let error = watch_session(&shared, &cluster, &etcd, &prefix, &mut backoff).await;
+        let mut state = shared.sources.entry(cluster.clone()).or_default();
+        if state.connected || state.last_error.as_deref() != Some(&error.to_string()) {
+            tracing::warn!(%cluster, %error, "topology source: etcd unreachable; the last topology stays");
+        }
+        state.connected = false;
+        state.last_error = Some(error.to_string());
+        drop(state);
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// One connection's worth: the whole state, then its changes until the watch fails.
+async fn watch_session(
+    shared: &Shared,
+    cluster: &str,
+    etcd: &etcd::Etcd,
+    prefix: &str,
+    backoff: &mut Duration,
+) -> etcd::EtcdError {
+    let (revision, mut keys) = match etcd.range(prefix).await {
+        Ok(state) => state,
+        Err(e) => return e,
+    };
+    let mut watch = match etcd.watch(prefix, revision + 1).await {
+        Ok(w) => w,
+        Err(e) => return e,
+    };
+    *backoff = Duration::from_millis(100);
+    {
+        let mut state = shared.sources.entry(cluster.to_string()).or_default();
+        if !state.connected {
+            tracing::info!(%cluster, revision, "topology source: following Patroni in etcd");
+        }
+        state.connected = true;
+        state.last_error = None;
+    }
+    publish::apply(shared, cluster, &patroni::view(&keys), revision);
+    loop {
+        let changes = match watch.next().await {
+            Ok(c) => c,
+            Err(e) => return e,
+        };
+        for change in changes.changes {
+            match change {
+                etcd::Change::Put(key, value) => keys.insert(key, value),
+                etcd::Change::Delete(key) => keys.remove(&key),
+            };
+        }
+        publish::apply(shared, cluster, &patroni::view(&keys), changes.revision);
+    }
+}

@@ -1,0 +1,168 @@
+//! What a Patroni cluster's state in its store says about the topology: the writer is the
+//! leader member's `conn_url` host:port; the readers are the other members that are running
+//! and not tagged `noloadbalance`; a `failover` key (written by `patronictl switchover` or
+//! `failover` before the leader demotes) means a switch is under way.
+
+use std::collections::BTreeMap;
+
+/// The keys of `<namespace>/<scope>/` (without that prefix) and their values.
+pub type Keys = BTreeMap<String, Vec<u8>>;
+
+/// The topology a Patroni cluster's state gives.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PatroniView {
+    /// The leader's `host:port`; `None` while no member holds the leader key.
+    pub writer: Option<String>,
+    /// The running replicas that take reads (`host:port`), sorted.
+    pub readers: Vec<String>,
+    /// A switchover or failover was asked for and has not finished.
+    pub switching: bool,
+}
+
+/// A member's entry (`members/<name>`), the fields sqlmux reads.
+#[derive(Debug, serde::Deserialize)]
+struct Member {
+    conn_url: Option<String>,
+    state: Option<String>,
+    #[serde(default)]
+    tags: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Reads the view from the cluster's keys. A member whose entry does not parse is skipped.
+pub fn view(keys: &Keys) -> PatroniView {
+    let leader = keys
+        .get("leader")
+        .map(|v| String::from_utf8_lossy(v).trim().to_string());
+    let mut writer = None;
+    let mut readers = Vec::new();
+    for (key, value) in keys {
+        let Some(name) = key.strip_prefix("members/") else {
+            continue;
+        };
+        let Ok(member) = serde_json::from_slice::<Member>(value) else {
+            continue;
+        };
+        let Some(address) = member.conn_url.as_deref().and_then(address_of) else {
+            continue;
+        };
+        if leader.as_deref() == Some(name) {
+            writer = Some(address);
+        } else if member.state.as_deref() == Some("running") && !no_load_balance(&member) {
+            readers.push(address);
+        }
+    }
+    readers.sort();
+    PatroniView {
+        writer,
+        readers,
+        switching: keys.get("failover").is_some_and(|v| !v.is_empty()),
+    }
+}
+
+/// Whether the member's tags keep it from reads (`noloadbalance: true`, or a true-ish string).
+fn no_load_balance(member: &Member) -> bool {
+    match member.tags.get("noloadbalance") {
+        Some(serde_json::Value::Bool(b)) => *b,
+        Some(serde_json::Value::String(s)) => matches!(s.as_str(), "true" | "on" | "yes" | "1"),
+        _ => false,
+    }
+}
+
+/// `host:port` of a libpq URL (`postgres://host:port/db`, `postgresql://user@host/db`;
+/// port 5432 when absent; `[v6]:port` kept).
+pub fn address_of(conn_url: &str) -> Option<String> {
+    let rest = conn_url
+        .strip_prefix("postgresql://")
+        .or_else(|| conn_url.strip_prefix("postgres://"))?;
+    let authority = rest.split(['/', '?']).next()?;
+    let host_port = authority.rsplit('@').next()?;
+    if host_port.is_empty() {
+        return None;
+    }
+    let has_port = match host_port.rfind(']') {
+        Some(bracket) => host_port[bracket..].contains(':'),
+        None => host_port.contains(':'),
+    };
+    Some(if has_port {
+        host_port.to_string()
+    } else {
+        format!("{host_port}:5432")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn member(url: &str, state: &str, tags: &str) -> Vec<u8> {
+        format!(r#"{{"conn_url": "{url}", "api_url": "http://x:8008/patroni", "state": "{state}", "role": "replica", "tags": {tags}}}"#)
+            .into_bytes()
+    }
+
+    #[test]
+    fn the_leader_writes_running_members_read_a_failover_key_is_a_switch() {
+        let mut keys = Keys::new();
+        keys.insert("leader".into(), b"n1".to_vec());
+        keys.insert(
+            "members/n1".into(),
+            member("postgres://127.0.0.1:5501/postgres", "running", "{}"),
+        );
+        keys.insert(
+            "members/n2".into(),
+            member("postgres://127.0.0.1:5502/postgres", "running", "{}"),
+        );
+        keys.insert(
+            "members/n3".into(),
+            member("postgres://127.0.0.1:5503/postgres", "starting", "{}"),
+        );
+        keys.insert(
+            "members/n4".into(),
+            member(
+                "postgres://127.0.0.1:5504/postgres",
+                "running",
+                r#"{"noloadbalance": true}"#,
+            ),
+        );
+        keys.insert("members/bad".into(), b"not json".to_vec());
+        keys.insert("config".into(), b"{}".to_vec());
+        assert_eq!(
+            view(&keys),
+            PatroniView {
+                writer: Some("127.0.0.1:5501".into()),
+                readers: vec!["127.0.0.1:5502".into()],
+                switching: false,
+            }
+        );
+        keys.insert(
+            "failover".into(),
+            br#"{"leader": "n1", "member": "n2"}"#.to_vec(),
+        );
+        assert!(view(&keys).switching);
+        keys.remove("leader");
+        let v = view(&keys);
+        assert_eq!(v.writer, None, "no leader, no writer");
+        assert!(v.readers.contains(&"127.0.0.1:5501".to_string()));
+    }
+
+    #[test]
+    fn addresses_of_libpq_urls() {
+        assert_eq!(
+            address_of("postgres://10.0.0.1:5433/postgres").as_deref(),
+            Some("10.0.0.1:5433")
+        );
+        assert_eq!(
+            address_of("postgresql://u:p@db1/postgres").as_deref(),
+            Some("db1:5432")
+        );
+        assert_eq!(
+            address_of("postgres://[::1]:6000/x").as_deref(),
+            Some("[::1]:6000")
+        );
+        assert_eq!(
+            address_of("postgres://[::1]/x").as_deref(),
+            Some("[::1]:5432")
+        );
+        assert_eq!(address_of("mysql://h:1"), None);
+        assert_eq!(address_of("postgres:///db"), None);
+    }
+}

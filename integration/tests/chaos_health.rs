@@ -107,6 +107,31 @@ fn mysql_writers(port: u16, n: u64, stop: &Arc<AtomicBool>) -> std::thread::Join
     })
 }
 
+/// After a switch: every acknowledged write is on the new writer, none only on the old one,
+/// and writes went on after it.
+fn assert_fenced<'a, T: std::hash::Hash + Eq + std::fmt::Debug + 'a>(
+    acked: impl ExactSizeIterator<Item = &'a T>,
+    on_new: &HashSet<T>,
+    on_old: &HashSet<T>,
+) {
+    let acked_count = acked.len();
+    for id in acked {
+        assert!(
+            on_new.contains(id),
+            "acknowledged write {id:?} is not on the new writer"
+        );
+    }
+    let only_on_old: Vec<_> = on_old.difference(on_new).collect();
+    assert!(
+        only_on_old.is_empty(),
+        "writes reached the old primary: {only_on_old:?}"
+    );
+    assert!(
+        acked_count > on_old.len(),
+        "writes went on after the switch"
+    );
+}
+
 fn ids(text: &str) -> HashSet<u64> {
     text.lines().filter_map(|l| l.trim().parse().ok()).collect()
 }
@@ -160,19 +185,7 @@ fn the_old_primary_back_writable_after_a_switch_raises_an_alarm_and_gets_no_writ
         .primary
         .root_sql("SELECT id FROM sqlmux_test.w")
         .unwrap());
-    assert!(
-        acked.iter().all(|id| on_new.contains(id)),
-        "every acknowledged write is on the new writer"
-    );
-    let only_on_old: Vec<_> = on_old.difference(&on_new).collect();
-    assert!(
-        only_on_old.is_empty(),
-        "writes reached the old primary: {only_on_old:?}"
-    );
-    assert!(
-        acked.len() > on_old.len(),
-        "writes went on after the switch"
-    );
+    assert_fenced(acked.iter(), &on_new, &on_old);
 }
 
 #[test]
@@ -556,17 +569,5 @@ fn postgres_old_primary_restarted_writable_after_a_switch_gets_no_write() {
     };
     let (on_new, on_old) = (rows(&pair.standby), rows(&pair.primary));
     let acked: Vec<i64> = seen.iter().flat_map(|s| s.acked.iter().copied()).collect();
-    assert!(
-        acked.iter().all(|id| on_new.contains(id)),
-        "acked writes on the new primary"
-    );
-    let only_on_old: Vec<_> = on_old.difference(&on_new).collect();
-    assert!(
-        only_on_old.is_empty(),
-        "writes reached the old primary: {only_on_old:?}"
-    );
-    assert!(
-        acked.len() > on_old.len(),
-        "writes went on after the switch"
-    );
+    assert_fenced(acked.iter(), &on_new, &on_old);
 }

@@ -20,6 +20,7 @@
 //! replica had not received when the primary died: the database's doing, not the proxy's),
 //! and those acknowledged later (which must be none).
 
+use super::Rng;
 use sqlmux_integration::faults::{kill_tree, process_tree, Frozen};
 use sqlmux_integration::proxy::postgres_config;
 use sqlmux_integration::raw_mysql::RawClient;
@@ -153,18 +154,6 @@ impl Conn {
     }
 }
 
-/// A tiny deterministic generator (xorshift) per client.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
-
 /// Client `n` until `stop`: its writes are `n * 10^9 + i`, its reads point SELECTs.
 fn client(mysql: bool, port: u16, n: usize, stop: Arc<AtomicBool>) -> ClientLog {
     let mut log = ClientLog {
@@ -241,6 +230,19 @@ struct Outcome {
     missing_after: usize,
     /// How long the scenario's own steps took (the orchestrator's time).
     steps: Duration,
+}
+
+impl Outcome {
+    /// The outcome of a run whose final writer holds `present`.
+    fn of(logs: Vec<ClientLog>, present: &HashSet<i64>, began: Instant, steps: Duration) -> Self {
+        let (missing_before, missing_after) = missing(&logs, present, began);
+        Outcome {
+            logs,
+            missing_before,
+            missing_after,
+            steps,
+        }
+    }
 }
 
 /// Starts the clients, plays `scenario` after the warm-up (returning when its steps are
@@ -321,15 +323,14 @@ fn mysql_run(scenario: Scenario, after: Duration) -> Res<Outcome> {
     let promote = || -> Res<()> {
         pair.replica
             .root_sql("STOP SLAVE; RESET SLAVE ALL; SET GLOBAL read_only = 0")?;
-        pushed(proxy.put_servers(&[(10, &replica), (20, &replica)])?)
+        succeeded(
+            "PUT /v1/topology",
+            proxy.put_servers(&[(10, &replica), (20, &replica)])?,
+        )
     };
     let (logs, began, steps) = drive(true, proxy.mysql_port(), after, || match scenario {
         Scenario::Planned => {
-            held(proxy.http(
-                "POST",
-                "/v1/clusters/shop/hold",
-                Some(r#"{"drain_timeout_ms": 5000}"#),
-            )?)?;
+            hold(&proxy, "shop")?;
             pair.primary.root_sql("SET GLOBAL read_only = 1")?;
             pair.wait_replica_caught_up()?;
             promote()
@@ -351,13 +352,7 @@ fn mysql_run(scenario: Scenario, after: Duration) -> Res<Outcome> {
         Scenario::Planned | Scenario::Killed => &pair.replica,
     };
     let present = ids(&last.root_sql("SELECT id FROM sqlmux_test.w")?);
-    let (missing_before, missing_after) = missing(&logs, &present, began);
-    Ok(Outcome {
-        logs,
-        missing_before,
-        missing_after,
-        steps,
-    })
+    Ok(Outcome::of(logs, &present, began, steps))
 }
 
 fn pg_run(scenario: Scenario, after: Duration) -> Res<Outcome> {
@@ -376,15 +371,14 @@ fn pg_run(scenario: Scenario, after: Duration) -> Res<Outcome> {
     let proxy = Proxy::start(&config)?;
     let promote = |pair: &PostgresPair| -> Res<()> {
         pair.standby.sql("SELECT pg_promote()")?;
-        pushed(proxy.put_servers(&[(30, &standby), (40, &standby)])?)
+        succeeded(
+            "PUT /v1/topology",
+            proxy.put_servers(&[(30, &standby), (40, &standby)])?,
+        )
     };
     let (logs, began, steps) = drive(false, proxy.postgres_port(), after, || match scenario {
         Scenario::Planned => {
-            held(proxy.http(
-                "POST",
-                "/v1/clusters/ledger/hold",
-                Some(r#"{"drain_timeout_ms": 5000}"#),
-            )?)?;
+            hold(&proxy, "ledger")?;
             // A fast shutdown sends the standby everything before it ends.
             pair.primary.stop();
             promote(&pair)
@@ -406,30 +400,25 @@ fn pg_run(scenario: Scenario, after: Duration) -> Res<Outcome> {
         Scenario::Planned | Scenario::Killed => &mut pair.standby,
     };
     let present = ids(&last.ledger_psql().query("SELECT id FROM w")?);
-    let (missing_before, missing_after) = missing(&logs, &present, began);
-    Ok(Outcome {
-        logs,
-        missing_before,
-        missing_after,
-        steps,
-    })
+    Ok(Outcome::of(logs, &present, began, steps))
 }
 
-/// Checks the answer of a hold.
-fn held((status, body): (u16, String)) -> Res<()> {
+/// The orchestrator's hold of `cluster` (drain up to 5 s).
+fn hold(proxy: &Proxy, cluster: &str) -> Res<()> {
+    let answer = proxy.http(
+        "POST",
+        &format!("/v1/clusters/{cluster}/hold"),
+        Some(r#"{"drain_timeout_ms": 5000}"#),
+    )?;
+    succeeded("hold", answer)
+}
+
+/// A control API answer: 200, else the error naming `what`.
+fn succeeded(what: &str, (status, body): (u16, String)) -> Res<()> {
     if status == 200 {
         Ok(())
     } else {
-        Err(format!("hold: {status} {body}").into())
-    }
-}
-
-/// Checks the answer of a PUT.
-fn pushed((status, body): (u16, String)) -> Res<()> {
-    if status == 200 {
-        Ok(())
-    } else {
-        Err(format!("PUT /v1/topology: {status} {body}").into())
+        Err(format!("{what}: {status} {body}").into())
     }
 }
 

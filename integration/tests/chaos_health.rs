@@ -535,14 +535,16 @@ fn postgres_old_primary_restarted_writable_after_a_switch_gets_no_write() {
         .http("POST", "/v1/clusters/ledger/hold", Some("{}"))
         .unwrap();
     assert_eq!(status, 200, "{body}");
-    // A fast shutdown ships everything to the standby; it is promoted and pushed, and the
-    // orchestrator lists the old primary as a reader.
+    // A fast shutdown ships everything to the standby; it is promoted and pushed.
     pair.primary.stop();
     pair.standby.sql("SELECT pg_promote()").unwrap();
+    let (status, body) = proxy.put_servers(&[(30, &new), (40, &new)]).unwrap();
+    assert_eq!(status, 200, "{body}");
+    // The old primary comes back as a primary (no standby.signal): writable; the
+    // orchestrator lists it as a reader again.
+    pair.primary.restart().unwrap();
     let (status, body) = proxy.put_servers(&[(30, &new), (40, &old)]).unwrap();
     assert_eq!(status, 200, "{body}");
-    // The old primary comes back as a primary (no standby.signal): writable.
-    pair.primary.restart().unwrap();
     let old_label = format!("address=\"{old}\"");
     let deadline = Instant::now() + Duration::from_secs(15);
     while metric(&proxy, "sqlmux_fencing_alarms_total", &old_label) < 1.0 {

@@ -143,20 +143,24 @@ impl Failover {
     /// connect to the writer failed (refused, timed out: the writer is down before the
     /// monitor or the shunning says so), or whose wait for a connection ended as the monitor
     /// saw the writer DOWN, never reached a server, so it waits a recheck (or a
-    /// change) and tries again, within `hold_timeout` of `started`; anything else is final.
+    /// change) and tries again, within `hold_timeout` of `started`; past that it is
+    /// [`Retry::OutOfTime`]; anything else is final.
     pub async fn retry_checkout(
         &self,
         error: &PoolError,
         writer_hostgroup: u32,
         started: Instant,
         settings: &FailoverSettings,
-    ) -> bool {
+    ) -> Retry {
         let (PoolError::Connect { hostgroup, .. } | PoolError::Down { hostgroup, .. }) = error
         else {
-            return false;
+            return Retry::Final;
         };
-        if *hostgroup != writer_hostgroup || started.elapsed() >= settings.hold_timeout {
-            return false;
+        if *hostgroup != writer_hostgroup {
+            return Retry::Final;
+        }
+        if started.elapsed() >= settings.hold_timeout {
+            return Retry::OutOfTime;
         }
         let queue = self.queue(writer_hostgroup);
         let woken = queue.woken();
@@ -164,7 +168,7 @@ impl Failover {
             _ = woken => {}
             _ = tokio::time::sleep(hold::RECHECK) => {}
         }
-        true
+        Retry::Again
     }
 
     /// Starts an explicit hold of the cluster (until released, or `hold_timeout` from now).
@@ -219,6 +223,17 @@ impl Failover {
     }
 }
 
+/// What a failed checkout of a writer-bound statement leads to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retry {
+    /// It never reached a server and there is time left: try again.
+    Again,
+    /// It never reached a server, and `hold_timeout` is up.
+    OutOfTime,
+    /// Not a failure to reach the writer: report it as it is.
+    Final,
+}
+
 /// The checkout retries of one statement: a connect to the writer that failed is tried
 /// again (see [`Failover::retry_checkout`]) until `hold_timeout` after the statement first
 /// asked, one deadline for all its attempts (a connect still running then is given up: it
@@ -269,29 +284,40 @@ impl WriterRetry {
         error: PoolError,
     ) -> Result<(), PoolError> {
         let rt = shared.runtime.load_full();
-        if let Some(c) = rt.cluster(cluster) {
-            let retry = shared
-                .failover
-                .retry_checkout(&error, c.writer_hostgroup, self.started, &rt.failover)
-                .await;
-            if retry {
+        let Some(c) = rt.cluster(cluster) else {
+            return Err(error);
+        };
+        let retry = shared
+            .failover
+            .retry_checkout(&error, c.writer_hostgroup, self.started, &rt.failover)
+            .await;
+        let waited_ms = self.started.elapsed().as_millis();
+        match (retry, error) {
+            (Retry::Again, error) => {
                 self.last_connect = Some(error);
                 self.deadline.get_or_insert_with(|| {
                     (c.name.clone(), self.started + rt.failover.hold_timeout)
                 });
-                return Ok(());
+                Ok(())
             }
+            // Its one attempt (or its last) outlasted the hold timeout.
+            (Retry::OutOfTime, error) => Err(PoolError::Held(HoldError::NoWriter {
+                cluster: c.name.clone(),
+                waited_ms,
+                last_attempt: error.to_string(),
+            })),
+            (Retry::Final, PoolError::Held(HoldError::Timeout { cluster, waited_ms })) => {
+                match self.last_connect.take() {
+                    Some(connect) => Err(PoolError::Held(HoldError::NoWriter {
+                        cluster,
+                        waited_ms,
+                        last_attempt: connect.to_string(),
+                    })),
+                    None => Err(PoolError::Held(HoldError::Timeout { cluster, waited_ms })),
+                }
+            }
+            (Retry::Final, error) => Err(error),
         }
-        Err(match (error, self.last_connect.take()) {
-            (PoolError::Held(HoldError::Timeout { cluster, waited_ms }), Some(connect)) => {
-                PoolError::Held(HoldError::NoWriter {
-                    cluster,
-                    waited_ms,
-                    last_attempt: connect.to_string(),
-                })
-            }
-            (error, _) => error,
-        })
     }
 }
 

@@ -125,3 +125,31 @@ async fn an_explicit_hold_ends_by_itself() {
     f.expire_holds();
     assert_eq!(f.explicit_holds.load(Ordering::SeqCst), 0);
 }
+
+#[tokio::test]
+async fn a_failed_connect_to_the_writer_is_retried_until_the_hold_timeout_then_out_of_time() {
+    let f = Failover::default();
+    let connect = |hostgroup| PoolError::Connect {
+        address: "127.0.0.1:1".into(),
+        hostgroup,
+        reason: "timed out after 2000 ms".into(),
+    };
+    let s = settings(5_000, 10);
+    let now = Instant::now();
+    // Retried, after a recheck at most.
+    assert_eq!(
+        f.retry_checkout(&connect(10), 10, now, &s).await,
+        Retry::Again
+    );
+    // A connect that took the whole hold timeout is out of time, not retried.
+    let long_ago = now - Duration::from_millis(5_000);
+    assert_eq!(
+        f.retry_checkout(&connect(10), 10, long_ago, &s).await,
+        Retry::OutOfTime
+    );
+    // A reader's connect error is final: reads are not held.
+    assert_eq!(
+        f.retry_checkout(&connect(20), 10, now, &s).await,
+        Retry::Final
+    );
+}

@@ -1,7 +1,10 @@
 //! What a Patroni cluster's state in its store says about the topology: the writer is the
-//! leader member's `conn_url` host:port; the readers are the other members that are running
-//! and not tagged `noloadbalance`; a `failover` key (written by `patronictl switchover` or
-//! `failover` before the leader demotes) means a switch is under way.
+//! leader member's `conn_url` host:port once that member says it is the primary (Patroni
+//! takes the leader key before it promotes: until the promotion is over, writes wait); the
+//! readers are the other members that are running and not tagged `noloadbalance`; a
+//! `failover` key naming a leader or a candidate (written by `patronictl switchover` or
+//! `failover` before the leader demotes; the new leader empties it to `{}`) means a switch
+//! is under way.
 
 use std::collections::BTreeMap;
 
@@ -24,6 +27,9 @@ pub struct PatroniView {
 struct Member {
     conn_url: Option<String>,
     state: Option<String>,
+    /// `master` (Patroni 3.0) or `primary` (later) once promoted; `promoted` while the
+    /// promotion runs; `replica`, `standby_leader` otherwise. Absent: taken as primary.
+    role: Option<String>,
     #[serde(default)]
     tags: serde_json::Map<String, serde_json::Value>,
 }
@@ -46,7 +52,9 @@ pub fn view(keys: &Keys) -> PatroniView {
             continue;
         };
         if leader.as_deref() == Some(name) {
-            writer = Some(address);
+            if is_primary(&member) {
+                writer = Some(address);
+            }
         } else if member.state.as_deref() == Some("running") && !no_load_balance(&member) {
             readers.push(address);
         }
@@ -55,8 +63,38 @@ pub fn view(keys: &Keys) -> PatroniView {
     PatroniView {
         writer,
         readers,
-        switching: keys.get("failover").is_some_and(|v| !v.is_empty()),
+        switching: keys.get("failover").is_some_and(|v| asks_for_a_switch(v)),
     }
+}
+
+/// Whether the leader member has finished its promotion (a member without a role, from an
+/// old Patroni, is taken at its word that it leads).
+fn is_primary(member: &Member) -> bool {
+    matches!(member.role.as_deref(), None | Some("master" | "primary"))
+}
+
+/// Whether a `failover` key's value asks for a switch now: it names a leader or a candidate
+/// and is not scheduled (a scheduled switchover holds nothing until the leader changes: the
+/// hold would run out long before). `{}` or an empty value is a switch that is over.
+fn asks_for_a_switch(value: &[u8]) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Failover {
+        #[serde(default)]
+        leader: Option<String>,
+        #[serde(default)]
+        member: Option<String>,
+        #[serde(default)]
+        candidate: Option<String>,
+        #[serde(default)]
+        scheduled_at: Option<String>,
+    }
+    let Ok(f) = serde_json::from_slice::<Failover>(value) else {
+        return false;
+    };
+    let named = [f.leader, f.member, f.candidate]
+        .iter()
+        .any(|n| n.as_deref().is_some_and(|n| !n.is_empty()));
+    named && f.scheduled_at.is_none()
 }
 
 /// Whether the member's tags keep it from reads (`noloadbalance: true`, or a true-ish string).
@@ -94,9 +132,13 @@ pub fn address_of(conn_url: &str) -> Option<String> {
 mod tests {
     use super::*;
 
-    fn member(url: &str, state: &str, tags: &str) -> Vec<u8> {
-        format!(r#"{{"conn_url": "{url}", "api_url": "http://x:8008/patroni", "state": "{state}", "role": "replica", "tags": {tags}}}"#)
+    fn member_as(url: &str, state: &str, role: &str, tags: &str) -> Vec<u8> {
+        format!(r#"{{"conn_url": "{url}", "api_url": "http://x:8008/patroni", "state": "{state}", "role": "{role}", "tags": {tags}}}"#)
             .into_bytes()
+    }
+
+    fn member(url: &str, state: &str, tags: &str) -> Vec<u8> {
+        member_as(url, state, "replica", tags)
     }
 
     #[test]
@@ -105,7 +147,12 @@ mod tests {
         keys.insert("leader".into(), b"n1".to_vec());
         keys.insert(
             "members/n1".into(),
-            member("postgres://127.0.0.1:5501/postgres", "running", "{}"),
+            member_as(
+                "postgres://127.0.0.1:5501/postgres",
+                "running",
+                "master",
+                "{}",
+            ),
         );
         keys.insert(
             "members/n2".into(),
@@ -138,10 +185,41 @@ mod tests {
             br#"{"leader": "n1", "member": "n2"}"#.to_vec(),
         );
         assert!(view(&keys).switching);
+        keys.insert("failover".into(), b"{}".to_vec());
+        assert!(!view(&keys).switching, "emptied by the new leader: over");
+        keys.insert(
+            "failover".into(),
+            br#"{"candidate": "n2", "scheduled_at": "2030-01-01T00:00:00+00:00"}"#.to_vec(),
+        );
+        assert!(!view(&keys).switching, "scheduled: nothing held yet");
+        keys.insert("failover".into(), b"".to_vec());
+        assert!(!view(&keys).switching);
         keys.remove("leader");
         let v = view(&keys);
         assert_eq!(v.writer, None, "no leader, no writer");
         assert!(v.readers.contains(&"127.0.0.1:5501".to_string()));
+    }
+
+    #[test]
+    fn a_leader_still_promoting_is_no_writer_yet() {
+        let mut keys = Keys::new();
+        keys.insert("leader".into(), b"n2".to_vec());
+        let url = "postgres://127.0.0.1:5502/postgres";
+        for (role, writes) in [
+            ("replica", false),
+            ("promoted", false),
+            ("standby_leader", false),
+            ("master", true),
+            ("primary", true),
+        ] {
+            keys.insert("members/n2".into(), member_as(url, "running", role, "{}"));
+            let v = view(&keys);
+            assert_eq!(v.writer.is_some(), writes, "{role}");
+            assert!(
+                v.readers.is_empty(),
+                "the leader is never a reader ({role})"
+            );
+        }
     }
 
     #[test]

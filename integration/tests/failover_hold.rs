@@ -571,3 +571,45 @@ fn postgres_reads_are_not_queued_behind_held_writes() {
         );
     });
 }
+
+/// An address where nothing listens (connects are refused).
+fn dead_address() -> String {
+    format!("127.0.0.1:{}", sqlmux_integration::free_port().unwrap())
+}
+
+#[test]
+fn mysql_a_read_whose_reader_refuses_connections_runs_elsewhere() {
+    let writer = MariaDb::start().unwrap();
+    let extra = format!(
+        "\n[[servers]]\nhostgroup = 20\naddress = \"{}\"\nmax_connections = 20\n",
+        dead_address()
+    );
+    let proxy = Proxy::start(&mysql_config(&writer.addr(), &extra)).unwrap();
+    // Every read is answered: the first ones pick the dead reader, fail to connect (never
+    // sent) and pick again; once it is SHUNNED the reads go to the writer.
+    for _ in 0..10 {
+        let (mut c, _) =
+            RawClient::login(proxy.mysql_port(), "app", "apppw", Some("sqlmux_test")).unwrap();
+        let rows = c.query("SELECT @@port").unwrap();
+        let rows = rows.unwrap_or_else(|e| panic!("read failed: {e:?}"));
+        let text: String = rows.iter().map(|p| String::from_utf8_lossy(p)).collect();
+        assert!(text.contains(&writer.port().to_string()), "{text}");
+    }
+}
+
+#[test]
+fn postgres_a_read_whose_reader_refuses_connections_runs_elsewhere() {
+    let pg = Postgres::start().unwrap();
+    let config = postgres_config(&pg.addr(), Some(&dead_address()), "");
+    let proxy = Proxy::start(&config).unwrap();
+    support::runtime().block_on(async {
+        for _ in 0..10 {
+            let c = support::connect(proxy.postgres_port()).await;
+            let row = c
+                .query_one("SELECT inet_server_port()", &[])
+                .await
+                .unwrap_or_else(|e| panic!("read failed: {e}"));
+            assert_eq!(row.get::<_, i32>(0), i32::from(pg.port()));
+        }
+    });
+}

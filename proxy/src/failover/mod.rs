@@ -234,30 +234,36 @@ pub enum Retry {
     Final,
 }
 
-/// The checkout retries of one statement: a connect to the writer that failed is tried
+/// The checkout retries of one statement. A read whose connect to a reader failed (refused,
+/// timed out, the server seen DOWN) never reached it: it picks again at once, at most
+/// `shun_after_errors` times (by then the failing server is SHUNNED and the pick goes to
+/// another reader, or to the writer). A connect to the writer that failed is tried
 /// again (see [`Failover::retry_checkout`]) until `hold_timeout` after the statement first
 /// asked, one deadline for all its attempts (a connect still running then is given up: it
 /// sent nothing). When it gives up, the client hears that the cluster had no usable writer,
 /// how long it waited, and why its last attempt failed.
 #[derive(Debug)]
-pub struct WriterRetry {
+pub struct CheckoutRetry {
     started: Instant,
     last_connect: Option<PoolError>,
+    /// Reads picked again after a failed connect to a reader.
+    read_retries: u32,
     /// Set once a retry begins: the cluster and when the statement gives up.
     deadline: Option<(String, Instant)>,
 }
 
-impl Default for WriterRetry {
+impl Default for CheckoutRetry {
     fn default() -> Self {
         Self {
             started: Instant::now(),
             last_connect: None,
+            read_retries: 0,
             deadline: None,
         }
     }
 }
 
-impl WriterRetry {
+impl CheckoutRetry {
     /// Runs one checkout attempt, within the statement's deadline once retrying.
     pub async fn attempt<T, E: From<PoolError>>(
         &self,
@@ -287,6 +293,15 @@ impl WriterRetry {
         let Some(c) = rt.cluster(cluster) else {
             return Err(error);
         };
+        if let PoolError::Connect { hostgroup, .. } | PoolError::Down { hostgroup, .. } = &error {
+            if *hostgroup != c.writer_hostgroup
+                && self.read_retries < rt.pool.shun_after_errors.max(1)
+            {
+                self.read_retries += 1;
+                tracing::debug!(%error, "a read's connect failed; picking again");
+                return Ok(());
+            }
+        }
         let retry = shared
             .failover
             .retry_checkout(&error, c.writer_hostgroup, self.started, &rt.failover)

@@ -124,7 +124,7 @@ impl Session {
             return Err(SessionError::ServerClosed(address.to_string()));
         }
         if self.backend.is_none() {
-            let mut retry = crate::failover::WriterRetry::default();
+            let mut retry = crate::failover::CheckoutRetry::default();
             let lease = loop {
                 match retry.attempt(self.checkout(hostgroup)).await {
                     Err(SessionError::Pool(e)) => {

@@ -55,7 +55,10 @@ pub fn view(keys: &Keys) -> PatroniView {
             if is_primary(&member) {
                 writer = Some(address);
             }
-        } else if member.state.as_deref() == Some("running") && !no_load_balance(&member) {
+        } else if member.state.as_deref() == Some("running")
+            && is_replica(&member)
+            && !no_load_balance(&member)
+        {
             readers.push(address);
         }
     }
@@ -71,6 +74,12 @@ pub fn view(keys: &Keys) -> PatroniView {
 /// old Patroni, is taken at its word that it leads).
 fn is_primary(member: &Member) -> bool {
     matches!(member.role.as_deref(), None | Some("master" | "primary"))
+}
+
+/// Whether a member that does not lead says it is a replica (an old leader still demoting
+/// says `master` until it has restarted as a replica: it takes no reads before that).
+fn is_replica(member: &Member) -> bool {
+    matches!(member.role.as_deref(), None | Some("replica"))
 }
 
 /// Whether a `failover` key's value asks for a switch now: it names a leader or a candidate
@@ -197,7 +206,15 @@ mod tests {
         keys.remove("leader");
         let v = view(&keys);
         assert_eq!(v.writer, None, "no leader, no writer");
-        assert!(v.readers.contains(&"127.0.0.1:5501".to_string()));
+        assert!(
+            !v.readers.contains(&"127.0.0.1:5501".to_string()),
+            "a demoting old leader (still `master`) takes no reads"
+        );
+        keys.insert(
+            "members/n1".into(),
+            member("postgres://127.0.0.1:5501/postgres", "running", "{}"),
+        );
+        assert!(view(&keys).readers.contains(&"127.0.0.1:5501".to_string()));
     }
 
     #[test]

@@ -3,23 +3,18 @@
 //! then watch the prefix from the next revision. The watch stream is newline-delimited JSON;
 //! [`next_line`] frames it (incomplete is `Ok(None)`).
 
+use super::http::{self, Unreachable};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
-use bytes::{Buf, Bytes, BytesMut};
-use http_body_util::{BodyExt, Full};
-use std::time::Duration;
+use bytes::{Buf, BytesMut};
+use http_body_util::BodyExt;
 
 /// Why talking to etcd failed.
 #[derive(Debug, thiserror::Error)]
 pub enum EtcdError {
-    /// No endpoint could be reached.
-    #[error("etcd {endpoint}: {reason}")]
-    Unreachable {
-        /// The endpoint tried last.
-        endpoint: String,
-        /// What failed.
-        reason: String,
-    },
+    /// No endpoint could be reached (the one tried last, and why).
+    #[error("etcd {0}")]
+    Unreachable(#[from] Unreachable),
     /// etcd answered something sqlmux cannot read.
     #[error("etcd answered an unreadable response: {0}")]
     Protocol(String),
@@ -49,9 +44,6 @@ pub struct Changes {
     pub changes: Vec<Change>,
 }
 
-/// Limit for connecting and for a range request.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(3);
-
 /// The endpoints of one etcd cluster.
 #[derive(Debug, Clone)]
 pub struct Etcd {
@@ -74,11 +66,7 @@ impl Etcd {
             "range_end": B64.encode(prefix_end(prefix)),
         });
         let (endpoint, response) = self.post("/v3/kv/range", &body).await?;
-        let bytes = tokio::time::timeout(REQUEST_TIMEOUT, response.into_body().collect())
-            .await
-            .map_err(|_| unreachable(&endpoint, "no answer in time"))?
-            .map_err(|e| unreachable(&endpoint, e))?
-            .to_bytes();
+        let bytes = http::body(&endpoint, response).await?;
         let range: wire::RangeResponse =
             serde_json::from_slice(&bytes).map_err(|e| EtcdError::Protocol(e.to_string()))?;
         let mut keys = std::collections::BTreeMap::new();
@@ -112,61 +100,14 @@ impl Etcd {
         path: &str,
         body: &serde_json::Value,
     ) -> Result<(String, hyper::Response<hyper::body::Incoming>), EtcdError> {
-        let mut last = EtcdError::Unreachable {
-            endpoint: "-".into(),
-            reason: "no endpoint configured".into(),
-        };
+        let mut last = http::unreachable("-", "no endpoint configured");
         for endpoint in &self.endpoints {
-            match post_to(endpoint, path, body).await {
+            match http::send(endpoint, hyper::Method::POST, path, Some(body)).await {
                 Ok(response) => return Ok((endpoint.clone(), response)),
                 Err(e) => last = e,
             }
         }
-        Err(last)
-    }
-}
-
-/// One POST to one endpoint, on a connection of its own (the watch keeps it).
-async fn post_to(
-    endpoint: &str,
-    path: &str,
-    body: &serde_json::Value,
-) -> Result<hyper::Response<hyper::body::Incoming>, EtcdError> {
-    let connect = async {
-        let stream = tokio::net::TcpStream::connect(endpoint)
-            .await
-            .map_err(|e| unreachable(endpoint, e))?;
-        let (mut sender, connection) =
-            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-                .await
-                .map_err(|e| unreachable(endpoint, e))?;
-        tokio::spawn(connection);
-        let request = hyper::Request::post(path)
-            .header(hyper::header::HOST, endpoint)
-            .header(hyper::header::CONTENT_TYPE, "application/json")
-            .body(Full::new(Bytes::from(body.to_string())))
-            .map_err(|e| unreachable(endpoint, e))?;
-        let response = sender
-            .send_request(request)
-            .await
-            .map_err(|e| unreachable(endpoint, e))?;
-        if !response.status().is_success() {
-            return Err(unreachable(
-                endpoint,
-                format!("HTTP {} for {path}", response.status()),
-            ));
-        }
-        Ok(response)
-    };
-    tokio::time::timeout(REQUEST_TIMEOUT, connect)
-        .await
-        .map_err(|_| unreachable(endpoint, "no answer in time"))?
-}
-
-fn unreachable(endpoint: &str, reason: impl std::fmt::Display) -> EtcdError {
-    EtcdError::Unreachable {
-        endpoint: endpoint.to_string(),
-        reason: reason.to_string(),
+        Err(last.into())
     }
 }
 

@@ -8,11 +8,15 @@
 //! the whole state again before watching (no change is missed).
 //!
 //! - [`etcd`]: the etcd v3 JSON-gateway client (range, watch).
+//! - [`http`]: the HTTP/1.1 requests sources send (etcd gateway, Patroni REST).
 //! - [`patroni`]: what Patroni's keys say (writer, readers, a switch under way).
+//! - [`promotion`]: a new leader asked directly whether its promotion is over.
 //! - [`publish`]: a cluster's servers replaced by a source's view.
 
 pub mod etcd;
+pub mod http;
 pub mod patroni;
+pub mod promotion;
 pub mod publish;
 
 use crate::shared::Shared;
@@ -191,9 +195,25 @@ async fn watch_session(
         state.connected = true;
         state.last_error = None;
     }
-    publish::apply(shared, cluster, &patroni::view(&keys), revision);
+    let mut revision = revision;
+    let mut confirmed = None;
+    let mut view = settled(patroni::view(&keys), &confirmed);
+    publish::apply(shared, cluster, &view, revision);
     loop {
-        let changes = match watch.next().await {
+        let next = match view.promoting.clone() {
+            Some(leader) => tokio::select! {
+                changes = watch.next() => changes,
+                () = promotion::promoted(&leader.api_url) => {
+                    tracing::info!(%cluster, leader = %leader.address, "topology source: the new leader's promotion is over");
+                    confirmed = Some(leader.address);
+                    view = view.promoted();
+                    publish::apply(shared, cluster, &view, revision);
+                    continue;
+                }
+            },
+            None => watch.next().await,
+        };
+        let changes = match next {
             Ok(c) => c,
             Err(e) => return e,
         };
@@ -203,6 +223,22 @@ async fn watch_session(
                 etcd::Change::Delete(key) => keys.remove(&key),
             };
         }
-        publish::apply(shared, cluster, &patroni::view(&keys), changes.revision);
+        revision = changes.revision;
+        view = settled(patroni::view(&keys), &confirmed);
+        publish::apply(shared, cluster, &view, revision);
+    }
+}
+
+/// The view with a promoting leader taken as the writer once it said it is the primary
+/// (Patroni's own entry may say so a second later).
+fn settled(view: patroni::PatroniView, confirmed: &Option<String>) -> patroni::PatroniView {
+    let same = view
+        .promoting
+        .as_ref()
+        .is_some_and(|p| Some(&p.address) == confirmed.as_ref());
+    if same {
+        view.promoted()
+    } else {
+        view
     }
 }

@@ -20,12 +20,34 @@ pub struct PatroniView {
     pub readers: Vec<String>,
     /// A switchover or failover was asked for and has not finished.
     pub switching: bool,
+    /// The leader, when it has not said yet that it is the primary (no writer until then).
+    pub promoting: Option<Promoting>,
+}
+
+/// A leader whose promotion may still run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Promoting {
+    /// Its `host:port`.
+    pub address: String,
+    /// Its Patroni REST endpoint (`api_url`), which says its live role.
+    pub api_url: String,
+}
+
+impl PatroniView {
+    /// The view once the promoting leader is known to be the primary: it is the writer.
+    pub fn promoted(mut self) -> Self {
+        if let Some(p) = self.promoting.take() {
+            self.writer = Some(p.address);
+        }
+        self
+    }
 }
 
 /// A member's entry (`members/<name>`), the fields sqlmux reads.
 #[derive(Debug, serde::Deserialize)]
 struct Member {
     conn_url: Option<String>,
+    api_url: Option<String>,
     state: Option<String>,
     /// `master` (Patroni 3.0) or `primary` (later) once promoted; `promoted` while the
     /// promotion runs; `replica`, `standby_leader` otherwise. Absent: taken as primary.
@@ -40,6 +62,7 @@ pub fn view(keys: &Keys) -> PatroniView {
         .get("leader")
         .map(|v| String::from_utf8_lossy(v).trim().to_string());
     let mut writer = None;
+    let mut promoting = None;
     let mut readers = Vec::new();
     for (key, value) in keys {
         let Some(name) = key.strip_prefix("members/") else {
@@ -54,6 +77,8 @@ pub fn view(keys: &Keys) -> PatroniView {
         if leader.as_deref() == Some(name) {
             if is_primary(&member) {
                 writer = Some(address);
+            } else if let Some(api_url) = member.api_url.clone() {
+                promoting = Some(Promoting { address, api_url });
             }
         } else if member.state.as_deref() == Some("running")
             && is_replica(&member)
@@ -67,6 +92,7 @@ pub fn view(keys: &Keys) -> PatroniView {
         writer,
         readers,
         switching: keys.get("failover").is_some_and(|v| asks_for_a_switch(v)),
+        promoting,
     }
 }
 
@@ -187,6 +213,7 @@ mod tests {
                 writer: Some("127.0.0.1:5501".into()),
                 readers: vec!["127.0.0.1:5502".into()],
                 switching: false,
+                promoting: None,
             }
         );
         keys.insert(
@@ -232,6 +259,12 @@ mod tests {
             keys.insert("members/n2".into(), member_as(url, "running", role, "{}"));
             let v = view(&keys);
             assert_eq!(v.writer.is_some(), writes, "{role}");
+            assert_eq!(v.promoting.is_some(), !writes, "{role}");
+            assert_eq!(
+                v.clone().promoted().writer.as_deref(),
+                Some("127.0.0.1:5502"),
+                "once it says it is the primary"
+            );
             assert!(
                 v.readers.is_empty(),
                 "the leader is never a reader ({role})"

@@ -181,6 +181,7 @@ mod tests {
             writer: Some("b:1".into()),
             readers: vec!["a:1".into(), "b:1".into()],
             switching: false,
+            promoting: None,
         };
         let servers = servers_for(&current, c, &view);
         let find = |hg, a: &str| {

@@ -298,7 +298,7 @@ impl std::fmt::Debug for Postgres {
     }
 }
 
-fn owned_temp_dir(prefix: &str, owner: Option<(u32, u32)>) -> io::Result<TempDir> {
+pub(crate) fn owned_temp_dir(prefix: &str, owner: Option<(u32, u32)>) -> io::Result<TempDir> {
     let dir = sys::temp_dir(prefix)?;
     if let Some((uid, gid)) = owner {
         std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid))?;
@@ -306,7 +306,7 @@ fn owned_temp_dir(prefix: &str, owner: Option<(u32, u32)>) -> io::Result<TempDir
     Ok(dir)
 }
 
-fn as_owner(mut cmd: Command, owner: Option<(u32, u32)>, cwd: &Path) -> Command {
+pub(crate) fn as_owner(mut cmd: Command, owner: Option<(u32, u32)>, cwd: &Path) -> Command {
     if let Some((uid, gid)) = owner {
         cmd.uid(uid).gid(gid);
     }

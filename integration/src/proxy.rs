@@ -215,27 +215,7 @@ impl Proxy {
 
     /// Sends one HTTP/1.1 request to the control API; returns (status, body).
     pub fn http(&self, method: &str, path: &str, body: Option<&str>) -> io::Result<(u16, String)> {
-        use std::io::{Read, Write};
-        let mut s = std::net::TcpStream::connect(self.http_addr())?;
-        s.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
-        let body = body.unwrap_or("");
-        write!(
-            s,
-            "{method} {path} HTTP/1.1\r\nHost: sqlmux\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        )?;
-        let mut response = String::new();
-        s.read_to_string(&mut response)?;
-        let status = response
-            .split_whitespace()
-            .nth(1)
-            .and_then(|c| c.parse().ok())
-            .ok_or_else(|| io::Error::other(format!("bad HTTP response: {response}")))?;
-        let body = response
-            .split_once("\r\n\r\n")
-            .map(|(_, b)| b.to_string())
-            .unwrap_or_default();
-        Ok((status, body))
+        crate::http::request(&self.http_addr().to_string(), method, path, body)
     }
 
     /// What an orchestrator does after a promotion: `PUT /v1/topology` with these

@@ -16,6 +16,12 @@ use std::time::{Duration, Instant};
 
 /// A proxy whose cluster `ledger` follows the Patroni cluster `scope` in `etcd`.
 fn proxy(etcd: &Etcd, scope: &str, hold_timeout_ms: u64) -> Proxy {
+    let source = format!("etcd = [\"{}\"], scope = \"{scope}\"", etcd.endpoint());
+    proxy_following(&source, hold_timeout_ms)
+}
+
+/// A proxy whose cluster `ledger` has `patroni = { <source> }`.
+fn proxy_following(source: &str, hold_timeout_ms: u64) -> Proxy {
     Proxy::start(&format!(
         r#"
 [listen]
@@ -27,7 +33,7 @@ name = "ledger"
 protocol = "postgres"
 writer_hostgroup = 30
 reader_hostgroup = 40
-patroni = {{ etcd = ["{}"], scope = "{scope}" }}
+patroni = {{ {source} }}
 
 [[users]]
 name = "ledger"
@@ -36,8 +42,7 @@ cluster = "ledger"
 
 [failover]
 hold_timeout_ms = {hold_timeout_ms}
-"#,
-        etcd.endpoint()
+"#
     ))
     .unwrap()
 }
@@ -185,7 +190,20 @@ fn a_switchover_under_load_costs_no_statement_and_every_instance_follows_it() {
     let old = cluster.leader().unwrap();
     let new = cluster.nodes.iter().find(|n| n.name != old.name).unwrap();
     let proxies: Vec<Proxy> = (0..3).map(|_| proxy(&etcd, "switch", 20_000)).collect();
-    for p in &proxies {
+    // A fourth follows Patroni's REST API instead (polled every 200 ms).
+    let rest: Vec<String> = cluster
+        .nodes
+        .iter()
+        .map(|n| format!("\"http://127.0.0.1:{}\"", n.rest_port))
+        .collect();
+    let polling = proxy_following(
+        &format!(
+            "rest = [{}], scope = \"switch\", interval_ms = 200",
+            rest.join(", ")
+        ),
+        20_000,
+    );
+    for p in proxies.iter().chain([&polling]) {
         wait_writer(p, &old.addr());
     }
     let leader_key = etcd.watch(&cluster.leader_key()).unwrap();
@@ -195,15 +213,17 @@ fn a_switchover_under_load_costs_no_statement_and_every_instance_follows_it() {
         .enumerate()
         .map(|(i, p)| load(p.postgres_port(), i as i64 * 100, 8, 4, &stop))
         .collect();
+    let polled = load(polling.postgres_port(), 900, 8, 4, &stop);
     std::thread::sleep(Duration::from_millis(1000));
     let asked = Instant::now();
     cluster.switchover(&new.name).unwrap();
-    for p in &proxies {
+    for p in proxies.iter().chain([&polling]) {
         wait_writer(p, &new.addr());
     }
     std::thread::sleep(Duration::from_millis(1500));
     stop.store(true, Ordering::Relaxed);
     let seen: Vec<Seen> = loads.into_iter().map(|l| l.join().unwrap()).collect();
+    let polled = polled.join().unwrap();
     let changed = std::iter::from_fn(|| leader_key.events.try_recv().ok())
         .find(|(_, value)| value.as_deref() == Some(new.name.as_str()))
         .map(|(at, _)| at)
@@ -259,10 +279,36 @@ fn a_switchover_under_load_costs_no_statement_and_every_instance_follows_it() {
         "switchover: asked -> leader key {:?}; spread between instances {spread:?}",
         changed.saturating_duration_since(asked)
     );
+    // Polling sees no switch coming: statements sent to the old leader while it demotes
+    // fail (in flight, or refused as read-only: never run), then it follows.
+    assert!(
+        polled
+            .errors
+            .iter()
+            .all(|e| in_flight(e) || e.starts_with("25006")),
+        "REST source: {:?}",
+        polled.errors
+    );
+    let first_polled = polled
+        .first_on(new_port)
+        .expect("REST source: writes on the new leader");
+    assert!(
+        polled
+            .acks
+            .iter()
+            .all(|a| a.port != i32::from(old_port) || a.at < first_polled),
+        "REST source: a write ran on the old leader after one ran on the new"
+    );
+    eprintln!(
+        "REST source (200 ms polls): {} client errors, first write on the new leader {:?} after the leader key changed",
+        polled.errors.len(),
+        first_polled.saturating_duration_since(changed)
+    );
     // Nothing acknowledged was lost: the old leader stopped cleanly, its WAL streamed.
     let present = ids_on(&new.ledger_psql());
     let lost: Vec<i64> = seen
         .iter()
+        .chain([&polled])
         .flat_map(|s| s.acks.iter().map(|a| a.id))
         .filter(|id| !present.contains(id))
         .collect();

@@ -135,15 +135,23 @@ pub async fn run(shared: Arc<Shared>) {
             if running.contains_key(&cluster.name) {
                 continue;
             }
-            let PatroniStore::Etcd(endpoints) = &source.store else {
-                continue;
+            let task = match &source.store {
+                PatroniStore::Etcd(endpoints) => tasks.spawn(follow_etcd(
+                    shared.clone(),
+                    cluster.name.clone(),
+                    etcd::Etcd::new(endpoints.clone()),
+                    source.prefix(),
+                )),
+                PatroniStore::Rest {
+                    endpoints,
+                    interval,
+                } => tasks.spawn(follow_rest(
+                    shared.clone(),
+                    cluster.name.clone(),
+                    endpoints.clone(),
+                    *interval,
+                )),
             };
-            let task = tasks.spawn(follow_etcd(
-                shared.clone(),
-                cluster.name.clone(),
-                etcd::Etcd::new(endpoints.clone()),
-                source.prefix(),
-            ));
             running.insert(cluster.name.clone(), (source.clone(), task));
         }
         // Reap finished tasks (they only end when aborted).
@@ -158,16 +166,72 @@ async fn follow_etcd(shared: Arc<Shared>, cluster: String, etcd: etcd::Etcd, pre
     let mut backoff = Duration::from_millis(100);
     loop {
         let error = watch_session(&shared, &cluster, &etcd, &prefix, &mut backoff).await;
-        let mut state = shared.sources.entry(cluster.clone()).or_default();
-        if state.connected || state.last_error.as_deref() != Some(&error.to_string()) {
-            tracing::warn!(%cluster, %error, "topology source: etcd unreachable; the last topology stays");
-        }
-        state.connected = false;
-        state.last_error = Some(error.to_string());
-        drop(state);
+        unreachable(&shared, &cluster, &error.to_string());
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
     }
+}
+
+/// Polls one cluster's Patroni REST API (`GET /cluster` of the first endpoint that answers)
+/// every `interval`, forever. A poll cannot see a switch coming (no `failover` key): writes
+/// are held from when the leader changes, not from when the switch is asked for.
+async fn follow_rest(
+    shared: Arc<Shared>,
+    cluster: String,
+    endpoints: Vec<String>,
+    interval: Duration,
+) {
+    let mut confirmed = None;
+    loop {
+        match rest_view(&endpoints).await {
+            Ok(view) => {
+                let mut view = settled(view, &mut confirmed);
+                if let Some(leader) = view.promoting.clone() {
+                    if promotion::is_primary(&leader.api_url).await {
+                        confirmed = Some(leader.address);
+                        view = view.promoted();
+                    }
+                }
+                reachable(&shared, &cluster, 0);
+                publish::apply(&shared, &cluster, &view, 0);
+            }
+            Err(error) => unreachable(&shared, &cluster, &error.to_string()),
+        }
+        tokio::time::sleep(interval).await;
+    }
+}
+
+/// The view from the first REST endpoint that answers `GET /cluster`.
+async fn rest_view(endpoints: &[String]) -> Result<patroni::PatroniView, http::Unreachable> {
+    let mut last = http::unreachable("-", "no endpoint configured");
+    for endpoint in endpoints {
+        let url = format!("{}/cluster", endpoint.trim_end_matches('/'));
+        match http::get_json(&url).await {
+            Ok(doc) => return Ok(patroni::view_of_cluster(&doc)),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
+/// Records that the cluster's store answers (at `revision`), logging when it did not.
+fn reachable(shared: &Shared, cluster: &str, revision: i64) {
+    let mut state = shared.sources.entry(cluster.to_string()).or_default();
+    if !state.connected {
+        tracing::info!(%cluster, revision, "topology source: following Patroni");
+    }
+    state.connected = true;
+    state.last_error = None;
+}
+
+/// Records that the cluster's store cannot be reached, logging it once per error.
+fn unreachable(shared: &Shared, cluster: &str, error: &str) {
+    let mut state = shared.sources.entry(cluster.to_string()).or_default();
+    if state.connected || state.last_error.as_deref() != Some(error) {
+        tracing::warn!(%cluster, %error, "topology source: Patroni's store unreachable; the last topology stays");
+    }
+    state.connected = false;
+    state.last_error = Some(error.to_string());
 }
 
 /// One connection's worth: the whole state, then its changes until the watch fails.
@@ -187,17 +251,10 @@ async fn watch_session(
         Err(e) => return e,
     };
     *backoff = Duration::from_millis(100);
-    {
-        let mut state = shared.sources.entry(cluster.to_string()).or_default();
-        if !state.connected {
-            tracing::info!(%cluster, revision, "topology source: following Patroni in etcd");
-        }
-        state.connected = true;
-        state.last_error = None;
-    }
+    reachable(shared, cluster, revision);
     let mut revision = revision;
     let mut confirmed = None;
-    let mut view = settled(patroni::view(&keys), &confirmed);
+    let mut view = settled(patroni::view(&keys), &mut confirmed);
     publish::apply(shared, cluster, &view, revision);
     loop {
         let next = match view.promoting.clone() {
@@ -224,21 +281,55 @@ async fn watch_session(
             };
         }
         revision = changes.revision;
-        view = settled(patroni::view(&keys), &confirmed);
+        view = settled(patroni::view(&keys), &mut confirmed);
         publish::apply(shared, cluster, &view, revision);
     }
 }
 
 /// The view with a promoting leader taken as the writer once it said it is the primary
-/// (Patroni's own entry may say so a second later).
-fn settled(view: patroni::PatroniView, confirmed: &Option<String>) -> patroni::PatroniView {
-    let same = view
+/// (Patroni's own entry may say so a second later). `confirmed` is forgotten once another
+/// member (or none) leads.
+fn settled(view: patroni::PatroniView, confirmed: &mut Option<String>) -> patroni::PatroniView {
+    let leader = view
         .promoting
         .as_ref()
-        .is_some_and(|p| Some(&p.address) == confirmed.as_ref());
-    if same {
+        .map(|p| &p.address)
+        .or(view.writer.as_ref());
+    if leader != confirmed.as_ref() {
+        *confirmed = None;
+    }
+    if view.promoting.is_some() && confirmed.is_some() {
         view.promoted()
     } else {
         view
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::patroni::{PatroniView, Promoting};
+    use super::settled;
+
+    fn promoting(address: &str) -> PatroniView {
+        PatroniView {
+            promoting: Some(Promoting {
+                address: address.into(),
+                api_url: format!("http://{address}/patroni"),
+            }),
+            ..PatroniView::default()
+        }
+    }
+
+    #[test]
+    fn a_confirmed_leader_stays_the_writer_until_another_leads() {
+        let mut confirmed = None;
+        assert_eq!(settled(promoting("a:1"), &mut confirmed).writer, None);
+        confirmed = Some("a:1".to_string());
+        let v = settled(promoting("a:1"), &mut confirmed);
+        assert_eq!((v.writer.as_deref(), v.promoting), (Some("a:1"), None));
+        // Another leader: asked again, and `a:1` is forgotten.
+        assert_eq!(settled(promoting("b:1"), &mut confirmed).writer, None);
+        assert_eq!(confirmed, None);
+        assert_eq!(settled(promoting("a:1"), &mut confirmed).writer, None);
     }
 }

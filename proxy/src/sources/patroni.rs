@@ -102,6 +102,49 @@ fn is_primary(member: &Member) -> bool {
     matches!(member.role.as_deref(), None | Some("master" | "primary"))
 }
 
+/// The view from Patroni's REST `GET /cluster`: the member with role `leader` is the
+/// writer once it says it is the primary (its live role is asked at its `api_url`: the
+/// document says who holds the leader key, not whether it has promoted), so it comes back
+/// as [`PatroniView::promoting`]; readers are `replica`/`sync_standby` members that are
+/// `running` or `streaming` and not tagged `noloadbalance`. The document shows no switch
+/// under way (only a scheduled one), so `switching` stays false.
+pub fn view_of_cluster(doc: &serde_json::Value) -> PatroniView {
+    let mut view = PatroniView::default();
+    let members = doc["members"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+    for m in members {
+        let (Some(host), Some(port)) = (m["host"].as_str(), m["port"].as_u64()) else {
+            continue;
+        };
+        let address = if host.contains(':') {
+            format!("[{host}]:{port}")
+        } else {
+            format!("{host}:{port}")
+        };
+        let tags = m["tags"].as_object().cloned().unwrap_or_default();
+        let member = Member {
+            conn_url: None,
+            api_url: m["api_url"].as_str().map(str::to_string),
+            state: m["state"].as_str().map(str::to_string),
+            role: None,
+            tags,
+        };
+        match m["role"].as_str() {
+            Some("leader") => {
+                view.promoting = member.api_url.map(|api_url| Promoting { address, api_url });
+            }
+            Some("replica" | "sync_standby")
+                if matches!(member.state.as_deref(), Some("running" | "streaming"))
+                    && !no_load_balance(&member) =>
+            {
+                view.readers.push(address);
+            }
+            _ => {}
+        }
+    }
+    view.readers.sort();
+    view
+}
+
 /// Whether a member that does not lead says it is a replica (an old leader still demoting
 /// says `master` until it has restarted as a replica: it takes no reads before that).
 fn is_replica(member: &Member) -> bool {
@@ -270,6 +313,37 @@ mod tests {
                 "the leader is never a reader ({role})"
             );
         }
+    }
+
+    #[test]
+    fn the_rest_cluster_document_gives_a_leader_to_confirm_and_readers() {
+        let doc = serde_json::json!({"members": [
+            {"name": "n1", "role": "leader", "state": "running", "api_url": "http://127.0.0.1:8001/patroni", "host": "127.0.0.1", "port": 5501, "timeline": 2},
+            {"name": "n2", "role": "replica", "state": "streaming", "api_url": "http://127.0.0.1:8002/patroni", "host": "127.0.0.1", "port": 5502, "lag": 0},
+            {"name": "n3", "role": "sync_standby", "state": "running", "host": "127.0.0.1", "port": 5503, "lag": 0},
+            {"name": "n4", "role": "replica", "state": "starting", "host": "127.0.0.1", "port": 5504},
+            {"name": "n5", "role": "replica", "state": "running", "host": "127.0.0.1", "port": 5505, "tags": {"noloadbalance": true}},
+            {"name": "n6", "role": "replica", "state": "running", "host": "::1", "port": 5506},
+            {"name": "bad", "role": "replica", "state": "running"}
+        ]});
+        let v = view_of_cluster(&doc);
+        assert_eq!(v.writer, None, "not before it says it is the primary");
+        assert_eq!(
+            v.promoting,
+            Some(Promoting {
+                address: "127.0.0.1:5501".into(),
+                api_url: "http://127.0.0.1:8001/patroni".into()
+            })
+        );
+        assert_eq!(
+            v.readers,
+            vec!["127.0.0.1:5502", "127.0.0.1:5503", "[::1]:5506"]
+        );
+        assert!(!v.switching);
+        assert_eq!(
+            view_of_cluster(&serde_json::json!({})),
+            PatroniView::default()
+        );
     }
 
     #[test]

@@ -11,14 +11,16 @@ pub const POLL: Duration = Duration::from_millis(100);
 
 /// Returns once the member behind `api_url` says it is the primary.
 pub async fn promoted(api_url: &str) {
-    loop {
-        if let Ok(doc) = http::get_json(api_url).await {
-            if says_primary(&doc) {
-                return;
-            }
-        }
+    while !is_primary(api_url).await {
         tokio::time::sleep(POLL).await;
     }
+}
+
+/// Whether the member behind `api_url` says now that it is the primary (no answer: no).
+pub async fn is_primary(api_url: &str) -> bool {
+    http::get_json(api_url)
+        .await
+        .is_ok_and(|doc| says_primary(&doc))
 }
 
 /// Whether a `GET /patroni` document says the member runs as the primary.

@@ -10,11 +10,13 @@
 //! | GET            | `/metrics`              | Prometheus text                                 |
 //! | POST           | `/v1/clusters/{name}/hold`    | hold the cluster's writer-bound statements |
 //! | POST           | `/v1/clusters/{name}/release` | end that hold                              |
+//! | POST           | `/v1/clusters/{name}/writer`  | make one server the writer (hooks)         |
 //!
 //! - [`serve`]: the accept loop; each connection is a hyper HTTP/1.1 task owned by the
 //!   `serve` future, so aborting it closes them all.
 //! - `topology_api`: the document, its validation, the compare-and-set publication.
 //! - `hold_api`: explicit failover holds.
+//! - `writer_api`: an orchestrator hook sets a cluster's writer in one request.
 //! - `health`: liveness and readiness.
 //! - `metrics`: Prometheus text from the live counters, without a global recorder.
 //! - `body`: bounded request bodies (1 MiB) and JSON / text responses.
@@ -26,6 +28,7 @@ mod health;
 mod hold_api;
 mod metrics;
 mod topology_api;
+mod writer_api;
 
 pub use body::MAX_BODY;
 pub use error::ApiError;
@@ -188,7 +191,11 @@ impl Control {
                 Some((name, "release")) if method == Method::POST => {
                     hold_api::release(&self.shared, name)
                 }
-                Some((_, "hold" | "release")) => Err(not_allowed("POST")),
+                Some((name, "writer")) if method == Method::POST => {
+                    let request = body::read_json(&parts.headers, body).await?;
+                    writer_api::set_writer(&self.shared, name, request)
+                }
+                Some((_, "hold" | "release" | "writer")) => Err(not_allowed("POST")),
                 _ => Err(ApiError::NotFound(other.to_string())),
             },
         }
@@ -396,6 +403,39 @@ address = "127.0.0.1:1"
         )
         .await;
         assert_eq!(status, StatusCode::OK, "{body}");
+    }
+
+    #[tokio::test]
+    async fn a_hook_sets_the_writer_in_one_request() {
+        let c = control(None);
+        let path = "/v1/clusters/c/writer";
+        let (status, body) = call(&c, "POST", path, None, r#"{"address": "127.0.0.1:2"}"#).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert!(body.contains("\"generation\":2"), "{body}");
+        let topology = c.shared.topology.load();
+        let writers: Vec<&str> = topology
+            .servers
+            .iter()
+            .filter(|s| s.hostgroup == 1)
+            .map(|s| &*s.address)
+            .collect();
+        assert_eq!(writers, vec!["127.0.0.1:2"], "the old writer is dropped");
+        // Back at once: anti-flapping asks for force.
+        let back = r#"{"address": "127.0.0.1:1"}"#;
+        assert_eq!(call(&c, "POST", path, None, back).await.0, StatusCode::CONFLICT);
+        let forced = r#"{"address": "127.0.0.1:1", "force": true}"#;
+        assert_eq!(call(&c, "POST", path, None, forced).await.0, StatusCode::OK);
+        let bad = r#"{"address": "nowhere"}"#;
+        assert_eq!(call(&c, "POST", path, None, bad).await.0, StatusCode::BAD_REQUEST);
+        let unknown = "/v1/clusters/nope/writer";
+        assert_eq!(
+            call(&c, "POST", unknown, None, back).await.0,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            call(&c, "GET", path, None, "").await.0,
+            StatusCode::METHOD_NOT_ALLOWED
+        );
     }
 
     #[tokio::test]

@@ -82,7 +82,7 @@ fn in_cluster(c: &Cluster, hostgroup: u32) -> bool {
 }
 
 /// The servers of `current` with the cluster's replaced by the view's.
-fn servers_for(current: &Topology, c: &Cluster, view: &PatroniView) -> Vec<ServerEntry> {
+pub(crate) fn servers_for(current: &Topology, c: &Cluster, view: &PatroniView) -> Vec<ServerEntry> {
     let template = current
         .servers
         .iter()
@@ -119,30 +119,44 @@ fn servers_for(current: &Topology, c: &Cluster, view: &PatroniView) -> Vec<Serve
 /// Publishes the view as the next generation (anti-flapping does not apply: the source
 /// decides who the writer is).
 fn publish(shared: &Shared, c: &Cluster, view: &PatroniView, revision: i64) {
-    for _ in 0..ATTEMPTS {
-        let expected = shared.topology.load().generation;
-        match crate::control::compare_and_set(shared, expected, true, |current| {
-            Ok(servers_for(current, c, view))
-        }) {
-            Ok(next) => {
-                tracing::info!(
-                    cluster = %c.name,
-                    revision,
-                    generation = next.generation,
-                    writer = ?view.writer,
-                    readers = ?view.readers,
-                    "topology source: new topology published"
-                );
-                return;
-            }
-            Err(crate::control::ApiError::Conflict { .. }) => continue,
-            Err(e) => {
-                tracing::warn!(cluster = %c.name, error = %e, "topology source: cannot publish");
-                return;
-            }
+    match replace_cluster(shared, c, view, true) {
+        Ok(next) => tracing::info!(
+            cluster = %c.name,
+            revision,
+            generation = next.generation,
+            writer = ?view.writer,
+            readers = ?view.readers,
+            "topology source: new topology published"
+        ),
+        Err(crate::control::ApiError::Busy) => tracing::warn!(
+            cluster = %c.name,
+            "topology source: the topology kept changing; will retry at the next change"
+        ),
+        Err(e) => {
+            tracing::warn!(cluster = %c.name, error = %e, "topology source: cannot publish")
         }
     }
-    tracing::warn!(cluster = %c.name, "topology source: the topology kept changing; will retry at the next change");
+}
+
+/// Replaces the cluster's servers by the view's as the next generation of whatever
+/// generation is current (tried again when another writer swapped the topology meanwhile);
+/// `force` passes anti-flapping.
+pub(crate) fn replace_cluster(
+    shared: &Shared,
+    c: &Cluster,
+    view: &PatroniView,
+    force: bool,
+) -> Result<Arc<Topology>, crate::control::ApiError> {
+    for _ in 0..ATTEMPTS {
+        let expected = shared.topology.load().generation;
+        match crate::control::compare_and_set(shared, expected, force, |current| {
+            Ok(servers_for(current, c, view))
+        }) {
+            Err(crate::control::ApiError::Conflict { .. }) => continue,
+            other => return other,
+        }
+    }
+    Err(crate::control::ApiError::Busy)
 }
 
 #[cfg(test)]

@@ -141,8 +141,9 @@ impl Failover {
 
     /// After a failed checkout: whether to try again. A writer-bound statement whose
     /// connect to the writer failed (refused, timed out: the writer is down before the
-    /// monitor or the shunning says so), or whose wait for a connection ended as the monitor
-    /// saw the writer DOWN, never reached a server, so it waits a recheck (or a
+    /// monitor or the shunning says so), whose wait for a connection ended as the monitor
+    /// saw the writer DOWN, or that found the SHUNNED writer being probed by another
+    /// checkout, never reached a server, so it waits a recheck (or a
     /// change) and tries again, within `hold_timeout` of `started`; past that it is
     /// [`Retry::OutOfTime`]; anything else is final.
     pub async fn retry_checkout(
@@ -152,7 +153,9 @@ impl Failover {
         started: Instant,
         settings: &FailoverSettings,
     ) -> Retry {
-        let (PoolError::Connect { hostgroup, .. } | PoolError::Down { hostgroup, .. }) = error
+        let (PoolError::Connect { hostgroup, .. }
+        | PoolError::Down { hostgroup, .. }
+        | PoolError::Shunned { hostgroup, .. }) = error
         else {
             return Retry::Final;
         };
@@ -293,7 +296,10 @@ impl CheckoutRetry {
         let Some(c) = rt.cluster(cluster) else {
             return Err(error);
         };
-        if let PoolError::Connect { hostgroup, .. } | PoolError::Down { hostgroup, .. } = &error {
+        if let PoolError::Connect { hostgroup, .. }
+        | PoolError::Down { hostgroup, .. }
+        | PoolError::Shunned { hostgroup, .. } = &error
+        {
             if *hostgroup != c.writer_hostgroup
                 && self.read_retries < rt.pool.shun_after_errors.max(1)
             {

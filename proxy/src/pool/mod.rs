@@ -253,6 +253,8 @@ pub struct ServerPool<C> {
     failures: std::sync::atomic::AtomicU32,
     /// Until when (ms after `born`) the server is SHUNNED; 0 when it is not.
     shunned_until_ms: std::sync::atomic::AtomicU64,
+    /// When (ms after `born`) a checkout last tried a SHUNNED server (see [`SHUN_PROBE`]).
+    probed_at_ms: std::sync::atomic::AtomicU64,
     /// The pool's `max_lifetime`, in ms, as last seen by a checkout or the reaper.
     max_lifetime_ms: std::sync::atomic::AtomicU64,
     born: Instant,
@@ -303,6 +305,7 @@ impl<C> ServerPool<C> {
             closed: Notify::new(),
             failures: std::sync::atomic::AtomicU32::new(0),
             shunned_until_ms: std::sync::atomic::AtomicU64::new(0),
+            probed_at_ms: std::sync::atomic::AtomicU64::new(0),
             max_lifetime_ms: std::sync::atomic::AtomicU64::new(u64::MAX),
             born: Instant::now(),
             stats: ServerStats::default(),
@@ -334,7 +337,8 @@ impl<C> ServerPool<C> {
     }
 
     /// Whether the server may take work in a hostgroup (`writer`: a writer hostgroup):
-    /// not SHUNNED, not DOWN, for a writer not read-only, for a reader not lagging.
+    /// not DOWN, for a writer not read-only, for a reader not lagging, and not SHUNNED
+    /// (or SHUNNED with a probe due: one checkout may try it, see [`SHUN_PROBE`]).
     pub fn takes_work(&self, writer: bool) -> bool {
         let health = self.health.load(Ordering::Relaxed);
         let unfit = HEALTH_DOWN
@@ -343,7 +347,33 @@ impl<C> ServerPool<C> {
             } else {
                 HEALTH_LAGGING
             };
-        health & unfit == 0 && self.shunned_for().is_none()
+        health & unfit == 0 && (self.shunned_for().is_none() || self.probe_due())
+    }
+
+    /// Whether a SHUNNED server may be tried again: its last probe is [`SHUN_PROBE`] old.
+    fn probe_due(&self) -> bool {
+        let last = self.probed_at_ms.load(Ordering::Relaxed);
+        self.now_ms() >= last + SHUN_PROBE.as_millis() as u64
+    }
+
+    /// Claims the probe of a SHUNNED server for one connect; `false` when another checkout
+    /// probed it within [`SHUN_PROBE`].
+    fn claim_probe(&self) -> bool {
+        let last = self.probed_at_ms.load(Ordering::Relaxed);
+        let now = self.now_ms();
+        now >= last + SHUN_PROBE.as_millis() as u64
+            && self
+                .probed_at_ms
+                .compare_exchange(last, now, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+    }
+
+    /// A connect succeeded: the error count restarts and a shun ends.
+    fn connect_succeeded(&self) {
+        self.failures.store(0, Ordering::Relaxed);
+        if self.shunned_until_ms.swap(0, Ordering::Relaxed) > self.now_ms() {
+            tracing::info!(address = %self.address, "backend answers again: no longer SHUNNED");
+        }
     }
 
     /// Notes the socket of a connection just lent (lease `id`).
@@ -529,8 +559,11 @@ impl<C> ServerPool<C> {
         self.stats.connect_failed();
         let failures = self.failures.fetch_add(1, Ordering::Relaxed) + 1;
         if settings.shun_after_errors > 0 && failures >= settings.shun_after_errors {
-            let until = self.now_ms() + settings.shun_time.as_millis() as u64;
+            let now = self.now_ms();
+            let until = now + settings.shun_time.as_millis() as u64;
             self.shunned_until_ms.store(until.max(1), Ordering::Relaxed);
+            // The first probe comes one interval after the shun (or the failed probe).
+            self.probed_at_ms.store(now, Ordering::Relaxed);
             tracing::warn!(address = %self.address, failures, "backend SHUNNED after repeated connect errors");
         }
     }
@@ -548,6 +581,10 @@ impl<C> ServerPool<C> {
             .unwrap_or(0)
     }
 }
+
+/// How often a SHUNNED server is tried by one checkout (a half-open circuit breaker): a
+/// server back before `shun_ms` is over takes work again at most this long after.
+pub const SHUN_PROBE: Duration = Duration::from_millis(500);
 
 /// What the admin tables and metrics read of a server's pool, whatever its protocol.
 pub trait PoolInfo: Send + Sync {
@@ -770,13 +807,23 @@ impl<C> Pools<C> {
                 }
             },
         };
+        // A SHUNNED server is tried by one checkout per probe interval; the others wait.
+        if let Some(retry_ms) = server.shunned_for() {
+            if !server.claim_probe() {
+                server.release(permit);
+                return Err(PoolError::Shunned {
+                    hostgroup,
+                    retry_ms,
+                });
+            }
+        }
         let attempt =
             tokio::time::timeout(settings.connect_timeout, connect(server.address.clone())).await;
         let reason = match attempt {
             Ok(Ok(conn)) => {
                 server.stats.connected();
                 server.stats.checked_out(Some(started));
-                server.failures.store(0, Ordering::Relaxed);
+                server.connect_succeeded();
                 server.lent();
                 let id = server.next_lease.fetch_add(1, Ordering::Relaxed);
                 return Ok(tracked(Lease {

@@ -346,6 +346,51 @@ async fn repeated_connect_errors_shun_a_server_until_it_recovers() {
 }
 
 #[tokio::test]
+async fn a_shunned_server_is_probed_by_one_checkout_per_interval_and_ends_its_shun() {
+    let rt = sqlmux_config::parse(
+        "[[clusters]]\nname = \"c\"\nprotocol = \"mysql\"\nwriter_hostgroup = 1\nreader_hostgroup = 2\n\
+         [[servers]]\nhostgroup = 1\naddress = \"127.0.0.1:1\"\n",
+    )
+    .unwrap();
+    let topology = crate::topology::Topology::from_runtime(&rt, 1);
+    let pools: Pools<u32> = Pools::default();
+    let s = PoolSettings {
+        shun_after_errors: 1,
+        shun_time: Duration::from_secs(60),
+        ..settings(100)
+    };
+    let entry = pools.pick(&topology, 1).unwrap().clone();
+    let server = pools.server(&entry.address, 5);
+    let refused = || async { Err::<u32, _>("refused") };
+    let failed = pools
+        .checkout(server.clone(), 1, part("u"), W0, &s, |_| refused())
+        .await;
+    assert!(matches!(failed, Err(PoolError::Connect { .. })));
+    assert!(pools.pick(&topology, 1).is_none(), "SHUNNED");
+    tokio::time::sleep(super::SHUN_PROBE + Duration::from_millis(20)).await;
+    assert!(pools.pick(&topology, 1).is_some(), "a probe is due");
+    // The probe fails: shunned again, and the next checkout in the interval does not connect.
+    let probe = pools
+        .checkout(server.clone(), 1, part("u"), W0, &s, |_| refused())
+        .await;
+    assert!(matches!(probe, Err(PoolError::Connect { .. })));
+    let waits = pools
+        .checkout(server.clone(), 1, part("u"), W0, &s, |_| refused())
+        .await;
+    assert!(
+        matches!(waits, Err(PoolError::Shunned { .. })),
+        "no connect within the probe interval"
+    );
+    // The next probe succeeds: the shun ends long before shun_ms.
+    tokio::time::sleep(super::SHUN_PROBE + Duration::from_millis(20)).await;
+    let back = pools
+        .checkout(server.clone(), 1, part("u"), W0, &s, |_| ok(9))
+        .await;
+    assert_eq!(*back.unwrap().conn(), 9);
+    assert!(server.shunned_for().is_none());
+}
+
+#[tokio::test]
 async fn waiters_are_served_first_come_first_served() {
     let pools: Arc<Pools<u32>> = Arc::new(Pools::default());
     let server = pools.server(&Arc::from("s:1"), 1);

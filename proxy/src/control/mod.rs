@@ -422,11 +422,17 @@ address = "127.0.0.1:1"
         assert_eq!(writers, vec!["127.0.0.1:2"], "the old writer is dropped");
         // Back at once: anti-flapping asks for force.
         let back = r#"{"address": "127.0.0.1:1"}"#;
-        assert_eq!(call(&c, "POST", path, None, back).await.0, StatusCode::CONFLICT);
+        assert_eq!(
+            call(&c, "POST", path, None, back).await.0,
+            StatusCode::CONFLICT
+        );
         let forced = r#"{"address": "127.0.0.1:1", "force": true}"#;
         assert_eq!(call(&c, "POST", path, None, forced).await.0, StatusCode::OK);
         let bad = r#"{"address": "nowhere"}"#;
-        assert_eq!(call(&c, "POST", path, None, bad).await.0, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            call(&c, "POST", path, None, bad).await.0,
+            StatusCode::BAD_REQUEST
+        );
         let unknown = "/v1/clusters/nope/writer";
         assert_eq!(
             call(&c, "POST", unknown, None, back).await.0,

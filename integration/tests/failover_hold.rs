@@ -613,3 +613,37 @@ fn postgres_a_read_whose_reader_refuses_connections_runs_elsewhere() {
         }
     });
 }
+
+#[test]
+fn postgres_a_writer_still_in_recovery_takes_writes_once_promoted() {
+    let pair = sqlmux_integration::PostgresPair::start().unwrap();
+    pair.primary
+        .ledger_psql()
+        .query("CREATE TABLE w (id int PRIMARY KEY)")
+        .unwrap();
+    pair.wait_standby_caught_up().unwrap();
+    // The standby is pushed as the writer before its promotion is over.
+    let proxy = Proxy::start(&postgres_config(&pair.standby.addr(), None, "")).unwrap();
+    let promoted = std::thread::scope(|scope| {
+        let promote = scope.spawn(|| {
+            std::thread::sleep(Duration::from_millis(1000));
+            pair.standby.sql("SELECT pg_promote()").unwrap();
+            Instant::now()
+        });
+        let answered = support::runtime().block_on(async {
+            let c = support::connect(proxy.postgres_port()).await;
+            c.execute("INSERT INTO w VALUES (1)", &[])
+                .await
+                .unwrap_or_else(|e| panic!("the write failed instead of waiting: {e}"));
+            Instant::now()
+        });
+        (promote.join().unwrap(), answered)
+    });
+    let (promoted, answered) = promoted;
+    assert!(answered >= promoted, "the write waited for the promotion");
+    let on_new = pair
+        .standby
+        .sql_in("ledger", "SELECT count(*) FROM w")
+        .unwrap();
+    assert_eq!(on_new.trim(), "1");
+}

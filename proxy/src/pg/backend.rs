@@ -168,6 +168,12 @@ impl BackendConn {
         }
     }
 
+    /// Whether the server said at startup that it is a hot standby (`in_hot_standby`,
+    /// reported by PostgreSQL 14 and later): it takes no writes.
+    pub fn in_hot_standby(&self) -> bool {
+        self.params.get("in_hot_standby").is_some_and(|v| v == "on")
+    }
+
     /// Records a ParameterStatus body; returns the name and value.
     pub fn note_parameter(&mut self, body: &[u8]) -> Result<(String, String), BackendError> {
         let (name, value) = msg::parse_parameter_status(body)?;

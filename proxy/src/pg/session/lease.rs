@@ -67,10 +67,11 @@ impl Session {
             let (rt, topology) = self.snapshots.load();
             let picked = (!failover.may_hold())
                 .then(|| pools.pick_remembered(&mut self.pool_choice, topology, hostgroup))
-                .flatten();
+                .flatten()
+                .map(|(pool, tls)| (pool, tls, topology.is_writer(hostgroup)));
             (picked, rt.pool.clone(), rt.postgres.backend_statement_limit)
         };
-        let (pool, tls) = match picked {
+        let (pool, tls, writes) = match picked {
             Some(picked) => picked,
             None => {
                 // No usable server (or a hold on): a writer-bound statement waits for one.
@@ -88,7 +89,7 @@ impl Session {
                     .ok_or_else(|| SessionError::NoCluster(self.user.name.clone()))?;
                 pools
                     .pick_pool(&topology, to)
-                    .map(|(server, pool)| (pool, server.tls))
+                    .map(|(server, pool)| (pool, server.tls, topology.is_writer(to)))
                     .ok_or_else(|| pools.no_server(&topology, to))?
             }
         };
@@ -121,13 +122,22 @@ impl Session {
                         statement_limit,
                         cancels,
                     };
-                    BackendConn::connect(&params, timeout).await.map_err(|e| {
+                    let conn = BackendConn::connect(&params, timeout).await.map_err(|e| {
                         let text = e.to_string();
                         if let BackendError::Server(info) = e {
                             *refused_slot = Some(info);
                         }
                         text
-                    })
+                    })?;
+                    // A writer that came up as a standby (a crashed primary restarted in
+                    // recovery, a promotion not over) says so at startup: not a writer yet,
+                    // like a refused connect (a writer-bound statement waits).
+                    if writes && conn.in_hot_standby() {
+                        return Err(format!(
+                            "{address} is in hot standby (read-only): not a writer yet"
+                        ));
+                    }
+                    Ok(conn)
                 },
             )
             .await;

@@ -45,6 +45,22 @@ pub struct ConfigFile {
     /// `[control]`: the HTTP control API.
     #[serde(default)]
     pub control: ControlFile,
+    /// `[shutdown]`: how SIGTERM drains.
+    #[serde(default)]
+    pub shutdown: ShutdownFile,
+}
+
+/// `[shutdown]`: what SIGTERM (or SIGINT) does.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ShutdownFile {
+    /// `service` (default) or `sidecar`.
+    pub mode: Option<String>,
+    /// Longest drain before sqlmux exits anyway.
+    pub timeout_ms: Option<u64>,
+    /// `service`: how long new connections are still served; `sidecar`: how long without a
+    /// client means the application has gone.
+    pub accept_grace_ms: Option<u64>,
 }
 
 /// `[control]`.

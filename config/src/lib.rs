@@ -14,7 +14,7 @@ pub use error::ConfigError;
 pub use runtime::{
     AdminSettings, Cluster, FailoverSettings, ListenSettings, MonitorSettings, MysqlSettings,
     PgAuthMethod, PoolSettings, PostgresSettings, Protocol, Rule, Runtime, Server, ServerStatus,
-    TlsSettings, User,
+    ShutdownMode, ShutdownSettings, TlsSettings, User,
 };
 
 use std::path::Path;

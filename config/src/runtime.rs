@@ -226,6 +226,37 @@ impl Default for FailoverSettings {
     }
 }
 
+/// `[shutdown]`: how SIGTERM (or SIGINT) drains sqlmux.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShutdownSettings {
+    /// A shared service or an application's sidecar.
+    pub mode: ShutdownMode,
+    /// Longest drain: then every session is closed and sqlmux exits.
+    pub timeout: Duration,
+    /// `service`: new connections are still served this long; `sidecar`: no client for
+    /// this long means the application has gone.
+    pub accept_grace: Duration,
+}
+
+impl Default for ShutdownSettings {
+    fn default() -> Self {
+        Self {
+            mode: ShutdownMode::Service,
+            timeout: Duration::from_millis(25_000),
+            accept_grace: Duration::from_millis(5_000),
+        }
+    }
+}
+
+/// Whom sqlmux serves, for its drain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShutdownMode {
+    /// Many applications: stop taking connections after `accept_grace`, close idle sessions.
+    Service,
+    /// One application shutting down beside it: serve it until it has gone.
+    Sidecar,
+}
+
 /// `[monitor]`: sqlmux's health checks of every server.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MonitorSettings {
@@ -348,6 +379,8 @@ pub struct Runtime {
     pub pool: PoolSettings,
     /// The hold of writer-bound statements through writer changes.
     pub failover: FailoverSettings,
+    /// `[shutdown]`.
+    pub shutdown: ShutdownSettings,
     /// Health checks, when configured.
     pub monitor: Option<MonitorSettings>,
     /// MySQL frontend settings.

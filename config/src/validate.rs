@@ -54,6 +54,24 @@ pub fn compile(file: ConfigFile) -> Result<Runtime, ConfigError> {
             failover_defaults.min_interval,
         ),
     };
+    let shutdown_defaults = ShutdownSettings::default();
+    let shutdown = ShutdownSettings {
+        mode: match file.shutdown.mode.as_deref() {
+            None | Some("service") => ShutdownMode::Service,
+            Some("sidecar") => ShutdownMode::Sidecar,
+            Some(other) => {
+                return Err(ConfigError::invalid(
+                    "shutdown.mode",
+                    format!("{other:?} is neither \"service\" nor \"sidecar\""),
+                ))
+            }
+        },
+        timeout: ms(file.shutdown.timeout_ms, shutdown_defaults.timeout),
+        accept_grace: ms(
+            file.shutdown.accept_grace_ms,
+            shutdown_defaults.accept_grace,
+        ),
+    };
     let monitor = match &file.monitor {
         None => None,
         Some(m) => {
@@ -144,6 +162,7 @@ pub fn compile(file: ConfigFile) -> Result<Runtime, ConfigError> {
         rules,
         pool,
         failover,
+        shutdown,
         monitor,
         mysql,
         postgres,

@@ -284,7 +284,42 @@ impl Drop for Proxy {
 }
 
 /// A config text parsed, or the reason as an `InvalidInput` error.
+/// Parses a test config. Without a `[shutdown]` section the drain is off (timeout 0): a
+/// test proxy stops at once when dropped.
 fn parse(config: &str) -> io::Result<Runtime> {
-    sqlmux_config::parse(config)
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))
+    let mut runtime = sqlmux_config::parse(config)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+    if !config.contains("[shutdown]") {
+        runtime.shutdown.timeout = std::time::Duration::ZERO;
+    }
+    Ok(runtime)
+}
+
+/// One HTTP/1.1 request to `addr` (`host:port`); (status, body).
+pub fn http_request(
+    addr: &str,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> io::Result<(u16, String)> {
+    crate::http::request(addr, method, path, body)
+}
+
+/// The `sqlmux` binary `cargo test --workspace` built beside the test binaries (the proxy
+/// package's own tests make cargo build it).
+pub fn sqlmux_binary() -> io::Result<std::path::PathBuf> {
+    let exe = std::env::current_exe()?;
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .ok_or_else(|| io::Error::other("no target directory"))?;
+    let binary = dir.join("sqlmux");
+    if binary.is_file() {
+        Ok(binary)
+    } else {
+        Err(io::Error::other(format!(
+            "{} is missing: run `cargo test --workspace` (or `cargo build -p sqlmux-proxy`)",
+            binary.display()
+        )))
+    }
 }

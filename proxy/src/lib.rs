@@ -5,6 +5,7 @@
 //! [`workers`] -> [`pg::session`] -> [`pool`] -> [`pg::backend`].
 //!
 //! - [`server`]: `run(runtime, listeners, shutdown)`, the only entry point.
+//! - [`drain`]: what SIGTERM does: readiness off, serve on, then close idle sessions.
 //! - [`listener`]: the accept loop of the application endpoints.
 //! - [`shared`]: state shared by the sessions of one proxy (runtime snapshots, pools).
 //! - [`stats`]: live counters for the admin tables and `/metrics`.
@@ -25,6 +26,7 @@
 
 pub mod admin;
 pub mod control;
+pub mod drain;
 pub mod failover;
 pub mod listener;
 pub mod monitor;

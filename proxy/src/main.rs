@@ -59,7 +59,19 @@ fn main() -> ExitCode {
     }
 }
 
+/// The first SIGTERM or SIGINT starts the drain (`[shutdown]`); a second one exits at once.
 async fn shutdown_signal() {
+    signal().await;
+    tracing::info!("signal received: draining (a second SIGTERM/SIGINT exits at once)");
+    tokio::spawn(async {
+        signal().await;
+        tracing::warn!("second signal: exiting now");
+        std::process::exit(0);
+    });
+}
+
+/// The next SIGTERM or SIGINT.
+async fn signal() {
     let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
         Ok(s) => s,
         Err(_) => {
@@ -71,7 +83,6 @@ async fn shutdown_signal() {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
     }
-    tracing::info!("shutting down");
 }
 
 /// SIGHUP re-reads the config file; an invalid file is logged and the old runtime stays.

@@ -161,10 +161,12 @@ pub async fn run_with_reloads(
     let workers = Arc::new(Workers::start(worker_count).map_err(ServerError::Workers)?);
     tracing::info!(workers = worker_count, "data-path workers up");
     let _ = shared.stats.worker_sessions.set(workers.session_counters());
+    // The accept loops apart: a shutdown stops them before the rest.
+    let mut accepting = tokio::task::JoinSet::new();
     if let Some(l) = listeners.mysql {
         tracing::info!(address = ?l.local_addr().ok(), "mysql listener up");
         tasks.spawn(crate::mysql::identity::learn(shared.clone()));
-        tasks.spawn(crate::listener::accept_loop(
+        accepting.spawn(crate::listener::accept_loop(
             shared.clone(),
             l,
             "mysql",
@@ -174,7 +176,7 @@ pub async fn run_with_reloads(
     }
     if let Some(l) = listeners.postgres {
         tracing::info!(address = ?l.local_addr().ok(), "postgres listener up");
-        tasks.spawn(crate::listener::accept_loop(
+        accepting.spawn(crate::listener::accept_loop(
             shared.clone(),
             l,
             "postgres",
@@ -208,7 +210,20 @@ pub async fn run_with_reloads(
             apply_reload(&reload_shared, next);
         }
     });
+    shared
+        .started
+        .store(true, std::sync::atomic::Ordering::Release);
     shutdown.await;
+    let settings = shared.runtime.load().shutdown.clone();
+    tracing::info!(mode = ?settings.mode, timeout_ms = settings.timeout.as_millis() as u64, "shutting down: not ready any more, draining");
+    let counters = workers.session_counters();
+    let sessions = || {
+        counters
+            .iter()
+            .map(|c| c.load(std::sync::atomic::Ordering::Relaxed))
+            .sum::<usize>()
+    };
+    crate::drain::run(&shared.drain, &settings, sessions, || accepting.shutdown()).await;
     tasks.shutdown().await;
     // The accept loops are gone: the workers are ours alone, and stopping them ends every
     // session (their backend leases are closed, not returned).

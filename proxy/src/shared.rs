@@ -58,6 +58,10 @@ pub struct Shared {
     pub monitor_wake: tokio::sync::Notify,
     /// What each cluster's topology source (Patroni) last did, by cluster name.
     pub sources: dashmap::DashMap<String, crate::sources::SourceState>,
+    /// Where a shutdown stands (readiness, accepting, idle sessions closing).
+    pub drain: crate::drain::Drain,
+    /// Set once every listener and task runs: `/readyz` is 503 before.
+    pub started: std::sync::atomic::AtomicBool,
     /// Live client sessions by connection id, for KILL.
     pub sessions: crate::session::SessionControls,
     /// What the MySQL servers are, from their greetings (announced to clients).
@@ -99,6 +103,8 @@ impl Shared {
             health: Default::default(),
             monitor_wake: tokio::sync::Notify::new(),
             sources: Default::default(),
+            drain: Default::default(),
+            started: Default::default(),
             sessions: Default::default(),
             mysql_identities: Default::default(),
             stats: crate::stats::ProxyStats::default(),

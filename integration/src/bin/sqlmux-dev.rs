@@ -393,7 +393,9 @@ impl std::fmt::Display for BindError {
 async fn bind(
     config: &str,
 ) -> Result<(sqlmux_config::Runtime, sqlmux_proxy::Listeners), BindError> {
-    let runtime = sqlmux_config::parse(config).map_err(BindError::Config)?;
+    let mut runtime = sqlmux_config::parse(config).map_err(BindError::Config)?;
+    // Ctrl-C in a terminal stops at once (no drain: nothing routes here to finish).
+    runtime.shutdown.timeout = std::time::Duration::ZERO;
     match sqlmux_proxy::Listeners::bind(&runtime.listen).await {
         Ok(listeners) => Ok((runtime, listeners)),
         Err(e) => {

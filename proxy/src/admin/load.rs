@@ -7,7 +7,7 @@ use rusqlite::types::Value;
 use rusqlite::Connection;
 use sqlmux_config::file::{
     AdminFile, ClusterFile, ConfigFile, ControlFile, ListenFile, LogFile, MysqlFile, PoolFile,
-    RuleFile, ServerFile, TlsFile, UserFile,
+    RuleFile, ServerFile, ShutdownFile, TlsFile, UserFile,
 };
 use sqlmux_config::{ConfigError, Protocol, Runtime};
 
@@ -549,6 +549,17 @@ pub(crate) fn file_from_runtime(rt: &Runtime) -> ConfigFile {
         },
         control: ControlFile {
             token: rt.control_token.clone(),
+        },
+        shutdown: ShutdownFile {
+            mode: Some(
+                match rt.shutdown.mode {
+                    sqlmux_config::ShutdownMode::Service => "service",
+                    sqlmux_config::ShutdownMode::Sidecar => "sidecar",
+                }
+                .to_string(),
+            ),
+            timeout_ms: ms(rt.shutdown.timeout),
+            accept_grace_ms: ms(rt.shutdown.accept_grace),
         },
     }
 }

@@ -6,7 +6,7 @@
 //! | PUT            | `/v1/topology`          | replace it (compare-and-set on `generation`)    |
 //! | PATCH          | `/v1/topology/servers`  | one server's `status` / `weight` (same fencing) |
 //! | GET            | `/healthz`              | `ok` while the process serves (no token needed) |
-//! | GET            | `/readyz`               | 200 when every cluster has an ONLINE writer     |
+//! | GET            | `/readyz`               | 200 while serving; 503 starting or shutting down|
 //! | GET            | `/metrics`              | Prometheus text                                 |
 //! | POST           | `/v1/clusters/{name}/hold`    | hold the cluster's writer-bound statements |
 //! | POST           | `/v1/clusters/{name}/release` | end that hold                              |
@@ -248,8 +248,12 @@ address = "127.0.0.1:1"
 "#,
         )
         .unwrap();
+        let shared = Shared::new(runtime, None);
+        shared
+            .started
+            .store(true, std::sync::atomic::Ordering::Release);
         Control {
-            shared: Shared::new(runtime, None),
+            shared,
             settings: ControlSettings {
                 token: token.map(str::to_string),
             },
@@ -403,6 +407,29 @@ address = "127.0.0.1:1"
         )
         .await;
         assert_eq!(status, StatusCode::OK, "{body}");
+    }
+
+    #[tokio::test]
+    async fn readiness_follows_start_and_shutdown_not_failovers() {
+        let c = control(None);
+        let (status, body) = call(&c, "GET", "/readyz", None, "").await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        // A cluster on hold is reported, not unready.
+        c.shared.failover.hold(1, std::time::Duration::from_secs(5));
+        let (status, body) = call(&c, "GET", "/readyz", None, "").await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert!(body.contains("\"clusters_held\":[\"c\"]"), "{body}");
+        c.shared.drain.begin();
+        let (status, body) = call(&c, "GET", "/readyz", None, "").await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+        assert!(body.contains("\"shutting_down\":true"), "{body}");
+        let starting = Control {
+            shared: Shared::new(c.shared.runtime.load_full().as_ref().clone(), None),
+            settings: ControlSettings { token: None },
+        };
+        let (status, body) = call(&starting, "GET", "/readyz", None, "").await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+        assert!(body.contains("\"starting\":true"), "{body}");
     }
 
     #[tokio::test]

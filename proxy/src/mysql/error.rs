@@ -38,6 +38,9 @@ pub enum SessionError {
     /// The user's cluster is gone from the configuration.
     #[error("user {0:?} has no cluster in the running configuration")]
     NoCluster(String),
+    /// sqlmux is shutting down and the session holds nothing: it is closed.
+    #[error("Server shutdown in progress")]
+    ShuttingDown,
 }
 
 impl SessionError {
@@ -51,9 +54,10 @@ impl SessionError {
             SessionError::Backend(_) | SessionError::Relay(_) | SessionError::BackendRefused(_) => {
                 Side::Backend
             }
-            SessionError::Pool(_) | SessionError::NoCluster(_) | SessionError::ServerClosed(_) => {
-                Side::Proxy
-            }
+            SessionError::Pool(_)
+            | SessionError::NoCluster(_)
+            | SessionError::ServerClosed(_)
+            | SessionError::ShuttingDown => Side::Proxy,
         }
     }
 
@@ -108,6 +112,8 @@ impl SessionError {
             SessionError::NoCluster(_) | SessionError::ServerClosed(_) => {
                 (9001, "HY000", format!("sqlmux: {self}"))
             }
+            // The server's own error, so drivers reconnect (elsewhere).
+            SessionError::ShuttingDown => (1053, "08S01", self.to_string()),
         };
         Some(err_packet(code, state, &msg))
     }

@@ -58,6 +58,9 @@ pub enum SessionError {
     /// The user's cluster is missing or not a PostgreSQL cluster.
     #[error("user {0} has no PostgreSQL cluster")]
     NoCluster(String),
+    /// sqlmux is shutting down and the session holds nothing: it is closed.
+    #[error("terminating connection due to administrator command")]
+    ShuttingDown,
 }
 
 impl From<MessageError> for SessionError {
@@ -80,7 +83,8 @@ impl SessionError {
             SessionError::Pool(_)
             | SessionError::ServerClosed(_)
             | SessionError::NoCluster(_)
-            | SessionError::TransactionLost(_) => Side::Proxy,
+            | SessionError::TransactionLost(_)
+            | SessionError::ShuttingDown => Side::Proxy,
         }
     }
 
@@ -131,6 +135,10 @@ impl SessionError {
                 ))
             }
             SessionError::NoCluster(_) => "28000",
+            // The server's own words at shutdown (admin_shutdown), so drivers reconnect.
+            SessionError::ShuttingDown => {
+                return Some(error_response(severity, "57P01", &self.to_string()))
+            }
             // The server's own words for a failed transaction, then sqlmux's reason.
             SessionError::TransactionLost(_) => {
                 return Some(error_response(severity, "25P02", &self.to_string()))

@@ -236,6 +236,14 @@ impl Session {
                 }
             };
             let reply_seq = frame.last_seq.wrapping_add(1);
+            if crate::drain::closes_session(&self.shared.drain, self.backend.is_some()) {
+                // sqlmux is shutting down: the server's own goodbye, so the driver
+                // reconnects (elsewhere).
+                if let Some(packet) = SessionError::ShuttingDown.to_err_packet() {
+                    let _ = self.client.send(reply_seq, &packet).await;
+                }
+                return Ok(());
+            }
             match self.dispatch(frame).await {
                 Ok(Flow::Continue) => {}
                 Ok(Flow::Quit) => return Ok(()),

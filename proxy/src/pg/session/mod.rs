@@ -318,6 +318,14 @@ impl Session {
             if m.tag() == fe::TERMINATE {
                 return Ok(());
             }
+            if crate::drain::closes_session(&self.shared.drain, self.backend.is_some()) {
+                // sqlmux is shutting down: the server's own FATAL (57P01), so the driver
+                // reconnects (elsewhere).
+                if let Some(r) = SessionError::ShuttingDown.to_fatal_response() {
+                    let _ = self.client.send(&r).await;
+                }
+                return Ok(());
+            }
             if let Err(e) = self.dispatch(m).await {
                 self.fail(e).await?;
             }

@@ -277,4 +277,6 @@ pub struct TlsFile {
 pub struct LogFile {
     /// tracing filter, e.g. `info` or `sqlmux_proxy=debug`.
     pub level: Option<String>,
+    /// `text` (default) or `json` (one object per line).
+    pub format: Option<String>,
 }

@@ -391,6 +391,8 @@ pub struct Runtime {
     pub tls: Option<TlsSettings>,
     /// tracing filter.
     pub log_level: String,
+    /// `[log] format = "json"`: one JSON object per log line.
+    pub log_json: bool,
     /// Bearer token of the control API.
     pub control_token: Option<String>,
 }

@@ -167,6 +167,16 @@ pub fn compile(file: ConfigFile) -> Result<Runtime, ConfigError> {
         mysql,
         postgres,
         tls,
+        log_json: match file.log.format.as_deref() {
+            None | Some("text") => false,
+            Some("json") => true,
+            Some(other) => {
+                return Err(ConfigError::invalid(
+                    "log.format",
+                    format!("{other:?} is neither \"text\" nor \"json\""),
+                ))
+            }
+        },
         log_level: file.log.level.unwrap_or_else(|| "info".to_string()),
         control_token: file.control.token.filter(|t| !t.is_empty()),
     })

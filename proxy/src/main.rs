@@ -31,7 +31,14 @@ fn main() -> ExitCode {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&runtime.log_level));
-    tracing_subscriber::fmt().with_env_filter(filter).init();
+    if runtime.log_json {
+        tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .init();
+    } else {
+        tracing_subscriber::fmt().with_env_filter(filter).init();
+    }
     // The accept loops, admin, control API and reaper; sessions run on the data-path workers
     // (`[listen] workers`).
     let tokio = match tokio::runtime::Builder::new_current_thread()

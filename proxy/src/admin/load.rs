@@ -546,6 +546,7 @@ pub(crate) fn file_from_runtime(rt: &Runtime) -> ConfigFile {
         }),
         log: LogFile {
             level: Some(rt.log_level.clone()),
+            format: rt.log_json.then(|| "json".to_string()),
         },
         control: ControlFile {
             token: rt.control_token.clone(),

@@ -69,6 +69,10 @@ pub struct ShutdownFile {
 pub struct ControlFile {
     /// Bearer token required on the control API (all but GET /healthz).
     pub token: Option<String>,
+    /// File holding the token.
+    pub token_file: Option<String>,
+    /// Environment variable holding the token.
+    pub token_env: Option<String>,
 }
 
 /// `[listen]`.
@@ -95,8 +99,12 @@ pub struct ListenFile {
 pub struct AdminFile {
     /// Admin user name.
     pub user: String,
-    /// Admin password.
-    pub password: String,
+    /// Admin password (or `password_file` / `password_env`).
+    pub password: Option<String>,
+    /// File holding the admin password (a mounted Secret).
+    pub password_file: Option<String>,
+    /// Environment variable holding the admin password.
+    pub password_env: Option<String>,
     /// Directory of the embedded store.
     pub data_dir: Option<String>,
 }
@@ -159,8 +167,12 @@ pub struct ServerFile {
 pub struct UserFile {
     /// Login name (client side and backend side).
     pub name: String,
-    /// Password (client side and backend side).
-    pub password: String,
+    /// Password (client side and backend side), or `password_file` / `password_env`.
+    pub password: Option<String>,
+    /// File holding the password (a mounted Secret; re-read when it changes).
+    pub password_file: Option<String>,
+    /// Environment variable holding the password.
+    pub password_env: Option<String>,
     /// Cluster this user's sessions go to.
     pub cluster: String,
     /// Default schema / database when the client names none.
@@ -222,9 +234,13 @@ pub struct FailoverFile {
 pub struct MonitorFile {
     /// Login of the checks (a user of its own on the servers, not an application user).
     pub user: String,
-    /// Its password.
+    /// Its password (or `password_file` / `password_env`).
     #[serde(default)]
     pub password: String,
+    /// File holding the monitor's password.
+    pub password_file: Option<String>,
+    /// Environment variable holding the monitor's password.
+    pub password_env: Option<String>,
     /// Database the PostgreSQL checks connect to (default `postgres`).
     pub database: Option<String>,
     /// Time between two checks of a server.

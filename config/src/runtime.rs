@@ -393,6 +393,9 @@ pub struct Runtime {
     pub log_level: String,
     /// `[log] format = "json"`: one JSON object per log line.
     pub log_json: bool,
+    /// The secret files the runtime was read from (`password_file`, `token_file`), watched
+    /// beside the config file.
+    pub secret_files: Vec<String>,
     /// Bearer token of the control API.
     pub control_token: Option<String>,
 }

@@ -20,7 +20,8 @@ pub fn compile(file: ConfigFile) -> Result<Runtime, ConfigError> {
         })
         .collect();
     let servers = compile_servers(&file.servers, &hostgroups)?;
-    let users = compile_users(&file.users, &clusters)?;
+    let mut secret_files = Vec::new();
+    let users = compile_users(&file.users, &clusters, &mut secret_files)?;
     let rules = compile_rules(&file.rules, &hostgroups)?;
     let defaults = PoolSettings::default();
     let ms = |v: Option<u64>, d: Duration| v.map(Duration::from_millis).unwrap_or(d);
@@ -89,7 +90,14 @@ pub fn compile(file: ConfigFile) -> Result<Runtime, ConfigError> {
             let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
             Some(MonitorSettings {
                 user: m.user.clone(),
-                password: m.password.clone(),
+                password: secret(
+                    "monitor.password",
+                    (!m.password.is_empty()).then(|| m.password.clone()),
+                    m.password_file.as_deref(),
+                    m.password_env.as_deref(),
+                    &mut secret_files,
+                )?
+                .unwrap_or_default(),
                 database: m.database.clone().unwrap_or(d.database),
                 interval: Duration::from_millis(positive(
                     "monitor.interval_ms",
@@ -144,11 +152,34 @@ pub fn compile(file: ConfigFile) -> Result<Runtime, ConfigError> {
         default_auth_plugin,
     };
     let postgres = postgres_settings(&file.postgres)?;
-    let admin = file.admin.map(|a| AdminSettings {
-        user: a.user,
-        password: a.password,
-        data_dir: a.data_dir.unwrap_or_else(|| "sqlmux-data".to_string()),
-    });
+    let admin = match file.admin {
+        None => None,
+        Some(a) => Some(AdminSettings {
+            password: secret(
+                "admin.password",
+                a.password,
+                a.password_file.as_deref(),
+                a.password_env.as_deref(),
+                &mut secret_files,
+            )?
+            .ok_or_else(|| {
+                ConfigError::invalid(
+                    "admin.password",
+                    "give `password`, `password_file` or `password_env`",
+                )
+            })?,
+            user: a.user,
+            data_dir: a.data_dir.unwrap_or_else(|| "sqlmux-data".to_string()),
+        }),
+    };
+    let control_token = secret(
+        "control.token",
+        file.control.token.clone(),
+        file.control.token_file.as_deref(),
+        file.control.token_env.as_deref(),
+        &mut secret_files,
+    )?
+    .filter(|t| !t.is_empty());
     let tls = file.tls.map(|t| TlsSettings {
         cert: t.cert,
         key: t.key,
@@ -178,7 +209,8 @@ pub fn compile(file: ConfigFile) -> Result<Runtime, ConfigError> {
             }
         },
         log_level: file.log.level.unwrap_or_else(|| "info".to_string()),
-        control_token: file.control.token.filter(|t| !t.is_empty()),
+        control_token,
+        secret_files,
     })
 }
 
@@ -417,7 +449,11 @@ fn compile_servers(
     Ok(out)
 }
 
-fn compile_users(files: &[UserFile], clusters: &[Cluster]) -> Result<Vec<User>, ConfigError> {
+fn compile_users(
+    files: &[UserFile],
+    clusters: &[Cluster],
+    secret_files: &mut Vec<String>,
+) -> Result<Vec<User>, ConfigError> {
     let mut names = HashSet::new();
     let mut out = Vec::with_capacity(files.len());
     for (i, u) in files.iter().enumerate() {
@@ -437,9 +473,22 @@ fn compile_users(files: &[UserFile], clusters: &[Cluster]) -> Result<Vec<User>, 
                 format!("no cluster named {:?}", u.cluster),
             ));
         }
+        let password = secret(
+            &key("password"),
+            u.password.clone(),
+            u.password_file.as_deref(),
+            u.password_env.as_deref(),
+            secret_files,
+        )?
+        .ok_or_else(|| {
+            ConfigError::invalid(
+                key("password"),
+                "give `password`, `password_file` or `password_env`",
+            )
+        })?;
         out.push(User {
             name: u.name.clone(),
-            password: u.password.clone(),
+            password,
             cluster: u.cluster.clone(),
             default_schema: u.default_schema.clone(),
             read_your_writes: u.read_your_writes_ms.map(Duration::from_millis),
@@ -473,4 +522,43 @@ fn compile_rules(
             })
         })
         .collect()
+}
+
+/// A secret given one of three ways: in the file (`value`), in a file of its own
+/// (`<key>_file`, e.g. a mounted Kubernetes Secret; a trailing newline is dropped) or in an
+/// environment variable (`<key>_env`). At most one; `None` when none is given. A file read
+/// is recorded in `files`, which sqlmux watches.
+fn secret(
+    key: &str,
+    value: Option<String>,
+    file: Option<&str>,
+    env: Option<&str>,
+    files: &mut Vec<String>,
+) -> Result<Option<String>, ConfigError> {
+    let given = [value.is_some(), file.is_some(), env.is_some()]
+        .iter()
+        .filter(|g| **g)
+        .count();
+    if given > 1 {
+        return Err(ConfigError::invalid(
+            key.to_string(),
+            format!("give one of `{key}`, `{key}_file` and `{key}_env`"),
+        ));
+    }
+    if let Some(path) = file {
+        files.push(path.to_string());
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigError::invalid(format!("{key}_file"), format!("cannot read {path:?}: {e}"))
+        })?;
+        return Ok(Some(text.trim_end_matches(['\n', '\r']).to_string()));
+    }
+    if let Some(name) = env {
+        return std::env::var(name).map(Some).map_err(|_| {
+            ConfigError::invalid(
+                format!("{key}_env"),
+                format!("the environment variable {name:?} is not set"),
+            )
+        });
+    }
+    Ok(value)
 }

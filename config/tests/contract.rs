@@ -167,3 +167,38 @@ fn a_patroni_source_needs_postgres_one_store_and_a_scope() {
     );
     assert!(problem(&mysql).contains("PostgreSQL clusters only"));
 }
+
+#[test]
+fn secrets_come_from_files_or_the_environment() {
+    let dir = std::env::temp_dir().join(format!("sqlmux-secret-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("app-password");
+    std::fs::write(&file, "from-file\n").unwrap();
+    let with = |password_line: &str| BASE.replace("password = \"pw\"", password_line);
+    let rt = parse(&with(&format!(
+        "password_file = {:?}",
+        file.display().to_string()
+    )))
+    .unwrap();
+    assert_eq!(
+        rt.users[0].password, "from-file",
+        "the trailing newline is dropped"
+    );
+    assert_eq!(rt.secret_files, vec![file.display().to_string()]);
+    std::env::set_var("SQLMUX_TEST_APP_PASSWORD", "from-env");
+    let rt = parse(&with("password_env = \"SQLMUX_TEST_APP_PASSWORD\"")).unwrap();
+    assert_eq!(rt.users[0].password, "from-env");
+    let token = parse(&format!(
+        "{BASE}\n[control]\ntoken_env = \"SQLMUX_TEST_APP_PASSWORD\"\n"
+    ))
+    .unwrap();
+    assert_eq!(token.control_token.as_deref(), Some("from-env"));
+    assert!(
+        problem(&with("password = \"a\"\npassword_env = \"X\"")).contains("give one of"),
+        "two ways at once"
+    );
+    assert!(problem(&BASE.replace("password = \"pw\"\n", "")).contains("users[0].password"));
+    assert!(problem(&with("password_env = \"SQLMUX_NOT_SET_ANYWHERE\"")).contains("not set"));
+    assert!(problem(&with("password_file = \"/nonexistent/pw\"")).contains("cannot read"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,6 +1,8 @@
 //! Throwaway-server test harness for sqlmux's end-to-end tests.
 //!
 //! Module map:
+//! - [`binary`]: [`SqlmuxProcess`](binary::SqlmuxProcess), the real `sqlmux` binary on a config
+//!   file of its own: signals, readiness, log, exit status.
 //! - [`ports`]: pick a free TCP port on 127.0.0.1 ([`free_port`]).
 //! - [`certs`]: a self-signed TLS certificate.
 //! - [`cli`]: run the `mariadb` and `psql` command-line clients with a timeout and capture
@@ -32,6 +34,7 @@
 //! Every server runs in its own temp dir on its own free port with no global state, so tests
 //! can run in parallel; dropping a server (or a failed start) stops it and removes its files.
 
+pub mod binary;
 pub mod certs;
 pub mod cli;
 pub mod clients;

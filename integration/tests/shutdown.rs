@@ -6,25 +6,16 @@
 
 mod support;
 
+use sqlmux_integration::binary::SqlmuxProcess;
 use sqlmux_integration::raw_mysql::RawClient;
 use sqlmux_integration::{free_port, MariaDb, Postgres};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// A running `sqlmux` process, killed on drop.
+/// The ports of a test `sqlmux` and the process.
 struct Sqlmux {
-    child: Child,
+    process: SqlmuxProcess,
     mysql: u16,
     postgres: u16,
-    http: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Sqlmux {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 impl Sqlmux {
@@ -34,7 +25,6 @@ impl Sqlmux {
             free_port().unwrap(),
             free_port().unwrap(),
         );
-        let dir = tempfile::tempdir().unwrap();
         let config = format!(
             r#"
 [listen]
@@ -78,63 +68,24 @@ cluster = "ledger"
             mariadb.addr(),
             pg.addr()
         );
-        let path = dir.path().join("sqlmux.toml");
-        std::fs::write(&path, config).unwrap();
-        let binary = sqlmux_integration::proxy::sqlmux_binary().unwrap();
-        let child = Command::new(binary)
-            .arg("--config")
-            .arg(&path)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let s = Sqlmux {
-            child,
+        let process = SqlmuxProcess::start(&config, &format!("127.0.0.1:{http}")).unwrap();
+        Sqlmux {
+            process,
             mysql,
             postgres,
-            http,
-            _dir: dir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while s.ready() != Some(200) {
-            assert!(Instant::now() < deadline, "sqlmux never became ready");
-            std::thread::sleep(Duration::from_millis(20));
         }
-        s
     }
 
     fn ready(&self) -> Option<u16> {
-        sqlmux_integration::proxy::http_request(
-            &format!("127.0.0.1:{}", self.http),
-            "GET",
-            "/readyz",
-            None,
-        )
-        .ok()
-        .map(|(status, _)| status)
+        self.process.ready()
     }
 
     fn terminate(&self) {
-        let ok = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(ok.success());
+        self.process.terminate().unwrap();
     }
 
-    /// Waits for the process to exit; its exit code and when.
     fn exited(&mut self, within: Duration) -> (Option<i32>, Instant) {
-        let deadline = Instant::now() + within;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return (status.code(), Instant::now());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "sqlmux did not exit within {within:?}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        self.process.exited(within).unwrap()
     }
 }
 
@@ -277,7 +228,7 @@ fn a_second_signal_exits_at_once() {
     let _app = mysql_login(sqlmux.mysql);
     sqlmux.terminate();
     std::thread::sleep(Duration::from_millis(300));
-    assert!(sqlmux.child.try_wait().unwrap().is_none(), "draining");
+    assert!(sqlmux.process.running(), "draining");
     sqlmux.terminate();
     let (code, _) = sqlmux.exited(Duration::from_secs(2));
     assert_eq!(code, Some(0));

@@ -5,6 +5,7 @@
 //! [`workers`] -> [`pg::session`] -> [`pool`] -> [`pg::backend`].
 //!
 //! - [`server`]: `run(runtime, listeners, shutdown)`, the only entry point.
+//! - [`reload`]: the config file followed (SIGHUP, or a change of it or its secret files).
 //! - [`drain`]: what SIGTERM does: readiness off, serve on, then close idle sessions.
 //! - [`listener`]: the accept loop of the application endpoints.
 //! - [`shared`]: state shared by the sessions of one proxy (runtime snapshots, pools).
@@ -33,6 +34,7 @@ pub mod monitor;
 pub mod mysql;
 pub mod pg;
 pub mod pool;
+pub mod reload;
 pub mod router;
 pub mod server;
 pub mod session;

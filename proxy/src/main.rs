@@ -54,7 +54,12 @@ fn main() -> ExitCode {
     let result = tokio.block_on(async move {
         let listeners = sqlmux_proxy::Listeners::bind(&runtime.listen).await?;
         let (tx, rx) = tokio::sync::mpsc::channel(1);
-        tokio::spawn(reload_on_sighup(path, tx));
+        tokio::spawn(sqlmux_proxy::reload::follow(
+            path,
+            runtime.secret_files.clone(),
+            tx,
+            sqlmux_proxy::reload::POLL,
+        ));
         sqlmux_proxy::run_with_reloads(runtime, listeners, shutdown_signal(), rx).await
     });
     match result {
@@ -89,25 +94,5 @@ async fn signal() {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
-    }
-}
-
-/// SIGHUP re-reads the config file; an invalid file is logged and the old runtime stays.
-async fn reload_on_sighup(path: PathBuf, tx: tokio::sync::mpsc::Sender<sqlmux_config::Runtime>) {
-    let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
-        tracing::warn!("cannot listen for SIGHUP: live reload is off");
-        return;
-    };
-    while hup.recv().await.is_some() {
-        match sqlmux_config::load(&path) {
-            Ok(rt) => {
-                if tx.send(rt).await.is_err() {
-                    return;
-                }
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "reload refused, still running the previous configuration")
-            }
-        }
     }
 }

@@ -121,12 +121,13 @@ pub async fn run(
 }
 
 /// Serves until `shutdown` completes; every runtime received on `reloads` (already
-/// validated) replaces the running one without dropping client connections.
+/// validated) replaces the running one without dropping client connections, and every
+/// refused reading is counted.
 pub async fn run_with_reloads(
     runtime: Runtime,
     listeners: Listeners,
     shutdown: impl Future<Output = ()>,
-    mut reloads: tokio::sync::mpsc::Receiver<Runtime>,
+    mut reloads: tokio::sync::mpsc::Receiver<crate::reload::Reload>,
 ) -> Result<(), ServerError> {
     let client_tls = runtime.tls.as_ref().map(crate::tls::acceptor).transpose()?;
     let shared = Shared::new(runtime, client_tls);
@@ -199,15 +200,21 @@ pub async fn run_with_reloads(
     });
     if let Some(l) = listeners.http {
         tracing::info!(address = ?l.local_addr().ok(), "control API up");
-        let settings = crate::control::ControlSettings {
-            token: shared.runtime.load().control_token.clone(),
-        };
+        // The token is read from the running runtime per request (it may be rotated).
+        let settings = crate::control::ControlSettings { token: None };
         tasks.spawn(crate::control::serve(l, shared.clone(), settings));
     }
     let reload_shared = shared.clone();
     tasks.spawn(async move {
-        while let Some(next) = reloads.recv().await {
-            apply_reload(&reload_shared, next);
+        while let Some(reload) = reloads.recv().await {
+            reload_shared.reloads.count(&reload);
+            match reload {
+                crate::reload::Reload::Apply(next) => apply_reload(&reload_shared, *next),
+                crate::reload::Reload::Refused(why) => tracing::error!(
+                    error = %why,
+                    "reload refused, still running the previous configuration"
+                ),
+            }
         }
     });
     shared

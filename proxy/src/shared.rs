@@ -60,6 +60,8 @@ pub struct Shared {
     pub sources: dashmap::DashMap<String, crate::sources::SourceState>,
     /// Where a shutdown stands (readiness, accepting, idle sessions closing).
     pub drain: crate::drain::Drain,
+    /// What the config file reloads did.
+    pub reloads: crate::reload::ReloadStats,
     /// Set once every listener and task runs: `/readyz` is 503 before.
     pub started: std::sync::atomic::AtomicBool,
     /// Live client sessions by connection id, for KILL.
@@ -104,6 +106,7 @@ impl Shared {
             monitor_wake: tokio::sync::Notify::new(),
             sources: Default::default(),
             drain: Default::default(),
+            reloads: Default::default(),
             started: Default::default(),
             sessions: Default::default(),
             mysql_identities: Default::default(),

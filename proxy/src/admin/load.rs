@@ -246,7 +246,9 @@ fn read_users(conn: &Connection) -> Result<(Vec<UserFile>, Vec<String>), Problem
                 .transpose()?;
             let user = UserFile {
                 name,
-                password,
+                password: Some(password),
+                password_file: None,
+                password_env: None,
                 cluster,
                 default_schema,
                 read_your_writes_ms,
@@ -300,6 +302,8 @@ fn read_variables(conn: &Connection, file: &mut ConfigFile) -> Result<(), Proble
     let monitor_defaults = || sqlmux_config::file::MonitorFile {
         user: String::new(),
         password: String::new(),
+        password_file: None,
+        password_env: None,
         database: None,
         interval_ms: None,
         timeout_ms: None,
@@ -443,7 +447,9 @@ pub(crate) fn file_from_runtime(rt: &Runtime) -> ConfigFile {
         },
         admin: rt.admin.as_ref().map(|a| AdminFile {
             user: a.user.clone(),
-            password: a.password.clone(),
+            password: Some(a.password.clone()),
+            password_file: None,
+            password_env: None,
             data_dir: Some(a.data_dir.clone()),
         }),
         clusters: rt
@@ -479,7 +485,9 @@ pub(crate) fn file_from_runtime(rt: &Runtime) -> ConfigFile {
             .iter()
             .map(|u| UserFile {
                 name: u.name.clone(),
-                password: u.password.clone(),
+                password: Some(u.password.clone()),
+                password_file: None,
+                password_env: None,
                 cluster: u.cluster.clone(),
                 default_schema: u.default_schema.clone(),
                 read_your_writes_ms: u
@@ -511,6 +519,8 @@ pub(crate) fn file_from_runtime(rt: &Runtime) -> ConfigFile {
             .map(|m| sqlmux_config::file::MonitorFile {
                 user: m.user.clone(),
                 password: m.password.clone(),
+                password_file: None,
+                password_env: None,
                 database: Some(m.database.clone()),
                 interval_ms: ms(m.interval),
                 timeout_ms: ms(m.timeout),
@@ -550,6 +560,8 @@ pub(crate) fn file_from_runtime(rt: &Runtime) -> ConfigFile {
         },
         control: ControlFile {
             token: rt.control_token.clone(),
+            token_file: None,
+            token_env: None,
         },
         shutdown: ShutdownFile {
             mode: Some(

@@ -46,6 +46,12 @@ pub fn render(shared: &Shared) -> String {
         record_sources(shared);
         counter!("sqlmux_reads_to_writer_total")
             .absolute(shared.failover.reads_to_writer.load(Ordering::Relaxed));
+        let reloads = &shared.reloads;
+        counter!("sqlmux_config_reloads_total", "result" => "applied")
+            .absolute(reloads.applied.load(Ordering::Relaxed));
+        counter!("sqlmux_config_reloads_total", "result" => "refused")
+            .absolute(reloads.refused.load(Ordering::Relaxed));
+        gauge!("sqlmux_config_generation").set(reloads.generation.load(Ordering::Relaxed) as f64);
     });
     recorder.handle().render()
 }
@@ -210,6 +216,14 @@ fn record_sessions(stats: &crate::stats::ProxyStats) {
 }
 
 fn describe() {
+    describe_counter!(
+        "sqlmux_config_reloads_total",
+        "Readings of the config file (SIGHUP or a change of it or its secret files), by result."
+    );
+    describe_gauge!(
+        "sqlmux_config_generation",
+        "The generation of the config file in force: 1 at start, +1 per applied reload."
+    );
     describe_counter!(
         "sqlmux_reads_to_writer_total",
         "Reads sent to the writer because no server of the reader hostgroup took work."

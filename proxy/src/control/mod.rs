@@ -6,7 +6,7 @@
 //! | PUT            | `/v1/topology`          | replace it (compare-and-set on `generation`)    |
 //! | PATCH          | `/v1/topology/servers`  | one server's `status` / `weight` (same fencing) |
 //! | GET            | `/healthz`              | `ok` while the process serves (no token needed) |
-//! | GET            | `/readyz`               | 200 while serving; 503 starting or shutting down|
+//! | GET            | `/readyz`               | 200 while serving (no token needed)             |
 //! | GET            | `/metrics`              | Prometheus text                                 |
 //! | POST           | `/v1/clusters/{name}/hold`    | hold the cluster's writer-bound statements |
 //! | POST           | `/v1/clusters/{name}/release` | end that hold                              |
@@ -59,8 +59,9 @@ const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// How the control API is served.
 #[derive(Clone, Default)]
 pub struct ControlSettings {
-    /// When set, every request except `GET /healthz` must carry
-    /// `Authorization: Bearer <token>` (else 401). An empty token matches nothing.
+    /// When set, every request except `GET /healthz` and `GET /readyz` must carry
+    /// `Authorization: Bearer <token>` (else 401). An empty token matches nothing. `None`:
+    /// the running runtime's `control_token`, read per request.
     pub token: Option<String>,
 }
 
@@ -148,7 +149,8 @@ impl Control {
         let path = parts.uri.path();
         let method = &parts.method;
         let is_get = method == Method::GET || method == Method::HEAD;
-        if !(path == "/healthz" && is_get) {
+        // The probes answer without the token (a kubelet has none).
+        if !(matches!(path, "/healthz" | "/readyz") && is_get) {
             self.authorize(&parts.headers)?;
         }
         let not_allowed = |allow: &'static str| ApiError::MethodNotAllowed {
@@ -201,10 +203,15 @@ impl Control {
         }
     }
 
-    /// Checks `Authorization: Bearer <token>` when a token is configured.
+    /// Checks `Authorization: Bearer <token>` when a token is configured: the settings'
+    /// own, else the running runtime's (so a rotated `token_file` applies at once).
     fn authorize(&self, headers: &HeaderMap) -> Result<(), ApiError> {
-        let Some(expected) = self.settings.token.as_deref() else {
-            return Ok(());
+        let expected = match &self.settings.token {
+            Some(t) => t.clone(),
+            None => match self.shared.runtime.load().control_token.clone() {
+                Some(t) => t,
+                None => return Ok(()),
+            },
         };
         let given = headers
             .get(AUTHORIZATION)
@@ -284,27 +291,34 @@ address = "127.0.0.1:1"
     async fn bearer_scheme_is_case_insensitive_and_the_token_exact() {
         let c = control(Some("s3cret"));
         assert_eq!(
-            call(&c, "GET", "/readyz", Some("bearer s3cret"), "")
+            call(&c, "GET", "/v1/topology", Some("bearer s3cret"), "")
                 .await
                 .0,
             StatusCode::OK
         );
         assert_eq!(
-            call(&c, "GET", "/readyz", Some("Bearer s3cre"), "").await.0,
+            call(&c, "GET", "/v1/topology", Some("Bearer s3cre"), "")
+                .await
+                .0,
             StatusCode::UNAUTHORIZED
         );
         assert_eq!(
-            call(&c, "GET", "/readyz", Some("Basic s3cret"), "").await.0,
+            call(&c, "GET", "/v1/topology", Some("Basic s3cret"), "")
+                .await
+                .0,
             StatusCode::UNAUTHORIZED
         );
         assert_eq!(
-            call(&c, "GET", "/readyz", Some("Bearer"), "").await.0,
+            call(&c, "GET", "/v1/topology", Some("Bearer"), "").await.0,
             StatusCode::UNAUTHORIZED
         );
-        assert_eq!(
-            call(&c, "GET", "/healthz", None, "").await.0,
-            StatusCode::OK
-        );
+        for probe in ["/healthz", "/readyz"] {
+            assert_eq!(
+                call(&c, "GET", probe, None, "").await.0,
+                StatusCode::OK,
+                "{probe} needs no token"
+            );
+        }
         // The token hides which paths exist.
         assert_eq!(
             call(&c, "GET", "/nope", None, "").await.0,
@@ -316,7 +330,7 @@ address = "127.0.0.1:1"
     async fn an_empty_token_matches_nothing() {
         let c = control(Some(""));
         assert_eq!(
-            call(&c, "GET", "/readyz", Some("Bearer "), "").await.0,
+            call(&c, "GET", "/v1/topology", Some("Bearer "), "").await.0,
             StatusCode::UNAUTHORIZED
         );
     }

@@ -5,6 +5,7 @@
 //! [`workers`] -> [`pg::session`] -> [`pool`] -> [`pg::backend`].
 //!
 //! - [`server`]: `run(runtime, listeners, shutdown)`, the only entry point.
+//! - [`check`]: `sqlmux check`: a config file's resolved contents, passwords hidden.
 //! - [`reload`]: the config file followed (SIGHUP, or a change of it or its secret files).
 //! - [`drain`]: what SIGTERM does: readiness off, serve on, then close idle sessions.
 //! - [`listener`]: the accept loop of the application endpoints.
@@ -26,6 +27,7 @@
 //! - [`workers`]: the data-path threads; each session lives on one.
 
 pub mod admin;
+pub mod check;
 pub mod control;
 pub mod drain;
 pub mod failover;

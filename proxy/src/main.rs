@@ -1,20 +1,30 @@
-//! The `sqlmux` binary: `sqlmux --config FILE`.
+//! The `sqlmux` binary: `sqlmux --config FILE`, `sqlmux check --config FILE`, `sqlmux --version`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 fn usage() -> ExitCode {
-    eprintln!("usage: sqlmux --config FILE");
+    eprintln!(
+        "usage: sqlmux --config FILE\n       sqlmux check --config FILE\n       sqlmux --version"
+    );
     ExitCode::from(2)
 }
 
 fn main() -> ExitCode {
-    let mut args = std::env::args().skip(1);
+    let mut args = std::env::args().skip(1).peekable();
+    let check = args.peek().is_some_and(|a| a == "check");
+    if check {
+        args.next();
+    }
     let mut config: Option<PathBuf> = None;
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--config" | "-c" => config = args.next().map(PathBuf::from),
             "--help" | "-h" => return usage(),
+            "--version" | "-V" => {
+                println!("sqlmux {}", env!("CARGO_PKG_VERSION"));
+                return ExitCode::SUCCESS;
+            }
             other if other.starts_with("--config=") => config = Some(PathBuf::from(&other[9..])),
             _ => return usage(),
         }
@@ -22,6 +32,19 @@ fn main() -> ExitCode {
     let Some(path) = config else {
         return usage();
     };
+    if check {
+        return match sqlmux_config::load(&path) {
+            Ok(rt) => {
+                println!("{}: valid", path.display());
+                print!("{}", sqlmux_proxy::check::describe(&rt));
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{}: {e}", path.display());
+                ExitCode::FAILURE
+            }
+        };
+    }
     let runtime = match sqlmux_config::load(&path) {
         Ok(rt) => rt,
         Err(e) => {

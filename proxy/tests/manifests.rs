@@ -276,8 +276,8 @@ fn the_image_runs_the_binary_as_non_root_and_exposes_its_ports() {
     let line = |prefix: &str| {
         dockerfile
             .lines()
-            .filter(|l| l.starts_with(prefix))
-            .last()
+            .rev()
+            .find(|l| l.starts_with(prefix))
             .unwrap_or_else(|| panic!("no {prefix} line"))
             .to_string()
     };

@@ -295,6 +295,16 @@ fn parse(config: &str) -> io::Result<Runtime> {
     Ok(runtime)
 }
 
+/// One HTTP/1.1 request to `addr` (`host:port`); (status, body).
+pub fn http_request(
+    addr: &str,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> io::Result<(u16, String)> {
+    crate::http::request(addr, method, path, body)
+}
+
 /// The `sqlmux` binary `cargo test --workspace` built beside the test binaries (the proxy
 /// package's own tests make cargo build it).
 pub fn sqlmux_binary() -> io::Result<std::path::PathBuf> {

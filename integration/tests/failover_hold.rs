@@ -647,3 +647,49 @@ fn postgres_a_writer_still_in_recovery_takes_writes_once_promoted() {
         .unwrap();
     assert_eq!(on_new.trim(), "1");
 }
+
+#[test]
+fn a_held_statement_is_not_failed_by_a_shutdown_before_its_timeout() {
+    let db = MariaDb::start().unwrap();
+    db.root_sql(
+        "CREATE TABLE sqlmux_test.w (id INT AUTO_INCREMENT PRIMARY KEY, phase VARCHAR(10))",
+    )
+    .unwrap();
+    let config = mysql_config(
+        &db.addr(),
+        "\n[shutdown]\nmode = \"service\"\ntimeout_ms = 5000\naccept_grace_ms = 0\n",
+    );
+    let proxy = Proxy::start(&config).unwrap();
+    let (status, body) = proxy.http("POST", "/v1/clusters/shop/hold", None).unwrap();
+    assert_eq!(status, 200, "{body}");
+    let (mut c, _) =
+        RawClient::login(proxy.mysql_port(), "app", "apppw", Some("sqlmux_test")).unwrap();
+    let http = proxy.http_addr();
+    let writer = std::thread::spawn(move || {
+        let started = Instant::now();
+        let answer = c.query("INSERT INTO w (phase) VALUES ('held')").unwrap();
+        (answer.map(|_| ()).map_err(|e| e.message), started.elapsed())
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    // The shutdown begins while the statement is held; the hold ends 500 ms later.
+    let stopping = std::thread::spawn(move || drop(proxy));
+    std::thread::sleep(Duration::from_millis(500));
+    let (status, body) = sqlmux_integration::proxy::http_request(
+        &http.to_string(),
+        "POST",
+        "/v1/clusters/shop/release",
+        None,
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{body}");
+    let (answer, waited) = writer.join().unwrap();
+    assert_eq!(answer, Ok(()), "the held statement ran after all");
+    assert!(waited >= Duration::from_millis(700), "{waited:?}");
+    stopping.join().unwrap();
+    assert_eq!(
+        db.root_sql("SELECT COUNT(*) FROM sqlmux_test.w")
+            .unwrap()
+            .trim(),
+        "1"
+    );
+}

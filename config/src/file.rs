@@ -91,6 +91,10 @@ pub struct ListenFile {
     pub http: Option<String>,
     /// Data-path threads serving client sessions (default: half the CPUs, at least one).
     pub workers: Option<usize>,
+    /// A client that has not logged in by then is closed (TLS handshake included).
+    pub handshake_timeout_ms: Option<u64>,
+    /// Client connections at most, both protocols together.
+    pub max_client_connections: Option<usize>,
 }
 
 /// `[admin]`.

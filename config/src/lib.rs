@@ -12,9 +12,9 @@ pub mod validate;
 
 pub use error::ConfigError;
 pub use runtime::{
-    AdminSettings, Cluster, FailoverSettings, ListenSettings, MonitorSettings, MysqlSettings,
-    PgAuthMethod, PoolSettings, PostgresSettings, Protocol, Rule, Runtime, Server, ServerStatus,
-    ShutdownMode, ShutdownSettings, TlsSettings, User,
+    AdminSettings, ClientLimits, Cluster, FailoverSettings, ListenSettings, MonitorSettings,
+    MysqlSettings, PgAuthMethod, PoolSettings, PostgresSettings, Protocol, Rule, Runtime, Server,
+    ServerStatus, ShutdownMode, ShutdownSettings, TlsSettings, User,
 };
 
 use std::path::Path;

@@ -66,6 +66,25 @@ pub struct ListenSettings {
     pub workers: Option<usize>,
 }
 
+/// Limits on application clients (`[listen] handshake_timeout_ms`, `max_client_connections`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientLimits {
+    /// A client that has not logged in by then is closed.
+    pub handshake_timeout: Duration,
+    /// Client connections at most (both protocols); past it a client gets the server's
+    /// "too many connections" error.
+    pub max_connections: usize,
+}
+
+impl Default for ClientLimits {
+    fn default() -> Self {
+        Self {
+            handshake_timeout: Duration::from_millis(10_000),
+            max_connections: 10_000,
+        }
+    }
+}
+
 /// Admin interface credentials.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AdminSettings {
@@ -365,6 +384,8 @@ pub struct TlsSettings {
 pub struct Runtime {
     /// Listen addresses.
     pub listen: ListenSettings,
+    /// Limits on application clients.
+    pub clients: ClientLimits,
     /// Admin credentials, if the admin interface is configured.
     pub admin: Option<AdminSettings>,
     /// Clusters.

@@ -55,6 +55,23 @@ pub fn compile(file: ConfigFile) -> Result<Runtime, ConfigError> {
             failover_defaults.min_interval,
         ),
     };
+    let client_defaults = ClientLimits::default();
+    let clients = ClientLimits {
+        handshake_timeout: match file.listen.handshake_timeout_ms {
+            None => client_defaults.handshake_timeout,
+            Some(0) => {
+                return Err(ConfigError::invalid(
+                    "listen.handshake_timeout_ms",
+                    "must be above 0",
+                ))
+            }
+            Some(ms) => Duration::from_millis(ms),
+        },
+        max_connections: file
+            .listen
+            .max_client_connections
+            .unwrap_or(client_defaults.max_connections),
+    };
     let shutdown_defaults = ShutdownSettings::default();
     let shutdown = ShutdownSettings {
         mode: match file.shutdown.mode.as_deref() {
@@ -186,6 +203,7 @@ pub fn compile(file: ConfigFile) -> Result<Runtime, ConfigError> {
     });
     Ok(Runtime {
         listen,
+        clients,
         admin,
         clusters,
         servers,

@@ -60,6 +60,8 @@ pub struct Shared {
     pub sources: dashmap::DashMap<String, crate::sources::SourceState>,
     /// Where a shutdown stands (readiness, accepting, idle sessions closing).
     pub drain: crate::drain::Drain,
+    /// Client connections held now, and the cap on them.
+    pub admission: crate::session::admission::Admission,
     /// What the config file reloads did.
     pub reloads: crate::reload::ReloadStats,
     /// Set once every listener and task runs: `/readyz` is 503 before.
@@ -106,6 +108,7 @@ impl Shared {
             monitor_wake: tokio::sync::Notify::new(),
             sources: Default::default(),
             drain: Default::default(),
+            admission: Default::default(),
             reloads: Default::default(),
             started: Default::default(),
             sessions: Default::default(),

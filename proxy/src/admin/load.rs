@@ -444,6 +444,8 @@ pub(crate) fn file_from_runtime(rt: &Runtime) -> ConfigFile {
             admin_postgres: rt.listen.admin_postgres.clone(),
             http: rt.listen.http.clone(),
             workers: rt.listen.workers,
+            handshake_timeout_ms: ms(rt.clients.handshake_timeout),
+            max_client_connections: Some(rt.clients.max_connections),
         },
         admin: rt.admin.as_ref().map(|a| AdminFile {
             user: a.user.clone(),

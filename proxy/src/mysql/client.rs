@@ -44,6 +44,8 @@ pub struct ClientConn {
     pub peer: SocketAddr,
     /// Bytes written raw since the connection opened (to know whether a response began).
     written: u64,
+    /// The largest packet read: 64 KiB until the client has logged in.
+    max_packet: usize,
 }
 
 impl ClientConn {
@@ -55,6 +57,7 @@ impl ClientConn {
             wbuf: BytesMut::with_capacity(8 * 1024),
             peer,
             written: 0,
+            max_packet: crate::session::admission::MAX_PRELOGIN_PACKET,
         }
     }
 
@@ -69,10 +72,15 @@ impl ClientConn {
         self.stream.as_ref().is_some_and(MaybeTls::is_tls)
     }
 
+    /// The client has logged in: packets up to [`MAX_CLIENT_PACKET`] from now on.
+    pub fn logged_in(&mut self) {
+        self.max_packet = MAX_CLIENT_PACKET;
+    }
+
     /// Reads one whole logical packet; `None` when the client closed between packets.
     pub async fn read_frame(&mut self) -> Result<Option<Frame>, ClientError> {
         loop {
-            if let Some(frame) = decode_frame(&mut self.rbuf, MAX_CLIENT_PACKET)? {
+            if let Some(frame) = decode_frame(&mut self.rbuf, self.max_packet)? {
                 return Ok(Some(frame));
             }
             if self.rbuf.capacity() - self.rbuf.len() < 1024 {
@@ -109,12 +117,20 @@ impl ClientConn {
             .map_err(closed_on_eof)?;
         let len =
             usize::from(header[0]) | usize::from(header[1]) << 8 | usize::from(header[2]) << 16;
+        if len > self.max_packet {
+            return Err(ClientError::TooLarge(PacketError::TooLarge {
+                len,
+                max: self.max_packet,
+            }));
+        }
         self.rbuf.extend_from_slice(&header);
-        self.rbuf.resize(4 + len, 0);
-        stream
-            .read_exact(&mut self.rbuf[4..])
-            .await
-            .map_err(closed_on_eof)?;
+        // Memory as the bytes arrive, never from the declared length alone.
+        let mut rest = (&mut *stream).take(len as u64);
+        while self.rbuf.len() < 4 + len {
+            if rest.read_buf(&mut self.rbuf).await.map_err(closed_on_eof)? == 0 {
+                return Err(ClientError::Closed);
+            }
+        }
         self.expect_frame().await
     }
 

@@ -34,6 +34,9 @@ pub enum AuthError {
     /// The client asked for TLS but none is configured.
     #[error("TLS is not configured on this sqlmux listener")]
     NoTls,
+    /// `listen.max_client_connections` clients are connected already.
+    #[error("Too many connections")]
+    TooManyConnections,
 }
 
 /// A client that passed authentication.

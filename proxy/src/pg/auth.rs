@@ -32,6 +32,9 @@ pub enum LoginError {
     /// The client sent a replication or other unsupported startup.
     #[error("{0}")]
     Unsupported(String),
+    /// `listen.max_client_connections` clients are connected already.
+    #[error("sorry, too many clients already")]
+    TooManyClients,
 }
 
 impl LoginError {
@@ -44,6 +47,7 @@ impl LoginError {
             LoginError::NoUser => "28000",
             LoginError::Denied(_) => "28P01",
             LoginError::Unsupported(_) => "0A000",
+            LoginError::TooManyClients => "53300",
         };
         Some(error_response("FATAL", code, &self.to_string()))
     }
@@ -73,7 +77,7 @@ pub enum Opening {
 }
 
 /// Runs the startup and authentication; on success AuthenticationOk was queued.
-pub async fn accept(conn: &mut PgConn, shared: &Shared) -> Result<Opening, LoginError> {
+pub async fn accept(conn: &mut PgConn, shared: &Shared, full: bool) -> Result<Opening, LoginError> {
     let (version, params) = loop {
         let Some(body) = conn.read_startup().await? else {
             return Ok(Opening::Gone);
@@ -94,6 +98,9 @@ pub async fn accept(conn: &mut PgConn, shared: &Shared) -> Result<Opening, Login
             StartupRequest::Startup { version, params } => break (version, params),
         }
     };
+    if full {
+        return Err(LoginError::TooManyClients);
+    }
     let minor = (version & 0xffff).min(2);
     let mut unknown = Vec::new();
     let mut user_name = None;

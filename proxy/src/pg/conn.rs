@@ -36,6 +36,8 @@ pub struct PgConn {
     stream: Option<MaybeTls>,
     rbuf: BytesMut,
     wbuf: BytesMut,
+    /// The largest message read (a client's: 64 KiB until it has logged in).
+    max_message: usize,
 }
 
 impl PgConn {
@@ -45,6 +47,7 @@ impl PgConn {
             stream: Some(stream),
             rbuf: BytesMut::with_capacity(16 * 1024),
             wbuf: BytesMut::with_capacity(16 * 1024),
+            max_message: MAX_MESSAGE,
         }
     }
 
@@ -90,9 +93,14 @@ impl PgConn {
     }
 
     /// Reads one whole message; `None` when the peer closed between messages.
+    /// Limits the messages read to `max` bytes (a client before it has logged in).
+    pub fn limit_messages(&mut self, max: usize) {
+        self.max_message = max;
+    }
+
     pub async fn read(&mut self) -> Result<Option<Message>, ConnError> {
         loop {
-            if let Some(m) = decode_frame(&mut self.rbuf, MAX_MESSAGE)? {
+            if let Some(m) = decode_frame(&mut self.rbuf, self.max_message)? {
                 return Ok(Some(m));
             }
             if self.fill().await? == 0 {

@@ -2,6 +2,7 @@
 //! its backend connection (pins), the state it expects a backend to have (variables,
 //! schema, user variables), and the values sqlmux answers itself (LAST_INSERT_ID, ROW_COUNT).
 //!
+//! - [`admission`]: the cap on client connections and the login deadline.
 //! - [`control`]: reaching a session from outside (KILL by connection id).
 //! - [`lost`]: a transaction lost with its backend stays lost until the client ends it.
 //! - [`memo`]: the last statement text and its class and digest, derived once.
@@ -10,6 +11,7 @@
 //! - [`state`]: session state, backend state, and the replay that makes them equal.
 //! - [`tx_end`]: a COMMIT or ROLLBACK with no transaction to end is answered by sqlmux.
 
+pub mod admission;
 pub mod control;
 pub mod lost;
 pub mod memo;

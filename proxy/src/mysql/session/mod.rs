@@ -39,8 +39,22 @@ use tokio::net::TcpStream;
 pub async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr, worker: WorkerId) {
     let _ = tcp.set_nodelay(true);
     let mut client = ClientConn::new(tcp, peer);
+    let limits = shared.runtime.load().clients.clone();
+    let Some(_slot) = shared.admission.admit(limits.max_connections) else {
+        // The server's own answer, in place of the greeting.
+        tracing::warn!(%peer, max = limits.max_connections, "mysql client refused: too many connections");
+        if let Some(packet) = auth_err_packet(&AuthError::TooManyConnections) {
+            let _ = client.send(0, &packet).await;
+        }
+        return;
+    };
     let connection_id = shared.next_connection_id();
-    let auth = match authenticate(&mut client, &shared, connection_id).await {
+    let login = authenticate(&mut client, &shared, connection_id);
+    let Some(login) = crate::session::admission::within_deadline(&limits, login).await else {
+        tracing::info!(%peer, timeout_ms = limits.handshake_timeout.as_millis() as u64, "mysql client closed: no login in time");
+        return;
+    };
+    let auth = match login {
         Ok(a) => a,
         Err((e, seq)) => {
             tracing::info!(%peer, error = %e, "mysql client refused");
@@ -50,6 +64,7 @@ pub async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr, worker
             return;
         }
     };
+    client.logged_in();
     shared
         .stats
         .client_connections
@@ -87,6 +102,7 @@ fn auth_err_packet(e: &AuthError) -> Option<Vec<u8>> {
         AuthError::Denied { .. } => Some(err_packet(1045, "28000", &e.to_string())),
         AuthError::Malformed(_) => Some(err_packet(1043, "08S01", &format!("Bad handshake: {e}"))),
         AuthError::NoTls => Some(err_packet(1043, "08S01", &e.to_string())),
+        AuthError::TooManyConnections => Some(err_packet(1040, "08004", &e.to_string())),
     }
 }
 

@@ -49,7 +49,16 @@ use tokio::net::TcpStream;
 pub async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr, worker: WorkerId) {
     let _ = tcp.set_nodelay(true);
     let mut client = PgConn::new(MaybeTls::Plain(tcp));
-    let login = match accept(&mut client, &shared).await {
+    client.limit_messages(crate::session::admission::MAX_PRELOGIN_PACKET);
+    let limits = shared.runtime.load().clients.clone();
+    // Full: the startup is still read (a CancelRequest is served), then refused.
+    let slot = shared.admission.admit(limits.max_connections);
+    let opening = accept(&mut client, &shared, slot.is_none());
+    let Some(opening) = crate::session::admission::within_deadline(&limits, opening).await else {
+        tracing::info!(%peer, timeout_ms = limits.handshake_timeout.as_millis() as u64, "postgres client closed: no login in time");
+        return;
+    };
+    let login = match opening {
         Ok(Opening::Session(login)) => login,
         Ok(Opening::Cancelled | Opening::Gone) => return,
         Err(e) => {
@@ -60,6 +69,7 @@ pub async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr, worker
             return;
         }
     };
+    client.limit_messages(super::conn::MAX_MESSAGE);
     let id = shared.next_connection_id();
     let key = CancelKey::random(if login.minor >= 2 { 32 } else { 4 });
     let cancel = shared.pg_cancel.register(id, key.clone());

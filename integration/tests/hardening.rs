@@ -1,0 +1,156 @@
+//! Hostile or careless clients (issue 15): before login a client may not take memory or a
+//! socket for ever, and the number of client connections is capped with the server's own
+//! error, on both protocols.
+
+mod support;
+
+use sqlmux_integration::proxy::postgres_config;
+use sqlmux_integration::raw_mysql::RawClient;
+use sqlmux_integration::{MariaDb, Postgres, Proxy};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+/// Both protocols behind one proxy with the limits above.
+fn proxy(mariadb: &MariaDb, pg: &Postgres) -> Proxy {
+    let mysql = sqlmux_integration::mysql_config(&mariadb.addr(), "");
+    let postgres = postgres_config(&pg.addr(), None, "");
+    // One [listen] with both endpoints and the limits, then both clusters' sections.
+    let strip_listen = |c: &str| {
+        c.split_once("[[clusters]]")
+            .map(|(_, rest)| format!("[[clusters]]{rest}"))
+            .unwrap()
+    };
+    let config = format!(
+        "[listen]\nmysql = \"127.0.0.1:0\"\npostgres = \"127.0.0.1:0\"\nhandshake_timeout_ms = 500\nmax_client_connections = 3\n\n{}\n{}",
+        strip_listen(&mysql),
+        strip_listen(&postgres)
+    );
+    Proxy::start(&config).unwrap()
+}
+
+/// Reads until the peer closes; how long that took (`None`: still open after `limit`).
+fn closed_within(s: &mut TcpStream, limit: Duration) -> Option<Duration> {
+    let started = Instant::now();
+    s.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let mut buf = [0u8; 4096];
+    while started.elapsed() < limit {
+        match s.read(&mut buf) {
+            Ok(0) => return Some(started.elapsed()),
+            Ok(_) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => return Some(started.elapsed()),
+        }
+    }
+    None
+}
+
+#[test]
+fn a_client_that_does_not_log_in_is_closed_at_the_deadline() {
+    let (mariadb, pg) = (MariaDb::start().unwrap(), Postgres::start().unwrap());
+    let p = proxy(&mariadb, &pg);
+    // Silent clients, and one that sends a byte every 200 ms.
+    let connected = Instant::now();
+    let mut mysql_silent = TcpStream::connect(p.mysql_addr()).unwrap();
+    let mut pg_silent = TcpStream::connect(p.postgres_addr()).unwrap();
+    let mut dribble = TcpStream::connect(p.postgres_addr()).unwrap();
+    let dribbling = std::thread::spawn(move || {
+        for b in [0u8, 0, 0, 40, 0, 3, 0, 0] {
+            if dribble.write_all(&[b]).is_err() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        closed_within(&mut dribble, Duration::from_secs(3))
+    });
+    for (name, s) in [("mysql", &mut mysql_silent), ("postgres", &mut pg_silent)] {
+        closed_within(s, Duration::from_secs(3)).unwrap_or_else(|| panic!("{name}: still open"));
+        let took = connected.elapsed();
+        assert!(took >= Duration::from_millis(400), "{name}: {took:?}");
+    }
+    assert!(
+        dribbling.join().unwrap().is_some(),
+        "a slow dribble is closed too"
+    );
+}
+
+#[test]
+fn a_prelogin_packet_is_limited_and_not_allocated_from_its_header() {
+    let (mariadb, pg) = (MariaDb::start().unwrap(), Postgres::start().unwrap());
+    let p = proxy(&mariadb, &pg);
+    // A handshake response that announces 16 MiB: refused at once, not waited for.
+    let mut s = TcpStream::connect(p.mysql_addr()).unwrap();
+    let mut greeting = [0u8; 4];
+    s.read_exact(&mut greeting).unwrap();
+    let len = usize::from(greeting[0]) | usize::from(greeting[1]) << 8;
+    let mut rest = vec![0u8; len];
+    s.read_exact(&mut rest).unwrap();
+    s.write_all(&[0xff, 0xff, 0xff, 0x01]).unwrap();
+    let took = closed_within(&mut s, Duration::from_secs(2)).expect("closed");
+    assert!(
+        took < Duration::from_millis(400),
+        "closed at once, not at the deadline: {took:?}"
+    );
+    // A PostgreSQL password message of 1 MiB before login: refused.
+    support::runtime().block_on(async {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut s = tokio::net::TcpStream::connect(p.postgres_addr())
+            .await
+            .unwrap();
+        let mut startup = Vec::new();
+        let body = b"\0\x03\0\0user\0ledger\0database\0ledger\0\0";
+        startup.extend_from_slice(&((body.len() + 4) as i32).to_be_bytes());
+        startup.extend_from_slice(body);
+        s.write_all(&startup).await.unwrap();
+        let mut m = vec![b'p'];
+        m.extend_from_slice(&(1i32 << 20).to_be_bytes());
+        s.write_all(&m).await.unwrap();
+        let mut sink = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(2), s.read_to_end(&mut sink)).await;
+        assert!(read.is_ok(), "the connection was closed");
+    });
+}
+
+#[test]
+fn client_connections_are_capped_with_the_servers_own_error() {
+    let (mariadb, pg) = (MariaDb::start().unwrap(), Postgres::start().unwrap());
+    let p = proxy(&mariadb, &pg);
+    let mut held: Vec<RawClient> = (0..3)
+        .map(|_| {
+            RawClient::login(p.mysql_port(), "app", "apppw", Some("sqlmux_test"))
+                .unwrap()
+                .0
+        })
+        .collect();
+    // The fourth MySQL client gets 1040 in place of the greeting.
+    let mut s = TcpStream::connect(p.mysql_addr()).unwrap();
+    let mut packet = Vec::new();
+    s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let _ = s.read_to_end(&mut packet);
+    assert!(packet.len() > 7 && packet[4] == 0xff, "{packet:?}");
+    assert_eq!(u16::from_le_bytes([packet[5], packet[6]]), 1040);
+    assert!(String::from_utf8_lossy(&packet).contains("Too many connections"));
+    // A PostgreSQL client too: 53300.
+    let Err(err) = support::runtime().block_on(support::try_connect(p.postgres_port(), "ledgerpw"))
+    else {
+        panic!("a fourth client was let in");
+    };
+    assert_eq!(
+        err.as_db_error().map(|d| d.code().code()),
+        Some("53300"),
+        "{err}"
+    );
+    // A place freed is taken again; the listener kept working.
+    drop(held.pop());
+    std::thread::sleep(Duration::from_millis(100));
+    let runtime = support::runtime();
+    let c = runtime.block_on(support::connect(p.postgres_port()));
+    let row = runtime.block_on(c.query_one("SELECT 1", &[])).unwrap();
+    assert_eq!(row.get::<_, i32>(0), 1);
+    held[0].query("SELECT 1").unwrap().unwrap();
+}

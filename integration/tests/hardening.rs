@@ -22,7 +22,7 @@ fn proxy(mariadb: &MariaDb, pg: &Postgres) -> Proxy {
             .unwrap()
     };
     let config = format!(
-        "[listen]\nmysql = \"127.0.0.1:0\"\npostgres = \"127.0.0.1:0\"\nhandshake_timeout_ms = 500\nmax_client_connections = 3\n\n{}\n{}",
+        "[listen]\nmysql = \"127.0.0.1:0\"\npostgres = \"127.0.0.1:0\"\nhttp = \"127.0.0.1:0\"\nhandshake_timeout_ms = 500\nmax_client_connections = 3\n\n{}\n{}",
         strip_listen(&mysql),
         strip_listen(&postgres)
     );
@@ -153,4 +153,51 @@ fn client_connections_are_capped_with_the_servers_own_error() {
     let row = runtime.block_on(c.query_one("SELECT 1", &[])).unwrap();
     assert_eq!(row.get::<_, i32>(0), 1);
     held[0].query("SELECT 1").unwrap().unwrap();
+}
+
+#[test]
+fn a_login_the_server_refuses_for_the_client_never_shuns_it() {
+    let (mariadb, pg) = (MariaDb::start().unwrap(), Postgres::start().unwrap());
+    let p = proxy(&mariadb, &pg);
+    // Five sessions naming a database that does not exist, one after the other.
+    for _ in 0..5 {
+        let (mut c, _) = RawClient::login(p.mysql_port(), "app", "apppw", Some("nope")).unwrap();
+        let err = c.query("SELECT 1").unwrap().unwrap_err();
+        assert_eq!(err.code, 1049, "the server's own error: {}", err.message);
+    }
+    let runtime = support::runtime();
+    for _ in 0..5 {
+        // sqlmux checks the database at login: the backend's 3D000 comes back then.
+        let refused = runtime.block_on(tokio_postgres::connect(
+            &format!(
+                "host=127.0.0.1 port={} user=ledger password=ledgerpw dbname=nope",
+                p.postgres_port()
+            ),
+            tokio_postgres::NoTls,
+        ));
+        let Err(err) = refused else {
+            panic!("a session of a database that does not exist");
+        };
+        assert_eq!(
+            err.as_db_error().map(|d| d.code().code()),
+            Some("3D000"),
+            "{err}"
+        );
+    }
+    // The writers were not SHUNNED: everyone else goes on.
+    let (_, metrics) = p.http("GET", "/metrics", None).unwrap();
+    let shunned: Vec<&str> = metrics
+        .lines()
+        .filter(|l| l.starts_with("sqlmux_server_shunned{"))
+        .collect();
+    assert_eq!(shunned.len(), 2, "{metrics}");
+    assert!(shunned.iter().all(|l| l.ends_with(" 0")), "{shunned:?}");
+    let (mut c, _) = RawClient::login(p.mysql_port(), "app", "apppw", Some("sqlmux_test")).unwrap();
+    c.query("SELECT 1")
+        .unwrap()
+        .expect("the MySQL writer takes work");
+    let ok = runtime.block_on(support::connect(p.postgres_port()));
+    runtime
+        .block_on(ok.simple_query("SELECT 1"))
+        .expect("the PostgreSQL writer takes work");
 }

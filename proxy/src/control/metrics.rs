@@ -141,6 +141,11 @@ fn record_server(server: &ServerEntry, pool: &dyn crate::pool::PoolInfo) {
     };
     let stats = pool.stats();
     let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+    gauge!("sqlmux_server_shunned", &labels(None)).set(if pool.shunned_for().is_some() {
+        1.0
+    } else {
+        0.0
+    });
 
     gauge!(
         "sqlmux_backend_connections",
@@ -216,6 +221,10 @@ fn record_sessions(stats: &crate::stats::ProxyStats) {
 }
 
 fn describe() {
+    describe_gauge!(
+        "sqlmux_server_shunned",
+        "1 while sqlmux shuns the server after repeated connect errors (the server's faults only)."
+    );
     describe_counter!(
         "sqlmux_config_reloads_total",
         "Readings of the config file (SIGHUP or a change of it or its secret files), by result."

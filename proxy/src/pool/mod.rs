@@ -582,6 +582,40 @@ impl<C> ServerPool<C> {
     }
 }
 
+/// A failed connect as the pool sees it: its text, and whether it counts against the server
+/// (towards SHUNNED). A login the server refuses for the client's own reasons (unknown
+/// database, wrong password, a per-user limit) is not the server's fault.
+pub trait ConnectFailure: std::fmt::Display {
+    /// Whether the failure counts against the server (default: it does).
+    fn server_fault(&self) -> bool {
+        true
+    }
+}
+
+impl ConnectFailure for &str {}
+impl ConnectFailure for String {}
+
+/// A connect failure that says whose fault it was.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    /// What failed.
+    pub reason: String,
+    /// Whether it counts against the server.
+    pub server_fault: bool,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.reason)
+    }
+}
+
+impl ConnectFailure for Failure {
+    fn server_fault(&self) -> bool {
+        self.server_fault
+    }
+}
+
 /// How often a SHUNNED server is tried by one checkout (a half-open circuit breaker): a
 /// server back before `shun_ms` is over takes work again at most this long after.
 pub const SHUN_PROBE: Duration = Duration::from_millis(500);
@@ -771,7 +805,7 @@ impl<C> Pools<C> {
         C: Pooled + Send + 'static,
         F: FnOnce(Arc<str>) -> Fut,
         Fut: Future<Output = Result<C, E>>,
-        E: std::fmt::Display,
+        E: ConnectFailure,
     {
         server.note_settings(settings);
         // An idle connection reads no clock; a slot or a wait is timed from here.
@@ -836,15 +870,24 @@ impl<C> Pools<C> {
                     id,
                 }));
             }
-            Ok(Err(e)) => e.to_string(),
-            Err(_) => format!(
-                "timed out after {} ms",
-                settings.connect_timeout.as_millis()
+            Ok(Err(e)) => (e.to_string(), e.server_fault()),
+            Err(_) => (
+                format!(
+                    "timed out after {} ms",
+                    settings.connect_timeout.as_millis()
+                ),
+                true,
             ),
         };
+        let (reason, server_fault) = reason;
         // The slot goes to the next waiter, which tries again.
         server.release(permit);
-        server.connect_failed(settings);
+        if server_fault {
+            server.connect_failed(settings);
+        } else {
+            // The client's own error: counted, never towards SHUNNED.
+            server.stats.connect_failed();
+        }
         Err(PoolError::Connect {
             address: server.address.to_string(),
             hostgroup,

@@ -235,11 +235,18 @@ impl Session {
                 &rt.pool,
                 move |_| async move {
                     BackendConn::connect(&params).await.map_err(|e| {
-                        let msg = e.to_string();
+                        let reason = e.to_string();
+                        let server_fault = match &e {
+                            BackendError::Server(info) => !refused_for_the_client(info.code),
+                            _ => true,
+                        };
                         if let BackendError::Server(info) = e {
                             *refused_slot = Some(info);
                         }
-                        msg
+                        crate::pool::Failure {
+                            reason,
+                            server_fault,
+                        }
                     })
                 },
             )
@@ -466,4 +473,11 @@ async fn restore_connection_lifetime(
 async fn read_u64(conn: &mut BackendConn) -> Result<Option<u64>, SessionError> {
     let value = conn.read_single_value().await?;
     Ok(value.and_then(|v| std::str::from_utf8(&v).ok().and_then(|s| s.parse().ok())))
+}
+
+/// Whether a backend refused a login for the client's own reasons (no access to the
+/// database, wrong password, unknown database, the user's connection limit): the client
+/// hears it, and it never counts against the server.
+fn refused_for_the_client(code: u16) -> bool {
+    matches!(code, 1044 | 1045 | 1049 | 1226 | 1698)
 }

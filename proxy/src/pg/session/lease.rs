@@ -123,19 +123,29 @@ impl Session {
                         cancels,
                     };
                     let conn = BackendConn::connect(&params, timeout).await.map_err(|e| {
-                        let text = e.to_string();
+                        let reason = e.to_string();
+                        let server_fault = match &e {
+                            BackendError::Server(info) => !refused_for_the_client(&info.code),
+                            _ => true,
+                        };
                         if let BackendError::Server(info) = e {
                             *refused_slot = Some(info);
                         }
-                        text
+                        crate::pool::Failure {
+                            reason,
+                            server_fault,
+                        }
                     })?;
                     // A writer that came up as a standby (a crashed primary restarted in
                     // recovery, a promotion not over) says so at startup: not a writer yet,
                     // like a refused connect (a writer-bound statement waits).
                     if writes && conn.in_hot_standby() {
-                        return Err(format!(
-                            "{address} is in hot standby (read-only): not a writer yet"
-                        ));
+                        return Err(crate::pool::Failure {
+                            reason: format!(
+                                "{address} is in hot standby (read-only): not a writer yet"
+                            ),
+                            server_fault: true,
+                        });
                     }
                     Ok(conn)
                 },
@@ -254,4 +264,11 @@ impl Session {
         }
         self.give_back_now();
     }
+}
+
+/// Whether a backend refused a login for the client's own reasons (SQLSTATE class 28:
+/// authorization; 3D000: no such database; 53300: too many connections, for the role or
+/// the server): the client hears it, and it never counts against the server.
+fn refused_for_the_client(code: &str) -> bool {
+    code.starts_with("28") || code == "3D000" || code == "53300"
 }

@@ -201,3 +201,43 @@ fn a_login_the_server_refuses_for_the_client_never_shuns_it() {
         .block_on(ok.simple_query("SELECT 1"))
         .expect("the PostgreSQL writer takes work");
 }
+
+#[test]
+fn change_user_takes_only_users_of_mysql_clusters() {
+    let (mariadb, pg) = (MariaDb::start().unwrap(), Postgres::start().unwrap());
+    let p = proxy(&mariadb, &pg);
+    let change_user = |user: &str, password: &str| {
+        let (mut c, _) =
+            RawClient::login(p.mysql_port(), "app", "apppw", Some("sqlmux_test")).unwrap();
+        let scramble = mysql_common::auth::plugins::mysql_native_password::scramble_native(
+            &c.salt,
+            password.as_bytes(),
+        )
+        .unwrap();
+        let mut payload = vec![0x11];
+        payload.extend_from_slice(user.as_bytes());
+        payload.push(0);
+        payload.push(scramble.len() as u8);
+        payload.extend_from_slice(&scramble);
+        payload.extend_from_slice(b"sqlmux_test\0");
+        payload.extend_from_slice(&45u16.to_le_bytes());
+        payload.extend_from_slice(b"mysql_native_password\0");
+        c.send(0, &payload).unwrap();
+        let answer = c.read_frame().unwrap().payload().into_owned();
+        match answer.first() {
+            Some(0x00) => Ok(()),
+            Some(0xff) => Err(u16::from_le_bytes([answer[1], answer[2]])),
+            other => panic!("unexpected answer {other:?}"),
+        }
+    };
+    assert_eq!(
+        change_user("app", "apppw"),
+        Ok(()),
+        "a MySQL cluster's user"
+    );
+    assert_eq!(
+        change_user("ledger", "ledgerpw"),
+        Err(1045),
+        "a PostgreSQL cluster's user is refused"
+    );
+}

@@ -105,16 +105,7 @@ pub async fn authenticate(
     let response = parse_handshake_response(&frame.payload()).map_err(|e| (e.into(), seq))?;
     let capabilities = response.capabilities & offered;
     let host = client.peer.ip().to_string();
-    let user = rt
-        .users
-        .iter()
-        .find(|u| {
-            u.name == response.user
-                && rt
-                    .cluster(&u.cluster)
-                    .is_some_and(|c| c.protocol == Protocol::Mysql)
-        })
-        .cloned();
+    let user = mysql_user(&rt, &response.user).cloned();
     let mut plugin = response
         .auth_plugin
         .clone()
@@ -195,4 +186,18 @@ async fn caching_sha2(
     }
     client.queue(seq, &[0x01, auth::SHA2_FAST_AUTH_SUCCESS]);
     Ok((true, seq.wrapping_add(1)))
+}
+
+/// The user `name` of a MySQL cluster (a PostgreSQL cluster's user does not log in here,
+/// at connect or by COM_CHANGE_USER).
+pub(crate) fn mysql_user<'a>(
+    rt: &'a sqlmux_config::Runtime,
+    name: &str,
+) -> Option<&'a sqlmux_config::User> {
+    rt.users.iter().find(|u| {
+        u.name == name
+            && rt
+                .cluster(&u.cluster)
+                .is_some_and(|c| c.protocol == Protocol::Mysql)
+    })
 }

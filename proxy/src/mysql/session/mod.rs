@@ -451,7 +451,7 @@ impl Session {
             seq = reply.last_seq.wrapping_add(1);
         }
         let rt = self.shared.runtime.load_full();
-        let user = rt.user(&change.user).filter(|u| {
+        let user = crate::mysql::client_auth::mysql_user(&rt, &change.user).filter(|u| {
             if plugin == CACHING_SHA2_PASSWORD {
                 auth::check_sha2(&self.salt, &u.password, &answer)
             } else {

@@ -13,6 +13,18 @@ pub(crate) fn path(data_dir: &Path) -> PathBuf {
     data_dir.join(FILE_NAME)
 }
 
+/// Makes sure the store file exists readable by its owner only (mode 0600: it holds
+/// passwords); SQLite gives its journal the same mode.
+fn private_file(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+}
+
 /// Runs `work` with the file at `path` attached as schema `disk`, detaching it afterwards
 /// whatever happened.
 fn with_attached<T>(
@@ -57,6 +69,7 @@ pub(crate) fn save(
     std::fs::create_dir_all(data_dir)
         .map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
     let path = path(data_dir);
+    private_file(&path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
     with_attached(conn, &path, |conn| {
         in_transaction(conn, |conn| {
             for t in tables {
@@ -175,5 +188,16 @@ mod tests {
             })
             .unwrap();
         assert_eq!(lag, 1500);
+    }
+
+    #[test]
+    fn the_saved_store_is_readable_by_its_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(&schema::create_all()).unwrap();
+        let saved = save(&conn, dir.path(), &[&schema::USERS]).unwrap();
+        let mode = std::fs::metadata(&saved).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
     }
 }

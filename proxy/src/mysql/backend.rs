@@ -215,7 +215,7 @@ impl BackendConn {
     /// Connects, negotiates TLS when asked, and authenticates.
     pub async fn connect(p: &ConnectParams<'_>) -> Result<Self, BackendError> {
         let mut tcp = TcpStream::connect(p.address).await?;
-        tcp.set_nodelay(true)?;
+        crate::stream::tune(&tcp);
         let mut rbuf = BytesMut::with_capacity(16 * 1024);
         let greeting = read_frame_from(&mut tcp, &mut rbuf).await?;
         let payload = greeting.payload();

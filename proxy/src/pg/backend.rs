@@ -110,7 +110,7 @@ impl BackendConn {
 
     async fn open(p: &ConnectParams<'_>) -> Result<Self, BackendError> {
         let tcp = TcpStream::connect(p.address).await.map_err(ConnError::Io)?;
-        let _ = tcp.set_nodelay(true);
+        crate::stream::tune(&tcp);
         let mut conn = PgConn::new(MaybeTls::Plain(tcp));
         if p.tls {
             conn.send(&startup::ssl_request()).await?;

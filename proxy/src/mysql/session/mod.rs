@@ -37,7 +37,7 @@ use tokio::net::TcpStream;
 
 /// Serves one accepted client connection until it ends.
 pub async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr, worker: WorkerId) {
-    let _ = tcp.set_nodelay(true);
+    crate::stream::tune(&tcp);
     let mut client = ClientConn::new(tcp, peer);
     let limits = shared.runtime.load().clients.clone();
     let Some(_slot) = shared.admission.admit(limits.max_connections) else {

@@ -47,7 +47,7 @@ use tokio::net::TcpStream;
 
 /// Serves one accepted client connection until it ends.
 pub async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr, worker: WorkerId) {
-    let _ = tcp.set_nodelay(true);
+    crate::stream::tune(&tcp);
     let mut client = PgConn::new(MaybeTls::Plain(tcp));
     client.limit_messages(crate::session::admission::MAX_PRELOGIN_PACKET);
     let limits = shared.runtime.load().clients.clone();

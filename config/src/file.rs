@@ -269,6 +269,8 @@ pub struct MysqlFile {
     pub server_version: Option<String>,
     /// Auth plugin announced in the greeting.
     pub default_auth_plugin: Option<String>,
+    /// Prepared statements one client session may hold (then ERR 1461).
+    pub max_session_statements: Option<usize>,
 }
 
 /// `[postgres]`.
@@ -279,6 +281,8 @@ pub struct PostgresFile {
     pub auth_method: Option<String>,
     /// Server-side prepared statements kept per backend connection.
     pub backend_statement_limit: Option<usize>,
+    /// Bytes of extended-protocol messages a client may queue before a Sync or Flush.
+    pub max_pending_bytes: Option<usize>,
 }
 
 /// `[tls]`.

@@ -322,6 +322,9 @@ pub struct MysqlSettings {
     pub server_version: Option<String>,
     /// Auth plugin announced in the greeting.
     pub default_auth_plugin: String,
+    /// Prepared statements one client session may hold (the server's own default limit of
+    /// `max_prepared_stmt_count` per session); past it ERR 1461.
+    pub max_session_statements: usize,
 }
 
 impl MysqlSettings {
@@ -337,6 +340,7 @@ impl Default for MysqlSettings {
             backend_statement_limit: 128,
             server_version: None,
             default_auth_plugin: "mysql_native_password".to_string(),
+            max_session_statements: 16_382,
         }
     }
 }
@@ -359,6 +363,9 @@ pub struct PostgresSettings {
     pub auth_method: PgAuthMethod,
     /// Server-side prepared statements kept per backend connection (LRU, closed on eviction).
     pub backend_statement_limit: usize,
+    /// Bytes of extended-protocol messages a client may queue before a Sync or Flush; past
+    /// it the session ends with an error.
+    pub max_pending_bytes: usize,
 }
 
 impl Default for PostgresSettings {
@@ -366,6 +373,7 @@ impl Default for PostgresSettings {
         Self {
             auth_method: PgAuthMethod::ScramSha256,
             backend_statement_limit: 256,
+            max_pending_bytes: 16 << 20,
         }
     }
 }

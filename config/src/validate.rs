@@ -167,6 +167,10 @@ pub fn compile(file: ConfigFile) -> Result<Runtime, ConfigError> {
             .unwrap_or(mysql_defaults.local_infile),
         server_version: file.mysql.server_version.filter(|v| !v.is_empty()),
         default_auth_plugin,
+        max_session_statements: file
+            .mysql
+            .max_session_statements
+            .unwrap_or(mysql_defaults.max_session_statements),
     };
     let postgres = postgres_settings(&file.postgres)?;
     let admin = match file.admin {
@@ -257,6 +261,7 @@ fn postgres_settings(file: &crate::file::PostgresFile) -> Result<PostgresSetting
     Ok(PostgresSettings {
         auth_method,
         backend_statement_limit,
+        max_pending_bytes: file.max_pending_bytes.unwrap_or(defaults.max_pending_bytes),
     })
 }
 

@@ -7,6 +7,7 @@ mod support;
 use sqlmux_integration::proxy::postgres_config;
 use sqlmux_integration::raw_mysql::RawClient;
 use sqlmux_integration::{MariaDb, Postgres, Proxy};
+use sqlmux_protocol::mysql::scanner::Expect;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
@@ -240,4 +241,56 @@ fn change_user_takes_only_users_of_mysql_clusters() {
         Err(1045),
         "a PostgreSQL cluster's user is refused"
     );
+}
+
+#[test]
+fn a_session_cannot_hold_more_prepared_statements_or_pending_bytes_than_allowed() {
+    let (mariadb, pg) = (MariaDb::start().unwrap(), Postgres::start().unwrap());
+    let mysql = sqlmux_integration::mysql_config(
+        &mariadb.addr(),
+        "\n[mysql]\nmax_session_statements = 3\n",
+    );
+    let p = Proxy::start(&mysql).unwrap();
+    let (mut c, _) = RawClient::login(p.mysql_port(), "app", "apppw", Some("sqlmux_test")).unwrap();
+    let prepare = |c: &mut RawClient, n: usize| {
+        let mut payload = vec![0x16];
+        payload.extend_from_slice(format!("SELECT {n}").as_bytes());
+        let packets = c.command(&payload, Expect::Prepare).unwrap();
+        match packets[0].first() {
+            Some(0x00) => Ok(u32::from_le_bytes(packets[0][1..5].try_into().unwrap())),
+            _ => Err(u16::from_le_bytes([packets[0][1], packets[0][2]])),
+        }
+    };
+    let ids: Vec<u32> = (0..3).map(|n| prepare(&mut c, n).unwrap()).collect();
+    assert_eq!(
+        prepare(&mut c, 3),
+        Err(1461),
+        "the server's own limit error"
+    );
+    // Closing one makes room; the session goes on.
+    let mut close = vec![0x19];
+    close.extend_from_slice(&ids[0].to_le_bytes());
+    c.send(0, &close).unwrap();
+    assert!(prepare(&mut c, 4).is_ok());
+    c.query("SELECT 1").unwrap().unwrap();
+
+    let config = postgres_config(
+        &pg.addr(),
+        None,
+        "\n[postgres]\nmax_pending_bytes = 65536\n",
+    );
+    let p = Proxy::start(&config).unwrap();
+    let runtime = support::runtime();
+    let good = runtime.block_on(support::connect(p.postgres_port()));
+    let bad = runtime.block_on(support::connect(p.postgres_port()));
+    // 100 KiB of Parse without Sync: the session ends with 54000; the other goes on.
+    let query = format!("SELECT '{}'", "x".repeat(100 * 1024));
+    let err = runtime.block_on(bad.prepare(&query)).unwrap_err();
+    assert_eq!(
+        err.as_db_error().map(|d| d.code().code()),
+        Some("54000"),
+        "{err}"
+    );
+    let row = runtime.block_on(good.query_one("SELECT 1", &[])).unwrap();
+    assert_eq!(row.get::<_, i32>(0), 1);
 }

@@ -540,6 +540,7 @@ pub(crate) fn file_from_runtime(rt: &Runtime) -> ConfigFile {
             backend_statement_limit: Some(rt.mysql.backend_statement_limit),
             server_version: rt.mysql.server_version.clone(),
             default_auth_plugin: Some(rt.mysql.default_auth_plugin.clone()),
+            max_session_statements: Some(rt.mysql.max_session_statements),
         },
         postgres: sqlmux_config::file::PostgresFile {
             auth_method: Some(
@@ -551,6 +552,7 @@ pub(crate) fn file_from_runtime(rt: &Runtime) -> ConfigFile {
                 .to_string(),
             ),
             backend_statement_limit: Some(rt.postgres.backend_statement_limit),
+            max_pending_bytes: Some(rt.postgres.max_pending_bytes),
         },
         tls: rt.tls.as_ref().map(|t| TlsFile {
             cert: t.cert.clone(),

@@ -41,6 +41,9 @@ pub enum SessionError {
     /// sqlmux is shutting down and the session holds nothing: it is closed.
     #[error("Server shutdown in progress")]
     ShuttingDown,
+    /// The session holds `mysql.max_session_statements` prepared statements already.
+    #[error("Can't create more than max_prepared_stmt_count statements (current value: {0})")]
+    TooManyStatements(usize),
 }
 
 impl SessionError {
@@ -49,7 +52,8 @@ impl SessionError {
         match self {
             SessionError::Client(_)
             | SessionError::UnknownCommand(_)
-            | SessionError::Malformed(_) => Side::Client,
+            | SessionError::Malformed(_)
+            | SessionError::TooManyStatements(_) => Side::Client,
             SessionError::Relay(RelayError::Client(_)) => Side::Client,
             SessionError::Backend(_) | SessionError::Relay(_) | SessionError::BackendRefused(_) => {
                 Side::Backend
@@ -72,6 +76,7 @@ impl SessionError {
                 | SessionError::NoCluster(_)
                 | SessionError::ServerClosed(_)
                 | SessionError::Backend(_)
+                | SessionError::TooManyStatements(_)
         )
     }
 
@@ -114,6 +119,7 @@ impl SessionError {
             }
             // The server's own error, so drivers reconnect (elsewhere).
             SessionError::ShuttingDown => (1053, "08S01", self.to_string()),
+            SessionError::TooManyStatements(_) => (1461, "42000", self.to_string()),
         };
         Some(err_packet(code, state, &msg))
     }

@@ -61,6 +61,9 @@ pub enum SessionError {
     /// sqlmux is shutting down and the session holds nothing: it is closed.
     #[error("terminating connection due to administrator command")]
     ShuttingDown,
+    /// The client queued more than `postgres.max_pending_bytes` before a Sync or Flush.
+    #[error("more than {0} bytes of messages queued before a Sync or Flush (postgres.max_pending_bytes)")]
+    TooMuchPending(usize),
 }
 
 impl From<MessageError> for SessionError {
@@ -73,9 +76,10 @@ impl SessionError {
     /// Which side failed.
     pub fn side(&self) -> Side {
         match self {
-            SessionError::Client(_) | SessionError::Malformed(_) | SessionError::Unsupported(_) => {
-                Side::Client
-            }
+            SessionError::Client(_)
+            | SessionError::Malformed(_)
+            | SessionError::Unsupported(_)
+            | SessionError::TooMuchPending(_) => Side::Client,
             SessionError::Backend { .. }
             | SessionError::Lost { .. }
             | SessionError::Replay(_)
@@ -122,6 +126,7 @@ impl SessionError {
         let code = match self {
             SessionError::Client(_) => return None,
             SessionError::Malformed(_) | SessionError::Unsupported(_) => "08P01",
+            SessionError::TooMuchPending(_) => "54000",
             SessionError::Pool(PoolError::WaitTimeout { .. }) => "53300",
             SessionError::Pool(_) => "08006",
             SessionError::Backend { .. }

@@ -34,6 +34,10 @@ impl Session {
     /// COM_STMT_PREPARE: prepared on a backend now (for the metadata the client needs),
     /// answered with a session-local statement id.
     pub(super) async fn stmt_prepare(&mut self, frame: &Frame) -> Result<(), SessionError> {
+        let limit = self.shared.runtime.load().mysql.max_session_statements;
+        if self.statements.len() >= limit {
+            return Err(SessionError::TooManyStatements(limit));
+        }
         let payload = frame.payload();
         let sql_text: Arc<[u8]> = Arc::from(&payload[1..]);
         let class = sql::classify(&sql_text);

@@ -50,6 +50,7 @@ impl Session {
     /// Sends the pending batch and relays the answers (up to ReadyForQuery after a Sync).
     pub(super) async fn run_batch(&mut self) -> Result<(), SessionError> {
         let batch = std::mem::take(&mut self.batch);
+        self.batch_bytes = 0;
         if batch.is_empty() {
             // A Flush with nothing pending.
             return self.client.flush().await.map_err(SessionError::Client);

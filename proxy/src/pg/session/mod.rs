@@ -143,6 +143,8 @@ pub(super) struct Session {
     sql_prepared: HashMap<String, Arc<str>>,
     /// Extended-protocol messages waiting for Sync or Flush.
     batch: Vec<Message>,
+    /// Bytes of `batch` (bounded by `postgres.max_pending_bytes`).
+    batch_bytes: usize,
     /// The batch being served was flushed without a Sync.
     awaiting_sync: bool,
     /// A request failed before its Sync: messages up to the Sync are dropped, as a server
@@ -222,6 +224,7 @@ impl Session {
             unnamed: None,
             sql_prepared: HashMap::new(),
             batch: Vec::new(),
+            batch_bytes: 0,
             awaiting_sync: false,
             skip_to_sync: false,
             cancel,
@@ -277,6 +280,21 @@ impl Session {
             .cluster(&self.user.cluster)
             .cloned()
             .ok_or_else(|| SessionError::NoCluster(self.user.name.clone()))
+    }
+
+    /// Queues an extended-protocol message until its Sync or Flush, within
+    /// `postgres.max_pending_bytes` (past it the session ends: a client cannot grow sqlmux's
+    /// memory without bound).
+    fn queue_batch(&mut self, m: Message) -> Result<(), SessionError> {
+        let limit = self.shared.runtime.load().postgres.max_pending_bytes;
+        self.batch_bytes += m.body().len() + 5;
+        if self.batch_bytes > limit {
+            self.batch.clear();
+            self.batch_bytes = 0;
+            return Err(SessionError::TooMuchPending(limit));
+        }
+        self.batch.push(m);
+        Ok(())
     }
 
     async fn run(&mut self) -> Result<(), SessionError> {
@@ -447,12 +465,9 @@ impl Session {
         self.awaiting_sync = false;
         match m.tag() {
             fe::QUERY => self.simple_query(m).await,
-            fe::PARSE | fe::BIND | fe::DESCRIBE | fe::EXECUTE | fe::CLOSE => {
-                self.batch.push(m);
-                Ok(())
-            }
+            fe::PARSE | fe::BIND | fe::DESCRIBE | fe::EXECUTE | fe::CLOSE => self.queue_batch(m),
             fe::SYNC => {
-                self.batch.push(m);
+                self.queue_batch(m)?;
                 self.run_batch().await
             }
             fe::FLUSH => self.run_batch().await,

@@ -205,6 +205,7 @@ pub fn compile(file: ConfigFile) -> Result<Runtime, ConfigError> {
         cert: t.cert,
         key: t.key,
     });
+    refuse_open_control(&listen, control_token.as_deref(), admin.as_ref())?;
     Ok(Runtime {
         listen,
         clients,
@@ -584,4 +585,46 @@ fn secret(
         });
     }
     Ok(value)
+}
+
+/// Whether a listen address stays on this machine (loopback).
+fn is_loopback(address: &str) -> bool {
+    let host = address
+        .rsplit_once(':')
+        .map_or(address, |(h, _)| h)
+        .trim_matches(['[', ']']);
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// sqlmux does not start with its control plane open beyond loopback: the control API
+/// without a token, or an admin port with the password `admin`.
+fn refuse_open_control(
+    listen: &ListenSettings,
+    token: Option<&str>,
+    admin: Option<&AdminSettings>,
+) -> Result<(), ConfigError> {
+    if let Some(http) = &listen.http {
+        if !is_loopback(http) && token.is_none() {
+            return Err(ConfigError::invalid(
+                "listen.http",
+                format!("{http} is reachable beyond this machine: set [control] token (or token_file / token_env)"),
+            ));
+        }
+    }
+    let admin_open = [&listen.admin_mysql, &listen.admin_postgres]
+        .into_iter()
+        .flatten()
+        .find(|a| !is_loopback(a));
+    if let (Some(address), Some(a)) = (admin_open, admin) {
+        if a.password == "admin" {
+            return Err(ConfigError::invalid(
+                "admin.password",
+                format!("the admin port {address} is reachable beyond this machine: choose another password than \"admin\""),
+            ));
+        }
+    }
+    Ok(())
 }

@@ -202,3 +202,17 @@ fn secrets_come_from_files_or_the_environment() {
     assert!(problem(&with("password_file = \"/nonexistent/pw\"")).contains("cannot read"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_control_plane_is_not_opened_beyond_loopback_without_credentials() {
+    let open_http = format!("[listen]\nhttp = \"0.0.0.0:6070\"\n{BASE}");
+    assert!(problem(&open_http).contains("listen.http"), "no token");
+    assert!(parse(&format!("{open_http}\n[control]\ntoken = \"t\"\n")).is_ok());
+    assert!(parse(&format!("[listen]\nhttp = \"127.0.0.1:6070\"\n{BASE}")).is_ok());
+    assert!(parse(&format!("[listen]\nhttp = \"[::1]:6070\"\n{BASE}")).is_ok());
+    let open_admin = format!(
+        "[listen]\nadmin_mysql = \"0.0.0.0:6032\"\n[admin]\nuser = \"admin\"\npassword = \"admin\"\n{BASE}"
+    );
+    assert!(problem(&open_admin).contains("admin.password"));
+    assert!(parse(&open_admin.replace("password = \"admin\"", "password = \"s3cret\"")).is_ok());
+}

@@ -15,7 +15,12 @@ pub struct Proxy {
     admin_postgres: Option<SocketAddr>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
+    /// The control token [`Proxy::http`] sends.
+    token: Option<String>,
 }
+
+/// The control token of a test proxy whose config sets none (changes need one).
+pub const TEST_TOKEN: &str = "sqlmux-test-token";
 
 /// A config text with one MySQL cluster `shop` whose writer hostgroup 10 holds `writer`,
 /// reader hostgroup 20 empty, and user `app`/`apppw`; `extra` is appended as is.
@@ -110,6 +115,10 @@ impl Proxy {
 
     /// Starts sqlmux with a runtime built in code.
     pub fn start_runtime(mut runtime: Runtime) -> io::Result<Proxy> {
+        if runtime.control_token.is_none() {
+            runtime.control_token = Some(TEST_TOKEN.to_string());
+        }
+        let token = runtime.control_token.clone();
         for address in [
             &mut runtime.listen.mysql,
             &mut runtime.listen.postgres,
@@ -178,6 +187,7 @@ impl Proxy {
             admin_postgres: addrs.admin_postgres,
             shutdown: Some(shutdown_tx),
             thread: Some(thread),
+            token,
         })
     }
 
@@ -215,7 +225,13 @@ impl Proxy {
 
     /// Sends one HTTP/1.1 request to the control API; returns (status, body).
     pub fn http(&self, method: &str, path: &str, body: Option<&str>) -> io::Result<(u16, String)> {
-        crate::http::request(&self.http_addr().to_string(), method, path, body)
+        crate::http::request_with_token(
+            &self.http_addr().to_string(),
+            method,
+            path,
+            body,
+            self.token.as_deref(),
+        )
     }
 
     /// What an orchestrator does after a promotion: `PUT /v1/topology` with these
@@ -295,14 +311,15 @@ fn parse(config: &str) -> io::Result<Runtime> {
     Ok(runtime)
 }
 
-/// One HTTP/1.1 request to `addr` (`host:port`); (status, body).
+/// One HTTP/1.1 request to `addr` (`host:port`) with the control `token`; (status, body).
 pub fn http_request(
     addr: &str,
     method: &str,
     path: &str,
     body: Option<&str>,
+    token: Option<&str>,
 ) -> io::Result<(u16, String)> {
-    crate::http::request(addr, method, path, body)
+    crate::http::request_with_token(addr, method, path, body, token)
 }
 
 /// The `sqlmux` binary `cargo test --workspace` built beside the test binaries (the proxy

@@ -679,6 +679,7 @@ fn a_held_statement_is_not_failed_by_a_shutdown_before_its_timeout() {
         "POST",
         "/v1/clusters/shop/release",
         None,
+        Some(sqlmux_integration::proxy::TEST_TOKEN),
     )
     .unwrap();
     assert_eq!(status, 200, "{body}");

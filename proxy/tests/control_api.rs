@@ -67,7 +67,10 @@ impl Reply {
     }
 }
 
+/// A control API on a free port; without a `token` of the test's own, a default one (changes
+/// need a token), sent by [`Api::call`].
 async fn start(token: Option<&str>) -> Api {
+    let token = Some(token.unwrap_or("test-token"));
     let runtime = sqlmux_config::parse(CONFIG).unwrap();
     let shared = Shared::new(runtime, None);
     // What `run` marks once every listener and task is up.
@@ -557,7 +560,7 @@ async fn routing_and_body_errors() {
         api.addr,
         "PUT",
         "/v1/topology",
-        None,
+        api.token.as_deref(),
         Some("{\"generation\": 1,"),
     )
     .await;
@@ -569,7 +572,7 @@ async fn routing_and_body_errors() {
         api.addr,
         "PUT",
         "/v1/topology",
-        None,
+        api.token.as_deref(),
         Some("{\"servers\": []}"),
     )
     .await;
@@ -578,13 +581,13 @@ async fn routing_and_body_errors() {
 
     // Declared too large: refused before the body is read.
     let request = "PUT /v1/topology HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\
-                   Content-Length: 2097152\r\n\r\n";
+                   Authorization: Bearer test-token\r\nContent-Length: 2097152\r\n\r\n";
     let reply = raw(api.addr, request.as_bytes()).await;
     assert_eq!(reply.status, 413, "{}", reply.body);
 
     // Chunked, growing past 1 MiB: cut off at the limit.
     let mut request = b"PUT /v1/topology HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\
-                        Transfer-Encoding: chunked\r\n\r\n"
+                        Authorization: Bearer test-token\r\nTransfer-Encoding: chunked\r\n\r\n"
         .to_vec();
     let chunk = vec![b' '; 64 * 1024];
     for _ in 0..16 {

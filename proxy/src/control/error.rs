@@ -75,6 +75,9 @@ pub enum ApiError {
     /// generation); nothing was changed.
     #[error("the topology kept changing concurrently; nothing was changed, retry")]
     Busy,
+    /// No `[control] token` is configured: the API answers reads only.
+    #[error("changes need a control token: set [control] token (or token_file / token_env); without one the control API answers reads only")]
+    ReadOnly,
 }
 
 impl ApiError {
@@ -84,6 +87,7 @@ impl ApiError {
             Self::NotFound(_) | Self::NoSuchServer { .. } => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::ReadOnly => StatusCode::FORBIDDEN,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Body(_) | Self::BadJson(_) | Self::Invalid(_) => StatusCode::BAD_REQUEST,
             Self::Conflict { .. } | Self::TooSoon(_) | Self::Managed { .. } => StatusCode::CONFLICT,
@@ -106,6 +110,7 @@ impl ApiError {
             Self::NoSuchServer { .. } => "no_such_server",
             Self::Managed { .. } => "managed_by_source",
             Self::Busy => "busy",
+            Self::ReadOnly => "read_only_without_token",
         }
     }
 

@@ -151,7 +151,7 @@ impl Control {
         let is_get = method == Method::GET || method == Method::HEAD;
         // The probes answer without the token (a kubelet has none).
         if !(matches!(path, "/healthz" | "/readyz") && is_get) {
-            self.authorize(&parts.headers)?;
+            self.authorize(&parts.headers, is_get)?;
         }
         let not_allowed = |allow: &'static str| ApiError::MethodNotAllowed {
             method: method.to_string(),
@@ -204,13 +204,15 @@ impl Control {
     }
 
     /// Checks `Authorization: Bearer <token>` when a token is configured: the settings'
-    /// own, else the running runtime's (so a rotated `token_file` applies at once).
-    fn authorize(&self, headers: &HeaderMap) -> Result<(), ApiError> {
+    /// own, else the running runtime's (so a rotated `token_file` applies at once). Without
+    /// any token only reads pass (`read`): nobody may change the topology unauthenticated.
+    fn authorize(&self, headers: &HeaderMap, read: bool) -> Result<(), ApiError> {
         let expected = match &self.settings.token {
             Some(t) => t.clone(),
             None => match self.shared.runtime.load().control_token.clone() {
                 Some(t) => t,
-                None => return Ok(()),
+                None if read => return Ok(()),
+                None => return Err(ApiError::ReadOnly),
             },
         };
         let given = headers
@@ -241,7 +243,11 @@ mod tests {
     use http_body_util::{BodyExt, Full};
     use hyper::StatusCode;
 
+    /// The token tests get when they name none (changes need one); `call` sends it.
+    const TEST_TOKEN: &str = "test-token";
+
     fn control(token: Option<&str>) -> Control {
+        let token = Some(token.unwrap_or(TEST_TOKEN));
         let runtime = sqlmux_config::parse(
             r#"
 [[clusters]]
@@ -275,6 +281,8 @@ address = "127.0.0.1:1"
         body: &str,
     ) -> (StatusCode, String) {
         let mut request = Request::builder().method(method).uri(path);
+        let default = format!("Bearer {TEST_TOKEN}");
+        let auth = auth.or((c.settings.token.as_deref() == Some(TEST_TOKEN)).then_some(&default));
         if let Some(a) = auth {
             request = request.header(AUTHORIZATION, a);
         }
@@ -324,6 +332,24 @@ address = "127.0.0.1:1"
             call(&c, "GET", "/nope", None, "").await.0,
             StatusCode::UNAUTHORIZED
         );
+    }
+
+    #[tokio::test]
+    async fn without_a_token_the_api_answers_reads_only() {
+        let mut c = control(None);
+        c.settings.token = None;
+        assert_eq!(
+            call(&c, "GET", "/v1/topology", None, "").await.0,
+            StatusCode::OK
+        );
+        assert_eq!(
+            call(&c, "GET", "/metrics", None, "").await.0,
+            StatusCode::OK
+        );
+        let (status, body) = call(&c, "POST", "/v1/clusters/c/hold", None, "").await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+        assert!(body.contains("read_only_without_token"), "{body}");
+        assert!(!c.shared.failover.may_hold(), "nothing was held");
     }
 
     #[tokio::test]

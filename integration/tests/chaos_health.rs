@@ -275,16 +275,15 @@ fn a_flapping_reader_is_held_down_longer_each_time_and_reads_never_fail() {
 
 /// [`health_state`] from the control API at `http` (for a thread without the proxy).
 fn health_of(http: std::net::SocketAddr, address: &str) -> String {
-    use std::io::{Read, Write};
-    let Ok(mut s) = std::net::TcpStream::connect(http) else {
+    let Ok((_, body)) = sqlmux_integration::proxy::http_request(
+        &http.to_string(),
+        "GET",
+        "/v1/topology",
+        None,
+        Some(sqlmux_integration::proxy::TEST_TOKEN),
+    ) else {
         return "none".into();
     };
-    let _ = write!(
-        s,
-        "GET /v1/topology HTTP/1.1\r\nHost: sqlmux\r\nConnection: close\r\n\r\n"
-    );
-    let mut body = String::new();
-    let _ = s.read_to_string(&mut body);
     let Some(at) = body.find(&format!("\"address\":\"{address}\"")) else {
         return "none".into();
     };

@@ -18,6 +18,22 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use stripes::Stripes;
 use tally::Tally;
 
+/// The most of a digest's normalized text kept (a client's huge statements cost no more).
+pub const MAX_DIGEST_TEXT: usize = 2048;
+
+/// A digest text cut at [`MAX_DIGEST_TEXT`] bytes (on a character boundary), marked `...`.
+fn cut_digest_text(mut text: String) -> String {
+    if text.len() > MAX_DIGEST_TEXT {
+        let mut end = MAX_DIGEST_TEXT;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push_str("...");
+    }
+    text
+}
+
 /// Per-digest statement statistics (`stats_query_digest`).
 #[derive(Debug, Clone)]
 pub struct DigestStats {
@@ -128,7 +144,7 @@ impl ProxyStats {
         }
         self.digest_texts
             .entry(s.digest)
-            .or_insert_with(|| Arc::from((s.digest_text)(s.sql)))
+            .or_insert_with(|| Arc::from(cut_digest_text((s.digest_text)(s.sql))))
             .clone()
     }
 
@@ -214,5 +230,17 @@ mod tests {
             .find(|(hash, _)| *hash == pgsql::digest_hash(text))
             .map(|(_, d)| (d.text, d.count));
         assert_eq!(d, Some((Arc::from(pgsql::digest(text)), 2)));
+    }
+
+    #[test]
+    fn a_huge_digest_text_is_cut() {
+        let long = format!("SELECT {}", "é".repeat(3000));
+        let cut = cut_digest_text(long);
+        assert!(
+            cut.len() <= MAX_DIGEST_TEXT + 3 && cut.ends_with("..."),
+            "{}",
+            cut.len()
+        );
+        assert_eq!(cut_digest_text("SELECT ?".into()), "SELECT ?");
     }
 }

@@ -13,7 +13,8 @@ pub struct SqlmuxProcess {
     pub http: String,
     config: PathBuf,
     log: PathBuf,
-    dir: tempfile::TempDir,
+    /// Holds the config and log until the process is gone.
+    _dir: tempfile::TempDir,
 }
 
 impl SqlmuxProcess {
@@ -37,7 +38,7 @@ impl SqlmuxProcess {
             http: http.to_string(),
             config: path,
             log,
-            dir,
+            _dir: dir,
         };
         let deadline = Instant::now() + Duration::from_secs(20);
         while p.ready() != Some(200) {
@@ -67,19 +68,9 @@ impl SqlmuxProcess {
         &self.config
     }
 
-    /// Its temp dir (for files beside the config).
-    pub fn dir(&self) -> &Path {
-        self.dir.path()
-    }
-
     /// Everything it logged so far.
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Process id.
-    pub fn pid(&self) -> u32 {
-        self.child.id()
     }
 
     /// Sends SIGTERM.

@@ -1,5 +1,5 @@
 //! A throwaway single-member `etcd` (v3 API) in a temp dir on free ports, for the Patroni
-//! tests: started, stopped and restarted on the same ports and data; read and watched with
+//! tests: started, stopped and restarted on the same ports and data; a key watched with
 //! `etcdctl`.
 
 use std::fs::OpenOptions;
@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
-use crate::cli;
 use crate::ports::free_port;
 use crate::process::{ServerProcess, START_TIMEOUT};
 use crate::sys;
@@ -80,11 +79,6 @@ impl Etcd {
         format!("127.0.0.1:{}", self.client_port)
     }
 
-    /// Process id, while running.
-    pub fn pid(&self) -> Option<u32> {
-        self.server.as_ref().map(|s| s.pid())
-    }
-
     /// Stops etcd (SIGTERM, then SIGKILL); its data stays for [`Etcd::restart`].
     pub fn stop(&mut self) {
         if let Some(mut s) = self.server.take() {
@@ -103,21 +97,6 @@ impl Etcd {
         cmd.env("ETCDCTL_API", "3")
             .arg(format!("--endpoints={}", self.endpoint()));
         cmd
-    }
-
-    /// The value of `key` (`None` when absent).
-    pub fn get(&self, key: &str) -> io::Result<Option<String>> {
-        let mut cmd = self.etcdctl();
-        cmd.args(["get", "--print-value-only", key]);
-        let out = cli::run(&mut cmd, None, Duration::from_secs(10))?;
-        if !out.success() {
-            return Err(io::Error::other(format!(
-                "etcdctl get {key}: {}",
-                out.stderr
-            )));
-        }
-        let value = out.stdout.trim_end_matches('\n');
-        Ok((!value.is_empty()).then(|| value.to_string()))
     }
 
     /// Watches `key` with `etcdctl watch` until the returned guard is dropped: every new

@@ -19,14 +19,14 @@
 //! - [`haproxy`]: [`HaProxy`](haproxy::HaProxy), a throwaway `haproxy` in TCP mode (a plain
 //!   byte forwarder), the load harness's floor for any user-space proxy.
 //! - [`etcd`]: [`Etcd`](etcd::Etcd), a throwaway one-member etcd (v3), stopped and restarted
-//!   on the same ports; keys read and watched with `etcdctl`.
+//!   on the same ports; a key watched with `etcdctl`.
 //! - [`patroni`]: [`PatroniCluster`](patroni::PatroniCluster), PostgreSQL nodes managed by
 //!   Patroni through one etcd: leader, members, `patronictl switchover`, a node killed.
+//! - [`http`]: one blocking HTTP/1.1 request, with a control token when given.
 //! - [`faults`]: real faults: SIGSTOP with a SIGCONT guard ([`faults::Frozen`]), kill -9 of
 //!   a server's whole process tree.
 //! - [`proxy`]: sqlmux in-process on port 0 ([`Proxy`]), and config text helpers.
 //! - [`raw_mysql`]: a blocking raw-packet MySQL client for exact protocol tests.
-//! - `http` (private): one blocking HTTP/1.1 request.
 //! - `process` (private): child lifetime (graceful signal, grace period, SIGKILL, reap),
 //!   readiness polling, retry on a port race.
 //! - `sys` (private): temp dirs under `/tmp`, uid and OS-user lookup, log tails.
@@ -41,7 +41,7 @@ pub mod clients;
 pub mod etcd;
 pub mod faults;
 pub mod haproxy;
-mod http;
+pub mod http;
 pub mod mariadb;
 pub mod patroni;
 pub mod pgbouncer;

@@ -311,17 +311,6 @@ fn parse(config: &str) -> io::Result<Runtime> {
     Ok(runtime)
 }
 
-/// One HTTP/1.1 request to `addr` (`host:port`) with the control `token`; (status, body).
-pub fn http_request(
-    addr: &str,
-    method: &str,
-    path: &str,
-    body: Option<&str>,
-    token: Option<&str>,
-) -> io::Result<(u16, String)> {
-    crate::http::request_with_token(addr, method, path, body, token)
-}
-
 /// The `sqlmux` binary `cargo test --workspace` built beside the test binaries (the proxy
 /// package's own tests make cargo build it).
 pub fn sqlmux_binary() -> io::Result<std::path::PathBuf> {

@@ -275,7 +275,7 @@ fn a_flapping_reader_is_held_down_longer_each_time_and_reads_never_fail() {
 
 /// [`health_state`] from the control API at `http` (for a thread without the proxy).
 fn health_of(http: std::net::SocketAddr, address: &str) -> String {
-    let Ok((_, body)) = sqlmux_integration::proxy::http_request(
+    let Ok((_, body)) = sqlmux_integration::http::request_with_token(
         &http.to_string(),
         "GET",
         "/v1/topology",

@@ -674,7 +674,7 @@ fn a_held_statement_is_not_failed_by_a_shutdown_before_its_timeout() {
     // The shutdown begins while the statement is held; the hold ends 500 ms later.
     let stopping = std::thread::spawn(move || drop(proxy));
     std::thread::sleep(Duration::from_millis(500));
-    let (status, body) = sqlmux_integration::proxy::http_request(
+    let (status, body) = sqlmux_integration::http::request_with_token(
         &http.to_string(),
         "POST",
         "/v1/clusters/shop/release",

@@ -302,15 +302,22 @@ weight = 0
     );
 }
 
-#[tokio::test]
-async fn repeated_connect_errors_shun_a_server_until_it_recovers() {
+/// One cluster whose writer hostgroup 1 holds one server, and empty pools.
+fn one_writer() -> (crate::topology::Topology, Pools<u32>) {
     let rt = sqlmux_config::parse(
         "[[clusters]]\nname = \"c\"\nprotocol = \"mysql\"\nwriter_hostgroup = 1\nreader_hostgroup = 2\n\
          [[servers]]\nhostgroup = 1\naddress = \"127.0.0.1:1\"\n",
     )
     .unwrap();
-    let topology = crate::topology::Topology::from_runtime(&rt, 1);
-    let pools: Pools<u32> = Pools::default();
+    (
+        crate::topology::Topology::from_runtime(&rt, 1),
+        Pools::default(),
+    )
+}
+
+#[tokio::test]
+async fn repeated_connect_errors_shun_a_server_until_it_recovers() {
+    let (topology, pools) = one_writer();
     let s = PoolSettings {
         shun_after_errors: 2,
         shun_time: Duration::from_millis(80),
@@ -347,13 +354,7 @@ async fn repeated_connect_errors_shun_a_server_until_it_recovers() {
 
 #[tokio::test]
 async fn a_shunned_server_is_probed_by_one_checkout_per_interval_and_ends_its_shun() {
-    let rt = sqlmux_config::parse(
-        "[[clusters]]\nname = \"c\"\nprotocol = \"mysql\"\nwriter_hostgroup = 1\nreader_hostgroup = 2\n\
-         [[servers]]\nhostgroup = 1\naddress = \"127.0.0.1:1\"\n",
-    )
-    .unwrap();
-    let topology = crate::topology::Topology::from_runtime(&rt, 1);
-    let pools: Pools<u32> = Pools::default();
+    let (topology, pools) = one_writer();
     let s = PoolSettings {
         shun_after_errors: 1,
         shun_time: Duration::from_secs(60),

@@ -286,7 +286,7 @@ impl Session {
     /// `postgres.max_pending_bytes` (past it the session ends: a client cannot grow sqlmux's
     /// memory without bound).
     fn queue_batch(&mut self, m: Message) -> Result<(), SessionError> {
-        let limit = self.shared.runtime.load().postgres.max_pending_bytes;
+        let limit = self.snapshots.load().0.postgres.max_pending_bytes;
         self.batch_bytes += m.body().len() + 5;
         if self.batch_bytes > limit {
             self.batch.clear();

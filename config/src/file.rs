@@ -216,6 +216,10 @@ pub struct PoolFile {
     pub shun_after_errors: Option<u32>,
     /// How long a SHUNNED server gets no new connections.
     pub shun_ms: Option<u64>,
+    /// A statement still running past this is cancelled on its server (0: off).
+    pub query_timeout_ms: Option<u64>,
+    /// A session idle inside a transaction past this is closed (0: off).
+    pub idle_transaction_timeout_ms: Option<u64>,
 }
 
 /// `[failover]`: holding writer-bound statements while a cluster has no usable writer.

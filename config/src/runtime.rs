@@ -205,6 +205,10 @@ pub struct PoolSettings {
     pub shun_after_errors: u32,
     /// How long a SHUNNED server gets no new connections.
     pub shun_time: Duration,
+    /// A statement still running past this is cancelled on its server (`None`: never).
+    pub query_timeout: Option<Duration>,
+    /// A session idle inside a transaction past this is closed (`None`: never).
+    pub idle_transaction_timeout: Option<Duration>,
 }
 
 impl Default for PoolSettings {
@@ -216,6 +220,8 @@ impl Default for PoolSettings {
             wait_timeout: Duration::from_millis(3_000),
             shun_after_errors: 3,
             shun_time: Duration::from_secs(10),
+            query_timeout: None,
+            idle_transaction_timeout: None,
         }
     }
 }

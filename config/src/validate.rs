@@ -35,6 +35,8 @@ pub fn compile(file: ConfigFile) -> Result<Runtime, ConfigError> {
             .shun_after_errors
             .unwrap_or(defaults.shun_after_errors),
         shun_time: ms(file.pool.shun_ms, defaults.shun_time),
+        query_timeout: off_when_zero(file.pool.query_timeout_ms),
+        idle_transaction_timeout: off_when_zero(file.pool.idle_transaction_timeout_ms),
     };
     let failover_defaults = FailoverSettings::default();
     let failover = FailoverSettings {
@@ -627,4 +629,9 @@ fn refuse_open_control(
         }
     }
     Ok(())
+}
+
+/// A timeout in milliseconds where 0 (or nothing) means off.
+fn off_when_zero(ms: Option<u64>) -> Option<Duration> {
+    ms.filter(|&v| v > 0).map(Duration::from_millis)
 }

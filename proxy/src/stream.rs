@@ -43,11 +43,7 @@ impl MaybeTls {
     /// blocking: for a pooled connection that no statement is using, either means it is
     /// dead (a server's idle timeout, a terminated backend, a restart).
     pub fn peer_closed(&self) -> bool {
-        let tcp = match self {
-            MaybeTls::Plain(s) => s,
-            MaybeTls::ServerTls(s) => s.get_ref().0,
-            MaybeTls::ClientTls(s) => s.get_ref().0,
-        };
+        let tcp = self.tcp();
         let mut byte = [std::mem::MaybeUninit::<u8>::uninit()];
         match socket2::SockRef::from(tcp).peek(&mut byte) {
             Ok(_) => true,
@@ -58,15 +54,43 @@ impl MaybeTls {
     /// A duplicate descriptor of the TCP socket (under TLS too), for a later shutdown.
     pub fn cut_handle(&self) -> Option<crate::workers::CutHandle> {
         use std::os::fd::AsFd;
-        let tcp = match self {
-            MaybeTls::Plain(s) => s,
-            MaybeTls::ServerTls(s) => s.get_ref().0,
-            MaybeTls::ClientTls(s) => s.get_ref().0,
-        };
-        tcp.as_fd()
+        self.tcp()
+            .as_fd()
             .try_clone_to_owned()
             .ok()
             .map(std::sync::Arc::new)
+    }
+
+    /// The TCP socket under the stream.
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            MaybeTls::Plain(s) => s,
+            MaybeTls::ServerTls(s) => s.get_ref().0,
+            MaybeTls::ClientTls(s) => s.get_ref().0,
+        }
+    }
+
+    /// Resolves when the peer has hung up (FIN or RST), seen without reading: a session
+    /// waits on this beside its backend, so a client that left mid-statement frees the
+    /// backend at once. A peer that sends something meanwhile (a pipelined request, a TLS
+    /// alert) is alive as far as this can tell: it is not watched further.
+    pub async fn hung_up(&self) {
+        let tcp = self.tcp();
+        loop {
+            if tcp.readable().await.is_err() {
+                return;
+            }
+            let mut byte = [std::mem::MaybeUninit::<u8>::uninit()];
+            // WouldBlock clears the readiness (a spurious wake-up): wait again.
+            match tcp.try_io(Interest::READABLE, || {
+                socket2::SockRef::from(tcp).peek(&mut byte)
+            }) {
+                Ok(0) => return,
+                Ok(_) => std::future::pending::<()>().await,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(_) => return,
+            }
+        }
     }
 
     /// Takes the plain TCP stream out for a TLS upgrade.
@@ -191,6 +215,25 @@ mod tests {
         let addr = listener.local_addr().unwrap();
         let (client, accepted) = tokio::join!(TcpStream::connect(addr), listener.accept());
         (MaybeTls::Plain(accepted.unwrap().0), client.unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_hang_up_is_seen_and_a_pipelined_request_is_not_one() {
+        let (reader, writer) = pair().await;
+        let watch = tokio::time::timeout(Duration::from_millis(100), reader.hung_up());
+        assert!(watch.await.is_err(), "a silent peer is still there");
+        drop(writer);
+        tokio::time::timeout(Duration::from_secs(5), reader.hung_up())
+            .await
+            .expect("a closed peer is seen");
+
+        let (mut reader, mut writer) = pair().await;
+        writer.write_all(b"next").await.unwrap();
+        let watch = tokio::time::timeout(Duration::from_millis(200), reader.hung_up());
+        assert!(watch.await.is_err(), "a peer that sends is alive");
+        let mut buf = [0u8; 4];
+        reader.read_exact(&mut buf).await.unwrap();
+        assert_eq!(&buf, b"next", "the request stays to be read");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -15,13 +15,15 @@ use sqlmux_config::{ConfigError, Protocol, Runtime};
 pub(crate) type Problem = String;
 
 /// The variables of the `variables` table, in the contract's dotted names.
-pub(crate) const VARIABLE_NAMES: [&str; 22] = [
+pub(crate) const VARIABLE_NAMES: [&str; 24] = [
     "pool.connect_timeout_ms",
     "pool.idle_timeout_ms",
     "pool.max_lifetime_ms",
     "pool.wait_timeout_ms",
     "pool.shun_after_errors",
     "pool.shun_ms",
+    "pool.query_timeout_ms",
+    "pool.idle_transaction_timeout_ms",
     "failover.hold_timeout_ms",
     "failover.hold_max_statements",
     "failover.hold_max_bytes",
@@ -339,6 +341,10 @@ fn read_variables(conn: &Connection, file: &mut ConfigFile) -> Result<(), Proble
                     Some(u32::try_from(number(&value)?).map_err(|_| format!("{name}: too large"))?)
             }
             "pool.shun_ms" => pool.shun_ms = Some(number(&value)?),
+            "pool.query_timeout_ms" => pool.query_timeout_ms = Some(number(&value)?),
+            "pool.idle_transaction_timeout_ms" => {
+                pool.idle_transaction_timeout_ms = Some(number(&value)?)
+            }
             "failover.hold_timeout_ms" => failover.hold_timeout_ms = Some(number(&value)?),
             "failover.hold_max_statements" => {
                 failover.hold_max_statements = Some(
@@ -514,6 +520,10 @@ pub(crate) fn file_from_runtime(rt: &Runtime) -> ConfigFile {
             wait_timeout_ms: ms(rt.pool.wait_timeout),
             shun_after_errors: Some(rt.pool.shun_after_errors),
             shun_ms: ms(rt.pool.shun_time),
+            query_timeout_ms: Some(rt.pool.query_timeout.and_then(ms).unwrap_or(0)),
+            idle_transaction_timeout_ms: Some(
+                rt.pool.idle_transaction_timeout.and_then(ms).unwrap_or(0),
+            ),
         },
         monitor: rt
             .monitor

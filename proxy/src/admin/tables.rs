@@ -165,6 +165,16 @@ pub(crate) fn variable_rows(rt: &Runtime) -> Vec<Vec<Value>> {
             rt.pool.shun_after_errors.to_string(),
         ),
         ("pool.shun_ms", ms(rt.pool.shun_time)),
+        (
+            "pool.query_timeout_ms",
+            rt.pool.query_timeout.map_or_else(|| "0".to_string(), ms),
+        ),
+        (
+            "pool.idle_transaction_timeout_ms",
+            rt.pool
+                .idle_transaction_timeout
+                .map_or_else(|| "0".to_string(), ms),
+        ),
         ("failover.hold_timeout_ms", ms(rt.failover.hold_timeout)),
         (
             "failover.hold_max_statements",

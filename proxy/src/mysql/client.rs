@@ -169,6 +169,13 @@ impl ClientConn {
         Ok(())
     }
 
+    /// Resolves when the client has hung up (see [`MaybeTls::hung_up`]).
+    pub async fn hung_up(&self) {
+        if let Some(stream) = &self.stream {
+            stream.hung_up().await;
+        }
+    }
+
     /// Bytes written raw so far: unchanged across a relay means the client got nothing of it.
     pub fn written(&self) -> u64 {
         self.written

@@ -41,6 +41,18 @@ pub enum SessionError {
     /// sqlmux is shutting down and the session holds nothing: it is closed.
     #[error("Server shutdown in progress")]
     ShuttingDown,
+    /// The statement outlived `pool.query_timeout_ms` and its backend did not answer the
+    /// KILL QUERY: the backend was closed.
+    #[error("sqlmux: statement cancelled after pool.query_timeout_ms ({timeout_ms} ms); its backend did not answer the cancel and was closed, the statement may or may not have run")]
+    QueryTimeout {
+        /// The timeout.
+        timeout_ms: u64,
+        /// Part of the answer had reached the client: it cannot be told, the session ends.
+        mid_answer: bool,
+    },
+    /// The session stayed idle inside a transaction past `pool.idle_transaction_timeout_ms`.
+    #[error("sqlmux: the session was idle inside a transaction for longer than pool.idle_transaction_timeout_ms ({0} ms); the transaction was rolled back and the connection closed")]
+    IdleInTransaction(u64),
     /// The session holds `mysql.max_session_statements` prepared statements already.
     #[error("Can't create more than max_prepared_stmt_count statements (current value: {0})")]
     TooManyStatements(usize),
@@ -53,8 +65,10 @@ impl SessionError {
             SessionError::Client(_)
             | SessionError::UnknownCommand(_)
             | SessionError::Malformed(_)
-            | SessionError::TooManyStatements(_) => Side::Client,
+            | SessionError::TooManyStatements(_)
+            | SessionError::IdleInTransaction(_) => Side::Client,
             SessionError::Relay(RelayError::Client(_)) => Side::Client,
+            SessionError::QueryTimeout { .. } => Side::Backend,
             SessionError::Backend(_) | SessionError::Relay(_) | SessionError::BackendRefused(_) => {
                 Side::Backend
             }
@@ -77,6 +91,10 @@ impl SessionError {
                 | SessionError::ServerClosed(_)
                 | SessionError::Backend(_)
                 | SessionError::TooManyStatements(_)
+                | SessionError::QueryTimeout {
+                    mid_answer: false,
+                    ..
+                }
         )
     }
 
@@ -120,6 +138,13 @@ impl SessionError {
             // The server's own error, so drivers reconnect (elsewhere).
             SessionError::ShuttingDown => (1053, "08S01", self.to_string()),
             SessionError::TooManyStatements(_) => (1461, "42000", self.to_string()),
+            // MariaDB's own code for max_statement_time.
+            SessionError::QueryTimeout {
+                mid_answer: false, ..
+            } => (1969, "70100", self.to_string()),
+            SessionError::QueryTimeout { .. } => return None,
+            // MySQL's own code for a connection closed for inactivity.
+            SessionError::IdleInTransaction(_) => (4031, "HY000", self.to_string()),
         };
         Some(err_packet(code, state, &msg))
     }

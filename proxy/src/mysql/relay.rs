@@ -105,7 +105,14 @@ pub async fn relay_response(
                     // Nothing pending for the client: let it see what it has while we wait.
                     client.flush_raw().await?;
                 }
-                backend.fill().await?;
+                // A client that hangs up while the statement runs ends it now.
+                tokio::select! {
+                    biased;
+                    filled = backend.fill() => {
+                        filled?;
+                    }
+                    () = client.hung_up() => return Err(ClientError::Closed.into()),
+                }
             }
         }
     }

@@ -50,6 +50,13 @@ impl std::fmt::Debug for BackendCancel {
     }
 }
 
+impl BackendCancel {
+    /// Where a cancel of this backend's running statement goes.
+    pub fn target(&self) -> Option<CancelTarget> {
+        self.registry.backends.get(&self.number).map(|t| t.clone())
+    }
+}
+
 impl Drop for BackendCancel {
     fn drop(&mut self) {
         self.registry.backends.remove(&self.number);
@@ -103,18 +110,24 @@ impl CancelRegistry {
             tracing::debug!(pid, "cancel request for no running statement");
             return;
         };
-        let send = async {
-            let mut s = tokio::net::TcpStream::connect(&*t.address).await?;
-            s.write_all(&startup::cancel_request(t.pid, &t.key)).await?;
-            s.shutdown().await
-        };
-        match tokio::time::timeout(std::time::Duration::from_secs(5), send).await {
-            Ok(Ok(())) => tracing::debug!(pid, backend = %t.address, "cancel forwarded"),
-            Ok(Err(e)) => {
-                tracing::info!(pid, backend = %t.address, error = %e, "cancel forward failed")
-            }
-            Err(_) => tracing::info!(pid, backend = %t.address, "cancel forward timed out"),
-        }
+        send_cancel(t).await;
+    }
+}
+
+/// Sends a CancelRequest for the statement running on `target` (a client's cancel, or
+/// sqlmux's own at `pool.query_timeout_ms` or when the client left); failures are logged.
+pub async fn send_cancel(target: CancelTarget) {
+    let send = async {
+        let mut s = tokio::net::TcpStream::connect(&*target.address).await?;
+        s.write_all(&startup::cancel_request(target.pid, &target.key))
+            .await?;
+        s.shutdown().await
+    };
+    let (address, pid) = (&target.address, target.pid);
+    match tokio::time::timeout(std::time::Duration::from_secs(5), send).await {
+        Ok(Ok(())) => tracing::debug!(backend = %address, pid, "cancel sent"),
+        Ok(Err(e)) => tracing::info!(backend = %address, pid, error = %e, "cancel failed"),
+        Err(_) => tracing::info!(backend = %address, pid, "cancel timed out"),
     }
 }
 

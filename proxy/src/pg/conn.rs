@@ -74,6 +74,13 @@ impl PgConn {
         self.stream.as_ref().is_some_and(MaybeTls::is_tls)
     }
 
+    /// Resolves when the peer has hung up (see [`MaybeTls::hung_up`]).
+    pub async fn hung_up(&self) {
+        if let Some(stream) = &self.stream {
+            stream.hung_up().await;
+        }
+    }
+
     /// Bytes read but not yet taken as messages.
     pub fn buffered(&self) -> usize {
         self.rbuf.len()

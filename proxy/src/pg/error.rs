@@ -61,6 +61,13 @@ pub enum SessionError {
     /// sqlmux is shutting down and the session holds nothing: it is closed.
     #[error("terminating connection due to administrator command")]
     ShuttingDown,
+    /// The statement outlived `pool.query_timeout_ms` and its backend did not answer the
+    /// CancelRequest: the backend was closed.
+    #[error("canceling statement due to pool.query_timeout_ms ({0} ms); its backend did not answer the cancel and was closed, the statement may or may not have run")]
+    QueryTimeout(u64),
+    /// The session stayed idle inside a transaction past `pool.idle_transaction_timeout_ms`.
+    #[error("terminating connection due to idle-in-transaction timeout (pool.idle_transaction_timeout_ms = {0} ms); the transaction was rolled back")]
+    IdleInTransaction(u64),
     /// The client queued more than `postgres.max_pending_bytes` before a Sync or Flush.
     #[error("more than {0} bytes of messages queued before a Sync or Flush (postgres.max_pending_bytes)")]
     TooMuchPending(usize),
@@ -79,11 +86,13 @@ impl SessionError {
             SessionError::Client(_)
             | SessionError::Malformed(_)
             | SessionError::Unsupported(_)
-            | SessionError::TooMuchPending(_) => Side::Client,
+            | SessionError::TooMuchPending(_)
+            | SessionError::IdleInTransaction(_) => Side::Client,
             SessionError::Backend { .. }
             | SessionError::Lost { .. }
             | SessionError::Replay(_)
-            | SessionError::Refused(_) => Side::Backend,
+            | SessionError::Refused(_)
+            | SessionError::QueryTimeout(_) => Side::Backend,
             SessionError::Pool(_)
             | SessionError::ServerClosed(_)
             | SessionError::NoCluster(_)
@@ -103,6 +112,7 @@ impl SessionError {
                 | SessionError::Replay(_)
                 | SessionError::Refused(_)
                 | SessionError::ServerClosed(_)
+                | SessionError::QueryTimeout(_)
         )
     }
 
@@ -140,6 +150,9 @@ impl SessionError {
                 ))
             }
             SessionError::NoCluster(_) => "28000",
+            // The server's own codes: query_canceled, idle_in_transaction_session_timeout.
+            SessionError::QueryTimeout(_) => "57014",
+            SessionError::IdleInTransaction(_) => "25P03",
             // The server's own words at shutdown (admin_shutdown), so drivers reconnect.
             SessionError::ShuttingDown => {
                 return Some(error_response(severity, "57P01", &self.to_string()))

@@ -10,6 +10,7 @@
 //! - [`side`]: which side (client, backend, proxy) a failure came from.
 //! - [`state`]: session state, backend state, and the replay that makes them equal.
 //! - [`tx_end`]: a COMMIT or ROLLBACK with no transaction to end is answered by sqlmux.
+//! - [`watch`]: a running statement's KILL, query timeout and cancel.
 
 pub mod admission;
 pub mod control;
@@ -19,6 +20,7 @@ pub mod pins;
 pub mod side;
 pub mod state;
 pub mod tx_end;
+pub mod watch;
 
 pub use control::{SessionControl, SessionControls};
 pub use lost::{LostAnswer, LostTransaction, TxStatement};

@@ -293,20 +293,27 @@ impl Session {
         let mut changes = Changes::default();
         let backend_thread = conn.connection_id;
         let written_before = self.client.written();
-        let relayed = {
-            let relay = relay_response(conn, &mut self.client, opts, |ok| changes.absorb(ok));
-            tokio::pin!(relay);
-            loop {
-                tokio::select! {
-                    relayed = &mut relay => break relayed,
-                    // KILL [QUERY] of this session: the statement is stopped on its backend
-                    // (still held here, so no other session's statement can be hit), and
-                    // its answer (the server's "interrupted" error) is relayed as usual.
-                    _ = self.control.killed() => {
-                        let target = kill_target(&self.shared, &self.user, address, backend_thread);
-                        tokio::spawn(kill_backend_query(target));
-                    }
-                }
+        let shared = &self.shared;
+        let user = &self.user;
+        let watch = crate::session::watch::Watch {
+            timeout: shared.runtime.load().pool.query_timeout,
+            control: Some(&self.control),
+        };
+        // KILL [QUERY] of this session or the query timeout: the statement is stopped on its
+        // backend (still held here, so no other session's statement can be hit), and its
+        // answer (the server's "interrupted" error) is relayed as usual.
+        let kill = || {
+            let target = kill_target(shared, user, address, backend_thread);
+            tokio::spawn(kill_backend_query(target));
+        };
+        let relay = relay_response(conn, &mut self.client, opts, |ok| changes.absorb(ok));
+        let relayed = match watch.run(relay, kill).await {
+            Ok(relayed) => relayed,
+            Err(unanswered) => {
+                return Err(SessionError::QueryTimeout {
+                    timeout_ms: unanswered.timeout.as_millis() as u64,
+                    mid_answer: self.client.written() != written_before,
+                })
             }
         };
         let relayed = match relayed {
@@ -315,6 +322,16 @@ impl Session {
             // (the statement may or may not have run) and the session goes on.
             Err(RelayError::Backend(e)) if self.client.written() == written_before => {
                 return Err(SessionError::Backend(e))
+            }
+            Err(RelayError::Client(e)) => {
+                // The client is gone (or failing): its statement stops with it.
+                tokio::spawn(kill_backend_query(kill_target(
+                    &self.shared,
+                    &self.user,
+                    address,
+                    backend_thread,
+                )));
+                return Err(RelayError::Client(e).into());
             }
             Err(e) => return Err(e.into()),
         };

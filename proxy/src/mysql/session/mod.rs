@@ -218,18 +218,32 @@ impl Session {
                         None => std::future::pending().await,
                     }
                 };
-                let idle = async {
-                    match self.idle_timeout {
-                        Some(t) => tokio::time::sleep(t).await,
-                        None => std::future::pending().await,
-                    }
-                };
+                let idle = crate::session::watch::after(self.idle_timeout);
+                let idle_in_transaction = self
+                    .pins
+                    .has(PinReason::Transaction)
+                    .then(|| self.shared.runtime.load().pool.idle_transaction_timeout)
+                    .flatten();
+                let idle_tx = crate::session::watch::after(idle_in_transaction);
                 tokio::select! {
                     read = client.read_frame() => Some(read),
                     _ = closed => None,
                     // The client's own wait_timeout: closed like the server closes it.
                     _ = idle => Some(Ok(None)),
                     _ = self.control.session_killed() => Some(Ok(None)),
+                    // pool.idle_transaction_timeout_ms: the client is told (as MySQL tells
+                    // an idle client it disconnects), the session ends, and its backend is
+                    // reset (rolled back) and reused.
+                    _ = idle_tx => {
+                        let e = SessionError::IdleInTransaction(
+                            idle_in_transaction.map_or(0, |t| t.as_millis() as u64),
+                        );
+                        tracing::info!(peer = %self.client.peer, "{e}");
+                        if let Some(packet) = e.to_err_packet() {
+                            let _ = self.client.send(0, &packet).await;
+                        }
+                        return Err(e);
+                    }
                 }
             };
             let Some(read) = read else {

@@ -111,6 +111,8 @@ enum Event {
     Backend(Result<Option<Message>, super::conn::ConnError>),
     /// The held backend's server was closed (OFFLINE_HARD).
     Closed,
+    /// The session sat inside a transaction past `pool.idle_transaction_timeout_ms`.
+    IdleInTransaction(u64),
 }
 
 /// A client session after authentication.
@@ -306,16 +308,33 @@ impl Session {
                 None => Event::Client(self.client.read().await),
                 Some(lease) => {
                     let client = &mut self.client;
+                    let idle_in_transaction = (self.tx_status != b'I')
+                        .then(|| self.snapshots.load().0.pool.idle_transaction_timeout)
+                        .flatten();
+                    let idle_tx = crate::session::watch::after(idle_in_transaction);
                     let (conn, closed) = lease.conn_and_closed();
                     tokio::select! {
                         read = client.read() => Event::Client(read),
                         m = conn.conn.read() => Event::Backend(m),
                         _ = closed => Event::Closed,
+                        _ = idle_tx => Event::IdleInTransaction(
+                            idle_in_transaction.map_or(0, |t| t.as_millis() as u64),
+                        ),
                     }
                 }
             };
             let read = match event {
                 Event::Client(read) => read,
+                Event::IdleInTransaction(ms) => {
+                    // PgBouncer's idle_transaction_timeout: the server's own FATAL; the
+                    // session ends and its backend is rolled back and reused.
+                    let e = SessionError::IdleInTransaction(ms);
+                    tracing::info!(peer = %self.peer, "{e}");
+                    if let Some(fatal) = e.to_fatal_response() {
+                        let _ = self.client.send(&fatal).await;
+                    }
+                    return Err(e);
+                }
                 Event::Closed => {
                     if let Some(lease) = &self.backend {
                         self.lost_backend = Some(lease.address().clone());
@@ -423,6 +442,7 @@ impl Session {
                 SessionError::Backend { .. }
                     | SessionError::Lost { .. }
                     | SessionError::ServerClosed(_)
+                    | SessionError::QueryTimeout(_)
             )
         {
             self.lose_backend();

@@ -201,11 +201,45 @@ fn is_stale_plan(body: &[u8]) -> bool {
 }
 
 impl Session {
+    /// Relays the backend's answers until every step is done, under the statement watch:
+    /// past `pool.query_timeout_ms` the statement is cancelled, and a backend that does not
+    /// answer the cancel is given up; a client that left cancels its statement.
+    pub(super) async fn relay(&mut self, steps: VecDeque<Step>) -> Result<Outcome, SessionError> {
+        let watch = crate::session::watch::Watch {
+            timeout: self.snapshots.load().0.pool.query_timeout,
+            control: None,
+        };
+        let cancel_target = watch.timeout.and_then(|_| self.cancel_target());
+        let cancel = || {
+            if let Some(t) = cancel_target.clone() {
+                tokio::spawn(super::super::cancel::send_cancel(t));
+            }
+        };
+        match watch.run(self.relay_answer(steps), cancel).await {
+            Ok(Err(SessionError::Client(e))) => {
+                // The client is gone (or failing): its statement stops with it.
+                if let Some(t) = self.cancel_target() {
+                    tokio::spawn(super::super::cancel::send_cancel(t));
+                }
+                Err(SessionError::Client(e))
+            }
+            Ok(answered) => answered,
+            Err(unanswered) => Err(SessionError::QueryTimeout(
+                unanswered.timeout.as_millis() as u64
+            )),
+        }
+    }
+
+    /// Where a cancel of the held backend's statement goes.
+    fn cancel_target(&self) -> Option<super::super::cancel::CancelTarget> {
+        self.backend
+            .as_ref()
+            .and_then(|l| l.conn_ref().cancel.as_ref())
+            .and_then(|c| c.target())
+    }
+
     /// Relays the backend's answers until every step is done.
-    pub(super) async fn relay(
-        &mut self,
-        mut steps: VecDeque<Step>,
-    ) -> Result<Outcome, SessionError> {
+    async fn relay_answer(&mut self, mut steps: VecDeque<Step>) -> Result<Outcome, SessionError> {
         let Session {
             client,
             backend,
@@ -256,11 +290,12 @@ impl Session {
                 // About to wait for the backend: let the client see what came so far.
                 client.flush().await.map_err(SessionError::Client)?;
             }
-            let m = conn
-                .conn
-                .expect()
-                .await
-                .map_err(|e| backend_err(address, e))?;
+            // A client that hangs up while the statement runs ends it now.
+            let m = tokio::select! {
+                biased;
+                m = conn.conn.expect() => m.map_err(|e| backend_err(address, e))?,
+                () = client.hung_up() => return Err(SessionError::Client(ConnError::Closed)),
+            };
             let (swallow, expect) = match head {
                 Step::Forward(e) => (false, e),
                 Step::Swallow(e) => (true, e),

@@ -48,6 +48,17 @@ pub struct ConfigFile {
     /// `[shutdown]`: how SIGTERM drains.
     #[serde(default)]
     pub shutdown: ShutdownFile,
+    /// `[stats]`: the statistics sqlmux keeps.
+    #[serde(default)]
+    pub stats: StatsFile,
+}
+
+/// `[stats]`.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct StatsFile {
+    /// Statement digests kept (least recently seen dropped first).
+    pub max_digests: Option<usize>,
 }
 
 /// `[shutdown]`: what SIGTERM (or SIGINT) does.

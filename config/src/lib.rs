@@ -14,7 +14,7 @@ pub use error::ConfigError;
 pub use runtime::{
     AdminSettings, ClientLimits, Cluster, FailoverSettings, ListenSettings, MonitorSettings,
     MysqlSettings, PgAuthMethod, PoolSettings, PostgresSettings, Protocol, Rule, Runtime, Server,
-    ServerStatus, ShutdownMode, ShutdownSettings, TlsSettings, User,
+    ServerStatus, ShutdownMode, ShutdownSettings, StatsSettings, TlsSettings, User,
 };
 
 use std::path::Path;

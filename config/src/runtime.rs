@@ -433,6 +433,23 @@ pub struct Runtime {
     pub secret_files: Vec<String>,
     /// Bearer token of the control API.
     pub control_token: Option<String>,
+    /// `[stats]`.
+    pub stats: StatsSettings,
+}
+
+/// `[stats]`: the statistics sqlmux keeps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatsSettings {
+    /// Statement digests kept; past it the least recently seen are dropped.
+    pub max_digests: usize,
+}
+
+impl Default for StatsSettings {
+    fn default() -> Self {
+        Self {
+            max_digests: 10_000,
+        }
+    }
 }
 
 impl Runtime {

@@ -236,6 +236,18 @@ pub fn compile(file: ConfigFile) -> Result<Runtime, ConfigError> {
         log_level: file.log.level.unwrap_or_else(|| "info".to_string()),
         control_token,
         secret_files,
+        stats: StatsSettings {
+            max_digests: match file.stats.max_digests {
+                Some(0) => {
+                    return Err(ConfigError::invalid(
+                        "stats.max_digests",
+                        "must be at least 1",
+                    ))
+                }
+                Some(n) => n,
+                None => StatsSettings::default().max_digests,
+            },
+        },
     })
 }
 

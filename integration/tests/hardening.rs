@@ -294,3 +294,42 @@ fn a_session_cannot_hold_more_prepared_statements_or_pending_bytes_than_allowed(
     let row = runtime.block_on(good.query_one("SELECT 1", &[])).unwrap();
     assert_eq!(row.get::<_, i32>(0), 1);
 }
+
+#[test]
+fn the_digest_table_is_capped() {
+    let mariadb = MariaDb::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = sqlmux_integration::mysql_config(
+        &mariadb.addr(),
+        &format!(
+            "\n[admin]\nuser = \"admin\"\npassword = \"adminpw\"\ndata_dir = \"{}\"\n\n[stats]\nmax_digests = 50\n",
+            dir.path().display()
+        ),
+    )
+    .replace(
+        "mysql = \"127.0.0.1:0\"",
+        "mysql = \"127.0.0.1:0\"\nadmin_mysql = \"127.0.0.1:0\"",
+    );
+    let p = Proxy::start(&config).unwrap();
+    let (mut c, _) = RawClient::login(p.mysql_port(), "app", "apppw", Some("sqlmux_test")).unwrap();
+    // 500 distinct statements (an alias each), then one seen last.
+    for n in 0..500 {
+        c.query(&format!("SELECT 1 AS c{n}")).unwrap().unwrap();
+    }
+    c.query("SELECT 2 AS newest").unwrap().unwrap();
+    let admin = sqlmux_integration::MariaDbCli::tcp("127.0.0.1", p.admin_mysql_port())
+        .user("admin")
+        .password("adminpw");
+    let count: usize = admin
+        .query("SELECT COUNT(*) FROM stats_query_digest")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(count <= 50 && count > 0, "{count} digests kept");
+    let newest = admin
+        .query("SELECT COUNT(*) FROM stats_query_digest WHERE digest_text LIKE '%newest%'")
+        .unwrap();
+    assert_eq!(newest.trim(), "1", "the most recent is kept");
+    c.query("SELECT 1").unwrap().expect("the session goes on");
+}

@@ -588,5 +588,8 @@ pub(crate) fn file_from_runtime(rt: &Runtime) -> ConfigFile {
             timeout_ms: ms(rt.shutdown.timeout),
             accept_grace_ms: ms(rt.shutdown.accept_grace),
         },
+        stats: sqlmux_config::file::StatsFile {
+            max_digests: Some(rt.stats.max_digests),
+        },
     }
 }

@@ -408,7 +408,7 @@ pub(crate) fn refresh_stats(conn: &Connection, shared: &Shared) -> rusqlite::Res
     // stats_query_digest.
     let digests: Vec<Vec<Value>> = shared
         .stats
-        .digests()
+        .digests(shared.runtime.load().stats.max_digests)
         .into_iter()
         .map(|(digest, d)| {
             vec![

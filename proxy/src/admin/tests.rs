@@ -492,6 +492,7 @@ fn stats_tables_are_fresh_at_every_read() {
         rows: 0,
         started: std::time::Instant::now(),
         digest_text: |sql| sqlmux_protocol::sql::digest(sql).text,
+        max_digests: 10_000,
     };
     shared
         .stats

@@ -129,12 +129,18 @@ pub struct Statement<'a> {
     pub started: std::time::Instant,
     /// The dialect's normalized text of `sql`, computed once per new digest.
     pub digest_text: fn(&[u8]) -> String,
+    /// `stats.max_digests`.
+    pub max_digests: usize,
 }
 
 impl ProxyStats {
     /// Counts a statement, with its latency and affected rows, under its hostgroup and digest.
     pub fn statement(&self, s: Statement<'_>) {
-        lock(self.tallies.local()).count(&s, || self.digest_text(&s));
+        let dropped = lock(self.tallies.local()).count(&s, || self.digest_text(&s));
+        // A text goes with the digest: a stripe that sees it again makes it anew.
+        for digest in dropped {
+            self.digest_texts.remove(&digest);
+        }
     }
 
     /// The normalized text of `s`'s digest, made the first time any stripe sees it.
@@ -191,10 +197,10 @@ impl ProxyStats {
         })
     }
 
-    /// Per-digest statistics, by 64-bit hash.
-    pub fn digests(&self) -> Vec<(u64, DigestStats)> {
+    /// Per-digest statistics, by 64-bit hash: the `max` most recently seen.
+    pub fn digests(&self, max: usize) -> Vec<(u64, DigestStats)> {
         let guards: Vec<MutexGuard<'_, Tally>> = self.tallies.iter().map(lock).collect();
-        tally::merge_digests(guards.iter().map(|g| &**g))
+        tally::merge_digests(guards.iter().map(|g| &**g), max)
             .into_iter()
             .collect()
     }
@@ -221,15 +227,49 @@ mod tests {
             rows: 0,
             started: std::time::Instant::now(),
             digest_text,
+            max_digests: 10,
         };
         stats.statement(record(pgsql::digest));
         stats.statement(record(|_| unreachable!("a known digest keeps its text")));
         let d = stats
-            .digests()
+            .digests(10)
             .into_iter()
             .find(|(hash, _)| *hash == pgsql::digest_hash(text))
             .map(|(_, d)| (d.text, d.count));
         assert_eq!(d, Some((Arc::from(pgsql::digest(text)), 2)));
+    }
+
+    #[test]
+    fn the_digest_table_keeps_the_most_recently_seen() {
+        let stats = ProxyStats::default();
+        let user: Arc<str> = Arc::from("app");
+        let t0 = std::time::Instant::now();
+        let record = |digest: u64, at: u64| Statement {
+            hostgroup: 10,
+            user: &user,
+            digest,
+            sql: b"SELECT 1",
+            micros: 1,
+            rows: 0,
+            started: t0 + std::time::Duration::from_millis(at),
+            digest_text: |_| "SELECT ?".to_string(),
+            max_digests: 100,
+        };
+        // 1,000 distinct statements, digest 0 seen again all along.
+        for n in 1..=1000 {
+            stats.statement(record(n, n));
+            stats.statement(record(0, n));
+        }
+        let kept = stats.digests(100);
+        assert!(kept.len() <= 100, "{}", kept.len());
+        let hashes: Vec<u64> = kept.iter().map(|(h, _)| *h).collect();
+        assert!(hashes.contains(&0), "a digest seen all along stays");
+        assert!(hashes.contains(&1000), "the newest stays");
+        assert!(!hashes.contains(&1), "the least recently seen went first");
+        assert!(
+            stats.digest_texts.len() <= 100,
+            "texts go with their digests"
+        );
     }
 
     #[test]

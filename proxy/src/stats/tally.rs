@@ -32,7 +32,9 @@ pub(super) struct DigestTally {
 
 impl Tally {
     /// Counts `s`; `text` gives the normalized text of a digest this stripe has not seen.
-    pub fn count(&mut self, s: &Statement<'_>, text: impl FnOnce() -> Arc<str>) {
+    /// A new digest on a stripe holding `s.max_digests` first drops the least recently seen
+    /// tenth of them; their hashes are returned (empty, without allocating, otherwise).
+    pub fn count(&mut self, s: &Statement<'_>, text: impl FnOnce() -> Arc<str>) -> Vec<u64> {
         match self
             .by_hostgroup
             .iter_mut()
@@ -43,6 +45,10 @@ impl Tally {
         }
         self.latency_us_total += s.micros;
         self.latency_count += 1;
+        let mut dropped = Vec::new();
+        if self.digests.len() >= s.max_digests && !self.digests.contains_key(&s.digest) {
+            dropped = self.drop_least_recent(s.max_digests);
+        }
         let digest = self.digests.entry(s.digest).or_insert_with(|| DigestTally {
             stats: DigestStats {
                 text: text(),
@@ -67,13 +73,33 @@ impl Tally {
             d.user = s.user.clone();
         }
         digest.last = s.started;
+        dropped
+    }
+
+    /// Drops the least recently seen digests so that a tenth of `max` is free again (one
+    /// partial sort per that many new digests); returns their hashes.
+    fn drop_least_recent(&mut self, max: usize) -> Vec<u64> {
+        let keep = max - (max / 10).max(1);
+        let n = self.digests.len().saturating_sub(keep);
+        let mut by_age: Vec<(Instant, u64)> =
+            self.digests.iter().map(|(&h, d)| (d.last, h)).collect();
+        if n < by_age.len() {
+            by_age.select_nth_unstable(n);
+        }
+        by_age.truncate(n);
+        let dropped: Vec<u64> = by_age.into_iter().map(|(_, h)| h).collect();
+        for h in &dropped {
+            self.digests.remove(h);
+        }
+        dropped
     }
 }
 
 /// Adds up one digest's stripes: counts and times summed, bounds combined, hostgroup and
-/// user from the stripe whose last execution started last.
+/// user from the stripe whose last execution started last; the `max` most recently seen.
 pub(super) fn merge_digests<'a>(
     tallies: impl Iterator<Item = &'a Tally>,
+    max: usize,
 ) -> HashMap<u64, DigestStats> {
     let mut merged: HashMap<u64, (DigestStats, Instant)> = HashMap::new();
     for tally in tallies {
@@ -93,6 +119,12 @@ pub(super) fn merge_digests<'a>(
                 m.user = t.stats.user.clone();
             }
         }
+    }
+    let mut merged: Vec<(u64, (DigestStats, Instant))> = merged.into_iter().collect();
+    if merged.len() > max {
+        // Newest first: the stripes together may hold more than one stripe's cap.
+        merged.select_nth_unstable_by(max, |a, b| b.1 .1.cmp(&a.1 .1));
+        merged.truncate(max);
     }
     merged.into_iter().map(|(k, (d, _))| (k, d)).collect()
 }
@@ -117,6 +149,7 @@ mod tests {
             rows: 1,
             started,
             digest_text: |_| String::new(),
+            max_digests: 100,
         }
     }
 
@@ -134,7 +167,7 @@ mod tests {
         b.count(&statement(&bob, 40, 2, t0 + Duration::from_millis(2)), text);
         assert_eq!(a.by_hostgroup, vec![(30, 2)]);
         assert_eq!((a.latency_us_total, a.latency_count), (14, 2));
-        let merged = merge_digests([&a, &b].into_iter());
+        let merged = merge_digests([&a, &b].into_iter(), 100);
         let d = &merged[&7];
         assert_eq!(
             (d.count, d.sum_us, d.min_us, d.max_us, d.rows),
@@ -143,7 +176,7 @@ mod tests {
         assert_eq!((d.hostgroup, &*d.user, &*d.text), (30, "alice", "SELECT ?"));
         // A later execution on the other stripe names its hostgroup and user.
         b.count(&statement(&bob, 40, 1, t0 + Duration::from_millis(4)), text);
-        let d = &merge_digests([&a, &b].into_iter())[&7];
+        let d = &merge_digests([&a, &b].into_iter(), 100)[&7];
         assert_eq!(
             (d.count, d.min_us, d.hostgroup, &*d.user),
             (4, 1, 40, "bob")

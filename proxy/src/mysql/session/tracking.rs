@@ -110,6 +110,7 @@ impl Session {
             rows,
             started,
             digest_text: |sql| sqlmux_protocol::sql::digest(sql).text,
+            max_digests: self.shared.runtime.load().stats.max_digests,
         });
         for reason in self.pins.reasons() {
             if !pins_before.has(reason) {

@@ -150,6 +150,7 @@ impl Session {
             rows: 0,
             started,
             digest_text: pgsql::digest,
+            max_digests: self.shared.runtime.load().stats.max_digests,
         });
         stats.relayed(bytes);
         if let Some(lease) = &self.backend {

@@ -70,6 +70,9 @@ pub struct Shared {
     pub sessions: crate::session::SessionControls,
     /// What the MySQL servers are, from their greetings (announced to clients).
     pub mysql_identities: crate::mysql::identity::ServerIdentities,
+    /// A random key of this process: the SCRAM salt shown for an unknown user is derived
+    /// from it and the name, so it is as stable as a real user's (names cannot be probed).
+    pub pg_scram_mock_key: [u8; 32],
     next_connection_id: AtomicU32,
 }
 
@@ -114,6 +117,11 @@ impl Shared {
             sessions: Default::default(),
             mysql_identities: Default::default(),
             stats: crate::stats::ProxyStats::default(),
+            pg_scram_mock_key: {
+                let mut key = [0u8; 32];
+                let _ = getrandom::fill(&mut key);
+                key
+            },
             next_connection_id: AtomicU32::new(1),
         })
     }

@@ -170,7 +170,15 @@ async fn cleartext(conn: &mut PgConn, password: Option<&str>) -> Result<bool, Lo
     let body = password_message(conn).await?;
     let (given, _) = cstr::read(&body, 0, "PasswordMessage")
         .map_err(|e| LoginError::Malformed(e.to_string()))?;
-    Ok(password.is_some_and(|p| p.as_bytes() == given))
+    Ok(same_answer(password.map(str::as_bytes), given))
+}
+
+/// Whether the client's answer is the expected one, compared in constant time (and, for a
+/// user sqlmux does not know, compared all the same against a stand-in, then refused).
+fn same_answer(expected: Option<&[u8]>, given: &[u8]) -> bool {
+    use subtle::ConstantTimeEq;
+    let equal: bool = expected.unwrap_or(given).ct_eq(given).into();
+    equal && expected.is_some()
 }
 
 async fn md5(conn: &mut PgConn, user: &str, password: Option<&str>) -> Result<bool, LoginError> {
@@ -180,17 +188,18 @@ async fn md5(conn: &mut PgConn, user: &str, password: Option<&str>) -> Result<bo
     let body = password_message(conn).await?;
     let (given, _) = cstr::read(&body, 0, "PasswordMessage")
         .map_err(|e| LoginError::Malformed(e.to_string()))?;
-    Ok(password.is_some_and(|p| {
-        pgwire::api::auth::md5pass::hash_md5_password(user, p, &salt).as_bytes() == given
-    }))
+    // An unknown user costs the same hash as a known one.
+    let expected =
+        pgwire::api::auth::md5pass::hash_md5_password(user, password.unwrap_or(""), &salt);
+    Ok(same_answer(password.map(|_| expected.as_bytes()), given))
 }
 
 /// The salted password of a user, computed once per password (4096 PBKDF2 rounds).
 fn secret_for(shared: &Shared, user: &str, password: Option<&str>) -> ScramSecret {
     let Some(password) = password else {
-        // An unknown user goes through the whole exchange and fails at the end.
-        let mut salt = vec![0u8; 16];
-        let _ = getrandom::fill(&mut salt);
+        // An unknown user goes through the whole exchange and fails at the end; its salt is
+        // the same at every try, like a real user's, so a name cannot be probed by it.
+        let salt = mock_salt(&shared.pg_scram_mock_key, user);
         let mut junk = vec![0u8; 32];
         let _ = getrandom::fill(&mut junk);
         return ScramSecret::SaltedPassword {
@@ -217,6 +226,15 @@ fn secret_for(shared: &Shared, user: &str, password: Option<&str>) -> ScramSecre
         salt,
         salted_password: salted,
     }
+}
+
+/// The salt shown for an unknown user: derived from the process's key and the name.
+fn mock_salt(key: &[u8; 32], user: &str) -> Vec<u8> {
+    use sha2::Digest;
+    let mut hash = sha2::Sha256::new();
+    hash.update(key);
+    hash.update(user.as_bytes());
+    hash.finalize()[..16].to_vec()
 }
 
 async fn scram(
@@ -260,5 +278,31 @@ async fn scram(
             Ok(true)
         }
         _ => Ok(false),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_match_only_for_a_known_user_with_the_right_password() {
+        assert!(same_answer(Some(b"secret"), b"secret"));
+        assert!(!same_answer(Some(b"secret"), b"secreT"));
+        assert!(!same_answer(Some(b"secret"), b"secret2"));
+        assert!(
+            !same_answer(None, b"secret"),
+            "an unknown user never gets in"
+        );
+        assert!(!same_answer(None, b""));
+    }
+
+    #[test]
+    fn an_unknown_users_salt_is_stable_and_its_own() {
+        let key = [7u8; 32];
+        assert_eq!(mock_salt(&key, "ghost"), mock_salt(&key, "ghost"));
+        assert_ne!(mock_salt(&key, "ghost"), mock_salt(&key, "ghost2"));
+        assert_ne!(mock_salt(&key, "ghost"), mock_salt(&[8u8; 32], "ghost"));
+        assert_eq!(mock_salt(&key, "ghost").len(), 16);
     }
 }

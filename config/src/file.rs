@@ -298,6 +298,8 @@ pub struct PostgresFile {
     pub backend_statement_limit: Option<usize>,
     /// Bytes of extended-protocol messages a client may queue before a Sync or Flush.
     pub max_pending_bytes: Option<usize>,
+    /// Named prepared statements one session may hold.
+    pub max_session_statements: Option<usize>,
 }
 
 /// `[tls]`.

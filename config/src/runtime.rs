@@ -372,6 +372,8 @@ pub struct PostgresSettings {
     /// Bytes of extended-protocol messages a client may queue before a Sync or Flush; past
     /// it the session ends with an error.
     pub max_pending_bytes: usize,
+    /// Named prepared statements one session may hold; past it a Parse gets 54000.
+    pub max_session_statements: usize,
 }
 
 impl Default for PostgresSettings {
@@ -380,6 +382,7 @@ impl Default for PostgresSettings {
             auth_method: PgAuthMethod::ScramSha256,
             backend_statement_limit: 256,
             max_pending_bytes: 16 << 20,
+            max_session_statements: 16_382,
         }
     }
 }

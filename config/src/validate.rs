@@ -277,6 +277,9 @@ fn postgres_settings(file: &crate::file::PostgresFile) -> Result<PostgresSetting
         auth_method,
         backend_statement_limit,
         max_pending_bytes: file.max_pending_bytes.unwrap_or(defaults.max_pending_bytes),
+        max_session_statements: file
+            .max_session_statements
+            .unwrap_or(defaults.max_session_statements),
     })
 }
 

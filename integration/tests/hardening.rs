@@ -277,7 +277,7 @@ fn a_session_cannot_hold_more_prepared_statements_or_pending_bytes_than_allowed(
     let config = postgres_config(
         &pg.addr(),
         None,
-        "\n[postgres]\nmax_pending_bytes = 65536\n",
+        "\n[postgres]\nmax_pending_bytes = 65536\nmax_session_statements = 3\n",
     );
     let p = Proxy::start(&config).unwrap();
     let runtime = support::runtime();
@@ -293,6 +293,38 @@ fn a_session_cannot_hold_more_prepared_statements_or_pending_bytes_than_allowed(
     );
     let row = runtime.block_on(good.query_one("SELECT 1", &[])).unwrap();
     assert_eq!(row.get::<_, i32>(0), 1);
+    // Named statements per session: three kept, the fourth refused with 54000.
+    let good = runtime.block_on(support::connect(p.postgres_port()));
+    let kept: Vec<_> = (0..3)
+        .map(|n| {
+            runtime
+                .block_on(good.prepare(&format!("SELECT {n}")))
+                .unwrap()
+        })
+        .collect();
+    let err = runtime.block_on(good.prepare("SELECT 4")).unwrap_err();
+    assert_eq!(
+        err.as_db_error().map(|d| d.code().code()),
+        Some("54000"),
+        "{err}"
+    );
+    drop(kept);
+    // SQL-level PREPARE has the same bound.
+    for n in 0..3 {
+        runtime
+            .block_on(good.batch_execute(&format!("PREPARE p{n} AS SELECT {n}")))
+            .unwrap();
+    }
+    let err = runtime
+        .block_on(good.batch_execute("PREPARE p3 AS SELECT 3"))
+        .unwrap_err();
+    assert_eq!(
+        err.as_db_error().map(|d| d.code().code()),
+        Some("54000"),
+        "{err}"
+    );
+    let row = runtime.block_on(good.query_one("SELECT 1", &[])).unwrap();
+    assert_eq!(row.get::<_, i32>(0), 1, "the session goes on");
 }
 
 #[test]

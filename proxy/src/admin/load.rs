@@ -563,6 +563,7 @@ pub(crate) fn file_from_runtime(rt: &Runtime) -> ConfigFile {
             ),
             backend_statement_limit: Some(rt.postgres.backend_statement_limit),
             max_pending_bytes: Some(rt.postgres.max_pending_bytes),
+            max_session_statements: Some(rt.postgres.max_session_statements),
         },
         tls: rt.tls.as_ref().map(|t| TlsFile {
             cert: t.cert.clone(),

@@ -5,17 +5,22 @@
 
 use bytes::Bytes;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 
 /// Distinct statement identities remembered; past it the registry starts over (ids are
 /// never reused, so a statement seen again simply gets a new id and is prepared again).
 pub const REGISTRY_LIMIT: usize = 100_000;
 
+/// Bytes of statement identities remembered; past it the registry starts over too.
+pub const REGISTRY_BYTES: usize = 64 << 20;
+
 /// The proxy-wide registry of statement identities.
 #[derive(Default)]
 pub struct StatementCache {
     ids: crate::shared::FastMap<Bytes, u64>,
+    /// Bytes of the identities in `ids` (approximate under concurrent inserts).
+    bytes: AtomicUsize,
     next: AtomicU64,
 }
 
@@ -25,13 +30,19 @@ impl StatementCache {
         if let Some(id) = self.ids.get(identity) {
             return *id;
         }
-        if self.ids.len() >= REGISTRY_LIMIT {
+        if self.ids.len() >= REGISTRY_LIMIT
+            || self.bytes.load(Ordering::Relaxed) + identity.len() > REGISTRY_BYTES
+        {
             self.ids.clear();
+            self.bytes.store(0, Ordering::Relaxed);
         }
         *self
             .ids
             .entry(Bytes::copy_from_slice(identity))
-            .or_insert_with(|| self.next.fetch_add(1, Ordering::Relaxed) + 1)
+            .or_insert_with(|| {
+                self.bytes.fetch_add(identity.len(), Ordering::Relaxed);
+                self.next.fetch_add(1, Ordering::Relaxed) + 1
+            })
     }
 
     /// Distinct statements seen.

@@ -399,6 +399,14 @@ impl Session {
             );
             return Ok(());
         }
+        let limit = self.snapshots.load().0.postgres.max_session_statements;
+        if self.statements.len() >= limit {
+            plan.refuse(
+                "54000",
+                &format!("sqlmux: the session holds {limit} prepared statements already (postgres.max_session_statements); close some first"),
+            );
+            return Ok(());
+        }
         let identity = Bytes::copy_from_slice(&m.body()[v.after_name..]);
         let id = self.shared.pg_statements.id_of(&identity);
         let statement = Arc::new(ClientStatement {

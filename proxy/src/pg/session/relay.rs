@@ -327,7 +327,10 @@ impl Session {
             let tag = m.tag();
             match tag {
                 msg::NOTICE_RESPONSE | msg::NOTIFICATION_RESPONSE => {
+                    // A backend may send any number (RAISE NOTICE in a loop): they wait in
+                    // the client's buffer only up to its flush size, like rows.
                     client.queue(&m.raw);
+                    client.flush_if_full().await.map_err(SessionError::Client)?;
                     continue;
                 }
                 msg::PARAMETER_STATUS => {

@@ -17,6 +17,10 @@ use sqlmux_protocol::pgsql::{self, Classification, Flags, Kind};
 use std::collections::HashMap;
 use std::sync::Arc;
 
+/// Tables whose sequences are remembered (by database, search_path and name); past it the
+/// lookups start over.
+pub(crate) const SEQ_CANDIDATES_LIMIT: usize = 10_000;
+
 /// What a session knows of its own sequence values.
 #[derive(Debug, Default)]
 pub(super) struct SequenceState {
@@ -217,7 +221,12 @@ impl Session {
                 Ok(found) => {
                     let found: Vec<String> = found.into_iter().flatten().collect();
                     out.extend(found.iter().cloned());
-                    self.shared.pg_seq_candidates.insert(key, Arc::new(found));
+                    let candidates = &self.shared.pg_seq_candidates;
+                    if candidates.len() >= SEQ_CANDIDATES_LIMIT {
+                        // Clients can name any number of tables and search paths.
+                        candidates.clear();
+                    }
+                    candidates.insert(key, Arc::new(found));
                 }
                 Err(super::super::backend::BackendError::Server(_)) => {}
                 Err(source) => return Err(SessionError::Backend { address, source }),

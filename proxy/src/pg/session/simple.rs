@@ -240,6 +240,10 @@ impl Session {
                 "42P05",
                 format!("prepared statement \"{n}\" already exists"),
             )),
+            (Kind::Prepare, Some(_)) if self.sql_prepared.len() >= self.shared.runtime.load().postgres.max_session_statements => Some((
+                "54000",
+                format!("sqlmux: the session holds {} prepared statements already (postgres.max_session_statements); DEALLOCATE some first", self.sql_prepared.len()),
+            )),
             (Kind::Execute | Kind::Deallocate, Some(n)) if !self.sql_prepared.contains_key(&n) => {
                 Some((
                     "26000",

@@ -174,6 +174,8 @@ pub struct ServerFile {
     pub status: Option<String>,
     /// Connect to this server over TLS.
     pub tls: Option<bool>,
+    /// Send a password in clear over plain TCP when the server asks for it.
+    pub allow_cleartext_password: Option<bool>,
 }
 
 /// `[[users]]`.

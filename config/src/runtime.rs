@@ -160,6 +160,8 @@ pub struct Server {
     pub status: ServerStatus,
     /// Connect over TLS.
     pub tls: bool,
+    /// A password may go in clear over plain TCP when the server asks for it.
+    pub allow_cleartext_password: bool,
 }
 
 /// A login, valid towards clients and backends alike.
@@ -456,6 +458,13 @@ impl Default for StatsSettings {
 }
 
 impl Runtime {
+    /// Whether a server entry at `address` lets a password go in clear over plain TCP.
+    pub fn allows_cleartext(&self, address: &str) -> bool {
+        self.servers
+            .iter()
+            .any(|s| s.address == address && s.allow_cleartext_password)
+    }
+
     /// The user with this name.
     pub fn user(&self, name: &str) -> Option<&User> {
         self.users.iter().find(|u| u.name == name)

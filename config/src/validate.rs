@@ -485,6 +485,7 @@ fn compile_servers(
             max_connections,
             status,
             tls: s.tls.unwrap_or(false),
+            allow_cleartext_password: s.allow_cleartext_password.unwrap_or(false),
         });
     }
     Ok(out)

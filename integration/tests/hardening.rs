@@ -365,3 +365,30 @@ fn the_digest_table_is_capped() {
     assert_eq!(newest.trim(), "1", "the most recent is kept");
     c.query("SELECT 1").unwrap().expect("the session goes on");
 }
+
+#[test]
+fn a_backend_asking_for_the_password_in_clear_gets_it_only_when_allowed() {
+    let pg = Postgres::start().unwrap();
+    let hba = pg.datadir().join("pg_hba.conf");
+    let text = std::fs::read_to_string(&hba).unwrap();
+    std::fs::write(&hba, text.replace("scram-sha-256", "password")).unwrap();
+    pg.sql("SELECT pg_reload_conf()").unwrap();
+    let runtime = support::runtime();
+
+    let p = Proxy::start(&postgres_config(&pg.addr(), None, "")).unwrap();
+    let refused = runtime.block_on(support::try_connect(p.postgres_port(), "ledgerpw"));
+    let Err(err) = refused else {
+        panic!("the password went in clear over plain TCP");
+    };
+    assert!(format!("{err:?}").contains("in clear"), "{err:?}");
+
+    let allowed = postgres_config(&pg.addr(), None, "").replace(
+        "max_connections = 20\n",
+        "max_connections = 20\nallow_cleartext_password = true\n",
+    );
+    let p = Proxy::start(&allowed).unwrap();
+    let client = runtime.block_on(support::connect(p.postgres_port()));
+    runtime
+        .block_on(client.simple_query("SELECT 1"))
+        .expect("allowed by the server entry");
+}

@@ -21,6 +21,7 @@
 //! - [`mysql`]: the MySQL frontend and backend.
 //! - [`pg`]: the PostgreSQL frontend and backend (transaction pooling).
 //! - [`tls`]: rustls configuration for both sides.
+//! - [`credentials`]: what a backend login may send of a password (never cleartext on TCP).
 //! - [`control`]: the HTTP control API (topology, health, metrics).
 //! - [`admin`]: the admin SQL interface (embedded SQLite store; MySQL protocol).
 //! - [`stream`]: a socket that may be TLS.
@@ -29,6 +30,7 @@
 pub mod admin;
 pub mod check;
 pub mod control;
+pub mod credentials;
 pub mod drain;
 pub mod failover;
 pub mod listener;

@@ -244,18 +244,24 @@ pub async fn run_with_reloads(
 /// servers changed (a topology pushed through the control API is kept otherwise).
 /// The monitor's checks: each protocol's own probe (the monitor itself speaks neither).
 fn probe_factory() -> crate::monitor::ProbeFactory {
-    Arc::new(|shared, settings, address, tls, protocol| match protocol {
-        sqlmux_config::Protocol::Mysql => Box::new(crate::mysql::monitor_probe::MysqlProbe::new(
-            settings,
-            address,
-            tls.then(|| shared.backend_tls.clone()),
-        )),
-        sqlmux_config::Protocol::Postgres => Box::new(crate::pg::monitor_probe::PgProbe::new(
-            settings,
-            address,
-            tls,
-            shared.backend_tls.clone(),
-        )),
+    Arc::new(|shared, settings, address, tls, protocol| {
+        let allow_cleartext = shared.runtime.load().allows_cleartext(address);
+        match protocol {
+            sqlmux_config::Protocol::Mysql => {
+                Box::new(crate::mysql::monitor_probe::MysqlProbe::new(
+                    settings,
+                    address,
+                    tls.then(|| shared.backend_tls.clone()),
+                    allow_cleartext,
+                ))
+            }
+            sqlmux_config::Protocol::Postgres => Box::new(crate::pg::monitor_probe::PgProbe::new(
+                settings,
+                address,
+                (tls, shared.backend_tls.clone()),
+                allow_cleartext,
+            )),
+        }
     })
 }
 

@@ -61,6 +61,10 @@ pub(crate) fn build(
                 .and_then(|c| c.patroni.clone());
         }
         (file.servers, labels.servers) = read_servers(conn)?;
+        // No table has it either: the config file's, by address.
+        for server in &mut file.servers {
+            server.allow_cleartext_password = Some(current.allows_cleartext(&server.address));
+        }
     }
     if parts.users {
         (file.users, labels.users) = read_users(conn)?;
@@ -217,6 +221,8 @@ fn read_servers(conn: &Connection) -> Result<(Vec<ServerFile>, Vec<String>), Pro
                 max_connections: Some(u32_of(&label, "max_connections", max_connections)?),
                 status: Some(status),
                 tls: Some(tls != 0),
+                // Taken from the running server at that address (see `build`).
+                allow_cleartext_password: None,
             };
             Ok((server, label))
         },
@@ -486,6 +492,7 @@ pub(crate) fn file_from_runtime(rt: &Runtime) -> ConfigFile {
                 max_connections: Some(s.max_connections),
                 status: Some(s.status.as_str().to_string()),
                 tls: Some(s.tls),
+                allow_cleartext_password: Some(s.allow_cleartext_password),
             })
             .collect(),
         users: rt

@@ -47,6 +47,19 @@ pub enum BackendError {
     /// TLS towards the backend failed.
     #[error("backend tls error: {0}")]
     Tls(String),
+    /// The server asked for the password in clear over plain TCP.
+    #[error("backend login refused: {}", crate::credentials::CLEARTEXT_REFUSED)]
+    Cleartext,
+}
+
+/// Refuses `mysql_clear_password` over plain TCP unless the server entry allows it.
+fn check_cleartext(plugin: &AuthPlugin<'_>, tls: bool, allowed: bool) -> Result<(), BackendError> {
+    if plugin.as_bytes() == b"mysql_clear_password"
+        && !crate::credentials::may_send_cleartext(tls, allowed)
+    {
+        return Err(BackendError::Cleartext);
+    }
+    Ok(())
 }
 
 /// Capabilities every backend connection asks for (session tracking included: the
@@ -85,6 +98,8 @@ pub struct ConnectParams<'a> {
     pub mariadb_caps: u32,
     /// Where the server's greeting is recorded.
     pub identities: Option<&'a super::identity::ServerIdentities>,
+    /// The password may go in clear over plain TCP (`allow_cleartext_password`).
+    pub allow_cleartext: bool,
 }
 
 /// An authenticated backend connection.
@@ -197,6 +212,7 @@ impl<'a> ConnectParams<'a> {
             tls,
             mariadb_caps: 0,
             identities: None,
+            allow_cleartext: false,
         }
     }
 }
@@ -302,6 +318,7 @@ impl BackendConn {
             nonce: &nonce,
             tls: conn.stream.is_tls(),
         };
+        check_cleartext(&plugin, conn.stream.is_tls(), p.allow_cleartext)?;
         let mut proc = AuthProc::init(&plugin).map_err(|e| protocol(e.to_string()))?;
         let first = proc
             .run(&ctx, &nonce)
@@ -323,7 +340,8 @@ impl BackendConn {
         // character set from the handshake, as a direct connection would.
         buf[COLLATION_OFFSET] = p.collation;
         conn.write_all(&encode(seq, &buf)).await?;
-        conn.finish_auth(proc, nonce, p.password).await?;
+        conn.finish_auth(proc, nonce, p.password, p.allow_cleartext)
+            .await?;
         conn.read_server_defaults().await?;
         conn.start_tracking().await?;
         Ok(conn)
@@ -466,6 +484,7 @@ impl BackendConn {
         mut proc: AuthProc,
         mut nonce: Vec<u8>,
         password: &str,
+        allow_cleartext: bool,
     ) -> Result<(), BackendError> {
         for _ in 0..8 {
             let frame = self.read_frame().await?;
@@ -480,6 +499,7 @@ impl BackendConn {
                         .parse(())
                         .map_err(|e| protocol(format!("bad auth switch: {e}")))?;
                     nonce = switch.plugin_data().to_vec();
+                    check_cleartext(&switch.auth_plugin(), tls, allow_cleartext)?;
                     proc = AuthProc::init(&switch.auth_plugin())
                         .map_err(|e| protocol(e.to_string()))?;
                     let ctx = AuthContext {
@@ -619,5 +639,22 @@ async fn read_frame_from<S: tokio::io::AsyncRead + Unpin>(
         if stream.read_buf(rbuf).await? == 0 {
             return Err(BackendError::Closed);
         }
+    }
+}
+
+#[cfg(test)]
+mod cleartext_tests {
+    use super::*;
+
+    #[test]
+    fn mysql_clear_password_is_refused_on_plain_tcp_unless_allowed() {
+        let clear = AuthPlugin::Other(std::borrow::Cow::Borrowed(b"mysql_clear_password"));
+        assert!(matches!(
+            check_cleartext(&clear, false, false),
+            Err(BackendError::Cleartext)
+        ));
+        assert!(check_cleartext(&clear, true, false).is_ok());
+        assert!(check_cleartext(&clear, false, true).is_ok());
+        assert!(check_cleartext(&AuthPlugin::MysqlNativePassword, false, false).is_ok());
     }
 }

@@ -98,6 +98,7 @@ pub async fn learn(shared: Arc<crate::shared::Shared>) {
         {
             let params = ConnectParams {
                 identities: Some(&shared.mysql_identities),
+                allow_cleartext: rt.allows_cleartext(&server.address),
                 ..ConnectParams::own(
                     &server.address,
                     &user.name,

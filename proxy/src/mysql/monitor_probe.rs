@@ -13,6 +13,8 @@ pub struct MysqlProbe {
     user: String,
     password: String,
     tls: Option<tokio_rustls::TlsConnector>,
+    /// `allow_cleartext_password` of the server entry.
+    allow_cleartext: bool,
     conn: Option<BackendConn>,
 }
 
@@ -22,20 +24,24 @@ impl MysqlProbe {
         settings: &MonitorSettings,
         address: &str,
         tls: Option<tokio_rustls::TlsConnector>,
+        allow_cleartext: bool,
     ) -> Self {
         Self {
             address: address.to_string(),
             user: settings.user.clone(),
             password: settings.password.clone(),
             tls,
+            allow_cleartext,
             conn: None,
         }
     }
 
     async fn look(&mut self) -> Result<Observation, String> {
         if self.conn.is_none() {
-            let params =
-                ConnectParams::own(&self.address, &self.user, &self.password, self.tls.as_ref());
+            let params = ConnectParams {
+                allow_cleartext: self.allow_cleartext,
+                ..ConnectParams::own(&self.address, &self.user, &self.password, self.tls.as_ref())
+            };
             self.conn = Some(
                 BackendConn::connect(&params)
                     .await

@@ -58,6 +58,8 @@ pub struct ConnectParams<'a> {
     pub statement_limit: usize,
     /// Where the connection registers its cancel target.
     pub cancels: &'a Arc<CancelRegistry>,
+    /// The password may go in clear over plain TCP (`allow_cleartext_password`).
+    pub allow_cleartext: bool,
 }
 
 /// One authenticated backend connection.
@@ -127,7 +129,7 @@ impl BackendConn {
             ("database", p.database),
         ]))
         .await?;
-        authenticate(&mut conn, p.user, p.password).await?;
+        authenticate(&mut conn, p.user, p.password, p.allow_cleartext).await?;
         let mut backend = BackendConn {
             cut_handle: conn.cut_handle(),
             conn,
@@ -293,7 +295,12 @@ fn columns(body: &[u8]) -> Vec<Option<String>> {
 }
 
 /// Answers the server's authentication request.
-async fn authenticate(conn: &mut PgConn, user: &str, password: &str) -> Result<(), BackendError> {
+async fn authenticate(
+    conn: &mut PgConn,
+    user: &str,
+    password: &str,
+    allow_cleartext: bool,
+) -> Result<(), BackendError> {
     let mut scram_first = None;
     let mut scram_final = None;
     loop {
@@ -312,6 +319,11 @@ async fn authenticate(conn: &mut PgConn, user: &str, password: &str) -> Result<(
         let (code, data) = msg::parse_authentication(m.body())?;
         match code {
             0 => return Ok(()),
+            3 if !crate::credentials::may_send_cleartext(conn.is_tls(), allow_cleartext) => {
+                return Err(BackendError::Auth(
+                    crate::credentials::CLEARTEXT_REFUSED.into(),
+                ))
+            }
             3 => conn.send(&frontend::password(password.as_bytes())).await?,
             5 => {
                 let salt = data

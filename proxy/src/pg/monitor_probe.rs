@@ -20,6 +20,8 @@ pub struct PgProbe {
     database: String,
     tls: bool,
     connector: tokio_rustls::TlsConnector,
+    /// `allow_cleartext_password` of the server entry.
+    allow_cleartext: bool,
     cancels: Arc<CancelRegistry>,
     timeout: Duration,
     conn: Option<BackendConn>,
@@ -31,8 +33,8 @@ impl PgProbe {
     pub fn new(
         settings: &MonitorSettings,
         address: &str,
-        tls: bool,
-        connector: tokio_rustls::TlsConnector,
+        (tls, connector): (bool, tokio_rustls::TlsConnector),
+        allow_cleartext: bool,
     ) -> Self {
         Self {
             address: address.to_string(),
@@ -41,6 +43,7 @@ impl PgProbe {
             database: settings.database.clone(),
             tls,
             connector,
+            allow_cleartext,
             cancels: Arc::new(CancelRegistry::default()),
             timeout: settings.timeout,
             conn: None,
@@ -59,6 +62,7 @@ impl PgProbe {
                 connector: &self.connector,
                 statement_limit: 1,
                 cancels: &self.cancels,
+                allow_cleartext: self.allow_cleartext,
             };
             let conn = BackendConn::connect(&params, self.timeout)
                 .await

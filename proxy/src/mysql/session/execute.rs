@@ -222,6 +222,7 @@ impl Session {
             tls: server.tls.then_some(&self.shared.backend_tls),
             mariadb_caps: self.mariadb_caps,
             identities: Some(&self.shared.mysql_identities),
+            allow_cleartext: rt.allows_cleartext(&server.address),
         };
         let mut refused = None;
         let refused_slot = &mut refused;
@@ -408,6 +409,7 @@ pub(super) struct KillTarget {
     user: String,
     password: String,
     tls: Option<tokio_rustls::TlsConnector>,
+    allow_cleartext: bool,
 }
 
 /// How to reach the statement running on backend thread `thread` of `address`, as `user`.
@@ -429,6 +431,7 @@ fn kill_target(
         user: user.name.clone(),
         password: user.password.clone(),
         tls: tls.then(|| shared.backend_tls.clone()),
+        allow_cleartext: shared.runtime.load().allows_cleartext(address),
     }
 }
 
@@ -436,12 +439,15 @@ fn kill_target(
 /// statement's own connection is busy with it). Failures are logged: the statement then
 /// simply runs to its end.
 async fn kill_backend_query(target: KillTarget) {
-    let params = ConnectParams::own(
-        &target.address,
-        &target.user,
-        &target.password,
-        target.tls.as_ref(),
-    );
+    let params = ConnectParams {
+        allow_cleartext: target.allow_cleartext,
+        ..ConnectParams::own(
+            &target.address,
+            &target.user,
+            &target.password,
+            target.tls.as_ref(),
+        )
+    };
     let kill = async {
         let mut conn = BackendConn::connect(&params).await?;
         conn.execute_simple(&format!("KILL QUERY {}", target.thread))

@@ -95,6 +95,7 @@ impl Session {
         };
         let partition = self.partition.clone();
         let worker = self.worker;
+        let runtime = self.shared.runtime.clone();
         let (user, database, connector, cancels) = (
             &self.user,
             self.partition.schema(),
@@ -121,6 +122,7 @@ impl Session {
                         connector,
                         statement_limit,
                         cancels,
+                        allow_cleartext: runtime.load().allows_cleartext(&address),
                     };
                     let conn = BackendConn::connect(&params, timeout).await.map_err(|e| {
                         let reason = e.to_string();

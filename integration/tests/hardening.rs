@@ -392,3 +392,54 @@ fn a_backend_asking_for_the_password_in_clear_gets_it_only_when_allowed() {
         .block_on(client.simple_query("SELECT 1"))
         .expect("allowed by the server entry");
 }
+
+#[test]
+fn standard_conforming_strings_cannot_be_turned_off() {
+    let pg = Postgres::start().unwrap();
+    let p = Proxy::start(&postgres_config(&pg.addr(), None, "")).unwrap();
+    let runtime = support::runtime();
+    let client = runtime.block_on(support::connect(p.postgres_port()));
+    for sql in [
+        "SET standard_conforming_strings = off",
+        "SELECT set_config('standard_conforming_strings', 'off', false)",
+    ] {
+        let err = runtime.block_on(client.simple_query(sql)).unwrap_err();
+        assert_eq!(
+            err.as_db_error().map(|d| d.code().code()),
+            Some("0A000"),
+            "{sql}: {err}"
+        );
+    }
+    // Extended protocol too.
+    let err = runtime
+        .block_on(client.execute("SET standard_conforming_strings TO 'off'", &[]))
+        .unwrap_err();
+    assert_eq!(
+        err.as_db_error().map(|d| d.code().code()),
+        Some("0A000"),
+        "{err}"
+    );
+    let rows = runtime
+        .block_on(client.simple_query("SHOW standard_conforming_strings"))
+        .unwrap();
+    match &rows[1] {
+        tokio_postgres::SimpleQueryMessage::Row(r) => assert_eq!(r.get(0), Some("on")),
+        other => panic!("{other:?}"),
+    }
+    // Nor at startup.
+    let refused = runtime.block_on(tokio_postgres::connect(
+        &format!(
+            "host=127.0.0.1 port={} user=ledger password=ledgerpw dbname=ledger options='-c standard_conforming_strings=off'",
+            p.postgres_port()
+        ),
+        tokio_postgres::NoTls,
+    ));
+    let Err(err) = refused else {
+        panic!("a session with standard_conforming_strings off");
+    };
+    assert_eq!(
+        err.as_db_error().map(|d| d.code().code()),
+        Some("0A000"),
+        "{err}"
+    );
+}

@@ -46,5 +46,5 @@ pub use names::{insert_table, statement_object};
 pub use sequences::{
     has_unrewritable_sequence_read, nextval_sequences, sequence_calls, SequenceCall,
 };
-pub use set::{parse_set, SetCommand, SetValue};
+pub use set::{parse_set, setting_is_off, turns_off_standard_strings, SetCommand, SetValue};
 pub use shape::integer_literals;

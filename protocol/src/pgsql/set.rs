@@ -287,9 +287,69 @@ fn reset(p: &mut Parser<'_>) -> Option<SetCommand> {
     Some(SetCommand::Reset { name })
 }
 
+/// Whether a boolean setting's value text (as written: `off`, `'false'`, `0`, ...) is off.
+pub fn setting_is_off(text: &str) -> bool {
+    let v = text
+        .trim()
+        .trim_matches(|c| c == '\'' || c == '"')
+        .to_ascii_lowercase();
+    matches!(
+        v.as_str(),
+        "of" | "off" | "f" | "fa" | "fal" | "fals" | "false" | "n" | "no" | "0"
+    )
+}
+
+/// Whether `sql` (one statement or several) may turn `standard_conforming_strings` off: a
+/// SET of it to off, or a `set_config` naming it. The lexers read strings as the server does
+/// with it on (a backslash is no escape in `'...'`); with it off, text the lexer takes for a
+/// string could hide statements from tracking, so such a statement is refused.
+pub fn turns_off_standard_strings(sql: &[u8]) -> bool {
+    const NAME: &[u8] = b"standard_conforming_strings";
+    if !sql
+        .windows(NAME.len())
+        .any(|w| w.eq_ignore_ascii_case(NAME))
+    {
+        return false;
+    }
+    let lower = sql.to_ascii_lowercase();
+    if lower.windows(10).any(|w| w == b"set_config") {
+        return true;
+    }
+    crate::pgsql::statements(sql).into_iter().any(|(_, range)| {
+        matches!(
+            parse_set(&sql[range]),
+            Some(SetCommand::Set { name, value: SetValue::Text(v), .. })
+                if name == "standard_conforming_strings" && setting_is_off(&v)
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn turning_standard_strings_off_is_seen() {
+        for sql in [
+            "SET standard_conforming_strings = off",
+            "set standard_conforming_strings to 'false'",
+            "SET SESSION standard_conforming_strings = 0",
+            "SET LOCAL standard_conforming_strings TO off",
+            "SELECT 1; SET standard_conforming_strings = off",
+            "SELECT set_config('standard_conforming_strings', 'off', false)",
+        ] {
+            assert!(turns_off_standard_strings(sql.as_bytes()), "{sql}");
+        }
+        for sql in [
+            "SET standard_conforming_strings = on",
+            "RESET standard_conforming_strings",
+            "SET standard_conforming_strings TO DEFAULT",
+            "SELECT 'standard_conforming_strings'",
+            "SET search_path = off",
+        ] {
+            assert!(!turns_off_standard_strings(sql.as_bytes()), "{sql}");
+        }
+    }
 
     fn set(local: bool, name: &str, value: &str) -> Option<SetCommand> {
         Some(SetCommand::Set {

@@ -120,6 +120,15 @@ pub async fn accept(conn: &mut PgConn, shared: &Shared, full: bool) -> Result<Op
             _ => gucs.push((k, v)),
         }
     }
+    let startup_vars = super::session::startup_vars(&gucs);
+    if startup_vars
+        .get("standard_conforming_strings")
+        .is_some_and(|v| sqlmux_protocol::pgsql::setting_is_off(v))
+    {
+        return Err(LoginError::Unsupported(
+            "sqlmux: standard_conforming_strings = off is not supported (sqlmux reads statements as the server does with it on)".into(),
+        ));
+    }
     if version & 0xffff > 2 || !unknown.is_empty() {
         let names: Vec<&str> = unknown.iter().map(String::as_str).collect();
         conn.queue(&msg::negotiate_protocol_version(minor, &names));

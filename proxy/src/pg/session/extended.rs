@@ -351,6 +351,10 @@ impl Session {
         plan: &mut Plan,
     ) -> Result<(), SessionError> {
         let v = fe::parse_view(m.body())?;
+        if super::simple::turns_off_standard_strings(v.query, &class) {
+            plan.refuse("0A000", super::simple::NONSTANDARD_STRINGS);
+            return Ok(());
+        }
         if class.flags.contains(pgsql::Flags::SEQUENCE_READ) {
             // A named statement runs many times: its text is not rewritten.
             let (rewritten, native) = if v.name.is_empty() {

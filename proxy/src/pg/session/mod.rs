@@ -20,7 +20,7 @@ mod sequences;
 mod simple;
 mod vars;
 
-pub use vars::Vars;
+pub use vars::{startup_vars, Vars};
 
 use super::auth::{accept, Login, Opening};
 use super::backend::BackendConn;

@@ -50,6 +50,16 @@ pub(super) fn facts(class: &Classification) -> StatementFacts {
     }
 }
 
+/// Why a statement turning `standard_conforming_strings` off is refused.
+pub(super) const NONSTANDARD_STRINGS: &str = "sqlmux: standard_conforming_strings = off is not supported (sqlmux reads statements as the server does with it on)";
+
+/// Whether a statement may turn `standard_conforming_strings` off (a SET, several
+/// statements, or a session change such as `set_config`; then the text is looked at).
+pub(super) fn turns_off_standard_strings(sql: &[u8], class: &Classification) -> bool {
+    (class.kind == Kind::Set || class.statements > 1 || class.flags.contains(Flags::SESSION_CHANGE))
+        && pgsql::turns_off_standard_strings(sql)
+}
+
 impl Session {
     /// A Query message: borrow a backend, relay the answer, track what changed.
     pub(super) async fn simple_query(&mut self, m: Message) -> Result<(), SessionError> {
@@ -71,6 +81,9 @@ impl Session {
         }
         if let Some(local) = self.check_sql_prepared(sql, &class) {
             return self.reply_error(local.0, &local.1).await;
+        }
+        if turns_off_standard_strings(sql, &class) {
+            return self.reply_error("0A000", NONSTANDARD_STRINGS).await;
         }
         let (rewritten, native_read) = if class.flags.contains(Flags::SEQUENCE_READ) {
             self.seq.rewrite(sql, self.seq.tx_native)

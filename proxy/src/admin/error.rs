@@ -93,6 +93,9 @@ pub enum AdminError {
     /// `COM_STMT_EXECUTE` of a statement that was never prepared.
     #[error("Unknown prepared statement handler given to mysqld_stmt_execute")]
     UnknownStatement,
+    /// A statement past the admin limits (rows, bytes or time of one statement).
+    #[error("sqlmux admin: statement stopped: {0} (admin statements are limited to 100,000 rows, 64 MiB and 5 s)")]
+    Limit(&'static str),
     /// A bug or an unexpected failure inside sqlmux (a worker task failed, ...).
     #[error("sqlmux admin internal error: {0}")]
     Internal(String),
@@ -120,6 +123,7 @@ impl AdminError {
                 ErrorKind::ER_UNKNOWN_COM_ERROR
             }
             AdminError::PacketTooLarge => ErrorKind::ER_NET_PACKET_TOO_LARGE,
+            AdminError::Limit(_) => ErrorKind::ER_QUERY_INTERRUPTED,
             AdminError::InvalidUtf8 => ErrorKind::ER_INVALID_CHARACTER_STRING,
             AdminError::PreparedStatements => ErrorKind::ER_UNSUPPORTED_PS,
             AdminError::UnknownStatement => ErrorKind::ER_UNKNOWN_STMT_HANDLER,

@@ -145,6 +145,11 @@ impl Admin {
             reason: reason.to_string(),
         };
         let conn = Connection::open_in_memory().map_err(store_err)?;
+        conn.set_limit(
+            rusqlite::limits::Limit::SQLITE_LIMIT_LENGTH,
+            ADMIN_MAX_VALUE,
+        )
+        .map_err(store_err)?;
         conn.execute_batch(&schema::create_all())
             .map_err(store_err)?;
         register_functions(&conn, &shared).map_err(store_err)?;
@@ -340,7 +345,11 @@ impl Admin {
         }
         let denial: Arc<Mutex<Option<AdminError>>> = Arc::default();
         conn.authorizer(Some(client_authorizer(denial.clone())))?;
+        // An endless recursive CTE cannot hold the admin store (or the process's memory).
+        let deadline = std::time::Instant::now() + ADMIN_STATEMENT_TIME;
+        conn.progress_handler(10_000, Some(move || std::time::Instant::now() > deadline))?;
         let result = query(conn, sql);
+        conn.progress_handler(0, None::<fn() -> bool>)?;
         let cleared = conn.authorizer(None::<fn(AuthContext<'_>) -> Authorization>);
         if !conn.is_autocommit() {
             let _ = conn.execute_batch("ROLLBACK");
@@ -348,13 +357,19 @@ impl Admin {
         cleared?;
         match result {
             Ok(outcome) => Ok(outcome),
+            Err(QueryError::Limit(what)) => Err(AdminError::Limit(what)),
             // Only comments: SQLite prepares nothing.
-            Err(rusqlite::Error::SqliteFailure(f, _))
+            Err(QueryError::Sql(rusqlite::Error::SqliteFailure(f, _)))
                 if f.code == rusqlite::ErrorCode::ApiMisuse =>
             {
                 Err(AdminError::EmptyQuery)
             }
-            Err(e) => {
+            Err(QueryError::Sql(rusqlite::Error::SqliteFailure(f, _)))
+                if f.code == rusqlite::ErrorCode::OperationInterrupted =>
+            {
+                Err(AdminError::Limit("it ran for longer than 5 s"))
+            }
+            Err(QueryError::Sql(e)) => {
                 let denied = denial.lock().unwrap_or_else(PoisonError::into_inner).take();
                 Err(denied.unwrap_or(AdminError::Sql(e)))
             }
@@ -381,8 +396,40 @@ fn publish_topology(shared: &Shared, rt: &Runtime) -> Option<u64> {
     Some(shared.topology.load().generation)
 }
 
+/// Longest an admin statement runs.
+const ADMIN_STATEMENT_TIME: std::time::Duration = std::time::Duration::from_secs(5);
+/// Most rows an admin statement returns.
+const ADMIN_MAX_ROWS: usize = 100_000;
+/// Most bytes of values an admin statement returns.
+const ADMIN_MAX_BYTES: usize = 64 << 20;
+/// Longest value SQLite makes in the admin store (strings and blobs).
+pub(crate) const ADMIN_MAX_VALUE: i32 = 16 << 20;
+
+/// Why one statement on the store failed.
+enum QueryError {
+    /// SQLite's own error.
+    Sql(rusqlite::Error),
+    /// Past the rows or bytes an admin statement may return.
+    Limit(&'static str),
+}
+
+impl From<QueryError> for AdminError {
+    fn from(e: QueryError) -> Self {
+        match e {
+            QueryError::Sql(e) => AdminError::Sql(e),
+            QueryError::Limit(what) => AdminError::Limit(what),
+        }
+    }
+}
+
+impl From<rusqlite::Error> for QueryError {
+    fn from(e: rusqlite::Error) -> Self {
+        QueryError::Sql(e)
+    }
+}
+
 /// Runs one SQL statement on the store.
-fn query(conn: &Connection, sql: &str) -> Result<Outcome, rusqlite::Error> {
+fn query(conn: &Connection, sql: &str) -> Result<Outcome, QueryError> {
     let mut stmt = conn.prepare(sql)?;
     let n = stmt.column_count();
     if n == 0 {
@@ -395,10 +442,19 @@ fn query(conn: &Connection, sql: &str) -> Result<Outcome, rusqlite::Error> {
     let columns: Vec<String> = stmt.column_names().map(str::to_string).collect();
     let mut rows = stmt.query([])?;
     let mut out = Vec::new();
+    let mut bytes = 0;
     while let Some(row) = rows.next()? {
+        if out.len() == ADMIN_MAX_ROWS {
+            return Err(QueryError::Limit("more than 100,000 rows"));
+        }
         let mut values = Vec::with_capacity(n);
         for i in 0..n {
-            values.push(render(row.get_ref(i)?));
+            let value = render(row.get_ref(i)?);
+            bytes += value.as_ref().map_or(0, String::len);
+            values.push(value);
+        }
+        if bytes > ADMIN_MAX_BYTES {
+            return Err(QueryError::Limit("more than 64 MiB of values"));
         }
         out.push(values);
     }

@@ -439,7 +439,7 @@ pub fn sqlstate(e: &AdminError) -> &'static str {
         AdminError::EmptyQuery => EMPTY_QUERY,
         AdminError::AccessDenied { .. } => "28P01",
         AdminError::UnknownCommand(_) | AdminError::EmptyCommand => "08P01",
-        AdminError::PacketTooLarge => "54000",
+        AdminError::PacketTooLarge | AdminError::Limit(_) => "54000",
         AdminError::InvalidUtf8 => "22021",
         AdminError::UnknownStatement => "26000",
         AdminError::SavedStoreInvalid { .. } | AdminError::Internal(_) => "XX000",

@@ -733,3 +733,25 @@ fn hold_and_release_cluster_commands() {
     assert!(a.execute("HOLD CLUSTER nope").is_err());
     assert!(a.execute("HOLD CLUSTER").is_err());
 }
+
+#[test]
+fn an_admin_statement_is_limited_in_rows_bytes_and_time() {
+    let admin = admin();
+    let endless = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) \
+                   SELECT count(*) FROM n";
+    let started = std::time::Instant::now();
+    let err = admin.execute(endless).unwrap_err();
+    assert!(matches!(err, AdminError::Limit(_)), "{err}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    let many = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n LIMIT 200000) \
+                SELECT i FROM n";
+    assert!(matches!(admin.execute(many), Err(AdminError::Limit(_))));
+    let huge = "WITH RECURSIVE s(x) AS (SELECT 'ab' UNION ALL SELECT x || x FROM s) \
+                SELECT length(x) FROM s";
+    assert!(
+        admin.execute(huge).is_err(),
+        "a value past 16 MiB is refused"
+    );
+    // The store goes on.
+    assert_eq!(text_rows(&admin, "SELECT 1"), vec![vec!["1".to_string()]]);
+}

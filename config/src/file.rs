@@ -176,6 +176,10 @@ pub struct ServerFile {
     pub tls: Option<bool>,
     /// Send a password in clear over plain TCP when the server asks for it.
     pub allow_cleartext_password: Option<bool>,
+    /// PEM file of the CA(s) that sign this server's certificate (default: the system's).
+    pub tls_ca: Option<String>,
+    /// Verify this server's certificate (default true; false is logged as a warning).
+    pub tls_verify: Option<bool>,
 }
 
 /// `[[users]]`.

@@ -162,6 +162,10 @@ pub struct Server {
     pub tls: bool,
     /// A password may go in clear over plain TCP when the server asks for it.
     pub allow_cleartext_password: bool,
+    /// PEM file of the CA(s) that sign the server's certificate (`None`: the system's).
+    pub tls_ca: Option<String>,
+    /// Whether the server's certificate is verified.
+    pub tls_verify: bool,
 }
 
 /// A login, valid towards clients and backends alike.
@@ -458,6 +462,17 @@ impl Default for StatsSettings {
 }
 
 impl Runtime {
+    /// How a server's TLS certificate is checked: its entry's CA file (`None`: the system's
+    /// roots) and whether it is verified at all. Servers without an entry (pushed through
+    /// the control API, found by a topology source) take the first entry at that address,
+    /// else the system's roots.
+    pub fn backend_tls_of(&self, address: &str) -> (Option<&str>, bool) {
+        self.servers
+            .iter()
+            .find(|s| s.address == address)
+            .map_or((None, true), |s| (s.tls_ca.as_deref(), s.tls_verify))
+    }
+
     /// Whether a server entry at `address` lets a password go in clear over plain TCP.
     pub fn allows_cleartext(&self, address: &str) -> bool {
         self.servers

@@ -486,6 +486,8 @@ fn compile_servers(
             status,
             tls: s.tls.unwrap_or(false),
             allow_cleartext_password: s.allow_cleartext_password.unwrap_or(false),
+            tls_ca: s.tls_ca.clone(),
+            tls_verify: s.tls_verify.unwrap_or(true),
         });
     }
     Ok(out)

@@ -154,8 +154,14 @@ fn backend_tls_and_caching_sha2_through_a_chained_sqlmux() {
     let (cert, key) = self_signed(dir.path());
     // The inner sqlmux plays a MySQL 8 server: TLS, caching_sha2_password by default.
     let inner = Proxy::start(&mysql_config(&db.addr(), &tls_section(&cert, &key))).unwrap();
-    let outer_config = mysql_config(&inner.mysql_addr().to_string(), "")
-        .replace("max_connections = 50", "max_connections = 50\ntls = true");
+    // The inner one's certificate is its own CA: the outer verifies the backend with it.
+    let outer_config = mysql_config(&inner.mysql_addr().to_string(), "").replace(
+        "max_connections = 50",
+        &format!(
+            "max_connections = 50\ntls = true\ntls_ca = \"{}\"",
+            cert.display()
+        ),
+    );
     let outer = Proxy::start(&outer_config).unwrap();
     // Two concurrent sessions: two backend connections, the first with full
     // authentication over TLS, the second on the fast path.

@@ -180,18 +180,40 @@ fn backend_tls_through_a_chained_sqlmux() {
         key.display()
     );
     let inner = Proxy::start(&postgres_config(&db.addr(), None, &tls)).unwrap();
-    let outer_config = postgres_config(&format!("127.0.0.1:{}", inner.postgres_port()), None, "")
+    let outer = |server: &str| {
+        // A refused writer is not waited for long: its error comes back in time.
+        let failover = "\n[failover]\nhold_timeout_ms = 1000\n";
+        let config = postgres_config(
+            &format!("127.0.0.1:{}", inner.postgres_port()),
+            None,
+            failover,
+        )
         .replacen(
             "max_connections = 20",
-            "max_connections = 20\ntls = true",
+            &format!("max_connections = 20\ntls = true\n{server}"),
             1,
         );
-    let outer = Proxy::start(&outer_config).unwrap();
-    let out = psql(outer.postgres_port(), "ledgerpw")
+        Proxy::start(&config).unwrap()
+    };
+    // Verified by default: a self-signed certificate no system CA signed is refused.
+    let unverified = outer("");
+    let out = psql(unverified.postgres_port(), "ledgerpw")
         .run("SELECT 'through two';")
         .unwrap();
-    assert!(out.success(), "{}", out.stderr);
-    assert_eq!(out.stdout.trim(), "through two");
+    assert!(!out.success(), "an unknown issuer passed: {}", out.stdout);
+    assert!(out.stderr.contains("certificate"), "{}", out.stderr);
+    // Its own CA file, or verification turned off (a warning), let it through.
+    for server in [
+        format!("tls_ca = \"{}\"", cert.display()),
+        "tls_verify = false".to_string(),
+    ] {
+        let outer = outer(&server);
+        let out = psql(outer.postgres_port(), "ledgerpw")
+            .run("SELECT 'through two';")
+            .unwrap();
+        assert!(out.success(), "{server}: {}", out.stderr);
+        assert_eq!(out.stdout.trim(), "through two");
+    }
 }
 
 /// Logs in as ledger (the proxy asks for a cleartext password), read to ReadyForQuery.

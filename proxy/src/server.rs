@@ -245,20 +245,22 @@ pub async fn run_with_reloads(
 /// The monitor's checks: each protocol's own probe (the monitor itself speaks neither).
 fn probe_factory() -> crate::monitor::ProbeFactory {
     Arc::new(|shared, settings, address, tls, protocol| {
-        let allow_cleartext = shared.runtime.load().allows_cleartext(address);
+        let rt = shared.runtime.load();
+        let allow_cleartext = rt.allows_cleartext(address);
+        let tls = tls.then(|| shared.backend_tls.for_server(&rt, address));
         match protocol {
             sqlmux_config::Protocol::Mysql => {
                 Box::new(crate::mysql::monitor_probe::MysqlProbe::new(
                     settings,
                     address,
-                    tls.then(|| shared.backend_tls.clone()),
+                    tls,
                     allow_cleartext,
                 ))
             }
             sqlmux_config::Protocol::Postgres => Box::new(crate::pg::monitor_probe::PgProbe::new(
                 settings,
                 address,
-                (tls, shared.backend_tls.clone()),
+                tls,
                 allow_cleartext,
             )),
         }

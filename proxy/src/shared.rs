@@ -44,7 +44,7 @@ pub struct Shared {
     /// Acceptor for client TLS, when `[tls]` is configured.
     pub client_tls: Option<tokio_rustls::TlsAcceptor>,
     /// Connector for backends with `tls = true`.
-    pub backend_tls: tokio_rustls::TlsConnector,
+    pub backend_tls: crate::tls::BackendTls,
     /// Live statistics.
     pub stats: crate::stats::ProxyStats,
     /// Users who completed caching_sha2 full authentication (as a server's cache).
@@ -104,7 +104,7 @@ impl Shared {
             pg_scram_secrets: dashmap::DashMap::new(),
             pg_scram_tls,
             client_tls,
-            backend_tls: crate::tls::backend_connector(),
+            backend_tls: Default::default(),
             sha2_cache: dashmap::DashSet::new(),
             failover: Default::default(),
             health: Default::default(),

@@ -72,10 +72,93 @@ pub fn acceptor(settings: &TlsSettings) -> Result<tokio_rustls::TlsAcceptor, Tls
     Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
 }
 
-/// Builds the connector for backends with `tls = true`. Backend certificates are not
-/// verified (the traffic is encrypted, the peer is not authenticated): backends are
-/// addressed by IP in the topology, and a CA setting is future work.
-pub fn backend_connector() -> tokio_rustls::TlsConnector {
+/// The connectors for backends with `tls = true`, one per way of checking a certificate
+/// (a server's `tls_ca`, the system's roots, or `tls_verify = false`), made on first use.
+/// A certificate is checked against the server's address (an IP needs an IP SAN).
+pub struct BackendTls {
+    connectors: dashmap::DashMap<(Option<String>, bool), tokio_rustls::TlsConnector>,
+}
+
+impl Default for BackendTls {
+    fn default() -> Self {
+        Self {
+            connectors: dashmap::DashMap::new(),
+        }
+    }
+}
+
+impl BackendTls {
+    /// The connector for the server at `address` as `rt` says to check it.
+    pub fn for_server(
+        &self,
+        rt: &sqlmux_config::Runtime,
+        address: &str,
+    ) -> tokio_rustls::TlsConnector {
+        let (ca, verify) = rt.backend_tls_of(address);
+        let key = (ca.map(str::to_string), verify);
+        if let Some(c) = self.connectors.get(&key) {
+            return c.clone();
+        }
+        let connector = match (ca, verify) {
+            (_, false) => {
+                tracing::warn!(%address, "backend TLS without certificate verification (tls_verify = false): the traffic is encrypted, the server is not authenticated");
+                unverified_connector()
+            }
+            (Some(path), true) => verified_connector(roots_from_file(path)),
+            (None, true) => verified_connector(system_roots()),
+        };
+        self.connectors.insert(key, connector.clone());
+        connector
+    }
+}
+
+/// The CA certificates in a PEM file (none when it cannot be read: every handshake then
+/// fails with an unknown issuer, and the reason is logged).
+fn roots_from_file(path: &str) -> rustls::RootCertStore {
+    let mut roots = rustls::RootCertStore::empty();
+    let certs = std::fs::read(path).map(|pem| {
+        rustls_pemfile::certs(&mut &pem[..])
+            .filter_map(Result::ok)
+            .collect::<Vec<_>>()
+    });
+    match certs {
+        Ok(certs) if !certs.is_empty() => {
+            let (added, _) = roots.add_parsable_certificates(certs);
+            tracing::debug!(%path, added, "backend CA certificates loaded");
+        }
+        Ok(_) => {
+            tracing::error!(%path, "tls_ca holds no certificate: backend TLS handshakes will fail")
+        }
+        Err(e) => {
+            tracing::error!(%path, error = %e, "cannot read tls_ca: backend TLS handshakes will fail")
+        }
+    }
+    roots
+}
+
+/// The system's CA certificates.
+fn system_roots() -> rustls::RootCertStore {
+    let mut roots = rustls::RootCertStore::empty();
+    let found = rustls_native_certs::load_native_certs();
+    for e in &found.errors {
+        tracing::warn!(error = %e, "reading the system CA certificates");
+    }
+    let (added, _) = roots.add_parsable_certificates(found.certs);
+    tracing::debug!(added, "system CA certificates loaded for backend TLS");
+    roots
+}
+
+fn verified_connector(roots: rustls::RootCertStore) -> tokio_rustls::TlsConnector {
+    let config = rustls::ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .expect("ring supports the default protocol versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    tokio_rustls::TlsConnector::from(Arc::new(config))
+}
+
+/// A connector that accepts any certificate (`tls_verify = false`).
+fn unverified_connector() -> tokio_rustls::TlsConnector {
     let config = rustls::ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .expect("ring supports the default protocol versions")
@@ -85,7 +168,8 @@ pub fn backend_connector() -> tokio_rustls::TlsConnector {
     tokio_rustls::TlsConnector::from(Arc::new(config))
 }
 
-/// Accepts any backend certificate but still checks handshake signatures.
+/// Accepts any backend certificate but still checks handshake signatures (`tls_verify =
+/// false`).
 #[derive(Debug)]
 struct AcceptAnyCert(Arc<rustls::crypto::CryptoProvider>);
 

@@ -64,6 +64,9 @@ pub(crate) fn build(
         // No table has it either: the config file's, by address.
         for server in &mut file.servers {
             server.allow_cleartext_password = Some(current.allows_cleartext(&server.address));
+            let (ca, verify) = current.backend_tls_of(&server.address);
+            server.tls_ca = ca.map(str::to_string);
+            server.tls_verify = Some(verify);
         }
     }
     if parts.users {
@@ -223,6 +226,8 @@ fn read_servers(conn: &Connection) -> Result<(Vec<ServerFile>, Vec<String>), Pro
                 tls: Some(tls != 0),
                 // Taken from the running server at that address (see `build`).
                 allow_cleartext_password: None,
+                tls_ca: None,
+                tls_verify: None,
             };
             Ok((server, label))
         },
@@ -493,6 +498,8 @@ pub(crate) fn file_from_runtime(rt: &Runtime) -> ConfigFile {
                 status: Some(s.status.as_str().to_string()),
                 tls: Some(s.tls),
                 allow_cleartext_password: Some(s.allow_cleartext_password),
+                tls_ca: s.tls_ca.clone(),
+                tls_verify: Some(s.tls_verify),
             })
             .collect(),
         users: rt

@@ -96,6 +96,9 @@ pub async fn learn(shared: Arc<crate::shared::Shared>) {
             .iter()
             .filter(|s| hostgroups.contains(&s.hostgroup))
         {
+            let connector = server
+                .tls
+                .then(|| shared.backend_tls.for_server(&rt, &server.address));
             let params = ConnectParams {
                 identities: Some(&shared.mysql_identities),
                 allow_cleartext: rt.allows_cleartext(&server.address),
@@ -103,7 +106,7 @@ pub async fn learn(shared: Arc<crate::shared::Shared>) {
                     &server.address,
                     &user.name,
                     &user.password,
-                    server.tls.then_some(&shared.backend_tls),
+                    connector.as_ref(),
                 )
             };
             match tokio::time::timeout(rt.pool.connect_timeout, BackendConn::connect(&params)).await

@@ -50,10 +50,8 @@ pub struct ConnectParams<'a> {
     pub password: &'a str,
     /// Database.
     pub database: &'a str,
-    /// Use TLS.
-    pub tls: bool,
-    /// Connector for TLS.
-    pub connector: &'a tokio_rustls::TlsConnector,
+    /// TLS connector, when the server is configured with `tls = true`.
+    pub tls: Option<&'a tokio_rustls::TlsConnector>,
     /// Server-side statements kept on the connection.
     pub statement_limit: usize,
     /// Where the connection registers its cancel target.
@@ -114,12 +112,12 @@ impl BackendConn {
         let tcp = TcpStream::connect(p.address).await.map_err(ConnError::Io)?;
         crate::stream::tune(&tcp);
         let mut conn = PgConn::new(MaybeTls::Plain(tcp));
-        if p.tls {
+        if let Some(connector) = p.tls {
             conn.send(&startup::ssl_request()).await?;
             match conn.read_byte().await? {
                 b'S' => {
                     let host = p.address.rsplit_once(':').map_or(p.address, |(h, _)| h);
-                    conn.connect_tls(p.connector, host).await?;
+                    conn.connect_tls(connector, host).await?;
                 }
                 _ => return Err(BackendError::Protocol("server refused TLS".into())),
             }

@@ -18,8 +18,7 @@ pub struct PgProbe {
     user: String,
     password: String,
     database: String,
-    tls: bool,
-    connector: tokio_rustls::TlsConnector,
+    tls: Option<tokio_rustls::TlsConnector>,
     /// `allow_cleartext_password` of the server entry.
     allow_cleartext: bool,
     cancels: Arc<CancelRegistry>,
@@ -33,7 +32,7 @@ impl PgProbe {
     pub fn new(
         settings: &MonitorSettings,
         address: &str,
-        (tls, connector): (bool, tokio_rustls::TlsConnector),
+        tls: Option<tokio_rustls::TlsConnector>,
         allow_cleartext: bool,
     ) -> Self {
         Self {
@@ -42,7 +41,6 @@ impl PgProbe {
             password: settings.password.clone(),
             database: settings.database.clone(),
             tls,
-            connector,
             allow_cleartext,
             cancels: Arc::new(CancelRegistry::default()),
             timeout: settings.timeout,
@@ -58,8 +56,7 @@ impl PgProbe {
                 user: &self.user,
                 password: &self.password,
                 database: &self.database,
-                tls: self.tls,
-                connector: &self.connector,
+                tls: self.tls.as_ref(),
                 statement_limit: 1,
                 cancels: &self.cancels,
                 allow_cleartext: self.allow_cleartext,

@@ -211,6 +211,9 @@ impl Session {
                 self.flavor(),
             )),
         };
+        let connector = server
+            .tls
+            .then(|| self.shared.backend_tls.for_server(&rt, &server.address));
         let params = ConnectParams {
             address: &server.address,
             user: &self.user.name,
@@ -219,7 +222,7 @@ impl Session {
             capabilities: BACKEND_CAPABILITIES | (self.capabilities & FLAVOR_CAPABILITIES),
             collation: self.collation,
             statement_limit: rt.mysql.backend_statement_limit,
-            tls: server.tls.then_some(&self.shared.backend_tls),
+            tls: connector.as_ref(),
             mariadb_caps: self.mariadb_caps,
             identities: Some(&self.shared.mysql_identities),
             allow_cleartext: rt.allows_cleartext(&server.address),
@@ -430,7 +433,11 @@ fn kill_target(
         thread,
         user: user.name.clone(),
         password: user.password.clone(),
-        tls: tls.then(|| shared.backend_tls.clone()),
+        tls: tls.then(|| {
+            shared
+                .backend_tls
+                .for_server(&shared.runtime.load(), address)
+        }),
         allow_cleartext: shared.runtime.load().allows_cleartext(address),
     }
 }

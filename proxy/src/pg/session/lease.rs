@@ -96,7 +96,7 @@ impl Session {
         let partition = self.partition.clone();
         let worker = self.worker;
         let runtime = self.shared.runtime.clone();
-        let (user, database, connector, cancels) = (
+        let (user, database, backend_tls, cancels) = (
             &self.user,
             self.partition.schema(),
             &self.shared.backend_tls,
@@ -113,16 +113,20 @@ impl Session {
                 worker,
                 &settings,
                 move |address| async move {
+                    let (connector, allow_cleartext) = {
+                        let rt = runtime.load();
+                        let connector = tls.then(|| backend_tls.for_server(&rt, &address));
+                        (connector, rt.allows_cleartext(&address))
+                    };
                     let params = ConnectParams {
                         address: &address,
                         user: &user.name,
                         password: &user.password,
                         database,
-                        tls,
-                        connector,
+                        tls: connector.as_ref(),
                         statement_limit,
                         cancels,
-                        allow_cleartext: runtime.load().allows_cleartext(&address),
+                        allow_cleartext,
                     };
                     let conn = BackendConn::connect(&params, timeout).await.map_err(|e| {
                         let reason = e.to_string();

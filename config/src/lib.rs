@@ -19,6 +19,14 @@ pub use runtime::{
 
 use std::path::Path;
 
+/// The config fuzz target's body (`fuzz/`, and the corpus replay in the tests): any text
+/// is parsed to a runtime or an error, never a panic.
+pub fn fuzz_config(data: &[u8]) {
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = parse(text);
+    }
+}
+
 /// Parses and validates configuration text.
 pub fn parse(text: &str) -> Result<Runtime, ConfigError> {
     let file: file::ConfigFile =

@@ -9,7 +9,9 @@
 //! - `flag_set` (private): the set operations both dialects' statement flags share.
 //! - [`sql`]: the SQL lexer: statement classification, SET parsing, local queries,
 //!   LAST_INSERT_ID()/ROW_COUNT() rewriting, digests.
+//! - [`fuzz_targets`]: what each fuzz target runs, replayed from the corpora by the tests.
 mod flag_set;
+pub mod fuzz_targets;
 pub mod mysql;
 pub mod pg;
 pub mod pgsql;

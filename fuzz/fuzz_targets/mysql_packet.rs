@@ -1,0 +1,4 @@
+#![no_main]
+//! See sqlmux_protocol::fuzz_targets::mysql_packet.
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| sqlmux_protocol::fuzz_targets::mysql_packet(data));

@@ -24,7 +24,10 @@ fn corpus(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
 fn every_corpus_input_passes_its_target() {
     for (target, run) in sqlmux_protocol::fuzz_targets::TARGETS {
         let inputs = corpus(target);
-        assert!(!inputs.is_empty(), "{target}: an empty corpus tests nothing");
+        assert!(
+            !inputs.is_empty(),
+            "{target}: an empty corpus tests nothing"
+        );
         for (path, bytes) in &inputs {
             let outcome = std::panic::catch_unwind(|| run(bytes));
             assert!(outcome.is_ok(), "{target}: {} panicked", path.display());

@@ -7,8 +7,11 @@ use crate::mysql::packet::decode_frame;
 use crate::mysql::scanner::{Expect, Progress, Scanner};
 use bytes::BytesMut;
 
+/// A fuzz target's body.
+pub type Target = fn(&[u8]);
+
 /// Every target, by the name of its corpus directory.
-pub const TARGETS: [(&str, fn(&[u8])); 6] = [
+pub const TARGETS: [(&str, Target); 6] = [
     ("mysql_packet", mysql_packet),
     ("mysql_handshake", mysql_handshake),
     ("mysql_scanner", mysql_scanner),

@@ -25,6 +25,7 @@
 //! - [`http`]: one blocking HTTP/1.1 request, with a control token when given.
 //! - [`faults`]: real faults: SIGSTOP with a SIGCONT guard ([`faults::Frozen`]), kill -9 of
 //!   a server's whole process tree.
+//! - [`poll`]: waiting for a condition with a bound ([`poll::within`]).
 //! - [`proxy`]: sqlmux in-process on port 0 ([`Proxy`]), and config text helpers.
 //! - [`raw_mysql`]: a blocking raw-packet MySQL client for exact protocol tests.
 //! - `process` (private): child lifetime (graceful signal, grace period, SIGKILL, reap),
@@ -45,6 +46,7 @@ pub mod http;
 pub mod mariadb;
 pub mod patroni;
 pub mod pgbouncer;
+pub mod poll;
 pub mod ports;
 pub mod postgres;
 mod process;

@@ -4,10 +4,11 @@
 //! for new logins and new backend connections, and sessions already open stay.
 
 use sqlmux_integration::binary::SqlmuxProcess;
+use sqlmux_integration::poll::within;
 use sqlmux_integration::raw_mysql::RawClient;
 use sqlmux_integration::{free_port, MariaDb};
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn config(
     mysql: u16,
@@ -73,17 +74,6 @@ fn port_answer(port: u16, password: &str) -> Result<String, String> {
         .map_err(|e| e.to_string())?
         .map_err(|e| e.message)?;
     Ok(rows.iter().map(|p| String::from_utf8_lossy(p)).collect())
-}
-
-fn within(limit: Duration, mut done: impl FnMut() -> bool) -> Option<Duration> {
-    let started = Instant::now();
-    while started.elapsed() < limit {
-        if done() {
-            return Some(started.elapsed());
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    None
 }
 
 #[test]

@@ -7,6 +7,7 @@
 mod support;
 
 use sqlmux_integration::faults::Frozen;
+use sqlmux_integration::poll::within;
 use sqlmux_integration::proxy::postgres_config;
 use sqlmux_integration::raw_mysql::RawClient;
 use sqlmux_integration::{MariaDb, MariaDbCli, Postgres, Proxy, Psql};
@@ -35,18 +36,6 @@ fn app(p: &Proxy) -> RawClient {
 
 fn sqlstate(e: &tokio_postgres::Error) -> Option<&str> {
     e.as_db_error().map(|d| d.code().code())
-}
-
-/// Polls `check` every 50 ms until it holds; how long that took (`None`: not within `limit`).
-fn until(limit: Duration, mut check: impl FnMut() -> bool) -> Option<Duration> {
-    let started = Instant::now();
-    while started.elapsed() < limit {
-        if check() {
-            return Some(started.elapsed());
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    None
 }
 
 #[test]
@@ -210,7 +199,7 @@ fn sessions_idle_in_a_transaction_do_not_hold_the_pool() {
             .trim()
             .to_string()
     };
-    until(Duration::from_secs(10), || in_transaction() == "0").expect("rolled back");
+    within(Duration::from_secs(10), || in_transaction() == "0").expect("rolled back");
     for c in &idle {
         let err = runtime.block_on(c.simple_query("SELECT 1")).unwrap_err();
         assert!(
@@ -244,10 +233,10 @@ fn a_client_that_leaves_mid_statement_frees_its_backend() {
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     let mut child = psql.spawn().unwrap();
-    until(Duration::from_secs(10), || running(&pg)).expect("the statement runs");
+    within(Duration::from_secs(10), || running(&pg)).expect("the statement runs");
     child.kill().unwrap();
     let _ = child.wait();
-    let freed = until(Duration::from_secs(10), || !running(&pg));
+    let freed = within(Duration::from_secs(10), || !running(&pg));
     eprintln!("postgres: statement stopped {freed:?} after the client left");
     assert!(freed.is_some(), "the statement of a client that left stops");
     let runtime = support::runtime();
@@ -272,10 +261,10 @@ fn a_client_that_leaves_mid_statement_frees_its_backend() {
         .command("SELECT SLEEP(60)");
     cli.stdout(Stdio::null()).stderr(Stdio::null());
     let mut child = cli.spawn().unwrap();
-    until(Duration::from_secs(10), || sleeping(&mariadb)).expect("the statement runs");
+    within(Duration::from_secs(10), || sleeping(&mariadb)).expect("the statement runs");
     child.kill().unwrap();
     let _ = child.wait();
-    let freed = until(Duration::from_secs(10), || !sleeping(&mariadb));
+    let freed = within(Duration::from_secs(10), || !sleeping(&mariadb));
     eprintln!("mysql: statement stopped {freed:?} after the client left");
     assert!(freed.is_some(), "the statement of a client that left stops");
     app(&p)

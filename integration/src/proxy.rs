@@ -324,7 +324,7 @@ pub fn sqlmux_binary() -> io::Result<std::path::PathBuf> {
         Ok(binary)
     } else {
         Err(io::Error::other(format!(
-            "{} is missing: run `cargo test --workspace` (or `cargo build -p sqlmux-proxy`)",
+            "{} is missing: run `./test.sh` (or `cargo build -p sqlmux-proxy`)",
             binary.display()
         )))
     }

@@ -1,39 +1,53 @@
-//! The `sqlmux` binary: `sqlmux --config FILE`, `sqlmux check --config FILE`, `sqlmux --version`.
+//! The `sqlmux` binary: `sqlmux --config FILE`, `sqlmux check --config FILE`, `--help`,
+//! `--version` (clap).
 
+use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-fn usage() -> ExitCode {
-    eprintln!(
-        "usage: sqlmux --config FILE\n       sqlmux check --config FILE\n       sqlmux --version"
-    );
-    ExitCode::from(2)
+/// sqlmux: a multiplexing SQL proxy for MySQL/MariaDB and PostgreSQL.
+#[derive(Parser)]
+#[command(
+    name = "sqlmux",
+    version,
+    about = "A multiplexing SQL proxy for MySQL/MariaDB and PostgreSQL",
+    long_about = "A multiplexing SQL proxy for MySQL/MariaDB and PostgreSQL. Applications connect \
+to it as if it were the database; it lends pooled backend connections per statement or \
+transaction, routes reads and writes per hostgroup, and follows the topology an \
+orchestrator (or Patroni) gives it.",
+    after_long_help = "Running: `sqlmux --config sqlmux.toml` serves the [listen] endpoints until \
+SIGTERM or SIGINT. The first signal drains ([shutdown]: /readyz turns 503, idle sessions \
+close at their next statement), a second one exits at once. The config file and its secret \
+files (password_file, token_file) are followed: SIGHUP, or a change of them, reloads; a file \
+that does not validate is refused and the running configuration stays.\n\n\
+Logging: [log] level and format in the file; RUST_LOG overrides the level.\n\n\
+Exit status: 0 after a drain, 1 when the configuration is invalid or a listener cannot be \
+bound, 2 for a command-line error."
+)]
+struct Cli {
+    /// The configuration file (TOML) to run with.
+    #[arg(short, long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+/// What to do instead of running the proxy.
+#[derive(Subcommand)]
+enum Command {
+    /// Validate a configuration file and print what it resolves to (clusters, servers,
+    /// users, endpoints; passwords hidden). Exit status 1 when it is invalid.
+    Check {
+        /// The configuration file (TOML) to check.
+        #[arg(short, long, value_name = "FILE")]
+        config: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
-    let mut args = std::env::args().skip(1).peekable();
-    let check = args.peek().is_some_and(|a| a == "check");
-    if check {
-        args.next();
-    }
-    let mut config: Option<PathBuf> = None;
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--config" | "-c" => config = args.next().map(PathBuf::from),
-            "--help" | "-h" => return usage(),
-            "--version" | "-V" => {
-                println!("sqlmux {}", env!("CARGO_PKG_VERSION"));
-                return ExitCode::SUCCESS;
-            }
-            other if other.starts_with("--config=") => config = Some(PathBuf::from(&other[9..])),
-            _ => return usage(),
-        }
-    }
-    let Some(path) = config else {
-        return usage();
-    };
-    if check {
-        return match sqlmux_config::load(&path) {
+    let cli = Cli::parse();
+    if let Some(Command::Check { config: path }) = &cli.command {
+        return match sqlmux_config::load(path) {
             Ok(rt) => {
                 println!("{}: valid", path.display());
                 print!("{}", sqlmux_proxy::check::describe(&rt));
@@ -45,6 +59,10 @@ fn main() -> ExitCode {
             }
         };
     }
+    let Some(path) = cli.config else {
+        eprintln!("sqlmux: no configuration file: sqlmux --config FILE (see sqlmux --help)");
+        return ExitCode::from(2);
+    };
     let runtime = match sqlmux_config::load(&path) {
         Ok(rt) => rt,
         Err(e) => {

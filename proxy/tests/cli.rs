@@ -38,3 +38,30 @@ fn version_is_printed() {
     assert_eq!(code, Some(0));
     assert_eq!(out.trim(), format!("sqlmux {}", env!("CARGO_PKG_VERSION")));
 }
+
+#[test]
+fn help_describes_every_command_and_flag() {
+    let (code, out, _) = sqlmux(&["--help"]);
+    assert_eq!(code, Some(0));
+    for word in [
+        "check",
+        "--config",
+        "--version",
+        "--help",
+        "SIGTERM",
+        "SIGHUP",
+        "RUST_LOG",
+    ] {
+        assert!(out.contains(word), "{word} is not in:\n{out}");
+    }
+    let (code, out, _) = sqlmux(&["check", "--help"]);
+    assert_eq!(code, Some(0));
+    assert!(
+        out.contains("--config") && out.contains("passwords hidden"),
+        "{out}"
+    );
+    // No config: a usage error (2) that points at --help.
+    let (code, _, err) = sqlmux(&[]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("--help"), "{err}");
+}

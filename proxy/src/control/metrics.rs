@@ -42,6 +42,7 @@ pub fn render(shared: &Shared) -> String {
             record_health(server, shared);
         }
         record_sessions(&shared.stats);
+        record_hostgroups(shared);
         record_failover(shared);
         record_sources(shared);
         counter!("sqlmux_reads_to_writer_total")
@@ -126,6 +127,24 @@ fn record_failover(shared: &Shared) {
     }
 }
 
+/// Which cluster and role each hostgroup has (an info series, 1 each): dashboards join
+/// per-hostgroup series to their cluster with it.
+fn record_hostgroups(shared: &Shared) {
+    for cluster in &shared.runtime.load().clusters {
+        for (hostgroup, role) in [
+            (cluster.writer_hostgroup, "writer"),
+            (cluster.reader_hostgroup, "reader"),
+        ] {
+            let labels = [
+                ("hostgroup", hostgroup.to_string()),
+                ("cluster", cluster.name.clone()),
+                ("role", role.to_string()),
+            ];
+            gauge!("sqlmux_hostgroup_info", &labels).set(1.0);
+        }
+    }
+}
+
 fn record_server(server: &ServerEntry, pool: &dyn crate::pool::PoolInfo) {
     let hostgroup = server.hostgroup.to_string();
     let address = server.address.to_string();
@@ -141,6 +160,7 @@ fn record_server(server: &ServerEntry, pool: &dyn crate::pool::PoolInfo) {
     };
     let stats = pool.stats();
     let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+    gauge!("sqlmux_backend_max_connections", &labels(None)).set(f64::from(server.max_connections));
     gauge!("sqlmux_server_shunned", &labels(None)).set(if pool.shunned_for().is_some() {
         1.0
     } else {
@@ -221,6 +241,14 @@ fn record_sessions(stats: &crate::stats::ProxyStats) {
 }
 
 fn describe() {
+    describe_gauge!(
+        "sqlmux_backend_max_connections",
+        "The server's max_connections: the most backend connections sqlmux opens to it."
+    );
+    describe_gauge!(
+        "sqlmux_hostgroup_info",
+        "1 per hostgroup, labelled with its cluster and role (writer or reader)."
+    );
     describe_gauge!(
         "sqlmux_server_shunned",
         "1 while sqlmux shuns the server after repeated connect errors (the server's faults only)."

@@ -14,6 +14,7 @@ fn config(writer: &str) -> String {
 [listen]
 mysql = "127.0.0.1:0"
 admin_postgres = "127.0.0.1:0"
+admin_mysql = "127.0.0.1:0"
 
 [admin]
 user = "admin"
@@ -540,4 +541,74 @@ fn md5_matches_the_rfc_vectors() {
         hex(&md5(b"The quick brown fox jumps over the lazy dog")),
         "9e107d9d372bb6826bd81d3542a419d6"
     );
+}
+
+#[test]
+fn psql_meta_commands_and_pgbouncer_console_commands_work() {
+    let proxy = admin_only_proxy();
+    let admin = admin_psql(&proxy);
+    // \dt: every table of the store, psql's own listing (unaligned, no header).
+    let tables = admin.query("\\dt").unwrap();
+    for table in [
+        "servers",
+        "users",
+        "stats_connection_pool",
+        "runtime_servers",
+    ] {
+        assert!(
+            tables
+                .lines()
+                .any(|l| l == format!("main|{table}|table|admin")),
+            "{table}: {tables}"
+        );
+    }
+    // \dt with a pattern.
+    let some = admin.query("\\dt stats_*").unwrap();
+    assert!(some.lines().all(|l| l.starts_with("main|stats_")), "{some}");
+    assert!(some.lines().count() >= 5, "{some}");
+    // \d servers: the columns, their types, nullability and defaults.
+    let servers = admin.query("\\d servers").unwrap();
+    for column in [
+        "hostgroup|integer||not null|",
+        "address|text||not null|",
+        "status|text||not null|'ONLINE'",
+        "max_connections|integer||not null|100",
+    ] {
+        assert!(servers.lines().any(|l| l == column), "{column}: {servers}");
+    }
+    // (psql -q says nothing of a relation it did not find.)
+    let missing = admin.run("\\d nothing_here").unwrap();
+    assert!(missing.stdout.trim().is_empty(), "{}", missing.stdout);
+    // \l: the one database.
+    let databases = admin.query("\\l").unwrap();
+    assert!(databases.starts_with("postgres|admin|UTF8"), "{databases}");
+    // PgBouncer's console: views over the stats and runtime tables.
+    let pools = admin.query("SHOW POOLS").unwrap();
+    assert_eq!(
+        pools
+            .lines()
+            .next()
+            .map(|l| l.split('|').take(6).collect::<Vec<_>>()),
+        Some(vec!["shop", "10", "writer", "127.0.0.1:9", "ONLINE", "0"]),
+        "{pools}"
+    );
+    let clusters = admin.query("SHOW DATABASES").unwrap();
+    assert!(
+        clusters.starts_with("shop|mysql|10|20|127.0.0.1:9|"),
+        "{clusters}"
+    );
+    assert_eq!(
+        admin.query("SHOW VERSION").unwrap().trim(),
+        format!("sqlmux {}", env!("CARGO_PKG_VERSION"))
+    );
+    for view in ["SHOW CLIENTS", "SHOW SERVERS", "SHOW STATS"] {
+        admin.query(view).unwrap_or_else(|e| panic!("{view}: {e}"));
+    }
+    // On the MySQL admin port too (SHOW DATABASES keeps MySQL's meaning there).
+    let mysql = MariaDbCli::tcp("127.0.0.1", proxy.admin_mysql_port())
+        .user("admin")
+        .password("admin");
+    let pools = mysql.query("SHOW POOLS").unwrap();
+    assert!(pools.contains("127.0.0.1:9"), "{pools}");
+    assert_eq!(mysql.query("SHOW DATABASES").unwrap().trim(), "main");
 }

@@ -92,8 +92,13 @@ pub(crate) fn parse(sql: &str) -> Result<Command<'_>, AdminError> {
         "SHOW" => match words.get(1..).unwrap_or_default() {
             [t] if t == "TABLES" => Ok(Command::ShowTables),
             [d] if d == "DATABASES" || d == "SCHEMAS" => Ok(Command::ShowDatabases),
+            [v] => super::console::view(v).map(Command::Sql).ok_or_else(|| {
+                AdminError::Unsupported(format!(
+                    "{s:?} (SHOW TABLES, DATABASES, POOLS, CLIENTS, SERVERS, STATS, CLUSTERS and VERSION are; query sqlite_master for more)"
+                ))
+            }),
             _ => Err(AdminError::Unsupported(format!(
-                "{s:?} (SHOW TABLES and SHOW DATABASES are; query sqlite_master for more)"
+                "{s:?} (SHOW TABLES, DATABASES, POOLS, CLIENTS, SERVERS, STATS, CLUSTERS and VERSION are; query sqlite_master for more)"
             ))),
         },
         "SET" => parse_set(s),

@@ -46,6 +46,9 @@
 //! - `SELECT @@version`, `SELECT @@version_comment LIMIT 1` and other session variables,
 //!   `SHOW TABLES`, `SHOW DATABASES`; session `SET`s of client libraries are accepted and
 //!   ignored.
+//! - PgBouncer's console: `SHOW POOLS`, `CLIENTS`, `SERVERS`, `STATS`, `CLUSTERS`
+//!   (`SHOW DATABASES` on the PostgreSQL port), `VERSION`: views over the stats tables
+//!   (`console`).
 //!
 //! # Config file and saved store at start
 //!
@@ -63,7 +66,9 @@
 //! [`postgres`]: the PostgreSQL-protocol frontend on `listen.admin_postgres` ([`serve_postgres`]; pgwire, md5 auth, simple query protocol).
 
 mod accept;
+mod catalog;
 mod command;
+mod console;
 mod disk;
 pub mod error;
 mod load;
@@ -204,6 +209,24 @@ impl Admin {
         user == admin.user.as_bytes()
             && (sqlmux_protocol::mysql::auth::check_native(salt, &admin.password, response)
                 || sqlmux_protocol::mysql::auth::check_sha2(salt, &admin.password, response))
+    }
+
+    /// Answers one of psql's catalog queries from the store's schema (see `catalog`);
+    /// `None` when `sql` is not one.
+    pub fn psql_catalog(
+        &self,
+        sql: &str,
+        user: &str,
+        database: &str,
+    ) -> Option<Result<Outcome, AdminError>> {
+        let normalized = sql
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_ascii_lowercase();
+        let query = catalog::recognize(&normalized)?;
+        let conn = self.store.lock().unwrap_or_else(PoisonError::into_inner);
+        Some(catalog::answer(&conn, &query, user, database))
     }
 
     /// Runs one statement or admin command.

@@ -297,7 +297,14 @@ async fn answer_query(port: &Port, socket: &mut Socket, text: &str) -> std::io::
     for statement in statements {
         let result = match local_answer(port, socket, statement) {
             Some(answer) => answer,
-            None => execute(&port.admin, statement).await,
+            None => {
+                let metadata = socket.metadata();
+                let (user, database) = (
+                    metadata.get(METADATA_USER).cloned().unwrap_or_default(),
+                    metadata.get(METADATA_DATABASE).cloned().unwrap_or_default(),
+                );
+                execute(&port.admin, console_spelling(statement), user, database).await
+            }
         };
         match result {
             Ok(Outcome::Rows { columns, rows }) => match encode_rows(&columns, &rows) {
@@ -360,14 +367,40 @@ async fn answer_query(port: &Port, socket: &mut Socket, text: &str) -> std::io::
 /// Marks [`AdminError::EmptyQuery`], which PostgreSQL answers with EmptyQueryResponse.
 const EMPTY_QUERY: &str = "";
 
-/// Runs one statement on a blocking thread (SQLite, disk writes).
-async fn execute(admin: &Arc<Admin>, statement: &str) -> Result<Outcome, PgError> {
+/// PgBouncer's console spelling on this port: `SHOW DATABASES` lists the clusters.
+fn console_spelling(statement: &str) -> &str {
+    let words: Vec<&str> = statement.split_whitespace().collect();
+    match words.as_slice() {
+        [show, databases] | [show, databases, ";"]
+            if show.eq_ignore_ascii_case("show")
+                && databases
+                    .trim_end_matches(';')
+                    .eq_ignore_ascii_case("databases") =>
+        {
+            "SHOW CLUSTERS"
+        }
+        _ => statement,
+    }
+}
+
+/// Runs one statement on a blocking thread (SQLite, disk writes): psql's catalog queries
+/// answered from the store's schema, the rest by [`Admin::execute`].
+async fn execute(
+    admin: &Arc<Admin>,
+    statement: &str,
+    user: String,
+    database: String,
+) -> Result<Outcome, PgError> {
     let admin = admin.clone();
     let statement = statement.to_string();
-    tokio::task::spawn_blocking(move || admin.execute(&statement))
-        .await
-        .unwrap_or_else(|e| Err(AdminError::Internal(e.to_string())))
-        .map_err(PgError::from)
+    tokio::task::spawn_blocking(move || {
+        admin
+            .psql_catalog(&statement, &user, &database)
+            .unwrap_or_else(|| admin.execute(&statement))
+    })
+    .await
+    .unwrap_or_else(|e| Err(AdminError::Internal(e.to_string())))
+    .map_err(PgError::from)
 }
 
 /// RowDescription (all columns text) and DataRows; refused before anything is sent when
@@ -527,17 +560,30 @@ fn local_answer(port: &Port, socket: &Socket, statement: &str) -> Option<Result<
         "discard all" | "reset all" => return accepted(),
         _ => {}
     }
-    if normalized.contains("pg_catalog.") || normalized.contains("information_schema.") {
+    if (normalized.contains("pg_catalog.") || normalized.contains("information_schema."))
+        && super::catalog::recognize(&normalized).is_none()
+    {
         return Some(Err(PgError {
             code: "0A000",
             message: "the sqlmux admin interface has no PostgreSQL catalog (pg_catalog, \
-                      information_schema): psql's \\d commands do not work; list the tables with \
-                      SHOW TABLES, their columns with PRAGMA table_info(<table>)"
+                      information_schema) beyond what psql's \\dt, \\d TABLE and \\l ask: list the \
+                      tables with SHOW TABLES, their columns with PRAGMA table_info(<table>)"
                 .into(),
         }));
     }
     if let Some(name) = normalized.strip_prefix("show ") {
-        if matches!(name, "tables" | "databases" | "schemas") {
+        if matches!(
+            name,
+            "tables"
+                | "databases"
+                | "schemas"
+                | "pools"
+                | "clients"
+                | "servers"
+                | "stats"
+                | "clusters"
+                | "version"
+        ) {
             return None;
         }
         let name = name.trim_matches('"');

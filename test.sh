@@ -14,7 +14,6 @@
 set -euo pipefail
 
 cd "$(dirname "$0")"
-export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 
 dry_run=false
 if [ "${1:-}" = "--dry-run" ]; then
@@ -22,19 +21,8 @@ if [ "${1:-}" = "--dry-run" ]; then
     shift
 fi
 
-have() {
-    command -v "$1" >/dev/null 2>&1
-}
-
-# PostgreSQL's server binaries are usually only in /usr/lib/postgresql/<version>/bin.
-have_pg() {
-    have "$1" && return 0
-    local f
-    for f in /usr/lib/postgresql/*/bin/"$1"; do
-        [ -x "$f" ] && return 0
-    done
-    return 1
-}
+# have, have_pg (and sbin in PATH).
+. scripts/have.sh
 
 # Debian packages, each with what shows it is there.
 packages=()

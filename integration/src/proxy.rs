@@ -83,6 +83,27 @@ cluster = "ledger"
     )
 }
 
+/// A config text with both clusters (`shop` on MySQL `mysql_writer`, `ledger` on PostgreSQL
+/// `pg_writer`): one `[listen]` with both endpoints and `http`, then `listen_extra` lines,
+/// then `sections` (whole sections such as `[monitor]`), then the clusters.
+pub fn both_protocols_config(
+    mysql_writer: &str,
+    pg_writer: &str,
+    listen_extra: &str,
+    sections: &str,
+) -> String {
+    let clusters = |c: String| {
+        c.split_once("[[clusters]]")
+            .map(|(_, rest)| format!("[[clusters]]{rest}"))
+            .unwrap_or_default()
+    };
+    format!(
+        "[listen]\nmysql = \"127.0.0.1:0\"\npostgres = \"127.0.0.1:0\"\nhttp = \"127.0.0.1:0\"\n{listen_extra}\n\n{sections}\n{}\n{}",
+        clusters(mysql_config(mysql_writer, "")),
+        clusters(postgres_config(pg_writer, None, ""))
+    )
+}
+
 /// Data-path workers of a test proxy whose config does not say: two, so that sessions
 /// share backend connections across workers (a socket moves between reactors) even on a
 /// machine where sqlmux's own default would be one worker.

@@ -2,7 +2,6 @@
 //! exposes: a proxy with both protocols, the monitor and some traffic (a statement, a pin,
 //! an error) is scraped, and every `sqlmux_*` name in the dashboard's queries must be there.
 
-use sqlmux_integration::proxy::postgres_config;
 use sqlmux_integration::raw_mysql::RawClient;
 use sqlmux_integration::{MariaDb, Postgres, Proxy};
 use std::collections::BTreeSet;
@@ -46,18 +45,11 @@ fn every_series_the_dashboard_queries_is_exposed() {
     assert!(wanted.len() >= 20, "{wanted:?}");
 
     let (mariadb, pg) = (MariaDb::start().unwrap(), Postgres::start().unwrap());
-    let mysql = sqlmux_integration::mysql_config(&mariadb.addr(), "");
-    let postgres = postgres_config(&pg.addr(), None, "");
-    let clusters = |c: &str| {
-        c.split_once("[[clusters]]")
-            .map(|(_, rest)| format!("[[clusters]]{rest}"))
-            .unwrap()
-    };
-    let config = format!(
-        "[listen]\nmysql = \"127.0.0.1:0\"\npostgres = \"127.0.0.1:0\"\nhttp = \"127.0.0.1:0\"\n\n\
-         [monitor]\nuser = \"app\"\npassword = \"apppw\"\ninterval_ms = 100\n\n{}\n{}",
-        clusters(&mysql),
-        clusters(&postgres)
+    let config = sqlmux_integration::proxy::both_protocols_config(
+        &mariadb.addr(),
+        &pg.addr(),
+        "",
+        "[monitor]\nuser = \"app\"\npassword = \"apppw\"\ninterval_ms = 100\n",
     );
     let p = Proxy::start(&config).unwrap();
     let (mut c, _) = RawClient::login(p.mysql_port(), "app", "apppw", Some("sqlmux_test")).unwrap();

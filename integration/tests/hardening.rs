@@ -14,18 +14,11 @@ use std::time::{Duration, Instant};
 
 /// Both protocols behind one proxy with the limits above.
 fn proxy(mariadb: &MariaDb, pg: &Postgres) -> Proxy {
-    let mysql = sqlmux_integration::mysql_config(&mariadb.addr(), "");
-    let postgres = postgres_config(&pg.addr(), None, "");
-    // One [listen] with both endpoints and the limits, then both clusters' sections.
-    let strip_listen = |c: &str| {
-        c.split_once("[[clusters]]")
-            .map(|(_, rest)| format!("[[clusters]]{rest}"))
-            .unwrap()
-    };
-    let config = format!(
-        "[listen]\nmysql = \"127.0.0.1:0\"\npostgres = \"127.0.0.1:0\"\nhttp = \"127.0.0.1:0\"\nhandshake_timeout_ms = 500\nmax_client_connections = 3\n\n{}\n{}",
-        strip_listen(&mysql),
-        strip_listen(&postgres)
+    let config = sqlmux_integration::proxy::both_protocols_config(
+        &mariadb.addr(),
+        &pg.addr(),
+        "handshake_timeout_ms = 500\nmax_client_connections = 3",
+        "",
     );
     Proxy::start(&config).unwrap()
 }

@@ -53,6 +53,11 @@ impl SqlmuxProcess {
         Ok(p)
     }
 
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The status of `GET /readyz`, if it answers.
     pub fn ready(&self) -> Option<u16> {
         self.get("/readyz").map(|(status, _)| status)

@@ -336,17 +336,22 @@ fn parse(config: &str) -> io::Result<Runtime> {
 /// package's own tests make cargo build it).
 pub fn sqlmux_binary() -> io::Result<std::path::PathBuf> {
     let exe = std::env::current_exe()?;
-    let dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .ok_or_else(|| io::Error::other("no target directory"))?;
-    let binary = dir.join("sqlmux");
-    if binary.is_file() {
-        Ok(binary)
-    } else {
-        Err(io::Error::other(format!(
-            "{} is missing: run `./test.sh` (or `cargo build -p sqlmux-proxy`)",
-            binary.display()
-        )))
-    }
+    // A test binary lives in target/<profile>/deps, a program (the load harness) in
+    // target/<profile>: the binary is beside one or the other.
+    let candidates: Vec<std::path::PathBuf> = exe
+        .ancestors()
+        .skip(1)
+        .take(2)
+        .map(|dir| dir.join("sqlmux"))
+        .collect();
+    candidates
+        .iter()
+        .find(|binary| binary.is_file())
+        .cloned()
+        .ok_or_else(|| {
+            io::Error::other(format!(
+                "{} is missing: run `./test.sh` (or `cargo build -p sqlmux-proxy`, with --release for the load harness)",
+                candidates.last().map(|b| b.display().to_string()).unwrap_or_default()
+            ))
+        })
 }

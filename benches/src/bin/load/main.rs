@@ -31,6 +31,12 @@
 //!   role every 200 ms; prints tps, failures, and the average (middle of the run) and maximum
 //!   number of backend connections, also as a share of the 500 clients.
 //!
+//! Idle clients (both protocols, or the one `--protocol mysql|postgres` names):
+//!
+//! - idle `--clients N` (10,000 by default): N clients log in, run one statement and idle;
+//!   the proxy's resident memory per idle client, its CPU while they idle, the first
+//!   statement after the idle time, and what it keeps after they leave (see [`idle`]).
+//!
 //! Failover (both protocols, or the one `--protocol mysql|postgres` names):
 //!
 //! - failover: a planned switch, a writer frozen 15 s and a writer killed, each under 100
@@ -42,6 +48,7 @@
 //! go on; the exit status is then 1.
 
 mod failover;
+mod idle;
 
 use bytes::BytesMut;
 use sqlmux_integration::clients::{
@@ -77,6 +84,11 @@ fn main() {
         .unwrap_or(1usize);
     let result = if mode == "failover" {
         failover::run(Duration::from_secs(seconds_given.unwrap_or(5)), protocol)
+    } else if mode == "idle" {
+        let clients = value("--clients")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(10_000);
+        idle::run(clients, protocol)
     } else {
         run(mode, seconds, protocol, rounds)
     };
@@ -149,7 +161,12 @@ fn process_cpu(pid: &str) -> Option<Cpu> {
 
 /// Resident memory of this process in KiB.
 fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
+    rss_kib_of("self")
+}
+
+/// Resident memory of process `pid` (or `"self"`) in KiB.
+fn rss_kib_of(pid: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
         .unwrap_or_default()
         .lines()
         .find(|l| l.starts_with("VmRSS:"))

@@ -2,6 +2,11 @@
 //! `--version` (clap).
 
 use clap::{Parser, Subcommand};
+
+/// mimalloc: per-statement buffers come from per-thread pages, and what idle or departed
+/// sessions freed goes back to the system (see the `load idle` figures in the README).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::path::PathBuf;
 use std::process::ExitCode;
 

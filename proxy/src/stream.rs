@@ -93,6 +93,16 @@ impl MaybeTls {
         }
     }
 
+    /// Waits until the peer has sent something (plain TCP; under TLS at once, as the TLS
+    /// layer may hold decrypted bytes already): an idle session waits here without a read
+    /// buffer, and takes one only when its next request arrives.
+    pub async fn readable(&self) -> io::Result<()> {
+        match self {
+            MaybeTls::Plain(s) => s.readable().await,
+            _ => Ok(()),
+        }
+    }
+
     /// Takes the plain TCP stream out for a TLS upgrade.
     pub fn into_plain(self) -> Option<TcpStream> {
         match self {

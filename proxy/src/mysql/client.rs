@@ -10,6 +10,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 /// Largest logical packet a client may send (MySQL's own upper bound of max_allowed_packet).
 pub const MAX_CLIENT_PACKET: usize = 1 << 30;
 
+/// The read buffer a request starts with (grown for larger packets).
+const READ_CHUNK: usize = 16 * 1024;
+
 /// What went wrong on the client side.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -53,8 +56,9 @@ impl ClientConn {
     pub fn new(stream: tokio::net::TcpStream, peer: SocketAddr) -> Self {
         Self {
             stream: Some(MaybeTls::Plain(stream)),
-            rbuf: BytesMut::with_capacity(8 * 1024),
-            wbuf: BytesMut::with_capacity(8 * 1024),
+            // Taken when a request arrives, given back while the session idles.
+            rbuf: BytesMut::new(),
+            wbuf: BytesMut::new(),
             peer,
             written: 0,
             max_packet: crate::session::admission::MAX_PRELOGIN_PACKET,
@@ -83,10 +87,14 @@ impl ClientConn {
             if let Some(frame) = decode_frame(&mut self.rbuf, self.max_packet)? {
                 return Ok(Some(frame));
             }
-            if self.rbuf.capacity() - self.rbuf.len() < 1024 {
+            let stream = self.stream.as_mut().ok_or(ClientError::Closed)?;
+            if self.rbuf.capacity() == 0 {
+                // An idle session holds no buffer: it takes one when the client speaks.
+                stream.readable().await?;
+                self.rbuf.reserve(READ_CHUNK);
+            } else if self.rbuf.capacity() - self.rbuf.len() < 1024 {
                 self.rbuf.reserve(64 * 1024);
             }
-            let stream = self.stream.as_mut().ok_or(ClientError::Closed)?;
             let n = match stream.read_buf(&mut self.rbuf).await {
                 Ok(n) => n,
                 // A TLS client that hangs up without close_notify between packets.
@@ -167,6 +175,22 @@ impl ClientConn {
         self.written += bytes.len() as u64;
         self.stream()?.write_all(bytes).await?;
         Ok(())
+    }
+
+    /// Gives back the buffers while the session idles (an idle session holds none); bytes
+    /// the client already sent stay.
+    pub fn release_buffers(&mut self) {
+        if self.rbuf.is_empty() && self.rbuf.capacity() > 0 {
+            self.rbuf = BytesMut::new();
+        }
+        if self.wbuf.is_empty() && self.wbuf.capacity() > 0 {
+            self.wbuf = BytesMut::new();
+        }
+    }
+
+    /// Bytes of read and write buffer held now (0 while the session idles).
+    pub fn buffered_capacity(&self) -> usize {
+        self.rbuf.capacity() + self.wbuf.capacity()
     }
 
     /// Resolves when the client has hung up (see [`MaybeTls::hung_up`]).

@@ -14,6 +14,9 @@ pub const MAX_MESSAGE: usize = 1 << 30;
 /// Flush queued output once this much is buffered.
 const FLUSH_AT: usize = 64 * 1024;
 
+/// The read buffer a read starts with when the connection holds none.
+const READ_CHUNK: usize = 16 * 1024;
+
 /// What went wrong on one connection.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnError {
@@ -45,8 +48,9 @@ impl PgConn {
     pub fn new(stream: MaybeTls) -> Self {
         Self {
             stream: Some(stream),
-            rbuf: BytesMut::with_capacity(16 * 1024),
-            wbuf: BytesMut::with_capacity(16 * 1024),
+            // Taken on first use; a client's are given back while its session idles.
+            rbuf: BytesMut::new(),
+            wbuf: BytesMut::new(),
             max_message: MAX_MESSAGE,
         }
     }
@@ -81,16 +85,36 @@ impl PgConn {
         }
     }
 
+    /// Gives back the buffers while the connection idles (a client between requests holds
+    /// none); bytes already read or queued stay.
+    pub fn release_buffers(&mut self) {
+        if self.rbuf.is_empty() && self.rbuf.capacity() > 0 {
+            self.rbuf = BytesMut::new();
+        }
+        if self.wbuf.is_empty() && self.wbuf.capacity() > 0 {
+            self.wbuf = BytesMut::new();
+        }
+    }
+
+    /// Bytes of read and write buffer held now (0 for an idle client).
+    pub fn buffered_capacity(&self) -> usize {
+        self.rbuf.capacity() + self.wbuf.capacity()
+    }
+
     /// Bytes read but not yet taken as messages.
     pub fn buffered(&self) -> usize {
         self.rbuf.len()
     }
 
     async fn fill(&mut self) -> Result<usize, ConnError> {
-        if self.rbuf.capacity() - self.rbuf.len() < 4096 {
+        let stream = self.stream.as_mut().ok_or(ConnError::Closed)?;
+        if self.rbuf.capacity() == 0 {
+            // An idle client holds no buffer: it takes one when the peer speaks.
+            stream.readable().await?;
+            self.rbuf.reserve(READ_CHUNK);
+        } else if self.rbuf.capacity() - self.rbuf.len() < 4096 {
             self.rbuf.reserve(64 * 1024);
         }
-        let stream = self.stream.as_mut().ok_or(ConnError::Closed)?;
         match stream.read_buf(&mut self.rbuf).await {
             Ok(n) => Ok(n),
             // A TLS peer that hangs up without close_notify.

@@ -3,6 +3,7 @@
 //! schema, user variables), and the values sqlmux answers itself (LAST_INSERT_ID, ROW_COUNT).
 //!
 //! - [`admission`]: the cap on client connections and the login deadline.
+//! - `footprint` (tests): an idle session's memory held to bounds.
 //! - [`control`]: reaching a session from outside (KILL by connection id).
 //! - [`lost`]: a transaction lost with its backend stays lost until the client ends it.
 //! - [`memo`]: the last statement text and its class and digest, derived once.
@@ -14,6 +15,7 @@
 
 pub mod admission;
 pub mod control;
+mod footprint;
 pub mod lost;
 pub mod memo;
 pub mod pins;

@@ -106,7 +106,7 @@ fn postgres(clients: usize) -> Res<()> {
         clients,
     );
     let proxy = SqlmuxProcess::start(&config, &format!("127.0.0.1:{http}"))?;
-    let figures = measure(proxy.pid(), clients, || pg_login(port), |s| pg_statement(s))?;
+    let figures = measure(proxy.pid(), clients, || pg_login(port), pg_statement)?;
     println!("idle postgres, {clients} clients, sqlmux: {figures}");
     drop(proxy);
     if pgbouncer::version().is_some() {
@@ -118,12 +118,7 @@ fn postgres(clients: usize) -> Res<()> {
             &[("auth_type", "plain")],
         )?;
         let port = bouncer.port();
-        let figures = measure(
-            bouncer.pid(),
-            clients,
-            || pg_login(port),
-            |s| pg_statement(s),
-        )?;
+        let figures = measure(bouncer.pid(), clients, || pg_login(port), pg_statement)?;
         println!("idle postgres, {clients} clients, PgBouncer: {figures}");
     }
     Ok(())

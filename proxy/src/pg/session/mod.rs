@@ -53,7 +53,9 @@ pub async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr, worker
     let limits = shared.runtime.load().clients.clone();
     // Full: the startup is still read (a CancelRequest is served), then refused.
     let slot = shared.admission.admit(limits.max_connections);
-    let opening = accept(&mut client, &shared, slot.is_none());
+    // Boxed, like every request below: an idle session's task holds only what it needs
+    // between requests, not the largest state any request goes through.
+    let opening = Box::pin(accept(&mut client, &shared, slot.is_none()));
     let Some(opening) = crate::session::admission::within_deadline(&limits, opening).await else {
         tracing::info!(%peer, timeout_ms = limits.handshake_timeout.as_millis() as u64, "postgres client closed: no login in time");
         return;
@@ -82,7 +84,7 @@ pub async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr, worker
         .client_connections_total
         .fetch_add(1, Ordering::Relaxed);
     let mut session = Session::new(shared.clone(), client, peer, id, login, cancel, worker);
-    let result = match session.start(&key).await {
+    let result = match Box::pin(session.start(&key)).await {
         Ok(()) => session.run().await,
         Err(e) => {
             if let Some(fatal) = e.to_fatal_response() {
@@ -94,7 +96,7 @@ pub async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr, worker
     if let Err(e) = result {
         tracing::debug!(%peer, side = ?e.side(), error = %e, "postgres session ended with an error");
     }
-    session.end().await;
+    Box::pin(session.end()).await;
     shared.pg_cancel.unregister(id);
     shared.stats.sessions.remove(&id);
     shared
@@ -301,6 +303,8 @@ impl Session {
 
     async fn run(&mut self) -> Result<(), SessionError> {
         loop {
+            // Idle until the next request: no client buffers held meanwhile.
+            self.client.release_buffers();
             // A session holding a backend between requests (a pin) also watches it: LISTEN
             // notifications are relayed as they come, and an OFFLINE_HARD close ends it.
             let event = match self.backend.as_mut() {
@@ -344,7 +348,7 @@ impl Session {
                     continue;
                 }
                 Event::Backend(m) => {
-                    self.idle_backend_message(m).await?;
+                    Box::pin(self.idle_backend_message(m)).await?;
                     continue;
                 }
             };
@@ -373,8 +377,8 @@ impl Session {
                 }
                 return Ok(());
             }
-            if let Err(e) = self.dispatch(m).await {
-                self.fail(e).await?;
+            if let Err(e) = Box::pin(self.dispatch(m)).await {
+                Box::pin(self.fail(e)).await?;
             }
             self.publish();
         }
@@ -549,3 +553,7 @@ impl Session {
         }
     }
 }
+
+/// Bytes of a session's own state (the idle-memory test holds it to a bound).
+#[cfg(test)]
+pub(crate) const SESSION_SIZE: usize = std::mem::size_of::<Session>();

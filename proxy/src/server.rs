@@ -196,6 +196,7 @@ pub async fn run_with_reloads(
             reaper_shared.mysql_pools.reap(&settings);
             reaper_shared.pg_pools.reap(&settings);
             reaper_shared.failover.expire_holds();
+            reaper_shared.shrink_session_maps();
         }
     });
     if let Some(l) = listeners.http {

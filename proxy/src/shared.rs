@@ -15,6 +15,12 @@ pub type FastMap<K, V> = dashmap::DashMap<K, V, foldhash::fast::RandomState>;
 /// Distinct user and database names shared; past it, sessions keep their own copy.
 const SHARED_NAMES: usize = 4096;
 
+/// Distinct ParameterStatus sets shared at most (past it a session keeps its own).
+pub const SHARED_PARAM_SETS: usize = 256;
+
+/// ParameterStatus values as a PostgreSQL client knows them (name -> value).
+pub type ParamSet = std::collections::BTreeMap<String, String>;
+
 /// State shared by the sessions of one `run`; nothing global.
 pub struct Shared {
     /// Users, rules, settings: swapped whole on reload.
@@ -29,6 +35,9 @@ pub struct Shared {
     pub pg_statements: crate::pg::statements::StatementCache,
     /// Sequences an INSERT into a table may advance, by (database, search_path, table).
     pub pg_seq_candidates: dashmap::DashMap<String, Arc<Vec<String>>>,
+    /// ParameterStatus sets shared by the PostgreSQL sessions whose clients know the same
+    /// values (most do): an idle session holds a pointer, not its own map.
+    pub pg_param_sets: FastMap<ParamSet, Arc<ParamSet>>,
     /// Startup parameter sets shared by the PostgreSQL sessions that start with them.
     pub pg_startup_vars:
         FastMap<std::collections::BTreeMap<String, String>, crate::pg::session::Vars>,
@@ -100,6 +109,7 @@ impl Shared {
             pg_cancel: Default::default(),
             pg_seq_candidates: dashmap::DashMap::new(),
             pg_startup_vars: Default::default(),
+            pg_param_sets: Default::default(),
             names: Default::default(),
             pg_scram_secrets: dashmap::DashMap::new(),
             pg_scram_tls,
@@ -129,6 +139,14 @@ impl Shared {
     /// The shared copy of a user or database name (a new one once the table is full).
     pub fn name(&self, name: &str) -> Arc<str> {
         shared_name(&self.names, name)
+    }
+
+    /// Gives back the room the session maps kept for clients that have left (called every
+    /// second by the reaper).
+    pub fn shrink_session_maps(&self) {
+        crate::session::control::shrink_when_sparse(&self.stats.sessions);
+        self.sessions.shrink();
+        self.pg_cancel.shrink();
     }
 
     /// Publishes a topology built for the next generation (compare-and-set against any

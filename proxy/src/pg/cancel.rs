@@ -84,6 +84,12 @@ impl CancelRegistry {
         self.sessions.remove(&pid);
     }
 
+    /// Gives back the room of sessions and backends that ended.
+    pub fn shrink(&self) {
+        crate::session::control::shrink_when_sparse(&self.sessions);
+        crate::session::control::shrink_when_sparse(&self.backends);
+    }
+
     /// Registers a backend connection's target under a new number.
     pub fn add_backend(self: &Arc<Self>, target: CancelTarget) -> BackendCancel {
         let number = self.last_backend.fetch_add(1, Ordering::Relaxed) + 1;

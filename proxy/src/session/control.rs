@@ -93,11 +93,44 @@ impl SessionControls {
     pub fn remove(&self, id: u32) {
         self.by_id.remove(&id);
     }
+
+    /// Gives back the room of sessions that ended (see [`shrink_when_sparse`]).
+    pub fn shrink(&self) {
+        shrink_when_sparse(&self.by_id);
+    }
+}
+
+/// Shrinks a map that holds far fewer entries than it has room for (10,000 clients gone):
+/// the memory of a crowd that left goes back.
+pub fn shrink_when_sparse<K, V, S>(map: &dashmap::DashMap<K, V, S>)
+where
+    K: Eq + std::hash::Hash,
+    S: std::hash::BuildHasher + Clone,
+{
+    if map.capacity() > 4 * map.len() + 256 {
+        map.shrink_to_fit();
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_map_a_crowd_left_gives_its_room_back() {
+        let map: dashmap::DashMap<u32, [u8; 64]> = dashmap::DashMap::new();
+        for i in 0..10_000 {
+            map.insert(i, [0; 64]);
+        }
+        shrink_when_sparse(&map);
+        assert!(map.capacity() >= 10_000, "a full map is left alone");
+        for i in 0..9_990 {
+            map.remove(&i);
+        }
+        shrink_when_sparse(&map);
+        assert!(map.capacity() < 1_000, "{}", map.capacity());
+        assert_eq!(map.len(), 10);
+    }
 
     #[tokio::test]
     async fn a_kill_wakes_the_session_and_a_session_kill_stays() {

@@ -220,7 +220,7 @@ impl Session {
                     if !self.params.is_empty() {
                         self.client.queue(&msg::parameter_status(&k, &v));
                     }
-                    self.params.insert(k, v);
+                    std::sync::Arc::make_mut(&mut self.params).insert(k, v);
                 }
                 Ok(())
             }

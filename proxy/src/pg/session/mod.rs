@@ -133,8 +133,9 @@ pub(super) struct Session {
     vars: Vars,
     /// A SET ran inside the open transaction: re-read those values when it ends.
     tx_vars: Vec<String>,
-    /// ParameterStatus values as the client knows them.
-    params: HashMap<String, String>,
+    /// ParameterStatus values as the client knows them (shared with the sessions that know
+    /// the same; copied on a change).
+    params: Arc<crate::shared::ParamSet>,
     pins: Pins,
     backend: Option<Lease<BackendConn>>,
     /// Transaction status of the last ReadyForQuery the client got.
@@ -220,7 +221,7 @@ impl Session {
             vars: startup_vars.clone(),
             startup_vars,
             tx_vars: Vec::new(),
-            params: HashMap::new(),
+            params: Default::default(),
             pins: Pins::default(),
             backend: None,
             tx_status: b'I',
@@ -263,10 +264,16 @@ impl Session {
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect();
             params.sort();
-            for (k, v) in params {
-                self.client.queue(&msg::parameter_status(&k, &v));
-                self.params.insert(k, v);
+            for (k, v) in &params {
+                self.client.queue(&msg::parameter_status(k, v));
             }
+            let known: crate::shared::ParamSet = params.into_iter().collect();
+            self.params = crate::shared::shared_copy(
+                &self.shared.pg_param_sets,
+                &known,
+                crate::shared::SHARED_PARAM_SETS,
+                || (known.clone(), Arc::new(known.clone())),
+            );
         }
         self.release_if_unpinned().await;
         self.client

@@ -340,7 +340,7 @@ impl Session {
                                 address: address.to_string(),
                                 source: e,
                             })?;
-                    params.insert(k, v);
+                    std::sync::Arc::make_mut(params).insert(k, v);
                     client.queue(&m.raw);
                     continue;
                 }

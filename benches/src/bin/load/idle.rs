@@ -55,7 +55,7 @@ pub fn run(clients: usize, protocol: Option<&str>) -> Res<()> {
 }
 
 /// A config's `[listen]` on fixed free ports with room for the clients.
-fn listen(config: &str, endpoint: &str, port: u16, http: u16, clients: usize) -> String {
+pub(super) fn listen(config: &str, endpoint: &str, port: u16, http: u16, clients: usize) -> String {
     config.replacen(
         &format!("{endpoint} = \"127.0.0.1:0\""),
         &format!(
@@ -213,7 +213,7 @@ fn pg_until_ready(s: &mut TcpStream) -> Res<()> {
 }
 
 /// A logged-in PostgreSQL client (cleartext password) that ran one statement.
-fn pg_login(port: u16) -> Res<TcpStream> {
+pub(super) fn pg_login(port: u16) -> Res<TcpStream> {
     let mut s = TcpStream::connect(("127.0.0.1", port))?;
     s.write_all(&startup::startup_message(&[
         ("user", "ledger"),

@@ -36,6 +36,8 @@
 //! - idle `--clients N` (10,000 by default): N clients log in, run one statement and idle;
 //!   the proxy's resident memory per idle client, its CPU while they idle, the first
 //!   statement after the idle time, and what it keeps after they leave (see [`idle`]).
+//! - storm `--clients N` (10,000 by default): N clients connect at once; clients served, the
+//!   p50/p99 connect time and the backend connections opened (see [`storm`]).
 //!
 //! Failover (both protocols, or the one `--protocol mysql|postgres` names):
 //!
@@ -49,6 +51,7 @@
 
 mod failover;
 mod idle;
+mod storm;
 
 use bytes::BytesMut;
 use sqlmux_integration::clients::{
@@ -84,11 +87,15 @@ fn main() {
         .unwrap_or(1usize);
     let result = if mode == "failover" {
         failover::run(Duration::from_secs(seconds_given.unwrap_or(5)), protocol)
-    } else if mode == "idle" {
+    } else if mode == "idle" || mode == "storm" {
         let clients = value("--clients")
             .and_then(|s| s.parse().ok())
             .unwrap_or(10_000);
-        idle::run(clients, protocol)
+        if mode == "idle" {
+            idle::run(clients, protocol)
+        } else {
+            storm::run(clients, protocol)
+        }
     } else {
         run(mode, seconds, protocol, rounds)
     };

@@ -3,10 +3,11 @@
 
 use clap::{Parser, Subcommand};
 
-/// mimalloc: per-statement buffers come from per-thread pages, and what idle or departed
-/// sessions freed goes back to the system (see the `load idle` figures in the README).
+/// jemalloc, with a background thread that returns what departed sessions freed to the
+/// system within about a second (`.cargo/config.toml` sets the decay; see the `load idle`
+/// figures in the README).
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 use std::path::PathBuf;
 use std::process::ExitCode;
 

@@ -49,6 +49,10 @@
 //! An unknown mode is an error. A failed sqlmux or PgBouncer run is reported and the others
 //! go on; the exit status is then 1.
 
+/// The sqlmux binary's allocator, for the proxy this process runs.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 mod failover;
 mod idle;
 mod storm;

@@ -198,6 +198,16 @@ impl AsyncWrite for MaybeTls {
     }
 }
 
+/// Gives back a connection's buffers that hold nothing (an idle client holds none; bytes
+/// read or queued stay).
+pub fn release_empty(buffers: [&mut bytes::BytesMut; 2]) {
+    for buffer in buffers {
+        if buffer.is_empty() && buffer.capacity() > 0 {
+            *buffer = bytes::BytesMut::new();
+        }
+    }
+}
+
 /// How long a connection may be silent before TCP keepalive probes start.
 const KEEPALIVE_IDLE: std::time::Duration = std::time::Duration::from_secs(60);
 

@@ -180,12 +180,7 @@ impl ClientConn {
     /// Gives back the buffers while the session idles (an idle session holds none); bytes
     /// the client already sent stay.
     pub fn release_buffers(&mut self) {
-        if self.rbuf.is_empty() && self.rbuf.capacity() > 0 {
-            self.rbuf = BytesMut::new();
-        }
-        if self.wbuf.is_empty() && self.wbuf.capacity() > 0 {
-            self.wbuf = BytesMut::new();
-        }
+        crate::stream::release_empty([&mut self.rbuf, &mut self.wbuf]);
     }
 
     /// Bytes of read and write buffer held now (0 while the session idles).

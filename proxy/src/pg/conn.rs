@@ -88,12 +88,7 @@ impl PgConn {
     /// Gives back the buffers while the connection idles (a client between requests holds
     /// none); bytes already read or queued stay.
     pub fn release_buffers(&mut self) {
-        if self.rbuf.is_empty() && self.rbuf.capacity() > 0 {
-            self.rbuf = BytesMut::new();
-        }
-        if self.wbuf.is_empty() && self.wbuf.capacity() > 0 {
-            self.wbuf = BytesMut::new();
-        }
+        crate::stream::release_empty([&mut self.rbuf, &mut self.wbuf]);
     }
 
     /// Bytes of read and write buffer held now (0 for an idle client).

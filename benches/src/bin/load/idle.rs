@@ -55,7 +55,7 @@ pub fn run(clients: usize, protocol: Option<&str>) -> Res<()> {
 }
 
 /// A config's `[listen]` on fixed free ports with room for the clients.
-pub(super) fn listen(config: &str, endpoint: &str, port: u16, http: u16, clients: usize) -> String {
+fn listen(config: &str, endpoint: &str, port: u16, http: u16, clients: usize) -> String {
     config.replacen(
         &format!("{endpoint} = \"127.0.0.1:0\""),
         &format!(
@@ -66,7 +66,9 @@ pub(super) fn listen(config: &str, endpoint: &str, port: u16, http: u16, clients
     )
 }
 
-fn mysql(clients: usize) -> Res<()> {
+/// A MariaDB server and sqlmux (its own process) in front of it, room for `clients`; the
+/// proxy's MySQL port.
+pub(super) fn mysql_proxy(clients: usize) -> Res<(MariaDb, SqlmuxProcess, u16)> {
     let db = MariaDb::start_with(&MariaDbOptions::new().arg("--max-connections=1000"))?;
     let (port, http) = (free_port()?, free_port()?);
     let config = listen(
@@ -77,21 +79,12 @@ fn mysql(clients: usize) -> Res<()> {
         clients,
     );
     let proxy = SqlmuxProcess::start(&config, &format!("127.0.0.1:{http}"))?;
-    let login = || -> Res<TcpStream> {
-        let (mut c, _) = RawClient::login(port, "app", "apppw", Some("sqlmux_test"))?;
-        c.query("SELECT 1")?.map_err(|e| e.message)?;
-        Ok(c.into_stream())
-    };
-    let statement = |s: &mut TcpStream| -> Res<()> {
-        s.write_all(&sqlmux_protocol::mysql::packet::encode(0, b"\x03SELECT 1"))?;
-        read_mysql_answer(s)
-    };
-    let figures = measure(proxy.pid(), clients, login, statement)?;
-    println!("idle mysql, {clients} clients, sqlmux: {figures}");
-    Ok(())
+    Ok((db, proxy, port))
 }
 
-fn postgres(clients: usize) -> Res<()> {
+/// A PostgreSQL server and sqlmux (its own process, asking clients for a cleartext
+/// password) in front of it, room for `clients`; the proxy's PostgreSQL port.
+pub(super) fn postgres_proxy(clients: usize) -> Res<(Postgres, SqlmuxProcess, u16)> {
     let pg = Postgres::start()?;
     let (port, http) = (free_port()?, free_port()?);
     let config = listen(
@@ -106,6 +99,30 @@ fn postgres(clients: usize) -> Res<()> {
         clients,
     );
     let proxy = SqlmuxProcess::start(&config, &format!("127.0.0.1:{http}"))?;
+    Ok((pg, proxy, port))
+}
+
+/// A logged-in MySQL client that ran one statement.
+pub(super) fn mysql_login(port: u16) -> Res<TcpStream> {
+    let (mut c, _) = RawClient::login(port, "app", "apppw", Some("sqlmux_test"))?;
+    c.query("SELECT 1")?.map_err(|e| e.message)?;
+    Ok(c.into_stream())
+}
+
+fn mysql(clients: usize) -> Res<()> {
+    let (_db, proxy, port) = mysql_proxy(clients)?;
+    let login = || mysql_login(port);
+    let statement = |s: &mut TcpStream| -> Res<()> {
+        s.write_all(&sqlmux_protocol::mysql::packet::encode(0, b"\x03SELECT 1"))?;
+        read_mysql_answer(s)
+    };
+    let figures = measure(proxy.pid(), clients, login, statement)?;
+    println!("idle mysql, {clients} clients, sqlmux: {figures}");
+    Ok(())
+}
+
+fn postgres(clients: usize) -> Res<()> {
+    let (pg, proxy, port) = postgres_proxy(clients)?;
     let figures = measure(proxy.pid(), clients, || pg_login(port), pg_statement)?;
     println!("idle postgres, {clients} clients, sqlmux: {figures}");
     drop(proxy);

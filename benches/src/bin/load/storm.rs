@@ -5,12 +5,9 @@
 //! at most open (against the pool's max_connections). sqlmux runs as its own process (the
 //! release binary, see [`super::idle`]).
 
-use super::idle::{listen, pg_login};
+use super::idle::{mysql_login, mysql_proxy, pg_login, postgres_proxy};
 use super::Res;
-use sqlmux_integration::binary::SqlmuxProcess;
-use sqlmux_integration::proxy::postgres_config;
-use sqlmux_integration::raw_mysql::RawClient;
-use sqlmux_integration::{free_port, mysql_config, MariaDb, MariaDbOptions, Postgres};
+use sqlmux_integration::MariaDb;
 use std::net::TcpStream;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -29,22 +26,9 @@ pub fn run(clients: usize, protocol: Option<&str>) -> Res<()> {
 }
 
 fn mysql(clients: usize) -> Res<()> {
-    let db = MariaDb::start_with(&MariaDbOptions::new().arg("--max-connections=1000"))?;
-    let (port, http) = (free_port()?, free_port()?);
-    let config = listen(
-        &mysql_config(&db.addr(), "\n[control]\ntoken = \"t\"\n"),
-        "mysql",
-        port,
-        http,
-        clients,
-    );
-    let _proxy = SqlmuxProcess::start(&config, &format!("127.0.0.1:{http}"))?;
+    let (db, _proxy, port) = mysql_proxy(clients)?;
     let opened_before = mysql_status(&db, "Connections")?;
-    let storm = storm(clients, move || {
-        let (mut c, _) = RawClient::login(port, "app", "apppw", Some("sqlmux_test"))?;
-        c.query("SELECT 1")?.map_err(|e| e.message)?;
-        Ok(c.into_stream())
-    });
+    let storm = storm(clients, move || mysql_login(port));
     let opened = mysql_status(&db, "Connections")? - opened_before;
     let most = mysql_status(&db, "Max_used_connections")?;
     println!(
@@ -54,20 +38,7 @@ fn mysql(clients: usize) -> Res<()> {
 }
 
 fn postgres(clients: usize) -> Res<()> {
-    let pg = Postgres::start()?;
-    let (port, http) = (free_port()?, free_port()?);
-    let config = listen(
-        &postgres_config(
-            &pg.addr(),
-            None,
-            "\n[postgres]\nauth_method = \"cleartext\"\n\n[control]\ntoken = \"t\"\n",
-        ),
-        "postgres",
-        port,
-        http,
-        clients,
-    );
-    let _proxy = SqlmuxProcess::start(&config, &format!("127.0.0.1:{http}"))?;
+    let (pg, _proxy, port) = postgres_proxy(clients)?;
     // The server's backends of the ledger role, sampled while the storm runs.
     let most = Arc::new(Mutex::new(0u64));
     let done = Arc::new(std::sync::atomic::AtomicBool::new(false));

@@ -14,7 +14,9 @@
 //!   proxy's resident memory grew.
 //! - multiplex: 200 mostly idle clients (100 ms think time), 40% INSERTs (often followed
 //!   by `SELECT LAST_INSERT_ID() AS id`, checked against the OK packet) and 60% point
-//!   SELECTs; prints QPS, errors, mismatches and backend connections per client connection.
+//!   SELECTs, reads to a replica (a primary + replica pair, as in the example
+//!   configuration); prints QPS, errors, mismatches and backend connections on the writer
+//!   and the reader (idle ones included) per client connection.
 //!
 //! PostgreSQL modes (run only when named):
 //!
@@ -67,7 +69,7 @@ use sqlmux_integration::pgbouncer::{self, PgBouncer};
 use sqlmux_integration::proxy::postgres_config;
 use sqlmux_integration::raw_mysql::{handshake_response, native_scramble, RawClient};
 use sqlmux_integration::{
-    mysql_config, MariaDb, MariaDbOptions, Postgres, PostgresOptions, Proxy, Psql,
+    mysql_config, MariaDb, MariaDbOptions, MariaDbPair, Postgres, PostgresOptions, Proxy, Psql,
 };
 use sqlmux_protocol::mysql::packet::encode;
 use sqlmux_protocol::mysql::scanner::{Expect, Progress, Scanner};
@@ -136,7 +138,15 @@ fn run(mode: &str, seconds: u64, protocol: Option<&str>, rounds: usize) -> Res<(
         memory(&proxy)?;
     }
     if mode == "multiplex" || mode == "all" {
-        multiplex(&db, &proxy, seconds)?;
+        // Reads to a replica, as in the example configuration.
+        let pair = MariaDbPair::start_with(&MariaDbOptions::new().arg("--max-connections=1000"))?;
+        pair.wait_replication_running()?;
+        let reader = format!(
+            "\n[[servers]]\nhostgroup = 20\naddress = \"{}\"\nmax_connections = 50\n",
+            pair.replica.addr()
+        );
+        let proxy = Proxy::start_as_shipped(&mysql_config(&pair.primary.addr(), &reader))?;
+        multiplex(&pair, &proxy, seconds)?;
     }
     Ok(())
 }
@@ -363,10 +373,11 @@ struct MuxCounts {
     checks: u64,
 }
 
-fn multiplex(db: &MariaDb, proxy: &Proxy, seconds: u64) -> Res<()> {
+fn multiplex(pair: &MariaDbPair, proxy: &Proxy, seconds: u64) -> Res<()> {
     use sqlmux_protocol::mysql::response::parse_ok;
     const CLIENTS: usize = 200;
-    db.root_sql("CREATE TABLE IF NOT EXISTS sqlmux_test.mux (id BIGINT AUTO_INCREMENT PRIMARY KEY, v VARCHAR(32)); INSERT INTO sqlmux_test.mux (v) VALUES ('seed')")?;
+    pair.primary.root_sql("CREATE TABLE IF NOT EXISTS sqlmux_test.mux (id BIGINT AUTO_INCREMENT PRIMARY KEY, v VARCHAR(32)); INSERT INTO sqlmux_test.mux (v) VALUES ('seed')")?;
+    pair.wait_replica_caught_up()?;
     let port = proxy.mysql_port();
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let started = Instant::now();
@@ -430,15 +441,18 @@ fn multiplex(db: &MariaDb, proxy: &Proxy, seconds: u64) -> Res<()> {
             })
         })
         .collect();
-    let mut samples = Vec::new();
-    std::thread::sleep(Duration::from_secs(2));
-    while Instant::now() < deadline {
-        let n: u64 = db
+    // Backend connections on each server (idle ones included), sampled every 500 ms.
+    let mut samples: Vec<(u64, u64)> = Vec::new();
+    let count = |db: &MariaDb| -> Res<u64> {
+        Ok(db
             .root_sql("SELECT COUNT(*) FROM information_schema.processlist WHERE user = 'app'")?
             .trim()
             .parse()
-            .unwrap_or(0);
-        samples.push(n);
+            .unwrap_or(0))
+    };
+    std::thread::sleep(Duration::from_secs(2));
+    while Instant::now() < deadline {
+        samples.push((count(&pair.primary)?, count(&pair.replica)?));
         std::thread::sleep(Duration::from_millis(500));
     }
     let mut total = MuxCounts::default();
@@ -450,8 +464,11 @@ fn multiplex(db: &MariaDb, proxy: &Proxy, seconds: u64) -> Res<()> {
         total.checks += c.checks;
     }
     let elapsed = started.elapsed().as_secs_f64();
-    let max = samples.iter().copied().max().unwrap_or(0);
-    let avg = samples.iter().sum::<u64>() as f64 / samples.len().max(1) as f64;
+    let n = samples.len().max(1) as f64;
+    let avg_of = |f: fn(&(u64, u64)) -> u64| samples.iter().map(f).sum::<u64>() as f64 / n;
+    let (writer_avg, reader_avg) = (avg_of(|s| s.0), avg_of(|s| s.1));
+    let max = samples.iter().map(|s| s.0 + s.1).max().unwrap_or(0);
+    let avg = writer_avg + reader_avg;
     println!(
         "multiplex: {CLIENTS} clients, {:.0} qps, {} errors, {} mismatches of {} LAST_INSERT_ID checks",
         total.statements as f64 / elapsed,
@@ -460,7 +477,7 @@ fn multiplex(db: &MariaDb, proxy: &Proxy, seconds: u64) -> Res<()> {
         total.checks
     );
     println!(
-        "multiplex: backend connections on the server avg {avg:.1}, max {max} = {:.1}% / {:.1}% of client connections",
+        "multiplex: backend connections avg {avg:.1} (writer {writer_avg:.1}, reader {reader_avg:.1}), max {max} = {:.1}% / {:.1}% of client connections",
         avg * 100.0 / CLIENTS as f64,
         max as f64 * 100.0 / CLIENTS as f64
     );

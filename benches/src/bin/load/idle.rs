@@ -45,6 +45,16 @@ impl std::fmt::Display for Figures {
 
 /// Runs the idle measurement for both protocols (or the one named).
 pub fn run(clients: usize, protocol: Option<&str>) -> Res<()> {
+    each_protocol(clients, protocol, mysql, postgres)
+}
+
+/// Runs `mysql` and `postgres` with `clients`, or the one `protocol` names.
+pub(super) fn each_protocol(
+    clients: usize,
+    protocol: Option<&str>,
+    mysql: fn(usize) -> Res<()>,
+    postgres: fn(usize) -> Res<()>,
+) -> Res<()> {
     if protocol.is_none_or(|p| p == "mysql") {
         mysql(clients)?;
     }

@@ -16,13 +16,7 @@ const THREADS: usize = 64;
 
 /// Runs the storm for both protocols (or the one named).
 pub fn run(clients: usize, protocol: Option<&str>) -> Res<()> {
-    if protocol.is_none_or(|p| p == "mysql") {
-        mysql(clients)?;
-    }
-    if protocol.is_none_or(|p| p == "postgres") {
-        postgres(clients)?;
-    }
-    Ok(())
+    super::idle::each_protocol(clients, protocol, mysql, postgres)
 }
 
 fn mysql(clients: usize) -> Res<()> {

@@ -211,9 +211,6 @@ impl Session {
                 self.flavor(),
             )),
         };
-        let connector = server
-            .tls
-            .then(|| self.shared.backend_tls.for_server(&rt, &server.address));
         let params = ConnectParams {
             address: &server.address,
             user: &self.user.name,
@@ -222,11 +219,13 @@ impl Session {
             capabilities: BACKEND_CAPABILITIES | (self.capabilities & FLAVOR_CAPABILITIES),
             collation: self.collation,
             statement_limit: rt.mysql.backend_statement_limit,
-            tls: connector.as_ref(),
+            tls: None,
             mariadb_caps: self.mariadb_caps,
             identities: Some(&self.shared.mysql_identities),
-            allow_cleartext: rt.allows_cleartext(&server.address),
+            allow_cleartext: false,
         };
+        // Looked up only when a connection is opened, not per checkout.
+        let (backend_tls, tls, runtime) = (&self.shared.backend_tls, server.tls, &rt);
         let mut refused = None;
         let refused_slot = &mut refused;
         self.partition = Some(partition.clone());
@@ -238,6 +237,12 @@ impl Session {
                 self.worker,
                 &rt.pool,
                 move |_| async move {
+                    let connector = tls.then(|| backend_tls.for_server(runtime, params.address));
+                    let params = ConnectParams {
+                        tls: connector.as_ref(),
+                        allow_cleartext: runtime.allows_cleartext(params.address),
+                        ..params
+                    };
                     BackendConn::connect(&params).await.map_err(|e| {
                         let reason = e.to_string();
                         let server_fault = match &e {

@@ -6,12 +6,13 @@
 //!   makes, and statement-name rewriting for the extended protocol.
 //! - [`pgsql`]: the PostgreSQL-dialect SQL lexer: statement classification, SET parsing,
 //!   statement object names, sequence-function calls, digests.
-//! - `flag_set` (private): the set operations both dialects' statement flags share.
+//! - `lex` (private): the SQL core both dialects share: tokens, the lexer cursor generic
+//!   over a dialect, keyword tables, the digest normalization, flag sets, the routing hint.
 //! - [`sql`]: the SQL lexer: statement classification, SET parsing, local queries,
 //!   LAST_INSERT_ID()/ROW_COUNT() rewriting, digests.
 //! - [`fuzz_targets`]: what each fuzz target runs, replayed from the corpora by the tests.
-mod flag_set;
 pub mod fuzz_targets;
+mod lex;
 pub mod mysql;
 pub mod pg;
 pub mod pgsql;

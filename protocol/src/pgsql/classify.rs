@@ -9,7 +9,7 @@ use super::keywords::{kw, Kw};
 use super::kind::{Head, Kind};
 use super::lexer::{Lexer, Token, TokenKind};
 use super::walker::Walker;
-use crate::sql::hint;
+use crate::lex::hint;
 
 /// Facts about a statement text (all statements of a multi-statement text are scanned).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,4 +1,4 @@
-//! The PostgreSQL tokenizer: statement bytes in, tokens (kind + byte range) out, no allocation.
+//! The PostgreSQL dialect of the [`Lexer`](crate::lex::Lexer): what each byte starts.
 //!
 //! PostgreSQL lexical rules with `standard_conforming_strings = on` (the default since 9.1):
 //! `'...'` has only the `''` escape, `E'...'` also backslash escapes; `U&'...'`, `N'...'`,
@@ -9,82 +9,20 @@
 //! bytes. Unterminated strings and comments run to the end of the input ([`Token::closed`] is
 //! false). Every call makes progress; nothing panics.
 
-/// What a token is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum TokenKind {
-    /// An unquoted identifier or keyword.
-    Word,
-    /// A `"..."` (or `U&"..."`) quoted identifier.
-    QuotedIdent,
-    /// A string: `'..'`, `E'..'`, `N'..'`, `U&'..'`, `$$..$$`, `$tag$..$tag$`.
-    String,
-    /// A number: integer, decimal, exponent, `0x..`, `0o..`, `0b..`, `B'..'`, `X'..'`.
-    Number,
-    /// A `$n` parameter.
-    Param,
-    /// An operator or punctuation (`::`, `(`, `<>`, `->>`, ...).
-    Punct,
-    /// A `;` statement separator.
-    Semicolon,
-    /// A comment: `-- ...` or a (possibly nested) `/* ... */`.
-    Comment,
-}
+use crate::lex::{find, Dialect, Lexer as Cursor};
+pub(crate) use crate::lex::{is_ident_byte, is_space, Token, TokenKind};
 
-/// One token: its kind and where it is in the input.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Token {
-    /// What it is.
-    pub kind: TokenKind,
-    from: u32,
-    to: u32,
-    /// Whitespace or a comment comes before it.
-    pub space_before: bool,
-    /// False for a string, quoted name or comment that runs to the end of the input.
-    pub closed: bool,
-}
+/// The PostgreSQL dialect (its lexer keeps no state between tokens).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Postgres;
 
-impl Token {
-    /// Offset of its first byte.
-    #[inline]
-    pub(crate) fn start(&self) -> usize {
-        self.from as usize
-    }
-
-    /// Offset one past its last byte.
-    #[inline]
-    pub(crate) fn end(&self) -> usize {
-        self.to as usize
-    }
-
-    /// The token's bytes.
-    #[inline]
-    pub(crate) fn text<'a>(&self, sql: &'a [u8]) -> &'a [u8] {
-        sql.get(self.start()..self.end()).unwrap_or_default()
-    }
-
-    /// Whether this is the punctuation `p`.
-    #[inline]
-    pub(crate) fn is_punct(&self, sql: &[u8], p: &[u8]) -> bool {
-        self.kind == TokenKind::Punct && self.text(sql) == p
-    }
-}
-
-/// Whether `b` is whitespace to PostgreSQL.
-#[inline]
-pub(crate) fn is_space(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0B | 0x0C)
-}
+/// A PostgreSQL-dialect lexer.
+pub(crate) type Lexer<'a> = Cursor<'a, Postgres>;
 
 /// Whether `b` can start an unquoted identifier.
 #[inline]
 fn is_ident_start(b: u8) -> bool {
     b.is_ascii_alphabetic() || b == b'_' || b >= 0x80
-}
-
-/// Whether `b` can continue an unquoted identifier (`$` included).
-#[inline]
-pub(crate) fn is_ident_byte(b: u8) -> bool {
-    is_ident_start(b) || b.is_ascii_digit() || b == b'$'
 }
 
 /// Whether `b` can continue a dollar-quote tag (no `$`).
@@ -117,106 +55,29 @@ fn is_op_char(b: u8) -> bool {
     )
 }
 
-/// Offset of the first occurrence of `needle` in `hay`.
-pub(crate) fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    let (&first, rest) = needle.split_first()?;
-    let mut from = 0;
-    while let Some(at) = hay.get(from..)?.iter().position(|&b| b == first) {
-        let at = from + at;
-        if hay.get(at + 1..at + 1 + rest.len()) == Some(rest) {
-            return Some(at);
-        }
-        from = at + 1;
+impl Dialect for Postgres {
+    #[inline]
+    fn next_token(lx: &mut Lexer<'_>) -> Option<Token> {
+        let mut space = false;
+        let b = loop {
+            let b = lx.byte(lx.offset())?;
+            if !is_space(b) {
+                break b;
+            }
+            lx.skip(1);
+            space = true;
+        };
+        let (kind, end, closed) = lx.token_at(lx.offset(), b);
+        Some(lx.emit(kind, end, closed, space))
     }
-    None
+
+    /// Only whitespace is left.
+    fn at_end(lx: &Lexer<'_>) -> bool {
+        lx.rest(lx.offset()).iter().all(|&b| is_space(b))
+    }
 }
 
-/// A cursor over the tokens of a statement text. Cheap to clone, which is how callers peek.
-#[derive(Clone, Debug)]
-pub(crate) struct Lexer<'a> {
-    sql: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Lexer<'a> {
-    /// A lexer at the start of `sql`; bytes past 4 GiB are not looked at.
-    pub(crate) fn new(sql: &'a [u8]) -> Self {
-        Lexer {
-            sql: sql.get(..u32::MAX as usize).unwrap_or(sql),
-            pos: 0,
-        }
-    }
-
-    /// The whole input.
-    pub(crate) fn sql(&self) -> &'a [u8] {
-        self.sql
-    }
-
-    /// The next token that is not a comment; a skipped comment counts as space before it.
-    #[inline]
-    pub(crate) fn next_sig(&mut self) -> Option<Token> {
-        let mut sep = false;
-        loop {
-            let mut t = self.next()?;
-            if t.kind == TokenKind::Comment {
-                sep = true;
-                continue;
-            }
-            t.space_before |= sep;
-            return Some(t);
-        }
-    }
-
-    /// The next significant token, without moving.
-    pub(crate) fn peek_sig(&self) -> Option<Token> {
-        self.clone().next_sig()
-    }
-
-    /// Whether no token is left (only whitespace).
-    pub(crate) fn offset(&self) -> usize {
-        self.pos
-    }
-
-    /// True when only whitespace and comments are left.
-    pub(crate) fn at_end(&self) -> bool {
-        let rest = self.sql.get(self.pos..).unwrap_or_default();
-        rest.iter().all(|&b| is_space(b))
-    }
-
-    #[inline]
-    fn byte(&self, at: usize) -> Option<u8> {
-        self.sql.get(at).copied()
-    }
-
-    /// Scans a quoted run whose opening quote is just before `from`: `(end, closed)`.
-    /// A doubled quote is an escape; with `backslash`, `\` escapes the next byte.
-    fn quoted(&self, from: usize, quote: u8, backslash: bool) -> (usize, bool) {
-        let mut i = from;
-        loop {
-            let rest = self.sql.get(i..).unwrap_or_default();
-            let found = rest
-                .iter()
-                .position(|&b| b == quote || (backslash && b == b'\\'));
-            let Some(at) = found else {
-                return (self.sql.len(), false);
-            };
-            i += at;
-            if self.byte(i) == Some(quote) && self.byte(i + 1) != Some(quote) {
-                return (i + 1, true);
-            }
-            // A doubled quote, or a backslash and the byte it escapes.
-            i += 2;
-        }
-    }
-
-    fn ident_end(&self, from: usize) -> usize {
-        let rest = self.sql.get(from..).unwrap_or_default();
-        from + rest
-            .iter()
-            .position(|&b| !is_ident_byte(b))
-            .unwrap_or(rest.len())
-    }
-
+impl Lexer<'_> {
     /// A word, or a literal spelled with a prefix: `E'..'`, `B'..'`, `X'..'`, `N'..'`,
     /// `U&'..'`, `U&"..."`.
     fn word(&self, start: usize) -> (TokenKind, usize, bool) {
@@ -253,7 +114,7 @@ impl<'a> Lexer<'a> {
 
     /// Digits (and `_` separators) from `from`, in the given radix test.
     fn digits_end(&self, from: usize, digit: fn(&u8) -> bool) -> usize {
-        let rest = self.sql.get(from..).unwrap_or_default();
+        let rest = self.rest(from);
         from + rest
             .iter()
             .position(|b| !(digit(b) || *b == b'_'))
@@ -310,11 +171,11 @@ impl<'a> Lexer<'a> {
         if self.byte(i) != Some(b'$') {
             return (TokenKind::Punct, start + 1, true);
         }
-        let delim = self.sql.get(start..=i).unwrap_or_default();
+        let delim = self.sql().get(start..=i).unwrap_or_default();
         let body = i + 1;
-        match find(self.sql.get(body..).unwrap_or_default(), delim) {
+        match find(self.rest(body), delim) {
             Some(at) => (TokenKind::String, body + at + delim.len(), true),
-            None => (TokenKind::String, self.sql.len(), false),
+            None => (TokenKind::String, self.sql().len(), false),
         }
     }
 
@@ -323,9 +184,9 @@ impl<'a> Lexer<'a> {
         let mut depth = 0u32;
         let mut i = start;
         loop {
-            let rest = self.sql.get(i..).unwrap_or_default();
+            let rest = self.rest(i);
             let Some(at) = rest.iter().position(|&b| b == b'*' || b == b'/') else {
-                return (self.sql.len(), false);
+                return (self.sql().len(), false);
             };
             i += at;
             match (self.byte(i), self.byte(i + 1)) {
@@ -345,15 +206,6 @@ impl<'a> Lexer<'a> {
         }
     }
 
-    fn line_comment_end(&self, start: usize) -> usize {
-        let rest = self.sql.get(start..).unwrap_or_default();
-        start
-            + rest
-                .iter()
-                .position(|&b| b == b'\n' || b == b'\r')
-                .unwrap_or(rest.len())
-    }
-
     /// An operator: a run of operator characters, cut before `--` or `/*`; a trailing `+` or
     /// `-` is dropped unless the run holds one of `~ ! @ # % ^ & | ` ?` (`=-1` is `=`, `-1`).
     fn operator(&self, start: usize) -> usize {
@@ -365,7 +217,7 @@ impl<'a> Lexer<'a> {
             }
             end += 1;
         }
-        let run = self.sql.get(start..end).unwrap_or_default();
+        let run = self.sql().get(start..end).unwrap_or_default();
         if run.len() > 1
             && matches!(run.last(), Some(b'+' | b'-'))
             && !run.iter().any(|b| b"~!@#%^&|`?".contains(b))
@@ -389,7 +241,9 @@ impl<'a> Lexer<'a> {
                 (TokenKind::QuotedIdent, e, c)
             }
             b'$' => self.dollar(start),
-            b'-' if next == Some(b'-') => (TokenKind::Comment, self.line_comment_end(start), true),
+            b'-' if next == Some(b'-') => {
+                (TokenKind::Comment, self.line_comment_end(start, true), true)
+            }
             b'/' if next == Some(b'*') => {
                 let (e, c) = self.block_comment_end(start);
                 (TokenKind::Comment, e, c)
@@ -405,36 +259,6 @@ impl<'a> Lexer<'a> {
             _ if is_op_char(b) => (TokenKind::Punct, self.operator(start), true),
             _ => (TokenKind::Punct, start + 1, true),
         }
-    }
-}
-
-impl Iterator for Lexer<'_> {
-    type Item = Token;
-
-    #[inline]
-    fn next(&mut self) -> Option<Token> {
-        let mut space = false;
-        let b = loop {
-            let b = self.byte(self.pos)?;
-            if !is_space(b) {
-                break b;
-            }
-            self.pos += 1;
-            space = true;
-        };
-        let start = self.pos;
-        let (kind, end, closed) = self.token_at(start, b);
-        // Every token is at least one byte and ends inside the input.
-        let end = end.max(start + 1).min(self.sql.len());
-        self.pos = end;
-        Some(Token {
-            kind,
-            // Both fit: the input is at most u32::MAX bytes.
-            from: start as u32,
-            to: end as u32,
-            space_before: space,
-            closed,
-        })
     }
 }
 
@@ -622,13 +446,5 @@ mod tests {
         assert_eq!(c.text(sql), b"c\xff\xfe");
         assert!(Lexer::new(b" \t\n").at_end());
         assert!(!Lexer::new(b" -- x").at_end());
-    }
-
-    #[test]
-    fn find_substrings() {
-        assert_eq!(find(b"abcabd", b"abd"), Some(3));
-        assert_eq!(find(b"ab", b"abc"), None);
-        assert_eq!(find(b"", b"a"), None);
-        assert_eq!(find(b"a", b""), None);
     }
 }

@@ -4,7 +4,7 @@
 //! Everything works on `&[u8]` (statement text need not be UTF-8) and never panics.
 //! [`classify()`] and [`digest_hash`] never allocate: they run on every statement.
 //!
-//! - `lexer`: the tokenizer: strings (`'..'`, `E'..'`, `U&'..'`, dollar quotes), quoted
+//! - `lexer`: PostgreSQL's lexical rules for the shared lexer (`crate::lex`): strings (`'..'`, `E'..'`, `U&'..'`, dollar quotes), quoted
 //!   names, nested comments, parameters, operators.
 //! - `keywords`: reserved words and the statement words sqlmux looks for.
 //! - `kind`: [`Kind`], what a statement is, from its first keywords.
@@ -18,8 +18,7 @@
 //! - `sequences`: [`sequence_calls`] ([`SequenceCall`]), [`has_unrewritable_sequence_read`],
 //!   [`nextval_sequences`].
 //! - `shape`: [`integer_literals`], where texts of one shape differ.
-//! - `digest`: [`digest()`], [`digest_hash`] (the hint comment and the 64-bit hash are
-//!   shared with `crate::sql`).
+//! - `digest`: [`digest()`], [`digest_hash`] (the normalization is shared: `crate::lex`).
 
 mod classify;
 mod digest;
@@ -27,7 +26,7 @@ mod flags;
 mod funcs;
 mod keywords;
 mod kind;
-mod lexer;
+pub(crate) mod lexer;
 mod names;
 mod sequences;
 mod set;

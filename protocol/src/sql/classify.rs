@@ -3,11 +3,11 @@
 //! there are, what they do (flags, unioned over all statements) and the hostgroup hint.
 
 use super::flags::Flags;
-use super::hint;
 use super::keywords::{kw, Kw};
 use super::kind::{Head, Kind};
 use super::lexer::{Token, TokenKind};
 use super::walker::Walker;
+use crate::lex::hint;
 
 /// Facts about a statement text (all statements of a multi-statement text are scanned).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,18 +1,12 @@
-//! [`digest`]: a statement's normalized text and its hash, to group statements for stats
-//! and match query rules.
-//!
-//! Normalization: literals (strings, numbers, hex/bit literals, `?`, a signed number after
-//! an operator, adjacent strings) become `?`; a parenthesized list of literals after `IN`
-//! becomes `(...)`, and so do the literal rows after `VALUES` (`VALUES (...)`); comments
-//! (the sqlmux hint too) and executable-comment markers are removed (their content stays);
-//! whitespace and comments between tokens become one space, none at the ends; trailing `;`
-//! go; keywords are upper-cased unless qualified (`t.status`); identifiers, variables and
-//! operators stay as written.
+//! [`digest`]: a MySQL statement's normalized text and its hash, to group statements for
+//! stats and match query rules. The normalization is the shared one (`crate::lex::digest`);
+//! here: what MySQL's keywords mean to it.
 
-use super::hash::{hash, Hasher};
 use super::keywords::{kw, Kw};
-use super::lexer::{Lexer, Token, TokenKind};
-use super::sink::{into_text, Buffered, Sink};
+use super::lexer::{MySql, Token};
+use crate::lex::digest::{normalized, normalized_hash, DigestWords, Role};
+use crate::lex::hash::hash;
+use crate::lex::sink::into_text;
 
 /// A statement digest: the normalized text and a 64-bit hash of it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -25,9 +19,7 @@ pub struct Digest {
 
 /// Normalizes a statement text and hashes it.
 pub fn digest(sql: &[u8]) -> Digest {
-    let mut sink = Buffered::new(Vec::with_capacity(sql.len() + 16));
-    normalize(sql, &mut sink);
-    let text = sink.finish();
+    let text = normalized::<MySql>(sql);
     let hash = hash(&text);
     Digest {
         text: into_text(text),
@@ -37,178 +29,21 @@ pub fn digest(sql: &[u8]) -> Digest {
 
 /// Only the hash, without allocating; equal to `digest(sql).hash`.
 pub fn digest_hash(sql: &[u8]) -> u64 {
-    let mut sink = Buffered::new(Hasher::new());
-    normalize(sql, &mut sink);
-    sink.finish().finish()
+    normalized_hash::<MySql>(sql)
 }
 
-/// What was emitted last, for sign folding, string merging and qualified names.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Last {
-    Nothing,
-    /// Something a binary operator can follow: a name, a literal, `)`.
-    Value,
-    /// A string literal's `?` (an adjacent string is the same literal).
-    Str,
-    /// A keyword or an operator: a sign after it is unary.
-    Operator,
-    /// A `.`: the next word is a qualified name.
-    Dot,
-}
-
-fn is_literal(kind: TokenKind) -> bool {
-    matches!(
-        kind,
-        TokenKind::String | TokenKind::DoubleQuoted | TokenKind::Number | TokenKind::Placeholder
-    )
-}
-
-fn is_string(kind: TokenKind) -> bool {
-    matches!(kind, TokenKind::String | TokenKind::DoubleQuoted)
-}
-
-fn normalize<S: Sink>(sql: &[u8], out: &mut S) {
-    let mut lex = Lexer::new(sql);
-    let mut last = Last::Nothing;
-    // A `;` is written only once something follows it.
-    let mut semicolon: Option<bool> = None;
-    while let Some(t) = lex.next_sig() {
-        if t.kind == TokenKind::Semicolon {
-            if last != Last::Nothing && semicolon.is_none() {
-                semicolon = Some(t.space_before);
-            }
-            continue;
-        }
-        if let Some(space) = semicolon.take() {
-            out.put(if space { b" ;" } else { b";" });
-            last = Last::Operator;
-        }
-        if t.space_before && last != Last::Nothing {
-            out.put(b" ");
-        }
-        last = match t.kind {
-            TokenKind::String | TokenKind::DoubleQuoted => {
-                if last != Last::Str {
-                    out.put(b"?");
-                }
-                skip_adjacent_strings(&mut lex);
-                Last::Str
-            }
-            TokenKind::Number | TokenKind::Placeholder => {
-                out.put(b"?");
-                Last::Value
-            }
-            TokenKind::Punct => punct(&t, sql, &mut lex, last, out),
-            TokenKind::Word => word(&t, sql, &mut lex, last, out),
-            _ => {
-                out.put(t.text(sql));
-                Last::Value
-            }
+impl DigestWords for MySql {
+    #[inline(always)]
+    fn keyword(sql: &[u8], t: &Token) -> Option<(&'static str, Role)> {
+        let k = kw(sql, t)?;
+        let role = match k {
+            Kw::IN => Role::In,
+            Kw::VALUES | Kw::VALUE => Role::Values,
+            Kw::NULL | Kw::TRUE | Kw::FALSE => Role::Constant,
+            Kw::DEFAULT => Role::Default,
+            _ => Role::Other,
         };
-    }
-}
-
-/// `'a' 'b'` is one string to MySQL.
-fn skip_adjacent_strings(lex: &mut Lexer<'_>) {
-    while lex.peek_sig().is_some_and(|n| is_string(n.kind)) {
-        lex.next_sig();
-    }
-}
-
-#[inline(always)]
-fn punct<S: Sink>(t: &Token, sql: &[u8], lex: &mut Lexer<'_>, last: Last, out: &mut S) -> Last {
-    let text = t.text(sql);
-    if (text == b"-" || text == b"+")
-        && !matches!(last, Last::Value | Last::Str)
-        && lex.peek_sig().is_some_and(|n| n.kind == TokenKind::Number)
-    {
-        lex.next_sig();
-        out.put(b"?");
-        return Last::Value;
-    }
-    out.put(text);
-    match text {
-        b"." => Last::Dot,
-        b")" => Last::Value,
-        _ => Last::Operator,
-    }
-}
-
-#[inline(always)]
-fn word<S: Sink>(t: &Token, sql: &[u8], lex: &mut Lexer<'_>, last: Last, out: &mut S) -> Last {
-    let text = t.text(sql);
-    let qualified = last == Last::Dot || sql.get(t.end()) == Some(&b'.');
-    let Some(k) = kw(sql, t).filter(|_| !qualified) else {
-        out.put(text);
-        return Last::Value;
-    };
-    out.put(k.name().as_bytes());
-    let values = matches!(k, Kw::VALUES | Kw::VALUE);
-    if k == Kw::IN || values {
-        if let Some((open, after)) = literal_list(lex, values) {
-            out.put(if open.space_before {
-                b" (...)"
-            } else {
-                b"(...)"
-            });
-            *lex = after;
-            return Last::Value;
-        }
-    }
-    match k {
-        Kw::NULL | Kw::TRUE | Kw::FALSE => Last::Value,
-        _ => Last::Operator,
-    }
-}
-
-/// After IN or VALUES: the `(` and the lexer past the list, when the list holds only
-/// literals (VALUES: one or more such rows, comma-separated).
-fn literal_list<'a>(lex: &Lexer<'a>, values: bool) -> Option<(Token, Lexer<'a>)> {
-    let sql = lex.sql();
-    let mut p = lex.clone();
-    let open = p.next_sig()?;
-    if !open.is_punct(sql, b"(") {
-        return None;
-    }
-    loop {
-        loop {
-            let mut item = p.next_sig()?;
-            if item.is_punct(sql, b"-") || item.is_punct(sql, b"+") {
-                item = p.next_sig()?;
-                if item.kind != TokenKind::Number {
-                    return None;
-                }
-            }
-            let ok = is_literal(item.kind)
-                || match kw(sql, &item) {
-                    Some(Kw::NULL | Kw::TRUE | Kw::FALSE) => true,
-                    Some(Kw::DEFAULT) => values,
-                    _ => false,
-                };
-            if !ok {
-                return None;
-            }
-            if is_string(item.kind) {
-                skip_adjacent_strings(&mut p);
-            }
-            let sep = p.next_sig()?;
-            if sep.is_punct(sql, b")") {
-                break;
-            }
-            if !sep.is_punct(sql, b",") {
-                return None;
-            }
-        }
-        if !values {
-            return Some((open, p));
-        }
-        let mut q = p.clone();
-        let more = q.next_sig().is_some_and(|c| c.is_punct(sql, b","))
-            && q.next_sig().is_some_and(|o| o.is_punct(sql, b"("));
-        if !more {
-            return Some((open, p));
-        }
-        p = q;
+        Some((k.name(), role))
     }
 }
 

@@ -1,26 +1,7 @@
-//! Keywords: MySQL's reserved words plus the statement words sqlmux itself looks for.
-//!
-//! Lookup is case-insensitive and allocation-free: an open-addressing table built at compile
-//! time, keyed by a multiplicative hash of the case-folded first and last 8 bytes, confirmed
-//! by comparing those bytes (and the rest for longer words). Digests upper-case every word
-//! found here.
+//! Keywords: MySQL's reserved words plus the statement words sqlmux itself looks for (the
+//! table that finds them is `crate::lex::keywords`).
 
-use super::lexer::{Token, TokenKind};
-
-macro_rules! keywords {
-    (reserved: [$($r:ident),* $(,)?] other: [$($o:ident),* $(,)?]) => {
-        /// A keyword sqlmux knows.
-        #[allow(non_camel_case_types, clippy::upper_case_acronyms)]
-        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-        pub(crate) enum Kw { $($r,)* $($o,)* }
-
-        /// Keyword names, in [`Kw`] order, upper-case.
-        const NAMES: &[&str] = &[$(stringify!($r),)* $(stringify!($o),)*];
-        const ALL: &[Kw] = &[$(Kw::$r,)* $(Kw::$o,)*];
-        /// The first `RESERVED` keywords are MySQL reserved words.
-        const RESERVED: usize = [$(stringify!($r)),*].len();
-    };
-}
+use crate::lex::keywords::keywords;
 
 keywords! {
     reserved: [
@@ -66,175 +47,18 @@ keywords! {
     ]
 }
 
-const TABLE_BITS: u32 = 10;
-const TABLE_SIZE: usize = 1 << TABLE_BITS;
-const EMPTY: u16 = u16::MAX;
-
-const _: () = assert!(NAMES.len() * 2 < TABLE_SIZE);
-
-/// Up to 8 bytes from `from`, little-endian, ASCII letters folded to lower case (`| 0x20`;
-/// exact for identifier bytes, and keywords hold only letters, digits and `_`).
-const fn fold8(bytes: &[u8], from: usize) -> u64 {
-    let mut v = 0u64;
-    let mut i = 0;
-    while i < 8 && from + i < bytes.len() {
-        v |= ((bytes[from + i] | 0x20) as u64) << (8 * i);
-        i += 1;
-    }
-    v
-}
-
-/// `(first 8 bytes, last 8 bytes, length)`, folded. For words of identifier bytes up to 16
-/// bytes long, equal fingerprints mean equal words (case aside): folding is exact on
-/// identifier bytes, apart from bytes >= 0x80, which no keyword has.
-#[derive(Clone, Copy, PartialEq, Eq)]
-struct Fingerprint(u64, u64, usize);
-
-const fn fingerprint(bytes: &[u8]) -> Fingerprint {
-    let first = fold8(bytes, 0);
-    let last = if bytes.len() > 8 {
-        fold8(bytes, bytes.len() - 8)
-    } else {
-        first
-    };
-    Fingerprint(first, last, bytes.len())
-}
-
-const fn slot_of(fp: Fingerprint) -> usize {
-    let h = (fp.0 ^ fp.1.rotate_left(29) ^ fp.2 as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    (h >> (64 - TABLE_BITS)) as usize
-}
-
-const fn build_table() -> [u16; TABLE_SIZE] {
-    let mut table = [EMPTY; TABLE_SIZE];
-    let mut k = 0;
-    while k < NAMES.len() {
-        let name = NAMES[k].as_bytes();
-        let mut slot = slot_of(fingerprint(name));
-        while table[slot] != EMPTY {
-            slot = (slot + 1) & (TABLE_SIZE - 1);
-        }
-        table[slot] = k as u16;
-        k += 1;
-    }
-    table
-}
-
-const fn build_fingerprints() -> [Fingerprint; NAMES.len()] {
-    let mut fps = [Fingerprint(0, 0, 0); NAMES.len()];
-    let mut k = 0;
-    while k < NAMES.len() {
-        fps[k] = fingerprint(NAMES[k].as_bytes());
-        k += 1;
-    }
-    fps
-}
-
-const fn max_len() -> usize {
-    let mut m = 0;
-    let mut k = 0;
-    while k < NAMES.len() {
-        if NAMES[k].len() > m {
-            m = NAMES[k].len();
-        }
-        k += 1;
-    }
-    m
-}
-
-static TABLE: [u16; TABLE_SIZE] = build_table();
-static FINGERPRINTS: [Fingerprint; NAMES.len()] = build_fingerprints();
-const MAX_LEN: usize = max_len();
-
-/// The keyword spelled by `word`, in any case; `word` is an identifier (the bytes of a
-/// [`TokenKind::Word`]). [`kw`] is the same, faster, for tokens.
-#[cfg(test)]
-pub(crate) fn lookup(word: &[u8]) -> Option<Kw> {
-    if !could_be_keyword(word) {
-        return None;
-    }
-    probe(fingerprint(word), word)
-}
-
-/// The keyword a token spells, if it is an unquoted word.
-#[inline]
-pub(crate) fn kw(sql: &[u8], t: &Token) -> Option<Kw> {
-    if t.kind != TokenKind::Word {
-        return None;
-    }
-    let (start, end) = (t.start(), t.end());
-    let len = end.checked_sub(start)?;
-    if !(2..=MAX_LEN).contains(&len) || !sql.get(start)?.is_ascii_alphabetic() {
-        return None;
-    }
-    // Whole 8-byte loads from the statement instead of a byte loop, where they fit.
-    let fp = match load8(sql, start) {
-        Some(first) if len <= 8 => {
-            let first = (first | FOLD) & (u64::MAX >> (64 - 8 * len));
-            Fingerprint(first, first, len)
-        }
-        Some(first) => Fingerprint(first | FOLD, load8(sql, end - 8)? | FOLD, len),
-        None => fingerprint(sql.get(start..end)?),
-    };
-    probe(fp, sql.get(start..end)?)
-}
-
-const FOLD: u64 = 0x2020_2020_2020_2020;
-
-#[inline]
-fn load8(bytes: &[u8], at: usize) -> Option<u64> {
-    let b: [u8; 8] = bytes.get(at..at.checked_add(8)?)?.try_into().ok()?;
-    Some(u64::from_le_bytes(b))
-}
-
-#[cfg(test)]
-fn could_be_keyword(word: &[u8]) -> bool {
-    word.len() >= 2 && word.len() <= MAX_LEN && word.first().is_some_and(u8::is_ascii_alphabetic)
-}
-
-#[inline]
-fn probe(fp: Fingerprint, word: &[u8]) -> Option<Kw> {
-    let mut slot = slot_of(fp);
-    // Bounded: the table is less than half full, so an empty slot ends every probe anyway.
-    for _ in 0..TABLE_SIZE {
-        let idx = *TABLE.get(slot)?;
-        if idx == EMPTY {
-            return None;
-        }
-        let idx = usize::from(idx);
-        if FINGERPRINTS.get(idx) == Some(&fp)
-            && (word.len() <= 16 || NAMES.get(idx)?.as_bytes().eq_ignore_ascii_case(word))
-        {
-            return ALL.get(idx).copied();
-        }
-        slot = (slot + 1) & (TABLE_SIZE - 1);
-    }
-    None
-}
-
-impl Kw {
-    /// The keyword in upper case.
-    pub(crate) fn name(self) -> &'static str {
-        NAMES.get(self as usize).copied().unwrap_or("")
-    }
-
-    /// Whether MySQL reserves it (it cannot be an unquoted alias).
-    pub(crate) fn is_reserved(self) -> bool {
-        (self as usize) < RESERVED
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn every_keyword_is_found_in_any_case() {
-        for (i, name) in NAMES.iter().enumerate() {
-            assert_eq!(lookup(name.as_bytes()), Some(ALL[i]), "{name}");
+        for &k in ALL {
+            let name = format!("{k:?}");
+            assert_eq!(lookup(name.as_bytes()), Some(k), "{name}");
             let lower = name.to_ascii_lowercase();
-            assert_eq!(lookup(lower.as_bytes()), Some(ALL[i]), "{name}");
-            assert_eq!(ALL[i].name(), *name);
+            assert_eq!(lookup(lower.as_bytes()), Some(k), "{name}");
+            assert_eq!(k.name(), name);
         }
     }
 

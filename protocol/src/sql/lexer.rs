@@ -1,4 +1,4 @@
-//! The tokenizer: statement bytes in, tokens (kind + byte range) out, no allocation.
+//! The MySQL/MariaDB dialect of the [`Lexer`](crate::lex::Lexer): what each byte starts.
 //!
 //! MySQL/MariaDB lexical rules with the default `sql_mode` (backslash escapes on,
 //! `"..."` is a string). Whitespace is skipped; comments (`-- `, `#`, `/* */`, optimizer
@@ -8,89 +8,30 @@
 //! UTF-8; bytes >= 0x80 are identifier bytes. Unterminated strings and comments run to the
 //! end of the input ([`Token::closed`] is false). Every call makes progress; nothing panics.
 
-/// What a token is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum TokenKind {
-    /// An unquoted identifier or keyword.
-    Word,
-    /// A backtick-quoted identifier.
-    QuotedIdent,
-    /// A single-quoted string, also `N'..'` and `_charset'..'`.
-    String,
-    /// A double-quoted string (an identifier under ANSI_QUOTES).
-    DoubleQuoted,
-    /// A number: integer, decimal, exponent, `0x..`, `0b..`, `X'..'`, `B'..'`.
-    Number,
-    /// A `?` placeholder.
-    Placeholder,
-    /// A user variable: `@x`, `@'x'`, `` @`x` ``, `@"x"`.
-    UserVar,
-    /// A system variable: `@@x`, `@@session.x`, `@@global.x`.
-    SysVar,
-    /// An operator or punctuation: one to three bytes (`:=`, `<=>`, `->>`, ...).
-    Punct,
-    /// A `;` statement separator.
-    Semicolon,
-    /// A comment: `-- `, `#`, `/* */`, an optimizer hint `/*+ */`.
-    Comment,
+pub(crate) use crate::lex::{find_either, is_ident_byte, is_space, Token, TokenKind};
+use crate::lex::{Dialect, Lexer as Cursor};
+
+/// The MySQL dialect; its lexer state: inside an executable comment (`/*! ... */`).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct MySql {
+    in_exec: bool,
 }
 
-/// One token: its kind and where it is in the input (12 bytes, so it travels in registers).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Token {
-    /// What it is.
-    pub kind: TokenKind,
-    from: u32,
-    to: u32,
-    /// Whitespace, a comment or an executable-comment marker comes before it.
-    pub space_before: bool,
-    /// False for a string, quoted name or comment that runs to the end of the input.
-    pub closed: bool,
-}
+/// A MySQL-dialect lexer.
+pub(crate) type Lexer<'a> = Cursor<'a, MySql>;
 
-impl Token {
-    /// Offset of its first byte.
-    #[inline]
-    pub(crate) fn start(&self) -> usize {
-        self.from as usize
-    }
-
-    /// Offset one past its last byte.
-    #[inline]
-    pub(crate) fn end(&self) -> usize {
-        self.to as usize
-    }
-
-    /// The token's bytes.
-    #[inline]
-    pub(crate) fn text<'a>(&self, sql: &'a [u8]) -> &'a [u8] {
-        sql.get(self.start()..self.end()).unwrap_or_default()
-    }
-
-    /// Whether this is the punctuation `p`.
-    #[inline]
-    pub(crate) fn is_punct(&self, sql: &[u8], p: &[u8]) -> bool {
-        self.kind == TokenKind::Punct && self.text(sql) == p
-    }
-}
-
-const SPACE: u8 = 1;
-/// Any identifier byte (a bit, set together with WORD or DIGIT).
-const IDENT: u8 = 2;
 /// Identifier bytes that can start a word: letters, `_`, `$`, bytes >= 0x80.
-const WORD: u8 = IDENT | 4;
+const WORD: u8 = 1;
 /// Digits: identifier bytes too, but they start numbers.
-const DIGIT: u8 = IDENT | 8;
+const DIGIT: u8 = 2;
 
-/// Byte classes, one table lookup instead of a chain of comparisons.
-static CLASS: [u8; 256] = {
+/// What a byte starts, one table lookup instead of a chain of comparisons.
+static STARTS: [u8; 256] = {
     let mut t = [0u8; 256];
     let mut b = 0;
     while b < 256 {
         let c = b as u8;
-        if matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0B | 0x0C) {
-            t[b] = SPACE;
-        } else if c.is_ascii_digit() {
+        if c.is_ascii_digit() {
             t[b] = DIGIT;
         } else if c.is_ascii_alphabetic() || c == b'_' || c == b'$' || c >= 0x80 {
             t[b] = WORD;
@@ -100,116 +41,51 @@ static CLASS: [u8; 256] = {
     t
 };
 
-/// Whether `b` is whitespace to MySQL.
-#[inline]
-pub(crate) fn is_space(b: u8) -> bool {
-    CLASS[usize::from(b)] == SPACE
-}
-
-/// Whether `b` can be part of an unquoted identifier.
-#[inline]
-pub(crate) fn is_ident_byte(b: u8) -> bool {
-    CLASS[usize::from(b)] & IDENT != 0
-}
-
-const ONES: u64 = 0x0101_0101_0101_0101;
-const HIGHS: u64 = 0x8080_8080_8080_8080;
-
-/// High bit set in every byte of `x` that is zero (exact for the lowest such byte).
-#[inline]
-fn zero_bytes(x: u64) -> u64 {
-    x.wrapping_sub(ONES) & !x & HIGHS
-}
-
-/// Offset of the first byte of `hay` equal to `a` or `b`: 8 bytes at a time.
-#[inline]
-pub(crate) fn find_either(hay: &[u8], a: u8, b: u8) -> Option<usize> {
-    let (ra, rb) = (ONES * u64::from(a), ONES * u64::from(b));
-    let mut chunks = hay.chunks_exact(8);
-    let mut base = 0;
-    for c in &mut chunks {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(c);
-        let w = u64::from_le_bytes(w);
-        let hits = zero_bytes(w ^ ra) | zero_bytes(w ^ rb);
-        if hits != 0 {
-            return Some(base + (hits.trailing_zeros() / 8) as usize);
-        }
-        base += 8;
-    }
-    let rest = chunks.remainder();
-    rest.iter()
-        .position(|&c| c == a || c == b)
-        .map(|p| base + p)
-}
-
-/// A cursor over the tokens of a statement text. Cheap to clone, which is how callers peek.
-#[derive(Clone, Debug)]
-pub(crate) struct Lexer<'a> {
-    sql: &'a [u8],
-    pos: usize,
-    in_exec: bool,
-}
-
-impl<'a> Lexer<'a> {
-    /// A lexer at the start of `sql`. Statements are at most 1 GiB (MySQL and PostgreSQL
-    /// packet limits); bytes past 4 GiB are not looked at.
-    pub(crate) fn new(sql: &'a [u8]) -> Self {
-        Lexer {
-            sql: sql.get(..u32::MAX as usize).unwrap_or(sql),
-            pos: 0,
-            in_exec: false,
-        }
-    }
-
-    /// The whole input.
-    pub(crate) fn sql(&self) -> &'a [u8] {
-        self.sql
-    }
-
-    /// The next token that is not a comment; a skipped comment counts as space before it.
-    #[inline]
-    pub(crate) fn next_sig(&mut self) -> Option<Token> {
-        let mut sep = false;
-        loop {
-            let mut t = self.next()?;
-            if t.kind == TokenKind::Comment {
-                sep = true;
-                continue;
+impl Dialect for MySql {
+    #[inline(always)]
+    fn next_token(lx: &mut Lexer<'_>) -> Option<Token> {
+        let mut space = false;
+        let b = loop {
+            let pos = lx.offset();
+            let b = lx.byte(pos)?;
+            if is_space(b) {
+                lx.skip(1);
+            } else if lx.state.in_exec && b == b'*' && lx.byte(pos + 1) == Some(b'/') {
+                lx.skip(2);
+                lx.state.in_exec = false;
+            } else if let Some(len) = (b == b'/').then(|| lx.exec_opener(pos)).flatten() {
+                lx.skip(len);
+                lx.state.in_exec = true;
+            } else {
+                break b;
             }
-            t.space_before |= sep;
-            return Some(t);
-        }
+            space = true;
+        };
+        let start = lx.offset();
+        let (kind, end, closed) = lx.token_at(start, b, !space && start > 0);
+        Some(lx.emit(kind, end, closed, space))
     }
 
-    /// Whether no token is left (only whitespace and executable-comment markers).
-    pub(crate) fn at_end(&self) -> bool {
-        let rest = self.sql.get(self.pos..).unwrap_or_default();
+    /// Only whitespace and executable-comment markers are left.
+    fn at_end(lx: &Lexer<'_>) -> bool {
+        let rest = lx.rest(lx.offset());
         let Some(at) = rest.iter().position(|&b| !is_space(b)) else {
             return true;
         };
-        let at = self.pos + at;
-        let marker = match self.byte(at) {
-            Some(b'*') => self.in_exec && self.byte(at + 1) == Some(b'/'),
-            Some(b'/') => self.exec_opener(at).is_some(),
+        let at = lx.offset() + at;
+        let marker = match lx.byte(at) {
+            Some(b'*') => lx.state.in_exec && lx.byte(at + 1) == Some(b'/'),
+            Some(b'/') => lx.exec_opener(at).is_some(),
             _ => false,
         };
-        marker && self.clone().next().is_none()
+        marker && lx.clone().next().is_none()
     }
+}
 
-    /// The next significant token, without moving.
-    pub(crate) fn peek_sig(&self) -> Option<Token> {
-        self.clone().next_sig()
-    }
-
-    #[inline]
-    fn byte(&self, at: usize) -> Option<u8> {
-        self.sql.get(at).copied()
-    }
-
+impl Lexer<'_> {
     /// Length of an executable-comment opener at `at` (`/*!`, `/*!50001`, `/*M!100100`).
     fn exec_opener(&self, at: usize) -> Option<usize> {
-        let rest = self.sql.get(at..)?;
+        let rest = self.rest(at);
         let skip = if rest.starts_with(b"/*!") {
             3
         } else if rest.starts_with(b"/*M!") {
@@ -228,41 +104,14 @@ impl<'a> Lexer<'a> {
         Some(skip + if digits >= 5 { digits } else { 0 })
     }
 
-    /// Scans a quoted run whose opening quote is just before `from`: `(end, closed)`.
-    fn quoted(&self, from: usize, quote: u8, backslash: bool) -> (usize, bool) {
-        let mut i = from;
-        loop {
-            let rest = self.sql.get(i..).unwrap_or_default();
-            let found = if backslash {
-                find_either(rest, quote, b'\\')
-            } else {
-                find_either(rest, quote, quote)
-            };
-            let Some(at) = found else {
-                return (self.sql.len(), false);
-            };
-            i += at;
-            if self.byte(i) == Some(quote) {
-                if self.byte(i + 1) != Some(quote) {
-                    return (i + 1, true);
-                }
-                i += 2;
-            } else {
-                // A backslash escapes the next byte, whatever it is.
-                i += 2;
-            }
-        }
-    }
-
+    /// End of a dotted name (`@@session.x`, `@a.b`) from `from`.
     #[inline]
-    fn ident_end(&self, from: usize, dots: bool) -> usize {
-        let rest = self.sql.get(from..).unwrap_or_default();
-        let len = if dots {
-            rest.iter().position(|&b| !is_ident_byte(b) && b != b'.')
-        } else {
-            rest.iter().position(|&b| !is_ident_byte(b))
-        };
-        from + len.unwrap_or(rest.len())
+    fn dotted_end(&self, from: usize) -> usize {
+        let rest = self.rest(from);
+        from + rest
+            .iter()
+            .position(|&b| !is_ident_byte(b) && b != b'.')
+            .unwrap_or(rest.len())
     }
 
     /// The last byte of the previous token when it ends right at `start` (`glued`: nothing,
@@ -278,7 +127,7 @@ impl<'a> Lexer<'a> {
     /// A word, or a literal spelled with a one-letter or `_charset` prefix.
     #[inline(always)]
     fn word(&self, start: usize) -> (TokenKind, usize, bool) {
-        let end = self.ident_end(start, false);
+        let end = self.ident_end(start);
         if self.byte(end) == Some(b'\'') {
             let len = end - start;
             let first = self.byte(start).unwrap_or(0);
@@ -297,7 +146,7 @@ impl<'a> Lexer<'a> {
 
     #[inline]
     fn digits_end(&self, from: usize) -> usize {
-        let rest = self.sql.get(from..).unwrap_or_default();
+        let rest = self.rest(from);
         from + rest
             .iter()
             .position(|b| !b.is_ascii_digit())
@@ -313,7 +162,7 @@ impl<'a> Lexer<'a> {
                 _ => None,
             };
             if let Some(hex) = hex {
-                let rest = self.sql.get(start + 2..).unwrap_or_default();
+                let rest = self.rest(start + 2);
                 let n = rest
                     .iter()
                     .position(|&b| {
@@ -356,7 +205,7 @@ impl<'a> Lexer<'a> {
 
     fn variable(&self, start: usize, glued: bool) -> (TokenKind, usize, bool) {
         if self.byte(start + 1) == Some(b'@') {
-            return (TokenKind::SysVar, self.ident_end(start + 2, true), true);
+            return (TokenKind::SysVar, self.dotted_end(start + 2), true);
         }
         // `'user'@'host'`, `root@localhost`: the `@` of an account name.
         if self
@@ -370,9 +219,7 @@ impl<'a> Lexer<'a> {
                 let (e, c) = self.quoted(start + 2, q, q != b'`');
                 (TokenKind::UserVar, e, c)
             }
-            Some(b) if is_ident_byte(b) => {
-                (TokenKind::UserVar, self.ident_end(start + 1, true), true)
-            }
+            Some(b) if is_ident_byte(b) => (TokenKind::UserVar, self.dotted_end(start + 1), true),
             _ => (TokenKind::Punct, start + 1, true),
         }
     }
@@ -396,31 +243,26 @@ impl<'a> Lexer<'a> {
         start + len
     }
 
-    fn line_comment_end(&self, start: usize) -> usize {
-        let rest = self.sql.get(start..).unwrap_or_default();
-        start + find_either(rest, b'\n', b'\n').unwrap_or(rest.len())
-    }
-
     fn block_comment_end(&self, start: usize) -> (usize, bool) {
         let mut i = start + 2;
-        while let Some(star) = self.sql.get(i..).and_then(|r| find_either(r, b'*', b'*')) {
+        while let Some(star) = find_either(self.rest(i), b'*', b'*') {
             i += star + 1;
             if self.byte(i) == Some(b'/') {
                 return (i + 1, true);
             }
         }
-        (self.sql.len(), false)
+        (self.sql().len(), false)
     }
 
     /// The token that starts at `start` with byte `b`; `glued` when no space precedes it.
-    #[inline]
+    #[inline(always)]
     fn token_at(&self, start: usize, b: u8, glued: bool) -> (TokenKind, usize, bool) {
-        match CLASS[usize::from(b)] {
+        match STARTS[usize::from(b)] {
             WORD => return self.word(start),
             DIGIT => {
                 // `t.1col`: after a qualifying dot this is a name, not a number.
                 if self.glued_to(start, glued) == Some(b'.') {
-                    return (TokenKind::Word, self.ident_end(start, false), true);
+                    return (TokenKind::Word, self.ident_end(start), true);
                 }
                 return self.number(start);
             }
@@ -441,10 +283,16 @@ impl<'a> Lexer<'a> {
                 let (e, c) = self.quoted(start + 1, b, false);
                 (TokenKind::QuotedIdent, e, c)
             }
-            b'#' => (TokenKind::Comment, self.line_comment_end(start), true),
-            b'-' if next == Some(b'-') && !matches!(self.byte(start + 2), Some(c) if c > b' ') => {
-                (TokenKind::Comment, self.line_comment_end(start), true)
-            }
+            b'#' => (
+                TokenKind::Comment,
+                self.line_comment_end(start, false),
+                true,
+            ),
+            b'-' if next == Some(b'-') && !matches!(self.byte(start + 2), Some(c) if c > b' ') => (
+                TokenKind::Comment,
+                self.line_comment_end(start, false),
+                true,
+            ),
             b'/' if next == Some(b'*') => {
                 let (e, c) = self.block_comment_end(start);
                 (TokenKind::Comment, e, c)
@@ -462,43 +310,6 @@ impl<'a> Lexer<'a> {
             }
             _ => (TokenKind::Punct, self.punct(start), true),
         }
-    }
-}
-
-impl Iterator for Lexer<'_> {
-    type Item = Token;
-
-    #[inline(always)]
-    fn next(&mut self) -> Option<Token> {
-        let mut space = false;
-        let b = loop {
-            let b = self.byte(self.pos)?;
-            if is_space(b) {
-                self.pos += 1;
-            } else if self.in_exec && b == b'*' && self.byte(self.pos + 1) == Some(b'/') {
-                self.pos += 2;
-                self.in_exec = false;
-            } else if let Some(len) = (b == b'/').then(|| self.exec_opener(self.pos)).flatten() {
-                self.pos += len;
-                self.in_exec = true;
-            } else {
-                break b;
-            }
-            space = true;
-        };
-        let start = self.pos;
-        let (kind, end, closed) = self.token_at(start, b, !space && start > 0);
-        // Every token is at least one byte and ends inside the input.
-        let end = end.max(start + 1).min(self.sql.len());
-        self.pos = end;
-        Some(Token {
-            kind,
-            // Both fit: the input is at most u32::MAX bytes.
-            from: start as u32,
-            to: end as u32,
-            space_before: space,
-            closed,
-        })
     }
 }
 
@@ -687,29 +498,6 @@ mod tests {
                 (Placeholder, b"?"),
             ]
         );
-    }
-
-    #[test]
-    fn find_either_agrees_with_a_plain_search() {
-        let hay: Vec<u8> = (0..300u32).map(|i| (i * 37 % 251) as u8).collect();
-        for start in 0..40 {
-            for len in [0, 1, 7, 8, 9, 15, 16, 17, 100, 260] {
-                let h = &hay[start..(start + len).min(hay.len())];
-                for (a, b) in [
-                    (b'*', b'*'),
-                    (0, 0x80),
-                    (b'\'', b'\\'),
-                    (0xFF, 1),
-                    (200, 201),
-                ] {
-                    assert_eq!(
-                        find_either(h, a, b),
-                        h.iter().position(|&c| c == a || c == b),
-                        "{start} {len} {a} {b}"
-                    );
-                }
-            }
-        }
     }
 
     #[test]

@@ -5,32 +5,27 @@
 //! need not be UTF-8) and never panics. [`classify()`] and [`digest_hash`] never allocate: they
 //! run on every statement; a full SQL parser would be too slow there.
 //!
-//! - `lexer`: the tokenizer: strings, comments, executable comments, variables, numbers.
+//! - `lexer`: MySQL's lexical rules for the shared lexer (`crate::lex`): strings, comments,
+//!   executable comments, variables, numbers.
 //! - `keywords`: reserved words and the statement words sqlmux looks for.
 //! - `kind`: [`Kind`], what a statement is, from its first keywords.
 //! - `walker`: splits a text into statements at top-level `;`.
 //! - `flags`: [`Flags`], facts about a statement.
-//! - `hint`: the `/* sqlmux:hostgroup=N */` comment.
 //! - `classify`: [`classify()`] -> [`Classification`].
 //! - `set`: [`parse_set`] -> [`SetItem`]s with [`SetValue`]s.
 //! - `local`: [`local_query`]: statements sqlmux answers itself ([`LocalQuery`]).
 //! - `rewrite`: [`replace_session_functions`]: the session's LAST_INSERT_ID()/ROW_COUNT().
-//! - `digest`: [`digest()`], [`digest_hash`] -> [`Digest`].
-//! - `hash`: the digest's 64-bit hash.
-//! - `sink`: where a digest's normalized bytes go (text or hash); shared with `pgsql`.
+//! - `digest`: [`digest()`], [`digest_hash`] -> [`Digest`] (the normalization is shared).
 
 mod classify;
 mod digest;
 mod flags;
-pub(crate) mod hash;
-pub(crate) mod hint;
 mod keywords;
 mod kind;
-mod lexer;
+pub(crate) mod lexer;
 mod local;
 mod rewrite;
 mod set;
-pub(crate) mod sink;
 mod walker;
 
 #[cfg(test)]

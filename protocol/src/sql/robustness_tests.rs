@@ -1,8 +1,9 @@
 //! No input makes the SQL functions panic or break their invariants: random bytes, random
 //! splices of SQL fragments, and every prefix and suffix of a fixture corpus.
 
-use super::lexer::{Lexer, TokenKind};
+use super::lexer::MySql;
 use super::*;
+use crate::lex::robustness::{check_tokens, strings_never_leak, Fixtures};
 
 const CORPUS: &[&str] = &[
     "SELECT * FROM t WHERE id = 42 AND name = 'bob'",
@@ -54,33 +55,9 @@ const CORPUS: &[&str] = &[
 const ALPHABET: &[u8] =
     b"'\"`/*!+-#@;?().,=:<>|&0123456789xXbBnNeE_$aSELCTINROUPDzMAY \n\t\\\xff\xc3\xa9\x00";
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        // xorshift64*
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
 /// Runs everything on `sql` and checks what must always hold.
 fn check(sql: &[u8]) {
-    // The lexer moves forward, inside the input, one non-empty token at a time.
-    let mut end = 0;
-    for t in Lexer::new(sql) {
-        assert!(
-            t.start() >= end && t.end() > t.start() && t.end() <= sql.len(),
-            "{sql:?}"
-        );
-        end = t.end();
-    }
+    check_tokens::<MySql>(sql);
     let c = classify(sql);
     assert_eq!(c, classify(sql));
     assert!(c.statements <= sql.iter().filter(|&&b| b == b';').count() + 1);
@@ -105,48 +82,25 @@ fn check(sql: &[u8]) {
     }
 }
 
+const FIXTURES: Fixtures = Fixtures {
+    corpus: CORPUS,
+    alphabet: ALPHABET,
+    check,
+};
+
 #[test]
 fn every_prefix_and_suffix_of_the_corpus() {
-    for sql in CORPUS {
-        let b = sql.as_bytes();
-        for i in 0..=b.len() {
-            check(&b[..i]);
-            check(&b[i..]);
-        }
-    }
+    FIXTURES.every_prefix_and_suffix();
 }
 
 #[test]
 fn random_bytes() {
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-    for round in 0..30_000 {
-        let len = rng.below(80);
-        let sql: Vec<u8> = (0..len)
-            .map(|_| {
-                if round % 3 == 0 {
-                    rng.next() as u8
-                } else {
-                    ALPHABET[rng.below(ALPHABET.len())]
-                }
-            })
-            .collect();
-        check(&sql);
-    }
+    FIXTURES.random_bytes(30000);
 }
 
 #[test]
 fn random_splices_of_sql() {
-    let mut rng = Rng(42);
-    for _ in 0..5_000 {
-        let mut sql = Vec::new();
-        for _ in 0..1 + rng.below(4) {
-            let piece = CORPUS[rng.below(CORPUS.len())].as_bytes();
-            let a = rng.below(piece.len() + 1);
-            let b = a + rng.below(piece.len() - a + 1);
-            sql.extend_from_slice(&piece[a..b]);
-        }
-        check(&sql);
-    }
+    FIXTURES.random_splices();
 }
 
 #[test]
@@ -173,32 +127,25 @@ fn deep_nesting_and_long_inputs() {
 #[test]
 fn tokens_of_strings_never_leak() {
     // Whatever is inside a string, comment or quoted name stays there.
-    for inner in [
-        "INSERT",
-        "; DELETE FROM t",
-        "*/ UPDATE t",
-        "' OR 1 --",
-        "\\",
-        "FOR UPDATE",
-    ] {
-        for (open, close) in [("'", "'"), ("\"", "\""), ("`", "`"), ("/*", "*/")] {
-            let escaped = inner
+    strings_never_leak::<MySql>(
+        &[
+            "INSERT",
+            "; DELETE FROM t",
+            "*/ UPDATE t",
+            "' OR 1 --",
+            "\\",
+            "FOR UPDATE",
+        ],
+        &[("'", "'"), ("\"", "\""), ("`", "`"), ("/*", "*/")],
+        |inner, open| match open {
+            "/*" => inner.replace("*/", ""),
+            _ => inner
                 .replace(open, &format!("{open}{open}"))
-                .replace('\\', "\\\\");
-            let escaped = if open == "/*" {
-                inner.replace("*/", "")
-            } else {
-                escaped
-            };
-            let sql = format!("SELECT {open}{escaped}{close}");
-            let c = classify(sql.as_bytes());
-            assert_eq!(
-                (c.kind, c.statements, c.flags),
-                (Kind::Select, 1, Flags::empty()),
-                "{sql}"
-            );
-            let kinds: Vec<TokenKind> = Lexer::new(sql.as_bytes()).map(|t| t.kind).collect();
-            assert_eq!(kinds.len(), 2, "{sql}");
-        }
-    }
+                .replace('\\', "\\\\"),
+        },
+        |sql| {
+            let c = classify(sql);
+            (c.kind, c.statements, c.flags) == (Kind::Select, 1, Flags::empty())
+        },
+    );
 }

@@ -1,6 +1,6 @@
 //! The routing hint comment: `/* sqlmux:hostgroup=N */`.
 
-use super::lexer::{find_either, is_space};
+use super::bytes::{find_either, is_space};
 
 /// The hostgroup a comment's text (markers included) asks for, if it holds a valid hint.
 /// The prefix is matched case-insensitively; spaces may surround `=`.

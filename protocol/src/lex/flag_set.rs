@@ -30,6 +30,17 @@ macro_rules! impl_flag_set {
             pub fn insert(&mut self, other: $t) {
                 self.0 |= other.0;
             }
+
+            /// Asserts that every named flag is one bit of its own.
+            #[cfg(test)]
+            pub(crate) fn assert_distinct_bits() {
+                let all = $t::NAMES.iter().fold(0u32, |acc, (f, _)| {
+                    assert_eq!(acc & f.0, 0);
+                    assert_eq!(f.0.count_ones(), 1);
+                    acc | f.0
+                });
+                assert_eq!(all.count_ones() as usize, $t::NAMES.len());
+            }
         }
 
         impl std::ops::BitOr for $t {
@@ -71,3 +82,43 @@ macro_rules! impl_flag_set {
 }
 
 pub(crate) use impl_flag_set;
+
+#[cfg(test)]
+mod tests {
+    /// A flag set of three.
+    #[derive(Clone, Copy, Default, PartialEq, Eq)]
+    struct Three(u32);
+
+    impl Three {
+        const A: Three = Three(1);
+        const B: Three = Three(1 << 1);
+        const C: Three = Three(1 << 7);
+        const NAMES: [(Three, &'static str); 3] =
+            [(Three::A, "A"), (Three::B, "B"), (Three::C, "C")];
+    }
+
+    impl_flag_set!(Three);
+
+    #[test]
+    fn set_operations() {
+        let mut f = Three::A | Three::B;
+        assert!(f.contains(Three::A) && f.contains(Three::A | Three::B));
+        assert!(!f.contains(Three::A | Three::C));
+        assert!(f.intersects(Three::A | Three::C));
+        f.insert(Three::C);
+        assert_eq!(f.0, 1 | (1 << 1) | (1 << 7));
+        f |= Three(1 << 3);
+        assert_eq!(f.0, 1 | (1 << 1) | (1 << 3) | (1 << 7));
+        assert!(Three::empty().is_empty() && Three::default().is_empty());
+        assert!(f.contains(Three::empty()));
+        Three::assert_distinct_bits();
+    }
+
+    #[test]
+    fn debug_names_flags_and_shows_the_rest() {
+        assert_eq!(format!("{:?}", Three::C | Three::A), "A | C");
+        assert_eq!(format!("{:?}", Three::empty()), "0x0");
+        assert_eq!(format!("{:?}", Three(1 << 31)), "0x80000000");
+        assert_eq!(format!("{:?}", Three::B | Three(1 << 31)), "B | 0x80000000");
+    }
+}

@@ -1,0 +1,30 @@
+//! The SQL core both dialects share: the lexer cursor, tokens, keyword tables, digests,
+//! flag sets and the routing hint. A dialect (`crate::sql` for MySQL/MariaDB,
+//! `crate::pgsql` for PostgreSQL) plugs in what its bytes and words mean.
+//!
+//! - `token`: [`Token`], [`TokenKind`].
+//! - `bytes`: byte classes and 8-bytes-at-a-time searches.
+//! - `lexer`: [`Lexer`], generic over a [`Dialect`] at compile time.
+//! - `keywords`: the compile-time keyword table each dialect's `keywords!` list builds.
+//! - `digest`: one normalization for both dialects ([`DigestWords`] says what a keyword is).
+//! - `hash`: the digest's 64-bit hash.
+//! - `sink`: where a digest's normalized bytes go (text or hash).
+//! - `hint`: the `/* sqlmux:hostgroup=N */` comment.
+//! - `flag_set`: the set operations of both dialects' statement flags.
+
+mod bytes;
+pub(crate) mod digest;
+pub(crate) mod flag_set;
+pub(crate) mod hash;
+pub(crate) mod hint;
+pub(crate) mod keywords;
+mod lexer;
+pub(crate) mod sink;
+mod token;
+
+#[cfg(test)]
+pub(crate) mod robustness;
+
+pub(crate) use bytes::{find, find_either, is_ident_byte, is_space};
+pub(crate) use lexer::{Dialect, Lexer};
+pub(crate) use token::{Token, TokenKind};

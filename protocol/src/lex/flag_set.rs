@@ -33,7 +33,7 @@ macro_rules! impl_flag_set {
 
             /// Asserts that every named flag is one bit of its own.
             #[cfg(test)]
-            pub(crate) fn assert_distinct_bits() {
+            fn assert_distinct_bits() {
                 let all = $t::NAMES.iter().fold(0u32, |acc, (f, _)| {
                     assert_eq!(acc & f.0, 0);
                     assert_eq!(f.0.count_ones(), 1);
@@ -41,6 +41,13 @@ macro_rules! impl_flag_set {
                 });
                 assert_eq!(all.count_ones() as usize, $t::NAMES.len());
             }
+        }
+
+        /// Every named flag is one bit of its own.
+        #[cfg(test)]
+        #[test]
+        fn flags_are_distinct_bits() {
+            $t::assert_distinct_bits();
         }
 
         impl std::ops::BitOr for $t {
@@ -83,6 +90,27 @@ macro_rules! impl_flag_set {
 
 pub(crate) use impl_flag_set;
 
+/// Declares a flag set: `pub struct $t(pub u32)` with one constant per flag (its doc, its
+/// name, its bit), the `NAMES` table in declaration order and [`impl_flag_set`]'s operations.
+macro_rules! flag_set {
+    ($(#[$meta:meta])* $t:ident { $($(#[$doc:meta])* $name:ident = $bit:literal;)* }) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
+        pub struct $t(pub u32);
+
+        impl $t {
+            $($(#[$doc])* pub const $name: $t = $t(1 << $bit);)*
+
+            const NAMES: [($t, &'static str); <[&str]>::len(&[$(stringify!($name)),*])] =
+                [$(($t::$name, stringify!($name))),*];
+        }
+
+        $crate::lex::flag_set::impl_flag_set!($t);
+    };
+}
+
+pub(crate) use flag_set;
+
 #[cfg(test)]
 mod tests {
     /// A flag set of three.
@@ -111,7 +139,6 @@ mod tests {
         assert_eq!(f.0, 1 | (1 << 1) | (1 << 3) | (1 << 7));
         assert!(Three::empty().is_empty() && Three::default().is_empty());
         assert!(f.contains(Three::empty()));
-        Three::assert_distinct_bits();
     }
 
     #[test]

@@ -193,6 +193,33 @@ macro_rules! keywords {
                 (self as usize) < RESERVED
             }
         }
+
+        /// Every keyword is found in upper and lower case and named as declared; words
+        /// that are no keyword in any dialect are not found.
+        #[cfg(test)]
+        #[test]
+        fn keywords_found_in_any_case_and_only_they() {
+            for &k in ALL {
+                let name = format!("{k:?}");
+                assert_eq!(lookup(name.as_bytes()), Some(k), "{name}");
+                let lower = name.to_ascii_lowercase();
+                assert_eq!(lookup(lower.as_bytes()), Some(k), "{name}");
+                assert_eq!(k.name(), name);
+            }
+            for w in [
+                &b"id"[..],
+                b"selectx",
+                b"selec",
+                b"",
+                b"a",
+                b"\xff\xfe",
+                b"_select",
+                b"1select",
+                b"sel\xe5ct",
+            ] {
+                assert_eq!(lookup(w), None, "{w:?}");
+            }
+        }
     };
 }
 

@@ -151,3 +151,27 @@ impl<D: Dialect> Iterator for Lexer<'_, D> {
         D::next_token(self)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pgsql::lexer::Postgres;
+    use crate::sql::lexer::MySql;
+
+    fn space_before_and_non_utf8<D: Dialect>() {
+        let sql = b"a/**/b c\xff\xfe d";
+        let mut lx = Lexer::<D>::new(sql);
+        let a = lx.next_sig().unwrap();
+        let b = lx.next_sig().unwrap();
+        let c = lx.next_sig().unwrap();
+        assert!(!a.space_before && b.space_before && c.space_before);
+        assert_eq!(c.text(sql), b"c\xff\xfe");
+        assert_eq!(lx.offset(), 10);
+    }
+
+    #[test]
+    fn a_skipped_comment_is_space_and_bytes_need_not_be_utf8() {
+        space_before_and_non_utf8::<MySql>();
+        space_before_and_non_utf8::<Postgres>();
+    }
+}

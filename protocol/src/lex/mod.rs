@@ -3,9 +3,11 @@
 //! `crate::pgsql` for PostgreSQL) plugs in what its bytes and words mean.
 //!
 //! - `token`: [`Token`], [`TokenKind`].
+//! - `classification`: [`Classification`], what one pass over a text found.
 //! - `bytes`: byte classes and 8-bytes-at-a-time searches.
 //! - `lexer`: [`Lexer`], generic over a [`Dialect`] at compile time.
 //! - `keywords`: the compile-time keyword table each dialect's `keywords!` list builds.
+//! - `reader`: [`Reader`], a statement's tokens with their keywords ([`Keywords`]).
 //! - `digest`: one normalization for both dialects ([`DigestWords`] says what a keyword is).
 //! - `hash`: the digest's 64-bit hash.
 //! - `sink`: where a digest's normalized bytes go (text or hash).
@@ -13,18 +15,24 @@
 //! - `flag_set`: the set operations of both dialects' statement flags.
 
 mod bytes;
+mod classification;
 pub(crate) mod digest;
 pub(crate) mod flag_set;
 pub(crate) mod hash;
 pub(crate) mod hint;
 pub(crate) mod keywords;
 mod lexer;
+mod reader;
 pub(crate) mod sink;
 mod token;
 
 #[cfg(test)]
 pub(crate) mod robustness;
+#[cfg(test)]
+pub(crate) mod tests;
 
 pub(crate) use bytes::{find, find_either, is_ident_byte, is_space};
+pub use classification::Classification;
 pub(crate) use lexer::{Dialect, Lexer};
+pub(crate) use reader::{Keywords, Reader};
 pub(crate) use token::{Token, TokenKind};

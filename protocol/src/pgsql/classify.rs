@@ -9,38 +9,16 @@ use super::keywords::{kw, Kw};
 use super::kind::{Head, Kind};
 use super::lexer::{Lexer, Token, TokenKind};
 use super::walker::Walker;
-use crate::lex::hint;
 
 /// Facts about a statement text (all statements of a multi-statement text are scanned).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Classification {
-    /// The kind of the first statement ([`Kind::Other`] when there is none).
-    pub kind: Kind,
-    /// Number of non-empty statements separated by `;`.
-    pub statements: usize,
-    /// Union over all statements.
-    pub flags: Flags,
-    /// From the first comment `/* sqlmux:hostgroup=N */` anywhere in the text.
-    pub hint_hostgroup: Option<u32>,
-}
+pub type Classification = crate::lex::Classification<Kind, Flags>;
 
 /// Classifies a statement text; never allocates.
 pub fn classify(sql: &[u8]) -> Classification {
-    let mut out = Classification {
-        kind: Kind::Other,
-        statements: 0,
-        flags: Flags::empty(),
-        hint_hostgroup: None,
-    };
+    let mut out = Classification::new(Kind::Other, Flags::empty());
     let mut w = Walker::new(sql);
     while let Some(head) = w.next_statement() {
-        if !head.empty {
-            if out.statements == 0 {
-                out.kind = head.kind;
-            }
-            out.statements += 1;
-            out.flags |= head.flags;
-        }
+        out.add_statement(head.empty, head.kind, head.flags);
         scan(&mut w, &head, &mut out);
     }
     out
@@ -52,9 +30,7 @@ fn scan(w: &mut Walker<'_>, head: &Head, out: &mut Classification) {
     let mut prev: [Option<Token>; 2] = [None, None];
     while let Some(t) = w.next_token() {
         if t.kind == TokenKind::Comment {
-            if out.hint_hostgroup.is_none() {
-                out.hint_hostgroup = hint::hostgroup(t.text(sql));
-            }
+            out.add_comment(t.text(sql));
             continue;
         }
         if w.running() {

@@ -149,14 +149,8 @@ pub(super) fn declare(mut r: Reader<'_>, nesting: u32) -> Head {
 /// `COPY t TO ...` and `COPY (query) TO ...`.
 pub(super) fn copy(mut r: Reader<'_>) -> Head {
     let mut depth = 0i64;
-    while let Some((t, k)) = r.next() {
-        if r.punct(&t, b"(") {
-            depth += 1;
-        } else if r.punct(&t, b")") {
-            depth -= 1;
-        } else if t.kind == TokenKind::Semicolon {
-            break;
-        } else if depth <= 0 {
+    while let Some((_, k)) = r.next_in_statement(&mut depth) {
+        if depth <= 0 {
             match k {
                 Some(Kw::FROM) => break,
                 Some(Kw::TO) => return Head::of(Kind::Copy, Flags::empty()),

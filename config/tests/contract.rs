@@ -12,22 +12,7 @@ fn problem(text: &str) -> String {
     }
 }
 
-const BASE: &str = r#"
-[[clusters]]
-name = "shop"
-protocol = "mysql"
-writer_hostgroup = 10
-reader_hostgroup = 20
-
-[[servers]]
-hostgroup = 10
-address = "127.0.0.1:3306"
-
-[[users]]
-name = "app"
-password = "pw"
-cluster = "shop"
-"#;
+const BASE: &str = include_str!("fixtures/shop.toml");
 
 #[test]
 fn shared_example_parses_when_present() {

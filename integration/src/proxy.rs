@@ -25,10 +25,17 @@ pub const TEST_TOKEN: &str = "sqlmux-test-token";
 /// A config text with one MySQL cluster `shop` whose writer hostgroup 10 holds `writer`,
 /// reader hostgroup 20 empty, and user `app`/`apppw`; `extra` is appended as is.
 pub fn mysql_config(writer: &str, extra: &str) -> String {
+    mysql_config_listening(writer, "", extra)
+}
+
+/// [`mysql_config`] with `listen_extra` lines in its `[listen]` section (admin endpoints,
+/// `http`).
+pub fn mysql_config_listening(writer: &str, listen_extra: &str, extra: &str) -> String {
     format!(
         r#"
 [listen]
 mysql = "127.0.0.1:0"
+{listen_extra}
 
 [[clusters]]
 name = "shop"

@@ -4,42 +4,17 @@
 //! a wrong password.
 
 use sqlmux_integration::raw_mysql::RawClient;
-use sqlmux_integration::{MariaDb, MariaDbCli, Proxy};
+use sqlmux_integration::{mysql_config_listening, MariaDb, MariaDbCli, Proxy};
 use sqlmux_protocol::mysql::response::{parse_err, ErrInfo};
 use std::io;
 use std::path::Path;
 
 fn config(writer: &str, data_dir: &Path) -> String {
-    format!(
-        r#"
-[listen]
-mysql = "127.0.0.1:0"
-admin_mysql = "127.0.0.1:0"
-
-[admin]
-user = "admin"
-password = "adminpw"
-data_dir = "{}"
-
-[[clusters]]
-name = "shop"
-protocol = "mysql"
-writer_hostgroup = 10
-reader_hostgroup = 20
-
-[[servers]]
-hostgroup = 10
-address = "{writer}"
-max_connections = 50
-
-[[users]]
-name = "app"
-password = "apppw"
-cluster = "shop"
-default_schema = "sqlmux_test"
-"#,
+    let admin = format!(
+        "default_schema = \"sqlmux_test\"\n\n[admin]\nuser = \"admin\"\npassword = \"adminpw\"\ndata_dir = \"{}\"\n",
         data_dir.display()
-    )
+    );
+    mysql_config_listening(writer, "admin_mysql = \"127.0.0.1:0\"", &admin)
 }
 
 fn admin_cli(proxy: &Proxy) -> MariaDbCli {

@@ -3,40 +3,16 @@
 //! refused with the runtime unchanged, JOINs over statistics, any database name, SQLSTATEs,
 //! a wrong password (28P01), the extended query protocol refused, malformed messages.
 
-use sqlmux_integration::{MariaDb, MariaDbCli, Proxy, Psql};
+use sqlmux_integration::{mysql_config_listening, MariaDb, MariaDbCli, Proxy, Psql};
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
 fn config(writer: &str) -> String {
-    format!(
-        r#"
-[listen]
-mysql = "127.0.0.1:0"
-admin_postgres = "127.0.0.1:0"
-admin_mysql = "127.0.0.1:0"
-
-[admin]
-user = "admin"
-password = "admin"
-
-[[clusters]]
-name = "shop"
-protocol = "mysql"
-writer_hostgroup = 10
-reader_hostgroup = 20
-
-[[servers]]
-hostgroup = 10
-address = "{writer}"
-max_connections = 50
-
-[[users]]
-name = "app"
-password = "apppw"
-cluster = "shop"
-default_schema = "sqlmux_test"
-"#
+    mysql_config_listening(
+        writer,
+        "admin_postgres = \"127.0.0.1:0\"\nadmin_mysql = \"127.0.0.1:0\"",
+        "default_schema = \"sqlmux_test\"\n\n[admin]\nuser = \"admin\"\npassword = \"admin\"\n",
     )
 }
 

@@ -4,35 +4,13 @@
 
 use sqlmux_integration::proxy::topology_generation as generation;
 use sqlmux_integration::raw_mysql::RawClient;
-use sqlmux_integration::{MariaDb, Proxy};
+use sqlmux_integration::{mysql_config_listening, MariaDb, Proxy};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 fn config(writer: &str) -> String {
-    format!(
-        r#"
-[listen]
-mysql = "127.0.0.1:0"
-http = "127.0.0.1:0"
-
-[[clusters]]
-name = "shop"
-protocol = "mysql"
-writer_hostgroup = 10
-reader_hostgroup = 20
-
-[[servers]]
-hostgroup = 10
-address = "{writer}"
-max_connections = 20
-
-[[users]]
-name = "app"
-password = "apppw"
-cluster = "shop"
-"#
-    )
+    mysql_config_listening(writer, "http = \"127.0.0.1:0\"", "")
 }
 
 fn topology_doc(generation: u64, writer: &str, status: &str) -> String {

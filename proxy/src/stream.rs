@@ -110,6 +110,50 @@ impl MaybeTls {
             _ => None,
         }
     }
+
+    /// Accepts TLS from a client on the plain socket in `slot` (after the client asked for
+    /// it); the slot then holds the TLS stream, or nothing when the handshake failed.
+    pub async fn accept_tls_in(
+        slot: &mut Option<MaybeTls>,
+        acceptor: &tokio_rustls::TlsAcceptor,
+    ) -> Result<(), UpgradeError> {
+        let plain = slot
+            .take()
+            .and_then(MaybeTls::into_plain)
+            .ok_or(UpgradeError::NotPlain)?;
+        let tls = acceptor.accept(plain).await.map_err(UpgradeError::Tls)?;
+        *slot = Some(MaybeTls::ServerTls(Box::new(tls)));
+        Ok(())
+    }
+
+    /// Starts TLS towards the server at `address` (`host:port`, `[v6]:port`) on `tcp`,
+    /// checking its certificate against the host.
+    pub async fn connect_tls(
+        tcp: TcpStream,
+        connector: &tokio_rustls::TlsConnector,
+        address: &str,
+    ) -> io::Result<MaybeTls> {
+        let host = address.rsplit_once(':').map_or(address, |(h, _)| h);
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
+        let name = rustls::pki_types::ServerName::try_from(host)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        let tls = connector.connect(name, tcp).await?;
+        Ok(MaybeTls::ClientTls(Box::new(tls)))
+    }
+}
+
+/// Why a TLS upgrade of a client connection failed.
+#[derive(Debug, thiserror::Error)]
+pub enum UpgradeError {
+    /// The connection is no plain TCP socket any more (closed, or TLS already).
+    #[error("connection closed")]
+    NotPlain,
+    /// The TLS handshake failed.
+    #[error(transparent)]
+    Tls(io::Error),
 }
 
 /// Replaces `socket` with a duplicate of its descriptor registered with the current runtime;

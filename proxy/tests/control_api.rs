@@ -11,36 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
-const CONFIG: &str = r#"
-[listen]
-http = "127.0.0.1:0"
-
-[[clusters]]
-name = "main"
-protocol = "mysql"
-writer_hostgroup = 10
-reader_hostgroup = 20
-
-[[clusters]]
-name = "other"
-protocol = "mysql"
-writer_hostgroup = 30
-reader_hostgroup = 40
-
-[[servers]]
-hostgroup = 10
-address = "127.0.0.1:3306"
-max_connections = 50
-
-[[servers]]
-hostgroup = 20
-address = "127.0.0.1:3307"
-weight = 2
-
-[[servers]]
-hostgroup = 30
-address = "127.0.0.1:3308"
-"#;
+const CONFIG: &str = include_str!("fixtures/control_api.toml");
 
 struct Api {
     shared: Arc<Shared>,

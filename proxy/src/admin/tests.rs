@@ -1,37 +1,7 @@
 use super::*;
 use crate::stats::SessionSnapshot;
 
-const CONFIG: &str = r#"
-[admin]
-user = "admin"
-password = "adminpw"
-
-[[clusters]]
-name = "shop"
-protocol = "mysql"
-writer_hostgroup = 10
-reader_hostgroup = 20
-
-[[servers]]
-hostgroup = 10
-address = "127.0.0.1:3306"
-max_connections = 50
-
-[[servers]]
-hostgroup = 20
-address = "127.0.0.1:3307"
-weight = 2
-
-[[users]]
-name = "app"
-password = "apppw"
-cluster = "shop"
-default_schema = "shopdb"
-
-[[rules]]
-match = "^SELECT .* FOR UPDATE"
-hostgroup = 10
-"#;
+const CONFIG: &str = include_str!("../../tests/fixtures/admin.toml");
 
 fn admin_with(config: &str, data_dir: Option<PathBuf>) -> Result<Admin, AdminError> {
     let rt = sqlmux_config::parse(config).unwrap();

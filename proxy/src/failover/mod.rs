@@ -112,31 +112,38 @@ impl Failover {
             return Ok(None);
         };
         let mut hostgroup = hostgroup;
-        if hostgroup == cluster.reader_hostgroup
-            && hostgroup != cluster.writer_hostgroup
-            && pools.pick(&topology.load(), hostgroup).is_none()
-        {
+        let reader_bound =
+            hostgroup == cluster.reader_hostgroup && hostgroup != cluster.writer_hostgroup;
+        if reader_bound && pools.pick(&topology.load(), hostgroup).is_none() {
             self.reads_to_writer.fetch_add(1, Ordering::Relaxed);
             hostgroup = cluster.writer_hostgroup;
         }
-        let picked = self
-            .writer_or_hold(
-                &cluster.name,
-                hostgroup,
-                cluster.writer_hostgroup,
-                bytes,
-                &runtime.failover,
-                || {
-                    let t = topology.load_full();
-                    pools.pick(&t, hostgroup).is_some().then_some(t)
-                },
-            )
-            .await?;
-        let usable = match picked {
-            Picked::Server(t) => t,
-            Picked::NoServer => topology.load_full(),
-        };
-        Ok(Some((usable, hostgroup)))
+        loop {
+            let picked = self
+                .writer_or_hold(
+                    &cluster.name,
+                    hostgroup,
+                    cluster.writer_hostgroup,
+                    bytes,
+                    &runtime.failover,
+                    || {
+                        let t = topology.load_full();
+                        pools.pick(&t, hostgroup).is_some().then_some(t)
+                    },
+                )
+                .await?;
+            match picked {
+                Picked::Server(t) => return Ok(Some((t, hostgroup))),
+                // The last reader left between the look above and the pick (a switchover
+                // takes the replica to the writer hostgroup): the read goes to the writer
+                // like one that found no reader at all.
+                Picked::NoServer if reader_bound && hostgroup != cluster.writer_hostgroup => {
+                    self.reads_to_writer.fetch_add(1, Ordering::Relaxed);
+                    hostgroup = cluster.writer_hostgroup;
+                }
+                Picked::NoServer => return Ok(Some((topology.load_full(), hostgroup))),
+            }
+        }
     }
 
     /// After a failed checkout: whether to try again. A writer-bound statement whose

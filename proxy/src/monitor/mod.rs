@@ -11,10 +11,14 @@
 //! for `up_after` checks; reads then go to other readers, or to the writer.
 //!
 //! - [`state`]: one server's health and its transitions.
+//! - [`login`]: where and as whom a probe logs in.
 //!
 //! The checks themselves speak each protocol: a [`Probe`] per server, made by the caller.
 
+pub mod login;
 pub mod state;
+
+pub use login::ProbeLogin;
 
 pub use state::{Health, HealthState};
 

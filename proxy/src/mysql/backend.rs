@@ -276,22 +276,9 @@ impl BackendConn {
                 SslRequest::new(caps, 1 << 24, p.collation).serialize(&mut req);
                 tcp.write_all(&encode(seq, &req)).await?;
                 seq = seq.wrapping_add(1);
-                let host = p
-                    .address
-                    .rsplit_once(':')
-                    .map(|(h, _)| h)
-                    .unwrap_or(p.address);
-                let host = host
-                    .trim_start_matches('[')
-                    .trim_end_matches(']')
-                    .to_string();
-                let name = rustls::pki_types::ServerName::try_from(host)
-                    .map_err(|e| BackendError::Tls(e.to_string()))?;
-                let tls = connector
-                    .connect(name, tcp)
+                MaybeTls::connect_tls(tcp, connector, p.address)
                     .await
-                    .map_err(|e| BackendError::Tls(e.to_string()))?;
-                MaybeTls::ClientTls(Box::new(tls))
+                    .map_err(|e| BackendError::Tls(e.to_string()))?
             }
             None => MaybeTls::Plain(tcp),
         };

@@ -1,6 +1,6 @@
 //! The client side of a MySQL session: framed reads, buffered writes, TLS upgrade.
 
-use crate::stream::MaybeTls;
+use crate::stream::{MaybeTls, UpgradeError};
 use bytes::BytesMut;
 use sqlmux_protocol::mysql::packet::{decode_frame, write_packet, Frame, PacketError};
 use std::io;
@@ -211,13 +211,11 @@ impl ClientConn {
         &mut self,
         acceptor: &tokio_rustls::TlsAcceptor,
     ) -> Result<(), ClientError> {
-        let plain = self
-            .stream
-            .take()
-            .and_then(MaybeTls::into_plain)
-            .ok_or(ClientError::Closed)?;
-        let tls = acceptor.accept(plain).await.map_err(ClientError::Tls)?;
-        self.stream = Some(MaybeTls::ServerTls(Box::new(tls)));
-        Ok(())
+        MaybeTls::accept_tls_in(&mut self.stream, acceptor)
+            .await
+            .map_err(|e| match e {
+                UpgradeError::NotPlain => ClientError::Closed,
+                UpgradeError::Tls(e) => ClientError::Tls(e),
+            })
     }
 }

@@ -38,6 +38,9 @@ pub enum SessionError {
     /// The user's cluster is gone from the configuration.
     #[error("user {0:?} has no cluster in the running configuration")]
     NoCluster(String),
+    /// No backend held where one must be (a sqlmux bug).
+    #[error(transparent)]
+    NotHeld(#[from] crate::session::NotHeld),
     /// sqlmux is shutting down and the session holds nothing: it is closed.
     #[error("Server shutdown in progress")]
     ShuttingDown,
@@ -74,6 +77,7 @@ impl SessionError {
             }
             SessionError::Pool(_)
             | SessionError::NoCluster(_)
+            | SessionError::NotHeld(_)
             | SessionError::ServerClosed(_)
             | SessionError::ShuttingDown => Side::Proxy,
         }
@@ -132,7 +136,9 @@ impl SessionError {
                 format!("Unknown command (0x{c:02x}) not supported by sqlmux"),
             ),
             SessionError::Malformed(why) => (1047, "08S01", format!("Malformed packet: {why}")),
-            SessionError::NoCluster(_) | SessionError::ServerClosed(_) => {
+            SessionError::NoCluster(_)
+            | SessionError::NotHeld(_)
+            | SessionError::ServerClosed(_) => {
                 (9001, "HY000", format!("sqlmux: {self}"))
             }
             // The server's own error, so drivers reconnect (elsewhere).

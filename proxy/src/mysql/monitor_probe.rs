@@ -3,18 +3,13 @@
 //! (`SHOW ALL SLAVES STATUS` on MariaDB, `SHOW REPLICA STATUS` on MySQL).
 
 use super::backend::{BackendConn, BackendError, ConnectParams, ResultRows};
-use crate::monitor::{Lag, Observation, Probe};
+use crate::monitor::{Lag, Observation, Probe, ProbeLogin};
 use sqlmux_config::MonitorSettings;
 use std::time::Duration;
 
 /// One server's probe.
 pub struct MysqlProbe {
-    address: String,
-    user: String,
-    password: String,
-    tls: Option<tokio_rustls::TlsConnector>,
-    /// `allow_cleartext_password` of the server entry.
-    allow_cleartext: bool,
+    login: ProbeLogin,
     conn: Option<BackendConn>,
 }
 
@@ -27,11 +22,7 @@ impl MysqlProbe {
         allow_cleartext: bool,
     ) -> Self {
         Self {
-            address: address.to_string(),
-            user: settings.user.clone(),
-            password: settings.password.clone(),
-            tls,
-            allow_cleartext,
+            login: ProbeLogin::new(settings, address, tls, allow_cleartext),
             conn: None,
         }
     }
@@ -39,8 +30,13 @@ impl MysqlProbe {
     async fn look(&mut self) -> Result<Observation, String> {
         if self.conn.is_none() {
             let params = ConnectParams {
-                allow_cleartext: self.allow_cleartext,
-                ..ConnectParams::own(&self.address, &self.user, &self.password, self.tls.as_ref())
+                allow_cleartext: self.login.allow_cleartext,
+                ..ConnectParams::own(
+                    &self.login.address,
+                    &self.login.user,
+                    &self.login.password,
+                    self.login.tls.as_ref(),
+                )
             };
             self.conn = Some(
                 BackendConn::connect(&params)

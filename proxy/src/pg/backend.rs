@@ -116,8 +116,7 @@ impl BackendConn {
             conn.send(&startup::ssl_request()).await?;
             match conn.read_byte().await? {
                 b'S' => {
-                    let host = p.address.rsplit_once(':').map_or(p.address, |(h, _)| h);
-                    conn.connect_tls(connector, host).await?;
+                    conn.connect_tls(connector, p.address).await?;
                 }
                 _ => return Err(BackendError::Protocol("server refused TLS".into())),
             }

@@ -1,7 +1,7 @@
 //! A framed PostgreSQL connection, used on both sides of the proxy: buffered reads of whole
 //! messages, buffered writes, TLS upgrade.
 
-use crate::stream::MaybeTls;
+use crate::stream::{MaybeTls, UpgradeError};
 use bytes::Buf;
 use bytes::{Bytes, BytesMut};
 use sqlmux_protocol::pg::frame::{decode_frame, decode_startup, FrameError, Message};
@@ -235,34 +235,30 @@ impl PgConn {
         &mut self,
         acceptor: &tokio_rustls::TlsAcceptor,
     ) -> Result<(), ConnError> {
-        let plain = self
-            .stream
-            .take()
-            .and_then(MaybeTls::into_plain)
-            .ok_or(ConnError::Closed)?;
-        let tls = acceptor.accept(plain).await.map_err(ConnError::Tls)?;
-        self.stream = Some(MaybeTls::ServerTls(Box::new(tls)));
-        Ok(())
+        MaybeTls::accept_tls_in(&mut self.stream, acceptor)
+            .await
+            .map_err(|e| match e {
+                UpgradeError::NotPlain => ConnError::Closed,
+                UpgradeError::Tls(e) => ConnError::Tls(e),
+            })
     }
 
-    /// Starts TLS towards a backend (after it answered `S` to an SSLRequest).
+    /// Starts TLS towards the backend at `address` (after it answered `S` to an
+    /// SSLRequest).
     pub async fn connect_tls(
         &mut self,
         connector: &tokio_rustls::TlsConnector,
-        host: &str,
+        address: &str,
     ) -> Result<(), ConnError> {
         let plain = self
             .stream
             .take()
             .and_then(MaybeTls::into_plain)
             .ok_or(ConnError::Closed)?;
-        let name = rustls::pki_types::ServerName::try_from(host.to_string())
-            .map_err(|e| ConnError::Tls(io::Error::new(io::ErrorKind::InvalidInput, e)))?;
-        let tls = connector
-            .connect(name, plain)
+        let tls = MaybeTls::connect_tls(plain, connector, address)
             .await
             .map_err(ConnError::Tls)?;
-        self.stream = Some(MaybeTls::ClientTls(Box::new(tls)));
+        self.stream = Some(tls);
         Ok(())
     }
 

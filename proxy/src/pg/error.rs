@@ -58,6 +58,9 @@ pub enum SessionError {
     /// The user's cluster is missing or not a PostgreSQL cluster.
     #[error("user {0} has no PostgreSQL cluster")]
     NoCluster(String),
+    /// No backend held where one must be (a sqlmux bug).
+    #[error(transparent)]
+    NotHeld(#[from] crate::session::NotHeld),
     /// sqlmux is shutting down and the session holds nothing: it is closed.
     #[error("terminating connection due to administrator command")]
     ShuttingDown,
@@ -96,6 +99,7 @@ impl SessionError {
             SessionError::Pool(_)
             | SessionError::ServerClosed(_)
             | SessionError::NoCluster(_)
+            | SessionError::NotHeld(_)
             | SessionError::TransactionLost(_)
             | SessionError::ShuttingDown => Side::Proxy,
         }
@@ -150,6 +154,7 @@ impl SessionError {
                 ))
             }
             SessionError::NoCluster(_) => "28000",
+            SessionError::NotHeld(_) => "XX000",
             // The server's own codes: query_canceled, idle_in_transaction_session_timeout.
             SessionError::QueryTimeout(_) => "57014",
             SessionError::IdleInTransaction(_) => "25P03",

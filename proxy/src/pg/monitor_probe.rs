@@ -6,7 +6,7 @@
 
 use super::backend::{BackendConn, ConnectParams};
 use super::cancel::CancelRegistry;
-use crate::monitor::{Lag, Observation, Probe};
+use crate::monitor::{Lag, Observation, Probe, ProbeLogin};
 use sqlmux_config::MonitorSettings;
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -14,13 +14,8 @@ use std::time::{Duration, Instant};
 
 /// One server's probe.
 pub struct PgProbe {
-    address: String,
-    user: String,
-    password: String,
+    login: ProbeLogin,
     database: String,
-    tls: Option<tokio_rustls::TlsConnector>,
-    /// `allow_cleartext_password` of the server entry.
-    allow_cleartext: bool,
     cancels: Arc<CancelRegistry>,
     timeout: Duration,
     conn: Option<BackendConn>,
@@ -36,12 +31,8 @@ impl PgProbe {
         allow_cleartext: bool,
     ) -> Self {
         Self {
-            address: address.to_string(),
-            user: settings.user.clone(),
-            password: settings.password.clone(),
+            login: ProbeLogin::new(settings, address, tls, allow_cleartext),
             database: settings.database.clone(),
-            tls,
-            allow_cleartext,
             cancels: Arc::new(CancelRegistry::default()),
             timeout: settings.timeout,
             conn: None,
@@ -52,14 +43,14 @@ impl PgProbe {
     async fn look(&mut self) -> Result<Observation, String> {
         if self.conn.is_none() {
             let params = ConnectParams {
-                address: &self.address,
-                user: &self.user,
-                password: &self.password,
+                address: &self.login.address,
+                user: &self.login.user,
+                password: &self.login.password,
                 database: &self.database,
-                tls: self.tls.as_ref(),
+                tls: self.login.tls.as_ref(),
                 statement_limit: 1,
                 cancels: &self.cancels,
-                allow_cleartext: self.allow_cleartext,
+                allow_cleartext: self.login.allow_cleartext,
             };
             let conn = BackendConn::connect(&params, self.timeout)
                 .await

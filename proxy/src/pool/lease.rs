@@ -148,10 +148,11 @@ impl<C> Lease<C> {
             .expect("a lease holds its pool until checkin")
     }
 
-    /// Returns the connection to the pool under another partition (its schema changed).
-    pub fn checkin_as(mut self, partition: Arc<Partition>) {
+    /// Returns the connection to the pool under another partition (its schema changed), and
+    /// hands back the pool as [`checkin`](Self::checkin) does.
+    pub fn checkin_as(mut self, partition: Arc<Partition>) -> Arc<ServerPool<C>> {
         self.partition = partition;
-        self.put_back();
+        self.checkin()
     }
 
     /// The connection goes to a waiter of its partition, or to the idle list; it is closed

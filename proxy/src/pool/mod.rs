@@ -21,20 +21,26 @@
 //! worker when one queued within a millisecond of the oldest waiter.
 //!
 //! - `choice`: [`PoolChoice`], a session's remembered pool for a one-server hostgroup.
+//! - `idle`: a pool's idle connections and waiting checkouts, under its one lock.
 //! - `lease`: [`Lease`], a lent connection, and its return (checkin, or close on drop).
+//! - `pools`: [`Pools`], every server's pool: picking a server, checkout, topology changes.
 //! - `wait`: the queue of waiting checkouts, the handoff, the expiry task.
 //! - `stats`: [`ServerStats`], per-server counters.
 
 mod choice;
+mod idle;
 mod lease;
+mod pools;
 mod stats;
 mod wait;
 
 pub use choice::PoolChoice;
 pub use lease::Lease;
+pub use pools::Pools;
 pub use stats::{FlowTotals, ServerStats};
 
-use wait::{Claim, Handoff, Waiter};
+use idle::{Idle, PoolState};
+use wait::{Claim, Handoff};
 
 use crate::workers::{Pooled, WorkerId};
 use sqlmux_config::PoolSettings;
@@ -152,86 +158,6 @@ impl PartialEq for Partition {
             && self.flavor == other.flavor
             && same(&self.user, &other.user)
             && same(&self.schema, &other.schema)
-    }
-}
-
-/// An idle connection with its slot. The connection is boxed: it moves through the idle
-/// list, a handoff and a lease on every checkout.
-struct Idle<C> {
-    conn: Box<C>,
-    permit: OwnedSemaphorePermit,
-    created: Instant,
-    since: Instant,
-    /// The worker whose reactor the socket is registered with.
-    home: WorkerId,
-}
-
-impl<C: Pooled> Idle<C> {
-    /// Makes the connection usable on `worker`: a socket another worker opened moves to
-    /// this worker's reactor. A connection its server closed while it was idle, or one that
-    /// cannot move, is closed and its slot kept (the checkout opens a new one with it):
-    /// no statement is ever written to a dead pooled connection.
-    fn settle(
-        mut self,
-        worker: WorkerId,
-        stats: &ServerStats,
-    ) -> Result<Self, OwnedSemaphorePermit> {
-        if self.conn.peer_closed() {
-            tracing::debug!("pooled connection closed by its server while idle");
-            stats.closed();
-            return Err(self.permit);
-        }
-        if self.home == worker {
-            return Ok(self);
-        }
-        match self.conn.rehome() {
-            Ok(conn) => {
-                self.conn = conn;
-                self.home = worker;
-                Ok(self)
-            }
-            Err(e) => {
-                tracing::debug!(error = %e, "pooled connection cannot move to this worker");
-                stats.closed();
-                Err(self.permit)
-            }
-        }
-    }
-}
-
-/// What a pool's one lock guards: its idle connections and its waiting checkouts.
-struct PoolState<C> {
-    idle: HashMap<Partition, Vec<Idle<C>>, foldhash::fast::RandomState>,
-    /// Checkouts waiting, oldest first: a returned connection goes straight to the oldest
-    /// one of its partition, a freed slot to the oldest one (no thundering herd, no
-    /// starvation).
-    waiters: std::collections::VecDeque<Waiter<C>>,
-    /// An expiry task runs: one timer per pool while checkouts wait, instead of one per
-    /// waiting checkout.
-    expiry_running: bool,
-}
-
-impl<C> PoolState<C> {
-    /// The most recently returned idle connection of `partition` at home on `worker`, else
-    /// the most recently returned one. Lifetimes are checked when a connection is returned
-    /// and by the reaper, not here: this is the hot path.
-    fn take_idle(&mut self, partition: &Partition, worker: WorkerId) -> Option<Idle<C>> {
-        let list = self.idle.get_mut(partition)?;
-        if list.last()?.home != worker {
-            if let Some(at) = list.iter().rposition(|i| i.home == worker) {
-                return Some(list.remove(at));
-            }
-        }
-        list.pop()
-    }
-
-    /// The idle connection of another partition idle the longest, taken out to be closed.
-    fn evict_other(&mut self, partition: &Partition) -> Option<Idle<C>> {
-        self.idle
-            .iter_mut()
-            .filter(|(p, list)| *p != partition && !list.is_empty())
-            .min_by_key(|(_, list)| list.first().map(|i| i.since))
-            .and_then(|(_, list)| (!list.is_empty()).then(|| list.remove(0)))
     }
 }
 
@@ -655,251 +581,6 @@ impl<C: Send> PoolInfo for ServerPool<C> {
     fn set_health(&self, health: u8) {
         ServerPool::set_health(self, health)
     }
-}
-
-/// All server pools of one proxy.
-pub struct Pools<C> {
-    servers: crate::shared::FastMap<Arc<str>, Arc<ServerPool<C>>>,
-}
-
-impl<C> Default for Pools<C> {
-    fn default() -> Self {
-        Self {
-            servers: Default::default(),
-        }
-    }
-}
-
-impl<C> Pools<C> {
-    /// The pool of one server, created on first use with its connection limit.
-    pub fn server(&self, address: &Arc<str>, max_connections: u32) -> Arc<ServerPool<C>> {
-        if let Some(p) = self.servers.get(address) {
-            return p.clone();
-        }
-        self.servers
-            .entry(address.clone())
-            .or_insert_with(|| Arc::new(ServerPool::new(address.clone(), max_connections)))
-            .clone()
-    }
-
-    /// The ONLINE server of `hostgroup` with the fewest statements outstanding per unit of
-    /// weight (weight 0 only when nothing else is left).
-    pub fn pick<'t>(
-        &self,
-        topology: &'t crate::topology::Topology,
-        hostgroup: u32,
-    ) -> Option<&'t crate::topology::ServerEntry> {
-        self.choose(topology, hostgroup).map(|(s, _)| s)
-    }
-
-    /// [`pick`](Self::pick), with the chosen server's pool (created on first use).
-    pub fn pick_pool<'t>(
-        &self,
-        topology: &'t crate::topology::Topology,
-        hostgroup: u32,
-    ) -> Option<(&'t crate::topology::ServerEntry, Arc<ServerPool<C>>)> {
-        let (s, pool) = self.choose(topology, hostgroup)?;
-        let pool = pool.unwrap_or_else(|| self.server(&s.address, s.max_connections));
-        Some((s, pool))
-    }
-
-    /// The server `pick` chooses and its pool when it has one: one map lookup per server,
-    /// shunned ones skipped, the first of the least loaded kept.
-    fn choose<'t>(
-        &self,
-        topology: &'t crate::topology::Topology,
-        hostgroup: u32,
-    ) -> Option<(&'t crate::topology::ServerEntry, Option<Arc<ServerPool<C>>>)> {
-        // (load, server, its pool)
-        let mut best = None::<(
-            u64,
-            &crate::topology::ServerEntry,
-            Option<Arc<ServerPool<C>>>,
-        )>;
-        let writer = topology.is_writer(hostgroup);
-        for s in topology.online_in(hostgroup) {
-            let pool = self.servers.get(&s.address);
-            let outstanding = match &pool {
-                Some(p) if !p.takes_work(writer) => continue,
-                Some(p) => p.outstanding() as u64,
-                None => 0,
-            };
-            let load = ((outstanding + 1) * 1_000_000)
-                .checked_div(u64::from(s.weight))
-                .unwrap_or(u64::MAX);
-            if best.as_ref().is_none_or(|(least, _, _)| load < *least) {
-                best = Some((load, s, pool.map(|p| p.value().clone())));
-            }
-        }
-        best.map(|(_, s, pool)| (s, pool))
-    }
-
-    /// Why `pick` found nothing: every ONLINE server SHUNNED, or none ONLINE.
-    pub fn no_server(&self, topology: &crate::topology::Topology, hostgroup: u32) -> PoolError {
-        let retry = topology
-            .online_in(hostgroup)
-            .filter_map(|s| self.servers.get(&s.address).and_then(|p| p.shunned_for()))
-            .min();
-        match retry {
-            Some(retry_ms) => PoolError::Shunned {
-                hostgroup,
-                retry_ms,
-            },
-            None => PoolError::NoServer { hostgroup },
-        }
-    }
-
-    /// Applies a new topology: servers ONLINE somewhere stay open, OFFLINE_SOFT and SHUNNED
-    /// ones drain, OFFLINE_HARD and removed ones are closed.
-    pub fn apply_topology(&self, topology: &crate::topology::Topology) {
-        use sqlmux_config::ServerStatus;
-        for entry in self.servers.iter() {
-            let statuses = topology
-                .servers
-                .iter()
-                .filter(|s| s.address == *entry.key())
-                .map(|s| s.status);
-            let mut a = Availability::Closed;
-            for status in statuses {
-                let this = match status {
-                    ServerStatus::Online => Availability::Open,
-                    ServerStatus::OfflineSoft | ServerStatus::Shunned => Availability::Draining,
-                    ServerStatus::OfflineHard => Availability::Closed,
-                };
-                if (this as u8) < (a as u8) {
-                    a = this;
-                }
-            }
-            entry.value().set_availability(a);
-        }
-    }
-
-    /// The pool of a server, if one was created.
-    pub fn get(&self, address: &Arc<str>) -> Option<Arc<ServerPool<C>>> {
-        self.servers.get(address).map(|p| p.clone())
-    }
-
-    /// Every server pool.
-    pub fn all(&self) -> Vec<Arc<ServerPool<C>>> {
-        self.servers.iter().map(|e| e.value().clone()).collect()
-    }
-
-    /// Closes idle connections past their timeouts in every pool.
-    pub fn reap(&self, settings: &PoolSettings) -> usize {
-        self.all().iter().map(|p| p.reap(settings)).sum()
-    }
-
-    /// Lends a connection of `partition` on `server` to a session on `worker`, opening one
-    /// with `connect` when none is idle and the server is below its limit; waits at most
-    /// `settings.wait_timeout`.
-    pub async fn checkout<F, Fut, E>(
-        &self,
-        server: Arc<ServerPool<C>>,
-        hostgroup: u32,
-        partition: Arc<Partition>,
-        worker: WorkerId,
-        settings: &PoolSettings,
-        connect: F,
-    ) -> Result<Lease<C>, PoolError>
-    where
-        C: Pooled + Send + 'static,
-        F: FnOnce(Arc<str>) -> Fut,
-        Fut: Future<Output = Result<C, E>>,
-        E: ConnectFailure,
-    {
-        server.note_settings(settings);
-        // An idle connection reads no clock; a slot or a wait is timed from here.
-        let (permit, started) = match server.claim(&partition, worker, settings) {
-            Claim::Idle(idle) => match idle.settle(worker, &server.stats) {
-                Ok(idle) => return Ok(tracked(Lease::lend(server, idle, partition, None))),
-                Err(permit) => (permit, Instant::now()),
-            },
-            Claim::Slot(permit) => (permit, Instant::now()),
-            Claim::Queued { handoff, started } => match handoff.await {
-                Ok(Handoff::Conn(idle)) => match idle.settle(worker, &server.stats) {
-                    Ok(idle) => {
-                        return Ok(tracked(Lease::lend(server, idle, partition, Some(started))))
-                    }
-                    Err(permit) => (permit, started),
-                },
-                Ok(Handoff::Slot(p)) => (p, started),
-                // The server went DOWN while it waited: it never reached a server.
-                Err(_) if server.is_down() => {
-                    return Err(PoolError::Down {
-                        address: server.address.to_string(),
-                        hostgroup,
-                        waited_ms: started.elapsed().as_millis(),
-                    });
-                }
-                // A waiter whose deadline passed is dropped by the expiry task.
-                Err(_) => {
-                    server.stats.wait_timeout();
-                    return Err(PoolError::WaitTimeout {
-                        hostgroup,
-                        waited_ms: started.elapsed().as_millis(),
-                    });
-                }
-            },
-        };
-        // A SHUNNED server is tried by one checkout per probe interval; the others wait.
-        if let Some(retry_ms) = server.shunned_for() {
-            if !server.claim_probe() {
-                server.release(permit);
-                return Err(PoolError::Shunned {
-                    hostgroup,
-                    retry_ms,
-                });
-            }
-        }
-        let attempt =
-            tokio::time::timeout(settings.connect_timeout, connect(server.address.clone())).await;
-        let reason = match attempt {
-            Ok(Ok(conn)) => {
-                server.stats.connected();
-                server.stats.checked_out(Some(started));
-                server.connect_succeeded();
-                server.lent();
-                let id = server.next_lease.fetch_add(1, Ordering::Relaxed);
-                return Ok(tracked(Lease {
-                    conn: Some(Box::new(conn)),
-                    permit: Some(permit),
-                    created: Instant::now(),
-                    partition,
-                    server: Some(server),
-                    home: worker,
-                    id,
-                }));
-            }
-            Ok(Err(e)) => (e.to_string(), e.server_fault()),
-            Err(_) => (
-                format!(
-                    "timed out after {} ms",
-                    settings.connect_timeout.as_millis()
-                ),
-                true,
-            ),
-        };
-        let (reason, server_fault) = reason;
-        // The slot goes to the next waiter, which tries again.
-        server.release(permit);
-        if server_fault {
-            server.connect_failed(settings);
-        } else {
-            // The client's own error: counted, never towards SHUNNED.
-            server.stats.connect_failed();
-        }
-        Err(PoolError::Connect {
-            address: server.address.to_string(),
-            hostgroup,
-            reason,
-        })
-    }
-}
-
-/// A lease whose socket its pool knows (for a failover cut).
-fn tracked<C: Pooled>(lease: Lease<C>) -> Lease<C> {
-    lease.pool().track_lent(lease.id, lease.conn_ref().socket());
-    lease
 }
 
 #[cfg(test)]

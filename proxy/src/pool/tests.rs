@@ -1,3 +1,4 @@
+use super::wait::Waiter;
 use super::*;
 use crate::workers::Rehome;
 

@@ -4,6 +4,8 @@
 //!
 //! - [`admission`]: the cap on client connections and the login deadline.
 //! - `footprint` (tests): an idle session's memory held to bounds.
+//! - [`held`]: the backend side of a session: the lent connection, the remembered pool,
+//!   how a checkout picks its pool and waits through a failover hold.
 //! - [`control`]: reaching a session from outside (KILL by connection id).
 //! - [`lost`]: a transaction lost with its backend stays lost until the client ends it.
 //! - [`memo`]: the last statement text and its class and digest, derived once.
@@ -16,6 +18,7 @@
 pub mod admission;
 pub mod control;
 mod footprint;
+pub mod held;
 pub mod lost;
 pub mod memo;
 pub mod pins;
@@ -25,6 +28,7 @@ pub mod tx_end;
 pub mod watch;
 
 pub use control::{SessionControl, SessionControls};
+pub use held::{hold_backend, BackendSession, Held, NotHeld, Picked};
 pub use lost::{LostAnswer, LostTransaction, TxStatement};
 pub use memo::StatementMemo;
 pub use pins::{PinReason, Pins};

@@ -154,6 +154,19 @@ impl ProxyStats {
             .clone()
     }
 
+    /// Counts a client session that logged in.
+    pub fn session_started(&self) {
+        self.client_connections.fetch_add(1, Ordering::Relaxed);
+        self.client_connections_total
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Forgets the session `id` once it ended, and counts it gone.
+    pub fn session_ended(&self, id: u32) {
+        self.sessions.remove(&id);
+        self.client_connections.fetch_sub(1, Ordering::Relaxed);
+    }
+
     /// Counts an error sent to a client.
     pub fn error(&self, side: &'static str) {
         bump(&self.errors, side, 1);

@@ -65,7 +65,7 @@ impl Session {
     /// Drops the held backend after a failure: what it held for the session is gone, and an
     /// open transaction on it stays lost until the client ends it.
     pub(super) fn lose_backend(&mut self) {
-        if let Some(lease) = self.backend.take() {
+        if let Some(lease) = self.held.lease.take() {
             if self.pins.has(crate::session::PinReason::Transaction) {
                 self.lost_tx.lose(lease.address().clone());
             }
@@ -76,14 +76,15 @@ impl Session {
     }
 
     /// Returns a backend to the pool, filed under the schema it has now.
-    pub(super) fn give_back(&self, mut lease: Lease<BackendConn>) {
-        if **lease.partition().schema() == *lease.conn_ref().state.schema {
-            lease.checkin();
-            return;
-        }
-        let schema: Arc<str> = Arc::from(lease.conn().state.schema.as_str());
-        let partition = lease.partition().with_schema(schema);
-        lease.checkin_as(Arc::new(partition));
+    pub(super) fn give_back(&mut self, mut lease: Lease<BackendConn>) {
+        let pool = if **lease.partition().schema() == *lease.conn_ref().state.schema {
+            lease.checkin()
+        } else {
+            let schema: Arc<str> = Arc::from(lease.conn().state.schema.as_str());
+            let partition = lease.partition().with_schema(schema);
+            lease.checkin_as(Arc::new(partition))
+        };
+        self.held.returned(pool);
     }
 
     /// Gives the backend back unless a pin (or a warnings read to come) holds it.
@@ -91,7 +92,7 @@ impl Session {
         if self.pins.is_pinned() || self.warnings_hold {
             return;
         }
-        if let Some(lease) = self.backend.take() {
+        if let Some(lease) = self.held.lease.take() {
             self.give_back(lease);
         }
     }
@@ -106,38 +107,13 @@ impl Session {
         if self.warnings_hold {
             self.warnings_hold = false;
             if !reads_warnings && !self.pins.is_pinned() {
-                if let Some(lease) = self.backend.take() {
+                if let Some(lease) = self.held.lease.take() {
                     self.give_back(lease);
                 }
             }
         }
-        if let Some(address) = self.lost_backend.take() {
-            return Err(SessionError::ServerClosed(address.to_string()));
-        }
-        if let Some(address) = self
-            .backend
-            .as_ref()
-            .filter(|l| l.server_closed())
-            .map(|l| l.address().clone())
-        {
-            self.lose_backend();
-            return Err(SessionError::ServerClosed(address.to_string()));
-        }
-        if self.backend.is_none() {
-            let mut retry = crate::failover::CheckoutRetry::default();
-            let lease = loop {
-                match retry.attempt(self.checkout(hostgroup)).await {
-                    Err(SessionError::Pool(e)) => {
-                        retry.after(&self.shared, &self.user.cluster, e).await?
-                    }
-                    other => break other?,
-                }
-            };
-            self.backend = Some(lease);
-        }
-        let Some(lease) = self.backend.as_mut() else {
-            return Err(SessionError::NoCluster(self.user.name.clone()));
-        };
+        crate::session::hold_backend(self, hostgroup).await?;
+        let lease = self.held.leased()?;
         let conn = lease.conn();
         let replay = self
             .state
@@ -171,37 +147,26 @@ impl Session {
         }
     }
 
+    /// One checkout attempt in `hostgroup`.
     async fn checkout(&mut self, hostgroup: u32) -> Result<Lease<BackendConn>, SessionError> {
-        let rt = self.shared.runtime.load_full();
-        let topology = self.shared.topology.load_full();
         let pools = &self.shared.mysql_pools;
-        let failover = &self.shared.failover;
-        let held;
-        let server = match (!failover.may_hold())
-            .then(|| pools.pick(&topology, hostgroup))
-            .flatten()
-        {
-            Some(server) => server,
-            None => {
-                // No usable server (or a hold on): a writer-bound statement waits for one.
-                let (usable, to) = failover
-                    .usable_topology_of(
-                        &rt,
-                        &self.shared.topology,
-                        pools,
-                        &self.user.cluster,
-                        hostgroup,
-                        self.statement_bytes,
-                    )
-                    .await?
-                    .ok_or_else(|| SessionError::NoCluster(self.user.name.clone()))?;
-                held = usable;
-                pools
-                    .pick(&held, to)
-                    .ok_or_else(|| pools.no_server(&held, to))?
-            }
+        let picked = self
+            .held
+            .pick(
+                &self.shared,
+                pools,
+                &mut self.snapshots,
+                &self.user.cluster,
+                hostgroup,
+                self.statement_bytes,
+            )
+            .await?
+            .ok_or_else(|| SessionError::NoCluster(self.user.name.clone()))?;
+        let (pool, tls) = (picked.pool, picked.tls);
+        let (settings, statement_limit) = {
+            let (rt, _) = self.snapshots.load();
+            (rt.pool.clone(), rt.mysql.backend_statement_limit)
         };
-        let pool = pools.server(&server.address, server.max_connections);
         let schema = self.state.schema.as_deref().unwrap_or("");
         let partition = match &self.partition {
             Some(p) if **p.schema() == *schema && **p.user() == *self.user.name => p.clone(),
@@ -211,21 +176,17 @@ impl Session {
                 self.flavor(),
             )),
         };
-        let params = ConnectParams {
-            address: &server.address,
-            user: &self.user.name,
-            password: &self.user.password,
-            schema: (!schema.is_empty()).then_some(schema),
-            capabilities: BACKEND_CAPABILITIES | (self.capabilities & FLAVOR_CAPABILITIES),
-            collation: self.collation,
-            statement_limit: rt.mysql.backend_statement_limit,
-            tls: None,
-            mariadb_caps: self.mariadb_caps,
-            identities: Some(&self.shared.mysql_identities),
-            allow_cleartext: false,
-        };
-        // Looked up only when a connection is opened, not per checkout.
-        let (backend_tls, tls, runtime) = (&self.shared.backend_tls, server.tls, &rt);
+        let (user, capabilities, collation, mariadb_caps) = (
+            &self.user,
+            BACKEND_CAPABILITIES | (self.capabilities & FLAVOR_CAPABILITIES),
+            self.collation,
+            self.mariadb_caps,
+        );
+        let (identities, backend_tls, runtime) = (
+            &self.shared.mysql_identities,
+            &self.shared.backend_tls,
+            self.shared.runtime.clone(),
+        );
         let mut refused = None;
         let refused_slot = &mut refused;
         self.partition = Some(partition.clone());
@@ -235,13 +196,26 @@ impl Session {
                 hostgroup,
                 partition,
                 self.worker,
-                &rt.pool,
-                move |_| async move {
-                    let connector = tls.then(|| backend_tls.for_server(runtime, params.address));
+                &settings,
+                move |address| async move {
+                    // Looked up only when a connection is opened, not per checkout.
+                    let (connector, allow_cleartext) = {
+                        let rt = runtime.load();
+                        let connector = tls.then(|| backend_tls.for_server(&rt, &address));
+                        (connector, rt.allows_cleartext(&address))
+                    };
                     let params = ConnectParams {
+                        address: &address,
+                        user: &user.name,
+                        password: &user.password,
+                        schema: (!schema.is_empty()).then_some(schema),
+                        capabilities,
+                        collation,
+                        statement_limit,
                         tls: connector.as_ref(),
-                        allow_cleartext: runtime.allows_cleartext(params.address),
-                        ..params
+                        mariadb_caps,
+                        identities: Some(identities),
+                        allow_cleartext,
                     };
                     BackendConn::connect(&params).await.map_err(|e| {
                         let reason = e.to_string();
@@ -274,9 +248,7 @@ impl Session {
         expect: Expect,
         follow_up: FollowUp,
     ) -> Result<Outcome, SessionError> {
-        let Some(lease) = self.backend.as_mut() else {
-            return Err(SessionError::NoCluster(self.user.name.clone()));
-        };
+        let lease = self.held.leased()?;
         let started = std::time::Instant::now();
         let (conn, address) = lease.conn_and_address();
         let tracking = self
@@ -392,7 +364,7 @@ impl Session {
             .await?;
         if outcome.scanner.error.is_none() {
             let schema = String::from_utf8_lossy(&frame.payload()[1..]).into_owned();
-            if let Some(lease) = self.backend.as_mut() {
+            if let Some(lease) = self.held.lease.as_mut() {
                 lease.conn().state.schema = schema.clone();
             }
             self.state.schema = Some(schema);
@@ -515,4 +487,43 @@ async fn read_u64(conn: &mut BackendConn) -> Result<Option<u64>, SessionError> {
 /// hears it, and it never counts against the server.
 fn refused_for_the_client(code: u16) -> bool {
     matches!(code, 1044 | 1045 | 1049 | 1226 | 1698)
+}
+
+impl crate::session::BackendSession for Session {
+    type Conn = BackendConn;
+    type Error = SessionError;
+
+    fn held(&mut self) -> &mut crate::session::Held<BackendConn> {
+        &mut self.held
+    }
+
+    fn shared(&self) -> &crate::shared::Shared {
+        &self.shared
+    }
+
+    fn cluster(&self) -> &str {
+        &self.user.cluster
+    }
+
+    fn lose_backend(&mut self) {
+        Session::lose_backend(self);
+    }
+
+    fn server_closed(address: &str) -> SessionError {
+        SessionError::ServerClosed(address.to_string())
+    }
+
+    fn pool_error(e: SessionError) -> Result<crate::pool::PoolError, SessionError> {
+        match e {
+            SessionError::Pool(e) => Ok(e),
+            other => Err(other),
+        }
+    }
+
+    fn checkout(
+        &mut self,
+        hostgroup: u32,
+    ) -> impl std::future::Future<Output = Result<Lease<BackendConn>, SessionError>> + Send {
+        Session::checkout(self, hostgroup)
+    }
 }

@@ -17,7 +17,6 @@ use super::client::{ClientConn, ClientError};
 use super::client_auth::{authenticate, AuthError, Authenticated};
 use super::error::SessionError;
 use super::statements::ClientStatement;
-use crate::pool::Lease;
 use crate::session::{PinReason, Pins, SessionControl, SessionState};
 use crate::shared::Shared;
 use crate::workers::WorkerId;
@@ -31,7 +30,6 @@ use sqlmux_protocol::mysql::scanner::Expect;
 use sqlmux_protocol::mysql::session_track::ClientTracking;
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use tokio::net::TcpStream;
 
@@ -67,14 +65,7 @@ pub async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr, worker
         }
     };
     client.logged_in();
-    shared
-        .stats
-        .client_connections
-        .fetch_add(1, Ordering::Relaxed);
-    shared
-        .stats
-        .client_connections_total
-        .fetch_add(1, Ordering::Relaxed);
+    shared.stats.session_started();
     let control = shared
         .sessions
         .register(connection_id, Arc::from(auth.user.name.as_str()));
@@ -85,11 +76,7 @@ pub async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr, worker
     }
     Box::pin(session.end()).await;
     shared.sessions.remove(connection_id);
-    shared.stats.sessions.remove(&connection_id);
-    shared
-        .stats
-        .client_connections
-        .fetch_sub(1, Ordering::Relaxed);
+    shared.stats.session_ended(connection_id);
 }
 
 /// What a new session's client tracks: nothing without CLIENT_SESSION_TRACK, else the
@@ -120,8 +107,6 @@ pub(super) struct Session {
     id: u32,
     user: User,
     user_name: Arc<str>,
-    /// A pinned backend closed by the topology (OFFLINE_HARD) while the session was idle.
-    lost_backend: Option<Arc<str>>,
     /// The pool partition of the last checkout (rebuilt when user or schema change).
     partition: Option<Arc<crate::pool::Partition>>,
     /// What was last published to `stats.sessions` (backend, pins, schema).
@@ -133,8 +118,11 @@ pub(super) struct Session {
     salt: [u8; 20],
     state: SessionState,
     pins: Pins,
-    /// The backend this session holds (pinned, or kept for a following warnings read).
-    backend: Option<Lease<BackendConn>>,
+    /// The backend side: the lent connection (pinned, or kept for a following warnings
+    /// read), the remembered pool, a backend lost while idle.
+    held: crate::session::Held<BackendConn>,
+    /// The runtime and topology the session routes with, checked per statement.
+    snapshots: crate::shared::Snapshots,
     /// The held backend is kept only because the last statement left warnings.
     warnings_hold: bool,
     statements: HashMap<u32, ClientStatement>,
@@ -173,6 +161,7 @@ impl Session {
             row_count: -1,
             ..SessionState::default()
         };
+        let snapshots = crate::shared::Snapshots::new(&shared);
         Self {
             worker,
             shared,
@@ -181,7 +170,6 @@ impl Session {
             user_name: Arc::from(auth.user.name.as_str()),
             published: None,
             partition: None,
-            lost_backend: None,
             user: auth.user,
             capabilities: auth.capabilities,
             collation: auth.collation,
@@ -189,7 +177,8 @@ impl Session {
             salt: auth.salt,
             state,
             pins: Pins::default(),
-            backend: None,
+            held: Default::default(),
+            snapshots,
             warnings_hold: false,
             statements: HashMap::new(),
             next_statement_id: 1,
@@ -215,7 +204,7 @@ impl Session {
             // (OFFLINE_HARD) the connection goes now, and the next statement is told why.
             let read = {
                 let client = &mut self.client;
-                let backend = &self.backend;
+                let backend = &self.held.lease;
                 let closed = async {
                     match backend {
                         Some(lease) => lease.server_closed_wait().await,
@@ -251,9 +240,7 @@ impl Session {
                 }
             };
             let Some(read) = read else {
-                if let Some(lease) = &self.backend {
-                    self.lost_backend = Some(lease.address().clone());
-                }
+                self.held.note_closed_while_idle();
                 self.lose_backend();
                 self.publish();
                 continue;
@@ -270,7 +257,7 @@ impl Session {
                 }
             };
             let reply_seq = frame.last_seq.wrapping_add(1);
-            if crate::drain::closes_session(&self.shared.drain, self.backend.is_some()) {
+            if crate::drain::closes_session(&self.shared.drain, self.held.lease.is_some()) {
                 // sqlmux is shutting down: the server's own goodbye, so the driver
                 // reconnects (elsewhere).
                 if let Some(packet) = SessionError::ShuttingDown.to_err_packet() {
@@ -314,7 +301,7 @@ impl Session {
         // While a transaction is lost, only statements (which may end it) and commands that
         // touch no data pass.
         if self.lost_tx.is_lost()
-            && self.lost_backend.is_none()
+            && self.held.lost.is_none()
             && !matches!(
                 cmd,
                 command::QUIT
@@ -369,7 +356,7 @@ impl Session {
 
     /// Publishes what the session holds to `stats.sessions` when it changed.
     fn publish(&mut self) {
-        let held = self.backend.as_ref().map(|l| l.address());
+        let held = self.held.lease.as_ref().map(|l| l.address());
         if let Some((b, p, s)) = &self.published {
             if b.as_ref() == held && *p == self.pins && *s == self.state.schema {
                 return;
@@ -428,7 +415,7 @@ impl Session {
 
     /// COM_RESET_CONNECTION: the session starts over (its backend, if held, is reset).
     async fn reset_session(&mut self) {
-        if let Some(mut lease) = self.backend.take() {
+        if let Some(mut lease) = self.held.lease.take() {
             if lease.conn().reset().await.is_ok() {
                 self.give_back(lease);
             }
@@ -507,7 +494,7 @@ impl Session {
     /// At the end of the session: a held backend with session state is reset before it
     /// goes back to the pool.
     async fn end(&mut self) {
-        let Some(mut lease) = self.backend.take() else {
+        let Some(mut lease) = self.held.lease.take() else {
             return;
         };
         if self.pins.is_pinned() {

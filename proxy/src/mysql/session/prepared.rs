@@ -43,9 +43,7 @@ impl Session {
         let class = sql::classify(&sql_text);
         let hostgroup = self.writer_hostgroup()?;
         self.acquire(hostgroup, Needs::default(), false).await?;
-        let Some(lease) = self.backend.as_mut() else {
-            return Err(SessionError::NoCluster(self.user.name.clone()));
-        };
+        let lease = self.held.leased()?;
         let conn = lease.conn();
         let mut response = prepare_on(
             conn,
@@ -96,7 +94,7 @@ impl Session {
         let deprecate_eof = self
             .capabilities
             .contains(sqlmux_protocol::mysql::constants::CapabilityFlags::CLIENT_DEPRECATE_EOF);
-        let Some(lease) = self.backend.as_mut() else {
+        let Some(lease) = self.held.lease.as_mut() else {
             return Ok(None);
         };
         let conn = lease.conn();
@@ -159,7 +157,7 @@ impl Session {
                 .statements
                 .get(&id)
                 .and_then(|s| s.param_types.as_deref());
-            let backend_types = match self.backend.as_mut() {
+            let backend_types = match self.held.lease.as_mut() {
                 Some(l) => l
                     .conn()
                     .statements
@@ -179,7 +177,7 @@ impl Session {
             if let Some(s) = self.statements.get_mut(&id) {
                 s.param_types = Some(types.clone());
             }
-            if let Some(lease) = self.backend.as_mut() {
+            if let Some(lease) = self.held.lease.as_mut() {
                 if let Some(s) = lease.conn().statements.get(&sql_text) {
                     s.types = Some(types.clone());
                 }
@@ -226,7 +224,7 @@ impl Session {
         };
         let mut p = payload.into_owned();
         p[1..5].copy_from_slice(&backend_id.to_le_bytes());
-        if let Some(lease) = self.backend.as_mut() {
+        if let Some(lease) = self.held.lease.as_mut() {
             lease.conn().write_all(&encode(frame.first_seq, &p)).await?;
         }
         Ok(())
@@ -274,7 +272,7 @@ impl Session {
             Some(s) => s.sql.clone(),
             None => return Ok(()),
         };
-        if let Some(lease) = self.backend.as_mut() {
+        if let Some(lease) = self.held.lease.as_mut() {
             let conn = lease.conn();
             if let Some(backend_id) = conn.statements.get(&sql_text).map(|s| s.id) {
                 let mut p = vec![command::STMT_RESET];
@@ -301,7 +299,8 @@ impl Session {
             }
         };
         let Some(backend_id) = self
-            .backend
+            .held
+            .lease
             .as_mut()
             .and_then(|l| l.conn().statements.get(&sql_text).map(|s| s.id))
         else {

@@ -31,12 +31,12 @@ impl Session {
             _ => TxStatement::Other,
         };
         // (A backend closed by the topology is reported first, by `acquire`.)
-        if self.lost_tx.is_lost() && self.lost_backend.is_none() {
+        if self.lost_tx.is_lost() && self.held.lost.is_none() {
             return self
                 .answer_lost(statement, frame.last_seq.wrapping_add(1))
                 .await;
         }
-        if crate::session::tx_end::ends_nothing(statement, self.backend.is_some(), sql_text) {
+        if crate::session::tx_end::ends_nothing(statement, self.held.lease.is_some(), sql_text) {
             // In autocommit with no transaction open, the server answers a plain OK.
             return self
                 .send_ok(frame.last_seq.wrapping_add(1))
@@ -164,7 +164,7 @@ impl Session {
     /// Before a SET of `session_track_*` runs: its own OK packet is reported under the old
     /// settings and the new ones together, as the server does.
     fn widen_client_tracking(&mut self, items: Option<&[SetItem]>) {
-        let (Some(items), Some(lease)) = (items, self.backend.as_ref()) else {
+        let (Some(items), Some(lease)) = (items, self.held.lease.as_ref()) else {
             return;
         };
         let defaults = &lease.conn_ref().tracking_defaults;
@@ -188,7 +188,7 @@ impl Session {
     /// The client changed `session_track_*`: its OK packets follow its new settings from
     /// now on, and the backend goes back to tracking everything for sqlmux.
     async fn follow_client_tracking(&mut self, sql_text: &[u8]) -> Result<(), SessionError> {
-        let Some(lease) = self.backend.as_mut() else {
+        let Some(lease) = self.held.lease.as_mut() else {
             return Ok(());
         };
         let conn = lease.conn();
@@ -303,7 +303,7 @@ impl Session {
             if f.contains(Flags::USER_VAR_WRITE) && class.kind != Kind::Set {
                 self.pins.set(PinReason::UserVariable, true);
             }
-            if let (Some(items), Some(lease)) = (set_items, self.backend.as_mut()) {
+            if let (Some(items), Some(lease)) = (set_items, self.held.lease.as_mut()) {
                 let conn = lease.conn();
                 for item in items {
                     if let SetItem::UserVar { name, .. } = item {

@@ -44,7 +44,7 @@ impl Session {
         self.shared.stats.relayed(outcome.bytes);
         let changes = &outcome.changes;
         let scanner = &outcome.scanner;
-        if let Some(lease) = self.backend.as_mut() {
+        if let Some(lease) = self.held.lease.as_mut() {
             let conn = lease.conn();
             if let Some(schema) = &changes.schema {
                 conn.state.schema = schema.clone();

@@ -42,7 +42,7 @@ impl Session {
                 }
             }
         }
-        if let Some(lease) = self.backend.as_mut() {
+        if let Some(lease) = self.held.lease.as_mut() {
             if self.pins.has(PinReason::UntrackedState) {
                 lease.conn().dirty = true;
             }
@@ -131,7 +131,7 @@ impl Session {
             }
         }
         vars::apply(Arc::make_mut(&mut self.vars), &self.startup_vars, &cmd);
-        if let Some(lease) = self.backend.as_mut() {
+        if let Some(lease) = self.held.lease.as_mut() {
             lease.conn().vars = self.vars.clone();
         }
     }
@@ -149,7 +149,7 @@ impl Session {
             return;
         }
         let name = pgsql::statement_object(&e.sql);
-        let conn = self.backend.as_mut().map(|l| l.conn());
+        let conn = self.held.lease.as_mut().map(|l| l.conn());
         match (e.class.kind, name) {
             (Kind::Prepare, Some(n)) => {
                 let text: Arc<str> =
@@ -186,7 +186,7 @@ impl Session {
         let transaction = self.pins.has(PinReason::Transaction);
         self.pins.reset();
         self.pins.set(PinReason::Transaction, transaction);
-        if let Some(lease) = self.backend.as_mut() {
+        if let Some(lease) = self.held.lease.as_mut() {
             lease.conn().forget_session_state();
         }
     }
@@ -194,7 +194,7 @@ impl Session {
     /// A transaction that ran SET ended (committed or not): read what the values are now.
     async fn resync_tx_vars(&mut self) -> Result<(), SessionError> {
         let names = std::mem::take(&mut self.tx_vars);
-        let Some(lease) = self.backend.as_mut() else {
+        let Some(lease) = self.held.lease.as_mut() else {
             return Ok(());
         };
         let address = lease.address().to_string();
@@ -241,7 +241,7 @@ impl Session {
             if !self.pins.has(reason) || !(tx_ended || flags.intersects(release)) {
                 continue;
             }
-            let Some(lease) = self.backend.as_mut() else {
+            let Some(lease) = self.held.lease.as_mut() else {
                 return Ok(());
             };
             let address = lease.address().to_string();

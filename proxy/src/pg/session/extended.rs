@@ -56,7 +56,7 @@ impl Session {
             return self.client.flush().await.map_err(SessionError::Client);
         }
         let synced = batch.last().is_some_and(|m| m.tag() == fe::SYNC);
-        if self.lost_tx.is_lost() && self.lost_backend.is_none() {
+        if self.lost_tx.is_lost() && self.held.lost.is_none() {
             // A failed transaction takes no extended request: the error, then (at the Sync)
             // ReadyForQuery 'E', as a server.
             self.awaiting_sync = !synced;
@@ -77,7 +77,7 @@ impl Session {
             });
         }
         self.awaiting_sync = !synced;
-        let hostgroup = if self.backend.is_none() {
+        let hostgroup = if self.held.lease.is_none() {
             let (sql, facts) = self.batch_facts(&batch, &classes)?;
             self.route(&sql, facts)?
         } else {
@@ -501,16 +501,16 @@ impl Session {
     }
 
     fn held(&mut self) -> Result<&mut super::super::backend::BackendConn, SessionError> {
-        match self.backend.as_mut() {
-            Some(l) => Ok(l.conn()),
-            None => Err(SessionError::NoCluster(self.user.name.clone())),
+        match self.held.leased() {
+            Ok(l) => Ok(l.conn()),
+            Err(e) => Err(e.into()),
         }
     }
 
     /// Statements whose Parse failed exist neither on the backend nor for the client.
     /// (A statement prepared lazily stays the client's: its Parse once succeeded.)
     fn forget_failed(&mut self, failed: &[(u64, bool)]) {
-        if let Some(lease) = self.backend.as_mut() {
+        if let Some(lease) = self.held.lease.as_mut() {
             for (id, _) in failed {
                 lease.conn().statements.remove(*id);
             }

@@ -30,68 +30,33 @@ impl Session {
 
     /// Makes sure the session holds a backend, with the session's parameters on it.
     pub(super) async fn acquire(&mut self, hostgroup: u32) -> Result<(), SessionError> {
-        if let Some(address) = self.lost_backend.take() {
-            return Err(SessionError::ServerClosed(address.to_string()));
-        }
-        if let Some(address) = self
-            .backend
-            .as_ref()
-            .filter(|l| l.server_closed())
-            .map(|l| l.address().clone())
-        {
-            self.lose_backend();
-            return Err(SessionError::ServerClosed(address.to_string()));
-        }
-        if self.backend.is_none() {
-            let mut retry = crate::failover::CheckoutRetry::default();
-            let lease = loop {
-                match retry.attempt(self.checkout(hostgroup)).await {
-                    Err(SessionError::Pool(e)) => {
-                        retry.after(&self.shared, &self.user.cluster, e).await?
-                    }
-                    other => break other?,
-                }
-            };
-            self.cancel.set(lease.conn_ref().cancel.as_ref());
-            self.backend = Some(lease);
+        if crate::session::hold_backend(self, hostgroup).await? {
+            if let Some(lease) = &self.held.lease {
+                self.cancel.set(lease.conn_ref().cancel.as_ref());
+            }
         }
         self.replay().await
     }
 
+    /// One checkout attempt in `hostgroup`.
     async fn checkout(&mut self, hostgroup: u32) -> Result<Lease<BackendConn>, SessionError> {
         let pools = &self.shared.pg_pools;
-        // What the checkout needs, read from the snapshots without holding them (no shared
-        // reference count touched per statement).
-        let failover = &self.shared.failover;
-        let (picked, settings, statement_limit) = {
-            let (rt, topology) = self.snapshots.load();
-            let picked = (!failover.may_hold())
-                .then(|| pools.pick_remembered(&mut self.pool_choice, topology, hostgroup))
-                .flatten()
-                .map(|(pool, tls)| (pool, tls, topology.is_writer(hostgroup)));
-            (picked, rt.pool.clone(), rt.postgres.backend_statement_limit)
-        };
-        let (pool, tls, writes) = match picked {
-            Some(picked) => picked,
-            None => {
-                // No usable server (or a hold on): a writer-bound statement waits for one.
-                let rt = self.shared.runtime.load_full();
-                let (topology, to) = failover
-                    .usable_topology_of(
-                        &rt,
-                        &self.shared.topology,
-                        pools,
-                        &self.user.cluster,
-                        hostgroup,
-                        self.statement_bytes,
-                    )
-                    .await?
-                    .ok_or_else(|| SessionError::NoCluster(self.user.name.clone()))?;
-                pools
-                    .pick_pool(&topology, to)
-                    .map(|(server, pool)| (pool, server.tls, topology.is_writer(to)))
-                    .ok_or_else(|| pools.no_server(&topology, to))?
-            }
+        let picked = self
+            .held
+            .pick(
+                &self.shared,
+                pools,
+                &mut self.snapshots,
+                &self.user.cluster,
+                hostgroup,
+                self.statement_bytes,
+            )
+            .await?
+            .ok_or_else(|| SessionError::NoCluster(self.user.name.clone()))?;
+        let (pool, tls, writes) = (picked.pool, picked.tls, picked.writer);
+        let (settings, statement_limit) = {
+            let (rt, _) = self.snapshots.load();
+            (rt.pool.clone(), rt.postgres.backend_statement_limit)
         };
         let partition = self.partition.clone();
         let worker = self.worker;
@@ -170,7 +135,7 @@ impl Session {
     /// Brings the held backend's parameters to the session's; ParameterStatus changes the
     /// client does not know yet are queued for it.
     async fn replay(&mut self) -> Result<(), SessionError> {
-        let Some(lease) = self.backend.as_mut() else {
+        let Some(lease) = self.held.lease.as_mut() else {
             return Ok(());
         };
         let conn = lease.conn();
@@ -240,7 +205,7 @@ impl Session {
 
     /// Drops the held backend after a failure: what it held for the session is gone.
     pub(super) fn lose_backend(&mut self) {
-        if let Some(lease) = self.backend.take() {
+        if let Some(lease) = self.held.lease.take() {
             // An open transaction is lost with it: failed ('E') until the client ends it.
             if self.tx_status != b'I' {
                 self.lost_tx.lose(lease.address().clone());
@@ -255,12 +220,7 @@ impl Session {
     /// Returns the held backend to the pool as it is.
     fn give_back_now(&mut self) {
         self.cancel.clear();
-        if let Some(lease) = self.backend.take() {
-            let pool = lease.checkin();
-            if let Some(choice) = &mut self.pool_choice {
-                choice.give_back(pool);
-            }
-        }
+        self.held.give_back();
     }
 
     /// Gives the backend back when no transaction or pin holds it.
@@ -277,4 +237,43 @@ impl Session {
 /// the server): the client hears it, and it never counts against the server.
 fn refused_for_the_client(code: &str) -> bool {
     code.starts_with("28") || code == "3D000" || code == "53300"
+}
+
+impl crate::session::BackendSession for Session {
+    type Conn = BackendConn;
+    type Error = SessionError;
+
+    fn held(&mut self) -> &mut crate::session::Held<BackendConn> {
+        &mut self.held
+    }
+
+    fn shared(&self) -> &crate::shared::Shared {
+        &self.shared
+    }
+
+    fn cluster(&self) -> &str {
+        &self.user.cluster
+    }
+
+    fn lose_backend(&mut self) {
+        Session::lose_backend(self);
+    }
+
+    fn server_closed(address: &str) -> SessionError {
+        SessionError::ServerClosed(address.to_string())
+    }
+
+    fn pool_error(e: SessionError) -> Result<crate::pool::PoolError, SessionError> {
+        match e {
+            SessionError::Pool(e) => Ok(e),
+            other => Err(other),
+        }
+    }
+
+    fn checkout(
+        &mut self,
+        hostgroup: u32,
+    ) -> impl std::future::Future<Output = Result<Lease<BackendConn>, SessionError>> + Send {
+        Session::checkout(self, hostgroup)
+    }
 }

@@ -29,7 +29,6 @@ use super::conn::PgConn;
 use super::error::SessionError;
 use super::startup_key::CancelKey;
 use super::statements::ClientStatement;
-use crate::pool::Lease;
 use crate::session::{PinReason, Pins, StatementMemo};
 use crate::shared::Shared;
 use crate::stream::MaybeTls;
@@ -41,7 +40,6 @@ use sqlmux_protocol::pg::frontend as fe;
 use sqlmux_protocol::pgsql;
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use tokio::net::TcpStream;
 
@@ -75,14 +73,7 @@ pub async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr, worker
     let id = shared.next_connection_id();
     let key = CancelKey::random(if login.minor >= 2 { 32 } else { 4 });
     let cancel = shared.pg_cancel.register(id, key.clone());
-    shared
-        .stats
-        .client_connections
-        .fetch_add(1, Ordering::Relaxed);
-    shared
-        .stats
-        .client_connections_total
-        .fetch_add(1, Ordering::Relaxed);
+    shared.stats.session_started();
     let mut session = Session::new(shared.clone(), client, peer, id, login, cancel, worker);
     let result = match Box::pin(session.start(&key)).await {
         Ok(()) => session.run().await,
@@ -98,11 +89,7 @@ pub async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr, worker
     }
     Box::pin(session.end()).await;
     shared.pg_cancel.unregister(id);
-    shared.stats.sessions.remove(&id);
-    shared
-        .stats
-        .client_connections
-        .fetch_sub(1, Ordering::Relaxed);
+    shared.stats.session_ended(id);
 }
 
 /// What woke the session up.
@@ -137,7 +124,8 @@ pub(super) struct Session {
     /// the same; copied on a change).
     params: Arc<crate::shared::ParamSet>,
     pins: Pins,
-    backend: Option<Lease<BackendConn>>,
+    /// The backend side: the lent connection, the remembered pool, a backend lost idle.
+    held: crate::session::Held<BackendConn>,
     /// Transaction status of the last ReadyForQuery the client got.
     tx_status: u8,
     /// The client's named statements.
@@ -156,8 +144,6 @@ pub(super) struct Session {
     /// does after an error.
     skip_to_sync: bool,
     cancel: Arc<CancelSlot>,
-    /// A backend held by the session was closed by the topology while it was idle.
-    lost_backend: Option<Arc<str>>,
     published: Option<(Option<Arc<str>>, Pins)>,
     /// The session's lastval()/currval() values.
     seq: sequences::SequenceState,
@@ -165,8 +151,6 @@ pub(super) struct Session {
     memo: StatementMemo<pgsql::Classification>,
     /// The runtime and topology the session routes with, checked per statement.
     snapshots: crate::shared::Snapshots,
-    /// The pool of the last one-server hostgroup the session used, kept between leases.
-    pool_choice: Option<crate::pool::PoolChoice<super::backend::BackendConn>>,
     /// The step queue of the last answer relayed, kept for the next (no allocation per
     /// statement).
     spare_steps: std::collections::VecDeque<relay::Step>,
@@ -223,7 +207,7 @@ impl Session {
             tx_vars: Vec::new(),
             params: Default::default(),
             pins: Pins::default(),
-            backend: None,
+            held: Default::default(),
             tx_status: b'I',
             statements: HashMap::new(),
             unnamed: None,
@@ -233,12 +217,10 @@ impl Session {
             awaiting_sync: false,
             skip_to_sync: false,
             cancel,
-            lost_backend: None,
             published: None,
             seq: Default::default(),
             memo: StatementMemo::with_integer_literals(pgsql::integer_literals),
             snapshots,
-            pool_choice: None,
             spare_steps: Default::default(),
             spare_out: Default::default(),
             spare_completed: Vec::new(),
@@ -256,7 +238,7 @@ impl Session {
     async fn start(&mut self, key: &CancelKey) -> Result<(), SessionError> {
         let writer = self.cluster()?.writer_hostgroup;
         self.acquire(writer).await?;
-        if let Some(lease) = self.backend.as_mut() {
+        if let Some(lease) = self.held.lease.as_mut() {
             let mut params: Vec<_> = lease
                 .conn()
                 .params
@@ -314,7 +296,7 @@ impl Session {
             self.client.release_buffers();
             // A session holding a backend between requests (a pin) also watches it: LISTEN
             // notifications are relayed as they come, and an OFFLINE_HARD close ends it.
-            let event = match self.backend.as_mut() {
+            let event = match self.held.lease.as_mut() {
                 // The usual case between transactions: only the client can speak.
                 None => Event::Client(self.client.read().await),
                 Some(lease) => {
@@ -347,9 +329,7 @@ impl Session {
                     return Err(e);
                 }
                 Event::Closed => {
-                    if let Some(lease) = &self.backend {
-                        self.lost_backend = Some(lease.address().clone());
-                    }
+                    self.held.note_closed_while_idle();
                     self.lose_backend();
                     self.publish();
                     continue;
@@ -376,7 +356,7 @@ impl Session {
             if m.tag() == fe::TERMINATE {
                 return Ok(());
             }
-            if crate::drain::closes_session(&self.shared.drain, self.backend.is_some()) {
+            if crate::drain::closes_session(&self.shared.drain, self.held.lease.is_some()) {
                 // sqlmux is shutting down: the server's own FATAL (57P01), so the driver
                 // reconnects (elsewhere).
                 if let Some(r) = SessionError::ShuttingDown.to_fatal_response() {
@@ -415,7 +395,8 @@ impl Session {
             }
             other => {
                 let address = self
-                    .backend
+                    .held
+                    .lease
                     .as_ref()
                     .map(|l| l.address().to_string())
                     .unwrap_or_default();
@@ -464,7 +445,7 @@ impl Session {
             if e.is_recoverable() && self.awaiting_sync {
                 self.skip_to_sync = true;
             } else if e.is_recoverable() {
-                let status = if self.backend.is_some() || self.lost_tx.is_lost() {
+                let status = if self.held.lease.is_some() || self.lost_tx.is_lost() {
                     self.tx_status
                 } else {
                     b'I'
@@ -511,7 +492,7 @@ impl Session {
 
     /// Publishes what the session holds to `stats.sessions` when it changed.
     fn publish(&mut self) {
-        let held = self.backend.as_ref().map(|l| l.address());
+        let held = self.held.lease.as_ref().map(|l| l.address());
         if let Some((b, p)) = &self.published {
             if b.as_ref() == held && *p == self.pins {
                 return;
@@ -541,7 +522,7 @@ impl Session {
 
     /// At the end of the session: a held backend is cleaned before it goes back.
     async fn end(&mut self) {
-        let Some(mut lease) = self.backend.take() else {
+        let Some(mut lease) = self.held.lease.take() else {
             return;
         };
         self.cancel.clear();

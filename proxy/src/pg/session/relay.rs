@@ -232,7 +232,8 @@ impl Session {
 
     /// Where a cancel of the held backend's statement goes.
     fn cancel_target(&self) -> Option<super::super::cancel::CancelTarget> {
-        self.backend
+        self.held
+            .lease
             .as_ref()
             .and_then(|l| l.conn_ref().cancel.as_ref())
             .and_then(|c| c.target())
@@ -242,7 +243,7 @@ impl Session {
     async fn relay_answer(&mut self, mut steps: VecDeque<Step>) -> Result<Outcome, SessionError> {
         let Session {
             client,
-            backend,
+            held,
             params,
             spare_steps,
             spare_completed,
@@ -251,9 +252,7 @@ impl Session {
             statements,
             ..
         } = self;
-        let lease = backend
-            .as_mut()
-            .ok_or_else(|| SessionError::NoCluster("no backend held".into()))?;
+        let lease = held.leased()?;
         let (conn, address) = lease.conn_and_address();
         let mut out = Outcome {
             completed: std::mem::take(spare_completed),

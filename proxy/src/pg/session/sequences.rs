@@ -213,7 +213,7 @@ impl Session {
                 out.extend(c.iter().cloned());
                 continue;
             }
-            let Some(lease) = self.backend.as_mut() else {
+            let Some(lease) = self.held.lease.as_mut() else {
                 continue;
             };
             let address = lease.address().to_string();
@@ -258,7 +258,7 @@ impl Session {
             return Ok(plan);
         }
         let in_own_tx = self.seq.tx_native;
-        let Some(lease) = self.backend.as_mut() else {
+        let Some(lease) = self.held.lease.as_mut() else {
             return Ok(plan);
         };
         let conn = lease.conn();
@@ -304,7 +304,7 @@ impl Session {
         }
         self.seq.tx_native = false;
         let touched = std::mem::take(&mut self.seq.tx_touched);
-        let Some(lease) = self.backend.as_mut() else {
+        let Some(lease) = self.held.lease.as_mut() else {
             return Ok(());
         };
         let address = lease.address().to_string();

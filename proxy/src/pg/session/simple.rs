@@ -73,10 +73,10 @@ impl Session {
             _ => TxStatement::Other,
         };
         // (A backend closed by the topology is reported first, by `acquire`.)
-        if self.lost_tx.is_lost() && self.lost_backend.is_none() {
+        if self.lost_tx.is_lost() && self.held.lost.is_none() {
             return self.answer_lost(statement).await;
         }
-        if crate::session::tx_end::ends_nothing(statement, self.backend.is_some(), sql) {
+        if crate::session::tx_end::ends_nothing(statement, self.held.lease.is_some(), sql) {
             return self.answer_no_transaction(statement).await;
         }
         if let Some(local) = self.check_sql_prepared(sql, &class) {
@@ -90,7 +90,7 @@ impl Session {
         } else {
             (None, false)
         };
-        let hostgroup = if self.backend.is_none() {
+        let hostgroup = if self.held.lease.is_none() {
             self.route(sql, facts(&class))?
         } else {
             0
@@ -166,16 +166,14 @@ impl Session {
             max_digests: self.shared.runtime.load().stats.max_digests,
         });
         stats.relayed(bytes);
-        if let Some(lease) = &self.backend {
+        if let Some(lease) = &self.held.lease {
             lease.server_stats().statement(bytes, micros);
         }
     }
 
     /// Writes bytes to the held backend.
     pub(super) async fn send_to_backend(&mut self, bytes: &[u8]) -> Result<(), SessionError> {
-        let Some(lease) = self.backend.as_mut() else {
-            return Err(SessionError::NoCluster(self.user.name.clone()));
-        };
+        let lease = self.held.leased()?;
         let (conn, address) = lease.conn_and_address();
         conn.conn
             .send(bytes)
@@ -283,7 +281,7 @@ impl Session {
             return Ok(());
         };
         let want = self.sql_prepared.get(&name).cloned();
-        let Some(lease) = self.backend.as_mut() else {
+        let Some(lease) = self.held.lease.as_mut() else {
             return Ok(());
         };
         let address = lease.address().to_string();

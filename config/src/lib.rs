@@ -3,11 +3,14 @@
 //! - [`file`]: the serde model of the TOML contract (`sqlmux.example.toml`), unknown keys refused.
 //! - [`runtime`]: the compiled, validated form the proxy runs on.
 //! - [`validate`]: the checks that turn a [`file::ConfigFile`] into a [`Runtime`].
+//! - `sections`: the settings sections (`[pool]`, `[monitor]`, `[mysql]`, ...), each
+//!   checked and given its defaults.
 //! - [`error`]: [`ConfigError`], which names the offending key and the problem.
 
 pub mod error;
 pub mod file;
 pub mod runtime;
+mod sections;
 pub mod validate;
 
 pub use error::ConfigError;

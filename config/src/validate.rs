@@ -3,6 +3,7 @@
 use crate::error::ConfigError;
 use crate::file::{ClusterFile, ConfigFile, RuleFile, ServerFile, UserFile};
 use crate::runtime::*;
+use crate::sections;
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
@@ -23,178 +24,14 @@ pub fn compile(file: ConfigFile) -> Result<Runtime, ConfigError> {
     let mut secret_files = Vec::new();
     let users = compile_users(&file.users, &clusters, &mut secret_files)?;
     let rules = compile_rules(&file.rules, &hostgroups)?;
-    let defaults = PoolSettings::default();
-    let ms = |v: Option<u64>, d: Duration| v.map(Duration::from_millis).unwrap_or(d);
-    let pool = PoolSettings {
-        connect_timeout: ms(file.pool.connect_timeout_ms, defaults.connect_timeout),
-        idle_timeout: ms(file.pool.idle_timeout_ms, defaults.idle_timeout),
-        max_lifetime: ms(file.pool.max_lifetime_ms, defaults.max_lifetime),
-        wait_timeout: ms(file.pool.wait_timeout_ms, defaults.wait_timeout),
-        shun_after_errors: file
-            .pool
-            .shun_after_errors
-            .unwrap_or(defaults.shun_after_errors),
-        shun_time: ms(file.pool.shun_ms, defaults.shun_time),
-        query_timeout: off_when_zero(file.pool.query_timeout_ms),
-        idle_transaction_timeout: off_when_zero(file.pool.idle_transaction_timeout_ms),
-    };
-    let failover_defaults = FailoverSettings::default();
-    let failover = FailoverSettings {
-        hold_timeout: ms(
-            file.failover.hold_timeout_ms,
-            failover_defaults.hold_timeout,
-        ),
-        hold_max_statements: file
-            .failover
-            .hold_max_statements
-            .unwrap_or(failover_defaults.hold_max_statements),
-        hold_max_bytes: file
-            .failover
-            .hold_max_bytes
-            .unwrap_or(failover_defaults.hold_max_bytes),
-        min_interval: ms(
-            file.failover.min_interval_ms,
-            failover_defaults.min_interval,
-        ),
-    };
-    let client_defaults = ClientLimits::default();
-    let clients = ClientLimits {
-        handshake_timeout: match file.listen.handshake_timeout_ms {
-            None => client_defaults.handshake_timeout,
-            Some(0) => {
-                return Err(ConfigError::invalid(
-                    "listen.handshake_timeout_ms",
-                    "must be above 0",
-                ))
-            }
-            Some(ms) => Duration::from_millis(ms),
-        },
-        max_connections: file
-            .listen
-            .max_client_connections
-            .unwrap_or(client_defaults.max_connections),
-    };
-    let shutdown_defaults = ShutdownSettings::default();
-    let shutdown = ShutdownSettings {
-        mode: match file.shutdown.mode.as_deref() {
-            None | Some("service") => ShutdownMode::Service,
-            Some("sidecar") => ShutdownMode::Sidecar,
-            Some(other) => {
-                return Err(ConfigError::invalid(
-                    "shutdown.mode",
-                    format!("{other:?} is neither \"service\" nor \"sidecar\""),
-                ))
-            }
-        },
-        timeout: ms(file.shutdown.timeout_ms, shutdown_defaults.timeout),
-        accept_grace: ms(
-            file.shutdown.accept_grace_ms,
-            shutdown_defaults.accept_grace,
-        ),
-    };
-    let monitor = match &file.monitor {
-        None => None,
-        Some(m) => {
-            if m.user.is_empty() {
-                return Err(ConfigError::invalid("monitor.user", "must not be empty"));
-            }
-            let positive = |key: &str, v: u64| {
-                if v == 0 {
-                    Err(ConfigError::invalid(key, "must be at least 1"))
-                } else {
-                    Ok(v)
-                }
-            };
-            let d = MonitorSettings::defaults();
-            let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
-            Some(MonitorSettings {
-                user: m.user.clone(),
-                password: secret(
-                    "monitor.password",
-                    (!m.password.is_empty()).then(|| m.password.clone()),
-                    m.password_file.as_deref(),
-                    m.password_env.as_deref(),
-                    &mut secret_files,
-                )?
-                .unwrap_or_default(),
-                database: m.database.clone().unwrap_or(d.database),
-                interval: Duration::from_millis(positive(
-                    "monitor.interval_ms",
-                    m.interval_ms.unwrap_or(ms(d.interval)),
-                )?),
-                timeout: Duration::from_millis(positive(
-                    "monitor.timeout_ms",
-                    m.timeout_ms.unwrap_or(ms(d.timeout)),
-                )?),
-                down_after: positive(
-                    "monitor.down_after",
-                    m.down_after.unwrap_or(d.down_after).into(),
-                )? as u32,
-                up_after: positive("monitor.up_after", m.up_after.unwrap_or(d.up_after).into())?
-                    as u32,
-            })
-        }
-    };
-    let mysql_defaults = MysqlSettings::default();
-    let default_auth_plugin = file
-        .mysql
-        .default_auth_plugin
-        .unwrap_or(mysql_defaults.default_auth_plugin);
-    if !matches!(
-        default_auth_plugin.as_str(),
-        "mysql_native_password" | "caching_sha2_password"
-    ) {
-        return Err(ConfigError::invalid(
-            "mysql.default_auth_plugin",
-            format!(
-                "unsupported plugin {default_auth_plugin:?} (mysql_native_password or caching_sha2_password)"
-            ),
-        ));
-    }
-    let backend_statement_limit = file
-        .mysql
-        .backend_statement_limit
-        .unwrap_or(mysql_defaults.backend_statement_limit);
-    if backend_statement_limit == 0 {
-        return Err(ConfigError::invalid(
-            "mysql.backend_statement_limit",
-            "must be at least 1",
-        ));
-    }
-    let mysql = MysqlSettings {
-        backend_statement_limit,
-        local_infile: file
-            .mysql
-            .local_infile
-            .unwrap_or(mysql_defaults.local_infile),
-        server_version: file.mysql.server_version.filter(|v| !v.is_empty()),
-        default_auth_plugin,
-        max_session_statements: file
-            .mysql
-            .max_session_statements
-            .unwrap_or(mysql_defaults.max_session_statements),
-    };
+    let pool = sections::pool(&file.pool);
+    let failover = sections::failover(&file.failover);
+    let clients = sections::clients(&file.listen)?;
+    let shutdown = sections::shutdown(&file.shutdown)?;
+    let monitor = sections::monitor(file.monitor.as_ref(), &mut secret_files)?;
+    let mysql = sections::mysql(file.mysql)?;
     let postgres = postgres_settings(&file.postgres)?;
-    let admin = match file.admin {
-        None => None,
-        Some(a) => Some(AdminSettings {
-            password: secret(
-                "admin.password",
-                a.password,
-                a.password_file.as_deref(),
-                a.password_env.as_deref(),
-                &mut secret_files,
-            )?
-            .ok_or_else(|| {
-                ConfigError::invalid(
-                    "admin.password",
-                    "give `password`, `password_file` or `password_env`",
-                )
-            })?,
-            user: a.user,
-            data_dir: a.data_dir.unwrap_or_else(|| "sqlmux-data".to_string()),
-        }),
-    };
+    let admin = sections::admin(file.admin, &mut secret_files)?;
     let control_token = secret(
         "control.token",
         file.control.token.clone(),
@@ -223,31 +60,11 @@ pub fn compile(file: ConfigFile) -> Result<Runtime, ConfigError> {
         mysql,
         postgres,
         tls,
-        log_json: match file.log.format.as_deref() {
-            None | Some("text") => false,
-            Some("json") => true,
-            Some(other) => {
-                return Err(ConfigError::invalid(
-                    "log.format",
-                    format!("{other:?} is neither \"text\" nor \"json\""),
-                ))
-            }
-        },
+        log_json: sections::log_json(&file.log)?,
         log_level: file.log.level.unwrap_or_else(|| "info".to_string()),
         control_token,
         secret_files,
-        stats: StatsSettings {
-            max_digests: match file.stats.max_digests {
-                Some(0) => {
-                    return Err(ConfigError::invalid(
-                        "stats.max_digests",
-                        "must be at least 1",
-                    ))
-                }
-                Some(n) => n,
-                None => StatsSettings::default().max_digests,
-            },
-        },
+        stats: sections::stats(&file.stats)?,
     })
 }
 
@@ -572,7 +389,7 @@ fn compile_rules(
 /// (`<key>_file`, e.g. a mounted Kubernetes Secret; a trailing newline is dropped) or in an
 /// environment variable (`<key>_env`). At most one; `None` when none is given. A file read
 /// is recorded in `files`, which sqlmux watches.
-fn secret(
+pub(crate) fn secret(
     key: &str,
     value: Option<String>,
     file: Option<&str>,
@@ -647,9 +464,4 @@ fn refuse_open_control(
         }
     }
     Ok(())
-}
-
-/// A timeout in milliseconds where 0 (or nothing) means off.
-fn off_when_zero(ms: Option<u64>) -> Option<Duration> {
-    ms.filter(|&v| v > 0).map(Duration::from_millis)
 }

@@ -29,6 +29,37 @@ fn app_cli(proxy: &Proxy) -> MariaDbCli {
         .password("apppw")
 }
 
+/// A bad edit is refused with an error naming the row; the runtime stays as it was, and
+/// the edit is undone.
+fn bad_edit_is_refused(admin: &MariaDbCli, app: &MariaDbCli, writer: &str) {
+    let refused = admin
+        .run("UPDATE servers SET address = 'nowhere'; LOAD SERVERS TO RUNTIME")
+        .unwrap();
+    assert!(!refused.success());
+    assert!(
+        refused.stderr.contains("ERROR 1105")
+            && refused.stderr.contains("LOAD SERVERS TO RUNTIME refused")
+            && refused.stderr.contains("address='nowhere'")
+            && refused.stderr.contains("bad address"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(
+        admin
+            .query("SELECT address, weight, generation FROM runtime_servers")
+            .unwrap(),
+        format!("{writer}\t5\t2")
+    );
+    assert_eq!(
+        admin.query("SELECT address FROM servers").unwrap(),
+        "nowhere"
+    );
+    assert_eq!(app.query("SELECT 3").unwrap(), "3", "still served");
+    admin
+        .query(&format!("UPDATE servers SET address = '{writer}'"))
+        .unwrap();
+}
+
 #[test]
 fn admin_tables_edits_and_load_from_the_mariadb_cli() {
     let db = MariaDb::start().unwrap();
@@ -64,33 +95,7 @@ fn admin_tables_edits_and_load_from_the_mariadb_cli() {
     assert_eq!(out, "5\t2");
     assert_eq!(app.query("SELECT 2").unwrap(), "2");
 
-    // A bad edit is refused with an error naming the row; the runtime stays as it was.
-    let refused = admin
-        .run("UPDATE servers SET address = 'nowhere'; LOAD SERVERS TO RUNTIME")
-        .unwrap();
-    assert!(!refused.success());
-    assert!(
-        refused.stderr.contains("ERROR 1105")
-            && refused.stderr.contains("LOAD SERVERS TO RUNTIME refused")
-            && refused.stderr.contains("address='nowhere'")
-            && refused.stderr.contains("bad address"),
-        "{}",
-        refused.stderr
-    );
-    assert_eq!(
-        admin
-            .query("SELECT address, weight, generation FROM runtime_servers")
-            .unwrap(),
-        format!("{writer}\t5\t2")
-    );
-    assert_eq!(
-        admin.query("SELECT address FROM servers").unwrap(),
-        "nowhere"
-    );
-    assert_eq!(app.query("SELECT 3").unwrap(), "3", "still served");
-    admin
-        .query(&format!("UPDATE servers SET address = '{writer}'"))
-        .unwrap();
+    bad_edit_is_refused(&admin, &app, &writer);
 
     // A runtime table is read-only, with a hint.
     let out = admin.run("UPDATE runtime_servers SET weight = 1").unwrap();

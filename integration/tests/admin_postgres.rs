@@ -22,6 +22,41 @@ fn admin_psql(proxy: &Proxy) -> Psql {
         .password("admin")
 }
 
+/// A bad edit is refused by LOAD with an error naming the row (SQLSTATE 22023); the
+/// runtime stays as it was, and the edit is undone.
+fn bad_edit_is_refused(admin: &Psql, app: &MariaDbCli, writer: &str) {
+    let refused = admin
+        .clone()
+        .arg("-v")
+        .arg("VERBOSITY=verbose")
+        .run("UPDATE servers SET address = 'nowhere';\nLOAD SERVERS TO RUNTIME;\n")
+        .unwrap();
+    assert!(!refused.success());
+    assert!(
+        refused
+            .stderr
+            .contains("ERROR:  22023: LOAD SERVERS TO RUNTIME refused")
+            && refused.stderr.contains("address='nowhere'")
+            && refused.stderr.contains("bad address"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(
+        admin
+            .query("SELECT address, weight, generation FROM runtime_servers")
+            .unwrap(),
+        format!("{writer}|7|2")
+    );
+    assert_eq!(
+        admin.query("SELECT address FROM servers").unwrap(),
+        "nowhere"
+    );
+    assert_eq!(app.query("SELECT 3").unwrap(), "3", "still served");
+    admin
+        .query(&format!("UPDATE servers SET address = '{writer}'"))
+        .unwrap();
+}
+
 #[test]
 fn admin_tables_edits_and_load_from_psql() {
     let db = MariaDb::start().unwrap();
@@ -85,38 +120,7 @@ fn admin_tables_edits_and_load_from_psql() {
     assert_eq!(out.stdout.trim(), "7", "{}", out.stdout);
     assert!(out.stderr.contains("topology unchanged"), "{}", out.stderr);
 
-    // A bad edit is refused by LOAD with an error naming the row (SQLSTATE 22023); the
-    // runtime stays as it was.
-    let refused = admin
-        .clone()
-        .arg("-v")
-        .arg("VERBOSITY=verbose")
-        .run("UPDATE servers SET address = 'nowhere';\nLOAD SERVERS TO RUNTIME;\n")
-        .unwrap();
-    assert!(!refused.success());
-    assert!(
-        refused
-            .stderr
-            .contains("ERROR:  22023: LOAD SERVERS TO RUNTIME refused")
-            && refused.stderr.contains("address='nowhere'")
-            && refused.stderr.contains("bad address"),
-        "{}",
-        refused.stderr
-    );
-    assert_eq!(
-        admin
-            .query("SELECT address, weight, generation FROM runtime_servers")
-            .unwrap(),
-        format!("{writer}|7|2")
-    );
-    assert_eq!(
-        admin.query("SELECT address FROM servers").unwrap(),
-        "nowhere"
-    );
-    assert_eq!(app.query("SELECT 3").unwrap(), "3", "still served");
-    admin
-        .query(&format!("UPDATE servers SET address = '{writer}'"))
-        .unwrap();
+    bad_edit_is_refused(&admin, &app, &writer);
 
     // Any SELECT over statistics and runtime tables: JOIN, WHERE, ORDER BY.
     let joined = admin

@@ -38,48 +38,8 @@ fn mysql_primary_killed_then_replica_promoted_and_pushed() {
     let port = proxy.mysql_port();
     let stop = Arc::new(AtomicBool::new(false));
     let killed_at = Arc::new(Mutex::new(None::<Instant>));
-    let writers: Vec<_> = (0..6u64)
-        .map(|n| {
-            let stop = stop.clone();
-            std::thread::spawn(move || {
-                let (mut c, _) =
-                    RawClient::login(port, "app", "apppw", Some("sqlmux_test")).unwrap();
-                let mut seen = Seen::default();
-                let mut i = 0;
-                while !stop.load(Ordering::Relaxed) {
-                    let id = n * 1_000_000 + i;
-                    i += 1;
-                    match c.query(&format!("INSERT INTO w VALUES ({id}, @@server_id)")) {
-                        Ok(Ok(_)) => seen.acked.push((id, Instant::now())),
-                        Ok(Err(e)) => seen.errors.push((e.code, e.message)),
-                        Err(e) => {
-                            seen.errors.push((0, e.to_string()));
-                            break;
-                        }
-                    }
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-                seen
-            })
-        })
-        .collect();
-    let readers: Vec<_> = (0..3)
-        .map(|_| {
-            let stop = stop.clone();
-            std::thread::spawn(move || {
-                let (mut c, _) =
-                    RawClient::login(port, "app", "apppw", Some("sqlmux_test")).unwrap();
-                let mut seen = Seen::default();
-                while !stop.load(Ordering::Relaxed) {
-                    if let Ok(Err(e)) = c.query("SELECT COUNT(*) FROM w") {
-                        seen.errors.push((e.code, e.message));
-                    }
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-                seen
-            })
-        })
-        .collect();
+    let writers = mysql_writers(port, &stop);
+    let readers = mysql_readers(port, &stop);
     std::thread::sleep(Duration::from_millis(500));
     // kill -9 of the primary; the replica still replays what it received.
     sqlmux_integration::faults::kill_tree(pair.primary.pid()).unwrap();
@@ -155,28 +115,59 @@ fn mysql_primary_killed_then_replica_promoted_and_pushed() {
     );
 }
 
-#[test]
-fn postgres_primary_killed_then_standby_promoted_and_pushed() {
-    let pair = sqlmux_integration::PostgresPair::start().unwrap();
-    pair.primary
-        .ledger_psql()
-        .query("CREATE TABLE w (id bigint PRIMARY KEY, writer text)")
-        .unwrap();
-    pair.wait_standby_caught_up().unwrap();
-    let monitor = MONITOR.replace(
-        "user = \"app\"\npassword = \"apppw\"",
-        "user = \"ledger\"\npassword = \"ledgerpw\"\ndatabase = \"ledger\"",
-    );
-    let config = sqlmux_integration::proxy::postgres_config(
-        &pair.primary.addr(),
-        Some(&pair.standby.addr()),
-        &monitor,
-    )
-    .replace("[listen]\n", "[listen]\nhttp = \"127.0.0.1:0\"\n");
-    let proxy = Proxy::start(&config).unwrap();
-    let port = proxy.postgres_port();
-    let stop = Arc::new(AtomicBool::new(false));
-    let clients: Vec<_> = (0..8u64)
+/// Six clients inserting rows (`id`, `@@server_id`) every 5 ms until `stop`.
+fn mysql_writers(port: u16, stop: &Arc<AtomicBool>) -> Vec<std::thread::JoinHandle<Seen>> {
+    (0..6u64)
+        .map(|n| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let (mut c, _) =
+                    RawClient::login(port, "app", "apppw", Some("sqlmux_test")).unwrap();
+                let mut seen = Seen::default();
+                let mut i = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    let id = n * 1_000_000 + i;
+                    i += 1;
+                    match c.query(&format!("INSERT INTO w VALUES ({id}, @@server_id)")) {
+                        Ok(Ok(_)) => seen.acked.push((id, Instant::now())),
+                        Ok(Err(e)) => seen.errors.push((e.code, e.message)),
+                        Err(e) => {
+                            seen.errors.push((0, e.to_string()));
+                            break;
+                        }
+                    }
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                seen
+            })
+        })
+        .collect()
+}
+
+/// Three clients counting the rows every 5 ms until `stop`.
+fn mysql_readers(port: u16, stop: &Arc<AtomicBool>) -> Vec<std::thread::JoinHandle<Seen>> {
+    (0..3)
+        .map(|_| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let (mut c, _) =
+                    RawClient::login(port, "app", "apppw", Some("sqlmux_test")).unwrap();
+                let mut seen = Seen::default();
+                while !stop.load(Ordering::Relaxed) {
+                    if let Ok(Err(e)) = c.query("SELECT COUNT(*) FROM w") {
+                        seen.errors.push((e.code, e.message));
+                    }
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                seen
+            })
+        })
+        .collect()
+}
+
+/// Eight clients inserting rows (`id`, the server's port) every 5 ms until `stop`.
+fn pg_writers(port: u16, stop: &Arc<AtomicBool>) -> Vec<std::thread::JoinHandle<Seen>> {
+    (0..8u64)
         .map(|n| {
             let stop = stop.clone();
             std::thread::spawn(move || {
@@ -203,7 +194,31 @@ fn postgres_primary_killed_then_standby_promoted_and_pushed() {
                 })
             })
         })
-        .collect();
+        .collect()
+}
+
+#[test]
+fn postgres_primary_killed_then_standby_promoted_and_pushed() {
+    let pair = sqlmux_integration::PostgresPair::start().unwrap();
+    pair.primary
+        .ledger_psql()
+        .query("CREATE TABLE w (id bigint PRIMARY KEY, writer text)")
+        .unwrap();
+    pair.wait_standby_caught_up().unwrap();
+    let monitor = MONITOR.replace(
+        "user = \"app\"\npassword = \"apppw\"",
+        "user = \"ledger\"\npassword = \"ledgerpw\"\ndatabase = \"ledger\"",
+    );
+    let config = sqlmux_integration::proxy::postgres_config(
+        &pair.primary.addr(),
+        Some(&pair.standby.addr()),
+        &monitor,
+    )
+    .replace("[listen]\n", "[listen]\nhttp = \"127.0.0.1:0\"\n");
+    let proxy = Proxy::start(&config).unwrap();
+    let port = proxy.postgres_port();
+    let stop = Arc::new(AtomicBool::new(false));
+    let clients = pg_writers(port, &stop);
     std::thread::sleep(Duration::from_millis(500));
     // The machine dies: the postmaster and every process of it at once (a postmaster
     // killed alone leaves its backends running a while, acknowledging writes that the

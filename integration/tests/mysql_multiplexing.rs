@@ -36,6 +36,82 @@ fn backend_free(other: &mut RawClient) -> bool {
     }
 }
 
+/// Each pin: its name, the statements that start it, the statements that end it.
+const PIN_CASES: &[(&str, &[&str], &[&str])] = &[
+    (
+        "transaction",
+        &["BEGIN", "INSERT INTO pins (v) VALUES (1)"],
+        &["COMMIT"],
+    ),
+    (
+        "rollback",
+        &["START TRANSACTION", "SELECT * FROM pins FOR UPDATE"],
+        &["ROLLBACK"],
+    ),
+    (
+        "autocommit=0 with open work",
+        &["INSERT INTO pins (v) VALUES (2)"],
+        &["COMMIT"],
+    ),
+    (
+        "savepoint",
+        &[
+            "BEGIN",
+            "SAVEPOINT s1",
+            "INSERT INTO pins (v) VALUES (3)",
+            "ROLLBACK TO SAVEPOINT s1",
+        ],
+        &["COMMIT"],
+    ),
+    (
+        "lock tables",
+        &["LOCK TABLES pins WRITE"],
+        &["UNLOCK TABLES"],
+    ),
+    (
+        "flush tables with read lock",
+        &["FLUSH TABLES WITH READ LOCK"],
+        &["UNLOCK TABLES"],
+    ),
+    (
+        "get_lock",
+        &[
+            "SELECT GET_LOCK('a', 1)",
+            "SELECT GET_LOCK('b', 1)",
+            "SELECT RELEASE_LOCK('a')",
+        ],
+        &["SELECT RELEASE_LOCK('b')"],
+    ),
+    (
+        "release_all_locks",
+        &["SELECT GET_LOCK('c', 1)"],
+        &["SELECT RELEASE_ALL_LOCKS()"],
+    ),
+    (
+        "temporary table",
+        &[
+            "CREATE TEMPORARY TABLE tmp1 (x INT)",
+            "INSERT INTO tmp1 VALUES (1)",
+        ],
+        &["DROP TEMPORARY TABLE tmp1"],
+    ),
+    (
+        "text prepare",
+        &["PREPARE s FROM 'SELECT 1'", "EXECUTE s"],
+        &["DEALLOCATE PREPARE s"],
+    ),
+    (
+        "sql_calc_found_rows",
+        &["SELECT SQL_CALC_FOUND_ROWS * FROM pins LIMIT 1"],
+        &["SELECT FOUND_ROWS()"],
+    ),
+    (
+        "sql_log_bin",
+        &["SET sql_log_bin = 0"],
+        &["SET sql_log_bin = 1"],
+    ),
+];
+
 #[test]
 fn every_pin_starts_and_ends() {
     let db = MariaDb::start().unwrap();
@@ -47,81 +123,7 @@ fn every_pin_starts_and_ends() {
     let mut a = login(&proxy);
     let mut b = login(&proxy);
     assert!(backend_free(&mut b), "nothing pinned at first");
-    let cases: &[(&str, &[&str], &[&str])] = &[
-        (
-            "transaction",
-            &["BEGIN", "INSERT INTO pins (v) VALUES (1)"],
-            &["COMMIT"],
-        ),
-        (
-            "rollback",
-            &["START TRANSACTION", "SELECT * FROM pins FOR UPDATE"],
-            &["ROLLBACK"],
-        ),
-        (
-            "autocommit=0 with open work",
-            &["INSERT INTO pins (v) VALUES (2)"],
-            &["COMMIT"],
-        ),
-        (
-            "savepoint",
-            &[
-                "BEGIN",
-                "SAVEPOINT s1",
-                "INSERT INTO pins (v) VALUES (3)",
-                "ROLLBACK TO SAVEPOINT s1",
-            ],
-            &["COMMIT"],
-        ),
-        (
-            "lock tables",
-            &["LOCK TABLES pins WRITE"],
-            &["UNLOCK TABLES"],
-        ),
-        (
-            "flush tables with read lock",
-            &["FLUSH TABLES WITH READ LOCK"],
-            &["UNLOCK TABLES"],
-        ),
-        (
-            "get_lock",
-            &[
-                "SELECT GET_LOCK('a', 1)",
-                "SELECT GET_LOCK('b', 1)",
-                "SELECT RELEASE_LOCK('a')",
-            ],
-            &["SELECT RELEASE_LOCK('b')"],
-        ),
-        (
-            "release_all_locks",
-            &["SELECT GET_LOCK('c', 1)"],
-            &["SELECT RELEASE_ALL_LOCKS()"],
-        ),
-        (
-            "temporary table",
-            &[
-                "CREATE TEMPORARY TABLE tmp1 (x INT)",
-                "INSERT INTO tmp1 VALUES (1)",
-            ],
-            &["DROP TEMPORARY TABLE tmp1"],
-        ),
-        (
-            "text prepare",
-            &["PREPARE s FROM 'SELECT 1'", "EXECUTE s"],
-            &["DEALLOCATE PREPARE s"],
-        ),
-        (
-            "sql_calc_found_rows",
-            &["SELECT SQL_CALC_FOUND_ROWS * FROM pins LIMIT 1"],
-            &["SELECT FOUND_ROWS()"],
-        ),
-        (
-            "sql_log_bin",
-            &["SET sql_log_bin = 0"],
-            &["SET sql_log_bin = 1"],
-        ),
-    ];
-    for (name, start, end) in cases {
+    for (name, start, end) in PIN_CASES {
         if name.starts_with("autocommit=0") {
             ok(&mut a, "SET autocommit = 0");
             assert!(backend_free(&mut b), "autocommit=0 alone opens no work");

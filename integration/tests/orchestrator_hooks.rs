@@ -62,6 +62,19 @@ fn count(db: &MariaDb, phase: &str) -> u64 {
     .unwrap()
 }
 
+/// The pair's primary as the writer, its replica as the reader, a control API with a
+/// token.
+fn config(pair: &MariaDbPair) -> String {
+    sqlmux_integration::mysql_config(
+        &pair.primary.addr(),
+        &format!(
+            "\n[[servers]]\nhostgroup = 20\naddress = \"{}\"\nmax_connections = 20\n\n[control]\ntoken = \"{TOKEN}\"\n",
+            pair.replica.addr()
+        ),
+    )
+    .replace("[listen]\n", "[listen]\nhttp = \"127.0.0.1:0\"\n")
+}
+
 #[test]
 fn orchestrator_hooks_around_a_mariadb_switch_under_load_cost_no_client_error() {
     let pair = MariaDbPair::start().unwrap();
@@ -71,15 +84,7 @@ fn orchestrator_hooks_around_a_mariadb_switch_under_load_cost_no_client_error() 
         )
         .unwrap();
     pair.wait_replica_caught_up().unwrap();
-    let config = sqlmux_integration::mysql_config(
-        &pair.primary.addr(),
-        &format!(
-            "\n[[servers]]\nhostgroup = 20\naddress = \"{}\"\nmax_connections = 20\n\n[control]\ntoken = \"{TOKEN}\"\n",
-            pair.replica.addr()
-        ),
-    )
-    .replace("[listen]\n", "[listen]\nhttp = \"127.0.0.1:0\"\n");
-    let proxy = Proxy::start(&config).unwrap();
+    let proxy = Proxy::start(&config(&pair)).unwrap();
     let (phase, stop) = (Arc::new(AtomicU8::new(0)), Arc::new(AtomicBool::new(false)));
     let (acked, errors) = (
         Arc::new(AtomicU64::new(0)),

@@ -7,7 +7,7 @@ mod support;
 
 use serde_json::Value;
 use sqlmux_integration::etcd::Etcd;
-use sqlmux_integration::patroni::{PatroniCluster, TTL_SECONDS};
+use sqlmux_integration::patroni::{PatroniCluster, PatroniNode, TTL_SECONDS};
 use sqlmux_integration::Proxy;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -195,6 +195,43 @@ fn cluster(scope: &str, size: usize) -> (Etcd, PatroniCluster) {
     (etcd, cluster)
 }
 
+/// What one proxy's load saw across a switchover: no client error, reads ran, and no write
+/// ran on the old leader after one ran on the new or after the leader key changed; how long
+/// after that change its first write on the new leader ran.
+fn followed(i: usize, s: &Seen, changed: Instant, old_port: u16, new_port: u16) -> Duration {
+    assert!(
+        s.errors.is_empty(),
+        "proxy {i}: client errors {:?}",
+        s.errors
+    );
+    assert!(s.reads > 0, "proxy {i}: reads ran");
+    let first_new = s.first_on(new_port).expect("writes ran on the new leader");
+    // No write reached the old leader once this instance wrote to the new one.
+    let last_old = s.first_on(old_port).and(
+        s.acks
+            .iter()
+            .filter(|a| a.port == i32::from(old_port))
+            .map(|a| a.at)
+            .max(),
+    );
+    assert!(
+        last_old.is_none_or(|at| at < first_new),
+        "proxy {i}: a write ran on the old leader after one ran on the new"
+    );
+    assert!(
+        last_old.is_none_or(|at| at < changed),
+        "proxy {i}: a write ran on the old leader after the leader key changed"
+    );
+    eprintln!(
+        "proxy {i}: leader key change -> first write on the new leader {:?}; longest statement {:?}; {} writes, {} reads",
+        first_new.saturating_duration_since(changed),
+        s.longest,
+        s.acks.len(),
+        s.reads
+    );
+    first_new.saturating_duration_since(changed)
+}
+
 #[test]
 fn a_switchover_under_load_costs_no_statement_and_every_instance_follows_it() {
     let (etcd, cluster) = cluster("switch", 2);
@@ -241,40 +278,11 @@ fn a_switchover_under_load_costs_no_statement_and_every_instance_follows_it() {
         .expect("the leader key named the new leader");
 
     let (old_port, new_port) = (old.pg_port, new.pg_port);
-    let mut firsts = Vec::new();
-    for (i, s) in seen.iter().enumerate() {
-        assert!(
-            s.errors.is_empty(),
-            "proxy {i}: client errors {:?}",
-            s.errors
-        );
-        assert!(s.reads > 0, "proxy {i}: reads ran");
-        let first_new = s.first_on(new_port).expect("writes ran on the new leader");
-        // No write reached the old leader once this instance wrote to the new one.
-        let last_old = s.first_on(old_port).and(
-            s.acks
-                .iter()
-                .filter(|a| a.port == i32::from(old_port))
-                .map(|a| a.at)
-                .max(),
-        );
-        assert!(
-            last_old.is_none_or(|at| at < first_new),
-            "proxy {i}: a write ran on the old leader after one ran on the new"
-        );
-        assert!(
-            last_old.is_none_or(|at| at < changed),
-            "proxy {i}: a write ran on the old leader after the leader key changed"
-        );
-        firsts.push(first_new.saturating_duration_since(changed));
-        eprintln!(
-            "proxy {i}: leader key change -> first write on the new leader {:?}; longest statement {:?}; {} writes, {} reads",
-            first_new.saturating_duration_since(changed),
-            s.longest,
-            s.acks.len(),
-            s.reads
-        );
-    }
+    let firsts: Vec<Duration> = seen
+        .iter()
+        .enumerate()
+        .map(|(i, s)| followed(i, s, changed, old_port, new_port))
+        .collect();
     for (i, f) in firsts.iter().enumerate() {
         assert!(
             *f < Duration::from_secs(1),
@@ -332,6 +340,24 @@ fn in_flight(error: &str) -> bool {
     error.starts_with("08006") || error.starts_with("57P01") || error.contains("may or may not")
 }
 
+/// Waits (60 s at most) until Patroni restarted `node`'s PostgreSQL in place of the
+/// postmaster `postmaster` and it takes writes again.
+fn wait_restarted(node: &PatroniNode, postmaster: u32) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while node.postmaster_pid().is_none_or(|pid| pid == postmaster)
+        || node
+            .ledger_psql()
+            .query("SELECT pg_is_in_recovery()")
+            .map_or(true, |r| r.trim() != "f")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "Patroni never restarted PostgreSQL"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 #[test]
 fn a_leader_killed_costs_only_the_statements_in_flight() {
     let (etcd, mut cluster) = cluster("killed", 2);
@@ -351,23 +377,7 @@ fn a_leader_killed_costs_only_the_statements_in_flight() {
     let postmaster = cluster.node(&old).postmaster_pid().unwrap();
     let crashed = Instant::now();
     sqlmux_integration::faults::kill_tree(postmaster).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while cluster
-        .node(&old)
-        .postmaster_pid()
-        .is_none_or(|pid| pid == postmaster)
-        || cluster
-            .node(&old)
-            .ledger_psql()
-            .query("SELECT pg_is_in_recovery()")
-            .map_or(true, |r| r.trim() != "f")
-    {
-        assert!(
-            Instant::now() < deadline,
-            "Patroni never restarted PostgreSQL"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_restarted(cluster.node(&old), postmaster);
     let restarted = crashed.elapsed();
     wait_writer(&proxy, &old_addr);
     std::thread::sleep(Duration::from_millis(1000));

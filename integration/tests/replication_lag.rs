@@ -159,31 +159,14 @@ fn mysql_replica_with_a_stopped_applier_gets_no_reads_until_it_caught_up() {
     eprintln!("lagging detected after {detected:?}, back after {back:?}");
 }
 
-#[test]
-fn postgres_standby_with_paused_replay_gets_no_reads_until_it_caught_up() {
-    let pair = PostgresPair::start().unwrap();
-    pair.primary
-        .ledger_psql()
-        .query("CREATE TABLE l (id int PRIMARY KEY)")
-        .unwrap();
-    pair.wait_standby_caught_up().unwrap();
-    let standby = pair.standby.addr();
-    let monitor = MONITOR.replace(
-        "user = \"app\"\npassword = \"apppw\"",
-        "user = \"ledger\"\npassword = \"ledgerpw\"\ndatabase = \"ledger\"",
-    );
-    let config =
-        sqlmux_integration::proxy::postgres_config(&pair.primary.addr(), Some(&standby), &monitor)
-            .replace(
-                "reader_hostgroup = 40\n",
-                "reader_hostgroup = 40\nmax_replication_lag_ms = 1000\n",
-            );
-    let proxy = Proxy::start(&with_admin(config)).unwrap();
-    wait_lag_state(&proxy, &standby, "replica\t0");
-    let port = proxy.postgres_port();
-    let stop = Arc::new(AtomicBool::new(false));
-    let reads = Arc::new(Mutex::new(Reads::default()));
-    let readers: Vec<_> = (0..3)
+/// Three clients reading every 10 ms until `stop`, counting in `reads` which server
+/// answered (the standby says it is in recovery).
+fn pg_readers(
+    port: u16,
+    stop: &Arc<AtomicBool>,
+    reads: &Arc<Mutex<Reads>>,
+) -> Vec<std::thread::JoinHandle<()>> {
+    (0..3)
         .map(|_| {
             let (stop, reads) = (stop.clone(), reads.clone());
             std::thread::spawn(move || {
@@ -212,7 +195,34 @@ fn postgres_standby_with_paused_replay_gets_no_reads_until_it_caught_up() {
                 })
             })
         })
-        .collect();
+        .collect()
+}
+
+#[test]
+fn postgres_standby_with_paused_replay_gets_no_reads_until_it_caught_up() {
+    let pair = PostgresPair::start().unwrap();
+    pair.primary
+        .ledger_psql()
+        .query("CREATE TABLE l (id int PRIMARY KEY)")
+        .unwrap();
+    pair.wait_standby_caught_up().unwrap();
+    let standby = pair.standby.addr();
+    let monitor = MONITOR.replace(
+        "user = \"app\"\npassword = \"apppw\"",
+        "user = \"ledger\"\npassword = \"ledgerpw\"\ndatabase = \"ledger\"",
+    );
+    let config =
+        sqlmux_integration::proxy::postgres_config(&pair.primary.addr(), Some(&standby), &monitor)
+            .replace(
+                "reader_hostgroup = 40\n",
+                "reader_hostgroup = 40\nmax_replication_lag_ms = 1000\n",
+            );
+    let proxy = Proxy::start(&with_admin(config)).unwrap();
+    wait_lag_state(&proxy, &standby, "replica\t0");
+    let port = proxy.postgres_port();
+    let stop = Arc::new(AtomicBool::new(false));
+    let reads = Arc::new(Mutex::new(Reads::default()));
+    let readers = pg_readers(port, &stop, &reads);
     std::thread::sleep(Duration::from_millis(300));
     assert!(
         reads.lock().unwrap().by_server.contains_key("standby"),

@@ -26,6 +26,7 @@
 //! - [`admin`]: the admin SQL interface (embedded SQLite store; MySQL protocol).
 //! - [`stream`]: a socket that may be TLS.
 //! - [`workers`]: the data-path threads; each session lives on one.
+//! - `test_fixtures` (tests): config fragments the unit tests share.
 
 pub mod admin;
 pub mod check;
@@ -46,6 +47,8 @@ pub mod shared;
 pub mod sources;
 pub mod stats;
 pub mod stream;
+#[cfg(test)]
+mod test_fixtures;
 pub mod tls;
 pub mod topology;
 pub mod workers;

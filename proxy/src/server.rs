@@ -127,32 +127,18 @@ pub async fn run_with_reloads(
     runtime: Runtime,
     listeners: Listeners,
     shutdown: impl Future<Output = ()>,
-    mut reloads: tokio::sync::mpsc::Receiver<crate::reload::Reload>,
+    reloads: tokio::sync::mpsc::Receiver<crate::reload::Reload>,
 ) -> Result<(), ServerError> {
     let client_tls = runtime.tls.as_ref().map(crate::tls::acceptor).transpose()?;
     let shared = Shared::new(runtime, client_tls);
     let mut tasks = tokio::task::JoinSet::new();
     // Before the data listeners: a saved admin store may replace the runtime.
-    if listeners.admin_mysql.is_some()
-        || listeners.admin_postgres.is_some()
-        || shared.runtime.load().admin.is_some()
-    {
-        let data_dir = shared
-            .runtime
-            .load()
-            .admin
-            .as_ref()
-            .map(|a| std::path::PathBuf::from(&a.data_dir));
-        let admin = std::sync::Arc::new(crate::admin::Admin::new(shared.clone(), data_dir)?);
-        if let Some(l) = listeners.admin_mysql {
-            tracing::info!(address = ?l.local_addr().ok(), "admin (MySQL protocol) up");
-            tasks.spawn(crate::admin::serve_mysql(l, admin.clone()));
-        }
-        if let Some(l) = listeners.admin_postgres {
-            tracing::info!(address = ?l.local_addr().ok(), "admin (PostgreSQL protocol) up");
-            tasks.spawn(crate::admin::serve_postgres(l, admin));
-        }
-    }
+    start_admin(
+        &shared,
+        &mut tasks,
+        listeners.admin_mysql,
+        listeners.admin_postgres,
+    )?;
     let worker_count = shared
         .runtime
         .load()
@@ -187,37 +173,14 @@ pub async fn run_with_reloads(
     }
     tasks.spawn(crate::monitor::run(shared.clone(), probe_factory()));
     tasks.spawn(crate::sources::run(shared.clone()));
-    let reaper_shared = shared.clone();
-    tasks.spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(1));
-        loop {
-            tick.tick().await;
-            let settings = reaper_shared.runtime.load().pool.clone();
-            reaper_shared.mysql_pools.reap(&settings);
-            reaper_shared.pg_pools.reap(&settings);
-            reaper_shared.failover.expire_holds();
-            reaper_shared.shrink_session_maps();
-        }
-    });
+    tasks.spawn(reap(shared.clone()));
     if let Some(l) = listeners.http {
         tracing::info!(address = ?l.local_addr().ok(), "control API up");
         // The token is read from the running runtime per request (it may be rotated).
         let settings = crate::control::ControlSettings { token: None };
         tasks.spawn(crate::control::serve(l, shared.clone(), settings));
     }
-    let reload_shared = shared.clone();
-    tasks.spawn(async move {
-        while let Some(reload) = reloads.recv().await {
-            reload_shared.reloads.count(&reload);
-            match reload {
-                crate::reload::Reload::Apply(next) => apply_reload(&reload_shared, *next),
-                crate::reload::Reload::Refused(why) => tracing::error!(
-                    error = %why,
-                    "reload refused, still running the previous configuration"
-                ),
-            }
-        }
-    });
+    tasks.spawn(follow_reloads(shared.clone(), reloads));
     shared
         .started
         .store(true, std::sync::atomic::Ordering::Release);
@@ -241,6 +204,65 @@ pub async fn run_with_reloads(
     Ok(())
 }
 
+/// Starts the admin store (when an admin endpoint or `[admin]` is configured) and its
+/// listeners.
+fn start_admin(
+    shared: &Arc<Shared>,
+    tasks: &mut tokio::task::JoinSet<()>,
+    admin_mysql: Option<tokio::net::TcpListener>,
+    admin_postgres: Option<tokio::net::TcpListener>,
+) -> Result<(), ServerError> {
+    if admin_mysql.is_some() || admin_postgres.is_some() || shared.runtime.load().admin.is_some() {
+        let data_dir = shared
+            .runtime
+            .load()
+            .admin
+            .as_ref()
+            .map(|a| std::path::PathBuf::from(&a.data_dir));
+        let admin = std::sync::Arc::new(crate::admin::Admin::new(shared.clone(), data_dir)?);
+        if let Some(l) = admin_mysql {
+            tracing::info!(address = ?l.local_addr().ok(), "admin (MySQL protocol) up");
+            tasks.spawn(crate::admin::serve_mysql(l, admin.clone()));
+        }
+        if let Some(l) = admin_postgres {
+            tracing::info!(address = ?l.local_addr().ok(), "admin (PostgreSQL protocol) up");
+            tasks.spawn(crate::admin::serve_postgres(l, admin));
+        }
+    }
+    Ok(())
+}
+
+/// Every second: idle connections past their timeouts closed, expired holds ended, sparse
+/// session maps shrunk.
+async fn reap(shared: Arc<Shared>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        let settings = shared.runtime.load().pool.clone();
+        shared.mysql_pools.reap(&settings);
+        shared.pg_pools.reap(&settings);
+        shared.failover.expire_holds();
+        shared.shrink_session_maps();
+    }
+}
+
+/// Applies every runtime received on `reloads`; a refused reading is logged.
+async fn follow_reloads(
+    shared: Arc<Shared>,
+    mut reloads: tokio::sync::mpsc::Receiver<crate::reload::Reload>,
+) {
+    while let Some(reload) = reloads.recv().await {
+        shared.reloads.count(&reload);
+        match reload {
+            crate::reload::Reload::Apply(next) => apply_reload(&shared, *next),
+            crate::reload::Reload::Refused(why) => tracing::error!(
+                error = %why,
+                "reload refused, still running the previous configuration"
+            ),
+        }
+    }
+}
+
 /// Swaps in a reloaded runtime. The topology is rebuilt from the file only when the file's
 /// servers changed (a topology pushed through the control API is kept otherwise).
 /// The monitor's checks: each protocol's own probe (the monitor itself speaks neither).
@@ -249,21 +271,14 @@ fn probe_factory() -> crate::monitor::ProbeFactory {
         let rt = shared.runtime.load();
         let allow_cleartext = rt.allows_cleartext(address);
         let tls = tls.then(|| shared.backend_tls.for_server(&rt, address));
+        let login = crate::monitor::ProbeLogin::new(settings, address, tls, allow_cleartext);
         match protocol {
             sqlmux_config::Protocol::Mysql => {
-                Box::new(crate::mysql::monitor_probe::MysqlProbe::new(
-                    settings,
-                    address,
-                    tls,
-                    allow_cleartext,
-                ))
+                Box::new(crate::mysql::monitor_probe::MysqlProbe::new(login))
             }
-            sqlmux_config::Protocol::Postgres => Box::new(crate::pg::monitor_probe::PgProbe::new(
-                settings,
-                address,
-                tls,
-                allow_cleartext,
-            )),
+            sqlmux_config::Protocol::Postgres => {
+                Box::new(crate::pg::monitor_probe::PgProbe::new(settings, login))
+            }
         }
     })
 }

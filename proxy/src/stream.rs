@@ -112,17 +112,17 @@ impl MaybeTls {
     }
 
     /// Accepts TLS from a client on the plain socket in `slot` (after the client asked for
-    /// it); the slot then holds the TLS stream, or nothing when the handshake failed.
-    pub async fn accept_tls_in(
+    /// it); the slot then holds the TLS stream, or nothing when the handshake failed. The
+    /// caller's errors: `closed` when there is no plain socket, `tls` for a failed handshake.
+    pub async fn accept_tls_in<E>(
         slot: &mut Option<MaybeTls>,
         acceptor: &tokio_rustls::TlsAcceptor,
-    ) -> Result<(), UpgradeError> {
-        let plain = slot
-            .take()
-            .and_then(MaybeTls::into_plain)
-            .ok_or(UpgradeError::NotPlain)?;
-        let tls = acceptor.accept(plain).await.map_err(UpgradeError::Tls)?;
-        *slot = Some(MaybeTls::ServerTls(Box::new(tls)));
+        closed: E,
+        tls: fn(io::Error) -> E,
+    ) -> Result<(), E> {
+        let plain = slot.take().and_then(MaybeTls::into_plain).ok_or(closed)?;
+        let stream = acceptor.accept(plain).await.map_err(tls)?;
+        *slot = Some(MaybeTls::ServerTls(Box::new(stream)));
         Ok(())
     }
 
@@ -143,17 +143,6 @@ impl MaybeTls {
         let tls = connector.connect(name, tcp).await?;
         Ok(MaybeTls::ClientTls(Box::new(tls)))
     }
-}
-
-/// Why a TLS upgrade of a client connection failed.
-#[derive(Debug, thiserror::Error)]
-pub enum UpgradeError {
-    /// The connection is no plain TCP socket any more (closed, or TLS already).
-    #[error("connection closed")]
-    NotPlain,
-    /// The TLS handshake failed.
-    #[error(transparent)]
-    Tls(io::Error),
 }
 
 /// Replaces `socket` with a duplicate of its descriptor registered with the current runtime;

@@ -90,6 +90,72 @@ fn manifests() -> Vec<Manifest> {
     out
 }
 
+/// The mounted config with the Secret's keys written as the files it names; `sqlmux
+/// check` accepts it.
+fn checked_config(
+    m: &Manifest,
+    config: String,
+    secret: Option<(String, HashMap<String, String>)>,
+) -> String {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = config;
+    if let Some((at, keys)) = secret {
+        for (k, v) in keys {
+            std::fs::write(tmp.path().join(k), v).unwrap();
+        }
+        config = config.replace(&at, &tmp.path().display().to_string());
+    }
+    let path = tmp.path().join("sqlmux.toml");
+    std::fs::write(&path, &config).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_sqlmux"))
+        .args(["check", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}: sqlmux check: {}",
+        m.name,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    config
+}
+
+/// Probes: liveness never asks a database; readiness and startup follow sqlmux itself; a
+/// native sidecar (an init container) restarts always.
+fn check_probes(m: &Manifest, container: &Value, port: u64, init: bool) {
+    let probe = |kind: &str| {
+        let p = &container[kind]["httpGet"];
+        (p["path"].as_str().map(str::to_string), p["port"].as_u64())
+    };
+    assert_eq!(
+        probe("livenessProbe"),
+        (Some("/healthz".into()), Some(port)),
+        "{}",
+        m.name
+    );
+    assert_eq!(
+        probe("readinessProbe"),
+        (Some("/readyz".into()), Some(port)),
+        "{}",
+        m.name
+    );
+    if init {
+        assert_eq!(
+            str_of(container, "restartPolicy"),
+            "Always",
+            "{}: native sidecar",
+            m.name
+        );
+        assert_eq!(
+            probe("startupProbe"),
+            (Some("/readyz".into()), Some(port)),
+            "{}",
+            m.name
+        );
+    }
+}
+
 /// Checks one Deployment's sqlmux container against the config it mounts; returns that
 /// config's runtime and whether sqlmux is an init container.
 fn check_deployment(m: &Manifest, d: &Value) -> (sqlmux_config::Runtime, bool) {
@@ -136,61 +202,10 @@ fn check_deployment(m: &Manifest, d: &Value) -> (sqlmux_config::Runtime, bool) {
         "{}: the config comes from the ConfigMap",
         m.name
     );
-    // The Secret's keys as the files the config names, then `sqlmux check`.
-    let tmp = tempfile::tempdir().unwrap();
-    let mut config = config;
-    if let Some((at, keys)) = secret {
-        for (k, v) in keys {
-            std::fs::write(tmp.path().join(k), v).unwrap();
-        }
-        config = config.replace(&at, &tmp.path().display().to_string());
-    }
-    let path = tmp.path().join("sqlmux.toml");
-    std::fs::write(&path, &config).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_sqlmux"))
-        .args(["check", "--config"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}: sqlmux check: {}",
-        m.name,
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let config = checked_config(m, config, secret);
     let rt = sqlmux_config::parse(&config).unwrap();
     let port = http_port(&rt);
-    // Probes: liveness never asks a database; readiness and startup follow sqlmux itself.
-    let probe = |kind: &str| {
-        let p = &container[kind]["httpGet"];
-        (p["path"].as_str().map(str::to_string), p["port"].as_u64())
-    };
-    assert_eq!(
-        probe("livenessProbe"),
-        (Some("/healthz".into()), Some(port)),
-        "{}",
-        m.name
-    );
-    assert_eq!(
-        probe("readinessProbe"),
-        (Some("/readyz".into()), Some(port)),
-        "{}",
-        m.name
-    );
-    if init {
-        assert_eq!(
-            str_of(&container, "restartPolicy"),
-            "Always",
-            "{}: native sidecar",
-            m.name
-        );
-        assert_eq!(
-            probe("startupProbe"),
-            (Some("/readyz".into()), Some(port)),
-            "{}",
-            m.name
-        );
-    }
+    check_probes(m, &container, port, init);
     let grace_ms = pod["terminationGracePeriodSeconds"]
         .as_u64()
         .expect("a grace period")

@@ -91,6 +91,18 @@ impl Fixtures {
     }
 }
 
+impl Fixtures {
+    /// `check` on inputs that nest deep or run long: 100,000 parentheses, 10,000 SELECT
+    /// keywords, an IN list of 10,000 literals, 10,000 VALUES rows.
+    pub(crate) fn deep_and_long(&self) {
+        (self.check)(&b"(".repeat(100_000));
+        (self.check)(&b")".repeat(100_000));
+        (self.check)(&b"SELECT ".repeat(10_000));
+        (self.check)(&[b"SELECT 1 IN (".as_slice(), &b"1,".repeat(10_000)].concat());
+        (self.check)(&[b"INSERT INTO t VALUES ".as_slice(), &b"(1),".repeat(10_000)].concat());
+    }
+}
+
 /// Every `inner` text inside every quoting `(open, close)` of a dialect, quoted the way
 /// `quote` escapes it: `SELECT <quoted>` must be one SELECT with no flags and two tokens.
 pub(crate) fn strings_never_leak<D: Dialect>(

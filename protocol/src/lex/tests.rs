@@ -26,3 +26,10 @@ pub(crate) const COMMON_KINDS: &[(&str, &str)] = &[
     ("EXPLAIN SELECT 1", "Explain"),
     ("(", "Other"),
 ];
+
+/// The tokens of `sql` in dialect `D`: kind and text.
+pub(crate) fn tokens<D: super::Dialect>(sql: &[u8]) -> Vec<(super::TokenKind, &[u8])> {
+    super::Lexer::<D>::new(sql)
+        .map(|t| (t.kind, t.text(sql)))
+        .collect()
+}

@@ -304,6 +304,42 @@ impl Scanner {
                     return Ok(Signal::Ok);
                 }
             }
+            State::PrepareFirst
+            | State::PrepareParams { .. }
+            | State::PrepareParamsEof { .. }
+            | State::PrepareColumns(_) => self.on_prepare_packet(first, payload)?,
+            State::PrepareColumnsEof | State::Single => self.state = State::Done,
+            State::FieldList => {
+                if first == 0xFE && payload.len() < 0xFF_FFFF {
+                    self.status = self.terminator(payload)?.status;
+                    self.saw_status = true;
+                    self.state = State::Done;
+                }
+            }
+            State::OkOrErr => {
+                let info = match first {
+                    0x00 => parse_ok(payload),
+                    0xFE => parse_eof(payload).or_else(|| parse_ok(payload)),
+                    _ => None,
+                }
+                .ok_or(ScanError::Unexpected("expected OK or ERR"))?;
+                self.status = info.status;
+                self.saw_status = true;
+                self.state = State::Done;
+                if first == 0x00 {
+                    self.ok = Some(info);
+                    return Ok(Signal::Ok);
+                }
+            }
+            State::Done => return Err(ScanError::Unexpected("data after the end of a response")),
+        }
+        Ok(Signal::None)
+    }
+
+    /// Handles one packet of a COM_STMT_PREPARE response: its OK, then the parameter and
+    /// column definitions.
+    fn on_prepare_packet(&mut self, first: u8, payload: &[u8]) -> Result<(), ScanError> {
+        match self.state {
             State::PrepareFirst => {
                 if first != 0x00 || payload.len() < 12 {
                     return Err(ScanError::Unexpected("malformed prepare OK"));
@@ -342,32 +378,9 @@ impl Scanner {
                     State::PrepareColumnsEof
                 };
             }
-            State::PrepareColumnsEof | State::Single => self.state = State::Done,
-            State::FieldList => {
-                if first == 0xFE && payload.len() < 0xFF_FFFF {
-                    self.status = self.terminator(payload)?.status;
-                    self.saw_status = true;
-                    self.state = State::Done;
-                }
-            }
-            State::OkOrErr => {
-                let info = match first {
-                    0x00 => parse_ok(payload),
-                    0xFE => parse_eof(payload).or_else(|| parse_ok(payload)),
-                    _ => None,
-                }
-                .ok_or(ScanError::Unexpected("expected OK or ERR"))?;
-                self.status = info.status;
-                self.saw_status = true;
-                self.state = State::Done;
-                if first == 0x00 {
-                    self.ok = Some(info);
-                    return Ok(Signal::Ok);
-                }
-            }
-            State::Done => return Err(ScanError::Unexpected("data after the end of a response")),
+            _ => {}
         }
-        Ok(Signal::None)
+        Ok(())
     }
 
     fn after_params(&self, params: u16, columns: u16) -> State {

@@ -268,7 +268,7 @@ mod tests {
     use TokenKind::*;
 
     fn lex(sql: &[u8]) -> Vec<(TokenKind, &[u8])> {
-        Lexer::new(sql).map(|t| (t.kind, t.text(sql))).collect()
+        crate::lex::tests::tokens::<Postgres>(sql)
     }
 
     #[test]

@@ -58,7 +58,7 @@ mod tests {
     }
 
     #[test]
-    fn fixtures() {
+    fn fixtures_literals_and_lists() {
         for (sql, want) in [
             (
                 "SELECT * FROM t WHERE id = 42 AND name = 'bob'",
@@ -115,6 +115,14 @@ mod tests {
                 "SELECT * FROM t WHERE a IN ()",
                 "SELECT * FROM t WHERE a IN ()",
             ),
+        ] {
+            assert_eq!(d(sql), want, "{sql}");
+        }
+    }
+
+    #[test]
+    fn fixtures_values_names_and_blanks() {
+        for (sql, want) in [
             (
                 "INSERT INTO t (a, b) VALUES (1, 'x')",
                 "INSERT INTO t (a, b) VALUES (...)",

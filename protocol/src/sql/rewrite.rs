@@ -107,32 +107,43 @@ pub fn replace_session_functions(
             let item = close.end() - t.start() <= 256
                 && bare_select_item(sql, before, w.peek_sig(), depth, select_depth);
             let buf = out.get_or_insert_with(|| Vec::with_capacity(sql.len() + 16));
-            buf.extend_from_slice(sql.get(copied..t.start()).unwrap_or_default());
-            buf.extend_from_slice(value.as_bytes());
-            if item {
-                // Keep the column name a server would give the call: its own text.
-                buf.extend_from_slice(b" AS `");
-                for &b in sql.get(t.start()..close.end()).unwrap_or_default() {
-                    if b == b'`' {
-                        buf.push(b'`');
-                    }
-                    buf.push(b);
-                }
-                buf.push(b'`');
-            }
-            // `ROW_COUNT()AS n` must not become the identifier `-1AS`.
-            if sql
-                .get(close.end())
-                .is_some_and(|&b| is_ident_byte(b) || b == b'.')
-            {
-                buf.push(b' ');
-            }
+            replace_call(buf, sql, copied, (t.start(), close.end()), &value, item);
             copied = close.end();
         }
     }
     let mut buf = out?;
     buf.extend_from_slice(sql.get(copied..).unwrap_or_default());
     Some(buf)
+}
+
+/// Appends `sql[from..call.0]`, then `value` in place of the call at `call`, aliased to
+/// the call's own text when it is a bare select-list `item` (the column name a server
+/// would give it).
+fn replace_call(
+    buf: &mut Vec<u8>,
+    sql: &[u8],
+    from: usize,
+    call: (usize, usize),
+    value: &str,
+    item: bool,
+) {
+    let (start, end) = call;
+    buf.extend_from_slice(sql.get(from..start).unwrap_or_default());
+    buf.extend_from_slice(value.as_bytes());
+    if item {
+        buf.extend_from_slice(b" AS `");
+        for &b in sql.get(start..end).unwrap_or_default() {
+            if b == b'`' {
+                buf.push(b'`');
+            }
+            buf.push(b);
+        }
+        buf.push(b'`');
+    }
+    // `ROW_COUNT()AS n` must not become the identifier `-1AS`.
+    if sql.get(end).is_some_and(|&b| is_ident_byte(b) || b == b'.') {
+        buf.push(b' ');
+    }
 }
 
 /// Whether a call between `before` and `after` is a whole select-list item without an

@@ -164,77 +164,84 @@ pub(crate) fn answer(
                 .collect(),
         ),
         // The columns psql 15 reads, in its order: a plain table with nothing attached.
-        PsqlQuery::Relation(oid) => {
-            let known = tables(conn)?.iter().any(|(o, _)| o == oid);
-            rows(
-                &[
-                    "relchecks",
-                    "relkind",
-                    "relhasindex",
-                    "relhasrules",
-                    "relhastriggers",
-                    "relrowsecurity",
-                    "relforcerowsecurity",
-                    "relhasoids",
-                    "relispartition",
-                    "reloptions",
-                    "reltablespace",
-                    "reloftype",
-                    "relpersistence",
-                    "relreplident",
-                    "amname",
-                ],
-                if known {
-                    vec![[
-                        "0", "r", "f", "f", "f", "f", "f", "f", "f", "", "0", "", "p", "d", "",
-                    ]
-                    .iter()
-                    .map(|v| text(v))
-                    .collect()]
-                } else {
-                    Vec::new()
-                },
-            )
-        }
-        PsqlQuery::Columns(oid) => {
-            let Some((_, table)) = tables(conn)?.into_iter().find(|(o, _)| o == oid) else {
-                return Ok(rows(&["attname"], Vec::new()));
-            };
-            let mut stmt = conn.prepare(
-                "SELECT name, lower(type), dflt_value, \"notnull\" FROM pragma_table_info(?1) \
-                 ORDER BY cid",
-            )?;
-            let columns = stmt
-                .query_map([&table], |r| {
-                    Ok(vec![
-                        Some(r.get::<_, String>(0)?),
-                        Some(match r.get::<_, String>(1)? {
-                            t if t.is_empty() => "any".to_string(),
-                            t => t,
-                        }),
-                        r.get::<_, Option<String>>(2)?,
-                        text(if r.get::<_, i64>(3)? != 0 { "t" } else { "f" }),
-                        None,
-                        text(""),
-                        text(""),
-                    ])
-                })?
-                .collect::<Result<Vec<_>, _>>()?;
-            rows(
-                &[
-                    "attname",
-                    "format_type",
-                    "default",
-                    "attnotnull",
-                    "attcollation",
-                    "attidentity",
-                    "attgenerated",
-                ],
-                columns,
-            )
-        }
+        PsqlQuery::Relation(oid) => relation(conn, *oid)?,
+        PsqlQuery::Columns(oid) => columns(conn, *oid)?,
         PsqlQuery::Footer => rows(&["none"], Vec::new()),
     })
+}
+
+/// The columns psql 15 reads of relation `oid`, in its order: a plain table with nothing
+/// attached (no row for an unknown oid).
+fn relation(conn: &Connection, oid: i64) -> Result<Outcome, AdminError> {
+    let known = tables(conn)?.iter().any(|(o, _)| *o == oid);
+    Ok(rows(
+        &[
+            "relchecks",
+            "relkind",
+            "relhasindex",
+            "relhasrules",
+            "relhastriggers",
+            "relrowsecurity",
+            "relforcerowsecurity",
+            "relhasoids",
+            "relispartition",
+            "reloptions",
+            "reltablespace",
+            "reloftype",
+            "relpersistence",
+            "relreplident",
+            "amname",
+        ],
+        if known {
+            vec![[
+                "0", "r", "f", "f", "f", "f", "f", "f", "f", "", "0", "", "p", "d", "",
+            ]
+            .iter()
+            .map(|v| text(v))
+            .collect()]
+        } else {
+            Vec::new()
+        },
+    ))
+}
+
+/// The columns of the table `oid`, as psql's `\d TABLE` reads them.
+fn columns(conn: &Connection, oid: i64) -> Result<Outcome, AdminError> {
+    let Some((_, table)) = tables(conn)?.into_iter().find(|(o, _)| *o == oid) else {
+        return Ok(rows(&["attname"], Vec::new()));
+    };
+    let mut stmt = conn.prepare(
+        "SELECT name, lower(type), dflt_value, \"notnull\" FROM pragma_table_info(?1) \
+         ORDER BY cid",
+    )?;
+    let columns = stmt
+        .query_map([&table], |r| {
+            Ok(vec![
+                Some(r.get::<_, String>(0)?),
+                Some(match r.get::<_, String>(1)? {
+                    t if t.is_empty() => "any".to_string(),
+                    t => t,
+                }),
+                r.get::<_, Option<String>>(2)?,
+                text(if r.get::<_, i64>(3)? != 0 { "t" } else { "f" }),
+                None,
+                text(""),
+                text(""),
+            ])
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows(
+        &[
+            "attname",
+            "format_type",
+            "default",
+            "attnotnull",
+            "attcollation",
+            "attidentity",
+            "attgenerated",
+        ],
+        columns,
+    ))
 }
 
 #[cfg(test)]

@@ -18,6 +18,8 @@
 //! PostgreSQL catalog (psql's `\d` commands) get a clear 0A000 instead of SQLite's error.
 
 mod io;
+mod local;
+mod split;
 
 use super::error::AdminError;
 use super::mysql_io::HANDSHAKE_TIMEOUT;
@@ -26,6 +28,7 @@ use async_trait::async_trait;
 use bytes::{BufMut, BytesMut};
 use futures_util::{SinkExt, StreamExt};
 use io::{FrontendStream, Opening, Rejection};
+use local::local_answer;
 use pgwire::api::auth::md5pass::{hash_md5_password, Md5PasswordAuthStartupHandler};
 use pgwire::api::auth::{
     AuthSource, DefaultServerParameterProvider, LoginInfo, Password, ServerParameterProvider,
@@ -43,6 +46,7 @@ use pgwire::messages::response::{
 use pgwire::messages::startup::SecretKey;
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage, ProtocolVersion};
 use pgwire::tokio::server::PgWireMessageServerCodec;
+use split::split_statements;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::{TcpListener, TcpStream};
@@ -503,276 +507,5 @@ fn sqlite_sqlstate(e: &rusqlite::Error) -> &'static str {
     }
 }
 
-/// Session parameters a `SET` (or `RESET`) of which is accepted without effect.
-const SESSION_PARAMETERS: &[&str] = &[
-    "application_name",
-    "bytea_output",
-    "client_encoding",
-    "client_min_messages",
-    "datestyle",
-    "default_transaction_isolation",
-    "default_transaction_read_only",
-    "extra_float_digits",
-    "idle_in_transaction_session_timeout",
-    "intervalstyle",
-    "lock_timeout",
-    "search_path",
-    "session characteristics",
-    "standard_conforming_strings",
-    "statement_timeout",
-    "time zone",
-    "timezone",
-];
-
-/// Statements of PostgreSQL clients the port answers itself (module doc); `None` for the
-/// rest, which go to [`Admin::execute`].
-fn local_answer(port: &Port, socket: &Socket, statement: &str) -> Option<Result<Outcome, PgError>> {
-    let normalized = statement
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_ascii_lowercase();
-    let one = |column: &str, value: Option<String>| {
-        Some(Ok(Outcome::Rows {
-            columns: vec![column.to_string()],
-            rows: vec![vec![value]],
-        }))
-    };
-    let accepted = || {
-        Some(Ok(Outcome::Done {
-            affected: 0,
-            info: String::new(),
-        }))
-    };
-    match normalized.as_str() {
-        "select version()" | "select pg_catalog.version()" => {
-            return one("version", Some(VERSION.to_string()))
-        }
-        "select current_database()" | "select pg_catalog.current_database()" => {
-            let database = socket.metadata().get(METADATA_DATABASE).cloned();
-            return one("current_database", database);
-        }
-        "select current_user" | "select session_user" | "select user" => {
-            let user = socket.metadata().get(METADATA_USER).cloned();
-            let column = normalized.trim_start_matches("select ");
-            return one(column, user);
-        }
-        "discard all" | "reset all" => return accepted(),
-        _ => {}
-    }
-    if (normalized.contains("pg_catalog.") || normalized.contains("information_schema."))
-        && super::catalog::recognize(&normalized).is_none()
-    {
-        return Some(Err(PgError {
-            code: "0A000",
-            message: "the sqlmux admin interface has no PostgreSQL catalog (pg_catalog, \
-                      information_schema) beyond what psql's \\dt, \\d TABLE and \\l ask: list the \
-                      tables with SHOW TABLES, their columns with PRAGMA table_info(<table>)"
-                .into(),
-        }));
-    }
-    if let Some(name) = normalized.strip_prefix("show ") {
-        if matches!(
-            name,
-            "tables"
-                | "databases"
-                | "schemas"
-                | "pools"
-                | "clients"
-                | "servers"
-                | "stats"
-                | "clusters"
-                | "version"
-        ) {
-            return None;
-        }
-        let name = name.trim_matches('"');
-        let mut parameters = port
-            .parameters
-            .server_parameters(socket)
-            .unwrap_or_default();
-        parameters.insert("server_version_num".into(), SERVER_VERSION_NUM.into());
-        parameters.insert("transaction_isolation".into(), "serializable".into());
-        parameters.insert("max_identifier_length".into(), "63".into());
-        return Some(
-            match parameters
-                .into_iter()
-                .find(|(key, _)| key.eq_ignore_ascii_case(name))
-            {
-                Some((key, value)) => Ok(Outcome::Rows {
-                    columns: vec![key],
-                    rows: vec![vec![Some(value)]],
-                }),
-                None => Err(PgError {
-                    code: "42704",
-                    message: format!("unrecognized configuration parameter \"{name}\""),
-                }),
-            },
-        );
-    }
-    let target = normalized
-        .strip_prefix("set ")
-        .or_else(|| normalized.strip_prefix("reset "))?;
-    let target = target
-        .strip_prefix("session ")
-        .or_else(|| target.strip_prefix("local "))
-        .unwrap_or(target);
-    let known = SESSION_PARAMETERS.iter().any(|p| {
-        target
-            .strip_prefix(p)
-            .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '=']))
-    });
-    if known {
-        accepted()
-    } else {
-        None
-    }
-}
-
-/// Splits a query string into statements at top-level `;`, skipping blanks and comments
-/// before each and dropping statements that are only comments. Quotes (`'`, `"`, `` ` ``),
-/// `--` and (nested) `/* */` comments are honoured; an unterminated one runs to the end.
-fn split_statements(text: &str) -> Vec<&str> {
-    let bytes = text.as_bytes();
-    let mut statements = Vec::new();
-    let mut start: Option<usize> = None;
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        match b {
-            b'\'' | b'"' | b'`' => {
-                start.get_or_insert(i);
-                i += 1;
-                while i < bytes.len() {
-                    if bytes[i] == b {
-                        // A doubled quote is one quote inside the string.
-                        if bytes.get(i + 1) == Some(&b) {
-                            i += 2;
-                            continue;
-                        }
-                        break;
-                    }
-                    i += 1;
-                }
-                i += 1;
-            }
-            b'-' if bytes.get(i + 1) == Some(&b'-') => {
-                while i < bytes.len() && bytes[i] != b'\n' {
-                    i += 1;
-                }
-            }
-            b'/' if bytes.get(i + 1) == Some(&b'*') => {
-                let mut depth = 1;
-                i += 2;
-                while i < bytes.len() && depth > 0 {
-                    if bytes[i] == b'/' && bytes.get(i + 1) == Some(&b'*') {
-                        depth += 1;
-                        i += 2;
-                    } else if bytes[i] == b'*' && bytes.get(i + 1) == Some(&b'/') {
-                        depth -= 1;
-                        i += 2;
-                    } else {
-                        i += 1;
-                    }
-                }
-            }
-            b';' => {
-                if let Some(s) = start.take() {
-                    statements.push(text[s..i].trim_end());
-                }
-                i += 1;
-            }
-            _ => {
-                if !b.is_ascii_whitespace() {
-                    start.get_or_insert(i);
-                }
-                i += 1;
-            }
-        }
-    }
-    if let Some(s) = start {
-        statements.push(text[s..].trim_end());
-    }
-    statements
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn statements_split_at_top_level_semicolons() {
-        assert_eq!(
-            split_statements("UPDATE servers SET weight = 7; LOAD SERVERS TO RUNTIME;"),
-            ["UPDATE servers SET weight = 7", "LOAD SERVERS TO RUNTIME"]
-        );
-        assert_eq!(
-            split_statements("SELECT ';' AS \"a;b\" -- c;d\n; /* x; /* y; */ z; */ SELECT 2"),
-            ["SELECT ';' AS \"a;b\" -- c;d", "SELECT 2"]
-        );
-        assert_eq!(
-            split_statements("SELECT 'it''s; ok'"),
-            ["SELECT 'it''s; ok'"]
-        );
-        assert!(split_statements(" ;; -- only a comment\n /* and this */ ").is_empty());
-        assert_eq!(split_statements("SELECT 'open; "), ["SELECT 'open;"]);
-        assert_eq!(split_statements("-- c\nSHOW TABLES"), ["SHOW TABLES"]);
-        // Multi-byte text is cut on character boundaries (only ASCII bytes split).
-        assert_eq!(
-            split_statements("SELECT 'é';SELECT 1"),
-            ["SELECT 'é'", "SELECT 1"]
-        );
-    }
-
-    #[test]
-    fn command_tags() {
-        assert_eq!(command_tag("update servers set weight = 1", 2), "UPDATE 2");
-        assert_eq!(command_tag("INSERT INTO users VALUES (1)", 1), "INSERT 0 1");
-        assert_eq!(command_tag("DELETE FROM servers", 0), "DELETE 0");
-        assert_eq!(command_tag("load servers to runtime", 0), "LOAD");
-        assert_eq!(command_tag("SAVE ALL TO DISK", 0), "SAVE");
-        assert_eq!(command_tag("SET NAMES utf8", 0), "SET");
-        assert_eq!(command_tag("(weird)", 0), "OK");
-    }
-
-    #[test]
-    fn admin_errors_have_sqlstates() {
-        assert_eq!(sqlstate(&AdminError::BadCommand("x".into())), "42601");
-        assert_eq!(
-            sqlstate(&AdminError::AccessDenied {
-                user: "a".into(),
-                host: "h".into(),
-                using_password: true
-            }),
-            "28P01"
-        );
-        assert_eq!(sqlstate(&AdminError::Internal("x".into())), "XX000");
-        assert_eq!(
-            sqlstate(&AdminError::LoadRefused {
-                what: "SERVERS",
-                problem: "p".into()
-            }),
-            "22023"
-        );
-        let conn = rusqlite::Connection::open_in_memory().unwrap();
-        let sql_state = |sql: &str| sqlstate(&AdminError::Sql(conn.execute(sql, []).unwrap_err()));
-        assert_eq!(sql_state("SELEC 1"), "42601");
-        assert_eq!(sql_state("SELECT * FROM nowhere"), "42P01");
-        assert_eq!(sql_state("SELECT missing_column"), "42703");
-    }
-
-    #[test]
-    fn rows_are_text_columns_with_nulls() {
-        let (description, rows) =
-            encode_rows(&["a".into(), "b".into()], &[vec![Some("1".into()), None]]).unwrap();
-        assert_eq!(description.fields.len(), 2);
-        assert!(description.fields.iter().all(|f| f.type_id == TEXT_OID));
-        assert_eq!(rows.len(), 1);
-        assert_eq!(rows[0].field_count, 2);
-        assert_eq!(
-            &rows[0].data[..],
-            &[0, 0, 0, 1, b'1', 0xff, 0xff, 0xff, 0xff]
-        );
-        assert!(encode_rows(&["a".into()], &[vec![]]).is_err());
-    }
-}
+mod tests;

@@ -240,166 +240,184 @@ fn record_sessions(stats: &crate::stats::ProxyStats) {
     counter!("sqlmux_statement_latency_microseconds_count").absolute(latency_count);
 }
 
-fn describe() {
-    describe_gauge!(
+/// Every gauge sqlmux exports, with its help text.
+const GAUGES: &[(&str, &str)] = &[
+    (
         "sqlmux_backend_max_connections",
-        "The server's max_connections: the most backend connections sqlmux opens to it."
-    );
-    describe_gauge!(
+        "The server's max_connections: the most backend connections sqlmux opens to it.",
+    ),
+    (
         "sqlmux_hostgroup_info",
-        "1 per hostgroup, labelled with its cluster and role (writer or reader)."
-    );
-    describe_gauge!(
+        "1 per hostgroup, labelled with its cluster and role (writer or reader).",
+    ),
+    (
         "sqlmux_server_shunned",
-        "1 while sqlmux shuns the server after repeated connect errors (the server's faults only)."
-    );
-    describe_counter!(
-        "sqlmux_config_reloads_total",
-        "Readings of the config file (SIGHUP or a change of it or its secret files), by result."
-    );
-    describe_gauge!(
+        "1 while sqlmux shuns the server after repeated connect errors (the server's faults only).",
+    ),
+    (
         "sqlmux_config_generation",
-        "The generation of the config file in force: 1 at start, +1 per applied reload."
-    );
-    describe_counter!(
-        "sqlmux_reads_to_writer_total",
-        "Reads sent to the writer because no server of the reader hostgroup took work."
-    );
-    describe_gauge!(
+        "The generation of the config file in force: 1 at start, +1 per applied reload.",
+    ),
+    (
         "sqlmux_topology_source_up",
-        "1 while the cluster's topology source (Patroni's etcd) is reachable and watched."
-    );
-    describe_gauge!(
+        "1 while the cluster's topology source (Patroni's etcd) is reachable and watched.",
+    ),
+    (
         "sqlmux_topology_source_revision",
-        "The store revision (etcd) that produced the cluster's topology in force."
-    );
-    describe_gauge!(
+        "The store revision (etcd) that produced the cluster's topology in force.",
+    ),
+    (
         "sqlmux_topology_source_switching",
-        "1 while the source reports a switch under way (writes held)."
-    );
-    describe_gauge!(
+        "1 while the source reports a switch under way (writes held).",
+    ),
+    (
         "sqlmux_server_health",
-        "1 for the monitor's current view of the server: up, down or unknown."
-    );
-    describe_gauge!(
+        "1 for the monitor's current view of the server: up, down or unknown.",
+    ),
+    (
         "sqlmux_server_read_only",
-        "1 while the monitor sees the server read-only (MySQL) or in recovery (PostgreSQL)."
-    );
-    describe_gauge!(
+        "1 while the monitor sees the server read-only (MySQL) or in recovery (PostgreSQL).",
+    ),
+    (
         "sqlmux_server_replication_lag_seconds",
-        "Replication lag the monitor saw (0 for a primary, NaN while unknown)."
-    );
-    describe_gauge!(
+        "Replication lag the monitor saw (0 for a primary, NaN while unknown).",
+    ),
+    (
         "sqlmux_server_lagging",
-        "1 while the server lags over its cluster's max_replication_lag_ms (or of unknown lag): it takes no reads."
-    );
-    describe_counter!(
-        "sqlmux_monitor_checks_total",
-        "Health checks of the server."
-    );
-    describe_counter!(
-        "sqlmux_fencing_alarms_total",
-        "Checks that found the server writable outside every writer hostgroup (it gets no writes)."
-    );
-    describe_gauge!(
+        "1 while the server lags over its cluster's max_replication_lag_ms (or of unknown lag): it takes no reads.",
+    ),
+    (
         "sqlmux_failover_held_statements",
-        "Writer-bound statements waiting for a usable writer now, per cluster."
-    );
-    describe_gauge!(
+        "Writer-bound statements waiting for a usable writer now, per cluster.",
+    ),
+    (
         "sqlmux_failover_hold_active",
-        "1 while an explicit hold (POST /v1/clusters/{name}/hold) is on, per cluster."
-    );
-    describe_counter!(
-        "sqlmux_failover_held_total",
-        "Writer-bound statements that waited in the hold queue, per cluster."
-    );
-    describe_counter!(
-        "sqlmux_failover_explicit_holds_total",
-        "Explicit holds started, per cluster."
-    );
-    describe_counter!(
-        "sqlmux_failover_hold_failures_total",
-        "Held statements that gave up: hold_timeout_ms passed, or pushed out of a full queue."
-    );
-    describe_counter!(
-        "sqlmux_pool_checkouts_total",
-        "Backend connections lent, per server."
-    );
-    describe_counter!(
-        "sqlmux_pool_checkout_microseconds_total",
-        "Time sessions spent getting a backend connection (pool wait and connect), per server."
-    );
-    describe_counter!(
-        "sqlmux_server_statements_total",
-        "Statements run per server."
-    );
-    describe_counter!(
-        "sqlmux_server_bytes_total",
-        "Bytes relayed from each server to clients."
-    );
-    describe_counter!(
-        "sqlmux_server_statement_microseconds_total",
-        "Statement time per server."
-    );
-    describe_gauge!("sqlmux_client_connections", "Client connections open now.");
-    describe_gauge!(
+        "1 while an explicit hold (POST /v1/clusters/{name}/hold) is on, per cluster.",
+    ),
+    (
+        "sqlmux_client_connections",
+        "Client connections open now.",
+    ),
+    (
         "sqlmux_worker_sessions",
-        "Client sessions on each data-path worker."
-    );
-    describe_counter!(
-        "sqlmux_client_connections_total",
-        "Client connections accepted."
-    );
-    describe_counter!(
-        "sqlmux_statements_total",
-        "Statements by destination hostgroup."
-    );
-    describe_counter!(
-        "sqlmux_errors_total",
-        "Errors sent to clients, by the side that failed."
-    );
-    describe_counter!(
-        "sqlmux_pins_total",
-        "Pins started (multiplexing off for a session), by reason."
-    );
-    describe_counter!(
-        "sqlmux_bytes_relayed_total",
-        "Bytes relayed from backends to clients."
-    );
-    describe_counter!(
-        "sqlmux_statement_latency_microseconds_sum",
-        "Total statement time seen by sqlmux."
-    );
-    describe_counter!(
-        "sqlmux_statement_latency_microseconds_count",
-        "Statements timed."
-    );
-    describe_gauge!(
+        "Client sessions on each data-path worker.",
+    ),
+    (
         "sqlmux_topology_generation",
-        "Generation of the topology in force; increases with every change."
-    );
-    describe_gauge!(
+        "Generation of the topology in force; increases with every change.",
+    ),
+    (
         "sqlmux_backend_connections",
-        "Backend connections per server, by state (in_use: lent to a session; idle: pooled)."
-    );
-    describe_counter!(
-        "sqlmux_backend_connects_total",
-        "Backend connection attempts per server, by result."
-    );
-    describe_counter!(
-        "sqlmux_backend_connections_closed_total",
-        "Backend connections closed per server."
-    );
-    describe_counter!(
-        "sqlmux_pool_reuses_total",
-        "Checkouts served by an idle pooled connection."
-    );
-    describe_counter!(
-        "sqlmux_pool_wait_timeouts_total",
-        "Checkouts that gave up waiting for a free connection (server at max_connections)."
-    );
-    describe_gauge!(
+        "Backend connections per server, by state (in_use: lent to a session; idle: pooled).",
+    ),
+    (
         "sqlmux_server_status",
-        "1 for the server's current status, 0 for the others."
-    );
+        "1 for the server's current status, 0 for the others.",
+    ),
+];
+
+/// Every counter sqlmux exports, with its help text.
+const COUNTERS: &[(&str, &str)] = &[
+    (
+        "sqlmux_config_reloads_total",
+        "Readings of the config file (SIGHUP or a change of it or its secret files), by result.",
+    ),
+    (
+        "sqlmux_reads_to_writer_total",
+        "Reads sent to the writer because no server of the reader hostgroup took work.",
+    ),
+    (
+        "sqlmux_monitor_checks_total",
+        "Health checks of the server.",
+    ),
+    (
+        "sqlmux_fencing_alarms_total",
+        "Checks that found the server writable outside every writer hostgroup (it gets no writes).",
+    ),
+    (
+        "sqlmux_failover_held_total",
+        "Writer-bound statements that waited in the hold queue, per cluster.",
+    ),
+    (
+        "sqlmux_failover_explicit_holds_total",
+        "Explicit holds started, per cluster.",
+    ),
+    (
+        "sqlmux_failover_hold_failures_total",
+        "Held statements that gave up: hold_timeout_ms passed, or pushed out of a full queue.",
+    ),
+    (
+        "sqlmux_pool_checkouts_total",
+        "Backend connections lent, per server.",
+    ),
+    (
+        "sqlmux_pool_checkout_microseconds_total",
+        "Time sessions spent getting a backend connection (pool wait and connect), per server.",
+    ),
+    (
+        "sqlmux_server_statements_total",
+        "Statements run per server.",
+    ),
+    (
+        "sqlmux_server_bytes_total",
+        "Bytes relayed from each server to clients.",
+    ),
+    (
+        "sqlmux_server_statement_microseconds_total",
+        "Statement time per server.",
+    ),
+    (
+        "sqlmux_client_connections_total",
+        "Client connections accepted.",
+    ),
+    (
+        "sqlmux_statements_total",
+        "Statements by destination hostgroup.",
+    ),
+    (
+        "sqlmux_errors_total",
+        "Errors sent to clients, by the side that failed.",
+    ),
+    (
+        "sqlmux_pins_total",
+        "Pins started (multiplexing off for a session), by reason.",
+    ),
+    (
+        "sqlmux_bytes_relayed_total",
+        "Bytes relayed from backends to clients.",
+    ),
+    (
+        "sqlmux_statement_latency_microseconds_sum",
+        "Total statement time seen by sqlmux.",
+    ),
+    (
+        "sqlmux_statement_latency_microseconds_count",
+        "Statements timed.",
+    ),
+    (
+        "sqlmux_backend_connects_total",
+        "Backend connection attempts per server, by result.",
+    ),
+    (
+        "sqlmux_backend_connections_closed_total",
+        "Backend connections closed per server.",
+    ),
+    (
+        "sqlmux_pool_reuses_total",
+        "Checkouts served by an idle pooled connection.",
+    ),
+    (
+        "sqlmux_pool_wait_timeouts_total",
+        "Checkouts that gave up waiting for a free connection (server at max_connections).",
+    ),
+];
+
+/// Gives every metric its help text.
+fn describe() {
+    for (name, help) in GAUGES {
+        describe_gauge!(*name, *help);
+    }
+    for (name, help) in COUNTERS {
+        describe_counter!(*name, *help);
+    }
 }

@@ -244,22 +244,19 @@ mod tests {
     use hyper::StatusCode;
 
     /// The token tests get when they name none (changes need one); `call` sends it.
+    use crate::test_fixtures::ONE_CLUSTER;
+
     const TEST_TOKEN: &str = "test-token";
 
     fn control(token: Option<&str>) -> Control {
         let token = Some(token.unwrap_or(TEST_TOKEN));
-        let runtime = sqlmux_config::parse(
+        let runtime = sqlmux_config::parse(&format!(
             r#"
-[[clusters]]
-name = "c"
-protocol = "mysql"
-writer_hostgroup = 1
-reader_hostgroup = 2
-[[servers]]
+{ONE_CLUSTER}[[servers]]
 hostgroup = 1
 address = "127.0.0.1:1"
-"#,
-        )
+"#
+        ))
         .unwrap();
         let shared = Shared::new(runtime, None);
         shared

@@ -1,6 +1,6 @@
 //! The client side of a MySQL session: framed reads, buffered writes, TLS upgrade.
 
-use crate::stream::{MaybeTls, UpgradeError};
+use crate::stream::MaybeTls;
 use bytes::BytesMut;
 use sqlmux_protocol::mysql::packet::{decode_frame, write_packet, Frame, PacketError};
 use std::io;
@@ -211,11 +211,12 @@ impl ClientConn {
         &mut self,
         acceptor: &tokio_rustls::TlsAcceptor,
     ) -> Result<(), ClientError> {
-        MaybeTls::accept_tls_in(&mut self.stream, acceptor)
-            .await
-            .map_err(|e| match e {
-                UpgradeError::NotPlain => ClientError::Closed,
-                UpgradeError::Tls(e) => ClientError::Tls(e),
-            })
+        MaybeTls::accept_tls_in(
+            &mut self.stream,
+            acceptor,
+            ClientError::Closed,
+            ClientError::Tls,
+        )
+        .await
     }
 }

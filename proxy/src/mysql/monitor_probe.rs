@@ -4,7 +4,6 @@
 
 use super::backend::{BackendConn, BackendError, ConnectParams, ResultRows};
 use crate::monitor::{Lag, Observation, Probe, ProbeLogin};
-use sqlmux_config::MonitorSettings;
 use std::time::Duration;
 
 /// One server's probe.
@@ -14,17 +13,9 @@ pub struct MysqlProbe {
 }
 
 impl MysqlProbe {
-    /// A probe of `address` as the monitor user.
-    pub fn new(
-        settings: &MonitorSettings,
-        address: &str,
-        tls: Option<tokio_rustls::TlsConnector>,
-        allow_cleartext: bool,
-    ) -> Self {
-        Self {
-            login: ProbeLogin::new(settings, address, tls, allow_cleartext),
-            conn: None,
-        }
+    /// A probe logging in as `login` says.
+    pub fn new(login: ProbeLogin) -> Self {
+        Self { login, conn: None }
     }
 
     async fn look(&mut self) -> Result<Observation, String> {

@@ -1,7 +1,7 @@
 //! A framed PostgreSQL connection, used on both sides of the proxy: buffered reads of whole
 //! messages, buffered writes, TLS upgrade.
 
-use crate::stream::{MaybeTls, UpgradeError};
+use crate::stream::MaybeTls;
 use bytes::Buf;
 use bytes::{Bytes, BytesMut};
 use sqlmux_protocol::pg::frame::{decode_frame, decode_startup, FrameError, Message};
@@ -235,12 +235,13 @@ impl PgConn {
         &mut self,
         acceptor: &tokio_rustls::TlsAcceptor,
     ) -> Result<(), ConnError> {
-        MaybeTls::accept_tls_in(&mut self.stream, acceptor)
-            .await
-            .map_err(|e| match e {
-                UpgradeError::NotPlain => ConnError::Closed,
-                UpgradeError::Tls(e) => ConnError::Tls(e),
-            })
+        MaybeTls::accept_tls_in(
+            &mut self.stream,
+            acceptor,
+            ConnError::Closed,
+            ConnError::Tls,
+        )
+        .await
     }
 
     /// Starts TLS towards the backend at `address` (after it answered `S` to an

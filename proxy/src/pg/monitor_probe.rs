@@ -23,15 +23,10 @@ pub struct PgProbe {
 }
 
 impl PgProbe {
-    /// A probe of `address` as the monitor user.
-    pub fn new(
-        settings: &MonitorSettings,
-        address: &str,
-        tls: Option<tokio_rustls::TlsConnector>,
-        allow_cleartext: bool,
-    ) -> Self {
+    /// A probe logging in as `login` says, to the monitor database of `settings`.
+    pub fn new(settings: &MonitorSettings, login: ProbeLogin) -> Self {
         Self {
-            login: ProbeLogin::new(settings, address, tls, allow_cleartext),
+            login,
             database: settings.database.clone(),
             cancels: Arc::new(CancelRegistry::default()),
             timeout: settings.timeout,

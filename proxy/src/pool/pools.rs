@@ -200,22 +200,7 @@ impl<C> Pools<C> {
         let attempt =
             tokio::time::timeout(settings.connect_timeout, connect(server.address.clone())).await;
         let reason = match attempt {
-            Ok(Ok(conn)) => {
-                server.stats.connected();
-                server.stats.checked_out(Some(started));
-                server.connect_succeeded();
-                server.lent();
-                let id = server.next_lease.fetch_add(1, Ordering::Relaxed);
-                return Ok(tracked(Lease {
-                    conn: Some(Box::new(conn)),
-                    permit: Some(permit),
-                    created: Instant::now(),
-                    partition,
-                    server: Some(server),
-                    home: worker,
-                    id,
-                }));
-            }
+            Ok(Ok(conn)) => return Ok(opened(server, conn, permit, partition, worker, started)),
             Ok(Err(e)) => (e.to_string(), e.server_fault()),
             Err(_) => (
                 format!(
@@ -240,6 +225,31 @@ impl<C> Pools<C> {
             reason,
         })
     }
+}
+
+/// The lease of a connection just opened on `server` with `permit`.
+fn opened<C: Pooled>(
+    server: Arc<ServerPool<C>>,
+    conn: C,
+    permit: OwnedSemaphorePermit,
+    partition: Arc<Partition>,
+    worker: WorkerId,
+    started: Instant,
+) -> Lease<C> {
+    server.stats.connected();
+    server.stats.checked_out(Some(started));
+    server.connect_succeeded();
+    server.lent();
+    let id = server.next_lease.fetch_add(1, Ordering::Relaxed);
+    tracked(Lease {
+        conn: Some(Box::new(conn)),
+        permit: Some(permit),
+        created: Instant::now(),
+        partition,
+        server: Some(server),
+        home: worker,
+        id,
+    })
 }
 
 /// A lease whose socket its pool knows (for a failover cut).

@@ -192,6 +192,56 @@ pub async fn hold_backend<S: BackendSession + Send>(
     Ok(true)
 }
 
+/// Implements [`BackendSession`] for a protocol session type whose backend side is its
+/// `held` field, whose user is `user` (with its `cluster`), that has `lose_backend` and
+/// `checkout` methods, and whose error type has `Pool` and `ServerClosed(String)` variants.
+macro_rules! backend_session {
+    ($session:ty, $conn:ty, $error:ident) => {
+        impl $crate::session::BackendSession for $session {
+            type Conn = $conn;
+            type Error = $error;
+
+            fn held(&mut self) -> &mut $crate::session::Held<$conn> {
+                &mut self.held
+            }
+
+            fn shared(&self) -> &$crate::shared::Shared {
+                &self.shared
+            }
+
+            fn cluster(&self) -> &str {
+                &self.user.cluster
+            }
+
+            fn lose_backend(&mut self) {
+                <$session>::lose_backend(self);
+            }
+
+            fn server_closed(address: &str) -> $error {
+                $error::ServerClosed(address.to_string())
+            }
+
+            fn pool_error(e: $error) -> Result<$crate::pool::PoolError, $error> {
+                match e {
+                    $error::Pool(e) => Ok(e),
+                    other => Err(other),
+                }
+            }
+
+            fn checkout(
+                &mut self,
+                hostgroup: u32,
+            ) -> impl std::future::Future<
+                Output = Result<$crate::pool::Lease<$conn>, $error>,
+            > + Send {
+                <$session>::checkout(self, hostgroup)
+            }
+        }
+    };
+}
+
+pub(crate) use backend_session;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -79,25 +79,21 @@ impl Topology {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_fixtures::ONE_CLUSTER;
 
     #[test]
     fn picks_online_servers_only() {
-        let rt = sqlmux_config::parse(
+        let rt = sqlmux_config::parse(&format!(
             r#"
-[[clusters]]
-name = "c"
-protocol = "mysql"
-writer_hostgroup = 1
-reader_hostgroup = 2
-[[servers]]
+{ONE_CLUSTER}[[servers]]
 hostgroup = 1
 address = "127.0.0.1:1"
 status = "OFFLINE_SOFT"
 [[servers]]
 hostgroup = 1
 address = "127.0.0.1:2"
-"#,
-        )
+"#
+        ))
         .unwrap();
         let t = Topology::from_runtime(&rt, 1);
         assert_eq!(&*t.pick(1).unwrap().address, "127.0.0.1:2");

@@ -90,22 +90,7 @@ impl Session {
             None => Cow::Borrowed(&frame.raw),
         };
         let hostgroup = self.route(sql_text, &class)?;
-        let needs = Needs {
-            user_vars: class.flags.contains(Flags::USER_VAR_READ),
-            last_insert_id: class.flags.contains(Flags::MAY_INSERT)
-                || class.flags.contains(Flags::LAST_INSERT_ID),
-        };
-        let follow_up = if class.flags.contains(Flags::MAY_INSERT)
-            || class.flags.contains(Flags::LAST_INSERT_ID_ARG)
-        {
-            if class.statements <= 1 && class.kind != Kind::LoadData {
-                FollowUp::Pipelined
-            } else {
-                FollowUp::After
-            }
-        } else {
-            FollowUp::None
-        };
+        let (needs, follow_up) = needs_of(&class);
         self.acquire(hostgroup, needs, class.flags.contains(Flags::WARNINGS_READ))
             .await?;
         let tracking_change = (class.kind == Kind::Set || class.statements > 1)
@@ -434,4 +419,27 @@ impl Session {
 fn mentions(sql: &[u8], name: &[u8]) -> bool {
     sql.windows(name.len())
         .any(|w| w.eq_ignore_ascii_case(name))
+}
+
+/// What a statement needs on its backend (user variables, LAST_INSERT_ID), and whether
+/// the session's LAST_INSERT_ID is read after it: pipelined with a lone statement, after
+/// a multi-statement text or LOAD DATA.
+fn needs_of(class: &Classification) -> (Needs, FollowUp) {
+    let needs = Needs {
+        user_vars: class.flags.contains(Flags::USER_VAR_READ),
+        last_insert_id: class.flags.contains(Flags::MAY_INSERT)
+            || class.flags.contains(Flags::LAST_INSERT_ID),
+    };
+    let follow_up = if class.flags.contains(Flags::MAY_INSERT)
+        || class.flags.contains(Flags::LAST_INSERT_ID_ARG)
+    {
+        if class.statements <= 1 && class.kind != Kind::LoadData {
+            FollowUp::Pipelined
+        } else {
+            FollowUp::After
+        }
+    } else {
+        FollowUp::None
+    };
+    (needs, follow_up)
 }

@@ -62,20 +62,7 @@ impl Session {
             self.awaiting_sync = !synced;
             return self.answer_lost(crate::session::TxStatement::Other).await;
         }
-        // Each Parse's query is classified once, for routing and for the plan (other
-        // messages get the class of an empty text, unused).
-        let memo = &mut self.memo;
-        let empty = pgsql::classify(b"");
-        let mut classes = std::mem::take(&mut self.spare_classes);
-        classes.clear();
-        self.statement_bytes = 0;
-        for m in &batch {
-            self.statement_bytes += m.raw.len() as u64;
-            classes.push(match m.tag() {
-                fe::PARSE => memo.class(fe::parse_view(m.body())?.query, pgsql::classify),
-                _ => empty,
-            });
-        }
+        let classes = self.classify_batch(&batch)?;
         self.awaiting_sync = !synced;
         let hostgroup = if self.held.lease.is_none() {
             let (sql, facts) = self.batch_facts(&batch, &classes)?;
@@ -154,6 +141,28 @@ impl Session {
         effects.clear();
         self.spare_effects = effects;
         result
+    }
+
+    /// The class of each message of `batch`: each Parse's query is classified once, for
+    /// routing and for the plan (other messages get the class of an empty text, unused);
+    /// the batch's size is noted for the failover hold.
+    fn classify_batch(
+        &mut self,
+        batch: &[Message],
+    ) -> Result<Vec<pgsql::Classification>, SessionError> {
+        let memo = &mut self.memo;
+        let empty = pgsql::classify(b"");
+        let mut classes = std::mem::take(&mut self.spare_classes);
+        classes.clear();
+        self.statement_bytes = 0;
+        for m in batch {
+            self.statement_bytes += m.raw.len() as u64;
+            classes.push(match m.tag() {
+                fe::PARSE => memo.class(fe::parse_view(m.body())?.query, pgsql::classify),
+                _ => empty,
+            });
+        }
+        Ok(classes)
     }
 
     /// The index of the first Bind or statement Describe in `batch` of the global statement

@@ -239,41 +239,4 @@ fn refused_for_the_client(code: &str) -> bool {
     code.starts_with("28") || code == "3D000" || code == "53300"
 }
 
-impl crate::session::BackendSession for Session {
-    type Conn = BackendConn;
-    type Error = SessionError;
-
-    fn held(&mut self) -> &mut crate::session::Held<BackendConn> {
-        &mut self.held
-    }
-
-    fn shared(&self) -> &crate::shared::Shared {
-        &self.shared
-    }
-
-    fn cluster(&self) -> &str {
-        &self.user.cluster
-    }
-
-    fn lose_backend(&mut self) {
-        Session::lose_backend(self);
-    }
-
-    fn server_closed(address: &str) -> SessionError {
-        SessionError::ServerClosed(address.to_string())
-    }
-
-    fn pool_error(e: SessionError) -> Result<crate::pool::PoolError, SessionError> {
-        match e {
-            SessionError::Pool(e) => Ok(e),
-            other => Err(other),
-        }
-    }
-
-    fn checkout(
-        &mut self,
-        hostgroup: u32,
-    ) -> impl std::future::Future<Output = Result<Lease<BackendConn>, SessionError>> + Send {
-        Session::checkout(self, hostgroup)
-    }
-}
+crate::session::held::backend_session!(Session, BackendConn, SessionError);

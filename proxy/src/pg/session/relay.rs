@@ -2,10 +2,13 @@
 //! [`Step`] saying whether the client gets the backend's answer, sqlmux drops it (a message
 //! sqlmux added), or sqlmux answers in its place (a statement the backend already has).
 
+mod answer;
+
 use super::super::backend::BackendError;
 use super::super::conn::{ConnError, PgConn, MAX_MESSAGE};
 use super::super::error::SessionError;
 use super::Session;
+use answer::{internal, Answer, Progress};
 use bytes::Bytes;
 use sqlmux_protocol::pg::backend as msg;
 use sqlmux_protocol::pg::frame;
@@ -254,195 +257,73 @@ impl Session {
         } = self;
         let lease = held.leased()?;
         let (conn, address) = lease.conn_and_address();
-        let mut out = Outcome {
-            completed: std::mem::take(spare_completed),
-            ..Outcome::default()
+        let mut answer = Answer {
+            client,
+            conn,
+            address,
+            params,
+            statements,
+            retry_stale_plan,
+            skip_parameter_description,
+            progress: Progress {
+                out: Outcome {
+                    completed: std::mem::take(spare_completed),
+                    ..Outcome::default()
+                },
+                ..Progress::default()
+            },
         };
-        // Within a Query, completed statements count; an error cancels its effect.
-        let mut query_failed = false;
-        // An Execute (or Query) was answered: a later error may follow side effects.
-        let mut executed = false;
-        // The type of the last message passed on to the client.
-        let mut last_forwarded = 0u8;
         loop {
             while let Some(Step::Inject(bytes)) = steps.front() {
-                client.queue(bytes);
+                answer.client.queue(bytes);
                 steps.pop_front();
             }
             // Plain answers (rows above all) pass as one block, without a copy each.
             // (Not while a ParameterDescription is to be dropped: that takes the slow path.)
-            let run = if *skip_parameter_description {
+            let run = if *answer.skip_parameter_description {
                 0
             } else {
-                conn.conn.forward_buffered(client, |buf| {
-                    plain_run(buf, &mut steps, &mut out, &mut query_failed)
+                let p = &mut answer.progress;
+                answer.conn.conn.forward_buffered(answer.client, |buf| {
+                    plain_run(buf, &mut steps, &mut p.out, &mut p.query_failed)
                 })
             };
             if run > 0 {
-                client.flush_if_full().await.map_err(SessionError::Client)?;
+                answer
+                    .client
+                    .flush_if_full()
+                    .await
+                    .map_err(SessionError::Client)?;
                 continue;
             }
             let Some(head) = steps.front().cloned() else {
                 break;
             };
-            if conn.conn.buffered() == 0 {
+            if answer.conn.conn.buffered() == 0 {
                 // About to wait for the backend: let the client see what came so far.
-                client.flush().await.map_err(SessionError::Client)?;
+                answer.client.flush().await.map_err(SessionError::Client)?;
             }
             // A client that hangs up while the statement runs ends it now.
             let m = tokio::select! {
                 biased;
-                m = conn.conn.expect() => m.map_err(|e| backend_err(address, e))?,
-                () = client.hung_up() => return Err(SessionError::Client(ConnError::Closed)),
+                m = answer.conn.conn.expect() => m.map_err(|e| backend_err(answer.address, e))?,
+                () = answer.client.hung_up() => return Err(SessionError::Client(ConnError::Closed)),
             };
             let (swallow, expect) = match head {
                 Step::Forward(e) => (false, e),
                 Step::Swallow(e) => (true, e),
                 Step::Inject(_) => unreachable!("injections were emitted above"),
                 Step::Internal { slot } => {
-                    match m.tag() {
-                        msg::DATA_ROW => {
-                            if let Some(i) = slot {
-                                if out.captured.len() <= i {
-                                    out.captured.resize(i + 1, None);
-                                }
-                                if out.captured[i].is_none() {
-                                    out.captured[i] = super::super::backend::first_column(m.body());
-                                }
-                            }
-                        }
-                        msg::PARAMETER_STATUS => {
-                            let _ = conn.note_parameter(m.body());
-                        }
-                        msg::READY_FOR_QUERY => {
-                            steps.pop_front();
-                        }
-                        _ => {}
-                    }
+                    internal(&m, slot, &mut answer.progress.out, answer.conn, &mut steps);
                     continue;
                 }
             };
-            executed |= matches!(expect, Expect::Execute { .. } | Expect::Query { .. });
-            let tag = m.tag();
-            match tag {
-                msg::NOTICE_RESPONSE | msg::NOTIFICATION_RESPONSE => {
-                    // A backend may send any number (RAISE NOTICE in a loop): they wait in
-                    // the client's buffer only up to its flush size, like rows.
-                    client.queue(&m.raw);
-                    client.flush_if_full().await.map_err(SessionError::Client)?;
-                    continue;
-                }
-                msg::PARAMETER_STATUS => {
-                    let (k, v) =
-                        conn.note_parameter(m.body())
-                            .map_err(|e| SessionError::Backend {
-                                address: address.to_string(),
-                                source: e,
-                            })?;
-                    std::sync::Arc::make_mut(params).insert(k, v);
-                    client.queue(&m.raw);
-                    continue;
-                }
-                msg::ERROR_RESPONSE => {
-                    if let Some(lost) = backend_fatal(address, m.body()) {
-                        return Err(lost);
-                    }
-                    if let Expect::Bind {
-                        statement: Some(id),
-                    }
-                    | Expect::DescribeStatement {
-                        statement: Some(id),
-                    } = expect
-                    {
-                        if is_stale_plan(m.body()) {
-                            // The backend's copy is stale: it goes. When the client parsed
-                            // the statement after that copy was made, its own Parse would
-                            // have planned afresh: nothing ran, so the caller prepares it
-                            // again and re-sends the batch from here, unseen by the client.
-                            let client_parsed = statements
-                                .values()
-                                .filter(|s| s.id == id)
-                                .map(|s| s.parsed_at)
-                                .max();
-                            let fresh = client_parsed
-                                .zip(conn.statements.prepared_at(id))
-                                .is_some_and(|(client, copy)| client >= copy);
-                            conn.statements.remove(id);
-                            if fresh && !executed && std::mem::take(retry_stale_plan) {
-                                out.stale_plan = Some(id);
-                                out.stale_parameters_sent =
-                                    last_forwarded == msg::PARAMETER_DESCRIPTION;
-                                skip_to_sync(&mut steps, &mut out);
-                                if let Some(sync) = steps.front_mut() {
-                                    *sync = Step::Swallow(Expect::Sync);
-                                }
-                                continue;
-                            }
-                            conn.statements.to_close.push(id);
-                        }
-                    }
-                    out.error = true;
-                    client.queue(&m.raw);
-                    match expect {
-                        Expect::Query { .. } => query_failed = true,
-                        Expect::Sync => {}
-                        _ => {
-                            if let Expect::Parse { id: Some(id) } = expect {
-                                out.failed_parses.push((id, !swallow));
-                            }
-                            skip_to_sync(&mut steps, &mut out);
-                        }
-                    }
-                    continue;
-                }
-                msg::READY_FOR_QUERY => {
-                    let status =
-                        msg::ready_status(m.body()).map_err(|e| SessionError::Backend {
-                            address: address.to_string(),
-                            source: e.into(),
-                        })?;
-                    ready(expect, status, &mut out, &mut query_failed);
-                    if !swallow {
-                        client.queue(&m.raw);
-                    }
-                    steps.pop_front();
-                    continue;
-                }
-                msg::COPY_IN_RESPONSE => {
-                    client.queue(&m.raw);
-                    client.flush().await.map_err(SessionError::Client)?;
-                    copy_in(client, &mut conn.conn).await.map_err(|e| match e {
-                        CopyError::Client(c) => SessionError::Client(c),
-                        CopyError::Backend(b) => backend_err(address, b),
-                    })?;
-                    continue;
-                }
-                msg::COPY_BOTH_RESPONSE => {
-                    return Err(SessionError::Backend {
-                        address: address.to_string(),
-                        source: BackendError::Protocol(
-                            "COPY BOTH (replication) is not proxied".into(),
-                        ),
-                    });
-                }
-                _ => {}
-            }
-            if tag == msg::PARAMETER_DESCRIPTION && std::mem::take(skip_parameter_description) {
-                // Already sent before the statement was found stale and prepared again.
-            } else if !swallow {
-                out.bytes += m.raw.len() as u64;
-                client.queue(&m.raw);
-                client.flush_if_full().await.map_err(SessionError::Client)?;
-                last_forwarded = tag;
-            }
-            if completes(expect, tag, &mut out) {
-                steps.pop_front();
-            }
+            answer.message(m, swallow, expect, &mut steps).await?;
         }
-        client.flush().await.map_err(SessionError::Client)?;
+        answer.client.flush().await.map_err(SessionError::Client)?;
         // Empty now: the next answer reuses it.
         *spare_steps = steps;
-        Ok(out)
+        Ok(answer.progress.out)
     }
 
     /// An empty step queue (the last one's, when there was one).

@@ -90,22 +90,22 @@ fn manifests() -> Vec<Manifest> {
     out
 }
 
-/// The mounted config with the Secret's keys written as the files it names; `sqlmux
-/// check` accepts it.
+/// The mounted config with the Secret's keys written in `tmp` as the files it names (the
+/// config then names them there); `sqlmux check` accepts it.
 fn checked_config(
     m: &Manifest,
+    tmp: &std::path::Path,
     config: String,
     secret: Option<(String, HashMap<String, String>)>,
 ) -> String {
-    let tmp = tempfile::tempdir().unwrap();
     let mut config = config;
     if let Some((at, keys)) = secret {
         for (k, v) in keys {
-            std::fs::write(tmp.path().join(k), v).unwrap();
+            std::fs::write(tmp.join(k), v).unwrap();
         }
-        config = config.replace(&at, &tmp.path().display().to_string());
+        config = config.replace(&at, &tmp.display().to_string());
     }
-    let path = tmp.path().join("sqlmux.toml");
+    let path = tmp.join("sqlmux.toml");
     std::fs::write(&path, &config).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_sqlmux"))
         .args(["check", "--config"])
@@ -202,7 +202,9 @@ fn check_deployment(m: &Manifest, d: &Value) -> (sqlmux_config::Runtime, bool) {
         "{}: the config comes from the ConfigMap",
         m.name
     );
-    let config = checked_config(m, config, secret);
+    // The Secret's files live as long as the config that names them is read.
+    let tmp = tempfile::tempdir().unwrap();
+    let config = checked_config(m, tmp.path(), config, secret);
     let rt = sqlmux_config::parse(&config).unwrap();
     let port = http_port(&rt);
     check_probes(m, &container, port, init);

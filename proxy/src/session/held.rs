@@ -194,9 +194,31 @@ pub async fn hold_backend<S: BackendSession + Send>(
 
 /// Implements [`BackendSession`] for a protocol session type whose backend side is its
 /// `held` field, whose user is `user` (with its `cluster`), that has `lose_backend` and
-/// `checkout` methods, and whose error type has `Pool` and `ServerClosed(String)` variants.
+/// `checkout` methods, and whose error type has `Pool`, `NoCluster(String)` and
+/// `ServerClosed(String)` variants; and its `pick_pool` from the pools `shared.$pools`.
 macro_rules! backend_session {
-    ($session:ty, $conn:ty, $error:ident) => {
+    ($session:ty, $conn:ty, $error:ident, $pools:ident) => {
+        impl $session {
+            /// The pool a checkout in `hostgroup` goes to ([`Held::pick`]
+            /// (crate::session::Held::pick)); the user's cluster gone is `NoCluster`.
+            async fn pick_pool(
+                &mut self,
+                hostgroup: u32,
+            ) -> Result<$crate::session::Picked<$conn>, $error> {
+                self.held
+                    .pick(
+                        &self.shared,
+                        &self.shared.$pools,
+                        &mut self.snapshots,
+                        &self.user.cluster,
+                        hostgroup,
+                        self.statement_bytes,
+                    )
+                    .await?
+                    .ok_or_else(|| $error::NoCluster(self.user.name.clone()))
+            }
+        }
+
         impl $crate::session::BackendSession for $session {
             type Conn = $conn;
             type Error = $error;

@@ -149,19 +149,8 @@ impl Session {
 
     /// One checkout attempt in `hostgroup`.
     async fn checkout(&mut self, hostgroup: u32) -> Result<Lease<BackendConn>, SessionError> {
+        let picked = self.pick_pool(hostgroup).await?;
         let pools = &self.shared.mysql_pools;
-        let picked = self
-            .held
-            .pick(
-                &self.shared,
-                pools,
-                &mut self.snapshots,
-                &self.user.cluster,
-                hostgroup,
-                self.statement_bytes,
-            )
-            .await?
-            .ok_or_else(|| SessionError::NoCluster(self.user.name.clone()))?;
         let (pool, tls) = (picked.pool, picked.tls);
         let (settings, statement_limit) = {
             let (rt, _) = self.snapshots.load();
@@ -489,4 +478,4 @@ fn refused_for_the_client(code: u16) -> bool {
     matches!(code, 1044 | 1045 | 1049 | 1226 | 1698)
 }
 
-crate::session::held::backend_session!(Session, BackendConn, SessionError);
+crate::session::held::backend_session!(Session, BackendConn, SessionError, mysql_pools);

@@ -40,19 +40,8 @@ impl Session {
 
     /// One checkout attempt in `hostgroup`.
     async fn checkout(&mut self, hostgroup: u32) -> Result<Lease<BackendConn>, SessionError> {
+        let picked = self.pick_pool(hostgroup).await?;
         let pools = &self.shared.pg_pools;
-        let picked = self
-            .held
-            .pick(
-                &self.shared,
-                pools,
-                &mut self.snapshots,
-                &self.user.cluster,
-                hostgroup,
-                self.statement_bytes,
-            )
-            .await?
-            .ok_or_else(|| SessionError::NoCluster(self.user.name.clone()))?;
         let (pool, tls, writes) = (picked.pool, picked.tls, picked.writer);
         let (settings, statement_limit) = {
             let (rt, _) = self.snapshots.load();
@@ -239,4 +228,4 @@ fn refused_for_the_client(code: &str) -> bool {
     code.starts_with("28") || code == "3D000" || code == "53300"
 }
 
-crate::session::held::backend_session!(Session, BackendConn, SessionError);
+crate::session::held::backend_session!(Session, BackendConn, SessionError, pg_pools);

@@ -268,9 +268,10 @@ async fn follow_reloads(
 /// The monitor's checks: each protocol's own probe (the monitor itself speaks neither).
 fn probe_factory() -> crate::monitor::ProbeFactory {
     Arc::new(|shared, settings, address, tls, protocol| {
-        let rt = shared.runtime.load();
-        let allow_cleartext = rt.allows_cleartext(address);
-        let tls = tls.then(|| shared.backend_tls.for_server(&rt, address));
+        let (tls, allow_cleartext) =
+            shared
+                .backend_tls
+                .login_options(&shared.runtime, address, tls);
         let login = crate::monitor::ProbeLogin::new(settings, address, tls, allow_cleartext);
         match protocol {
             sqlmux_config::Protocol::Mysql => {

@@ -88,6 +88,19 @@ impl Default for BackendTls {
 }
 
 impl BackendTls {
+    /// What a login to the server at `address` may use, as the runtime says now: its TLS
+    /// connector (when `tls`, the server entry's) and whether a password may go in clear.
+    pub fn login_options(
+        &self,
+        runtime: &arc_swap::ArcSwap<sqlmux_config::Runtime>,
+        address: &str,
+        tls: bool,
+    ) -> (Option<tokio_rustls::TlsConnector>, bool) {
+        let rt = runtime.load();
+        let connector = tls.then(|| self.for_server(&rt, address));
+        (connector, rt.allows_cleartext(address))
+    }
+
     /// The connector for the server at `address` as `rt` says to check it.
     pub fn for_server(
         &self,

@@ -188,11 +188,8 @@ impl Session {
                 &settings,
                 move |address| async move {
                     // Looked up only when a connection is opened, not per checkout.
-                    let (connector, allow_cleartext) = {
-                        let rt = runtime.load();
-                        let connector = tls.then(|| backend_tls.for_server(&rt, &address));
-                        (connector, rt.allows_cleartext(&address))
-                    };
+                    let (connector, allow_cleartext) =
+                        backend_tls.login_options(&runtime, &address, tls);
                     let params = ConnectParams {
                         address: &address,
                         user: &user.name,
@@ -394,17 +391,16 @@ fn kill_target(
         .servers
         .iter()
         .any(|s| s.address == *address && s.tls);
+    let (tls, allow_cleartext) = shared
+        .backend_tls
+        .login_options(&shared.runtime, address, tls);
     KillTarget {
         address: address.clone(),
         thread,
         user: user.name.clone(),
         password: user.password.clone(),
-        tls: tls.then(|| {
-            shared
-                .backend_tls
-                .for_server(&shared.runtime.load(), address)
-        }),
-        allow_cleartext: shared.runtime.load().allows_cleartext(address),
+        tls,
+        allow_cleartext,
     }
 }
 

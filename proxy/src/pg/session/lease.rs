@@ -67,11 +67,8 @@ impl Session {
                 worker,
                 &settings,
                 move |address| async move {
-                    let (connector, allow_cleartext) = {
-                        let rt = runtime.load();
-                        let connector = tls.then(|| backend_tls.for_server(&rt, &address));
-                        (connector, rt.allows_cleartext(&address))
-                    };
+                    let (connector, allow_cleartext) =
+                        backend_tls.login_options(&runtime, &address, tls);
                     let params = ConnectParams {
                         address: &address,
                         user: &user.name,

@@ -239,8 +239,8 @@ async fn reap(shared: Arc<Shared>) {
     loop {
         tick.tick().await;
         let settings = shared.runtime.load().pool.clone();
-        shared.mysql_pools.reap(&settings);
-        shared.pg_pools.reap(&settings);
+        shared.mysql.pools.reap(&settings);
+        shared.pg.pools.reap(&settings);
         shared.failover.expire_holds();
         shared.shrink_session_maps();
     }

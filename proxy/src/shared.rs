@@ -1,7 +1,5 @@
 //! What every session of one proxy shares: the runtime snapshots, pools, TLS, counters.
 
-use crate::mysql::backend::BackendConn;
-use crate::pool::Pools;
 use crate::topology::Topology;
 use arc_swap::ArcSwap;
 use sqlmux_config::Runtime;
@@ -25,39 +23,21 @@ pub type ParamSet = std::collections::BTreeMap<String, String>;
 pub struct Shared {
     /// Users, rules, settings: swapped whole on reload.
     pub runtime: Arc<ArcSwap<Runtime>>,
+    /// What the MySQL sessions share: pools, server identities, the caching_sha2 cache.
+    pub mysql: crate::mysql::MysqlShared,
+    /// What the PostgreSQL sessions share: pools, statements, cancel keys, SCRAM secrets.
+    pub pg: crate::pg::PgShared,
     /// Hostgroups and servers: swapped whole on change.
     pub topology: Arc<ArcSwap<Topology>>,
-    /// MySQL backend pools.
-    pub mysql_pools: Pools<BackendConn>,
-    /// PostgreSQL backend pools.
-    pub pg_pools: Pools<crate::pg::backend::BackendConn>,
-    /// PostgreSQL protocol-level statements known across sessions.
-    pub pg_statements: crate::pg::statements::StatementCache,
-    /// Sequences an INSERT into a table may advance, by (database, search_path, table).
-    pub pg_seq_candidates: dashmap::DashMap<String, Arc<Vec<String>>>,
-    /// ParameterStatus sets shared by the PostgreSQL sessions whose clients know the same
-    /// values (most do): an idle session holds a pointer, not its own map.
-    pub pg_param_sets: FastMap<ParamSet, Arc<ParamSet>>,
-    /// Startup parameter sets shared by the PostgreSQL sessions that start with them.
-    pub pg_startup_vars:
-        FastMap<std::collections::BTreeMap<String, String>, crate::pg::session::Vars>,
     /// User and database names shared by the sessions that use them, so that comparing
     /// two sessions' pool partitions is usually a pointer comparison.
     pub names: FastMap<String, Arc<str>>,
-    /// PostgreSQL sessions' cancel keys and the backends they use.
-    pub pg_cancel: Arc<crate::pg::cancel::CancelRegistry>,
-    /// Per user: (password, salt, salted password) for SCRAM, computed once.
-    pub pg_scram_secrets: dashmap::DashMap<String, (String, Vec<u8>, Vec<u8>)>,
-    /// SCRAM with the certificate's signature (channel binding) for TLS clients.
-    pub pg_scram_tls: Option<pgwire::api::auth::sasl::scram::ScramServerAuth>,
     /// Acceptor for client TLS, when `[tls]` is configured.
     pub client_tls: Option<tokio_rustls::TlsAcceptor>,
     /// Connector for backends with `tls = true`.
     pub backend_tls: crate::tls::BackendTls,
     /// Live statistics.
     pub stats: crate::stats::ProxyStats,
-    /// Users who completed caching_sha2 full authentication (as a server's cache).
-    pub sha2_cache: dashmap::DashSet<String>,
     /// The hold queues of writer-bound statements, per cluster.
     pub failover: crate::failover::Failover,
     /// What the monitor sees of each server, by address.
@@ -77,11 +57,6 @@ pub struct Shared {
     pub started: std::sync::atomic::AtomicBool,
     /// Live client sessions by connection id, for KILL.
     pub sessions: crate::session::SessionControls,
-    /// What the MySQL servers are, from their greetings (announced to clients).
-    pub mysql_identities: crate::mysql::identity::ServerIdentities,
-    /// A random key of this process: the SCRAM salt shown for an unknown user is derived
-    /// from it and the name, so it is as stable as a real user's (names cannot be probed).
-    pub pg_scram_mock_key: [u8; 32],
     next_connection_id: AtomicU32,
 }
 
@@ -89,33 +64,15 @@ impl Shared {
     /// Builds the shared state for a runtime.
     pub fn new(runtime: Runtime, client_tls: Option<tokio_rustls::TlsAcceptor>) -> Arc<Self> {
         let topology = Topology::from_runtime(&runtime, 1);
-        let pg_scram_tls = runtime.tls.as_ref().and_then(|t| {
-            let pem = std::fs::read(&t.cert).ok()?;
-            let mut auth = pgwire::api::auth::sasl::scram::ScramServerAuth::new();
-            match auth.configure_certificate(&pem) {
-                Ok(()) => Some(auth),
-                Err(e) => {
-                    tracing::warn!(error = %e, "no SCRAM channel binding: certificate signature unsupported");
-                    None
-                }
-            }
-        });
+        let pg = crate::pg::PgShared::new(&runtime);
         Arc::new(Self {
             runtime: Arc::new(ArcSwap::from_pointee(runtime)),
             topology: Arc::new(ArcSwap::from_pointee(topology)),
-            mysql_pools: Pools::default(),
-            pg_pools: Pools::default(),
-            pg_statements: Default::default(),
-            pg_cancel: Default::default(),
-            pg_seq_candidates: dashmap::DashMap::new(),
-            pg_startup_vars: Default::default(),
-            pg_param_sets: Default::default(),
+            mysql: Default::default(),
+            pg,
             names: Default::default(),
-            pg_scram_secrets: dashmap::DashMap::new(),
-            pg_scram_tls,
             client_tls,
             backend_tls: Default::default(),
-            sha2_cache: dashmap::DashSet::new(),
             failover: Default::default(),
             health: Default::default(),
             monitor_wake: tokio::sync::Notify::new(),
@@ -125,13 +82,7 @@ impl Shared {
             reloads: Default::default(),
             started: Default::default(),
             sessions: Default::default(),
-            mysql_identities: Default::default(),
             stats: crate::stats::ProxyStats::default(),
-            pg_scram_mock_key: {
-                let mut key = [0u8; 32];
-                let _ = getrandom::fill(&mut key);
-                key
-            },
             next_connection_id: AtomicU32::new(1),
         })
     }
@@ -146,7 +97,7 @@ impl Shared {
     pub fn shrink_session_maps(&self) {
         crate::session::control::shrink_when_sparse(&self.stats.sessions);
         self.sessions.shrink();
-        self.pg_cancel.shrink();
+        self.pg.cancel.shrink();
     }
 
     /// Publishes a topology built for the next generation (compare-and-set against any
@@ -162,8 +113,8 @@ impl Shared {
     /// look again for a usable writer).
     pub fn apply_topology(&self) {
         let topology = self.topology.load();
-        self.mysql_pools.apply_topology(&topology);
-        self.pg_pools.apply_topology(&topology);
+        self.mysql.pools.apply_topology(&topology);
+        self.pg.pools.apply_topology(&topology);
         self.failover.changed();
         self.monitor_wake.notify_one();
     }
@@ -181,10 +132,12 @@ impl Shared {
                     || c.reader_hostgroup == server.hostgroup)
         });
         if postgres {
-            self.pg_pools
+            self.pg
+                .pools
                 .server(&server.address, server.max_connections)
         } else {
-            self.mysql_pools
+            self.mysql
+                .pools
                 .server(&server.address, server.max_connections)
         }
     }

@@ -69,7 +69,8 @@ pub async fn authenticate(
     // The servers' own identity (waiting for the first backend greeting right after start),
     // unless `[mysql] server_version` overrides the version.
     let learned = shared
-        .mysql_identities
+        .mysql
+        .identities
         .announced(rt.pool.connect_timeout)
         .await;
     let version = rt
@@ -169,7 +170,7 @@ async fn caching_sha2(
     scramble: &[u8],
     seq: u8,
 ) -> Result<(bool, u8), ClientError> {
-    let cached = shared.sha2_cache.contains(&user.name);
+    let cached = shared.mysql.sha2_cache.contains(&user.name);
     if client.is_tls() && !cached {
         client
             .send(seq, &[0x01, auth::SHA2_PERFORM_FULL_AUTH])
@@ -177,7 +178,7 @@ async fn caching_sha2(
         let reply = client.expect_frame().await?;
         let ok = auth::check_cleartext(&user.password, &reply.payload());
         if ok {
-            shared.sha2_cache.insert(user.name.clone());
+            shared.mysql.sha2_cache.insert(user.name.clone());
         }
         return Ok((ok, reply.last_seq.wrapping_add(1)));
     }

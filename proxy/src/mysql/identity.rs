@@ -100,7 +100,7 @@ pub async fn learn(shared: Arc<crate::shared::Shared>) {
                 .tls
                 .then(|| shared.backend_tls.for_server(&rt, &server.address));
             let params = ConnectParams {
-                identities: Some(&shared.mysql_identities),
+                identities: Some(&shared.mysql.identities),
                 allow_cleartext: rt.allows_cleartext(&server.address),
                 ..ConnectParams::own(
                     &server.address,

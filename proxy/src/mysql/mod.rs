@@ -10,6 +10,7 @@
 //! - [`statements`]: prepared statements on both sides of the proxy.
 //! - [`identity`]: what the servers are (their greetings), and what sqlmux announces.
 //! - [`monitor_probe`]: the monitor's check of a server.
+//! - [`shared`]: [`MysqlShared`], what the sessions of one proxy share.
 
 pub mod backend;
 pub mod client;
@@ -20,4 +21,7 @@ pub mod local;
 pub mod monitor_probe;
 pub mod relay;
 pub mod session;
+pub mod shared;
 pub mod statements;
+
+pub use shared::MysqlShared;

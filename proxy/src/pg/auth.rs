@@ -92,7 +92,7 @@ pub async fn accept(conn: &mut PgConn, shared: &Shared, full: bool) -> Result<Op
             },
             StartupRequest::GssEnc => conn.send(b"N").await?,
             StartupRequest::Cancel { pid, key } => {
-                shared.pg_cancel.cancel(pid, &key).await;
+                shared.pg.cancel.cancel(pid, &key).await;
                 return Ok(Opening::Cancelled);
             }
             StartupRequest::Startup { version, params } => break (version, params),
@@ -208,7 +208,7 @@ fn secret_for(shared: &Shared, user: &str, password: Option<&str>) -> ScramSecre
     let Some(password) = password else {
         // An unknown user goes through the whole exchange and fails at the end; its salt is
         // the same at every try, like a real user's, so a name cannot be probed by it.
-        let salt = mock_salt(&shared.pg_scram_mock_key, user);
+        let salt = mock_salt(&shared.pg.scram_mock_key, user);
         let mut junk = vec![0u8; 32];
         let _ = getrandom::fill(&mut junk);
         return ScramSecret::SaltedPassword {
@@ -216,7 +216,7 @@ fn secret_for(shared: &Shared, user: &str, password: Option<&str>) -> ScramSecre
             salted_password: junk,
         };
     };
-    if let Some(entry) = shared.pg_scram_secrets.get(user) {
+    if let Some(entry) = shared.pg.scram_secrets.get(user) {
         if entry.0 == password {
             return ScramSecret::SaltedPassword {
                 salt: entry.1.clone(),
@@ -227,7 +227,7 @@ fn secret_for(shared: &Shared, user: &str, password: Option<&str>) -> ScramSecre
     let mut salt = vec![0u8; 16];
     let _ = getrandom::fill(&mut salt);
     let salted = gen_salted_password(password, &salt, SCRAM_ITERATIONS);
-    shared.pg_scram_secrets.insert(
+    shared.pg.scram_secrets.insert(
         user.to_string(),
         (password.to_string(), salt.clone(), salted.clone()),
     );
@@ -252,7 +252,7 @@ async fn scram(
     user: &str,
     password: Option<&str>,
 ) -> Result<bool, LoginError> {
-    let server = match (&shared.pg_scram_tls, conn.is_tls()) {
+    let server = match (&shared.pg.scram_tls, conn.is_tls()) {
         (Some(with_cert), true) => with_cert.clone(),
         _ => ScramServerAuth::new(),
     };

@@ -12,6 +12,7 @@
 //! - [`error`]: session errors and the one place they become ErrorResponses.
 //! - [`session`]: one client session.
 //! - [`monitor_probe`]: the monitor's check of a server.
+//! - [`shared`]: [`PgShared`], what the sessions of one proxy share.
 
 pub mod auth;
 pub mod backend;
@@ -20,5 +21,8 @@ pub mod conn;
 pub mod error;
 pub mod monitor_probe;
 pub mod session;
+pub mod shared;
 pub mod startup_key;
 pub mod statements;
+
+pub use shared::PgShared;

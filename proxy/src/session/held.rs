@@ -195,9 +195,9 @@ pub async fn hold_backend<S: BackendSession + Send>(
 /// Implements [`BackendSession`] for a protocol session type whose backend side is its
 /// `held` field, whose user is `user` (with its `cluster`), that has `lose_backend` and
 /// `checkout` methods, and whose error type has `Pool`, `NoCluster(String)` and
-/// `ServerClosed(String)` variants; and its `pick_pool` from the pools `shared.$pools`.
+/// `ServerClosed(String)` variants; and its `pick_pool` from the pools `shared.<protocol>.pools`.
 macro_rules! backend_session {
-    ($session:ty, $conn:ty, $error:ident, $pools:ident) => {
+    ($session:ty, $conn:ty, $error:ident, $protocol:ident) => {
         impl $session {
             /// The pool a checkout in `hostgroup` goes to ([`Held::pick`]
             /// (crate::session::Held::pick)); the user's cluster gone is `NoCluster`.
@@ -208,7 +208,7 @@ macro_rules! backend_session {
                 self.held
                     .pick(
                         &self.shared,
-                        &self.shared.$pools,
+                        &self.shared.$protocol.pools,
                         &mut self.snapshots,
                         &self.user.cluster,
                         hostgroup,

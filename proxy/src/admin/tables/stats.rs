@@ -198,11 +198,13 @@ fn multiplexing(
                 .map(|a| {
                     let a: Arc<str> = Arc::from(*a);
                     let m = shared
-                        .mysql_pools
+                        .mysql
+                        .pools
                         .get(&a)
                         .map(|p| p.outstanding() + p.idle_count());
                     let p = shared
-                        .pg_pools
+                        .pg
+                        .pools
                         .get(&a)
                         .map(|p| p.outstanding() + p.idle_count());
                     (m.unwrap_or(0) + p.unwrap_or(0)) as u64

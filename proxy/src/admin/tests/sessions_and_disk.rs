@@ -102,7 +102,7 @@ fn stats_tables_are_fresh_at_every_read() {
             "transaction"
         ]]
     );
-    let pool = shared.mysql_pools.server(&Arc::from("127.0.0.1:3306"), 50);
+    let pool = shared.mysql.pools.server(&Arc::from("127.0.0.1:3306"), 50);
     pool.stats
         .connections_ok
         .fetch_add(3, std::sync::atomic::Ordering::Relaxed);

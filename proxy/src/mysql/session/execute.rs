@@ -150,7 +150,7 @@ impl Session {
     /// One checkout attempt in `hostgroup`.
     async fn checkout(&mut self, hostgroup: u32) -> Result<Lease<BackendConn>, SessionError> {
         let picked = self.pick_pool(hostgroup).await?;
-        let pools = &self.shared.mysql_pools;
+        let pools = &self.shared.mysql.pools;
         let (pool, tls) = (picked.pool, picked.tls);
         let (settings, statement_limit) = {
             let (rt, _) = self.snapshots.load();
@@ -172,7 +172,7 @@ impl Session {
             self.mariadb_caps,
         );
         let (identities, backend_tls, runtime) = (
-            &self.shared.mysql_identities,
+            &self.shared.mysql.identities,
             &self.shared.backend_tls,
             self.shared.runtime.clone(),
         );
@@ -474,4 +474,4 @@ fn refused_for_the_client(code: u16) -> bool {
     matches!(code, 1044 | 1045 | 1049 | 1226 | 1698)
 }
 
-crate::session::held::backend_session!(Session, BackendConn, SessionError, mysql_pools);
+crate::session::held::backend_session!(Session, BackendConn, SessionError, mysql);

@@ -203,7 +203,7 @@ impl Session {
         topology: &crate::topology::Topology,
         cluster: &sqlmux_config::Cluster,
     ) -> bool {
-        let pools = &self.shared.mysql_pools;
+        let pools = &self.shared.mysql.pools;
         let writer = pools.pick(topology, cluster.writer_hostgroup).is_some()
             && !self
                 .shared

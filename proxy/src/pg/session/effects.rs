@@ -74,7 +74,7 @@ impl Session {
         }
         if e.class.kind == Kind::Ddl {
             // A table's sequences may have changed.
-            self.shared.pg_seq_candidates.clear();
+            self.shared.pg.seq_candidates.clear();
         }
         if f.contains(Flags::DISCARD_ALL) {
             self.discarded_all();

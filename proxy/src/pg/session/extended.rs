@@ -421,7 +421,7 @@ impl Session {
             return Ok(());
         }
         let identity = Bytes::copy_from_slice(&m.body()[v.after_name..]);
-        let id = self.shared.pg_statements.id_of(&identity);
+        let id = self.shared.pg.statements.id_of(&identity);
         let statement = Arc::new(ClientStatement {
             id,
             identity,

@@ -41,7 +41,7 @@ impl Session {
     /// One checkout attempt in `hostgroup`.
     async fn checkout(&mut self, hostgroup: u32) -> Result<Lease<BackendConn>, SessionError> {
         let picked = self.pick_pool(hostgroup).await?;
-        let pools = &self.shared.pg_pools;
+        let pools = &self.shared.pg.pools;
         let (pool, tls, writes) = (picked.pool, picked.tls, picked.writer);
         let (settings, statement_limit) = {
             let (rt, _) = self.snapshots.load();
@@ -54,7 +54,7 @@ impl Session {
             &self.user,
             self.partition.schema(),
             &self.shared.backend_tls,
-            &self.shared.pg_cancel,
+            &self.shared.pg.cancel,
         );
         let mut refused = None;
         let refused_slot = &mut refused;
@@ -225,4 +225,4 @@ fn refused_for_the_client(code: &str) -> bool {
     code.starts_with("28") || code == "3D000" || code == "53300"
 }
 
-crate::session::held::backend_session!(Session, BackendConn, SessionError, pg_pools);
+crate::session::held::backend_session!(Session, BackendConn, SessionError, pg);

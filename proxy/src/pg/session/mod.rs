@@ -72,7 +72,7 @@ pub async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr, worker
     client.limit_messages(super::conn::MAX_MESSAGE);
     let id = shared.next_connection_id();
     let key = CancelKey::random(if login.minor >= 2 { 32 } else { 4 });
-    let cancel = shared.pg_cancel.register(id, key.clone());
+    let cancel = shared.pg.cancel.register(id, key.clone());
     shared.stats.session_started();
     let mut session = Session::new(shared.clone(), client, peer, id, login, cancel, worker);
     let result = match Box::pin(session.start(&key)).await {
@@ -88,7 +88,7 @@ pub async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr, worker
         tracing::debug!(%peer, side = ?e.side(), error = %e, "postgres session ended with an error");
     }
     Box::pin(session.end()).await;
-    shared.pg_cancel.unregister(id);
+    shared.pg.cancel.unregister(id);
     shared.stats.session_ended(id);
 }
 
@@ -187,7 +187,7 @@ impl Session {
         worker: WorkerId,
     ) -> Self {
         let startup_vars =
-            vars::shared_startup_vars(&shared.pg_startup_vars, vars::startup_vars(&login.params));
+            vars::shared_startup_vars(&shared.pg.startup_vars, vars::startup_vars(&login.params));
         let partition = Arc::new(crate::pool::Partition::new(
             shared.name(&login.user.name),
             shared.name(&login.database),
@@ -251,7 +251,7 @@ impl Session {
             }
             let known: crate::shared::ParamSet = params.into_iter().collect();
             self.params = crate::shared::shared_copy(
-                &self.shared.pg_param_sets,
+                &self.shared.pg.param_sets,
                 &known,
                 crate::shared::SHARED_PARAM_SETS,
                 || (known.clone(), Arc::new(known.clone())),

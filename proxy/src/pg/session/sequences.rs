@@ -209,7 +209,7 @@ impl Session {
                     .unwrap_or(""),
                 table
             );
-            if let Some(c) = self.shared.pg_seq_candidates.get(&key) {
+            if let Some(c) = self.shared.pg.seq_candidates.get(&key) {
                 out.extend(c.iter().cloned());
                 continue;
             }
@@ -221,7 +221,7 @@ impl Session {
                 Ok(found) => {
                     let found: Vec<String> = found.into_iter().flatten().collect();
                     out.extend(found.iter().cloned());
-                    let candidates = &self.shared.pg_seq_candidates;
+                    let candidates = &self.shared.pg.seq_candidates;
                     if candidates.len() >= SEQ_CANDIDATES_LIMIT {
                         // Clients can name any number of tables and search paths.
                         candidates.clear();

@@ -17,6 +17,16 @@ use std::time::{Duration, Instant};
 /// Checks every 100 ms (each at most 300 ms), DOWN after 3 failed, UP after 2 good.
 const MONITOR: &str = "[monitor]\nuser = \"app\"\npassword = \"apppw\"\ninterval_ms = 100\ntimeout_ms = 300\ndown_after = 3\nup_after = 2\n";
 
+/// A MariaDB primary and replica, the table `w` (id) replicated.
+fn mariadb_pair() -> MariaDbPair {
+    let pair = MariaDbPair::start().unwrap();
+    pair.primary
+        .root_sql("CREATE TABLE sqlmux_test.w (id BIGINT PRIMARY KEY)")
+        .unwrap();
+    pair.wait_replica_caught_up().unwrap();
+    pair
+}
+
 /// The harness's MySQL config with a reader, the monitor and the control API.
 fn mysql_proxy(pair: &MariaDbPair, extra: &str) -> Proxy {
     let extra = format!(
@@ -138,11 +148,7 @@ fn ids(text: &str) -> HashSet<u64> {
 
 #[test]
 fn the_old_primary_back_writable_after_a_switch_raises_an_alarm_and_gets_no_write() {
-    let pair = MariaDbPair::start().unwrap();
-    pair.primary
-        .root_sql("CREATE TABLE sqlmux_test.w (id BIGINT PRIMARY KEY)")
-        .unwrap();
-    pair.wait_replica_caught_up().unwrap();
+    let pair = mariadb_pair();
     let proxy = mysql_proxy(&pair, "");
     let (old, new) = (pair.primary.addr(), pair.replica.addr());
     wait_state(&proxy, &new, "up");
@@ -190,11 +196,7 @@ fn the_old_primary_back_writable_after_a_switch_raises_an_alarm_and_gets_no_writ
 
 #[test]
 fn a_flapping_reader_is_held_down_longer_each_time_and_reads_never_fail() {
-    let pair = MariaDbPair::start().unwrap();
-    pair.primary
-        .root_sql("CREATE TABLE sqlmux_test.w (id BIGINT PRIMARY KEY)")
-        .unwrap();
-    pair.wait_replica_caught_up().unwrap();
+    let pair = mariadb_pair();
     let proxy = mysql_proxy(&pair, "");
     let reader = pair.replica.addr();
     wait_state(&proxy, &reader, "up");
@@ -451,11 +453,7 @@ fn postgres_primary_frozen_longer_than_the_hold_timeout() {
 
 #[test]
 fn mysql_writer_frozen_longer_than_the_hold_timeout() {
-    let pair = MariaDbPair::start().unwrap();
-    pair.primary
-        .root_sql("CREATE TABLE sqlmux_test.w (id BIGINT PRIMARY KEY)")
-        .unwrap();
-    pair.wait_replica_caught_up().unwrap();
+    let pair = mariadb_pair();
     let proxy = mysql_proxy(&pair, "\n[failover]\nhold_timeout_ms = 2000\n");
     let primary = pair.primary.addr();
     wait_state(&proxy, &primary, "up");

@@ -169,8 +169,8 @@ fn assert_planned_switch(tally: &Tally, count: impl Fn(bool, &str) -> u64, pause
     );
 }
 
-#[test]
-fn mysql_planned_switch_with_an_explicit_hold_costs_no_errors() {
+/// Two MariaDB servers, each with the table `w` (id, phase).
+fn two_mariadbs() -> (MariaDb, MariaDb) {
     let (a, b) = (MariaDb::start().unwrap(), MariaDb::start().unwrap());
     for db in [&a, &b] {
         db.root_sql(
@@ -178,12 +178,23 @@ fn mysql_planned_switch_with_an_explicit_hold_costs_no_errors() {
         )
         .unwrap();
     }
-    let proxy = Proxy::start(&mysql_config(&a.addr(), "")).unwrap();
-    let (phase, stop, tally) = (
+    (a, b)
+}
+
+/// A load's shared state: its phase (starting `before`), its stop flag, its tally.
+fn load_state() -> (Arc<AtomicU8>, Arc<AtomicBool>, Arc<Tally>) {
+    (
         Arc::new(AtomicU8::new(BEFORE)),
         Arc::new(AtomicBool::new(false)),
         Arc::new(Tally::default()),
-    );
+    )
+}
+
+#[test]
+fn mysql_planned_switch_with_an_explicit_hold_costs_no_errors() {
+    let (a, b) = two_mariadbs();
+    let proxy = Proxy::start(&mysql_config(&a.addr(), "")).unwrap();
+    let (phase, stop, tally) = load_state();
     let clients = mysql_writers(proxy.mysql_port(), 8, &phase, &stop, &tally);
     let pause = planned_switch(&proxy, "shop", 10, &b.addr(), &phase);
     stop.store(true, Ordering::Relaxed);
@@ -195,19 +206,9 @@ fn mysql_planned_switch_with_an_explicit_hold_costs_no_errors() {
 
 #[test]
 fn mysql_statements_wait_while_no_writer_is_online() {
-    let (a, b) = (MariaDb::start().unwrap(), MariaDb::start().unwrap());
-    for db in [&a, &b] {
-        db.root_sql(
-            "CREATE TABLE sqlmux_test.w (id INT AUTO_INCREMENT PRIMARY KEY, phase VARCHAR(10))",
-        )
-        .unwrap();
-    }
+    let (a, b) = two_mariadbs();
     let proxy = Proxy::start(&mysql_config(&a.addr(), "")).unwrap();
-    let (phase, stop, tally) = (
-        Arc::new(AtomicU8::new(BEFORE)),
-        Arc::new(AtomicBool::new(false)),
-        Arc::new(Tally::default()),
-    );
+    let (phase, stop, tally) = load_state();
     let clients = mysql_writers(proxy.mysql_port(), 6, &phase, &stop, &tally);
     std::thread::sleep(Duration::from_millis(300));
     let g = current_generation(&proxy);
@@ -327,11 +328,7 @@ fn postgres_planned_switch_with_an_explicit_hold_costs_no_errors() {
     let config = with_control_api(postgres_config(&a.addr(), None, ""));
     let proxy = Proxy::start(&config).unwrap();
     let port = proxy.postgres_port();
-    let (phase, stop, tally) = (
-        Arc::new(AtomicU8::new(BEFORE)),
-        Arc::new(AtomicBool::new(false)),
-        Arc::new(Tally::default()),
-    );
+    let (phase, stop, tally) = load_state();
     let clients: Vec<_> = (0..8)
         .map(|_| {
             let (phase, stop, tally) = (phase.clone(), stop.clone(), tally.clone());

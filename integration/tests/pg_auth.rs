@@ -14,16 +14,23 @@ fn psql(port: u16, password: &str) -> Psql {
         .database("ledger")
 }
 
-#[test]
-fn tls_with_scram_channel_binding_and_plain_scram() {
-    let db = Postgres::start().unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let (cert, key) = self_signed(dir.path());
-    let tls = format!(
+/// A `[tls]` section with a self-signed certificate written in `dir`, and that
+/// certificate's path.
+fn tls_section(dir: &std::path::Path) -> (String, std::path::PathBuf) {
+    let (cert, key) = self_signed(dir);
+    let section = format!(
         "[tls]\ncert = \"{}\"\nkey = \"{}\"\n",
         cert.display(),
         key.display()
     );
+    (section, cert)
+}
+
+#[test]
+fn tls_with_scram_channel_binding_and_plain_scram() {
+    let db = Postgres::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (tls, _) = tls_section(dir.path());
     let proxy = Proxy::start(&postgres_config(&db.addr(), None, &tls)).unwrap();
     let sql = "SELECT ssl, 'x' FROM pg_stat_ssl WHERE pid = pg_backend_pid();\nSELECT 42;";
     // TLS, SCRAM-SHA-256-PLUS required by the client.
@@ -173,12 +180,7 @@ fn protocol_3_2_keys_and_negotiation() {
 fn backend_tls_through_a_chained_sqlmux() {
     let db = Postgres::start().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let (cert, key) = self_signed(dir.path());
-    let tls = format!(
-        "[tls]\ncert = \"{}\"\nkey = \"{}\"\n",
-        cert.display(),
-        key.display()
-    );
+    let (tls, cert) = tls_section(dir.path());
     let inner = Proxy::start(&postgres_config(&db.addr(), None, &tls)).unwrap();
     let outer = |server: &str| {
         // A refused writer is not waited for long: its error comes back in time.

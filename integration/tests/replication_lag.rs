@@ -68,6 +68,44 @@ struct Reads {
     errors: Vec<String>,
 }
 
+/// While the replica (named `replica` in `reads`) lags, the reads counted since went to
+/// the writer (`writer`) only.
+fn reads_only_on(reads: &Mutex<Reads>, writer: &str, replica: &str) {
+    let seen = reads.lock().unwrap();
+    assert!(
+        !seen.by_server.contains_key(replica) && seen.by_server.contains_key(writer),
+        "reads while the {replica} lags go to the {writer}: {:?}",
+        seen.by_server
+    );
+}
+
+/// Once the lag ended: within 500 ms the replica (`replica` in `reads`) takes reads again,
+/// and no read-only client saw an error; the readers are stopped.
+fn reads_come_back<T>(
+    reads: &Mutex<Reads>,
+    stop: &AtomicBool,
+    readers: Vec<std::thread::JoinHandle<T>>,
+    replica: &str,
+) {
+    reads.lock().unwrap().by_server.clear();
+    std::thread::sleep(Duration::from_millis(500));
+    stop.store(true, Ordering::Relaxed);
+    for r in readers {
+        r.join().unwrap();
+    }
+    let seen = reads.lock().unwrap();
+    assert!(
+        seen.by_server.contains_key(replica),
+        "the {replica} takes reads again: {:?}",
+        seen.by_server
+    );
+    assert!(
+        seen.errors.is_empty(),
+        "read-only clients saw {:?}",
+        seen.errors
+    );
+}
+
 #[test]
 fn mysql_replica_with_a_stopped_applier_gets_no_reads_until_it_caught_up() {
     let pair = MariaDbPair::start().unwrap();
@@ -128,34 +166,11 @@ fn mysql_replica_with_a_stopped_applier_gets_no_reads_until_it_caught_up() {
     let (mut r, _) = RawClient::login(port, "app", "apppw", Some("sqlmux_test")).unwrap();
     let fresh = r.query("SELECT COUNT(*) FROM l").unwrap().unwrap();
     assert_eq!(first_row(&fresh), ["1"], "a read saw stale data");
-    {
-        let seen = reads.lock().unwrap();
-        assert!(
-            !seen.by_server.contains_key("2") && seen.by_server.contains_key("1"),
-            "reads while the replica lags go to the writer: {:?}",
-            seen.by_server
-        );
-    }
+    reads_only_on(&reads, "1", "2");
     assert!(reads_to_writer(&proxy) > to_writer_before);
     pair.replica.root_sql("START SLAVE SQL_THREAD").unwrap();
     let back = wait_lag_state(&proxy, &replica, "replica\t0");
-    reads.lock().unwrap().by_server.clear();
-    std::thread::sleep(Duration::from_millis(500));
-    stop.store(true, Ordering::Relaxed);
-    for r in readers {
-        r.join().unwrap();
-    }
-    let seen = reads.lock().unwrap();
-    assert!(
-        seen.by_server.contains_key("2"),
-        "the replica takes reads again: {:?}",
-        seen.by_server
-    );
-    assert!(
-        seen.errors.is_empty(),
-        "read-only clients saw {:?}",
-        seen.errors
-    );
+    reads_come_back(&reads, &stop, readers, "2");
     eprintln!("lagging detected after {detected:?}, back after {back:?}");
 }
 
@@ -253,33 +268,10 @@ fn postgres_standby_with_paused_replay_gets_no_reads_until_it_caught_up() {
             .get::<_, i64>(0)
     });
     assert_eq!(fresh, 1, "a read saw stale data");
-    {
-        let seen = reads.lock().unwrap();
-        assert!(
-            !seen.by_server.contains_key("standby") && seen.by_server.contains_key("primary"),
-            "reads while the standby lags go to the primary: {:?}",
-            seen.by_server
-        );
-    }
+    reads_only_on(&reads, "primary", "standby");
     assert!(reads_to_writer(&proxy) > to_writer_before);
     pair.standby.sql("SELECT pg_wal_replay_resume()").unwrap();
     let back = wait_lag_state(&proxy, &standby, "replica\t0");
-    reads.lock().unwrap().by_server.clear();
-    std::thread::sleep(Duration::from_millis(500));
-    stop.store(true, Ordering::Relaxed);
-    for r in readers {
-        r.join().unwrap();
-    }
-    let seen = reads.lock().unwrap();
-    assert!(
-        seen.by_server.contains_key("standby"),
-        "the standby takes reads again: {:?}",
-        seen.by_server
-    );
-    assert!(
-        seen.errors.is_empty(),
-        "read-only clients saw {:?}",
-        seen.errors
-    );
+    reads_come_back(&reads, &stop, readers, "standby");
     eprintln!("lagging detected after {detected:?}, back after {back:?}");
 }

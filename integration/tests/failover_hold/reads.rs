@@ -4,13 +4,7 @@ use super::*;
 
 #[test]
 fn mysql_reads_are_not_queued_behind_held_writes() {
-    let (writer, reader) = (MariaDb::start().unwrap(), MariaDb::start().unwrap());
-    for db in [&writer, &reader] {
-        db.root_sql(
-            "CREATE TABLE sqlmux_test.w (id INT AUTO_INCREMENT PRIMARY KEY, phase VARCHAR(10))",
-        )
-        .unwrap();
-    }
+    let (writer, reader) = two_mariadbs();
     // The app user reads its own writes for a minute; a reader serves hostgroup 20.
     let extra = format!(
         "read_your_writes_ms = 60000\n\n[[servers]]\nhostgroup = 20\naddress = \"{}\"\nmax_connections = 20\n",

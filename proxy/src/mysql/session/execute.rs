@@ -174,7 +174,7 @@ impl Session {
         let (identities, backend_tls, runtime) = (
             &self.shared.mysql.identities,
             &self.shared.backend_tls,
-            self.shared.runtime.clone(),
+            &self.shared.runtime,
         );
         let mut refused = None;
         let refused_slot = &mut refused;
@@ -189,7 +189,7 @@ impl Session {
                 move |address| async move {
                     // Looked up only when a connection is opened, not per checkout.
                     let (connector, allow_cleartext) =
-                        backend_tls.login_options(&runtime, &address, tls);
+                        backend_tls.login_options(runtime, &address, tls);
                     let params = ConnectParams {
                         address: &address,
                         user: &user.name,

@@ -49,7 +49,7 @@ impl Session {
         };
         let partition = self.partition.clone();
         let worker = self.worker;
-        let runtime = self.shared.runtime.clone();
+        let runtime = &self.shared.runtime;
         let (user, database, backend_tls, cancels) = (
             &self.user,
             self.partition.schema(),
@@ -68,7 +68,7 @@ impl Session {
                 &settings,
                 move |address| async move {
                     let (connector, allow_cleartext) =
-                        backend_tls.login_options(&runtime, &address, tls);
+                        backend_tls.login_options(runtime, &address, tls);
                     let params = ConnectParams {
                         address: &address,
                         user: &user.name,

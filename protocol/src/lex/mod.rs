@@ -8,6 +8,7 @@
 //! - `lexer`: [`Lexer`], generic over a [`Dialect`] at compile time.
 //! - `keywords`: the compile-time keyword table each dialect's `keywords!` list builds.
 //! - `reader`: [`Reader`], a statement's tokens with their keywords ([`Keywords`]).
+//! - `walker`: [`Walker`], a text's statements at top-level `;` ([`Statements`]).
 //! - `digest`: one normalization for both dialects ([`DigestWords`] says what a keyword is).
 //! - `hash`: the digest's 64-bit hash.
 //! - `sink`: where a digest's normalized bytes go (text or hash).
@@ -25,6 +26,7 @@ mod lexer;
 mod reader;
 pub(crate) mod sink;
 mod token;
+mod walker;
 
 #[cfg(test)]
 pub(crate) mod robustness;
@@ -36,3 +38,6 @@ pub use classification::Classification;
 pub(crate) use lexer::{Dialect, Lexer};
 pub(crate) use reader::{Keywords, Reader};
 pub(crate) use token::{Token, TokenKind};
+#[cfg(test)]
+pub(crate) use walker::{split, splits_alike};
+pub(crate) use walker::{Statements, Walker};

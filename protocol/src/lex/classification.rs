@@ -1,6 +1,6 @@
 //! [`Classification`]: what one pass over a statement text found, in either dialect.
 
-use super::hint;
+use super::{hint, Statements, Walker};
 
 /// Facts about a statement text (all statements of a multi-statement text are scanned).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,4 +43,40 @@ impl<K: Copy, F: Copy + std::ops::BitOrAssign> Classification<K, F> {
             self.hint_hostgroup = hint::hostgroup(comment);
         }
     }
+}
+
+/// A dialect whose statement texts can be classified: what a statement's head counts, and
+/// the scan of its tokens.
+pub(crate) trait Classify: Statements {
+    /// The dialect's statement kinds.
+    type Kind: Copy;
+    /// The dialect's statement flags.
+    type Flags: Copy + std::ops::BitOrAssign;
+
+    /// The kind and flags of a text without statements (`Kind::Other`, no flags).
+    const NOTHING: (Self::Kind, Self::Flags);
+
+    /// What a head counts: whether the statement is empty, its kind, its flags.
+    fn counts(head: &Self::Head) -> (bool, Self::Kind, Self::Flags);
+
+    /// Adds the flags of the current statement's tokens and the hint of its comments.
+    fn scan(
+        w: &mut Walker<'_, Self>,
+        head: &Self::Head,
+        out: &mut Classification<Self::Kind, Self::Flags>,
+    );
+}
+
+/// Classifies a statement text in dialect `D`; never allocates.
+#[inline]
+pub(crate) fn classify<D: Classify>(sql: &[u8]) -> Classification<D::Kind, D::Flags> {
+    let (other, none) = D::NOTHING;
+    let mut out = Classification::new(other, none);
+    let mut w = Walker::<D>::new(sql);
+    while let Some(head) = w.next_statement() {
+        let (empty, kind, flags) = D::counts(&head);
+        out.add_statement(empty, kind, flags);
+        D::scan(&mut w, &head, &mut out);
+    }
+    out
 }

@@ -156,7 +156,12 @@ impl<const N: usize> KeywordTable<N> {
 /// Declares a dialect's keywords: the enum `Kw` (reserved words first), `kw(sql, token)`,
 /// `Kw::name`, `Kw::is_reserved`, and (in tests) `lookup(word)` and `ALL`.
 macro_rules! keywords {
-    (reserved: [$($r:ident),* $(,)?] other: [$($o:ident),* $(,)?]) => {
+    (
+        dialect: $d:ty,
+        reserved: [$($r:ident),* $(,)?]
+        other: [$($o:ident),* $(,)?]
+        not_keywords: [$($n:literal),* $(,)?]
+    ) => {
         /// A keyword sqlmux knows.
         #[allow(non_camel_case_types, clippy::upper_case_acronyms)]
         #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -173,6 +178,15 @@ macro_rules! keywords {
         #[inline(always)]
         pub(crate) fn kw(sql: &[u8], t: &$crate::lex::Token) -> Option<Kw> {
             TABLE.index_of_token(sql, t).and_then(|i| ALL.get(i).copied())
+        }
+
+        impl $crate::lex::Keywords for $d {
+            type Kw = Kw;
+
+            #[inline(always)]
+            fn kw(sql: &[u8], t: &$crate::lex::Token) -> Option<Kw> {
+                kw(sql, t)
+            }
         }
 
         /// The keyword spelled by `word`, in any case; `word` is an identifier.
@@ -195,7 +209,7 @@ macro_rules! keywords {
         }
 
         /// Every keyword is found in upper and lower case and named as declared; words
-        /// that are no keyword in any dialect are not found.
+        /// that are no keyword in any dialect, or in this one, are not found.
         #[cfg(test)]
         #[test]
         fn keywords_found_in_any_case_and_only_they() {
@@ -216,6 +230,7 @@ macro_rules! keywords {
                 b"_select",
                 b"1select",
                 b"sel\xe5ct",
+                $($n,)*
             ] {
                 assert_eq!(lookup(w), None, "{w:?}");
             }

@@ -7,6 +7,8 @@
 //! - `bytes`: byte classes and 8-bytes-at-a-time searches.
 //! - `lexer`: [`Lexer`], generic over a [`Dialect`] at compile time.
 //! - `keywords`: the compile-time keyword table each dialect's `keywords!` list builds.
+//! - `kind`: [`Kind`], what a statement is: one vocabulary for both dialects.
+//! - `head`: [`Head`], what a statement's first keywords say.
 //! - `reader`: [`Reader`], a statement's tokens with their keywords ([`Keywords`]).
 //! - `walker`: [`Walker`], a text's statements at top-level `;` ([`Statements`]).
 //! - `digest`: one normalization for both dialects ([`DigestWords`] says what a keyword is).
@@ -20,8 +22,10 @@ mod classification;
 pub(crate) mod digest;
 pub(crate) mod flag_set;
 pub(crate) mod hash;
+mod head;
 pub(crate) mod hint;
 pub(crate) mod keywords;
+mod kind;
 mod lexer;
 mod reader;
 pub(crate) mod sink;
@@ -35,8 +39,11 @@ pub(crate) mod tests;
 
 pub(crate) use bytes::{find, find_either, is_ident_byte, is_space};
 pub use classification::Classification;
+pub(crate) use classification::{classify, Classify};
+pub(crate) use head::Head;
+pub use kind::Kind;
 pub(crate) use lexer::{Dialect, Lexer};
-pub(crate) use reader::{Keywords, Reader};
+pub(crate) use reader::{Keywords, Reader, Start};
 pub(crate) use token::{Token, TokenKind};
 #[cfg(test)]
 pub(crate) use walker::{split, splits_alike};

@@ -12,6 +12,17 @@ pub(crate) trait Keywords: Dialect {
     fn kw(sql: &[u8], t: &Token) -> Option<Self::Kw>;
 }
 
+/// How a statement starts, after comments and opening parentheses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Start<K> {
+    /// Nothing, or a lone `;`: an empty statement.
+    Empty,
+    /// A token that is no keyword, or parentheses around nothing.
+    Unknown,
+    /// A keyword; the reader is just past it.
+    Keyword(K),
+}
+
 /// The significant tokens of a statement, each with the keyword it spells.
 pub(crate) struct Reader<'a, D> {
     /// The lexer, at the next token.
@@ -29,6 +40,24 @@ impl<'a, D: Keywords> Reader<'a, D> {
     pub(crate) fn next(&mut self) -> Option<(Token, Option<D::Kw>)> {
         let t = self.lex.next_sig()?;
         Some((t, D::kw(self.lex.sql(), &t)))
+    }
+
+    /// Reads how the statement starts: its first keyword after any opening parentheses.
+    pub(crate) fn start(&mut self) -> Start<D::Kw> {
+        let mut parens = false;
+        let (first, k) = loop {
+            match self.next() {
+                None if parens => return Start::Unknown,
+                None => return Start::Empty,
+                Some((t, _)) if self.punct(&t, b"(") => parens = true,
+                Some(x) => break x,
+            }
+        };
+        match k {
+            _ if first.kind == TokenKind::Semicolon && !parens => Start::Empty,
+            Some(k) => Start::Keyword(k),
+            None => Start::Unknown,
+        }
     }
 
     /// The keyword of the next significant token.

@@ -27,9 +27,135 @@ pub(crate) const COMMON_KINDS: &[(&str, &str)] = &[
     ("(", "Other"),
 ];
 
+/// Checks a dialect's statement kinds against [`COMMON_KINDS`].
+pub(crate) fn kinds_alike<K: std::fmt::Debug>(kind: fn(&str) -> K) {
+    for (sql, name) in COMMON_KINDS {
+        assert_eq!(format!("{:?}", kind(sql)), *name, "{sql}");
+    }
+}
+
 /// The tokens of `sql` in dialect `D`: kind and text.
 pub(crate) fn tokens<D: super::Dialect>(sql: &[u8]) -> Vec<(super::TokenKind, &[u8])> {
     super::Lexer::<D>::new(sql)
         .map(|t| (t.kind, t.text(sql)))
         .collect()
 }
+
+/// Texts both dialects classify alike: kind name, statement count, whether they write, and
+/// the routing hint.
+pub(crate) const COMMON_CLASSIFICATIONS: &[(&str, &str, usize, bool, Option<u32>)] = &[
+    ("SELECT * FROM t WHERE id = 1", "Select", 1, false, None),
+    (
+        "SELECT 'INSERT INTO t VALUES (1)'",
+        "Select",
+        1,
+        false,
+        None,
+    ),
+    ("/* INSERT */ SELECT 1", "Select", 1, false, None),
+    ("UPDATE t SET a = 1", "Update", 1, true, None),
+    (
+        "SELECT 1; INSERT INTO t VALUES (1);; UPDATE t SET a = 2;",
+        "Select",
+        3,
+        true,
+        None,
+    ),
+    ("/* only */ ; -- comments\n", "Other", 0, false, None),
+    ("", "Other", 0, false, None),
+    ("BEGIN; SELECT 1; COMMIT", "Begin", 3, false, None),
+    (
+        "/* sqlmux:hostgroup=2 */ SELECT 1",
+        "Select",
+        1,
+        false,
+        Some(2),
+    ),
+    (
+        "SELECT 1 /* sqlmux:hostgroup=3 */ /* sqlmux:hostgroup=4 */",
+        "Select",
+        1,
+        false,
+        Some(3),
+    ),
+    (
+        "SELECT 1; /* sqlmux:hostgroup=5 */",
+        "Select",
+        1,
+        false,
+        Some(5),
+    ),
+    (
+        "SELECT '/* sqlmux:hostgroup=5 */'",
+        "Select",
+        1,
+        false,
+        None,
+    ),
+    (
+        "CREATE VIEW v AS SELECT 1 /* sqlmux:hostgroup=1 */",
+        "Ddl",
+        1,
+        true,
+        Some(1),
+    ),
+];
+
+/// Texts both dialects agree are (or are not) locking reads.
+pub(crate) const COMMON_LOCKING: &[(&str, bool)] = &[
+    ("SELECT * FROM t WHERE id = 1 FOR UPDATE", true),
+    ("(SELECT * FROM t FOR UPDATE)", true),
+    ("SELECT 1; SELECT * FROM t FOR UPDATE", true),
+    ("SELECT 1 -- FOR UPDATE", false),
+    ("SELECT 'FOR UPDATE'", false),
+];
+
+/// Checks a dialect's classifier against [`COMMON_CLASSIFICATIONS`] and [`COMMON_LOCKING`];
+/// `writes` and `locks` read the dialect's flags.
+pub(crate) fn classifies_alike<K: std::fmt::Debug, F: Copy>(
+    classify: fn(&[u8]) -> super::Classification<K, F>,
+    writes: fn(F) -> bool,
+    locks: fn(F) -> bool,
+) {
+    for &(sql, kind, statements, write, hint) in COMMON_CLASSIFICATIONS {
+        let r = classify(sql.as_bytes());
+        let found = (format!("{:?}", r.kind), r.statements, writes(r.flags));
+        assert_eq!(found, (kind.to_string(), statements, write), "{sql}");
+        assert_eq!(r.hint_hostgroup, hint, "{sql}");
+    }
+    for &(sql, locking) in COMMON_LOCKING {
+        assert_eq!(locks(classify(sql.as_bytes()).flags), locking, "{sql}");
+    }
+}
+
+/// The helpers and shared test of a dialect's classifier tests: `c`, `flags`, `check_flags`
+/// and `what_both_dialects_agree_on`, over the `classify`, `Classification` and `Flags` in
+/// scope.
+macro_rules! classify_tests {
+    () => {
+        fn c(sql: &str) -> Classification {
+            classify(sql.as_bytes())
+        }
+
+        fn flags(sql: &str) -> Flags {
+            c(sql).flags
+        }
+
+        /// Checks each text's flags.
+        fn check_flags(cases: &[(&str, Flags)]) {
+            for (sql, f) in cases {
+                assert_eq!(flags(sql), *f, "{sql}");
+            }
+        }
+
+        #[test]
+        fn what_both_dialects_agree_on() {
+            crate::lex::tests::classifies_alike(
+                classify,
+                |f| f.contains(Flags::WRITE),
+                |f| f.contains(Flags::LOCKING_READ),
+            );
+        }
+    };
+}
+pub(crate) use classify_tests;

@@ -2,106 +2,26 @@
 //! follow from those keywords alone ([`Head`]).
 
 use super::flags::Flags;
-use super::keywords::{kw, Kw};
-use super::lexer::{Lexer, Postgres, Token, TokenKind};
+use super::keywords::Kw;
+use super::lexer::{Lexer, Postgres, TokenKind};
 use super::statements::{begin, copy, create, declare, explain, set_flags};
+use crate::lex::Start;
 
-/// What kind of statement (first keyword(s), after leading comments/whitespace/parentheses).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Kind {
-    /// SELECT, `WITH ... SELECT`, VALUES, TABLE, `(SELECT ...)`.
-    Select,
-    /// INSERT (also `WITH ... INSERT`).
-    Insert,
-    /// UPDATE (also `WITH ... UPDATE`).
-    Update,
-    /// DELETE (also `WITH ... DELETE`).
-    Delete,
-    /// MERGE.
-    Merge,
-    /// CREATE, ALTER, DROP, TRUNCATE, COMMENT, GRANT, REVOKE, REINDEX, CLUSTER, REFRESH,
-    /// SECURITY LABEL, IMPORT FOREIGN SCHEMA, REASSIGN OWNED.
-    Ddl,
-    /// SET (every form: SET ROLE, SET TRANSACTION, SET CONSTRAINTS, ...).
-    Set,
-    /// RESET.
-    Reset,
-    /// SHOW.
-    Show,
-    /// BEGIN, START TRANSACTION.
-    Begin,
-    /// COMMIT, END (not COMMIT PREPARED: that is [`Kind::Other`]).
-    Commit,
-    /// ROLLBACK, ABORT (not ROLLBACK PREPARED: that is [`Kind::Other`]).
-    Rollback,
-    /// SAVEPOINT.
-    Savepoint,
-    /// RELEASE [SAVEPOINT].
-    ReleaseSavepoint,
-    /// ROLLBACK [WORK | TRANSACTION] TO [SAVEPOINT].
-    RollbackToSavepoint,
-    /// SQL `PREPARE name AS ...` (not PREPARE TRANSACTION: that is [`Kind::Other`]).
-    Prepare,
-    /// SQL `EXECUTE name`.
-    Execute,
-    /// DEALLOCATE [PREPARE].
-    Deallocate,
-    /// LISTEN.
-    Listen,
-    /// UNLISTEN.
-    Unlisten,
-    /// NOTIFY.
-    Notify,
-    /// DECLARE cursor.
-    Declare,
-    /// CLOSE cursor.
-    Close,
-    /// FETCH, MOVE.
-    Fetch,
-    /// COPY.
-    Copy,
-    /// DISCARD.
-    Discard,
-    /// LOCK [TABLE].
-    Lock,
-    /// EXPLAIN.
-    Explain,
-    /// CALL.
-    Call,
-    /// DO.
-    Do,
-    /// VACUUM, ANALYZE.
-    Vacuum,
-    /// CHECKPOINT.
-    Checkpoint,
-    /// Anything else.
-    Other,
-}
+pub use crate::lex::Kind;
 
-impl Kind {
-    /// Whether statements of this kind are writes by their kind alone.
-    fn writes(self) -> bool {
-        !matches!(
-            self,
-            Kind::Select
-                | Kind::Show
-                | Kind::Explain
-                | Kind::Set
-                | Kind::Reset
-                | Kind::Begin
-                | Kind::Commit
-                | Kind::Rollback
-                | Kind::Savepoint
-                | Kind::ReleaseSavepoint
-                | Kind::RollbackToSavepoint
-                | Kind::Deallocate
-                | Kind::Declare
-                | Kind::Close
-                | Kind::Fetch
-                | Kind::Discard
-                | Kind::Unlisten
-                | Kind::Copy
-        )
+/// WRITE for the PostgreSQL kinds that write by their kind alone.
+#[inline]
+fn implied(kind: Kind) -> Flags {
+    let session = matches!(
+        kind,
+        Kind::Set | Kind::Reset | Kind::Deallocate | Kind::Discard | Kind::Unlisten
+    );
+    let reads = matches!(kind, Kind::Select | Kind::Show | Kind::Explain | Kind::Copy);
+    let cursors = matches!(kind, Kind::Declare | Kind::Close | Kind::Fetch);
+    if reads || session || cursors || kind.controls_transaction() {
+        Flags::empty()
+    } else {
+        Flags::WRITE
     }
 }
 
@@ -116,71 +36,44 @@ pub(crate) enum Body {
     AfterAs,
 }
 
-/// What the first keywords of one statement say.
+/// What PostgreSQL notes of a statement's head besides its kind and flags.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Head {
-    /// The statement's kind.
-    pub kind: Kind,
-    /// Flags that follow from the first keywords alone.
-    pub flags: Flags,
-    /// Nothing but comments (and at most a `;`).
-    pub empty: bool,
+pub(crate) struct Notes {
     /// Which tokens run now.
     pub body: Body,
-    /// `CREATE [OR REPLACE] FUNCTION | PROCEDURE`: `;` inside `BEGIN ATOMIC ... END` does not
-    /// end the statement.
-    pub block: bool,
     /// A top-level `INTO` is `SELECT ... INTO new_table`.
     pub select_into: bool,
 }
 
-impl Head {
-    const EMPTY: Head = Head {
-        kind: Kind::Other,
-        flags: Flags::empty(),
-        empty: true,
-        body: Body::Never,
-        block: false,
-        select_into: false,
-    };
+/// What the first keywords of one statement say (`block`: in `CREATE [OR REPLACE] FUNCTION |
+/// PROCEDURE`, `;` inside `BEGIN ATOMIC ... END` does not end the statement).
+pub(crate) type Head = crate::lex::Head<Flags, Notes>;
 
+impl Head {
     /// A head of `kind` with `extra` flags (and WRITE if the kind writes), whose body runs.
     pub(super) fn of(kind: Kind, extra: Flags) -> Head {
-        let mut flags = extra;
-        if kind.writes() {
-            flags |= Flags::WRITE;
-        }
-        Head {
-            kind,
-            flags,
-            empty: false,
+        let notes = Notes {
             body: Body::Runs,
-            block: false,
             select_into: false,
-        }
+        };
+        Head::with(kind, extra | implied(kind), notes)
+    }
+
+    /// The same; a top-level `INTO` makes a table if `into_table`.
+    fn select_into(mut self, into_table: bool) -> Head {
+        self.notes.select_into = into_table;
+        self
     }
 
     /// The same, with a body that does not run now.
-    pub(super) fn never(self) -> Head {
-        Head {
-            body: Body::Never,
-            ..self
-        }
+    pub(super) fn never(mut self) -> Head {
+        self.notes.body = Body::Never;
+        self
     }
 }
 
-/// Reads significant tokens together with their keyword.
 /// The statement's tokens with their PostgreSQL keywords.
 pub(super) type Reader<'a> = crate::lex::Reader<'a, Postgres>;
-
-impl crate::lex::Keywords for Postgres {
-    type Kw = Kw;
-
-    #[inline]
-    fn kw(sql: &[u8], t: &Token) -> Option<Kw> {
-        kw(sql, t)
-    }
-}
 
 /// How deep EXPLAIN/DECLARE may nest statements before the rest counts as unknown.
 const MAX_NESTING: u32 = 4;
@@ -192,37 +85,23 @@ pub(crate) fn head(lex: Lexer<'_>) -> Head {
 
 fn head_at(lex: Lexer<'_>, nesting: u32) -> Head {
     let mut r = Reader::new(lex);
-    let mut parens = false;
-    let (first, k) = loop {
-        match r.next() {
-            None if parens => return Head::of(Kind::Other, Flags::empty()),
-            None => return Head::EMPTY,
-            Some((t, _)) if r.punct(&t, b"(") => parens = true,
-            Some(x) => break x,
-        }
-    };
-    if first.kind == TokenKind::Semicolon && !parens {
-        return Head::EMPTY;
-    }
-    match k {
-        Some(k) => statement(r, k, nesting),
-        None => Head::of(Kind::Other, Flags::empty()),
+    match r.start() {
+        Start::Empty => Head::nothing(Notes {
+            body: Body::Never,
+            select_into: false,
+        }),
+        Start::Unknown => Head::of(Kind::Other, Flags::empty()),
+        Start::Keyword(k) => statement(r, k, nesting),
     }
 }
 
 fn statement(mut r: Reader<'_>, k: Kw, nesting: u32) -> Head {
     let none = Flags::empty();
     match k {
-        Kw::SELECT | Kw::VALUES | Kw::TABLE => Head {
-            select_into: true,
-            ..Head::of(Kind::Select, none)
-        },
+        Kw::SELECT | Kw::VALUES | Kw::TABLE => Head::of(Kind::Select, none).select_into(true),
         Kw::WITH => {
             let main = with_main(&mut r);
-            Head {
-                select_into: main == Kind::Select,
-                ..Head::of(main, none)
-            }
+            Head::of(main, none).select_into(main == Kind::Select)
         }
         Kw::INSERT => Head::of(Kind::Insert, none),
         Kw::UPDATE => Head::of(Kind::Update, none),
@@ -351,7 +230,6 @@ pub(super) fn nested(r: &Reader<'_>, nesting: u32) -> Head {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lex::tests::COMMON_KINDS;
 
     fn h(sql: &str) -> Head {
         head(Lexer::new(sql.as_bytes()))
@@ -367,9 +245,6 @@ mod tests {
 
     #[test]
     fn kinds() {
-        for (sql, name) in COMMON_KINDS {
-            assert_eq!(format!("{:?}", kind(sql)), *name, "{sql}");
-        }
         for (sql, k) in [
             ("VALUES (1), (2)", Kind::Select),
             (
@@ -439,6 +314,7 @@ mod tests {
         ] {
             assert_eq!(kind(sql), k, "{sql}");
         }
+        crate::lex::tests::kinds_alike(kind);
         assert!(h("").empty && h("/* c */ -- x").empty && h(";").empty);
         assert!(!h("(").empty);
     }

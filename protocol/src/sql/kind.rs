@@ -2,178 +2,66 @@
 //! the kind alone ([`Head`]).
 
 use super::flags::Flags;
-use super::keywords::{kw, Kw};
-use super::lexer::{Lexer, MySql, Token, TokenKind};
+use super::keywords::Kw;
+use super::lexer::{Lexer, MySql, TokenKind};
+use crate::lex::Start;
 
-/// What kind of statement (first keyword(s), after leading comments/whitespace/parentheses).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Kind {
-    /// SELECT, `(SELECT ...) UNION ...`, `WITH ... SELECT`, TABLE, VALUES.
-    Select,
-    /// INSERT.
-    Insert,
-    /// UPDATE (also `WITH ... UPDATE`).
-    Update,
-    /// DELETE (also `WITH ... DELETE`).
-    Delete,
-    /// REPLACE.
-    Replace,
-    /// CREATE, ALTER, DROP, TRUNCATE, RENAME.
-    Ddl,
-    /// SET.
-    Set,
-    /// USE.
-    Use,
-    /// BEGIN, START TRANSACTION (any modifiers).
-    Begin,
-    /// COMMIT.
-    Commit,
-    /// ROLLBACK.
-    Rollback,
-    /// SAVEPOINT.
-    Savepoint,
-    /// RELEASE SAVEPOINT.
-    ReleaseSavepoint,
-    /// ROLLBACK TO SAVEPOINT.
-    RollbackToSavepoint,
-    /// LOCK TABLES.
-    LockTables,
-    /// UNLOCK TABLES.
-    UnlockTables,
-    /// FLUSH TABLES ... WITH READ LOCK (and FOR EXPORT): locks held until UNLOCK TABLES.
-    FlushTablesWithReadLock,
-    /// Text-protocol PREPARE.
-    Prepare,
-    /// Text-protocol EXECUTE (and MariaDB's EXECUTE IMMEDIATE).
-    Execute,
-    /// DEALLOCATE PREPARE, DROP PREPARE.
-    Deallocate,
-    /// SHOW.
-    Show,
-    /// CALL.
-    Call,
-    /// LOAD DATA, LOAD XML.
-    LoadData,
-    /// DO.
-    Do,
-    /// HANDLER.
-    Handler,
-    /// EXPLAIN, DESCRIBE, DESC (and MariaDB's `ANALYZE <statement>`).
-    Explain,
-    /// Anything else.
-    Other,
+pub use crate::lex::Kind;
+
+/// The flags every MySQL statement of this kind has: WRITE when it goes to the writer,
+/// MAY_INSERT when it may insert rows (and set LAST_INSERT_ID).
+#[inline]
+fn implied(kind: Kind) -> Flags {
+    let reads = matches!(
+        kind,
+        Kind::Select | Kind::Show | Kind::Explain | Kind::Do | Kind::Use | Kind::Set
+    );
+    let mut flags = Flags::empty();
+    if !(reads
+        || kind.controls_transaction()
+        || matches!(kind, Kind::UnlockTables | Kind::Deallocate))
+    {
+        flags |= Flags::WRITE;
+    }
+    if matches!(
+        kind,
+        Kind::Insert | Kind::Replace | Kind::Call | Kind::LoadData | Kind::Execute
+    ) {
+        flags |= Flags::MAY_INSERT;
+    }
+    flags
 }
 
-impl Kind {
-    /// Whether statements of this kind go to the writer.
-    fn writes(self) -> bool {
-        !matches!(
-            self,
-            Kind::Select
-                | Kind::Show
-                | Kind::Explain
-                | Kind::Set
-                | Kind::Use
-                | Kind::Do
-                | Kind::Begin
-                | Kind::Commit
-                | Kind::Rollback
-                | Kind::Savepoint
-                | Kind::ReleaseSavepoint
-                | Kind::RollbackToSavepoint
-                | Kind::UnlockTables
-                | Kind::Deallocate
-        )
-    }
-
-    /// Whether statements of this kind may insert rows (and set LAST_INSERT_ID).
-    fn may_insert(self) -> bool {
-        matches!(
-            self,
-            Kind::Insert | Kind::Replace | Kind::Call | Kind::LoadData | Kind::Execute
-        )
-    }
+/// What MySQL notes of a statement's head besides its kind and flags.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Notes {
+    /// A stored program or view definition: its body does not run now.
+    pub definition: bool,
 }
 
 /// What the first keywords of one statement say.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Head {
-    /// The statement's kind.
-    pub kind: Kind,
-    /// Flags that follow from the first keywords alone.
-    pub flags: Flags,
-    /// Nothing but comments (and at most a `;`).
-    pub empty: bool,
-    /// A stored program or view definition: its body does not run now.
-    pub definition: bool,
-    /// `;` inside `BEGIN ... END` does not end the statement (definitions, BEGIN NOT ATOMIC).
-    pub block: bool,
-}
+pub(crate) type Head = crate::lex::Head<Flags, Notes>;
+
+/// A statement that is no definition.
+const PLAIN: Notes = Notes { definition: false };
 
 impl Head {
-    const EMPTY: Head = Head {
-        kind: Kind::Other,
-        flags: Flags::empty(),
-        empty: true,
-        definition: false,
-        block: false,
-    };
-
     fn of(kind: Kind, extra: Flags) -> Head {
-        let mut flags = extra;
-        if kind.writes() {
-            flags |= Flags::WRITE;
-        }
-        if kind.may_insert() {
-            flags |= Flags::MAY_INSERT;
-        }
-        Head {
-            kind,
-            flags,
-            empty: false,
-            definition: false,
-            block: false,
-        }
+        Head::with(kind, extra | implied(kind), PLAIN)
     }
 }
 
-/// Reads significant tokens together with their keyword.
 /// The statement's tokens with their MySQL keywords.
 type Reader<'a> = crate::lex::Reader<'a, MySql>;
-
-impl crate::lex::Keywords for MySql {
-    type Kw = Kw;
-
-    #[inline]
-    fn kw(sql: &[u8], t: &Token) -> Option<Kw> {
-        kw(sql, t)
-    }
-}
 
 /// Reads the first keywords of the statement at `lex`.
 pub(crate) fn head(lex: Lexer<'_>) -> Head {
     let mut r = Reader::new(lex);
-    let mut parens = false;
-    let (first, k) = loop {
-        match r.next() {
-            None => {
-                return if parens {
-                    Head::of(Kind::Other, Flags::empty())
-                } else {
-                    Head::EMPTY
-                }
-            }
-            Some((t, _)) if r.punct(&t, b"(") => parens = true,
-            Some(x) => break x,
-        }
-    };
-    if first.kind == TokenKind::Semicolon && !parens {
-        return Head::EMPTY;
+    match r.start() {
+        Start::Empty => Head::nothing(PLAIN),
+        Start::Unknown => Head::of(Kind::Other, Flags::empty()),
+        Start::Keyword(k) => statement(r, k),
     }
-    let Some(k) = k else {
-        return Head::of(Kind::Other, Flags::empty());
-    };
-    statement(r, k)
 }
 
 fn statement(mut r: Reader<'_>, k: Kw) -> Head {
@@ -271,16 +159,18 @@ fn statement(mut r: Reader<'_>, k: Kw) -> Head {
     }
 }
 
-/// `WITH cte AS (...) <main>`: the kind of the main statement.
+/// `WITH cte AS (...) <main>`: the kind of the main statement, a DML statement.
 fn with_main(r: &mut Reader<'_>) -> Kind {
-    let kind_of = |k| match k {
-        Kw::SELECT | Kw::TABLE | Kw::VALUES => Some(Kind::Select),
-        Kw::UPDATE => Some(Kind::Update),
-        Kw::DELETE => Some(Kind::Delete),
-        Kw::INSERT => Some(Kind::Insert),
-        Kw::REPLACE => Some(Kind::Replace),
-        _ => None,
-    };
+    const MAIN: [(Kw, Kind); 7] = [
+        (Kw::SELECT, Kind::Select),
+        (Kw::TABLE, Kind::Select),
+        (Kw::VALUES, Kind::Select),
+        (Kw::UPDATE, Kind::Update),
+        (Kw::DELETE, Kind::Delete),
+        (Kw::INSERT, Kind::Insert),
+        (Kw::REPLACE, Kind::Replace),
+    ];
+    let kind_of = |k| MAIN.iter().find(|(w, _)| *w == k).map(|&(_, kind)| kind);
     r.with_main(kind_of, Kind::Select, Kind::Other)
 }
 
@@ -411,7 +301,6 @@ fn explain(mut r: Reader<'_>, mut analyze: bool) -> Head {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lex::tests::COMMON_KINDS;
 
     fn kind(sql: &str) -> Kind {
         head(Lexer::new(sql.as_bytes())).kind
@@ -423,9 +312,7 @@ mod tests {
 
     #[test]
     fn kinds() {
-        for (sql, name) in COMMON_KINDS {
-            assert_eq!(format!("{:?}", kind(sql)), *name, "{sql}");
-        }
+        crate::lex::tests::kinds_alike(kind);
         for (sql, k) in [
             ("/*!50000 SELECT 1 */", Kind::Select),
             ("VALUES ROW(1)", Kind::Select),

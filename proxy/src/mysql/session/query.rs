@@ -244,17 +244,8 @@ impl Session {
     ) -> bool {
         let ok = outcome.scanner.error.is_none();
         let f = class.flags;
-        let mut explained = set_items.is_some()
-            || matches!(
-                class.kind,
-                Kind::Use
-                    | Kind::Begin
-                    | Kind::Commit
-                    | Kind::Rollback
-                    | Kind::Savepoint
-                    | Kind::ReleaseSavepoint
-                    | Kind::RollbackToSavepoint
-            );
+        let mut explained =
+            set_items.is_some() || class.kind == Kind::Use || class.kind.controls_transaction();
         if ok {
             match class.kind {
                 Kind::LockTables | Kind::FlushTablesWithReadLock => {

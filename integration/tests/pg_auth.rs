@@ -147,8 +147,7 @@ fn raw_session(port: u16, version: i32, extra: &[(&str, &str)]) -> Vec<(u8, Vec<
 #[test]
 fn protocol_3_2_keys_and_negotiation() {
     let db = Postgres::start().unwrap();
-    let extra = "[postgres]\nauth_method = \"cleartext\"\n";
-    let proxy = Proxy::start(&postgres_config(&db.addr(), None, extra)).unwrap();
+    let proxy = cleartext_proxy(&db.addr(), None, 20);
     let key_len = |messages: &[(u8, Vec<u8>)]| {
         messages
             .iter()
@@ -218,6 +217,17 @@ fn backend_tls_through_a_chained_sqlmux() {
     }
 }
 
+/// sqlmux with cleartext client logins in front of `writer` (and `reader`), at most
+/// `max_connections` backend connections to each.
+fn cleartext_proxy(writer: &str, reader: Option<&str>, max_connections: u32) -> Proxy {
+    let extra = "[postgres]\nauth_method = \"cleartext\"\n";
+    let config = postgres_config(writer, reader, extra).replace(
+        "max_connections = 20",
+        &format!("max_connections = {max_connections}"),
+    );
+    Proxy::start(&config).unwrap()
+}
+
 /// Logs in as ledger (the proxy asks for a cleartext password), read to ReadyForQuery.
 fn raw_login(port: u16) -> std::net::TcpStream {
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -285,10 +295,7 @@ fn summary(messages: &[(u8, Vec<u8>)]) -> String {
 #[test]
 fn pipelined_extended_messages_before_one_sync() {
     let db = Postgres::start().unwrap();
-    let extra = "[postgres]\nauth_method = \"cleartext\"\n";
-    let config = postgres_config(&db.addr(), None, extra)
-        .replace("max_connections = 20", "max_connections = 2");
-    let proxy = Proxy::start(&config).unwrap();
+    let proxy = cleartext_proxy(&db.addr(), None, 2);
     let port = proxy.postgres_port();
     let mut s = raw_login(port);
     let mut batch = Vec::new();
@@ -323,10 +330,7 @@ fn pipelined_extended_messages_before_one_sync() {
 #[test]
 fn a_client_gone_mid_result_leaves_no_half_read_backend_in_the_pool() {
     let db = Postgres::start().unwrap();
-    let extra = "[postgres]\nauth_method = \"cleartext\"\n";
-    let config = postgres_config(&db.addr(), None, extra)
-        .replace("max_connections = 20", "max_connections = 1");
-    let proxy = Proxy::start(&config).unwrap();
+    let proxy = cleartext_proxy(&db.addr(), None, 1);
     let port = proxy.postgres_port();
     for round in 0..3 {
         let mut s = raw_login(port);
@@ -355,9 +359,7 @@ fn a_client_gone_mid_result_leaves_no_half_read_backend_in_the_pool() {
 fn an_unnamed_statement_bound_in_a_batch_of_its_own_is_routed_by_its_text() {
     // libpq's PQprepare("") then PQexecPrepared(""): Parse/Describe/Sync, then Bind/Execute/Sync.
     let pair = sqlmux_integration::PostgresPair::start().unwrap();
-    let extra = "[postgres]\nauth_method = \"cleartext\"\n";
-    let config = postgres_config(&pair.primary.addr(), Some(&pair.standby.addr()), extra);
-    let proxy = Proxy::start(&config).unwrap();
+    let proxy = cleartext_proxy(&pair.primary.addr(), Some(&pair.standby.addr()), 20);
     let mut s = raw_login(proxy.postgres_port());
     let mut run_unnamed = |sql: &str| {
         let mut prepare = parse("", sql);

@@ -27,3 +27,41 @@ pub async fn try_connect(port: u16, password: &str) -> Result<Client, tokio_post
     tokio::spawn(conn);
     Ok(client)
 }
+
+/// A PostgreSQL primary and hot standby with the table `w` (`columns`), created as `ledger`
+/// on the primary, replicated.
+pub fn postgres_pair_with_w(columns: &str) -> sqlmux_integration::PostgresPair {
+    let pair = sqlmux_integration::PostgresPair::start().unwrap();
+    pair.primary
+        .ledger_psql()
+        .query(&format!("CREATE TABLE w ({columns})"))
+        .unwrap();
+    pair.wait_standby_caught_up().unwrap();
+    pair
+}
+
+/// A MariaDB primary and replica with the table `sqlmux_test.w` (`columns`) replicated.
+pub fn mariadb_pair_with_w(columns: &str) -> sqlmux_integration::MariaDbPair {
+    let pair = sqlmux_integration::MariaDbPair::start().unwrap();
+    pair.primary
+        .root_sql(&format!("CREATE TABLE sqlmux_test.w ({columns})"))
+        .unwrap();
+    pair.wait_replica_caught_up().unwrap();
+    pair
+}
+
+/// `monitor`, a `[monitor]` section logging in as `app`/`apppw`, for the ledger cluster:
+/// as `ledger`/`ledgerpw` on database `ledger`.
+pub fn ledger_monitor(monitor: &str) -> String {
+    monitor.replace(
+        "user = \"app\"\npassword = \"apppw\"",
+        "user = \"ledger\"\npassword = \"ledgerpw\"\ndatabase = \"ledger\"",
+    )
+}
+
+/// A raw MySQL client logged in as `app`/`apppw` on `sqlmux_test` through `port`.
+pub fn app_client(port: u16) -> sqlmux_integration::raw_mysql::RawClient {
+    sqlmux_integration::raw_mysql::RawClient::login(port, "app", "apppw", Some("sqlmux_test"))
+        .unwrap()
+        .0
+}

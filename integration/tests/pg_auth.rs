@@ -97,8 +97,14 @@ fn md5_and_cleartext_when_configured() {
     }
 }
 
-/// Reads backend messages until ReadyForQuery; returns (type, body) pairs.
+/// Reads backend messages until ReadyForQuery (or an error); returns (type, body) pairs.
 fn read_until_ready(s: &mut std::net::TcpStream) -> Vec<(u8, Vec<u8>)> {
+    read_until(s, b"ZE")
+}
+
+/// Reads backend messages up to and including the first whose type is in `last`; returns
+/// (type, body) pairs.
+fn read_until(s: &mut std::net::TcpStream, last: &[u8]) -> Vec<(u8, Vec<u8>)> {
     let mut out = Vec::new();
     loop {
         let mut head = [0u8; 5];
@@ -106,7 +112,7 @@ fn read_until_ready(s: &mut std::net::TcpStream) -> Vec<(u8, Vec<u8>)> {
         let len = i32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
         let mut body = vec![0u8; len - 4];
         s.read_exact(&mut body).unwrap();
-        let done = head[0] == b'Z' || head[0] == b'E';
+        let done = last.contains(&head[0]);
         out.push((head[0], body));
         if done {
             return out;
@@ -124,20 +130,8 @@ fn raw_session(port: u16, version: i32, extra: &[(&str, &str)]) -> Vec<(u8, Vec<
     let mut packet = sqlmux_protocol::pg::startup::startup_message(&params).to_vec();
     packet[4..8].copy_from_slice(&version.to_be_bytes());
     s.write_all(&packet).unwrap();
-    let mut first = Vec::new();
     // Messages up to the authentication request.
-    loop {
-        let mut head = [0u8; 5];
-        s.read_exact(&mut head).unwrap();
-        let len = i32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
-        let mut body = vec![0u8; len - 4];
-        s.read_exact(&mut body).unwrap();
-        let auth = head[0] == b'R';
-        first.push((head[0], body));
-        if auth {
-            break;
-        }
-    }
+    let mut first = read_until(&mut s, b"R");
     s.write_all(&sqlmux_protocol::pg::frontend::password(b"ledgerpw"))
         .unwrap();
     first.extend(read_until_ready(&mut s));

@@ -110,6 +110,37 @@ fn reader(pipe: Option<impl Read + Send + 'static>) -> thread::JoinHandle<String
     })
 }
 
+/// The builder methods both clients have: user, password, an extra argument and the time
+/// limit, each documented by the client's own words (the fields `user`, `password`, `args`
+/// and `timeout` hold them).
+macro_rules! common_options {
+    ($user:literal, $password:literal, $arg:literal) => {
+        #[doc = $user]
+        pub fn user(mut self, user: &str) -> Self {
+            self.user = user.to_string();
+            self
+        }
+
+        #[doc = $password]
+        pub fn password(mut self, password: &str) -> Self {
+            self.password = Some(password.to_string());
+            self
+        }
+
+        #[doc = $arg]
+        pub fn arg(mut self, arg: &str) -> Self {
+            self.args.push(arg.to_string());
+            self
+        }
+
+        /// Sets the limit for the whole invocation (default [`DEFAULT_TIMEOUT`]).
+        pub fn timeout(mut self, timeout: Duration) -> Self {
+            self.timeout = timeout;
+            self
+        }
+    };
+}
+
 #[derive(Debug, Clone)]
 enum Endpoint {
     Tcp(String, u16),
@@ -149,35 +180,17 @@ impl MariaDbCli {
         }
     }
 
-    /// Sets the user name (`-u`).
-    pub fn user(mut self, user: &str) -> Self {
-        self.user = user.to_string();
-        self
-    }
-
-    /// Sets the password (`--password=`); without it no password is sent.
-    pub fn password(mut self, password: &str) -> Self {
-        self.password = Some(password.to_string());
-        self
-    }
-
     /// Sets the default database.
     pub fn database(mut self, database: &str) -> Self {
         self.database = Some(database.to_string());
         self
     }
 
-    /// Appends an extra client argument (e.g. `-E`, `--ssl`, `--local-infile=1`).
-    pub fn arg(mut self, arg: &str) -> Self {
-        self.args.push(arg.to_string());
-        self
-    }
-
-    /// Sets the limit for the whole invocation (default [`DEFAULT_TIMEOUT`]).
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
+    common_options!(
+        "Sets the user name (`-u`).",
+        "Sets the password (`--password=`); without it no password is sent.",
+        "Appends an extra client argument (e.g. `-E`, `--ssl`, `--local-infile=1`)."
+    );
 
     /// The `Command` that [`MariaDbCli::run`] would execute for `sql`.
     pub fn command(&self, sql: &str) -> Command {
@@ -255,39 +268,21 @@ impl Psql {
         }
     }
 
-    /// Sets the user name (`-U`).
-    pub fn user(mut self, user: &str) -> Self {
-        self.user = user.to_string();
-        self
-    }
-
-    /// Sets the password (passed as `PGPASSWORD`).
-    pub fn password(mut self, password: &str) -> Self {
-        self.password = Some(password.to_string());
-        self
-    }
-
     /// Sets the database (`-d`).
     pub fn database(mut self, database: &str) -> Self {
         self.database = database.to_string();
         self
     }
 
-    /// Appends an extra psql argument.
-    pub fn arg(mut self, arg: &str) -> Self {
-        self.args.push(arg.to_string());
-        self
-    }
+    common_options!(
+        "Sets the user name (`-U`).",
+        "Sets the password (passed as `PGPASSWORD`).",
+        "Appends an extra psql argument."
+    );
 
     /// Sets an environment variable for psql (e.g. `PGSSLMODE`).
     pub fn env(mut self, key: &str, value: &str) -> Self {
         self.envs.push((key.to_string(), value.to_string()));
-        self
-    }
-
-    /// Sets the limit for the whole invocation (default [`DEFAULT_TIMEOUT`]).
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
         self
     }
 

@@ -5,7 +5,7 @@
 //!
 //! Its own temp dir, a free port on 127.0.0.1, foreground child (`-db`), stopped on drop.
 
-use std::fs::{self, OpenOptions};
+use std::fs;
 use std::io;
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use tempfile::TempDir;
 
-use crate::process::{self, ServerProcess, START_TIMEOUT};
+use crate::process::{self, ServerProcess};
 use crate::sys;
 
 /// Grace period between SIGUSR1 (soft stop) and SIGKILL.
@@ -90,19 +90,10 @@ impl HaProxy {
 }
 
 fn launch(cfg: &Path, dir: &Path, log: &Path, port: u16) -> io::Result<ServerProcess> {
-    let log_offset = sys::file_len(log);
-    let out = OpenOptions::new().create(true).append(true).open(log)?;
     let mut cmd = Command::new(haproxy_binary());
-    cmd.current_dir(dir)
-        .args(["-db", "-f"])
-        .arg(cfg)
-        .stdin(Stdio::null())
-        .stdout(out.try_clone()?)
-        .stderr(out);
-    let mut server = ServerProcess::spawn("haproxy", &mut cmd, "USR1", STOP_GRACE)?;
+    cmd.current_dir(dir).args(["-db", "-f"]).arg(cfg);
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    server.wait_ready(START_TIMEOUT, log, log_offset, || {
+    ServerProcess::start_logged("haproxy", &mut cmd, ("USR1", STOP_GRACE), log, || {
         TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok()
-    })?;
-    Ok(server)
+    })
 }

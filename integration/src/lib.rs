@@ -58,4 +58,4 @@ pub use cli::{CliOutput, MariaDbCli, Psql};
 pub use mariadb::{MariaDb, MariaDbOptions, MariaDbPair};
 pub use ports::free_port;
 pub use postgres::{Postgres, PostgresOptions, PostgresPair};
-pub use proxy::{mysql_config, mysql_config_listening, Proxy};
+pub use proxy::{mysql_config, mysql_config_listening, with_control_api, Proxy};

@@ -11,11 +11,10 @@
 //! it runs as the `postgres` OS user (or `nobody`) via `Command::uid/gid`, and the temp dir
 //! is chowned to that user.
 
-use std::fs::{self, OpenOptions};
+use std::fs;
 use std::io;
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
@@ -23,8 +22,8 @@ use std::time::Duration;
 
 use tempfile::TempDir;
 
-use crate::postgres::{LEDGER_PASSWORD, LEDGER_USER};
-use crate::process::{self, ServerProcess, START_TIMEOUT};
+use crate::postgres::{as_owner, LEDGER_PASSWORD, LEDGER_USER};
+use crate::process::{self, ServerProcess};
 use crate::sys;
 
 /// Grace period between SIGINT (safe shutdown) and SIGKILL.
@@ -154,7 +153,18 @@ impl PgBouncer {
                 text.push_str(&format!("{name} = {value}\n"));
             }
             fs::write(&ini, text)?;
-            launch(&ini, dir.path(), &log, port, owner)
+            let mut cmd = as_owner(Command::new(pgbouncer_binary()), owner, dir.path());
+            cmd.arg(&ini);
+            // The log line tells that the port is ours (a connect alone could reach a process
+            // that took the port first; PgBouncer then exits and the retry on another port
+            // kicks in).
+            let addr = SocketAddr::from(([127, 0, 0, 1], port));
+            let listening = format!("listening on 127.0.0.1:{port}");
+            let log_offset = sys::file_len(&log);
+            ServerProcess::start_logged("pgbouncer", &mut cmd, ("INT", STOP_GRACE), &log, || {
+                sys::read_from(&log, log_offset).contains(&listening)
+                    && TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok()
+            })
         })?;
         Ok(PgBouncer {
             server,
@@ -203,36 +213,6 @@ impl std::fmt::Debug for PgBouncer {
             .field("dir", &self.dir.path())
             .finish()
     }
-}
-
-fn launch(
-    ini: &Path,
-    dir: &Path,
-    log: &Path,
-    port: u16,
-    owner: Option<(u32, u32)>,
-) -> io::Result<ServerProcess> {
-    let log_offset = sys::file_len(log);
-    let out = OpenOptions::new().create(true).append(true).open(log)?;
-    let mut cmd = Command::new(pgbouncer_binary());
-    if let Some((uid, gid)) = owner {
-        cmd.uid(uid).gid(gid);
-    }
-    cmd.current_dir(dir)
-        .arg(ini)
-        .stdin(Stdio::null())
-        .stdout(out.try_clone()?)
-        .stderr(out);
-    let mut server = ServerProcess::spawn("pgbouncer", &mut cmd, "INT", STOP_GRACE)?;
-    // The log line tells that the port is ours (a connect alone could reach a process that
-    // took the port first; PgBouncer then exits and the retry on another port kicks in).
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let listening = format!("listening on 127.0.0.1:{port}");
-    server.wait_ready(START_TIMEOUT, log, log_offset, || {
-        sys::read_from(log, log_offset).contains(&listening)
-            && TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok()
-    })?;
-    Ok(server)
 }
 
 #[cfg(test)]

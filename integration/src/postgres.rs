@@ -9,7 +9,7 @@ use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use tempfile::TempDir;
@@ -163,17 +163,7 @@ impl Postgres {
         conf.write_all(extra.as_bytes())?;
         drop(conf);
 
-        let log = dir.path().join("postgres.log");
-        let (port, server) =
-            process::on_free_port(|port| launch(&datadir, dir.path(), &log, port, owner))?;
-        let pg = Postgres {
-            server,
-            port,
-            datadir,
-            log,
-            owner,
-            dir,
-        };
+        let pg = Self::launch_in(dir, datadir, owner)?;
         if !opts.skip_setup {
             pg.sql(&format!(
                 "CREATE ROLE {LEDGER_USER} LOGIN CREATEDB PASSWORD '{LEDGER_PASSWORD}';\n\
@@ -203,6 +193,16 @@ impl Postgres {
                 out.status, out.stdout, out.stderr
             )));
         }
+        Self::launch_in(dir, datadir, owner)
+    }
+
+    /// Runs the server of `datadir` in `dir` (its socket dir, with `postgres.log`) on a free
+    /// port.
+    fn launch_in(
+        dir: TempDir,
+        datadir: PathBuf,
+        owner: Option<(u32, u32)>,
+    ) -> io::Result<Postgres> {
         let log = dir.path().join("postgres.log");
         let (port, server) =
             process::on_free_port(|port| launch(&datadir, dir.path(), &log, port, owner))?;
@@ -321,27 +321,20 @@ fn launch(
     port: u16,
     owner: Option<(u32, u32)>,
 ) -> io::Result<ServerProcess> {
-    let log_offset = sys::file_len(log);
-    let out = OpenOptions::new().create(true).append(true).open(log)?;
     let mut cmd = as_owner(Command::new(pg_binary("postgres")), owner, socket_dir);
     cmd.arg("-D")
         .arg(datadir)
         .arg("-p")
         .arg(port.to_string())
         .arg("-c")
-        .arg(format!("unix_socket_directories={}", socket_dir.display()))
-        .stdin(Stdio::null())
-        .stdout(out.try_clone()?)
-        .stderr(out);
-    let mut server = ServerProcess::spawn("postgres", &mut cmd, "INT", STOP_GRACE)?;
+        .arg(format!("unix_socket_directories={}", socket_dir.display()));
     let probe = Psql::socket(socket_dir, port)
         .user(SUPERUSER)
         .timeout(Duration::from_secs(10));
     let sock = socket_dir.join(format!(".s.PGSQL.{port}"));
-    server.wait_ready(START_TIMEOUT, log, log_offset, || {
+    ServerProcess::start_logged("postgres", &mut cmd, ("INT", STOP_GRACE), log, || {
         sock.exists() && probe.query("SELECT 1").is_ok()
-    })?;
-    Ok(server)
+    })
 }
 
 /// A primary and a streaming hot standby of it (made with `pg_basebackup`); the ledger role

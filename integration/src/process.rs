@@ -1,8 +1,9 @@
 //! Lifetime of a server child process: spawn, readiness polling, graceful stop, cleanup.
 
+use std::fs::OpenOptions;
 use std::io;
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
@@ -40,6 +41,25 @@ impl ServerProcess {
             grace,
             stopped: false,
         })
+    }
+
+    /// Spawns `cmd` (stdin closed, stdout and stderr appended to `log`), then waits up to
+    /// [`START_TIMEOUT`] for `ready` as [`ServerProcess::wait_ready`] does.
+    pub(crate) fn start_logged(
+        name: &'static str,
+        cmd: &mut Command,
+        (stop_signal, grace): (&'static str, Duration),
+        log: &Path,
+        ready: impl FnMut() -> bool,
+    ) -> io::Result<Self> {
+        let log_offset = sys::file_len(log);
+        let out = OpenOptions::new().create(true).append(true).open(log)?;
+        cmd.stdin(Stdio::null())
+            .stdout(out.try_clone()?)
+            .stderr(out);
+        let mut server = Self::spawn(name, cmd, stop_signal, grace)?;
+        server.wait_ready(START_TIMEOUT, log, log_offset, ready)?;
+        Ok(server)
     }
 
     /// OS process id.

@@ -22,6 +22,14 @@ pub struct Proxy {
 /// The control token of a test proxy whose config sets none (changes need one).
 pub const TEST_TOKEN: &str = "sqlmux-test-token";
 
+/// The `[[clusters]]` section of the test configs' MySQL cluster `shop`: writer hostgroup
+/// 10, reader hostgroup 20.
+pub const SHOP_CLUSTER: &str = "[[clusters]]\nname = \"shop\"\nprotocol = \"mysql\"\nwriter_hostgroup = 10\nreader_hostgroup = 20\n";
+
+/// The `[[clusters]]` section of the test configs' PostgreSQL cluster `ledger`: writer
+/// hostgroup 30, reader hostgroup 40.
+pub const LEDGER_CLUSTER: &str = "[[clusters]]\nname = \"ledger\"\nprotocol = \"postgres\"\nwriter_hostgroup = 30\nreader_hostgroup = 40\n";
+
 /// A config text with one MySQL cluster `shop` whose writer hostgroup 10 holds `writer`,
 /// reader hostgroup 20 empty, and user `app`/`apppw`; `extra` is appended as is.
 pub fn mysql_config(writer: &str, extra: &str) -> String {
@@ -37,12 +45,7 @@ pub fn mysql_config_listening(writer: &str, listen_extra: &str, extra: &str) -> 
 mysql = "127.0.0.1:0"
 {listen_extra}
 
-[[clusters]]
-name = "shop"
-protocol = "mysql"
-writer_hostgroup = 10
-reader_hostgroup = 20
-
+{SHOP_CLUSTER}
 [[servers]]
 hostgroup = 10
 address = "{writer}"
@@ -69,12 +72,7 @@ pub fn postgres_config(writer: &str, reader: Option<&str>, extra: &str) -> Strin
 [listen]
 postgres = "127.0.0.1:0"
 
-[[clusters]]
-name = "ledger"
-protocol = "postgres"
-writer_hostgroup = 30
-reader_hostgroup = 40
-
+{LEDGER_CLUSTER}
 [[servers]]
 hostgroup = 30
 address = "{writer}"
@@ -109,6 +107,11 @@ pub fn both_protocols_config(
         clusters(mysql_config(mysql_writer, "")),
         clusters(postgres_config(pg_writer, None, ""))
     )
+}
+
+/// `config` with the control API (`http`) on a free port in its `[listen]` section.
+pub fn with_control_api(config: &str) -> String {
+    config.replace("[listen]\n", "[listen]\nhttp = \"127.0.0.1:0\"\n")
 }
 
 /// Data-path workers of a test proxy whose config does not say: two, so that sessions

@@ -4,6 +4,10 @@
 //! a wrong password.
 
 use sqlmux_integration::raw_mysql::RawClient;
+
+#[path = "support/admin.rs"]
+mod admin;
+
 use sqlmux_integration::{mysql_config_listening, MariaDb, MariaDbCli, Proxy};
 use sqlmux_protocol::mysql::response::{parse_err, ErrInfo};
 use std::io;
@@ -27,37 +31,6 @@ fn app_cli(proxy: &Proxy) -> MariaDbCli {
     MariaDbCli::tcp("127.0.0.1", proxy.mysql_port())
         .user("app")
         .password("apppw")
-}
-
-/// A bad edit is refused with an error naming the row; the runtime stays as it was, and
-/// the edit is undone.
-fn bad_edit_is_refused(admin: &MariaDbCli, app: &MariaDbCli, writer: &str) {
-    let refused = admin
-        .run("UPDATE servers SET address = 'nowhere'; LOAD SERVERS TO RUNTIME")
-        .unwrap();
-    assert!(!refused.success());
-    assert!(
-        refused.stderr.contains("ERROR 1105")
-            && refused.stderr.contains("LOAD SERVERS TO RUNTIME refused")
-            && refused.stderr.contains("address='nowhere'")
-            && refused.stderr.contains("bad address"),
-        "{}",
-        refused.stderr
-    );
-    assert_eq!(
-        admin
-            .query("SELECT address, weight, generation FROM runtime_servers")
-            .unwrap(),
-        format!("{writer}\t5\t2")
-    );
-    assert_eq!(
-        admin.query("SELECT address FROM servers").unwrap(),
-        "nowhere"
-    );
-    assert_eq!(app.query("SELECT 3").unwrap(), "3", "still served");
-    admin
-        .query(&format!("UPDATE servers SET address = '{writer}'"))
-        .unwrap();
 }
 
 #[test]
@@ -95,7 +68,8 @@ fn admin_tables_edits_and_load_from_the_mariadb_cli() {
     assert_eq!(out, "5\t2");
     assert_eq!(app.query("SELECT 2").unwrap(), "2");
 
-    bad_edit_is_refused(&admin, &app, &writer);
+    // A bad edit is refused with an error naming the row; the runtime stays as it was.
+    admin::bad_edit_is_refused(&admin, &app, &writer, 5);
 
     // A runtime table is read-only, with a hint.
     let out = admin.run("UPDATE runtime_servers SET weight = 1").unwrap();
@@ -106,17 +80,7 @@ fn admin_tables_edits_and_load_from_the_mariadb_cli() {
     admin.query("SAVE SERVERS TO DISK").unwrap();
     assert!(data_dir.join("sqlmux.db").exists());
 
-    // Any SELECT over statistics and runtime tables: JOIN, WHERE, ORDER BY.
-    let joined = admin
-        .query(
-            "SELECT r.hostgroup, r.address, r.weight, p.status, p.used + p.free > 0, \
-                    p.connections_ok > 0, p.connections_failed \
-             FROM runtime_servers r \
-             JOIN stats_connection_pool p ON p.address = r.address AND p.hostgroup = r.hostgroup \
-             WHERE r.hostgroup = 10 ORDER BY r.hostgroup DESC, r.address",
-        )
-        .unwrap();
-    assert_eq!(joined, format!("10\t{writer}\t5\tONLINE\t1\t1\t0"));
+    admin::pool_join_shows_the_writer(&admin, &writer, 5);
     let mux = admin
         .query(
             "SELECT hostgroup, backend_connections > 0 FROM stats_multiplexing ORDER BY hostgroup",

@@ -4,6 +4,9 @@
 //! a wrong password (28P01), the extended query protocol refused, malformed messages.
 
 use sqlmux_integration::{mysql_config_listening, MariaDb, MariaDbCli, Proxy, Psql};
+
+#[path = "support/admin.rs"]
+mod admin;
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
@@ -20,41 +23,6 @@ fn admin_psql(proxy: &Proxy) -> Psql {
     Psql::tcp("127.0.0.1", proxy.admin_postgres_port())
         .user("admin")
         .password("admin")
-}
-
-/// A bad edit is refused by LOAD with an error naming the row (SQLSTATE 22023); the
-/// runtime stays as it was, and the edit is undone.
-fn bad_edit_is_refused(admin: &Psql, app: &MariaDbCli, writer: &str) {
-    let refused = admin
-        .clone()
-        .arg("-v")
-        .arg("VERBOSITY=verbose")
-        .run("UPDATE servers SET address = 'nowhere';\nLOAD SERVERS TO RUNTIME;\n")
-        .unwrap();
-    assert!(!refused.success());
-    assert!(
-        refused
-            .stderr
-            .contains("ERROR:  22023: LOAD SERVERS TO RUNTIME refused")
-            && refused.stderr.contains("address='nowhere'")
-            && refused.stderr.contains("bad address"),
-        "{}",
-        refused.stderr
-    );
-    assert_eq!(
-        admin
-            .query("SELECT address, weight, generation FROM runtime_servers")
-            .unwrap(),
-        format!("{writer}|7|2")
-    );
-    assert_eq!(
-        admin.query("SELECT address FROM servers").unwrap(),
-        "nowhere"
-    );
-    assert_eq!(app.query("SELECT 3").unwrap(), "3", "still served");
-    admin
-        .query(&format!("UPDATE servers SET address = '{writer}'"))
-        .unwrap();
 }
 
 #[test]
@@ -120,19 +88,11 @@ fn admin_tables_edits_and_load_from_psql() {
     assert_eq!(out.stdout.trim(), "7", "{}", out.stdout);
     assert!(out.stderr.contains("topology unchanged"), "{}", out.stderr);
 
-    bad_edit_is_refused(&admin, &app, &writer);
+    // A bad edit is refused by LOAD with an error naming the row (SQLSTATE 22023); the
+    // runtime stays as it was.
+    admin::bad_edit_is_refused(&admin, &app, &writer, 7);
 
-    // Any SELECT over statistics and runtime tables: JOIN, WHERE, ORDER BY.
-    let joined = admin
-        .query(
-            "SELECT r.hostgroup, r.address, r.weight, p.status, p.used + p.free > 0, \
-                    p.connections_ok > 0, p.connections_failed \
-             FROM runtime_servers r \
-             JOIN stats_connection_pool p ON p.address = r.address AND p.hostgroup = r.hostgroup \
-             WHERE r.hostgroup = 10 ORDER BY r.hostgroup DESC, r.address",
-        )
-        .unwrap();
-    assert_eq!(joined, format!("10|{writer}|7|ONLINE|1|1|0"));
+    admin::pool_join_shows_the_writer(&admin, &writer, 7);
 }
 
 /// A proxy whose only server is never contacted: enough for the admin port alone.

@@ -7,7 +7,8 @@
 use sqlmux_integration::raw_mysql::RawClient;
 
 mod support;
-use sqlmux_integration::{mysql_config, MariaDbPair, Proxy};
+use sqlmux_integration::{mysql_config, with_control_api, Proxy};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -23,18 +24,16 @@ struct Seen {
 
 #[test]
 fn mysql_primary_killed_then_replica_promoted_and_pushed() {
-    let pair = MariaDbPair::start().unwrap();
-    pair.primary
-        .root_sql("CREATE TABLE sqlmux_test.w (id BIGINT PRIMARY KEY, writer INT)")
-        .unwrap();
-    pair.wait_replica_caught_up().unwrap();
+    let pair = support::mariadb_pair_with_w("id BIGINT PRIMARY KEY, writer INT");
     let extra = format!(
         "\n[[servers]]\nhostgroup = 20\naddress = \"{}\"\nmax_connections = 20\n\n{MONITOR}",
         pair.replica.addr()
     );
-    let config = mysql_config(&pair.primary.addr(), &extra)
-        .replace("[listen]\n", "[listen]\nhttp = \"127.0.0.1:0\"\n");
-    let proxy = Proxy::start(&config).unwrap();
+    let proxy = Proxy::start(&with_control_api(&mysql_config(
+        &pair.primary.addr(),
+        &extra,
+    )))
+    .unwrap();
     let port = proxy.mysql_port();
     let stop = Arc::new(AtomicBool::new(false));
     let killed_at = Arc::new(Mutex::new(None::<Instant>));
@@ -74,35 +73,18 @@ fn mysql_primary_killed_then_replica_promoted_and_pushed() {
     // primary died (asynchronous replication: counted, not sqlmux's to keep).
     let killed_at = killed_at.lock().unwrap().expect("killed");
     let new_id = pair.replica.root_sql("SELECT @@server_id").unwrap();
-    let rows: std::collections::HashMap<u64, String> = pair
-        .replica
-        .root_sql("SELECT id, writer FROM sqlmux_test.w")
-        .unwrap()
-        .lines()
-        .filter_map(|l| {
-            let (id, writer) = l.split_once('\t')?;
-            Some((id.trim().parse().ok()?, writer.trim().to_string()))
-        })
-        .collect();
+    let rows = writers_by_id(
+        &pair
+            .replica
+            .root_sql("SELECT id, writer FROM sqlmux_test.w")
+            .unwrap(),
+        '\t',
+    );
     let acked: Vec<(u64, Instant)> = writers.iter().flat_map(|w| w.acked.clone()).collect();
-    let after: Vec<u64> = acked
-        .iter()
-        // (The kill returns before the processes are gone: a reply already on its way may
-        // still come; 200 ms later none can.)
-        .filter(|(_, at)| *at > killed_at + Duration::from_millis(200))
-        .map(|(id, _)| *id)
-        .collect();
-    assert!(!after.is_empty(), "writes went on after the push");
-    for id in &after {
-        assert_eq!(
-            rows.get(id).map(String::as_str),
-            Some(new_id.trim()),
-            "write {id}, acknowledged after the kill, is on the new writer and ran there"
-        );
-    }
+    let after = after_the_kill_on_the_new_writer(&acked, killed_at, &rows, new_id.trim());
     let lost_before: usize = acked
         .iter()
-        .filter(|(id, at)| *at <= killed_at + Duration::from_millis(200) && !rows.contains_key(id))
+        .filter(|(id, at)| *at <= killed_at + IN_FLIGHT && !rows.contains_key(id))
         .count();
     eprintln!(
         "chaos: {} writes acknowledged, {} after the kill (all on the new writer), {} acknowledged \
@@ -115,54 +97,97 @@ fn mysql_primary_killed_then_replica_promoted_and_pushed() {
     );
 }
 
-/// Six clients inserting rows (`id`, `@@server_id`) every 5 ms until `stop`.
-fn mysql_writers(port: u16, stop: &Arc<AtomicBool>) -> Vec<std::thread::JoinHandle<Seen>> {
-    (0..6u64)
-        .map(|n| {
-            let stop = stop.clone();
-            std::thread::spawn(move || {
-                let (mut c, _) =
-                    RawClient::login(port, "app", "apppw", Some("sqlmux_test")).unwrap();
-                let mut seen = Seen::default();
-                let mut i = 0;
-                while !stop.load(Ordering::Relaxed) {
-                    let id = n * 1_000_000 + i;
-                    i += 1;
-                    match c.query(&format!("INSERT INTO w VALUES ({id}, @@server_id)")) {
-                        Ok(Ok(_)) => seen.acked.push((id, Instant::now())),
-                        Ok(Err(e)) => seen.errors.push((e.code, e.message)),
-                        Err(e) => {
-                            seen.errors.push((0, e.to_string()));
-                            break;
-                        }
-                    }
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-                seen
-            })
+/// How long after the kill a reply may still come: the kill returns before the processes
+/// are gone, and a reply already on its way may still arrive; 200 ms later none can.
+const IN_FLIGHT: Duration = Duration::from_millis(200);
+
+/// The writes of `acked` acknowledged after the kill (and [`IN_FLIGHT`]): there are some,
+/// and each ran on the new writer, whose `rows` name it `new`.
+fn after_the_kill_on_the_new_writer(
+    acked: &[(u64, Instant)],
+    killed_at: Instant,
+    rows: &HashMap<u64, String>,
+    new: &str,
+) -> Vec<u64> {
+    let after: Vec<u64> = acked
+        .iter()
+        .filter(|(_, at)| *at > killed_at + IN_FLIGHT)
+        .map(|(id, _)| *id)
+        .collect();
+    assert!(!after.is_empty(), "writes went on after the push");
+    for id in &after {
+        assert_eq!(
+            rows.get(id).map(String::as_str),
+            Some(new),
+            "write {id}, acknowledged after the kill, is on the new writer and ran there"
+        );
+    }
+    after
+}
+
+/// The rows `id`, `writer` of a client's output (columns separated by `separator`), by id.
+fn writers_by_id(text: &str, separator: char) -> HashMap<u64, String> {
+    text.lines()
+        .filter_map(|l| {
+            let (id, writer) = l.split_once(separator)?;
+            Some((id.trim().parse().ok()?, writer.trim().to_string()))
         })
         .collect()
 }
 
-/// Three clients counting the rows every 5 ms until `stop`.
-fn mysql_readers(port: u16, stop: &Arc<AtomicBool>) -> Vec<std::thread::JoinHandle<Seen>> {
-    (0..3)
-        .map(|_| {
+/// `n` MySQL clients (`app` on `sqlmux_test`), each on its thread: `work(its number, its
+/// client)` until `stop`, what it saw.
+fn mysql_clients(
+    port: u16,
+    n: u64,
+    stop: &Arc<AtomicBool>,
+    work: fn(u64, RawClient, &AtomicBool) -> Seen,
+) -> Vec<std::thread::JoinHandle<Seen>> {
+    (0..n)
+        .map(|n| {
             let stop = stop.clone();
-            std::thread::spawn(move || {
-                let (mut c, _) =
-                    RawClient::login(port, "app", "apppw", Some("sqlmux_test")).unwrap();
-                let mut seen = Seen::default();
-                while !stop.load(Ordering::Relaxed) {
-                    if let Ok(Err(e)) = c.query("SELECT COUNT(*) FROM w") {
-                        seen.errors.push((e.code, e.message));
-                    }
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-                seen
-            })
+            std::thread::spawn(move || work(n, support::app_client(port), &stop))
         })
         .collect()
+}
+
+/// Six clients inserting rows (`id`, `@@server_id`) every 5 ms until `stop`.
+fn mysql_writers(port: u16, stop: &Arc<AtomicBool>) -> Vec<std::thread::JoinHandle<Seen>> {
+    mysql_clients(port, 6, stop, |n, mut c, stop| {
+        let mut seen = Seen::default();
+        let mut i = 0;
+        while !stop.load(Ordering::Relaxed) {
+            let id = n * 1_000_000 + i;
+            i += 1;
+            match c.query(&format!("INSERT INTO w VALUES ({id}, @@server_id)")) {
+                Ok(Ok(_)) => seen.acked.push((id, Instant::now())),
+                Ok(Err(e)) => seen.errors.push((e.code, e.message)),
+                Err(e) => {
+                    seen.errors.push((0, e.to_string()));
+                    break;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        seen
+    })
+}
+
+/// Three clients counting the rows every 5 ms until `stop`.
+fn mysql_readers(port: u16, stop: &Arc<AtomicBool>) -> Vec<std::thread::JoinHandle<Seen>> {
+    mysql_clients(port, 3, stop, |_, mut c, stop| {
+        let mut errors = Vec::new();
+        while !stop.load(Ordering::Relaxed) {
+            if let Ok(Err(e)) = c.query("SELECT COUNT(*) FROM w") {
+                errors.push((e.code, e.message));
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        Seen {
+            errors,
+            ..Seen::default()
+        }
+    })
 }
 
 /// Eight clients inserting rows (`id`, the server's port) every 5 ms until `stop`.
@@ -199,23 +224,13 @@ fn pg_writers(port: u16, stop: &Arc<AtomicBool>) -> Vec<std::thread::JoinHandle<
 
 #[test]
 fn postgres_primary_killed_then_standby_promoted_and_pushed() {
-    let pair = sqlmux_integration::PostgresPair::start().unwrap();
-    pair.primary
-        .ledger_psql()
-        .query("CREATE TABLE w (id bigint PRIMARY KEY, writer text)")
-        .unwrap();
-    pair.wait_standby_caught_up().unwrap();
-    let monitor = MONITOR.replace(
-        "user = \"app\"\npassword = \"apppw\"",
-        "user = \"ledger\"\npassword = \"ledgerpw\"\ndatabase = \"ledger\"",
-    );
+    let pair = support::postgres_pair_with_w("id bigint PRIMARY KEY, writer text");
     let config = sqlmux_integration::proxy::postgres_config(
         &pair.primary.addr(),
         Some(&pair.standby.addr()),
-        &monitor,
-    )
-    .replace("[listen]\n", "[listen]\nhttp = \"127.0.0.1:0\"\n");
-    let proxy = Proxy::start(&config).unwrap();
+        &support::ledger_monitor(MONITOR),
+    );
+    let proxy = Proxy::start(&with_control_api(&config)).unwrap();
     let port = proxy.postgres_port();
     let stop = Arc::new(AtomicBool::new(false));
     let clients = pg_writers(port, &stop);
@@ -243,33 +258,16 @@ fn postgres_primary_killed_then_standby_promoted_and_pushed() {
         }
     }
     let port_of_new = pair.standby.port().to_string();
-    let rows: std::collections::HashMap<u64, String> = pair
-        .standby
-        .ledger_psql()
-        .query("SELECT id, writer FROM w")
-        .unwrap()
-        .lines()
-        .filter_map(|l| {
-            let (id, writer) = l.split_once('|')?;
-            Some((id.trim().parse().ok()?, writer.trim().to_string()))
-        })
-        .collect();
-    let after: Vec<u64> = seen
-        .iter()
-        .flat_map(|s| s.acked.iter())
-        // (The kill returns before the processes are gone: a reply already on its way may
-        // still come; 200 ms later none can.)
-        .filter(|(_, at)| *at > killed_at + Duration::from_millis(200))
-        .map(|(id, _)| *id)
-        .collect();
-    assert!(!after.is_empty(), "writes went on after the push");
-    for id in &after {
-        assert_eq!(
-            rows.get(id),
-            Some(&port_of_new),
-            "write {id} after the kill is on the new writer"
-        );
-    }
+    let rows = writers_by_id(
+        &pair
+            .standby
+            .ledger_psql()
+            .query("SELECT id, writer FROM w")
+            .unwrap(),
+        '|',
+    );
+    let acked: Vec<(u64, Instant)> = seen.iter().flat_map(|s| s.acked.clone()).collect();
+    let after = after_the_kill_on_the_new_writer(&acked, killed_at, &rows, &port_of_new);
     eprintln!(
         "chaos pg: {} writes acknowledged after the kill (all on the new writer); errors {:?}",
         after.len(),

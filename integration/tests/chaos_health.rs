@@ -5,10 +5,14 @@
 //! writers (PostgreSQL: also transactions, prepared statements and read-only clients).
 
 use sqlmux_integration::faults::{process_tree, Frozen};
-use sqlmux_integration::raw_mysql::{first_row, RawClient};
+use sqlmux_integration::poll::within;
+use sqlmux_integration::proxy::postgres_config;
+use sqlmux_integration::raw_mysql::first_row;
 
 mod support;
-use sqlmux_integration::{mysql_config, MariaDbPair, PostgresPair, Proxy};
+use sqlmux_integration::{
+    mysql_config, with_control_api, MariaDb, MariaDbPair, Postgres, PostgresPair, Proxy,
+};
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -19,12 +23,12 @@ const MONITOR: &str = "[monitor]\nuser = \"app\"\npassword = \"apppw\"\ninterval
 
 /// A MariaDB primary and replica, the table `w` (id) replicated.
 fn mariadb_pair() -> MariaDbPair {
-    let pair = MariaDbPair::start().unwrap();
-    pair.primary
-        .root_sql("CREATE TABLE sqlmux_test.w (id BIGINT PRIMARY KEY)")
-        .unwrap();
-    pair.wait_replica_caught_up().unwrap();
-    pair
+    support::mariadb_pair_with_w("id BIGINT PRIMARY KEY")
+}
+
+/// A PostgreSQL primary and standby, the table `w` (id) replicated.
+fn postgres_pair() -> PostgresPair {
+    support::postgres_pair_with_w("id bigint PRIMARY KEY")
 }
 
 /// The harness's MySQL config with a reader, the monitor and the control API.
@@ -33,9 +37,31 @@ fn mysql_proxy(pair: &MariaDbPair, extra: &str) -> Proxy {
         "\n[[servers]]\nhostgroup = 20\naddress = \"{}\"\n\n{MONITOR}{extra}",
         pair.replica.addr()
     );
-    let config = mysql_config(&pair.primary.addr(), &extra)
-        .replace("[listen]\n", "[listen]\nhttp = \"127.0.0.1:0\"\n");
-    Proxy::start(&config).unwrap()
+    Proxy::start(&with_control_api(&mysql_config(
+        &pair.primary.addr(),
+        &extra,
+    )))
+    .unwrap()
+}
+
+/// The harness's PostgreSQL config with the standby as reader, the monitor (as `ledger`),
+/// `extra` and the control API.
+fn pg_proxy(pair: &PostgresPair, extra: &str) -> Proxy {
+    let config = postgres_config(
+        &pair.primary.addr(),
+        Some(&pair.standby.addr()),
+        &format!("{}{extra}", support::ledger_monitor(MONITOR)),
+    );
+    Proxy::start(&with_control_api(&config)).unwrap()
+}
+
+/// Waits up to `limit` for the fencing alarm of `old` (the metric counts one).
+fn wait_fencing_alarm(proxy: &Proxy, old: &str, limit: Duration) {
+    let old_label = format!("address=\"{old}\"");
+    let alarm = within(limit, || {
+        metric(proxy, "sqlmux_fencing_alarms_total", &old_label) >= 1.0
+    });
+    assert!(alarm.is_some(), "no fencing alarm for {old}");
 }
 
 /// The monitor's state of `address` in `GET /v1/topology` (its first entry).
@@ -77,8 +103,7 @@ fn mysql_writers(port: u16, n: u64, stop: &Arc<AtomicBool>) -> std::thread::Join
         .map(|w| {
             let stop = stop.clone();
             std::thread::spawn(move || {
-                let (mut c, _) =
-                    RawClient::login(port, "app", "apppw", Some("sqlmux_test")).unwrap();
+                let mut c = support::app_client(port);
                 let mut seen = MysqlSeen::default();
                 let mut i = 0;
                 while !stop.load(Ordering::Relaxed) {
@@ -142,8 +167,19 @@ fn assert_fenced<'a, T: std::hash::Hash + Eq + std::fmt::Debug + 'a>(
     );
 }
 
-fn ids(text: &str) -> HashSet<u64> {
+/// The ids in a one-column output.
+fn ids<T: std::str::FromStr + std::hash::Hash + Eq>(text: &str) -> HashSet<T> {
     text.lines().filter_map(|l| l.trim().parse().ok()).collect()
+}
+
+/// The ids in `db`'s table `w`.
+fn mysql_ids(db: &MariaDb) -> HashSet<u64> {
+    ids(&db.root_sql("SELECT id FROM sqlmux_test.w").unwrap())
+}
+
+/// The ids in `db`'s table `w`.
+fn pg_ids(db: &Postgres) -> HashSet<i64> {
+    ids(&db.ledger_psql().query("SELECT id FROM w").unwrap())
 }
 
 #[test]
@@ -170,12 +206,7 @@ fn the_old_primary_back_writable_after_a_switch_raises_an_alarm_and_gets_no_writ
     std::thread::sleep(Duration::from_millis(300));
     // The old primary comes back writable (a restart with a stale config, say).
     pair.primary.root_sql("SET GLOBAL read_only = 0").unwrap();
-    let old_label = format!("address=\"{old}\"");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while metric(&proxy, "sqlmux_fencing_alarms_total", &old_label) < 1.0 {
-        assert!(Instant::now() < deadline, "no fencing alarm for {old}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_fencing_alarm(&proxy, &old, Duration::from_secs(10));
     std::thread::sleep(Duration::from_millis(700));
     stop.store(true, Ordering::Relaxed);
     let MysqlSeen { acked, errors, .. } = writers.join().unwrap();
@@ -183,14 +214,7 @@ fn the_old_primary_back_writable_after_a_switch_raises_an_alarm_and_gets_no_writ
         errors.is_empty(),
         "a planned switch costs no error: {errors:?}"
     );
-    let on_new = ids(&pair
-        .replica
-        .root_sql("SELECT id FROM sqlmux_test.w")
-        .unwrap());
-    let on_old = ids(&pair
-        .primary
-        .root_sql("SELECT id FROM sqlmux_test.w")
-        .unwrap());
+    let (on_new, on_old) = (mysql_ids(&pair.replica), mysql_ids(&pair.primary));
     assert_fenced(acked.iter(), &on_new, &on_old);
 }
 
@@ -207,8 +231,7 @@ fn a_flapping_reader_is_held_down_longer_each_time_and_reads_never_fail() {
         .map(|_| {
             let (stop, errors) = (stop.clone(), read_errors.clone());
             std::thread::spawn(move || {
-                let (mut c, _) =
-                    RawClient::login(port, "app", "apppw", Some("sqlmux_test")).unwrap();
+                let mut c = support::app_client(port);
                 while !stop.load(Ordering::Relaxed) {
                     match c.query("SELECT COUNT(*) FROM w") {
                         Ok(Ok(rows)) => assert_eq!(first_row(&rows).len(), 1),
@@ -360,23 +383,8 @@ fn pg_client(port: u16, n: i64, kind: u8, stop: Arc<AtomicBool>) -> PgSeen {
 
 #[test]
 fn postgres_primary_frozen_longer_than_the_hold_timeout() {
-    let pair = PostgresPair::start().unwrap();
-    pair.primary
-        .ledger_psql()
-        .query("CREATE TABLE w (id bigint PRIMARY KEY)")
-        .unwrap();
-    pair.wait_standby_caught_up().unwrap();
-    let monitor = MONITOR.replace(
-        "user = \"app\"\npassword = \"apppw\"",
-        "user = \"ledger\"\npassword = \"ledgerpw\"\ndatabase = \"ledger\"",
-    );
-    let config = sqlmux_integration::proxy::postgres_config(
-        &pair.primary.addr(),
-        Some(&pair.standby.addr()),
-        &format!("{monitor}\n[failover]\nhold_timeout_ms = 3000\n"),
-    )
-    .replace("[listen]\n", "[listen]\nhttp = \"127.0.0.1:0\"\n");
-    let proxy = Proxy::start(&config).unwrap();
+    let pair = postgres_pair();
+    let proxy = pg_proxy(&pair, "\n[failover]\nhold_timeout_ms = 3000\n");
     let primary = pair.primary.addr();
     wait_state(&proxy, &primary, "up");
     let port = proxy.postgres_port();
@@ -431,14 +439,7 @@ fn postgres_primary_frozen_longer_than_the_hold_timeout() {
         errors > 0,
         "statements waited past the hold timeout and said so"
     );
-    let present: HashSet<i64> = pair
-        .primary
-        .ledger_psql()
-        .query("SELECT id FROM w")
-        .unwrap()
-        .lines()
-        .filter_map(|l| l.trim().parse().ok())
-        .collect();
+    let present: HashSet<i64> = pg_ids(&pair.primary);
     let acked: Vec<i64> = seen.iter().flat_map(|s| s.acked.iter().copied()).collect();
     assert!(
         acked.iter().all(|id| present.contains(id)),
@@ -487,10 +488,7 @@ fn mysql_writer_frozen_longer_than_the_hold_timeout() {
         seen.last_ack.is_some_and(|at| at > thawed),
         "writes resumed"
     );
-    let present = ids(&pair
-        .primary
-        .root_sql("SELECT id FROM sqlmux_test.w")
-        .unwrap());
+    let present = mysql_ids(&pair.primary);
     assert!(
         seen.acked.iter().all(|id| present.contains(id)),
         "acked writes lost"
@@ -504,20 +502,9 @@ fn mysql_writer_frozen_longer_than_the_hold_timeout() {
 
 #[test]
 fn postgres_old_primary_restarted_writable_after_a_switch_gets_no_write() {
-    let mut pair = PostgresPair::start().unwrap();
-    pair.primary
-        .ledger_psql()
-        .query("CREATE TABLE w (id bigint PRIMARY KEY)")
-        .unwrap();
-    pair.wait_standby_caught_up().unwrap();
-    let monitor = MONITOR.replace(
-        "user = \"app\"\npassword = \"apppw\"",
-        "user = \"ledger\"\npassword = \"ledgerpw\"\ndatabase = \"ledger\"",
-    );
+    let mut pair = postgres_pair();
     let (old, new) = (pair.primary.addr(), pair.standby.addr());
-    let config = sqlmux_integration::proxy::postgres_config(&old, Some(&new), &monitor)
-        .replace("[listen]\n", "[listen]\nhttp = \"127.0.0.1:0\"\n");
-    let proxy = Proxy::start(&config).unwrap();
+    let proxy = pg_proxy(&pair, "");
     wait_state(&proxy, &new, "up");
     let port = proxy.postgres_port();
     let stop = Arc::new(AtomicBool::new(false));
@@ -542,12 +529,7 @@ fn postgres_old_primary_restarted_writable_after_a_switch_gets_no_write() {
     pair.primary.restart().unwrap();
     let (status, body) = proxy.put_servers(&[(30, &new), (40, &old)]).unwrap();
     assert_eq!(status, 200, "{body}");
-    let old_label = format!("address=\"{old}\"");
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while metric(&proxy, "sqlmux_fencing_alarms_total", &old_label) < 1.0 {
-        assert!(Instant::now() < deadline, "no fencing alarm for {old}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_fencing_alarm(&proxy, &old, Duration::from_secs(15));
     std::thread::sleep(Duration::from_millis(700));
     stop.store(true, Ordering::Relaxed);
     let seen: Vec<PgSeen> = clients.into_iter().map(|c| c.join().unwrap()).collect();
@@ -558,15 +540,7 @@ fn postgres_old_primary_restarted_writable_after_a_switch_gets_no_write() {
             s.errors
         );
     }
-    let rows = |db: &sqlmux_integration::Postgres| -> HashSet<i64> {
-        db.ledger_psql()
-            .query("SELECT id FROM w")
-            .unwrap()
-            .lines()
-            .filter_map(|l| l.trim().parse().ok())
-            .collect()
-    };
-    let (on_new, on_old) = (rows(&pair.standby), rows(&pair.primary));
+    let (on_new, on_old) = (pg_ids(&pair.standby), pg_ids(&pair.primary));
     let acked: Vec<i64> = seen.iter().flat_map(|s| s.acked.iter().copied()).collect();
     assert_fenced(acked.iter(), &on_new, &on_old);
 }

@@ -5,6 +5,7 @@
 
 use sqlmux_integration::binary::SqlmuxProcess;
 use sqlmux_integration::poll::within;
+use sqlmux_integration::proxy::SHOP_CLUSTER;
 use sqlmux_integration::raw_mysql::RawClient;
 use sqlmux_integration::{free_port, MariaDb};
 use std::path::Path;
@@ -24,12 +25,7 @@ fn config(
 mysql = "127.0.0.1:{mysql}"
 http = "127.0.0.1:{http}"
 
-[[clusters]]
-name = "shop"
-protocol = "mysql"
-writer_hostgroup = 10
-reader_hostgroup = 20
-
+{SHOP_CLUSTER}
 [[servers]]
 hostgroup = 10
 address = "{}"

@@ -89,16 +89,6 @@ fn mysql_writers(
         .collect()
 }
 
-fn count(db: &MariaDb, phase: &str) -> u64 {
-    db.root_sql(&format!(
-        "SELECT COUNT(*) FROM sqlmux_test.w WHERE phase = '{phase}'"
-    ))
-    .unwrap()
-    .trim()
-    .parse()
-    .unwrap()
-}
-
 /// The orchestrator of a planned switch: hold (draining the old writer), its own steps
 /// (300 ms), then `new_writer` through PUT. Clients label their writes by `phase`. Returns
 /// how long writes were held.
@@ -201,7 +191,11 @@ fn mysql_planned_switch_with_an_explicit_hold_costs_no_errors() {
     for c in clients {
         c.join().unwrap();
     }
-    assert_planned_switch(&tally, |new, p| count(if new { &b } else { &a }, p), pause);
+    assert_planned_switch(
+        &tally,
+        |new, p| support::phase_count(if new { &b } else { &a }, p),
+        pause,
+    );
 }
 
 #[test]
@@ -241,8 +235,8 @@ fn mysql_statements_wait_while_no_writer_is_online() {
     }
     let errors = tally.errors.lock().unwrap().clone();
     assert!(errors.is_empty(), "clients saw errors: {errors:?}");
-    assert_eq!(count(&a, "after"), 0);
-    assert!(count(&b, "held") + count(&b, "after") > 0);
+    assert_eq!(support::phase_count(&a, "after"), 0);
+    assert!(support::phase_count(&b, "held") + support::phase_count(&b, "after") > 0);
 }
 
 #[test]
@@ -424,12 +418,7 @@ fn mysql_a_drain_that_times_out_cuts_what_still_runs_on_the_writer() {
     let proxy = Proxy::start(&mysql_config(&a.addr(), "")).unwrap();
     let port = proxy.mysql_port();
     // One client in a long statement, one idle inside a transaction.
-    let long = std::thread::spawn(move || {
-        let (mut c, _) = RawClient::login(port, "app", "apppw", Some("sqlmux_test")).unwrap();
-        let started = Instant::now();
-        let answer = c.query("SELECT SLEEP(20)").unwrap();
-        (answer, started.elapsed(), c)
-    });
+    let long = support::in_flight(port, "SELECT SLEEP(20)");
     let (mut tx, _) = RawClient::login(port, "app", "apppw", Some("sqlmux_test")).unwrap();
     tx.query("BEGIN").unwrap().unwrap();
     tx.query("INSERT INTO w (phase) VALUES ('tx')")
@@ -450,14 +439,7 @@ fn mysql_a_drain_that_times_out_cuts_what_still_runs_on_the_writer() {
         "{body}"
     );
     assert!(started.elapsed() < Duration::from_secs(2));
-    let (answer, took, mut c) = long.join().unwrap();
-    let err = answer.unwrap_err();
-    assert_eq!(err.code, 2013, "{}", err.message);
-    assert!(
-        err.message.contains("may or may not have run"),
-        "{}",
-        err.message
-    );
+    let (took, mut c) = support::cut_in_flight(long);
     assert!(
         took < Duration::from_secs(5),
         "cut, not waited out: {took:?}"

@@ -97,24 +97,15 @@ fn postgres_a_lost_transaction_stays_failed_until_the_client_ends_it() {
         // sqlmux saw the backend go while the session was idle in its transaction: no
         // statement was in flight, so the first one already finds the transaction failed,
         // and so does a retry, through the extended protocol too.
-        let refused = c
-            .batch_execute("INSERT INTO lt VALUES (2)")
-            .await
-            .unwrap_err();
-        assert_eq!(
-            refused.code().map(|c| c.code()),
-            Some("25P02"),
-            "{refused:?}"
-        );
-        let refused = c
-            .execute("INSERT INTO lt VALUES ($1)", &[&2i32])
-            .await
-            .unwrap_err();
-        assert_eq!(
-            refused.code().map(|c| c.code()),
-            Some("25P02"),
-            "{refused:?}"
-        );
+        let simple = c.batch_execute("INSERT INTO lt VALUES (2)").await;
+        let extended = c.execute("INSERT INTO lt VALUES ($1)", &[&2i32]).await;
+        for refused in [simple.unwrap_err(), extended.unwrap_err()] {
+            assert_eq!(
+                refused.code().map(|c| c.code()),
+                Some("25P02"),
+                "{refused:?}"
+            );
+        }
         // COMMIT answers ROLLBACK, as in any failed transaction.
         let commit = c.simple_query("COMMIT").await.unwrap();
         let tag = commit.iter().find_map(|m| match m {

@@ -5,6 +5,8 @@
 //! primary, every acknowledged write is on the new one.
 
 use sqlmux_integration::raw_mysql::RawClient;
+
+mod support;
 use sqlmux_integration::{MariaDb, MariaDbPair, Proxy};
 use std::net::SocketAddr;
 use std::process::Command;
@@ -50,16 +52,6 @@ fn run_hook(line: &str, api: SocketAddr, successor: &MariaDb) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).to_string()
-}
-
-fn count(db: &MariaDb, phase: &str) -> u64 {
-    db.root_sql(&format!(
-        "SELECT COUNT(*) FROM sqlmux_test.w WHERE phase = '{phase}'"
-    ))
-    .unwrap()
-    .trim()
-    .parse()
-    .unwrap()
 }
 
 /// The pair's primary as the writer, its replica as the reader, a control API with a
@@ -152,12 +144,15 @@ fn orchestrator_hooks_around_a_mariadb_switch_under_load_cost_no_client_error() 
     assert!(errors.is_empty(), "client errors: {errors:?}");
     let (old, new) = (&pair.primary, &pair.replica);
     assert_eq!(
-        count(old, "held") + count(old, "after"),
+        support::phase_count(old, "held") + support::phase_count(old, "after"),
         0,
         "nothing sent after the hold ran on the old primary"
     );
-    assert!(count(new, "after") > 0, "writes went on on the new primary");
-    let on_new: u64 = PHASES.iter().map(|p| count(new, p)).sum();
+    assert!(
+        support::phase_count(new, "after") > 0,
+        "writes went on on the new primary"
+    );
+    let on_new: u64 = PHASES.iter().map(|p| support::phase_count(new, p)).sum();
     assert_eq!(
         on_new,
         acked.load(Ordering::Relaxed),

@@ -97,8 +97,14 @@ fn md5_and_cleartext_when_configured() {
     }
 }
 
-/// Reads backend messages until ReadyForQuery; returns (type, body) pairs.
+/// Reads backend messages until ReadyForQuery (or an error); returns (type, body) pairs.
 fn read_until_ready(s: &mut std::net::TcpStream) -> Vec<(u8, Vec<u8>)> {
+    read_until(s, b"ZE")
+}
+
+/// Reads backend messages up to and including the first whose type is in `last`; returns
+/// (type, body) pairs.
+fn read_until(s: &mut std::net::TcpStream, last: &[u8]) -> Vec<(u8, Vec<u8>)> {
     let mut out = Vec::new();
     loop {
         let mut head = [0u8; 5];
@@ -106,7 +112,7 @@ fn read_until_ready(s: &mut std::net::TcpStream) -> Vec<(u8, Vec<u8>)> {
         let len = i32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
         let mut body = vec![0u8; len - 4];
         s.read_exact(&mut body).unwrap();
-        let done = head[0] == b'Z' || head[0] == b'E';
+        let done = last.contains(&head[0]);
         out.push((head[0], body));
         if done {
             return out;
@@ -124,20 +130,8 @@ fn raw_session(port: u16, version: i32, extra: &[(&str, &str)]) -> Vec<(u8, Vec<
     let mut packet = sqlmux_protocol::pg::startup::startup_message(&params).to_vec();
     packet[4..8].copy_from_slice(&version.to_be_bytes());
     s.write_all(&packet).unwrap();
-    let mut first = Vec::new();
     // Messages up to the authentication request.
-    loop {
-        let mut head = [0u8; 5];
-        s.read_exact(&mut head).unwrap();
-        let len = i32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
-        let mut body = vec![0u8; len - 4];
-        s.read_exact(&mut body).unwrap();
-        let auth = head[0] == b'R';
-        first.push((head[0], body));
-        if auth {
-            break;
-        }
-    }
+    let mut first = read_until(&mut s, b"R");
     s.write_all(&sqlmux_protocol::pg::frontend::password(b"ledgerpw"))
         .unwrap();
     first.extend(read_until_ready(&mut s));
@@ -147,8 +141,7 @@ fn raw_session(port: u16, version: i32, extra: &[(&str, &str)]) -> Vec<(u8, Vec<
 #[test]
 fn protocol_3_2_keys_and_negotiation() {
     let db = Postgres::start().unwrap();
-    let extra = "[postgres]\nauth_method = \"cleartext\"\n";
-    let proxy = Proxy::start(&postgres_config(&db.addr(), None, extra)).unwrap();
+    let proxy = cleartext_proxy(&db.addr(), None, 20);
     let key_len = |messages: &[(u8, Vec<u8>)]| {
         messages
             .iter()
@@ -218,6 +211,17 @@ fn backend_tls_through_a_chained_sqlmux() {
     }
 }
 
+/// sqlmux with cleartext client logins in front of `writer` (and `reader`), at most
+/// `max_connections` backend connections to each.
+fn cleartext_proxy(writer: &str, reader: Option<&str>, max_connections: u32) -> Proxy {
+    let extra = "[postgres]\nauth_method = \"cleartext\"\n";
+    let config = postgres_config(writer, reader, extra).replace(
+        "max_connections = 20",
+        &format!("max_connections = {max_connections}"),
+    );
+    Proxy::start(&config).unwrap()
+}
+
 /// Logs in as ledger (the proxy asks for a cleartext password), read to ReadyForQuery.
 fn raw_login(port: u16) -> std::net::TcpStream {
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -285,10 +289,7 @@ fn summary(messages: &[(u8, Vec<u8>)]) -> String {
 #[test]
 fn pipelined_extended_messages_before_one_sync() {
     let db = Postgres::start().unwrap();
-    let extra = "[postgres]\nauth_method = \"cleartext\"\n";
-    let config = postgres_config(&db.addr(), None, extra)
-        .replace("max_connections = 20", "max_connections = 2");
-    let proxy = Proxy::start(&config).unwrap();
+    let proxy = cleartext_proxy(&db.addr(), None, 2);
     let port = proxy.postgres_port();
     let mut s = raw_login(port);
     let mut batch = Vec::new();
@@ -323,10 +324,7 @@ fn pipelined_extended_messages_before_one_sync() {
 #[test]
 fn a_client_gone_mid_result_leaves_no_half_read_backend_in_the_pool() {
     let db = Postgres::start().unwrap();
-    let extra = "[postgres]\nauth_method = \"cleartext\"\n";
-    let config = postgres_config(&db.addr(), None, extra)
-        .replace("max_connections = 20", "max_connections = 1");
-    let proxy = Proxy::start(&config).unwrap();
+    let proxy = cleartext_proxy(&db.addr(), None, 1);
     let port = proxy.postgres_port();
     for round in 0..3 {
         let mut s = raw_login(port);
@@ -355,9 +353,7 @@ fn a_client_gone_mid_result_leaves_no_half_read_backend_in_the_pool() {
 fn an_unnamed_statement_bound_in_a_batch_of_its_own_is_routed_by_its_text() {
     // libpq's PQprepare("") then PQexecPrepared(""): Parse/Describe/Sync, then Bind/Execute/Sync.
     let pair = sqlmux_integration::PostgresPair::start().unwrap();
-    let extra = "[postgres]\nauth_method = \"cleartext\"\n";
-    let config = postgres_config(&pair.primary.addr(), Some(&pair.standby.addr()), extra);
-    let proxy = Proxy::start(&config).unwrap();
+    let proxy = cleartext_proxy(&pair.primary.addr(), Some(&pair.standby.addr()), 20);
     let mut s = raw_login(proxy.postgres_port());
     let mut run_unnamed = |sql: &str| {
         let mut prepare = parse("", sql);

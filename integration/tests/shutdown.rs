@@ -7,6 +7,7 @@
 mod support;
 
 use sqlmux_integration::binary::SqlmuxProcess;
+use sqlmux_integration::proxy::{LEDGER_CLUSTER, SHOP_CLUSTER};
 use sqlmux_integration::raw_mysql::RawClient;
 use sqlmux_integration::{free_port, MariaDb, Postgres};
 use std::time::{Duration, Instant};
@@ -32,18 +33,8 @@ mysql = "127.0.0.1:{mysql}"
 postgres = "127.0.0.1:{postgres}"
 http = "127.0.0.1:{http}"
 
-[[clusters]]
-name = "shop"
-protocol = "mysql"
-writer_hostgroup = 10
-reader_hostgroup = 20
-
-[[clusters]]
-name = "ledger"
-protocol = "postgres"
-writer_hostgroup = 30
-reader_hostgroup = 40
-
+{SHOP_CLUSTER}
+{LEDGER_CLUSTER}
 [[servers]]
 hostgroup = 10
 address = "{}"

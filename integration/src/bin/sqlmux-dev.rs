@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use sqlmux_integration::mariadb::{APP_PASSWORD, APP_USER, TEST_DATABASE};
 use sqlmux_integration::postgres::{LEDGER_DATABASE, LEDGER_PASSWORD, LEDGER_USER};
+use sqlmux_integration::proxy::{LEDGER_CLUSTER, SHOP_CLUSTER};
 use sqlmux_integration::{MariaDbPair, PostgresPair};
 use tokio::signal::unix::{signal, Signal, SignalKind};
 
@@ -431,18 +432,8 @@ user = "admin"
 password = "admin"
 data_dir = "{data_dir}"
 
-[[clusters]]
-name = "shop"
-protocol = "mysql"
-writer_hostgroup = 10
-reader_hostgroup = 20
-
-[[clusters]]
-name = "ledger"
-protocol = "postgres"
-writer_hostgroup = 30
-reader_hostgroup = 40
-
+{SHOP_CLUSTER}
+{LEDGER_CLUSTER}
 # MariaDB primary
 [[servers]]
 hostgroup = 10

@@ -69,10 +69,7 @@ async fn metrics_are_prometheus_text() {
     assert!(reply.headers.contains("content-type: text/plain"));
     let samples = parse_prometheus(&reply.body);
     let find = |name: &str, labels: &[&str]| {
-        samples
-            .iter()
-            .find(|(n, l, _)| n == name && labels.iter().all(|x| l.contains(x)))
-            .map(|(_, _, v)| *v)
+        sample(&samples, name, labels)
             .unwrap_or_else(|| panic!("no {name} {labels:?} in\n{}", reply.body))
     };
     assert_eq!(find("sqlmux_topology_generation", &[]), 1.0);
@@ -82,36 +79,29 @@ async fn metrics_are_prometheus_text() {
         l.push(extra);
         l
     };
-    assert_eq!(
-        find("sqlmux_backend_connections", &with(r#"state="in_use""#)),
-        0.0
-    );
-    assert_eq!(
-        find("sqlmux_backend_connections", &with(r#"state="idle""#)),
-        0.0
-    );
-    assert_eq!(
-        find("sqlmux_backend_connects_total", &with(r#"result="ok""#)),
-        0.0
-    );
-    assert_eq!(
-        find("sqlmux_backend_connects_total", &with(r#"result="failed""#)),
-        0.0
-    );
-    assert_eq!(
-        find("sqlmux_backend_connections_closed_total", &server),
-        0.0
-    );
-    assert_eq!(find("sqlmux_pool_reuses_total", &server), 0.0);
-    assert_eq!(find("sqlmux_pool_wait_timeouts_total", &server), 0.0);
-    assert_eq!(
-        find("sqlmux_server_status", &with(r#"status="ONLINE""#)),
-        1.0
-    );
-    assert_eq!(
-        find("sqlmux_server_status", &with(r#"status="OFFLINE_HARD""#)),
-        0.0
-    );
+    // The server's series: (name, the label besides the server's, value).
+    for (name, label, want) in [
+        ("sqlmux_backend_connections", Some(r#"state="in_use""#), 0.0),
+        ("sqlmux_backend_connections", Some(r#"state="idle""#), 0.0),
+        ("sqlmux_backend_connects_total", Some(r#"result="ok""#), 0.0),
+        (
+            "sqlmux_backend_connects_total",
+            Some(r#"result="failed""#),
+            0.0,
+        ),
+        ("sqlmux_backend_connections_closed_total", None, 0.0),
+        ("sqlmux_pool_reuses_total", None, 0.0),
+        ("sqlmux_pool_wait_timeouts_total", None, 0.0),
+        ("sqlmux_server_status", Some(r#"status="ONLINE""#), 1.0),
+        (
+            "sqlmux_server_status",
+            Some(r#"status="OFFLINE_HARD""#),
+            0.0,
+        ),
+    ] {
+        let labels = label.map_or_else(|| server.to_vec(), with);
+        assert_eq!(find(name, &labels), want, "{name} {labels:?}");
+    }
 
     // A change shows at the next scrape.
     let patch = json!({"generation": 1, "hostgroup": 10, "address": "127.0.0.1:3306", "status": "OFFLINE_HARD"});
@@ -123,12 +113,7 @@ async fn metrics_are_prometheus_text() {
     );
     let body = api.call("GET", "/metrics", None).await.body;
     let samples = parse_prometheus(&body);
-    let value = |name: &str, labels: &[&str]| {
-        samples
-            .iter()
-            .find(|(n, l, _)| n == name && labels.iter().all(|x| l.contains(x)))
-            .map(|(_, _, v)| *v)
-    };
+    let value = |name: &str, labels: &[&str]| sample(&samples, name, labels);
     assert_eq!(value("sqlmux_topology_generation", &[]), Some(2.0));
     assert_eq!(
         value("sqlmux_server_status", &with(r#"status="OFFLINE_HARD""#)),
@@ -138,6 +123,14 @@ async fn metrics_are_prometheus_text() {
         value("sqlmux_server_status", &with(r#"status="ONLINE""#)),
         Some(0.0)
     );
+}
+
+/// The value of the first sample named `name` whose labels contain all of `labels`.
+fn sample(samples: &[(String, String, f64)], name: &str, labels: &[&str]) -> Option<f64> {
+    samples
+        .iter()
+        .find(|(n, l, _)| n == name && labels.iter().all(|x| l.contains(x)))
+        .map(|(_, _, v)| *v)
 }
 
 /// Parses Prometheus text: every non-comment line is `name{labels} value`; returns

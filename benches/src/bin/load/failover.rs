@@ -24,7 +24,7 @@ use super::Rng;
 use sqlmux_integration::faults::{kill_tree, process_tree, Frozen};
 use sqlmux_integration::proxy::postgres_config;
 use sqlmux_integration::raw_mysql::RawClient;
-use sqlmux_integration::{mysql_config, MariaDbPair, PostgresPair, Proxy};
+use sqlmux_integration::{mysql_config, with_control_api, MariaDbPair, PostgresPair, Proxy};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -312,14 +312,9 @@ fn mysql_run(scenario: Scenario, after: Duration) -> Res<Outcome> {
         .root_sql("CREATE TABLE sqlmux_test.w (id BIGINT PRIMARY KEY)")?;
     pair.wait_replica_caught_up()?;
     let (primary, replica) = (pair.primary.addr(), pair.replica.addr());
-    let monitor = MONITOR
-        .replace("{user}", "app")
-        .replace("{password}", "apppw")
-        .replace("{database}", "");
+    let monitor = monitor("app", "apppw", "");
     let extra = format!("\n[[servers]]\nhostgroup = 20\naddress = \"{replica}\"\n{monitor}");
-    let config =
-        mysql_config(&primary, &extra).replace("[listen]\n", "[listen]\nhttp = \"127.0.0.1:0\"\n");
-    let proxy = Proxy::start(&config)?;
+    let proxy = Proxy::start(&with_control_api(&mysql_config(&primary, &extra)))?;
     let promote = || -> Res<()> {
         pair.replica
             .root_sql("STOP SLAVE; RESET SLAVE ALL; SET GLOBAL read_only = 0")?;
@@ -328,6 +323,7 @@ fn mysql_run(scenario: Scenario, after: Duration) -> Res<Outcome> {
             proxy.put_servers(&[(10, &replica), (20, &replica)])?,
         )
     };
+    let pid = pair.primary.pid();
     let (logs, began, steps) = drive(true, proxy.mysql_port(), after, || match scenario {
         Scenario::Planned => {
             hold(&proxy, "shop")?;
@@ -335,22 +331,9 @@ fn mysql_run(scenario: Scenario, after: Duration) -> Res<Outcome> {
             pair.wait_replica_caught_up()?;
             promote()
         }
-        Scenario::Frozen => {
-            let frozen = Frozen::freeze(vec![pair.primary.pid()])?;
-            std::thread::sleep(FROZEN_FOR);
-            frozen.thaw();
-            Ok(())
-        }
-        Scenario::Killed => {
-            kill_tree(pair.primary.pid())?;
-            std::thread::sleep(PUSH_AFTER_KILL);
-            promote()
-        }
+        _ => unplanned(scenario, pid, || vec![pid], promote),
     })?;
-    let last = match scenario {
-        Scenario::Frozen => &pair.primary,
-        Scenario::Planned | Scenario::Killed => &pair.replica,
-    };
+    let last = writer_after(scenario, &pair.primary, &pair.replica);
     let present = ids(&last.root_sql("SELECT id FROM sqlmux_test.w")?);
     Ok(Outcome::of(logs, &present, began, steps))
 }
@@ -362,13 +345,12 @@ fn pg_run(scenario: Scenario, after: Duration) -> Res<Outcome> {
         .query("CREATE TABLE w (id bigint PRIMARY KEY)")?;
     pair.wait_standby_caught_up()?;
     let (primary, standby) = (pair.primary.addr(), pair.standby.addr());
-    let monitor = MONITOR
-        .replace("{user}", "ledger")
-        .replace("{password}", "ledgerpw")
-        .replace("{database}", "database = \"ledger\"");
-    let config = postgres_config(&primary, Some(&standby), &monitor)
-        .replace("[listen]\n", "[listen]\nhttp = \"127.0.0.1:0\"\n");
-    let proxy = Proxy::start(&config)?;
+    let monitor = monitor("ledger", "ledgerpw", "database = \"ledger\"");
+    let proxy = Proxy::start(&with_control_api(&postgres_config(
+        &primary,
+        Some(&standby),
+        &monitor,
+    )))?;
     let promote = |pair: &PostgresPair| -> Res<()> {
         pair.standby.sql("SELECT pg_promote()")?;
         succeeded(
@@ -376,6 +358,7 @@ fn pg_run(scenario: Scenario, after: Duration) -> Res<Outcome> {
             proxy.put_servers(&[(30, &standby), (40, &standby)])?,
         )
     };
+    let pid = pair.primary.pid();
     let (logs, began, steps) = drive(false, proxy.postgres_port(), after, || match scenario {
         Scenario::Planned => {
             hold(&proxy, "ledger")?;
@@ -383,24 +366,53 @@ fn pg_run(scenario: Scenario, after: Duration) -> Res<Outcome> {
             pair.primary.stop();
             promote(&pair)
         }
+        // (The process tree when frozen: the backends of the clients' connections too.)
+        _ => unplanned(scenario, pid, || process_tree(pid), || promote(&pair)),
+    })?;
+    let last = writer_after(scenario, &pair.primary, &pair.standby);
+    let present = ids(&last.ledger_psql().query("SELECT id FROM w")?);
+    Ok(Outcome::of(logs, &present, began, steps))
+}
+
+/// The `[monitor]` section logging in as `user`/`password`, with the `database` line given.
+fn monitor(user: &str, password: &str, database: &str) -> String {
+    MONITOR
+        .replace("{user}", user)
+        .replace("{password}", password)
+        .replace("{database}", database)
+}
+
+/// The faults of `scenario` other than a planned switch, on the primary whose process is
+/// `pid`: frozen (the processes `frozen` names) for [`FROZEN_FOR`], or killed (its whole
+/// tree) and `promote` run [`PUSH_AFTER_KILL`] later.
+fn unplanned(
+    scenario: Scenario,
+    pid: u32,
+    frozen: impl FnOnce() -> Vec<u32>,
+    promote: impl FnOnce() -> Res<()>,
+) -> Res<()> {
+    match scenario {
         Scenario::Frozen => {
-            let frozen = Frozen::freeze(process_tree(pair.primary.pid()))?;
+            let frozen = Frozen::freeze(frozen())?;
             std::thread::sleep(FROZEN_FOR);
             frozen.thaw();
             Ok(())
         }
         Scenario::Killed => {
-            kill_tree(pair.primary.pid())?;
+            kill_tree(pid)?;
             std::thread::sleep(PUSH_AFTER_KILL);
-            promote(&pair)
+            promote()
         }
-    })?;
-    let last = match scenario {
-        Scenario::Frozen => &mut pair.primary,
-        Scenario::Planned | Scenario::Killed => &mut pair.standby,
-    };
-    let present = ids(&last.ledger_psql().query("SELECT id FROM w")?);
-    Ok(Outcome::of(logs, &present, began, steps))
+        Scenario::Planned => unreachable!("a planned switch is the orchestrator's own"),
+    }
+}
+
+/// The writer once `scenario` is over: the primary after a freeze, else the promoted one.
+fn writer_after<'a, T>(scenario: Scenario, primary: &'a T, promoted: &'a T) -> &'a T {
+    match scenario {
+        Scenario::Frozen => primary,
+        Scenario::Planned | Scenario::Killed => promoted,
+    }
 }
 
 /// The orchestrator's hold of `cluster` (drain up to 5 s).

@@ -1,12 +1,12 @@
 //! [`Classification`]: what one pass over a statement text found, in either dialect.
 
-use super::{hint, Statements, Walker};
+use super::{hint, Head, Kind, Statements, Walker};
 
 /// Facts about a statement text (all statements of a multi-statement text are scanned).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Classification<K, F> {
-    /// The kind of the first statement (the dialect's `Kind::Other` when there is none).
-    pub kind: K,
+pub struct Classification<F> {
+    /// The kind of the first statement ([`Kind::Other`] when there is none).
+    pub kind: Kind,
     /// Number of non-empty statements separated by `;`.
     pub statements: usize,
     /// Union over all statements.
@@ -15,19 +15,19 @@ pub struct Classification<K, F> {
     pub hint_hostgroup: Option<u32>,
 }
 
-impl<K: Copy, F: Copy + std::ops::BitOrAssign> Classification<K, F> {
-    /// Nothing found yet: kind `other`, no flags.
-    pub(crate) fn new(other: K, no_flags: F) -> Self {
+impl<F: Copy + Default + std::ops::BitOrAssign> Classification<F> {
+    /// Nothing found yet: kind `Other`, no flags.
+    pub(crate) fn new() -> Self {
         Classification {
-            kind: other,
+            kind: Kind::Other,
             statements: 0,
-            flags: no_flags,
+            flags: F::default(),
             hint_hostgroup: None,
         }
     }
 
     /// Counts a statement unless it is `empty`; the first one gives the text its kind.
-    pub(crate) fn add_statement(&mut self, empty: bool, kind: K, flags: F) {
+    pub(crate) fn add_statement(&mut self, empty: bool, kind: Kind, flags: F) {
         if !empty {
             if self.statements == 0 {
                 self.kind = kind;
@@ -45,37 +45,23 @@ impl<K: Copy, F: Copy + std::ops::BitOrAssign> Classification<K, F> {
     }
 }
 
-/// A dialect whose statement texts can be classified: what a statement's head counts, and
-/// the scan of its tokens.
+/// A dialect whose statement texts can be classified: the scan of a statement's tokens.
 pub(crate) trait Classify: Statements {
-    /// The dialect's statement kinds.
-    type Kind: Copy;
-    /// The dialect's statement flags.
-    type Flags: Copy + std::ops::BitOrAssign;
-
-    /// The kind and flags of a text without statements (`Kind::Other`, no flags).
-    const NOTHING: (Self::Kind, Self::Flags);
-
-    /// What a head counts: whether the statement is empty, its kind, its flags.
-    fn counts(head: &Self::Head) -> (bool, Self::Kind, Self::Flags);
-
     /// Adds the flags of the current statement's tokens and the hint of its comments.
     fn scan(
         w: &mut Walker<'_, Self>,
-        head: &Self::Head,
-        out: &mut Classification<Self::Kind, Self::Flags>,
+        head: &Head<Self::Flags, Self::Notes>,
+        out: &mut Classification<Self::Flags>,
     );
 }
 
 /// Classifies a statement text in dialect `D`; never allocates.
 #[inline]
-pub(crate) fn classify<D: Classify>(sql: &[u8]) -> Classification<D::Kind, D::Flags> {
-    let (other, none) = D::NOTHING;
-    let mut out = Classification::new(other, none);
+pub(crate) fn classify<D: Classify>(sql: &[u8]) -> Classification<D::Flags> {
+    let mut out = Classification::new();
     let mut w = Walker::<D>::new(sql);
     while let Some(head) = w.next_statement() {
-        let (empty, kind, flags) = D::counts(&head);
-        out.add_statement(empty, kind, flags);
+        out.add_statement(head.empty, head.kind, head.flags);
         D::scan(&mut w, &head, &mut out);
     }
     out

@@ -106,6 +106,15 @@ macro_rules! flag_set {
         }
 
         $crate::lex::flag_set::impl_flag_set!($t);
+
+        /// Every flag prints under its name, in declaration order.
+        #[cfg(test)]
+        #[test]
+        fn debug_names_in_declaration_order() {
+            let mut all = $t::default();
+            $(all |= $t::$name;)*
+            assert_eq!(format!("{all:?}"), [$(stringify!($name)),*].join(" | "));
+        }
     };
 }
 

@@ -2,7 +2,7 @@
 //! corpus, random bytes, random splices, strings that must not leak. Each dialect gives its
 //! corpus, its alphabet and a `check` of what must hold for it.
 
-use super::{Dialect, Lexer, TokenKind};
+use super::{classify, Classification, Classify, Dialect, Kind, Lexer, TokenKind};
 
 /// A dialect's fixtures: statements, the bytes that steer its lexer, what must always hold.
 pub(crate) struct Fixtures {
@@ -103,20 +103,77 @@ impl Fixtures {
     }
 }
 
-/// Every `inner` text inside every quoting `(open, close)` of a dialect, quoted the way
-/// `quote` escapes it: `SELECT <quoted>` must be one SELECT with no flags and two tokens.
-pub(crate) fn strings_never_leak<D: Dialect>(
-    inners: &[&str],
+/// The checks every dialect's classifier passes on any text: the same answer twice, no
+/// more statements than `;` allow, no kind or flags without a statement; the tokens too.
+pub(crate) fn check_classify<D: Classify>(sql: &[u8]) -> Classification<D::Flags> {
+    check_tokens::<D>(sql);
+    let c = classify::<D>(sql);
+    assert_eq!(c, classify::<D>(sql));
+    assert!(c.statements <= sql.iter().filter(|&&b| b == b';').count() + 1);
+    if c.statements == 0 {
+        assert_eq!(
+            (c.kind, c.flags),
+            (Kind::Other, D::Flags::default()),
+            "{sql:?}"
+        );
+    }
+    c
+}
+
+/// Texts that would change a statement if they leaked out of a string, comment or quoted name.
+const LEAKS: &[&str] = &[
+    "INSERT",
+    "; DELETE FROM t",
+    "*/ UPDATE t",
+    "' OR 1 --",
+    "\\",
+    "FOR UPDATE",
+];
+
+/// Whatever is inside a string, comment or quoted name stays there: every text of [`LEAKS`]
+/// and the dialect's `more`, inside every quoting `(open, close)` of the dialect, quoted the
+/// way `quote` escapes it: `SELECT <quoted>` must be one SELECT with no flags and two tokens.
+pub(crate) fn strings_never_leak<D: Classify>(
+    more: &[&str],
     quotings: &[(&str, &str)],
     quote: fn(&str, &str) -> String,
-    select_without_flags: fn(&[u8]) -> bool,
 ) {
-    for inner in inners {
+    for inner in LEAKS.iter().chain(more) {
         for (open, close) in quotings {
             let sql = format!("SELECT {open}{}{close}", quote(inner, open));
-            assert!(select_without_flags(sql.as_bytes()), "{sql}");
+            let c = classify::<D>(sql.as_bytes());
+            let plain = (Kind::Select, 1, D::Flags::default());
+            assert_eq!((c.kind, c.statements, c.flags), plain, "{sql}");
             let kinds: Vec<TokenKind> = Lexer::<D>::new(sql.as_bytes()).map(|t| t.kind).collect();
             assert_eq!(kinds.len(), 2, "{sql}");
         }
     }
 }
+
+/// A dialect's robustness tests over its `CORPUS`, `ALPHABET` and `check` (in scope):
+/// every prefix and suffix, `$rounds` random texts, random splices.
+macro_rules! robustness_tests {
+    ($rounds:expr) => {
+        const FIXTURES: $crate::lex::robustness::Fixtures = $crate::lex::robustness::Fixtures {
+            corpus: CORPUS,
+            alphabet: ALPHABET,
+            check,
+        };
+
+        #[test]
+        fn every_prefix_and_suffix_of_the_corpus() {
+            FIXTURES.every_prefix_and_suffix();
+        }
+
+        #[test]
+        fn random_bytes() {
+            FIXTURES.random_bytes($rounds);
+        }
+
+        #[test]
+        fn random_splices_of_sql() {
+            FIXTURES.random_splices();
+        }
+    };
+}
+pub(crate) use robustness_tests;

@@ -112,8 +112,8 @@ pub(crate) const COMMON_LOCKING: &[(&str, bool)] = &[
 
 /// Checks a dialect's classifier against [`COMMON_CLASSIFICATIONS`] and [`COMMON_LOCKING`];
 /// `writes` and `locks` read the dialect's flags.
-pub(crate) fn classifies_alike<K: std::fmt::Debug, F: Copy>(
-    classify: fn(&[u8]) -> super::Classification<K, F>,
+pub(crate) fn classifies_alike<F: Copy>(
+    classify: fn(&[u8]) -> super::Classification<F>,
     writes: fn(F) -> bool,
     locks: fn(F) -> bool,
 ) {
@@ -145,6 +145,17 @@ macro_rules! classify_tests {
         fn check_flags(cases: &[(&str, Flags)]) {
             for (sql, f) in cases {
                 assert_eq!(flags(sql), *f, "{sql}");
+            }
+        }
+
+        /// Checks that the `locking` texts are locking reads and the `not` ones are not.
+        fn check_locking(locking: &[&str], not: &[&str]) {
+            let locks = |sql: &str| flags(sql).contains(Flags::LOCKING_READ);
+            for sql in locking {
+                assert!(locks(sql), "{sql}");
+            }
+            for sql in not {
+                assert!(!locks(sql), "{sql}");
             }
         }
 

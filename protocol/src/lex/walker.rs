@@ -4,23 +4,30 @@
 //! head and follows, token by token, the blocks inside which a `;` does not end the statement
 //! (stored program bodies), and whatever else it wants to know of the tokens.
 
-use super::{Dialect, Lexer, Token, TokenKind};
+use super::{Dialect, Head, Lexer, Token, TokenKind};
 
 /// What a dialect tells the walker about its statements.
 pub(crate) trait Statements: Dialect {
-    /// What the first keywords of a statement say.
-    type Head: Copy;
+    /// The dialect's statement flags.
+    type Flags: Copy + Default + PartialEq + std::fmt::Debug + std::ops::BitOrAssign;
+    /// What the dialect notes of a statement's head besides its kind and flags.
+    type Notes: Copy;
     /// What the dialect follows through one statement's tokens.
     type Track: Copy;
 
     /// Reads the head of the statement at `lex`.
-    fn head(lex: Lexer<'_, Self>) -> Self::Head;
+    fn head(lex: Lexer<'_, Self>) -> Head<Self::Flags, Self::Notes>;
 
     /// The state at the start of a statement with this head.
-    fn start(head: &Self::Head) -> Self::Track;
+    fn start(head: &Head<Self::Flags, Self::Notes>) -> Self::Track;
 
     /// Sees one token of the statement (not the `;` that ends it); `lex` is just past it.
-    fn see(track: &mut Self::Track, head: &Self::Head, t: &Token, lex: &mut Lexer<'_, Self>);
+    fn see(
+        track: &mut Self::Track,
+        head: &Head<Self::Flags, Self::Notes>,
+        t: &Token,
+        lex: &mut Lexer<'_, Self>,
+    );
 
     /// Whether the walk is inside a block, where a `;` does not end the statement.
     fn in_block(track: &Self::Track) -> bool;
@@ -29,7 +36,7 @@ pub(crate) trait Statements: Dialect {
 /// Walks the statements of a text and the tokens (comments included) of each.
 pub(crate) struct Walker<'a, D: Statements> {
     lex: Lexer<'a, D>,
-    head: D::Head,
+    head: Head<D::Flags, D::Notes>,
     /// The dialect's state for the current statement.
     pub(crate) track: D::Track,
     in_statement: bool,
@@ -59,7 +66,7 @@ impl<'a, D: Statements> Walker<'a, D> {
 
     /// Moves to the next statement (skipping the rest of the current one) and reads its head;
     /// None at the end of the text. A statement may be empty (only comments, or `;;`).
-    pub(crate) fn next_statement(&mut self) -> Option<D::Head> {
+    pub(crate) fn next_statement(&mut self) -> Option<Head<D::Flags, D::Notes>> {
         while self.next_token().is_some() {}
         if self.lex.at_end() {
             return None;

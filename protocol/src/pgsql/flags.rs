@@ -49,12 +49,3 @@ crate::lex::flag_set::flag_set! {
         SESSION_CHANGE = 19;
     }
 }
-
-#[cfg(test)]
-#[test]
-fn debug_names_in_declaration_order() {
-    assert_eq!(
-        format!("{:?}", Flags::WRITE | Flags::LOCKING_READ),
-        "WRITE | LOCKING_READ"
-    );
-}

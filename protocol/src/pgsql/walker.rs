@@ -4,8 +4,9 @@
 //! Like psql: in `CREATE [OR REPLACE] FUNCTION | PROCEDURE`, a `;` inside a SQL-standard body
 //! (`BEGIN ATOMIC ... END`, with `CASE ... END` inside) does not end the statement.
 
+use super::flags::Flags;
 use super::keywords::{kw, Kw};
-use super::kind::{head, Body, Head};
+use super::kind::{head, Body, Head, Notes};
 use super::lexer::{Lexer, Postgres, Token, TokenKind};
 use crate::lex::Statements;
 
@@ -23,7 +24,8 @@ pub(crate) struct Track {
 }
 
 impl Statements for Postgres {
-    type Head = Head;
+    type Flags = Flags;
+    type Notes = Notes;
     type Track = Track;
 
     #[inline]

@@ -9,7 +9,7 @@ use super::lexer::{MySql, Token, TokenKind};
 use super::walker::Walker;
 
 /// Facts about a statement text (all statements of a multi-statement text are scanned).
-pub type Classification = crate::lex::Classification<Kind, Flags>;
+pub type Classification = crate::lex::Classification<Flags>;
 
 /// Classifies a statement text; never allocates.
 pub fn classify(sql: &[u8]) -> Classification {
@@ -17,15 +17,6 @@ pub fn classify(sql: &[u8]) -> Classification {
 }
 
 impl crate::lex::Classify for MySql {
-    type Kind = Kind;
-    type Flags = Flags;
-    const NOTHING: (Kind, Flags) = (Kind::Other, Flags::empty());
-
-    #[inline(always)]
-    fn counts(head: &Head) -> (bool, Kind, Flags) {
-        (head.empty, head.kind, head.flags)
-    }
-
     #[inline(always)]
     fn scan(w: &mut Walker<'_>, head: &Head, out: &mut Classification) {
         scan(w, head, out)

@@ -37,10 +37,10 @@ impl DigestWords for MySql {
     fn keyword(sql: &[u8], t: &Token) -> Option<(&'static str, Role)> {
         let k = kw(sql, t)?;
         let role = match k {
-            Kw::IN => Role::In,
-            Kw::VALUES | Kw::VALUE => Role::Values,
             Kw::NULL | Kw::TRUE | Kw::FALSE => Role::Constant,
+            Kw::VALUES | Kw::VALUE => Role::Values,
             Kw::DEFAULT => Role::Default,
+            Kw::IN => Role::In,
             _ => Role::Other,
         };
         Some((k.name(), role))

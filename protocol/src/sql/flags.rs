@@ -45,12 +45,3 @@ crate::lex::flag_set::flag_set! {
         CONNECTION_ID = 19;
     }
 }
-
-#[cfg(test)]
-#[test]
-fn debug_names_in_declaration_order() {
-    assert_eq!(
-        format!("{:?}", Flags::WRITE | Flags::LOCKING_READ),
-        "LOCKING_READ | WRITE"
-    );
-}

@@ -4,8 +4,9 @@
 //! `BEGIN ... END` (or `CASE`, `LOOP`, `WHILE`, `REPEAT` blocks) does not end the statement:
 //! the server receives the whole definition as one statement.
 
+use super::flags::Flags;
 use super::keywords::{kw, Kw};
-use super::kind::{head, Head};
+use super::kind::{head, Head, Notes};
 use super::lexer::{Lexer, MySql, Token, TokenKind};
 use crate::lex::Statements;
 
@@ -13,7 +14,8 @@ use crate::lex::Statements;
 pub(crate) type Walker<'a> = crate::lex::Walker<'a, MySql>;
 
 impl Statements for MySql {
-    type Head = Head;
+    type Flags = Flags;
+    type Notes = Notes;
     type Track = u32;
 
     #[inline]

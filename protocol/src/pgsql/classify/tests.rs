@@ -58,27 +58,25 @@ fn data_modifying_ctes() {
 
 #[test]
 fn locking_reads() {
-    for sql in [
-        "select * from t for no key update",
-        "SELECT * FROM t FOR SHARE",
-        "SELECT * FROM t FOR KEY SHARE SKIP LOCKED",
-        "SELECT * FROM t FOR UPDATE OF t NOWAIT",
-        "DECLARE c CURSOR FOR SELECT * FROM t FOR UPDATE",
-        "EXPLAIN ANALYZE SELECT * FROM t FOR UPDATE",
-    ] {
-        assert!(flags(sql).contains(Flags::LOCKING_READ), "{sql}");
-    }
-    for sql in [
-        "SELECT \"for\" FROM t",
-        "SELECT substring(a FROM 1 FOR 2) FROM t",
-        "SELECT * FROM t FOR",
-        "EXPLAIN SELECT * FROM t FOR UPDATE",
-        "CREATE POLICY p ON t FOR UPDATE USING (true)",
-        "CREATE TRIGGER x BEFORE UPDATE ON t FOR EACH ROW EXECUTE FUNCTION f()",
-        "DECLARE c CURSOR FOR SELECT 1",
-    ] {
-        assert!(!flags(sql).contains(Flags::LOCKING_READ), "{sql}");
-    }
+    check_locking(
+        &[
+            "select * from t for no key update",
+            "SELECT * FROM t FOR SHARE",
+            "SELECT * FROM t FOR KEY SHARE SKIP LOCKED",
+            "SELECT * FROM t FOR UPDATE OF t NOWAIT",
+            "DECLARE c CURSOR FOR SELECT * FROM t FOR UPDATE",
+            "EXPLAIN ANALYZE SELECT * FROM t FOR UPDATE",
+        ],
+        &[
+            "SELECT \"for\" FROM t",
+            "SELECT substring(a FROM 1 FOR 2) FROM t",
+            "SELECT * FROM t FOR",
+            "EXPLAIN SELECT * FROM t FOR UPDATE",
+            "CREATE POLICY p ON t FOR UPDATE USING (true)",
+            "CREATE TRIGGER x BEFORE UPDATE ON t FOR EACH ROW EXECUTE FUNCTION f()",
+            "DECLARE c CURSOR FOR SELECT 1",
+        ],
+    );
 }
 
 #[test]

@@ -35,25 +35,23 @@ fn plain_reads_and_writes() {
 
 #[test]
 fn locking_reads() {
-    for sql in [
-        "select * from t for share",
-        "SELECT * FROM t FOR UPDATE NOWAIT",
-        "SELECT * FROM t FOR UPDATE OF t SKIP LOCKED",
-        "SELECT * FROM t LOCK IN SHARE MODE",
-        "/*!50000 SELECT * FROM t FOR UPDATE */",
-        "SELECT * FROM t /*!50000 FOR UPDATE */",
-    ] {
-        assert!(flags(sql).contains(Flags::LOCKING_READ), "{sql}");
-    }
-    for sql in [
-        "SELECT `for` FROM t",
-        "SELECT * FROM t /* FOR UPDATE */",
-        "SELECT * FROM t FOR SYSTEM_TIME AS OF TIMESTAMP '2020-01-01'",
-        "LOCK TABLES t READ",
-        "CREATE TRIGGER x BEFORE UPDATE ON t FOR EACH ROW SET @a = 1",
-    ] {
-        assert!(!flags(sql).contains(Flags::LOCKING_READ), "{sql}");
-    }
+    check_locking(
+        &[
+            "select * from t for share",
+            "SELECT * FROM t FOR UPDATE NOWAIT",
+            "SELECT * FROM t FOR UPDATE OF t SKIP LOCKED",
+            "SELECT * FROM t LOCK IN SHARE MODE",
+            "/*!50000 SELECT * FROM t FOR UPDATE */",
+            "SELECT * FROM t /*!50000 FOR UPDATE */",
+        ],
+        &[
+            "SELECT `for` FROM t",
+            "SELECT * FROM t /* FOR UPDATE */",
+            "SELECT * FROM t FOR SYSTEM_TIME AS OF TIMESTAMP '2020-01-01'",
+            "LOCK TABLES t READ",
+            "CREATE TRIGGER x BEFORE UPDATE ON t FOR EACH ROW SET @a = 1",
+        ],
+    );
 }
 
 #[test]

@@ -34,6 +34,23 @@ pub(crate) fn kinds_alike<K: std::fmt::Debug>(kind: fn(&str) -> K) {
     }
 }
 
+/// Checks the words, numbers and commas both dialects lex alike.
+pub(crate) fn numbers_alike<D: super::Dialect>() {
+    use super::TokenKind::{Number, Punct, Word};
+    let comma = (Punct, &b","[..]);
+    let number = |n: &'static [u8]| [(Number, n), comma];
+    let mut expected = vec![(Word, &b"SELECT"[..])];
+    for n in [&b"42"[..], b"1.5e-3", b".5", b"0x1F", b"0b01"] {
+        expected.extend(number(n));
+    }
+    expected.pop();
+    expected.extend([(Word, &b"FROM"[..]), (Word, b"t")]);
+    assert_eq!(
+        tokens::<D>(b"SELECT 42, 1.5e-3, .5, 0x1F, 0b01 FROM t"),
+        expected
+    );
+}
+
 /// The tokens of `sql` in dialect `D`: kind and text.
 pub(crate) fn tokens<D: super::Dialect>(sql: &[u8]) -> Vec<(super::TokenKind, &[u8])> {
     super::Lexer::<D>::new(sql)
@@ -161,6 +178,13 @@ macro_rules! classify_tests {
 
         #[test]
         fn what_both_dialects_agree_on() {
+            let plain = Classification {
+                kind: Kind::Select,
+                statements: 1,
+                flags: Flags::empty(),
+                hint_hostgroup: None,
+            };
+            assert_eq!(c("SELECT * FROM t WHERE id = 1"), plain);
             crate::lex::tests::classifies_alike(
                 classify,
                 |f| f.contains(Flags::WRITE),

@@ -2,6 +2,7 @@
 //! track and replay it; otherwise None and the caller pins the session.
 
 use super::keywords::{kw, Kw};
+use super::kind::Reader;
 use super::lexer::{is_space, Lexer, Token, TokenKind};
 use super::names::ident;
 
@@ -48,7 +49,7 @@ pub enum SetValue {
 /// more than one statement.
 pub fn parse_set(sql: &[u8]) -> Option<SetCommand> {
     let mut p = Parser {
-        lex: Lexer::new(sql),
+        r: Reader::new(Lexer::new(sql)),
         sql,
     };
     let cmd = match p.next_kw()? {
@@ -60,22 +61,21 @@ pub fn parse_set(sql: &[u8]) -> Option<SetCommand> {
 }
 
 struct Parser<'a> {
-    lex: Lexer<'a>,
+    r: Reader<'a>,
     sql: &'a [u8],
 }
 
 impl Parser<'_> {
     fn next(&mut self) -> Option<Token> {
-        self.lex.next_sig()
+        self.r.next().map(|(t, _)| t)
     }
 
     fn next_kw(&mut self) -> Option<Kw> {
-        let t = self.next()?;
-        kw(self.sql, &t)
+        self.r.next_kw()
     }
 
     fn peek(&self) -> Option<Token> {
-        self.lex.peek_sig()
+        self.r.peek()
     }
 
     fn peek_kw(&self) -> Option<Kw> {
@@ -99,7 +99,8 @@ impl Parser<'_> {
 
     /// Nothing but comments, whitespace and `;` remain.
     fn end(&mut self) -> bool {
-        self.lex
+        self.r
+            .lex
             .all(|t| matches!(t.kind, TokenKind::Comment | TokenKind::Semicolon))
     }
 
@@ -250,7 +251,7 @@ fn set(p: &mut Parser<'_>) -> Option<SetCommand> {
             if !(eq.is_punct(p.sql, b"=") || kw(p.sql, &eq) == Some(Kw::TO)) {
                 return None;
             }
-            let mut after = p.lex.clone();
+            let mut after = p.r.lex.clone();
             let default = after.next_sig().and_then(|d| kw(p.sql, &d)) == Some(Kw::DEFAULT)
                 && !after
                     .peek_sig()

@@ -93,8 +93,8 @@ pub(crate) use impl_flag_set;
 /// Declares a flag set: `pub struct $t(pub u32)` with one constant per flag (its doc, its
 /// name, its bit), the `NAMES` table in declaration order and [`impl_flag_set`]'s operations.
 macro_rules! flag_set {
-    ($(#[$meta:meta])* $t:ident { $($(#[$doc:meta])* $name:ident = $bit:literal;)* }) => {
-        $(#[$meta])*
+    ($t:ident { $($(#[$doc:meta])* $name:ident = $bit:literal;)* }) => {
+        /// A set of statement facts (a bitflags-like `u32` newtype).
         #[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
         pub struct $t(pub u32);
 

@@ -1,7 +1,6 @@
 //! [`Flags`]: facts about a PostgreSQL statement text that routing and multiplexing act on.
 
 crate::lex::flag_set::flag_set! {
-    /// A set of statement facts (a bitflags-like `u32` newtype).
     Flags {
         /// A statement that is no plain read: writes, DDL, COPY FROM, SELECT INTO, a
         /// data-modifying CTE, LOCK, EXPLAIN ANALYZE of a write, anything unknown.

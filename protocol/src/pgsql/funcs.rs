@@ -178,17 +178,19 @@ mod tests {
         ] {
             assert_eq!(lookup(name, false), Some(f), "{name:?}");
         }
-        for name in [
-            &b"nextvalx"[..],
+        let not_tracked: [&[u8]; 7] = [
+            b"nextvalx",
             b"next",
             b"",
             b"lo_get",
             b"txid_current_if_assigned",
             b"pg_sleep",
             b"\xff\xff\xff\xff\xff\xff",
-        ] {
-            assert_eq!(lookup(name, false), None, "{name:?}");
-        }
+        ];
+        let tracked = not_tracked
+            .iter()
+            .find(|name| lookup(name, false).is_some());
+        assert_eq!(tracked, None);
         assert_eq!(lookup(b"nextval", true), Some(Func::Nextval));
         assert_eq!(lookup(b"NEXTVAL", true), None);
         assert_eq!(lookup(&[b'p'; 41], false), None);

@@ -1,7 +1,6 @@
 //! [`Flags`]: facts about a statement text that routing and multiplexing act on.
 
 crate::lex::flag_set::flag_set! {
-    /// A set of statement facts (a bitflags-like `u32` newtype).
     Flags {
         /// `SELECT ... FOR UPDATE`, `FOR SHARE`, `LOCK IN SHARE MODE`.
         LOCKING_READ = 0;

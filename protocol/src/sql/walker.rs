@@ -73,10 +73,6 @@ fn track_block(blocks: &mut u32, t: &Token, lex: &mut Lexer<'_>) {
 mod tests {
     use super::*;
 
-    fn split(sql: &str) -> Vec<&str> {
-        crate::lex::split::<MySql>(sql)
-    }
-
     #[test]
     fn splits_at_top_level_semicolons() {
         crate::lex::splits_alike::<MySql>();
@@ -99,5 +95,9 @@ mod tests {
         assert_eq!(split(&format!("{b};COMMIT")), vec![b, "COMMIT"]);
         // An unbalanced END never underflows.
         assert_eq!(split("CREATE PROCEDURE p() END END; SELECT 1").len(), 2);
+    }
+
+    fn split(sql: &str) -> Vec<&str> {
+        crate::lex::split::<MySql>(sql)
     }
 }

@@ -93,41 +93,36 @@ fn select_into() {
 
 #[test]
 fn volatile_functions() {
-    let nextval = Flags::VOLATILE | Flags::NEXTVAL;
+    let v = Flags::VOLATILE;
+    let nextval = v | Flags::NEXTVAL;
     check_flags(&[
         ("SELECT nextval('s')", nextval),
         ("SELECT pg_catalog.setval('s', 1)", nextval),
         ("SELECT currval('s')", Flags::SEQUENCE_READ),
         ("SELECT LASTVAL()", Flags::SEQUENCE_READ),
-        (
-            "SELECT pg_advisory_lock(1)",
-            Flags::VOLATILE | Flags::ADVISORY_LOCK,
-        ),
+        ("SELECT pg_advisory_lock(1)", v | Flags::ADVISORY_LOCK),
         (
             "SELECT pg_try_advisory_lock_shared(1, 2)",
-            Flags::VOLATILE | Flags::ADVISORY_LOCK,
+            v | Flags::ADVISORY_LOCK,
         ),
-        ("SELECT pg_advisory_xact_lock(1)", Flags::VOLATILE),
-        (
-            "SELECT pg_try_advisory_xact_lock_shared(1)",
-            Flags::VOLATILE,
-        ),
+        ("SELECT pg_advisory_xact_lock(1)", v),
+        ("SELECT pg_try_advisory_xact_lock_shared(1)", v),
         (
             "SELECT pg_advisory_unlock(1), pg_advisory_unlock_shared(2)",
-            Flags::VOLATILE | Flags::ADVISORY_UNLOCK,
+            v | Flags::ADVISORY_UNLOCK,
         ),
         (
             "SELECT pg_advisory_unlock_all()",
-            Flags::VOLATILE | Flags::ADVISORY_UNLOCK_ALL,
+            v | Flags::ADVISORY_UNLOCK_ALL,
         ),
         (
             "SELECT set_config('a.b', 'c', false)",
-            Flags::VOLATILE | Flags::SESSION_CHANGE,
+            v | Flags::SESSION_CHANGE,
         ),
-        ("SELECT pg_notify('c', 'x')", Flags::VOLATILE),
-        ("SELECT txid_current()", Flags::VOLATILE),
-        ("SELECT pg_current_xact_id()", Flags::VOLATILE),
-        ("SELECT lo_create(0)", Flags::VOLATILE),
+        ("SELECT pg_notify('c', 'x')", v),
+        ("SELECT txid_current()", v),
+        ("SELECT pg_current_xact_id()", v),
+        ("SELECT lo_create(0)", v),
         ("SELECT lo_get(1)", Flags::empty()),
         ("SELECT \"nextval\"('s')", nextval),
         ("SELECT \"NEXTVAL\"('s')", Flags::empty()),

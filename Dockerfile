@@ -3,7 +3,7 @@
 FROM rust:1-bookworm AS build
 WORKDIR /src
 COPY . .
-RUN cargo build --release --locked -p sqlmux-proxy --bin sqlmux
+RUN cargo build --release --locked -p sqlmux --bin sqlmux
 
 # glibc and libgcc only: no shell, no package manager; uid 65532 ("nonroot").
 FROM gcr.io/distroless/cc-debian12:nonroot

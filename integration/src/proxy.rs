@@ -183,7 +183,7 @@ impl Proxy {
                     }
                 };
                 tokio.block_on(async move {
-                    let listeners = match sqlmux_proxy::Listeners::bind(&runtime.listen).await {
+                    let listeners = match sqlmux::Listeners::bind(&runtime.listen).await {
                         Ok(l) => l,
                         Err(e) => {
                             let _ = addr_tx.send(Err(io::Error::other(e.to_string())));
@@ -201,7 +201,7 @@ impl Proxy {
                         admin_postgres: listeners.admin_postgres_addr(),
                     };
                     let _ = addr_tx.send(Ok(addrs));
-                    if let Err(e) = sqlmux_proxy::run(runtime, listeners, shutdown).await {
+                    if let Err(e) = sqlmux::run(runtime, listeners, shutdown).await {
                         eprintln!("sqlmux stopped: {e}");
                     }
                 });
@@ -360,7 +360,7 @@ pub fn sqlmux_binary() -> io::Result<std::path::PathBuf> {
         .cloned()
         .ok_or_else(|| {
             io::Error::other(format!(
-                "{} is missing: run `./test.sh` (or `cargo build -p sqlmux-proxy`, with --release for the load harness)",
+                "{} is missing: run `./test.sh` (or `cargo build -p sqlmux`, with --release for the load harness)",
                 candidates.last().map(|b| b.display().to_string()).unwrap_or_default()
             ))
         })

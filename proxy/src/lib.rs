@@ -1,10 +1,11 @@
-//! sqlmux: a multiplexing SQL proxy for MySQL/MariaDB and PostgreSQL.
+//! sqlmux's data path: a multiplexing SQL proxy for MySQL/MariaDB and PostgreSQL, without
+//! the control plane (the HTTP control API and the topology source clients are in
+//! `sqlmux-control`, the process and its `run` in `sqlmux`).
 //!
 //! Data path: [`listener`] -> [`workers`] -> [`mysql::session`] -> [`pool`] checkout ->
 //! [`mysql::backend`] -> [`mysql::relay`] back to the client; likewise [`listener`] ->
 //! [`workers`] -> [`pg::session`] -> [`pool`] -> [`pg::backend`].
 //!
-//! - [`server`]: `run(runtime, listeners, shutdown)`, the only entry point.
 //! - [`check`]: `sqlmux check`: a config file's resolved contents, passwords hidden.
 //! - [`reload`]: the config file followed (SIGHUP, or a change of it or its secret files).
 //! - [`drain`]: what SIGTERM does: readiness off, serve on, then close idle sessions.
@@ -16,21 +17,20 @@
 //! - [`topology`]: hostgroups, servers and status.
 //! - [`failover`]: holding writer-bound statements while a cluster has no usable writer.
 //! - [`monitor`]: sqlmux's own health checks of every server.
-//! - [`sources`]: topology from Patroni (etcd), followed as it changes.
+//! - [`sources`]: what is known of each topology source; a source's view published.
 //! - [`pool`]: backend connection pools with bounded waits.
 //! - [`mysql`]: the MySQL frontend and backend.
 //! - [`pg`]: the PostgreSQL frontend and backend (transaction pooling).
 //! - [`tls`]: rustls configuration for both sides.
 //! - [`credentials`]: what a backend login may send of a password (never cleartext on TCP).
-//! - [`control`]: the HTTP control API (topology, health, metrics).
 //! - [`admin`]: the admin SQL interface (embedded SQLite store; MySQL protocol).
 //! - [`stream`]: a socket that may be TLS.
 //! - [`workers`]: the data-path threads; each session lives on one.
-//! - `test_fixtures` (tests): config fragments the unit tests share.
+//! - `test_fixtures`: config fragments the tests of this crate and the control and admin
+//!   crates share.
 
 pub mod admin;
 pub mod check;
-pub mod control;
 pub mod credentials;
 pub mod drain;
 pub mod failover;
@@ -41,16 +41,13 @@ pub mod pg;
 pub mod pool;
 pub mod reload;
 pub mod router;
-pub mod server;
 pub mod session;
 pub mod shared;
 pub mod sources;
 pub mod stats;
 pub mod stream;
-#[cfg(test)]
-mod test_fixtures;
+#[doc(hidden)]
+pub mod test_fixtures;
 pub mod tls;
 pub mod topology;
 pub mod workers;
-
-pub use server::{run, run_with_reloads, Listeners, ServerError};

@@ -1,7 +1,7 @@
 //! Config fragments the unit tests share.
 
 /// One MySQL cluster `c`: writer hostgroup 1, reader hostgroup 2 (servers follow).
-pub(crate) const ONE_CLUSTER: &str = r#"[[clusters]]
+pub const ONE_CLUSTER: &str = r#"[[clusters]]
 name = "c"
 protocol = "mysql"
 writer_hostgroup = 1

@@ -322,7 +322,7 @@ async fn serve(
         .try_init();
 
     let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
-    let mut proxy = tokio::spawn(sqlmux_proxy::run(runtime, listeners, async move {
+    let mut proxy = tokio::spawn(sqlmux::run(runtime, listeners, async move {
         let _ = shutdown_rx.await;
     }));
     say!(
@@ -376,9 +376,9 @@ enum BindError {
     /// The generated config did not validate (a bug in this program).
     Config(sqlmux_config::ConfigError),
     /// A listen address is taken.
-    PortInUse(sqlmux_proxy::ServerError),
+    PortInUse(sqlmux::ServerError),
     /// Any other bind failure.
-    Bind(sqlmux_proxy::ServerError),
+    Bind(sqlmux::ServerError),
 }
 
 impl std::fmt::Display for BindError {
@@ -391,16 +391,14 @@ impl std::fmt::Display for BindError {
 }
 
 /// Parses the config and binds its listeners.
-async fn bind(
-    config: &str,
-) -> Result<(sqlmux_config::Runtime, sqlmux_proxy::Listeners), BindError> {
+async fn bind(config: &str) -> Result<(sqlmux_config::Runtime, sqlmux::Listeners), BindError> {
     let mut runtime = sqlmux_config::parse(config).map_err(BindError::Config)?;
     // Ctrl-C in a terminal stops at once (no drain: nothing routes here to finish).
     runtime.shutdown.timeout = std::time::Duration::ZERO;
-    match sqlmux_proxy::Listeners::bind(&runtime.listen).await {
+    match sqlmux::Listeners::bind(&runtime.listen).await {
         Ok(listeners) => Ok((runtime, listeners)),
         Err(e) => {
-            let in_use = matches!(&e, sqlmux_proxy::ServerError::Bind { source, .. }
+            let in_use = matches!(&e, sqlmux::ServerError::Bind { source, .. }
                 if source.kind() == io::ErrorKind::AddrInUse);
             Err(if in_use {
                 BindError::PortInUse(e)

@@ -14,18 +14,14 @@ use crate::lex::Statements;
 pub(crate) type Walker<'a> = crate::lex::Walker<'a, MySql>;
 
 impl Statements for MySql {
+    /// The number of blocks open.
+    type Track = u32;
     type Flags = Flags;
     type Notes = Notes;
-    type Track = u32;
-
-    #[inline]
-    fn head(lex: Lexer<'_>) -> Head {
-        head(lex)
-    }
 
     #[inline(always)]
-    fn start(_: &Head) -> u32 {
-        0
+    fn in_block(blocks: &u32) -> bool {
+        *blocks > 0
     }
 
     #[inline(always)]
@@ -36,8 +32,13 @@ impl Statements for MySql {
     }
 
     #[inline(always)]
-    fn in_block(blocks: &u32) -> bool {
-        *blocks > 0
+    fn start(_: &Head) -> u32 {
+        0
+    }
+
+    #[inline]
+    fn head(lex: Lexer<'_>) -> Head {
+        head(lex)
     }
 }
 

@@ -6,6 +6,7 @@
 
 use super::patroni::PatroniView;
 use crate::shared::Shared;
+use crate::topology::publish::{compare_and_set, PublishError};
 use crate::topology::{ServerEntry, Topology};
 use sqlmux_config::{Cluster, ServerStatus};
 use std::collections::BTreeSet;
@@ -128,7 +129,7 @@ fn publish(shared: &Shared, c: &Cluster, view: &PatroniView, revision: i64) {
             readers = ?view.readers,
             "topology source: new topology published"
         ),
-        Err(crate::control::ApiError::Busy) => tracing::warn!(
+        Err(PublishError::Busy) => tracing::warn!(
             cluster = %c.name,
             "topology source: the topology kept changing; will retry at the next change"
         ),
@@ -141,22 +142,22 @@ fn publish(shared: &Shared, c: &Cluster, view: &PatroniView, revision: i64) {
 /// Replaces the cluster's servers by the view's as the next generation of whatever
 /// generation is current (tried again when another writer swapped the topology meanwhile);
 /// `force` passes anti-flapping.
-pub(crate) fn replace_cluster(
+pub fn replace_cluster(
     shared: &Shared,
     c: &Cluster,
     view: &PatroniView,
     force: bool,
-) -> Result<Arc<Topology>, crate::control::ApiError> {
+) -> Result<Arc<Topology>, PublishError> {
     for _ in 0..ATTEMPTS {
         let expected = shared.topology.load().generation;
-        match crate::control::compare_and_set(shared, expected, force, |current| {
+        match compare_and_set(shared, expected, force, |current| {
             Ok(servers_for(current, c, view))
         }) {
-            Err(crate::control::ApiError::Conflict { .. }) => continue,
+            Err(PublishError::Conflict { .. }) => continue,
             other => return other,
         }
     }
-    Err(crate::control::ApiError::Busy)
+    Err(PublishError::Busy)
 }
 
 #[cfg(test)]

@@ -1,4 +1,8 @@
 //! Hostgroups, servers and their status: the snapshot the data path routes by.
+//!
+//! - [`publish`]: a new generation published by compare-and-set.
+
+pub mod publish;
 
 use sqlmux_config::{Runtime, ServerStatus};
 use std::sync::Arc;

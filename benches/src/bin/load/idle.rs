@@ -4,7 +4,7 @@
 //! client's), and what the proxy keeps once they have all left.
 //!
 //! sqlmux runs as its own process (the release binary beside this one: build it first with
-//! `cargo build --release -p sqlmux-proxy`), so the clients' sockets here do not count;
+//! `cargo build --release -p sqlmux`), so the clients' sockets here do not count;
 //! PgBouncer (transaction pooling) runs beside it for PostgreSQL when installed. PostgreSQL
 //! clients log in with a cleartext password (both proxies are told to ask for it): the
 //! harness then needs no SCRAM of its own.

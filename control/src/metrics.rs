@@ -7,12 +7,12 @@
 //! it.
 
 use super::body::{with_type, Response};
-use crate::shared::Shared;
-use crate::topology::ServerEntry;
 use hyper::StatusCode;
 use metrics::{counter, describe_counter, describe_gauge, gauge};
 use metrics_exporter_prometheus::PrometheusBuilder;
 use sqlmux_config::ServerStatus;
+use sqlmux_proxy::shared::Shared;
+use sqlmux_proxy::topology::ServerEntry;
 use std::sync::atomic::Ordering;
 
 /// The Prometheus text exposition content type.
@@ -67,9 +67,9 @@ fn record_health(server: &ServerEntry, shared: &Shared) {
         ("address", server.address.to_string()),
     ];
     for state in [
-        crate::monitor::HealthState::Up,
-        crate::monitor::HealthState::Down,
-        crate::monitor::HealthState::Unknown,
+        sqlmux_proxy::monitor::HealthState::Up,
+        sqlmux_proxy::monitor::HealthState::Down,
+        sqlmux_proxy::monitor::HealthState::Unknown,
     ] {
         let mut labels = base.to_vec();
         labels.push(("state", state.as_str().to_string()));
@@ -77,7 +77,7 @@ fn record_health(server: &ServerEntry, shared: &Shared) {
     }
     gauge!("sqlmux_server_read_only", &base).set(if h.read_only == Some(true) { 1.0 } else { 0.0 });
     let lag = match h.lag {
-        Some(crate::monitor::Lag::NotReplica) => 0.0,
+        Some(sqlmux_proxy::monitor::Lag::NotReplica) => 0.0,
         Some(l) => l.time().map_or(f64::NAN, |t| t.as_secs_f64()),
         None => f64::NAN,
     };
@@ -89,7 +89,7 @@ fn record_health(server: &ServerEntry, shared: &Shared) {
 
 /// Per cluster with a topology source: whether it reaches its store, and the revision.
 fn record_sources(shared: &Shared) {
-    for source in crate::sources::docs(shared) {
+    for source in sqlmux_proxy::sources::docs(shared) {
         let labels = [("cluster", source.cluster)];
         gauge!("sqlmux_topology_source_up", &labels).set(if source.connected { 1.0 } else { 0.0 });
         gauge!("sqlmux_topology_source_revision", &labels).set(source.revision as f64);
@@ -145,7 +145,7 @@ fn record_hostgroups(shared: &Shared) {
     }
 }
 
-fn record_server(server: &ServerEntry, pool: &dyn crate::pool::PoolInfo) {
+fn record_server(server: &ServerEntry, pool: &dyn sqlmux_proxy::pool::PoolInfo) {
     let hostgroup = server.hostgroup.to_string();
     let address = server.address.to_string();
     let labels = |extra: Option<(&'static str, &'static str)>| {
@@ -210,7 +210,7 @@ fn record_server(server: &ServerEntry, pool: &dyn crate::pool::PoolInfo) {
 }
 
 /// Session-side counters: clients, statements, errors, pins, bytes, latency.
-fn record_sessions(stats: &crate::stats::ProxyStats) {
+fn record_sessions(stats: &sqlmux_proxy::stats::ProxyStats) {
     let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
     gauge!("sqlmux_client_connections")
         .set(stats.client_connections.load(Ordering::Relaxed) as f64);

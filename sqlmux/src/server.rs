@@ -1,9 +1,9 @@
 //! `run(runtime, listeners, shutdown)`: the only entry point. No global state, so a test
 //! can start many proxies in one process.
 
-use crate::shared::Shared;
-use crate::workers::Workers;
 use sqlmux_config::{ListenSettings, Runtime};
+use sqlmux_proxy::shared::Shared;
+use sqlmux_proxy::workers::Workers;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
@@ -26,10 +26,10 @@ pub enum ServerError {
     },
     /// TLS material could not be loaded.
     #[error(transparent)]
-    Tls(#[from] crate::tls::TlsError),
+    Tls(#[from] sqlmux_proxy::tls::TlsError),
     /// The admin store could not be opened (or a saved store no longer validates).
     #[error(transparent)]
-    Admin(#[from] crate::admin::AdminError),
+    Admin(#[from] sqlmux_proxy::admin::AdminError),
     /// The data-path threads could not be started.
     #[error("cannot start the data-path workers: {0}")]
     Workers(io::Error),
@@ -127,9 +127,13 @@ pub async fn run_with_reloads(
     runtime: Runtime,
     listeners: Listeners,
     shutdown: impl Future<Output = ()>,
-    reloads: tokio::sync::mpsc::Receiver<crate::reload::Reload>,
+    reloads: tokio::sync::mpsc::Receiver<sqlmux_proxy::reload::Reload>,
 ) -> Result<(), ServerError> {
-    let client_tls = runtime.tls.as_ref().map(crate::tls::acceptor).transpose()?;
+    let client_tls = runtime
+        .tls
+        .as_ref()
+        .map(sqlmux_proxy::tls::acceptor)
+        .transpose()?;
     let shared = Shared::new(runtime, client_tls);
     let mut tasks = tokio::task::JoinSet::new();
     // Before the data listeners: a saved admin store may replace the runtime.
@@ -144,7 +148,7 @@ pub async fn run_with_reloads(
         .load()
         .listen
         .workers
-        .unwrap_or_else(crate::workers::default_count);
+        .unwrap_or_else(sqlmux_proxy::workers::default_count);
     let workers = Arc::new(Workers::start(worker_count).map_err(ServerError::Workers)?);
     tracing::info!(workers = worker_count, "data-path workers up");
     let _ = shared.stats.worker_sessions.set(workers.session_counters());
@@ -152,33 +156,33 @@ pub async fn run_with_reloads(
     let mut accepting = tokio::task::JoinSet::new();
     if let Some(l) = listeners.mysql {
         tracing::info!(address = ?l.local_addr().ok(), "mysql listener up");
-        tasks.spawn(crate::mysql::identity::learn(shared.clone()));
-        accepting.spawn(crate::listener::accept_loop(
+        tasks.spawn(sqlmux_proxy::mysql::identity::learn(shared.clone()));
+        accepting.spawn(sqlmux_proxy::listener::accept_loop(
             shared.clone(),
             l,
             "mysql",
             workers.clone(),
-            crate::mysql::session::serve,
+            sqlmux_proxy::mysql::session::serve,
         ));
     }
     if let Some(l) = listeners.postgres {
         tracing::info!(address = ?l.local_addr().ok(), "postgres listener up");
-        accepting.spawn(crate::listener::accept_loop(
+        accepting.spawn(sqlmux_proxy::listener::accept_loop(
             shared.clone(),
             l,
             "postgres",
             workers.clone(),
-            crate::pg::session::serve,
+            sqlmux_proxy::pg::session::serve,
         ));
     }
-    tasks.spawn(crate::monitor::run(shared.clone(), probe_factory()));
-    tasks.spawn(crate::sources::run(shared.clone()));
+    tasks.spawn(sqlmux_proxy::monitor::run(shared.clone(), probe_factory()));
+    tasks.spawn(sqlmux_control::sources::run(shared.clone()));
     tasks.spawn(reap(shared.clone()));
     if let Some(l) = listeners.http {
         tracing::info!(address = ?l.local_addr().ok(), "control API up");
         // The token is read from the running runtime per request (it may be rotated).
-        let settings = crate::control::ControlSettings { token: None };
-        tasks.spawn(crate::control::serve(l, shared.clone(), settings));
+        let settings = sqlmux_control::ControlSettings { token: None };
+        tasks.spawn(sqlmux_control::serve(l, shared.clone(), settings));
     }
     tasks.spawn(follow_reloads(shared.clone(), reloads));
     shared
@@ -194,7 +198,7 @@ pub async fn run_with_reloads(
             .map(|c| c.load(std::sync::atomic::Ordering::Relaxed))
             .sum::<usize>()
     };
-    crate::drain::run(&shared.drain, &settings, sessions, || accepting.shutdown()).await;
+    sqlmux_proxy::drain::run(&shared.drain, &settings, sessions, || accepting.shutdown()).await;
     tasks.shutdown().await;
     // The accept loops are gone: the workers are ours alone, and stopping them ends every
     // session (their backend leases are closed, not returned).
@@ -219,14 +223,14 @@ fn start_admin(
             .admin
             .as_ref()
             .map(|a| std::path::PathBuf::from(&a.data_dir));
-        let admin = std::sync::Arc::new(crate::admin::Admin::new(shared.clone(), data_dir)?);
+        let admin = std::sync::Arc::new(sqlmux_proxy::admin::Admin::new(shared.clone(), data_dir)?);
         if let Some(l) = admin_mysql {
             tracing::info!(address = ?l.local_addr().ok(), "admin (MySQL protocol) up");
-            tasks.spawn(crate::admin::serve_mysql(l, admin.clone()));
+            tasks.spawn(sqlmux_proxy::admin::serve_mysql(l, admin.clone()));
         }
         if let Some(l) = admin_postgres {
             tracing::info!(address = ?l.local_addr().ok(), "admin (PostgreSQL protocol) up");
-            tasks.spawn(crate::admin::serve_postgres(l, admin));
+            tasks.spawn(sqlmux_proxy::admin::serve_postgres(l, admin));
         }
     }
     Ok(())
@@ -249,13 +253,13 @@ async fn reap(shared: Arc<Shared>) {
 /// Applies every runtime received on `reloads`; a refused reading is logged.
 async fn follow_reloads(
     shared: Arc<Shared>,
-    mut reloads: tokio::sync::mpsc::Receiver<crate::reload::Reload>,
+    mut reloads: tokio::sync::mpsc::Receiver<sqlmux_proxy::reload::Reload>,
 ) {
     while let Some(reload) = reloads.recv().await {
         shared.reloads.count(&reload);
         match reload {
-            crate::reload::Reload::Apply(next) => apply_reload(&shared, *next),
-            crate::reload::Reload::Refused(why) => tracing::error!(
+            sqlmux_proxy::reload::Reload::Apply(next) => apply_reload(&shared, *next),
+            sqlmux_proxy::reload::Reload::Refused(why) => tracing::error!(
                 error = %why,
                 "reload refused, still running the previous configuration"
             ),
@@ -266,20 +270,20 @@ async fn follow_reloads(
 /// Swaps in a reloaded runtime. The topology is rebuilt from the file only when the file's
 /// servers changed (a topology pushed through the control API is kept otherwise).
 /// The monitor's checks: each protocol's own probe (the monitor itself speaks neither).
-fn probe_factory() -> crate::monitor::ProbeFactory {
+fn probe_factory() -> sqlmux_proxy::monitor::ProbeFactory {
     Arc::new(|shared, settings, address, tls, protocol| {
         let (tls, allow_cleartext) =
             shared
                 .backend_tls
                 .login_options(&shared.runtime, address, tls);
-        let login = crate::monitor::ProbeLogin::new(settings, address, tls, allow_cleartext);
+        let login = sqlmux_proxy::monitor::ProbeLogin::new(settings, address, tls, allow_cleartext);
         match protocol {
             sqlmux_config::Protocol::Mysql => {
-                Box::new(crate::mysql::monitor_probe::MysqlProbe::new(login))
+                Box::new(sqlmux_proxy::mysql::monitor_probe::MysqlProbe::new(login))
             }
-            sqlmux_config::Protocol::Postgres => {
-                Box::new(crate::pg::monitor_probe::PgProbe::new(settings, login))
-            }
+            sqlmux_config::Protocol::Postgres => Box::new(
+                sqlmux_proxy::pg::monitor_probe::PgProbe::new(settings, login),
+            ),
         }
     })
 }
@@ -289,7 +293,7 @@ fn apply_reload(shared: &Shared, next: Runtime) {
     let servers_changed = current.servers != next.servers;
     if servers_changed {
         shared.replace_topology(|generation| {
-            crate::topology::Topology::from_runtime(&next, generation)
+            sqlmux_proxy::topology::Topology::from_runtime(&next, generation)
         });
     }
     shared.runtime.store(std::sync::Arc::new(next));

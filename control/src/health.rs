@@ -1,9 +1,9 @@
 //! `GET /healthz` (the process answers) and `GET /readyz` (sqlmux takes connections).
 
 use super::body::{json_response, text_response, Response};
-use crate::shared::Shared;
 use hyper::StatusCode;
 use serde::Serialize;
+use sqlmux_proxy::shared::Shared;
 
 /// Liveness: answers as long as the control task runs.
 pub fn healthz() -> Response {
@@ -27,7 +27,7 @@ struct Readiness<'a> {
     /// Topology sources that cannot reach their store: the last topology stays in force
     /// (still ready), but it no longer follows changes.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    sources_unreachable: Vec<crate::sources::SourceDoc>,
+    sources_unreachable: Vec<sqlmux_proxy::sources::SourceDoc>,
 }
 
 /// Readiness: 200 while sqlmux takes connections; 503 before every listener and task is up
@@ -66,7 +66,7 @@ pub fn readyz(shared: &Shared) -> Response {
             generation: topology.generation,
             clusters_without_writer,
             clusters_held,
-            sources_unreachable: crate::sources::docs(shared)
+            sources_unreachable: sqlmux_proxy::sources::docs(shared)
                 .into_iter()
                 .filter(|s| !s.connected)
                 .collect(),

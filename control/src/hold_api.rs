@@ -10,11 +10,11 @@
 
 use super::body::{json_response, Response};
 use super::error::ApiError;
-use crate::failover::{cut_writer, running_on_writer};
-use crate::shared::Shared;
 use hyper::StatusCode;
 use serde::Deserialize;
 use sqlmux_config::Cluster;
+use sqlmux_proxy::failover::{cut_writer, running_on_writer};
+use sqlmux_proxy::shared::Shared;
 use std::time::{Duration, Instant};
 
 /// Drain timeout when the request names none.
@@ -95,30 +95,4 @@ pub fn release(shared: &Shared, name: &str) -> Result<Response, ApiError> {
         StatusCode::OK,
         &serde_json::json!({ "cluster": name, "released": released }),
     ))
-}
-
-/// After a topology change: a cluster under an explicit hold whose writer hostgroup changed
-/// and now has an ONLINE server is released onto it.
-pub fn release_changed_writers(shared: &Shared, before: &crate::topology::Topology) {
-    let now = shared.topology.load();
-    let rt = shared.runtime.load();
-    for cluster in &rt.clusters {
-        let writers = |t: &crate::topology::Topology| {
-            let mut w: Vec<(String, &'static str)> = t
-                .servers
-                .iter()
-                .filter(|s| s.hostgroup == cluster.writer_hostgroup)
-                .map(|s| (s.address.to_string(), s.status.as_str()))
-                .collect();
-            w.sort();
-            w
-        };
-        let online = now.online_in(cluster.writer_hostgroup).next().is_some();
-        if online
-            && writers(before) != writers(&now)
-            && shared.failover.release(cluster.writer_hostgroup)
-        {
-            tracing::info!(cluster = %cluster.name, "failover hold released onto the new writer");
-        }
-    }
 }

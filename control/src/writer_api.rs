@@ -9,10 +9,10 @@
 
 use super::body::{json_response, Response};
 use super::error::ApiError;
-use crate::shared::Shared;
-use crate::sources::patroni::PatroniView;
 use hyper::StatusCode;
 use serde::Deserialize;
+use sqlmux_proxy::shared::Shared;
+use sqlmux_proxy::sources::patroni::PatroniView;
 
 /// What becomes of the old writer.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -52,7 +52,7 @@ pub(super) fn set_writer(
     if cluster.patroni.is_some() {
         return Err(ApiError::Managed {
             cluster: cluster.name.clone(),
-            origin: crate::sources::describe(cluster),
+            origin: sqlmux_proxy::sources::describe(cluster),
         });
     }
     sqlmux_config::validate::check_address("address", &request.address)
@@ -66,7 +66,8 @@ pub(super) fn set_writer(
             &request,
         )
     };
-    let next = crate::sources::publish::replace_cluster(shared, cluster, &view, request.force)?;
+    let next =
+        sqlmux_proxy::sources::publish::replace_cluster(shared, cluster, &view, request.force)?;
     tracing::info!(
         cluster = name,
         writer = %request.address,
@@ -87,7 +88,7 @@ pub(super) fn set_writer(
 /// The cluster's servers after the change: the new writer alone, the readers without it,
 /// plus the old writers when they stay as readers.
 fn view_with_writer(
-    current: &crate::topology::Topology,
+    current: &sqlmux_proxy::topology::Topology,
     writer_hostgroup: u32,
     reader_hostgroup: u32,
     request: &WriterRequest,
@@ -116,7 +117,7 @@ fn view_with_writer(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::topology::{ServerEntry, Topology};
+    use sqlmux_proxy::topology::{ServerEntry, Topology};
     use std::sync::Arc;
 
     fn topology() -> Topology {

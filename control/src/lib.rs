@@ -1,4 +1,7 @@
-//! The HTTP control API on `listen.http`: topology with generation fencing, health, metrics.
+//! The control plane over HTTP (hyper), kept out of the data path crate: the control API on
+//! `listen.http` (topology with generation fencing, health, metrics) and the clients that
+//! follow topology sources (etcd, Patroni REST).
+//!
 //!
 //! | method         | path                    | what                                            |
 //! |----------------|-------------------------|-------------------------------------------------|
@@ -21,21 +24,21 @@
 //! - `metrics`: Prometheus text from the live counters, without a global recorder.
 //! - `body`: bounded request bodies (1 MiB) and JSON / text responses.
 //! - `error`: [`ApiError`], each mapped to its HTTP status in one place.
+//! - [`sources`]: the clients that follow Patroni (etcd watch, REST) and publish its view.
 
 mod body;
 mod error;
 mod health;
 mod hold_api;
 mod metrics;
+pub mod sources;
 mod topology_api;
 mod writer_api;
 
 pub use body::MAX_BODY;
 pub use error::ApiError;
 pub use metrics::render as render_metrics;
-pub(crate) use topology_api::compare_and_set;
 
-use crate::shared::Shared;
 use body::Response;
 use hyper::body::{Body, Incoming};
 use hyper::header::{HeaderMap, AUTHORIZATION};
@@ -43,6 +46,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request};
 use hyper_util::rt::{TokioIo, TokioTimer};
+use sqlmux_proxy::shared::Shared;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
@@ -244,7 +248,7 @@ mod tests {
     use hyper::StatusCode;
 
     /// The token tests get when they name none (changes need one); `call` sends it.
-    use crate::test_fixtures::ONE_CLUSTER;
+    use sqlmux_proxy::test_fixtures::ONE_CLUSTER;
 
     const TEST_TOKEN: &str = "test-token";
 

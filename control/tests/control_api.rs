@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 use sqlmux_config::ServerStatus;
-use sqlmux_proxy::control::{self, ControlSettings};
+use sqlmux_control::{self as control, ControlSettings};
 use sqlmux_proxy::shared::Shared;
 use std::net::SocketAddr;
 use std::sync::Arc;

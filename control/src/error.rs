@@ -3,6 +3,7 @@
 use super::body::{json_response, Response};
 use hyper::header::{HeaderValue, ALLOW, WWW_AUTHENTICATE};
 use hyper::StatusCode;
+use sqlmux_proxy::topology::publish::PublishError;
 
 /// Why a control request was refused. The JSON body is
 /// `{"error": "<code>", "message": "<what went wrong>"}` (plus `current_generation` on 409).
@@ -78,6 +79,19 @@ pub enum ApiError {
     /// No `[control] token` is configured: the API answers reads only.
     #[error("changes need a control token: set [control] token (or token_file / token_env); without one the control API answers reads only")]
     ReadOnly,
+}
+
+impl From<PublishError> for ApiError {
+    fn from(e: PublishError) -> Self {
+        match e {
+            PublishError::Conflict { expected, current } => {
+                ApiError::Conflict { expected, current }
+            }
+            PublishError::GenerationExhausted => ApiError::Invalid(e.to_string()),
+            PublishError::TooSoon(why) => ApiError::TooSoon(why),
+            PublishError::Busy => ApiError::Busy,
+        }
+    }
 }
 
 impl ApiError {

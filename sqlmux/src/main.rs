@@ -99,7 +99,7 @@ fn main() -> ExitCode {
         }
     };
     let result = tokio.block_on(async move {
-        let listeners = sqlmux_proxy::Listeners::bind(&runtime.listen).await?;
+        let listeners = sqlmux::Listeners::bind(&runtime.listen).await?;
         let (tx, rx) = tokio::sync::mpsc::channel(1);
         tokio::spawn(sqlmux_proxy::reload::follow(
             path,
@@ -107,7 +107,7 @@ fn main() -> ExitCode {
             tx,
             sqlmux_proxy::reload::POLL,
         ));
-        sqlmux_proxy::run_with_reloads(runtime, listeners, shutdown_signal(), rx).await
+        sqlmux::run_with_reloads(runtime, listeners, shutdown_signal(), rx).await
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -7,19 +7,17 @@
 
 use super::body::{json_response, Response};
 use super::error::ApiError;
-use crate::shared::Shared;
-use crate::topology::{ServerEntry, Topology};
 use hyper::StatusCode;
 use serde::{Deserialize, Serialize};
 use sqlmux_config::{ConfigError, ServerStatus};
+use sqlmux_proxy::shared::Shared;
+use sqlmux_proxy::topology::publish::compare_and_set;
+use sqlmux_proxy::topology::{ServerEntry, Topology};
 use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 
 /// `max_connections` when a PUT omits it (as in the config file).
 const DEFAULT_MAX_CONNECTIONS: u32 = 100;
-
-/// How often a writer retries when the snapshot changed under it without a new generation.
-const CAS_ATTEMPTS: usize = 16;
 
 /// The topology document (what GET returns and PUT/PATCH answer).
 #[derive(Debug, Serialize)]
@@ -28,7 +26,7 @@ struct TopologyDoc<'a> {
     servers: Vec<ServerDoc<'a>>,
     /// Clusters whose servers come from a source (Patroni), with its store revision.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    sources: Vec<crate::sources::SourceDoc>,
+    sources: Vec<sqlmux_proxy::sources::SourceDoc>,
 }
 
 #[derive(Debug, Serialize)]
@@ -89,7 +87,7 @@ impl<'a> TopologyDoc<'a> {
                     }),
                 })
                 .collect(),
-            sources: crate::sources::docs(shared),
+            sources: sqlmux_proxy::sources::docs(shared),
         }
     }
 }
@@ -145,7 +143,7 @@ pub fn get(shared: &Shared) -> Response {
 pub fn put(shared: &Shared, request: PutRequest) -> Result<Response, ApiError> {
     let validated = validate_put(shared, &request)?;
     refuse_managed_changes(shared, &validated)?;
-    let next = compare_and_set(shared, request.generation, request.force, |current| {
+    let next = compare_and_set::<ApiError>(shared, request.generation, request.force, |current| {
         Ok(validated
             .iter()
             .map(|(s, tls)| ServerEntry {
@@ -177,7 +175,7 @@ pub fn patch(shared: &Shared, request: PatchRequest) -> Result<Response, ApiErro
             "nothing to change: give `status` and/or `weight`".to_string(),
         ));
     }
-    let next = compare_and_set(shared, request.generation, request.force, |current| {
+    let next = compare_and_set::<ApiError>(shared, request.generation, request.force, |current| {
         let mut servers = current.servers.clone();
         let server = servers
             .iter_mut()
@@ -226,65 +224,11 @@ fn refuse_managed_changes(
         if now != asked {
             return Err(ApiError::Managed {
                 cluster: cluster.name.clone(),
-                origin: crate::sources::describe(cluster),
+                origin: sqlmux_proxy::sources::describe(cluster),
             });
         }
     }
     Ok(())
-}
-
-/// Publishes the servers `build` makes from the current snapshot as generation
-/// `expected + 1`, if and only if the current generation is `expected` (else 409) — atomic
-/// against every other writer of `shared.topology`, whether or not it goes through here.
-pub(crate) fn compare_and_set(
-    shared: &Shared,
-    expected: u64,
-    force: bool,
-    build: impl Fn(&Topology) -> Result<Vec<ServerEntry>, ApiError>,
-) -> Result<Arc<Topology>, ApiError> {
-    for _ in 0..CAS_ATTEMPTS {
-        let current = shared.topology.load_full();
-        if current.generation != expected {
-            return Err(ApiError::Conflict {
-                expected,
-                current: current.generation,
-            });
-        }
-        let generation = expected.checked_add(1).ok_or_else(|| {
-            ApiError::Invalid("the topology generation cannot grow any further".to_string())
-        })?;
-        let servers = build(&current)?;
-        let writer_changes = {
-            let rt = shared.runtime.load();
-            shared
-                .failover
-                .writers
-                .check(
-                    &rt.clusters,
-                    &current.servers,
-                    &servers,
-                    rt.failover.min_interval,
-                    force,
-                )
-                .map_err(|e| ApiError::TooSoon(e.to_string()))?
-        };
-        let next = Arc::new(Topology {
-            generation,
-            servers,
-            writer_hostgroups: current.writer_hostgroups.clone(),
-        });
-        let previous = shared.topology.compare_and_swap(&current, next.clone());
-        if Arc::ptr_eq(&previous, &current) {
-            // Apply the snapshot in force now (not `next`): if another writer got in right
-            // after us, the pools still end up following the newest topology.
-            shared.failover.writers.record(writer_changes);
-            shared.apply_topology();
-            super::hold_api::release_changed_writers(shared, &current);
-            return Ok(next);
-        }
-        // Swapped under us: re-check the generation against the new snapshot.
-    }
-    Err(ApiError::Busy)
 }
 
 /// Checks a PUT document against the running runtime; returns each server with the `tls`

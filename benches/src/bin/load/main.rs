@@ -57,6 +57,7 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 mod failover;
 mod idle;
+mod multiplex;
 mod storm;
 
 use bytes::BytesMut;
@@ -146,7 +147,7 @@ fn run(mode: &str, seconds: u64, protocol: Option<&str>, rounds: usize) -> Res<(
             pair.replica.addr()
         );
         let proxy = Proxy::start_as_shipped(&mysql_config(&pair.primary.addr(), &reader))?;
-        multiplex(&pair, &proxy, seconds)?;
+        multiplex::run(&pair, &proxy, seconds)?;
     }
     Ok(())
 }
@@ -354,134 +355,15 @@ fn reconnect(port: u16) -> Res<std::net::TcpStream> {
 }
 
 /// A tiny deterministic generator (xorshift) per client thread.
-struct Rng(u64);
+pub(crate) struct Rng(pub(crate) u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
         self.0
     }
-}
-
-#[derive(Default)]
-struct MuxCounts {
-    statements: u64,
-    errors: u64,
-    mismatches: u64,
-    checks: u64,
-}
-
-fn multiplex(pair: &MariaDbPair, proxy: &Proxy, seconds: u64) -> Res<()> {
-    use sqlmux_protocol::mysql::response::parse_ok;
-    const CLIENTS: usize = 200;
-    pair.primary.root_sql("CREATE TABLE IF NOT EXISTS sqlmux_test.mux (id BIGINT AUTO_INCREMENT PRIMARY KEY, v VARCHAR(32)); INSERT INTO sqlmux_test.mux (v) VALUES ('seed')")?;
-    pair.wait_replica_caught_up()?;
-    let port = proxy.mysql_port();
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    let started = Instant::now();
-    let handles: Vec<_> = (0..CLIENTS)
-        .map(|i| {
-            std::thread::spawn(move || -> MuxCounts {
-                let mut counts = MuxCounts::default();
-                let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ ((i as u64 + 1) * 0x1000_0001));
-                let Ok((mut c, _)) = RawClient::login(port, "app", "apppw", Some("sqlmux_test"))
-                else {
-                    counts.errors += 1;
-                    return counts;
-                };
-                std::thread::sleep(Duration::from_millis(rng.next() % 100));
-                while Instant::now() < deadline {
-                    let roll = rng.next() % 100;
-                    if roll < 40 {
-                        counts.statements += 1;
-                        match c.query("INSERT INTO mux (v) VALUES ('x')") {
-                            Ok(Ok(p)) => {
-                                let id = p
-                                    .first()
-                                    .and_then(|ok| parse_ok(ok))
-                                    .map(|o| o.last_insert_id);
-                                if rng.next() % 10 < 7 {
-                                    counts.statements += 1;
-                                    counts.checks += 1;
-                                    match c.query("SELECT LAST_INSERT_ID() AS id") {
-                                        Ok(Ok(rows)) => {
-                                            let got = rows
-                                                .get(2)
-                                                .and_then(|r| {
-                                                    sqlmux_protocol::mysql::lenenc::read_str(r)
-                                                })
-                                                .and_then(|(v, _)| {
-                                                    std::str::from_utf8(v).ok()?.parse::<u64>().ok()
-                                                });
-                                            if got != id {
-                                                counts.mismatches += 1;
-                                            }
-                                        }
-                                        _ => counts.errors += 1,
-                                    }
-                                }
-                            }
-                            _ => counts.errors += 1,
-                        }
-                    } else {
-                        counts.statements += 1;
-                        let id = rng.next() % 1000 + 1;
-                        if !matches!(
-                            c.query(&format!("SELECT v FROM mux WHERE id = {id}")),
-                            Ok(Ok(_))
-                        ) {
-                            counts.errors += 1;
-                        }
-                    }
-                    std::thread::sleep(Duration::from_millis(80 + rng.next() % 40));
-                }
-                counts
-            })
-        })
-        .collect();
-    // Backend connections on each server (idle ones included), sampled every 500 ms.
-    let mut samples: Vec<(u64, u64)> = Vec::new();
-    let count = |db: &MariaDb| -> Res<u64> {
-        Ok(db
-            .root_sql("SELECT COUNT(*) FROM information_schema.processlist WHERE user = 'app'")?
-            .trim()
-            .parse()
-            .unwrap_or(0))
-    };
-    std::thread::sleep(Duration::from_secs(2));
-    while Instant::now() < deadline {
-        samples.push((count(&pair.primary)?, count(&pair.replica)?));
-        std::thread::sleep(Duration::from_millis(500));
-    }
-    let mut total = MuxCounts::default();
-    for h in handles {
-        let c = h.join().map_err(|_| "client thread panicked")?;
-        total.statements += c.statements;
-        total.errors += c.errors;
-        total.mismatches += c.mismatches;
-        total.checks += c.checks;
-    }
-    let elapsed = started.elapsed().as_secs_f64();
-    let n = samples.len().max(1) as f64;
-    let avg_of = |f: fn(&(u64, u64)) -> u64| samples.iter().map(f).sum::<u64>() as f64 / n;
-    let (writer_avg, reader_avg) = (avg_of(|s| s.0), avg_of(|s| s.1));
-    let max = samples.iter().map(|s| s.0 + s.1).max().unwrap_or(0);
-    let avg = writer_avg + reader_avg;
-    println!(
-        "multiplex: {CLIENTS} clients, {:.0} qps, {} errors, {} mismatches of {} LAST_INSERT_ID checks",
-        total.statements as f64 / elapsed,
-        total.errors,
-        total.mismatches,
-        total.checks
-    );
-    println!(
-        "multiplex: backend connections avg {avg:.1} (writer {writer_avg:.1}, reader {reader_avg:.1}), max {max} = {:.1}% / {:.1}% of client connections",
-        avg * 100.0 / CLIENTS as f64,
-        max as f64 * 100.0 / CLIENTS as f64
-    );
-    Ok(())
 }
 
 /// Where a pgbench run goes.

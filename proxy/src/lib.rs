@@ -25,10 +25,12 @@
 //! - [`control`]: the HTTP control API (topology, health, metrics).
 //! - [`admin`]: the admin SQL interface (embedded SQLite store; MySQL protocol).
 //! - [`stream`]: a socket that may be TLS.
+//! - [`buffered`]: a stream with its buffers, what a MySQL client and a PostgreSQL connection share.
 //! - [`workers`]: the data-path threads; each session lives on one.
 //! - `test_fixtures` (tests): config fragments the unit tests share.
 
 pub mod admin;
+pub mod buffered;
 pub mod check;
 pub mod control;
 pub mod credentials;

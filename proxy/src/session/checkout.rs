@@ -114,3 +114,57 @@ where
         (Err(e), None) => Err(e.into()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A login error: a server's refusal with its code, or a broken connection.
+    enum Failed {
+        Refused(u16),
+        Broken,
+    }
+
+    impl std::fmt::Display for Failed {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            match self {
+                Failed::Refused(code) => write!(f, "refused {code}"),
+                Failed::Broken => f.write_str("broken"),
+            }
+        }
+    }
+
+    impl LoginError for Failed {
+        type Refusal = u16;
+
+        fn refusal(self) -> Option<u16> {
+            match self {
+                Failed::Refused(code) => Some(code),
+                Failed::Broken => None,
+            }
+        }
+
+        fn for_the_client(code: &u16) -> bool {
+            *code == 1045
+        }
+    }
+
+    #[test]
+    fn a_refusal_is_kept_and_counts_against_the_server_unless_it_is_the_clients() {
+        let mut refused = None;
+        let failure = login_failure(Failed::Refused(1045), &mut refused);
+        assert_eq!(failure.reason, "refused 1045");
+        assert!(!failure.server_fault);
+        assert_eq!(refused, Some(1045));
+        let failure = login_failure(Failed::Refused(1040), &mut refused);
+        assert!(failure.server_fault);
+        assert_eq!(refused, Some(1040));
+        let failure = login_failure(Failed::Broken, &mut refused);
+        assert!(failure.server_fault && failure.reason == "broken");
+        assert_eq!(
+            refused,
+            Some(1040),
+            "a broken connection leaves the refusal"
+        );
+    }
+}

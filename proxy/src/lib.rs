@@ -25,11 +25,13 @@
 //! - [`credentials`]: what a backend login may send of a password (never cleartext on TCP).
 //! - [`admin`]: the admin SQL interface (embedded SQLite store; MySQL protocol).
 //! - [`stream`]: a socket that may be TLS.
+//! - [`buffered`]: a stream with its buffers, what a MySQL client and a PostgreSQL connection share.
 //! - [`workers`]: the data-path threads; each session lives on one.
 //! - `test_fixtures`: config fragments the tests of this crate and the control and admin
 //!   crates share.
 
 pub mod admin;
+pub mod buffered;
 pub mod check;
 pub mod credentials;
 pub mod drain;

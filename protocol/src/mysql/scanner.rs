@@ -214,16 +214,27 @@ impl Scanner {
     }
 
     fn end_of_result(&mut self, info: OkInfo) {
-        self.status = info.status;
-        self.saw_status = true;
         self.warnings = info.warnings;
-        self.state = if info
-            .status
-            .contains(StatusFlags::SERVER_MORE_RESULTS_EXISTS)
-        {
-            State::First
+        let more = StatusFlags::SERVER_MORE_RESULTS_EXISTS;
+        self.take_status(info.status, more, State::First, State::Done);
+    }
+
+    /// Takes a terminator's `status`; the scan goes on in `then` when it has `flag`, else
+    /// in `otherwise`.
+    #[inline]
+    fn take_status(
+        &mut self,
+        status: StatusFlags,
+        flag: StatusFlags,
+        then: State,
+        otherwise: State,
+    ) {
+        self.status = status;
+        self.saw_status = true;
+        self.state = if status.contains(flag) {
+            then
         } else {
-            State::Done
+            otherwise
         };
     }
 
@@ -284,16 +295,8 @@ impl Scanner {
             }
             State::ColumnsEof => {
                 let info = self.terminator(payload)?;
-                self.status = info.status;
-                self.saw_status = true;
-                self.state = if info
-                    .status
-                    .contains(StatusFlags::SERVER_STATUS_CURSOR_EXISTS)
-                {
-                    State::Done
-                } else {
-                    State::Rows
-                };
+                let cursor = StatusFlags::SERVER_STATUS_CURSOR_EXISTS;
+                self.take_status(info.status, cursor, State::Done, State::Rows);
             }
             State::Rows => {
                 let info = self.terminator(payload)?;
@@ -458,23 +461,30 @@ mod tests {
         }
     }
 
-    #[test]
-    fn deprecate_eof_and_multi_results() {
-        let mut more = ok_packet(0, 0, none() | StatusFlags::SERVER_MORE_RESULTS_EXISTS, 0);
-        more[0] = 0xFE;
-        let mut last = ok_packet(0, 0, none(), 0);
-        last[0] = 0xFE;
-        let bytes = wire(&[
-            ok_packet(1, 42, none() | StatusFlags::SERVER_MORE_RESULTS_EXISTS, 0),
+    /// How a server with DEPRECATE_EOF ends rows: an OK packet with the 0xFE header.
+    fn ok_as_eof(status: StatusFlags) -> Vec<u8> {
+        let mut end = ok_packet(0, 0, status, 0);
+        end[0] = 0xFE;
+        end
+    }
+
+    /// An OK (LAST_INSERT_ID 42) with more results behind it, then a result set of one
+    /// column and one row, without its end.
+    fn ok_then_a_row() -> Vec<Vec<u8>> {
+        let more = none() | StatusFlags::SERVER_MORE_RESULTS_EXISTS;
+        vec![
+            ok_packet(1, 42, more, 0),
             vec![1],
             column("a"),
             vec![1, b'x'],
-            more,
-            vec![2],
-            column("a"),
-            column("b"),
-            last,
-        ]);
+        ]
+    }
+
+    #[test]
+    fn deprecate_eof_and_multi_results() {
+        let more = ok_as_eof(none() | StatusFlags::SERVER_MORE_RESULTS_EXISTS);
+        let rest = vec![more, vec![2], column("a"), column("b"), ok_as_eof(none())];
+        let bytes = wire(&[ok_then_a_row(), rest].concat());
         let mut s = Scanner::new(Expect::Query, true);
         assert_eq!(s.scan(&bytes).unwrap(), (bytes.len(), Progress::Done));
         assert!(s.error.is_none());
@@ -482,15 +492,7 @@ mod tests {
 
     #[test]
     fn ok_packets_are_reported_when_asked() {
-        let mut last = ok_packet(0, 0, none(), 0);
-        last[0] = 0xFE;
-        let bytes = wire(&[
-            ok_packet(1, 42, none() | StatusFlags::SERVER_MORE_RESULTS_EXISTS, 0),
-            vec![1],
-            column("a"),
-            vec![1, b'x'],
-            last,
-        ]);
+        let bytes = wire(&[ok_then_a_row(), vec![ok_as_eof(none())]].concat());
         let mut s = Scanner::new(Expect::Query, true).report_oks();
         let (n, p) = s.scan(&bytes).unwrap();
         assert_eq!(p, Progress::Ok);
@@ -527,9 +529,7 @@ mod tests {
         let mut seq_buf = bytes::BytesMut::new();
         let next = crate::mysql::packet::write_packet(&mut seq_buf, 3, &row);
         bytes.extend_from_slice(&seq_buf);
-        let mut end = ok_packet(0, 0, none(), 0);
-        end[0] = 0xFE;
-        bytes.extend_from_slice(&encode(next, &end));
+        bytes.extend_from_slice(&encode(next, &ok_as_eof(none())));
         let mut s = Scanner::new(Expect::Query, true);
         let (n, p) = scan_in_steps(&mut s, &bytes, 65536);
         assert_eq!((n, p), (bytes.len(), Progress::Done));

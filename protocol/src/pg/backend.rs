@@ -52,13 +52,7 @@ pub const COPY_DONE: u8 = b'c';
 pub const NEGOTIATE_PROTOCOL_VERSION: u8 = b'v';
 
 fn message(tag: u8, body: impl FnOnce(&mut BytesMut)) -> Bytes {
-    let mut b = BytesMut::with_capacity(64);
-    b.put_u8(tag);
-    b.put_i32(0);
-    body(&mut b);
-    let len = (b.len() - 1) as i32;
-    b[1..5].copy_from_slice(&len.to_be_bytes());
-    b.freeze()
+    super::frame::build(tag, 64, body)
 }
 
 fn put_cstr(b: &mut BytesMut, s: &[u8]) {

@@ -1,9 +1,10 @@
 //! Message framing. A regular message is a type byte, a big-endian i32 length that counts
 //! itself but not the type byte, and the body. Startup packets (StartupMessage,
 //! SSLRequest, CancelRequest) have no type byte. Mini-redis style: check that a whole
-//! message is buffered before taking it; incomplete is `Ok(None)`.
+//! message is buffered before taking it; incomplete is `Ok(None)`. [`build`] frames a
+//! message sqlmux writes itself.
 
-use bytes::{Bytes, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 
 /// Largest startup packet accepted (PostgreSQL's own limit is 10000 bytes).
 pub const MAX_STARTUP_LEN: usize = 10_000;
@@ -124,6 +125,18 @@ pub fn decode_startup(buf: &mut BytesMut) -> Result<Option<Bytes>, FrameError> {
     }
     let mut packet = buf.split_to(len);
     Ok(Some(packet.split_off(4).freeze()))
+}
+
+/// A tagged message: `tag`, its length, then the body that `body` writes (`capacity` bytes
+/// reserved for all of it).
+pub fn build(tag: u8, capacity: usize, body: impl FnOnce(&mut BytesMut)) -> Bytes {
+    let mut b = BytesMut::with_capacity(capacity);
+    b.put_u8(tag);
+    b.put_i32(0);
+    body(&mut b);
+    let len = (b.len() - 1) as i32;
+    b[1..5].copy_from_slice(&len.to_be_bytes());
+    b.freeze()
 }
 
 #[cfg(test)]

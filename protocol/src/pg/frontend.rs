@@ -35,13 +35,7 @@ pub const COPY_FAIL: u8 = b'f';
 pub const FUNCTION_CALL: u8 = b'F';
 
 fn message(tag: u8, capacity: usize, body: impl FnOnce(&mut BytesMut)) -> Bytes {
-    let mut b = BytesMut::with_capacity(capacity + 5);
-    b.put_u8(tag);
-    b.put_i32(0);
-    body(&mut b);
-    let len = (b.len() - 1) as i32;
-    b[1..5].copy_from_slice(&len.to_be_bytes());
-    b.freeze()
+    super::frame::build(tag, capacity + 5, body)
 }
 
 /// A Query message.

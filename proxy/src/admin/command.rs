@@ -119,6 +119,39 @@ pub(crate) fn parse(sql: &str) -> Result<Command<'_>, AdminError> {
 const LOAD_SAVE_SYNTAX: &str = "expected LOAD {SERVERS|USERS|RULES|VARIABLES|ALL} TO RUNTIME, \
      LOAD ... FROM DISK, SAVE ... TO DISK or SAVE ... FROM RUNTIME";
 
+/// The parts LOAD and SAVE name.
+const PARTS: [(&str, Parts); 5] = [
+    (
+        "SERVERS",
+        Parts {
+            servers: true,
+            ..Parts::NONE
+        },
+    ),
+    (
+        "USERS",
+        Parts {
+            users: true,
+            ..Parts::NONE
+        },
+    ),
+    (
+        "RULES",
+        Parts {
+            rules: true,
+            ..Parts::NONE
+        },
+    ),
+    (
+        "VARIABLES",
+        Parts {
+            variables: true,
+            ..Parts::NONE
+        },
+    ),
+    ("ALL", Parts::ALL),
+];
+
 fn parse_load_save(words: &[String]) -> Result<Command<'static>, AdminError> {
     let bad = || {
         AdminError::BadCommand(format!(
@@ -132,58 +165,15 @@ fn parse_load_save(words: &[String]) -> Result<Command<'static>, AdminError> {
     if words.get(i).is_some_and(|w| w == "MYSQL") {
         i += 1;
     }
-    let (parts, name) = match words.get(i).map(String::as_str) {
-        Some("SERVERS") => (
-            Parts {
-                servers: true,
-                users: false,
-                rules: false,
-                variables: false,
-            },
-            "SERVERS",
-        ),
-        Some("USERS") => (
-            Parts {
-                servers: false,
-                users: true,
-                rules: false,
-                variables: false,
-            },
-            "USERS",
-        ),
-        Some("RULES") => (
-            Parts {
-                servers: false,
-                users: false,
-                rules: true,
-                variables: false,
-            },
-            "RULES",
-        ),
-        Some("QUERY") if words.get(i + 1).is_some_and(|w| w == "RULES") => {
-            i += 1;
-            (
-                Parts {
-                    servers: false,
-                    users: false,
-                    rules: true,
-                    variables: false,
-                },
-                "RULES",
-            )
-        }
-        Some("VARIABLES") => (
-            Parts {
-                servers: false,
-                users: false,
-                rules: false,
-                variables: true,
-            },
-            "VARIABLES",
-        ),
-        Some("ALL") => (Parts::ALL, "ALL"),
-        _ => return Err(bad()),
-    };
+    if words.get(i).is_some_and(|w| w == "QUERY") && words.get(i + 1).is_some_and(|w| w == "RULES")
+    {
+        i += 1;
+    }
+    let named = words.get(i).map(String::as_str);
+    let (name, parts) = *PARTS
+        .iter()
+        .find(|(name, _)| named == Some(*name))
+        .ok_or_else(bad)?;
     let direction: Vec<&str> = words[i + 1..].iter().map(String::as_str).collect();
     match (load, direction.as_slice()) {
         (true, ["TO", "RUNTIME" | "RUN"] | ["FROM", "MEMORY" | "MEM"]) => {

@@ -292,11 +292,7 @@ async fn ready_for_query(socket: &mut Socket) -> std::io::Result<()> {
 async fn answer_query(port: &Port, socket: &mut Socket, text: &str) -> std::io::Result<()> {
     let statements = split_statements(text);
     if statements.is_empty() {
-        socket
-            .feed(PgWireBackendMessage::EmptyQueryResponse(
-                EmptyQueryResponse::new(),
-            ))
-            .await?;
+        socket.feed(empty_query()).await?;
     }
     for statement in statements {
         let result = match local_answer(port, socket, statement) {
@@ -310,53 +306,13 @@ async fn answer_query(port: &Port, socket: &mut Socket, text: &str) -> std::io::
                 execute(&port.admin, console_spelling(statement), user, database).await
             }
         };
-        match result {
-            Ok(Outcome::Rows { columns, rows }) => match encode_rows(&columns, &rows) {
-                Ok((description, data)) => {
-                    socket
-                        .feed(PgWireBackendMessage::RowDescription(description))
-                        .await?;
-                    for row in data {
-                        socket.feed(PgWireBackendMessage::DataRow(row)).await?;
-                    }
-                    let tag = format!("SELECT {}", rows.len());
-                    socket
-                        .feed(PgWireBackendMessage::CommandComplete(CommandComplete::new(
-                            tag,
-                        )))
-                        .await?;
+        match result.and_then(|outcome| answer_messages(outcome, statement)) {
+            Ok(messages) => {
+                for message in messages {
+                    socket.feed(message).await?;
                 }
-                Err(e) => {
-                    socket
-                        .feed(error_response("ERROR", e.code, e.message))
-                        .await?;
-                    break;
-                }
-            },
-            Ok(Outcome::Done { affected, info }) => {
-                if !info.is_empty() {
-                    let mut notice =
-                        ErrorInfo::new("NOTICE".to_string(), "00000".to_string(), info);
-                    notice.severity_nonlocalized = Some("NOTICE".to_string());
-                    socket
-                        .feed(PgWireBackendMessage::NoticeResponse(NoticeResponse::from(
-                            notice,
-                        )))
-                        .await?;
-                }
-                socket
-                    .feed(PgWireBackendMessage::CommandComplete(CommandComplete::new(
-                        command_tag(statement, affected),
-                    )))
-                    .await?;
             }
-            Err(e) if e.code == EMPTY_QUERY => {
-                socket
-                    .feed(PgWireBackendMessage::EmptyQueryResponse(
-                        EmptyQueryResponse::new(),
-                    ))
-                    .await?;
-            }
+            Err(e) if e.code == EMPTY_QUERY => socket.feed(empty_query()).await?,
             Err(e) => {
                 socket
                     .feed(error_response("ERROR", e.code, e.message))
@@ -366,6 +322,42 @@ async fn answer_query(port: &Port, socket: &mut Socket, text: &str) -> std::io::
         }
     }
     ready_for_query(socket).await
+}
+
+/// The messages that answer `statement` with `outcome`: a result set or a command tag
+/// (after a notice of its `info`).
+fn answer_messages(
+    outcome: Outcome,
+    statement: &str,
+) -> Result<Vec<PgWireBackendMessage>, PgError> {
+    let complete = |tag| PgWireBackendMessage::CommandComplete(CommandComplete::new(tag));
+    Ok(match outcome {
+        Outcome::Rows { columns, rows } => {
+            let (description, data) = encode_rows(&columns, &rows)?;
+            let mut messages = Vec::with_capacity(data.len() + 2);
+            messages.push(PgWireBackendMessage::RowDescription(description));
+            messages.extend(data.into_iter().map(PgWireBackendMessage::DataRow));
+            messages.push(complete(format!("SELECT {}", rows.len())));
+            messages
+        }
+        Outcome::Done { affected, info } => {
+            let mut messages = Vec::with_capacity(2);
+            if !info.is_empty() {
+                let mut notice = ErrorInfo::new("NOTICE".to_string(), "00000".to_string(), info);
+                notice.severity_nonlocalized = Some("NOTICE".to_string());
+                messages.push(PgWireBackendMessage::NoticeResponse(NoticeResponse::from(
+                    notice,
+                )));
+            }
+            messages.push(complete(command_tag(statement, affected)));
+            messages
+        }
+    })
+}
+
+/// EmptyQueryResponse.
+fn empty_query() -> PgWireBackendMessage {
+    PgWireBackendMessage::EmptyQueryResponse(EmptyQueryResponse::new())
 }
 
 /// Marks [`AdminError::EmptyQuery`], which PostgreSQL answers with EmptyQueryResponse.

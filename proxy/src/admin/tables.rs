@@ -30,6 +30,14 @@ pub(crate) struct Parts {
 }
 
 impl Parts {
+    /// Nothing.
+    pub const NONE: Parts = Parts {
+        servers: false,
+        users: false,
+        rules: false,
+        variables: false,
+    };
+
     /// Everything.
     pub const ALL: Parts = Parts {
         servers: true,
@@ -240,52 +248,24 @@ pub(crate) fn replace_rows(
 /// Fills the configuration tables of `parts` from the running proxy: servers from the live
 /// topology, the rest from the runtime.
 pub(crate) fn seed(conn: &Connection, shared: &Shared, parts: Parts) -> rusqlite::Result<()> {
-    let rt = shared.runtime.load();
-    if parts.servers {
-        let topology = shared.topology.load();
-        replace_rows(
-            conn,
-            "main",
-            "clusters",
-            schema::CLUSTERS.columns,
-            &cluster_rows(&rt),
-        )?;
-        replace_rows(
-            conn,
-            "main",
-            "servers",
-            schema::SERVERS.columns,
-            &server_rows(&topology),
-        )?;
-    }
-    if parts.users {
-        replace_rows(
-            conn,
-            "main",
-            "users",
-            schema::USERS.columns,
-            &user_rows(&rt),
-        )?;
-    }
-    if parts.rules {
-        replace_rows(
-            conn,
-            "main",
-            "query_rules",
-            schema::QUERY_RULES.columns,
-            &rule_rows(&rt),
-        )?;
-    }
-    if parts.variables {
-        replace_rows(
-            conn,
-            "main",
-            "variables",
-            schema::VARIABLES.columns,
-            &variable_rows(&rt),
-        )?;
+    let (rt, topology) = (shared.runtime.load(), shared.topology.load());
+    for table in parts.tables() {
+        let rows = live_rows(table, &rt, &topology);
+        replace_rows(conn, "main", table.name, table.columns, &rows)?;
     }
     Ok(())
+}
+
+/// The rows of the configuration table `table` in the running proxy: servers from the live
+/// topology, the rest from the runtime.
+fn live_rows(table: &Editable, rt: &Runtime, topology: &Topology) -> Vec<Vec<Value>> {
+    match table.name {
+        "servers" => server_rows(topology),
+        "users" => user_rows(rt),
+        "clusters" => cluster_rows(rt),
+        "query_rules" => rule_rows(rt),
+        _ => variable_rows(rt),
+    }
 }
 
 /// Refreshes the `runtime_*` tables from the running proxy.
@@ -303,33 +283,15 @@ pub(crate) fn refresh_runtime(conn: &Connection, shared: &Shared) -> rusqlite::R
     let mut server_columns = schema::SERVERS.columns.to_vec();
     server_columns.push("generation");
     replace_rows(conn, "main", "runtime_servers", &server_columns, &servers)?;
-    replace_rows(
-        conn,
-        "main",
-        "runtime_users",
-        schema::USERS.columns,
-        &user_rows(&rt),
-    )?;
-    replace_rows(
-        conn,
-        "main",
-        "runtime_clusters",
-        schema::CLUSTERS.columns,
-        &cluster_rows(&rt),
-    )?;
-    replace_rows(
-        conn,
-        "main",
-        "runtime_query_rules",
-        schema::QUERY_RULES.columns,
-        &rule_rows(&rt),
-    )?;
-    replace_rows(
-        conn,
-        "main",
-        "runtime_variables",
-        schema::VARIABLES.columns,
-        &variable_rows(&rt),
-    )?;
+    for table in [
+        &schema::USERS,
+        &schema::CLUSTERS,
+        &schema::QUERY_RULES,
+        &schema::VARIABLES,
+    ] {
+        let name = format!("runtime_{}", table.name);
+        let rows = live_rows(table, &rt, &topology);
+        replace_rows(conn, "main", &name, table.columns, &rows)?;
+    }
     Ok(())
 }

@@ -97,7 +97,7 @@ pub async fn authenticate(
             .as_ref()
             .ok_or((AuthError::NoTls, frame.last_seq.wrapping_add(1)))?;
         client
-            .start_tls(acceptor)
+            .accept_tls(acceptor)
             .await
             .map_err(|e| (e.into(), 2))?;
         frame = client.expect_frame().await.map_err(|e| (e.into(), 2))?;

@@ -32,6 +32,9 @@ pub enum BackendError {
     /// The server sent something out of protocol.
     #[error("protocol error: {0}")]
     Protocol(String),
+    /// A writer's server (at this address) came up as a hot standby: not a writer yet.
+    #[error("{0} is in hot standby (read-only): not a writer yet")]
+    Standby(String),
 }
 
 impl From<sqlmux_protocol::pg::MessageError> for BackendError {

@@ -1,9 +1,9 @@
 //! A framed PostgreSQL connection, used on both sides of the proxy: buffered reads of whole
 //! messages, buffered writes, TLS upgrade.
 
+use crate::buffered::{end_of_input, eof_as_zero, Buffered, ConnErrors};
 use crate::stream::MaybeTls;
-use bytes::Buf;
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes};
 use sqlmux_protocol::pg::frame::{decode_frame, decode_startup, FrameError, Message};
 use std::io;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -13,9 +13,6 @@ pub const MAX_MESSAGE: usize = 1 << 30;
 
 /// Flush queued output once this much is buffered.
 const FLUSH_AT: usize = 64 * 1024;
-
-/// The read buffer a read starts with when the connection holds none.
-const READ_CHUNK: usize = 16 * 1024;
 
 /// What went wrong on one connection.
 #[derive(Debug, thiserror::Error)]
@@ -34,11 +31,12 @@ pub enum ConnError {
     Tls(io::Error),
 }
 
+crate::buffered::buffered_conn!(PgConn, ConnError);
+
 /// One framed connection.
 pub struct PgConn {
-    stream: Option<MaybeTls>,
-    rbuf: BytesMut,
-    wbuf: BytesMut,
+    /// The stream and its buffers (their methods are the connection's, through `Deref`).
+    conn: Buffered<ConnError>,
     /// The largest message read (a client's: 64 KiB until it has logged in).
     max_message: usize,
 }
@@ -47,96 +45,47 @@ impl PgConn {
     /// Wraps a connected socket.
     pub fn new(stream: MaybeTls) -> Self {
         Self {
-            stream: Some(stream),
-            // Taken on first use; a client's are given back while its session idles.
-            rbuf: BytesMut::new(),
-            wbuf: BytesMut::new(),
+            // Buffers taken on first use; a client's are given back while its session idles.
+            conn: Buffered::new(stream),
             max_message: MAX_MESSAGE,
         }
     }
 
     /// Registers the socket with the current runtime's reactor (see [`MaybeTls::rehome`]).
     pub fn rehome(&mut self) -> std::io::Result<()> {
-        let stream = self.stream.take().ok_or(std::io::ErrorKind::NotConnected)?;
-        self.stream = Some(stream.rehome()?);
+        let stream = self.conn.stream.take();
+        let stream = stream.ok_or(std::io::ErrorKind::NotConnected)?;
+        self.conn.stream = Some(stream.rehome()?);
         Ok(())
     }
 
     /// Whether the peer hung up or sent something unasked (see [`MaybeTls::peer_closed`]);
     /// unread buffered bytes count as something unasked.
     pub fn peer_closed(&self) -> bool {
-        self.buffered() > 0 || self.stream.as_ref().is_none_or(MaybeTls::peer_closed)
+        self.buffered() > 0 || self.conn.stream.as_ref().is_none_or(MaybeTls::peer_closed)
     }
 
     /// A duplicate descriptor of the socket (see [`MaybeTls::cut_handle`]).
     pub fn cut_handle(&self) -> Option<crate::workers::CutHandle> {
-        self.stream.as_ref().and_then(MaybeTls::cut_handle)
-    }
-
-    /// True when the connection is encrypted.
-    pub fn is_tls(&self) -> bool {
-        self.stream.as_ref().is_some_and(MaybeTls::is_tls)
-    }
-
-    /// Resolves when the peer has hung up (see [`MaybeTls::hung_up`]).
-    pub async fn hung_up(&self) {
-        if let Some(stream) = &self.stream {
-            stream.hung_up().await;
-        }
-    }
-
-    /// Gives back the buffers while the connection idles (a client between requests holds
-    /// none); bytes already read or queued stay.
-    pub fn release_buffers(&mut self) {
-        crate::stream::release_empty([&mut self.rbuf, &mut self.wbuf]);
-    }
-
-    /// Bytes of read and write buffer held now (0 for an idle client).
-    pub fn buffered_capacity(&self) -> usize {
-        self.rbuf.capacity() + self.wbuf.capacity()
+        self.conn.stream.as_ref().and_then(MaybeTls::cut_handle)
     }
 
     /// Bytes read but not yet taken as messages.
     pub fn buffered(&self) -> usize {
-        self.rbuf.len()
+        self.conn.rbuf.len()
     }
 
-    async fn fill(&mut self) -> Result<usize, ConnError> {
-        let stream = self.stream.as_mut().ok_or(ConnError::Closed)?;
-        if self.rbuf.capacity() == 0 {
-            // An idle client holds no buffer: it takes one when the peer speaks.
-            stream.readable().await?;
-            self.rbuf.reserve(READ_CHUNK);
-        } else if self.rbuf.capacity() - self.rbuf.len() < 4096 {
-            self.rbuf.reserve(64 * 1024);
-        }
-        match stream.read_buf(&mut self.rbuf).await {
-            Ok(n) => Ok(n),
-            // A TLS peer that hangs up without close_notify.
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(0),
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    /// Reads one whole message; `None` when the peer closed between messages.
     /// Limits the messages read to `max` bytes (a client before it has logged in).
     pub fn limit_messages(&mut self, max: usize) {
         self.max_message = max;
     }
 
+    /// Reads one whole message; `None` when the peer closed between messages.
     pub async fn read(&mut self) -> Result<Option<Message>, ConnError> {
-        loop {
-            if let Some(m) = decode_frame(&mut self.rbuf, self.max_message)? {
-                return Ok(Some(m));
-            }
-            if self.fill().await? == 0 {
-                return if self.rbuf.is_empty() {
-                    Ok(None)
-                } else {
-                    Err(ConnError::Closed)
-                };
-            }
-        }
+        let max = self.max_message;
+        self.conn
+            .read_with(4096, |rbuf| Ok(decode_frame(rbuf, max)?))
+            .await
     }
 
     /// Reads a message that must come.
@@ -149,31 +98,23 @@ impl PgConn {
     /// right behind an SSLRequest.
     pub async fn read_startup(&mut self) -> Result<Option<Bytes>, ConnError> {
         loop {
-            if let Some(body) = decode_startup(&mut self.rbuf)? {
+            let Buffered { stream, rbuf, .. } = &mut self.conn;
+            if let Some(body) = decode_startup(rbuf)? {
                 return Ok(Some(body));
             }
-            let stream = self.stream.as_mut().ok_or(ConnError::Closed)?;
-            let want = if self.rbuf.len() < 4 {
-                4 - self.rbuf.len()
+            let stream = stream.as_mut().ok_or(ConnError::Closed)?;
+            let want = if rbuf.len() < 4 {
+                4 - rbuf.len()
             } else {
-                let len =
-                    i32::from_be_bytes([self.rbuf[0], self.rbuf[1], self.rbuf[2], self.rbuf[3]]);
-                (len.max(8) as usize).saturating_sub(self.rbuf.len())
+                let len = i32::from_be_bytes([rbuf[0], rbuf[1], rbuf[2], rbuf[3]]);
+                (len.max(8) as usize).saturating_sub(rbuf.len())
             };
             let mut chunk = vec![0u8; want];
-            let n = match stream.read(&mut chunk).await {
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => 0,
-                Err(e) => return Err(e.into()),
-            };
-            if n == 0 {
-                return if self.rbuf.is_empty() {
-                    Ok(None)
-                } else {
-                    Err(ConnError::Closed)
-                };
+            let n = eof_as_zero(stream.read(&mut chunk).await)?;
+            if let Some(end) = end_of_input(n, rbuf) {
+                return end;
             }
-            self.rbuf.extend_from_slice(&chunk[..n]);
+            rbuf.extend_from_slice(&chunk[..n]);
         }
     }
 
@@ -184,10 +125,11 @@ impl PgConn {
         to: &mut PgConn,
         scan: impl FnOnce(&[u8]) -> usize,
     ) -> usize {
-        let run = scan(&self.rbuf).min(self.rbuf.len());
+        let rbuf = &mut self.conn.rbuf;
+        let run = scan(rbuf).min(rbuf.len());
         if run > 0 {
-            to.queue(&self.rbuf[..run]);
-            self.rbuf.advance(run);
+            to.queue(&rbuf[..run]);
+            rbuf.advance(run);
         }
         run
     }
@@ -195,53 +137,27 @@ impl PgConn {
     /// Queues bytes (one or more whole messages).
     #[inline]
     pub fn queue(&mut self, bytes: &[u8]) {
-        self.wbuf.extend_from_slice(bytes);
+        self.conn.wbuf.extend_from_slice(bytes);
     }
 
     /// Writes the queue when it has grown large (a slow peer then slows the relay down).
     pub async fn flush_if_full(&mut self) -> Result<(), ConnError> {
-        if self.wbuf.len() >= FLUSH_AT {
+        if self.conn.wbuf.len() >= FLUSH_AT {
             self.flush().await?;
         }
         Ok(())
     }
 
-    /// Writes everything queued.
-    pub async fn flush(&mut self) -> Result<(), ConnError> {
-        let Self { stream, wbuf, .. } = self;
-        let stream = stream.as_mut().ok_or(ConnError::Closed)?;
-        if !wbuf.is_empty() {
-            stream.write_all(wbuf).await?;
-            wbuf.clear();
-        }
-        stream.flush().await?;
-        Ok(())
-    }
-
     /// Queues and flushes (written straight from `bytes` when nothing else is queued).
     pub async fn send(&mut self, bytes: &[u8]) -> Result<(), ConnError> {
-        if !self.wbuf.is_empty() {
+        if !self.conn.wbuf.is_empty() {
             self.queue(bytes);
             return self.flush().await;
         }
-        let stream = self.stream.as_mut().ok_or(ConnError::Closed)?;
+        let stream = self.conn.stream()?;
         stream.write_all(bytes).await?;
         stream.flush().await?;
         Ok(())
-    }
-
-    /// Accepts TLS from a client (after its SSLRequest was answered `S`).
-    pub async fn accept_tls(
-        &mut self,
-        acceptor: &tokio_rustls::TlsAcceptor,
-    ) -> Result<(), ConnError> {
-        MaybeTls::accept_tls_in(
-            &mut self.stream,
-            acceptor,
-            ConnError::Closed,
-            ConnError::Tls,
-        )
-        .await
     }
 
     /// Starts TLS towards the backend at `address` (after it answered `S` to an
@@ -252,6 +168,7 @@ impl PgConn {
         address: &str,
     ) -> Result<(), ConnError> {
         let plain = self
+            .conn
             .stream
             .take()
             .and_then(MaybeTls::into_plain)
@@ -259,21 +176,18 @@ impl PgConn {
         let tls = MaybeTls::connect_tls(plain, connector, address)
             .await
             .map_err(ConnError::Tls)?;
-        self.stream = Some(tls);
+        self.conn.stream = Some(tls);
         Ok(())
     }
 
     /// Reads one raw byte (the answer to an SSLRequest).
     pub async fn read_byte(&mut self) -> Result<u8, ConnError> {
-        let stream = self.stream.as_mut().ok_or(ConnError::Closed)?;
         let mut b = [0u8; 1];
-        stream.read_exact(&mut b).await.map_err(|e| {
-            if e.kind() == io::ErrorKind::UnexpectedEof {
-                ConnError::Closed
-            } else {
-                ConnError::Io(e)
-            }
-        })?;
+        let stream = self.conn.stream()?;
+        stream
+            .read_exact(&mut b)
+            .await
+            .map_err(ConnError::closed_on_eof)?;
         Ok(b[0])
     }
 }

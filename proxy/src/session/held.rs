@@ -195,9 +195,10 @@ pub async fn hold_backend<S: BackendSession + Send>(
 /// Implements [`BackendSession`] for a protocol session type whose backend side is its
 /// `held` field, whose user is `user` (with its `cluster`), that has `lose_backend` and
 /// `checkout` methods, and whose error type has `Pool`, `NoCluster(String)` and
-/// `ServerClosed(String)` variants; and its `pick_pool` from the pools `shared.<protocol>.pools`.
+/// `ServerClosed(String)` variants; and its `pick_pool` from the pools `shared.<protocol>.pools`
+/// and `attempt`, with the runtime's section `<config>`.
 macro_rules! backend_session {
-    ($session:ty, $conn:ty, $error:ident, $protocol:ident) => {
+    ($session:ty, $conn:ty, $error:ident, $protocol:ident, $config:ident) => {
         impl $session {
             /// The pool a checkout in `hostgroup` goes to ([`Held::pick`]
             /// (crate::session::Held::pick)); the user's cluster gone is `NoCluster`.
@@ -216,6 +217,25 @@ macro_rules! backend_session {
                     )
                     .await?
                     .ok_or_else(|| $error::NoCluster(self.user.name.clone()))
+            }
+
+            /// Where one checkout attempt in `hostgroup` for `partition` goes, and the
+            /// runtime's limit of server-side statements on a backend.
+            async fn attempt(
+                &mut self,
+                hostgroup: u32,
+                partition: std::sync::Arc<$crate::pool::Partition>,
+            ) -> Result<($crate::session::checkout::Attempt<$conn>, usize), $error> {
+                let picked = self.pick_pool(hostgroup).await?;
+                let (rt, _) = self.snapshots.load();
+                let attempt = $crate::session::checkout::Attempt {
+                    picked,
+                    hostgroup,
+                    partition,
+                    worker: self.worker,
+                    settings: rt.pool.clone(),
+                };
+                Ok((attempt, rt.$config.backend_statement_limit))
             }
         }
 

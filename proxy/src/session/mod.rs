@@ -6,6 +6,7 @@
 //! - `footprint` (tests): an idle session's memory held to bounds.
 //! - [`held`]: the backend side of a session: the lent connection, the remembered pool,
 //!   how a checkout picks its pool and waits through a failover hold.
+//! - [`checkout`]: one checkout attempt: a lent idle connection or the protocol's login.
 //! - [`control`]: reaching a session from outside (KILL by connection id).
 //! - [`lost`]: a transaction lost with its backend stays lost until the client ends it.
 //! - [`memo`]: the last statement text and its class and digest, derived once.
@@ -16,6 +17,7 @@
 //! - [`watch`]: a running statement's KILL, query timeout and cancel.
 
 pub mod admission;
+pub mod checkout;
 pub mod control;
 mod footprint;
 pub mod held;

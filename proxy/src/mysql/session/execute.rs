@@ -7,6 +7,7 @@ use super::super::relay::{relay_response, RelayError, RelayOptions};
 use super::tracking::Changes;
 use super::Session;
 use crate::pool::{Lease, Partition};
+use crate::session::checkout::{checkout, Login, LoginError};
 use crate::session::state::is_connection_lifetime;
 use sqlmux_protocol::mysql::constants::CapabilityFlags;
 use sqlmux_protocol::mysql::packet::{encode, Frame};
@@ -149,13 +150,6 @@ impl Session {
 
     /// One checkout attempt in `hostgroup`.
     async fn checkout(&mut self, hostgroup: u32) -> Result<Lease<BackendConn>, SessionError> {
-        let picked = self.pick_pool(hostgroup).await?;
-        let pools = &self.shared.mysql.pools;
-        let (pool, tls) = (picked.pool, picked.tls);
-        let (settings, statement_limit) = {
-            let (rt, _) = self.snapshots.load();
-            (rt.pool.clone(), rt.mysql.backend_statement_limit)
-        };
         let schema = self.state.schema.as_deref().unwrap_or("");
         let partition = match &self.partition {
             Some(p) if **p.schema() == *schema && **p.user() == *self.user.name => p.clone(),
@@ -165,66 +159,37 @@ impl Session {
                 self.flavor(),
             )),
         };
+        let (attempt, statement_limit) = self.attempt(hostgroup, partition.clone()).await?;
+        self.partition = Some(partition);
+        let schema = self.state.schema.as_deref().unwrap_or("");
         let (user, capabilities, collation, mariadb_caps) = (
             &self.user,
             BACKEND_CAPABILITIES | (self.capabilities & FLAVOR_CAPABILITIES),
             self.collation,
             self.mariadb_caps,
         );
-        let (identities, backend_tls, runtime) = (
-            &self.shared.mysql.identities,
-            &self.shared.backend_tls,
-            &self.shared.runtime,
-        );
-        let mut refused = None;
-        let refused_slot = &mut refused;
-        self.partition = Some(partition.clone());
-        let lease = pools
-            .checkout(
-                pool,
-                hostgroup,
-                partition,
-                self.worker,
-                &settings,
-                move |address| async move {
-                    // Looked up only when a connection is opened, not per checkout.
-                    let (connector, allow_cleartext) =
-                        backend_tls.login_options(runtime, &address, tls);
-                    let params = ConnectParams {
-                        address: &address,
-                        user: &user.name,
-                        password: &user.password,
-                        schema: (!schema.is_empty()).then_some(schema),
-                        capabilities,
-                        collation,
-                        statement_limit,
-                        tls: connector.as_ref(),
-                        mariadb_caps,
-                        identities: Some(identities),
-                        allow_cleartext,
-                    };
-                    BackendConn::connect(&params).await.map_err(|e| {
-                        let reason = e.to_string();
-                        let server_fault = match &e {
-                            BackendError::Server(info) => !refused_for_the_client(info.code),
-                            _ => true,
-                        };
-                        if let BackendError::Server(info) = e {
-                            *refused_slot = Some(info);
-                        }
-                        crate::pool::Failure {
-                            reason,
-                            server_fault,
-                        }
-                    })
-                },
-            )
-            .await;
-        match (lease, refused) {
-            (Ok(lease), _) => Ok(lease),
-            (Err(_), Some(info)) => Err(SessionError::BackendRefused(info)),
-            (Err(e), None) => Err(e.into()),
-        }
+        let identities = &self.shared.mysql.identities;
+        let login = move |login: Login| async move {
+            let params = ConnectParams {
+                address: &login.address,
+                user: &user.name,
+                password: &user.password,
+                schema: (!schema.is_empty()).then_some(schema),
+                capabilities,
+                collation,
+                statement_limit,
+                tls: login.tls.as_ref(),
+                mariadb_caps,
+                identities: Some(identities),
+                allow_cleartext: login.allow_cleartext,
+            };
+            BackendConn::connect(&params).await
+        };
+        let pools = &self.shared.mysql.pools;
+        checkout(&self.shared, pools, attempt, login, |_, info| {
+            SessionError::BackendRefused(info)
+        })
+        .await
     }
 
     /// Sends `packet` (one whole command) on the held backend and relays the response.
@@ -467,11 +432,21 @@ async fn read_u64(conn: &mut BackendConn) -> Result<Option<u64>, SessionError> {
     Ok(value.and_then(|v| std::str::from_utf8(&v).ok().and_then(|s| s.parse().ok())))
 }
 
-/// Whether a backend refused a login for the client's own reasons (no access to the
-/// database, wrong password, unknown database, the user's connection limit): the client
-/// hears it, and it never counts against the server.
-fn refused_for_the_client(code: u16) -> bool {
-    matches!(code, 1044 | 1045 | 1049 | 1226 | 1698)
+impl LoginError for BackendError {
+    type Refusal = sqlmux_protocol::mysql::response::ErrInfo;
+
+    fn refusal(self) -> Option<Self::Refusal> {
+        match self {
+            BackendError::Server(info) => Some(info),
+            _ => None,
+        }
+    }
+
+    /// No access to the database, wrong password, unknown database, the user's connection
+    /// limit.
+    fn for_the_client(refusal: &Self::Refusal) -> bool {
+        matches!(refusal.code, 1044 | 1045 | 1049 | 1226 | 1698)
+    }
 }
 
-crate::session::held::backend_session!(Session, BackendConn, SessionError, mysql);
+crate::session::held::backend_session!(Session, BackendConn, SessionError, mysql, mysql);

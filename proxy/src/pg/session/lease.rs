@@ -6,6 +6,7 @@ use super::super::error::SessionError;
 use super::Session;
 use crate::pool::Lease;
 use crate::router::{self, RouteContext, StatementFacts};
+use crate::session::checkout::{checkout, Login, LoginError};
 use sqlmux_protocol::pg::backend as msg;
 
 /// SQLSTATE of a server that takes no connections right now (starting, stopping, in crash
@@ -40,82 +41,42 @@ impl Session {
 
     /// One checkout attempt in `hostgroup`.
     async fn checkout(&mut self, hostgroup: u32) -> Result<Lease<BackendConn>, SessionError> {
-        let picked = self.pick_pool(hostgroup).await?;
-        let pools = &self.shared.pg.pools;
-        let (pool, tls, writes) = (picked.pool, picked.tls, picked.writer);
-        let (settings, statement_limit) = {
-            let (rt, _) = self.snapshots.load();
-            (rt.pool.clone(), rt.postgres.backend_statement_limit)
-        };
         let partition = self.partition.clone();
-        let worker = self.worker;
-        let runtime = &self.shared.runtime;
-        let (user, database, backend_tls, cancels) = (
-            &self.user,
-            self.partition.schema(),
-            &self.shared.backend_tls,
-            &self.shared.pg.cancel,
-        );
-        let mut refused = None;
-        let refused_slot = &mut refused;
-        let timeout = settings.connect_timeout;
-        let lease = pools
-            .checkout(
-                pool,
-                hostgroup,
-                partition,
-                worker,
-                &settings,
-                move |address| async move {
-                    let (connector, allow_cleartext) =
-                        backend_tls.login_options(runtime, &address, tls);
-                    let params = ConnectParams {
-                        address: &address,
-                        user: &user.name,
-                        password: &user.password,
-                        database,
-                        tls: connector.as_ref(),
-                        statement_limit,
-                        cancels,
-                        allow_cleartext,
-                    };
-                    let conn = BackendConn::connect(&params, timeout).await.map_err(|e| {
-                        let reason = e.to_string();
-                        let server_fault = match &e {
-                            BackendError::Server(info) => !refused_for_the_client(&info.code),
-                            _ => true,
-                        };
-                        if let BackendError::Server(info) = e {
-                            *refused_slot = Some(info);
-                        }
-                        crate::pool::Failure {
-                            reason,
-                            server_fault,
-                        }
-                    })?;
-                    // A writer that came up as a standby (a crashed primary restarted in
-                    // recovery, a promotion not over) says so at startup: not a writer yet,
-                    // like a refused connect (a writer-bound statement waits).
-                    if writes && conn.in_hot_standby() {
-                        return Err(crate::pool::Failure {
-                            reason: format!(
-                                "{address} is in hot standby (read-only): not a writer yet"
-                            ),
-                            server_fault: true,
-                        });
-                    }
-                    Ok(conn)
-                },
-            )
-            .await;
-        match (lease, refused) {
-            (Ok(lease), _) => Ok(lease),
+        let (attempt, statement_limit) = self.attempt(hostgroup, partition).await?;
+        let (writes, timeout) = (attempt.picked.writer, attempt.settings.connect_timeout);
+        let (user, database, cancels) =
+            (&self.user, self.partition.schema(), &self.shared.pg.cancel);
+        let login = move |login: Login| async move {
+            let params = ConnectParams {
+                address: &login.address,
+                user: &user.name,
+                password: &user.password,
+                database,
+                tls: login.tls.as_ref(),
+                statement_limit,
+                cancels,
+                allow_cleartext: login.allow_cleartext,
+            };
+            let conn = BackendConn::connect(&params, timeout).await?;
+            // A writer that came up as a standby (a crashed primary restarted in recovery, a
+            // promotion not over) says so at startup: not a writer yet, like a refused
+            // connect (a writer-bound statement waits).
+            if writes && conn.in_hot_standby() {
+                return Err(BackendError::Standby(login.address.to_string()));
+            }
+            Ok(conn)
+        };
+        let pools = &self.shared.pg.pools;
+        checkout(&self.shared, pools, attempt, login, |e, info| {
             // "The database system is starting up / shutting down / in recovery mode": the
             // server is not there yet, as a refused connect (a writer-bound statement waits).
-            (Err(e), Some(info)) if info.code == CANNOT_CONNECT_NOW => Err(e.into()),
-            (Err(_), Some(info)) => Err(SessionError::Refused(info)),
-            (Err(e), None) => Err(e.into()),
-        }
+            if info.code == CANNOT_CONNECT_NOW {
+                e.into()
+            } else {
+                SessionError::Refused(info)
+            }
+        })
+        .await
     }
 
     /// Brings the held backend's parameters to the session's; ParameterStatus changes the
@@ -218,11 +179,22 @@ impl Session {
     }
 }
 
-/// Whether a backend refused a login for the client's own reasons (SQLSTATE class 28:
-/// authorization; 3D000: no such database; 53300: too many connections, for the role or
-/// the server): the client hears it, and it never counts against the server.
-fn refused_for_the_client(code: &str) -> bool {
-    code.starts_with("28") || code == "3D000" || code == "53300"
+impl LoginError for BackendError {
+    type Refusal = msg::ErrorFields;
+
+    fn refusal(self) -> Option<Self::Refusal> {
+        match self {
+            BackendError::Server(info) => Some(info),
+            _ => None,
+        }
+    }
+
+    /// SQLSTATE class 28: authorization; 3D000: no such database; 53300: too many
+    /// connections, for the role or the server.
+    fn for_the_client(refusal: &Self::Refusal) -> bool {
+        let code = &refusal.code;
+        code.starts_with("28") || code == "3D000" || code == "53300"
+    }
 }
 
-crate::session::held::backend_session!(Session, BackendConn, SessionError, pg);
+crate::session::held::backend_session!(Session, BackendConn, SessionError, pg, postgres);

@@ -51,7 +51,7 @@ fn admin_tables_edits_and_load_from_psql() {
     );
     assert_eq!(
         admin.query("SELECT version()").unwrap(),
-        sqlmux_proxy::admin::postgres::VERSION
+        sqlmux_admin::postgres::VERSION
     );
 
     // Traffic through the proxy, so the pool has connections to show.
@@ -128,10 +128,7 @@ fn errors_carry_sqlstates_and_the_session_goes_on() {
     }
     assert_eq!(
         out.stdout.trim(),
-        format!(
-            "{}\nstill here",
-            sqlmux_proxy::admin::postgres::SERVER_VERSION
-        )
+        format!("{}\nstill here", sqlmux_admin::postgres::SERVER_VERSION)
     );
 
     // An error inside a multi-statement query skips the rest of it (`SELECT 3`) only.

@@ -1,6 +1,7 @@
 //! sqlmux's data path: a multiplexing SQL proxy for MySQL/MariaDB and PostgreSQL, without
 //! the control plane (the HTTP control API and the topology source clients are in
-//! `sqlmux-control`, the process and its `run` in `sqlmux`).
+//! `sqlmux-control`, the admin SQL interface in `sqlmux-admin`, the process and its `run`
+//! in `sqlmux`).
 //!
 //! Data path: [`listener`] -> [`workers`] -> [`mysql::session`] -> [`pool`] checkout ->
 //! [`mysql::backend`] -> [`mysql::relay`] back to the client; likewise [`listener`] ->
@@ -23,14 +24,12 @@
 //! - [`pg`]: the PostgreSQL frontend and backend (transaction pooling).
 //! - [`tls`]: rustls configuration for both sides.
 //! - [`credentials`]: what a backend login may send of a password (never cleartext on TCP).
-//! - [`admin`]: the admin SQL interface (embedded SQLite store; MySQL protocol).
 //! - [`stream`]: a socket that may be TLS.
 //! - [`buffered`]: a stream with its buffers, what a MySQL client and a PostgreSQL connection share.
 //! - [`workers`]: the data-path threads; each session lives on one.
 //! - `test_fixtures`: config fragments the tests of this crate and the control and admin
 //!   crates share.
 
-pub mod admin;
 pub mod buffered;
 pub mod check;
 pub mod credentials;

@@ -29,7 +29,7 @@ pub enum ServerError {
     Tls(#[from] sqlmux_proxy::tls::TlsError),
     /// The admin store could not be opened (or a saved store no longer validates).
     #[error(transparent)]
-    Admin(#[from] sqlmux_proxy::admin::AdminError),
+    Admin(#[from] sqlmux_admin::AdminError),
     /// The data-path threads could not be started.
     #[error("cannot start the data-path workers: {0}")]
     Workers(io::Error),
@@ -223,14 +223,14 @@ fn start_admin(
             .admin
             .as_ref()
             .map(|a| std::path::PathBuf::from(&a.data_dir));
-        let admin = std::sync::Arc::new(sqlmux_proxy::admin::Admin::new(shared.clone(), data_dir)?);
+        let admin = std::sync::Arc::new(sqlmux_admin::Admin::new(shared.clone(), data_dir)?);
         if let Some(l) = admin_mysql {
             tracing::info!(address = ?l.local_addr().ok(), "admin (MySQL protocol) up");
-            tasks.spawn(sqlmux_proxy::admin::serve_mysql(l, admin.clone()));
+            tasks.spawn(sqlmux_admin::serve_mysql(l, admin.clone()));
         }
         if let Some(l) = admin_postgres {
             tracing::info!(address = ?l.local_addr().ok(), "admin (PostgreSQL protocol) up");
-            tasks.spawn(sqlmux_proxy::admin::serve_postgres(l, admin));
+            tasks.spawn(sqlmux_admin::serve_postgres(l, admin));
         }
     }
     Ok(())

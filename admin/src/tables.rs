@@ -7,11 +7,11 @@ mod stats;
 pub(crate) use stats::refresh_stats;
 
 use super::schema::{self, Editable};
-use crate::shared::Shared;
-use crate::topology::Topology;
 use rusqlite::types::Value;
 use rusqlite::Connection;
 use sqlmux_config::{Protocol, Runtime};
+use sqlmux_proxy::shared::Shared;
+use sqlmux_proxy::topology::Topology;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;

@@ -65,7 +65,7 @@ pub(super) fn local_answer(
         _ => {}
     }
     if (normalized.contains("pg_catalog.") || normalized.contains("information_schema."))
-        && crate::admin::catalog::recognize(&normalized).is_none()
+        && crate::catalog::recognize(&normalized).is_none()
     {
         return Some(Err(PgError {
             code: "0A000",

@@ -1,9 +1,9 @@
 use super::*;
-use crate::stats::SessionSnapshot;
+use sqlmux_proxy::stats::SessionSnapshot;
 
 mod sessions_and_disk;
 
-const CONFIG: &str = include_str!("../../tests/fixtures/admin.toml");
+const CONFIG: &str = include_str!("../tests/fixtures/admin.toml");
 
 fn admin_with(config: &str, data_dir: Option<PathBuf>) -> Result<Admin, AdminError> {
     let rt = sqlmux_config::parse(config).unwrap();

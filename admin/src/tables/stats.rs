@@ -5,7 +5,7 @@ use super::*;
 /// Refreshes the `stats_*` tables from the live counters.
 pub(crate) fn refresh_stats(conn: &Connection, shared: &Shared) -> rusqlite::Result<()> {
     let topology = shared.topology.load();
-    let sessions: Vec<crate::stats::SessionSnapshot> = shared
+    let sessions: Vec<sqlmux_proxy::stats::SessionSnapshot> = shared
         .stats
         .sessions
         .iter()
@@ -140,7 +140,7 @@ fn query_digest(conn: &Connection, shared: &Shared) -> rusqlite::Result<()> {
 /// `stats_sessions`.
 fn sessions_table(
     conn: &Connection,
-    sessions: &[crate::stats::SessionSnapshot],
+    sessions: &[sqlmux_proxy::stats::SessionSnapshot],
 ) -> rusqlite::Result<()> {
     let session_rows: Vec<Vec<Value>> = sessions
         .iter()
@@ -172,7 +172,7 @@ fn multiplexing(
     conn: &Connection,
     shared: &Shared,
     topology: &Topology,
-    sessions: &[crate::stats::SessionSnapshot],
+    sessions: &[sqlmux_proxy::stats::SessionSnapshot],
 ) -> rusqlite::Result<()> {
     let rt = shared.runtime.load();
     let mut hostgroups: BTreeMap<u32, BTreeSet<&str>> = BTreeMap::new();
@@ -224,7 +224,7 @@ fn multiplexing(
 
 /// `stats_topology_sources`: clusters whose servers come from Patroni.
 fn topology_sources(conn: &Connection, shared: &Shared) -> rusqlite::Result<()> {
-    let source_rows: Vec<Vec<Value>> = crate::sources::docs(shared)
+    let source_rows: Vec<Vec<Value>> = sqlmux_proxy::sources::docs(shared)
         .into_iter()
         .map(|s| {
             vec![

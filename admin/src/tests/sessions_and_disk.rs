@@ -45,7 +45,7 @@ fn stats_tables_are_fresh_at_every_read() {
     let a = admin();
     let shared = a.shared().clone();
     let user: Arc<str> = Arc::from("app");
-    let statement = |sql: &'static [u8], micros| crate::stats::Statement {
+    let statement = |sql: &'static [u8], micros| sqlmux_proxy::stats::Statement {
         hostgroup: 10,
         user: &user,
         digest: 0xABCD,

@@ -1,4 +1,5 @@
-//! The admin SQL interface: an embedded SQLite store (like ProxySQL's) over the MySQL
+//! The admin SQL interface, kept out of the data path crate (it brings SQLite, opensrv-mysql
+//! and pgwire's server side): an embedded SQLite store (like ProxySQL's) over the MySQL
 //! protocol on `listen.admin_mysql` ([`serve_mysql`]) and the PostgreSQL protocol on
 //! `listen.admin_postgres` ([`serve_postgres`]); [`Admin::execute`] is protocol-agnostic, so
 //! both share the store.
@@ -89,14 +90,14 @@ pub use error::AdminError;
 pub use mysql::serve_mysql;
 pub use postgres::serve_postgres;
 
-use crate::shared::Shared;
-use crate::topology::Topology;
 use command::Command;
 use rusqlite::functions::FunctionFlags;
 use rusqlite::hooks::{AuthAction, AuthContext, Authorization};
 use rusqlite::types::ValueRef;
 use rusqlite::Connection;
 use sqlmux_config::Runtime;
+use sqlmux_proxy::shared::Shared;
+use sqlmux_proxy::topology::Topology;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use tables::Parts;
@@ -307,7 +308,7 @@ impl Admin {
             }));
         }
         failover.hold(cluster.writer_hostgroup, rt.failover.hold_timeout);
-        let running = crate::failover::running_on_writer(&self.shared, cluster);
+        let running = sqlmux_proxy::failover::running_on_writer(&self.shared, cluster);
         Ok(Outcome::done(format!(
             "cluster {name} held for at most {} ms; {running} statements or transactions still \
              running on its writer (POST /v1/clusters/{name}/hold waits for them and cuts the rest)",

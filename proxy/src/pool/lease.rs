@@ -15,6 +15,8 @@ pub struct Lease<C> {
     pub(super) conn: Option<Box<C>>,
     pub(super) permit: Option<OwnedSemaphorePermit>,
     pub(super) created: Instant,
+    /// When it was lent (the pool's demand counts the time lent).
+    pub(super) lent_at: Instant,
     /// The session's own copy: cloning it touches no reference count other sessions share.
     pub(super) partition: Arc<Partition>,
     /// The pool (taken out at checkin, to be given back to the session).
@@ -42,6 +44,7 @@ impl<C> Lease<C> {
             conn: Some(idle.conn),
             permit: Some(idle.permit),
             created: idle.created,
+            lent_at: Instant::now(),
             partition,
             server: Some(server),
             home: idle.home,
@@ -168,8 +171,8 @@ impl<C> Lease<C> {
         let Some(server) = &self.server else {
             return;
         };
-        server.outstanding.fetch_sub(1, Ordering::Relaxed);
         let now = Instant::now();
+        server.returned(self.lent_at, now);
         if server.availability() != Availability::Open
             || now.saturating_duration_since(self.created) >= server.max_lifetime()
         {
@@ -254,7 +257,7 @@ impl<C> Drop for Lease<C> {
             server.untrack_lent(self.id);
         }
         if let (Some(_), Some(server)) = (self.conn.take(), &self.server) {
-            server.outstanding.fetch_sub(1, Ordering::Relaxed);
+            server.returned(self.lent_at, Instant::now());
             if let Some(permit) = self.permit.take() {
                 server.closed(permit);
             }

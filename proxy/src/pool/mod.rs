@@ -28,6 +28,7 @@
 //! - `stats`: [`ServerStats`], per-server counters.
 
 mod choice;
+mod demand;
 mod idle;
 mod lease;
 mod pools;
@@ -101,9 +102,6 @@ pub enum PoolError {
     Held(#[from] crate::failover::HoldError),
 }
 
-/// Reaps (one a second) over which the peak demand is remembered.
-const DEMAND_WINDOW: usize = 10;
-
 /// Which idle connections may serve a checkout: same user, schema and flavor.
 #[derive(Debug, Clone, Eq)]
 pub struct Partition {
@@ -167,10 +165,10 @@ pub struct ServerPool<C> {
     limit: Arc<Semaphore>,
     state: Mutex<PoolState<C>>,
     outstanding: AtomicUsize,
-    /// Most connections lent at once since the last reap.
-    peak: AtomicUsize,
-    /// Peaks of the last reaps: the idle pool is trimmed to the recent demand.
-    recent_peaks: Mutex<std::collections::VecDeque<usize>>,
+    /// All time lent, in ns, by the connections returned so far.
+    busy_ns: std::sync::atomic::AtomicU64,
+    /// The recent demand: the idle pool is trimmed to it.
+    demand: Mutex<demand::Demand>,
     /// Whether the server takes work: [`Availability`] as a u8.
     availability: std::sync::atomic::AtomicU8,
     /// Woken when the server is closed (OFFLINE_HARD or removed).
@@ -225,8 +223,8 @@ impl<C> ServerPool<C> {
                 expiry_running: false,
             }),
             outstanding: AtomicUsize::new(0),
-            peak: AtomicUsize::new(0),
-            recent_peaks: Mutex::new(std::collections::VecDeque::new()),
+            busy_ns: std::sync::atomic::AtomicU64::new(0),
+            demand: Mutex::new(demand::Demand::new(Instant::now())),
             availability: std::sync::atomic::AtomicU8::new(Availability::Open as u8),
             closed: Notify::new(),
             failures: std::sync::atomic::AtomicU32::new(0),
@@ -386,27 +384,24 @@ impl<C> ServerPool<C> {
     }
 
     fn lent(&self) {
-        let now = self.outstanding.fetch_add(1, Ordering::Relaxed) + 1;
-        // Read first: a new peak is rare, and a write to the shared line is not.
-        if now > self.peak.load(Ordering::Relaxed) {
-            self.peak.fetch_max(now, Ordering::Relaxed);
-        }
+        self.outstanding.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A connection lent since `lent_at` is back (or gone) at `now`.
+    fn returned(&self, lent_at: Instant, now: Instant) {
+        self.outstanding.fetch_sub(1, Ordering::Relaxed);
+        let ns = now.saturating_duration_since(lent_at).as_nanos();
+        self.busy_ns
+            .fetch_add(ns.min(u64::MAX as u128) as u64, Ordering::Relaxed);
     }
 
     /// Closes idle connections past their idle timeout or lifetime, and those beyond the
-    /// typical recent peak demand (so the idle pool follows demand); returns how many.
+    /// recent demand ([`demand::Demand`]: so the idle pool follows the load); returns how many.
     pub fn reap(&self, settings: &PoolSettings) -> usize {
         let outstanding = self.outstanding();
-        let target = match self.recent_peaks.lock() {
-            Ok(mut peaks) => {
-                peaks.push_back(self.peak.swap(outstanding, Ordering::Relaxed));
-                while peaks.len() > DEMAND_WINDOW {
-                    peaks.pop_front();
-                }
-                // The typical recent peak (mean of per-reap peaks), not the rare spike:
-                // a spike opens connections, the next reaps close them again.
-                peaks.iter().sum::<usize>().div_ceil(peaks.len().max(1))
-            }
+        let busy_ns = self.busy_ns.load(Ordering::Relaxed);
+        let target = match self.demand.lock() {
+            Ok(mut demand) => demand.target(busy_ns, Instant::now()),
             Err(_) => usize::MAX,
         };
         self.note_settings(settings);

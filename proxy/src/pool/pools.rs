@@ -241,10 +241,12 @@ fn opened<C: Pooled>(
     server.connect_succeeded();
     server.lent();
     let id = server.next_lease.fetch_add(1, Ordering::Relaxed);
+    let now = Instant::now();
     tracked(Lease {
         conn: Some(Box::new(conn)),
         permit: Some(permit),
-        created: Instant::now(),
+        created: now,
+        lent_at: now,
         partition,
         server: Some(server),
         home: worker,

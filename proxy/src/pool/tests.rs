@@ -226,7 +226,7 @@ async fn reap_closes_idle_connections() {
 #[tokio::test]
 async fn idle_pool_follows_recent_demand() {
     let pools: Pools<u32> = Pools::default();
-    let server = pools.server(&Arc::from("s:1"), 10);
+    let server = pools.server(&Arc::from("s:1"), 20);
     let mut held = Vec::new();
     for i in 0..5 {
         held.push(
@@ -236,14 +236,17 @@ async fn idle_pool_follows_recent_demand() {
                 .unwrap(),
         );
     }
+    // Five connections lent for the whole interval: a mean demand of about 5.
+    tokio::time::sleep(Duration::from_millis(200)).await;
     for l in held {
         l.checkin();
     }
     let s = PoolSettings::default();
-    assert_eq!(pools.reap(&s), 0, "a peak of 5 keeps 5 idle");
+    assert_eq!(pools.reap(&s), 0, "a demand of 5 keeps 5 idle");
     assert_eq!(server.idle_count(), 5);
-    // demand drops to one connection at a time for a whole window
-    for _ in 0..DEMAND_WINDOW {
+    // demand drops to one short statement at a time for a whole window
+    for _ in 0..demand::DEMAND_WINDOW {
+        tokio::time::sleep(Duration::from_millis(20)).await;
         pools
             .checkout(server.clone(), 10, part("u"), W0, &settings(100), |_| ok(9))
             .await
@@ -251,7 +254,11 @@ async fn idle_pool_follows_recent_demand() {
             .checkin();
         pools.reap(&s);
     }
-    assert_eq!(server.idle_count(), 1, "the idle pool shrank to the demand");
+    let left = server.idle_count();
+    assert!(
+        (1..=2).contains(&left),
+        "the idle pool shrank to the demand: {left}"
+    );
 }
 
 #[tokio::test]

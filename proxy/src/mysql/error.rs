@@ -6,7 +6,7 @@ use super::relay::RelayError;
 use crate::pool::PoolError;
 use sqlmux_protocol::mysql::response::{err_packet, ErrInfo};
 
-pub use crate::session::Side;
+pub use crate::session::{Fault, FaultKind, Side};
 
 /// Everything that can interrupt a MySQL session's command.
 #[derive(Debug, thiserror::Error)]
@@ -61,47 +61,31 @@ pub enum SessionError {
     TooManyStatements(usize),
 }
 
-impl SessionError {
-    /// The side that failed.
-    pub fn side(&self) -> Side {
+impl Fault for SessionError {
+    fn kind(&self) -> FaultKind {
         match self {
-            SessionError::Client(_)
-            | SessionError::UnknownCommand(_)
-            | SessionError::Malformed(_)
-            | SessionError::TooManyStatements(_)
-            | SessionError::IdleInTransaction(_) => Side::Client,
-            SessionError::Relay(RelayError::Client(_)) => Side::Client,
-            SessionError::QueryTimeout { .. } => Side::Backend,
-            SessionError::Backend(_) | SessionError::Relay(_) | SessionError::BackendRefused(_) => {
-                Side::Backend
+            SessionError::Client(_) | SessionError::Relay(RelayError::Client(_)) => {
+                FaultKind::ClientFailed
             }
-            SessionError::Pool(_)
-            | SessionError::NoCluster(_)
-            | SessionError::NotHeld(_)
-            | SessionError::ServerClosed(_)
-            | SessionError::ShuttingDown => Side::Proxy,
+            SessionError::Relay(_) => FaultKind::AnswerCut,
+            SessionError::Backend(_) => FaultKind::BackendLost,
+            SessionError::BackendRefused(_) => FaultKind::BackendRefused,
+            SessionError::Pool(_) => FaultKind::PoolUnavailable,
+            SessionError::UnknownCommand(_) | SessionError::Malformed(_) => FaultKind::BadRequest,
+            SessionError::ServerClosed(_) => FaultKind::ServerClosed,
+            SessionError::NoCluster(_) => FaultKind::NoCluster,
+            SessionError::NotHeld(_) => FaultKind::NotHeld,
+            SessionError::ShuttingDown => FaultKind::ShuttingDown,
+            SessionError::QueryTimeout { mid_answer, .. } => FaultKind::QueryTimeout {
+                mid_answer: *mid_answer,
+            },
+            SessionError::IdleInTransaction(_) => FaultKind::IdleInTransaction,
+            SessionError::TooManyStatements(_) => FaultKind::LimitReached,
         }
     }
+}
 
-    /// Whether the session can go on after reporting this error.
-    pub fn is_recoverable(&self) -> bool {
-        matches!(
-            self,
-            SessionError::Pool(_)
-                | SessionError::BackendRefused(_)
-                | SessionError::UnknownCommand(_)
-                | SessionError::Malformed(_)
-                | SessionError::NoCluster(_)
-                | SessionError::ServerClosed(_)
-                | SessionError::Backend(_)
-                | SessionError::TooManyStatements(_)
-                | SessionError::QueryTimeout {
-                    mid_answer: false,
-                    ..
-                }
-        )
-    }
-
+impl SessionError {
     /// The ERR packet payload for the client, or `None` when the client cannot be told.
     pub fn to_err_packet(&self) -> Option<Vec<u8>> {
         let (code, state, msg) = match self {

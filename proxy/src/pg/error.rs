@@ -4,7 +4,7 @@
 use super::backend::BackendError;
 use super::conn::ConnError;
 use crate::pool::PoolError;
-use crate::session::Side;
+use crate::session::{Fault, FaultKind};
 use bytes::Bytes;
 use sqlmux_protocol::pg::backend::{error_response, ErrorFields};
 use sqlmux_protocol::pg::MessageError;
@@ -82,44 +82,30 @@ impl From<MessageError> for SessionError {
     }
 }
 
-impl SessionError {
-    /// Which side failed.
-    pub fn side(&self) -> Side {
+impl Fault for SessionError {
+    fn kind(&self) -> FaultKind {
         match self {
-            SessionError::Client(_)
-            | SessionError::Malformed(_)
-            | SessionError::Unsupported(_)
-            | SessionError::TooMuchPending(_)
-            | SessionError::IdleInTransaction(_) => Side::Client,
-            SessionError::Backend { .. }
-            | SessionError::Lost { .. }
-            | SessionError::Replay(_)
-            | SessionError::Refused(_)
-            | SessionError::QueryTimeout(_) => Side::Backend,
-            SessionError::Pool(_)
-            | SessionError::ServerClosed(_)
-            | SessionError::NoCluster(_)
-            | SessionError::NotHeld(_)
-            | SessionError::TransactionLost(_)
-            | SessionError::ShuttingDown => Side::Proxy,
+            SessionError::Client(_) => FaultKind::ClientFailed,
+            SessionError::Malformed(_) | SessionError::Unsupported(_) => {
+                FaultKind::ProtocolViolation
+            }
+            SessionError::TooMuchPending(_) => FaultKind::RequestTooLarge,
+            SessionError::Pool(_) => FaultKind::PoolUnavailable,
+            SessionError::Backend { .. } | SessionError::Lost { .. } => FaultKind::BackendLost,
+            SessionError::Replay(_) | SessionError::Refused(_) => FaultKind::BackendRefused,
+            SessionError::TransactionLost(_) => FaultKind::TransactionLost,
+            SessionError::ServerClosed(_) => FaultKind::ServerClosed,
+            SessionError::NoCluster(_) => FaultKind::NoCluster,
+            SessionError::NotHeld(_) => FaultKind::NotHeld,
+            SessionError::ShuttingDown => FaultKind::ShuttingDown,
+            // An ErrorResponse may follow rows: the client can always be told.
+            SessionError::QueryTimeout(_) => FaultKind::QueryTimeout { mid_answer: false },
+            SessionError::IdleInTransaction(_) => FaultKind::IdleInTransaction,
         }
     }
+}
 
-    /// Whether the session can go on after telling the client.
-    pub fn is_recoverable(&self) -> bool {
-        matches!(
-            self,
-            SessionError::Pool(_)
-                | SessionError::Backend { .. }
-                | SessionError::Lost { .. }
-                | SessionError::TransactionLost(_)
-                | SessionError::Replay(_)
-                | SessionError::Refused(_)
-                | SessionError::ServerClosed(_)
-                | SessionError::QueryTimeout(_)
-        )
-    }
-
+impl SessionError {
     /// The ErrorResponse the client gets, if the client can still be told: ERROR when the
     /// session goes on, FATAL when it ends.
     pub fn to_error_response(&self) -> Option<Bytes> {

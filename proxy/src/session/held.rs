@@ -287,6 +287,7 @@ pub(crate) use backend_session;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::session::Fault;
 
     // `u32` is a pooled connection in the pool's tests.
 

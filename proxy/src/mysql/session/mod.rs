@@ -17,7 +17,7 @@ use super::client::{ClientConn, ClientError};
 use super::client_auth::{authenticate, AuthError, Authenticated};
 use super::error::SessionError;
 use super::statements::ClientStatement;
-use crate::session::{PinReason, Pins, SessionControl, SessionState};
+use crate::session::{Fault, PinReason, Pins, SessionControl, SessionState};
 use crate::shared::Shared;
 use crate::workers::WorkerId;
 use sqlmux_config::User;

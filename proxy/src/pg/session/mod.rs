@@ -29,7 +29,7 @@ use super::conn::PgConn;
 use super::error::SessionError;
 use super::startup_key::CancelKey;
 use super::statements::ClientStatement;
-use crate::session::{PinReason, Pins, StatementMemo};
+use crate::session::{Fault, PinReason, Pins, StatementMemo};
 use crate::shared::Shared;
 use crate::stream::MaybeTls;
 use crate::workers::WorkerId;

@@ -2,8 +2,8 @@
 //! statement that query rules or stats look at. Goal: digest under 1 µs for 200 bytes.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use sqlmux_protocol::pgsql;
-use sqlmux_protocol::sql::{classify, digest, digest_hash};
+use sqlmux_protocol::dialect::mysql::{classify, digest, digest_hash};
+use sqlmux_protocol::dialect::postgres;
 use std::hint::black_box;
 
 /// sysbench-like statements of about 200 bytes, with literals and a comment.
@@ -44,10 +44,10 @@ fn pg_lexer(c: &mut Criterion) {
     let mut g = c.benchmark_group("pg_pgbench_select");
     g.throughput(Throughput::Bytes(sql.len() as u64));
     g.bench_function("classify", |b| {
-        b.iter(|| black_box(pgsql::classify(black_box(sql))))
+        b.iter(|| black_box(postgres::classify(black_box(sql))))
     });
     g.bench_function("digest_hash", |b| {
-        b.iter(|| black_box(pgsql::digest_hash(black_box(sql))))
+        b.iter(|| black_box(postgres::digest_hash(black_box(sql))))
     });
     g.finish();
 }

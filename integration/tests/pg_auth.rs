@@ -127,12 +127,12 @@ fn raw_session(port: u16, version: i32, extra: &[(&str, &str)]) -> Vec<(u8, Vec<
         .unwrap();
     let mut params = vec![("user", "ledger"), ("database", "ledger")];
     params.extend_from_slice(extra);
-    let mut packet = sqlmux_protocol::pg::startup::startup_message(&params).to_vec();
+    let mut packet = sqlmux_protocol::postgres::startup::startup_message(&params).to_vec();
     packet[4..8].copy_from_slice(&version.to_be_bytes());
     s.write_all(&packet).unwrap();
     // Messages up to the authentication request.
     let mut first = read_until(&mut s, b"R");
-    s.write_all(&sqlmux_protocol::pg::frontend::password(b"ledgerpw"))
+    s.write_all(&sqlmux_protocol::postgres::frontend::password(b"ledgerpw"))
         .unwrap();
     first.extend(read_until_ready(&mut s));
     first
@@ -227,7 +227,7 @@ fn raw_login(port: u16) -> std::net::TcpStream {
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
         .unwrap();
-    s.write_all(&sqlmux_protocol::pg::startup::startup_message(&[
+    s.write_all(&sqlmux_protocol::postgres::startup::startup_message(&[
         ("user", "ledger"),
         ("database", "ledger"),
     ]))
@@ -235,7 +235,7 @@ fn raw_login(port: u16) -> std::net::TcpStream {
     let mut head = [0u8; 9];
     s.read_exact(&mut head).unwrap();
     assert_eq!(head[0], b'R');
-    s.write_all(&sqlmux_protocol::pg::frontend::password(b"ledgerpw"))
+    s.write_all(&sqlmux_protocol::postgres::frontend::password(b"ledgerpw"))
         .unwrap();
     read_until_ready(&mut s);
     s
@@ -276,7 +276,7 @@ fn summary(messages: &[(u8, Vec<u8>)]) -> String {
         .map(|(t, b)| match t {
             b'D' => format!("D{}", String::from_utf8_lossy(&b[6..])),
             b'E' => {
-                let f = sqlmux_protocol::pg::backend::parse_error(b).unwrap();
+                let f = sqlmux_protocol::postgres::backend::parse_error(b).unwrap();
                 format!("E{}", f.code)
             }
             b'Z' => format!("Z{}", char::from(b[0])),
@@ -328,7 +328,7 @@ fn a_client_gone_mid_result_leaves_no_half_read_backend_in_the_pool() {
     let port = proxy.postgres_port();
     for round in 0..3 {
         let mut s = raw_login(port);
-        s.write_all(&sqlmux_protocol::pg::frontend::query(
+        s.write_all(&sqlmux_protocol::postgres::frontend::query(
             "SELECT g, repeat('x', 100) FROM generate_series(1, 3000000) g",
         ))
         .unwrap();

@@ -326,7 +326,7 @@ async fn c_or_err(port: u16) -> String {
     let mut raw = tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
         .unwrap();
-    let startup = sqlmux_protocol::pg::startup::startup_message(&[
+    let startup = sqlmux_protocol::postgres::startup::startup_message(&[
         ("user", "ledger"),
         ("database", "ledger"),
     ]);

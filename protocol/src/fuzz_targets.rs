@@ -98,24 +98,24 @@ pub fn mysql_scanner(data: &[u8]) {
 /// the messages sqlmux reads.
 pub fn pg_frame(data: &[u8]) {
     let mut startup = BytesMut::from(data);
-    if let Ok(Some(body)) = crate::pg::frame::decode_startup(&mut startup) {
-        let _ = crate::pg::startup::parse(&body);
+    if let Ok(Some(body)) = crate::postgres::frame::decode_startup(&mut startup) {
+        let _ = crate::postgres::startup::parse(&body);
     }
     let mut buf = BytesMut::from(data);
-    while let Ok(Some(m)) = crate::pg::frame::decode_frame(&mut buf, 1 << 16) {
+    while let Ok(Some(m)) = crate::postgres::frame::decode_frame(&mut buf, 1 << 16) {
         let body = m.body();
-        let _ = crate::pg::frontend::query_text(body);
-        let _ = crate::pg::frontend::parse_view(body);
-        let _ = crate::pg::frontend::bind_names(body);
-        let _ = crate::pg::frontend::target(body, "Describe");
-        let _ = crate::pg::frontend::execute_portal(body);
-        let _ = crate::pg::backend::parse_error(body);
-        let _ = crate::pg::backend::parse_authentication(body);
-        let _ = crate::pg::backend::parse_parameter_status(body);
-        let _ = crate::pg::backend::parse_backend_key_data(body);
-        let _ = crate::pg::backend::ready_status(body);
+        let _ = crate::postgres::frontend::query_text(body);
+        let _ = crate::postgres::frontend::parse_view(body);
+        let _ = crate::postgres::frontend::bind_names(body);
+        let _ = crate::postgres::frontend::target(body, "Describe");
+        let _ = crate::postgres::frontend::execute_portal(body);
+        let _ = crate::postgres::backend::parse_error(body);
+        let _ = crate::postgres::backend::parse_authentication(body);
+        let _ = crate::postgres::backend::parse_parameter_status(body);
+        let _ = crate::postgres::backend::parse_backend_key_data(body);
+        let _ = crate::postgres::backend::ready_status(body);
     }
-    let whole: usize = crate::pg::frame::whole_messages(data, 1 << 16)
+    let whole: usize = crate::postgres::frame::whole_messages(data, 1 << 16)
         .map(|(_, m)| m.len())
         .sum();
     assert!(whole <= data.len());
@@ -123,32 +123,32 @@ pub fn pg_frame(data: &[u8]) {
 
 /// The MySQL-dialect lexer: classification, digest, SET parsing, local queries, rewriting.
 pub fn sql_mysql(sql: &[u8]) {
-    let class = crate::sql::classify(sql);
+    let class = crate::dialect::mysql::classify(sql);
     let _ = class.kind;
-    let digest = crate::sql::digest(sql);
-    assert_eq!(digest.hash, crate::sql::digest_hash(sql));
-    let _ = crate::sql::parse_set(sql);
-    let _ = crate::sql::local_query(sql);
-    let _ = crate::sql::parse_kill(sql);
-    let _ = crate::sql::replace_session_functions(sql, 42, 7, 9);
+    let digest = crate::dialect::mysql::digest(sql);
+    assert_eq!(digest.hash, crate::dialect::mysql::digest_hash(sql));
+    let _ = crate::dialect::mysql::parse_set(sql);
+    let _ = crate::dialect::mysql::local_query(sql);
+    let _ = crate::dialect::mysql::parse_kill(sql);
+    let _ = crate::dialect::mysql::replace_session_functions(sql, 42, 7, 9);
 }
 
 /// The PostgreSQL-dialect lexer: classification, statements, digest, SET parsing, names,
 /// sequence calls, literals.
 pub fn sql_postgres(sql: &[u8]) {
-    let class = crate::pgsql::classify(sql);
+    let class = crate::dialect::postgres::classify(sql);
     let _ = class.kind;
-    for (_, range) in crate::pgsql::statements(sql) {
+    for (_, range) in crate::dialect::postgres::statements(sql) {
         assert!(range.end <= sql.len() && range.start <= range.end);
-        let _ = crate::pgsql::parse_set(&sql[range]);
+        let _ = crate::dialect::postgres::parse_set(&sql[range]);
     }
-    let _ = crate::pgsql::digest(sql);
-    let _ = crate::pgsql::digest_hash(sql);
-    let _ = crate::pgsql::statement_object(sql);
-    let _ = crate::pgsql::insert_table(sql);
-    let _ = crate::pgsql::nextval_sequences(sql);
-    let _ = crate::pgsql::turns_off_standard_strings(sql);
-    for (start, end) in crate::pgsql::integer_literals(sql) {
+    let _ = crate::dialect::postgres::digest(sql);
+    let _ = crate::dialect::postgres::digest_hash(sql);
+    let _ = crate::dialect::postgres::statement_object(sql);
+    let _ = crate::dialect::postgres::insert_table(sql);
+    let _ = crate::dialect::postgres::nextval_sequences(sql);
+    let _ = crate::dialect::postgres::turns_off_standard_strings(sql);
+    for (start, end) in crate::dialect::postgres::integer_literals(sql) {
         assert!(start <= end && end as usize <= sql.len());
     }
 }

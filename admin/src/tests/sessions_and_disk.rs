@@ -53,7 +53,7 @@ fn stats_tables_are_fresh_at_every_read() {
         micros,
         rows: 0,
         started: std::time::Instant::now(),
-        digest_text: |sql| sqlmux_protocol::sql::digest(sql).text,
+        digest_text: |sql| sqlmux_protocol::dialect::mysql::digest(sql).text,
         max_digests: 10_000,
     };
     shared
@@ -69,7 +69,7 @@ fn stats_tables_are_fresh_at_every_read() {
         ),
         vec![vec![
             "0x000000000000ABCD".to_string(),
-            sqlmux_protocol::sql::digest(b"SELECT * FROM t WHERE id = 1").text,
+            sqlmux_protocol::dialect::mysql::digest(b"SELECT * FROM t WHERE id = 1").text,
             "2".into(),
             "200".into(),
             "80".into(),

@@ -155,8 +155,8 @@ impl<D: Dialect> Iterator for Lexer<'_, D> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pgsql::lexer::Postgres;
-    use crate::sql::lexer::MySql;
+    use crate::dialect::mysql::lexer::MySql;
+    use crate::dialect::postgres::lexer::Postgres;
 
     fn space_before_and_non_utf8<D: Dialect>() {
         let sql = b"a/**/b c\xff\xfe d";

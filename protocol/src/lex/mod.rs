@@ -1,6 +1,6 @@
 //! The SQL core both dialects share: the lexer cursor, tokens, keyword tables, digests,
-//! flag sets and the routing hint. A dialect (`crate::sql` for MySQL/MariaDB,
-//! `crate::pgsql` for PostgreSQL) plugs in what its bytes and words mean.
+//! flag sets and the routing hint. A dialect (`crate::dialect::mysql` for MySQL/MariaDB,
+//! `crate::dialect::postgres` for PostgreSQL) plugs in what its bytes and words mean.
 //!
 //! - `token`: [`Token`], [`TokenKind`].
 //! - `classification`: [`Classification`], what one pass over a text found.

@@ -26,7 +26,7 @@ pub struct ClientStatement {
     /// The statement is a plain read (may go to a reader).
     pub read_only: bool,
     /// The lexer's view of the SQL (routing).
-    pub class: sqlmux_protocol::sql::Classification,
+    pub class: sqlmux_protocol::dialect::mysql::Classification,
 }
 
 /// A statement prepared on one backend connection.

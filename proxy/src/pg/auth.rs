@@ -7,9 +7,9 @@ use super::conn::{ConnError, PgConn};
 use crate::shared::Shared;
 use pgwire::api::auth::sasl::scram::{gen_salted_password, ScramSecret, ScramServerAuth};
 use sqlmux_config::{PgAuthMethod, Protocol, User};
-use sqlmux_protocol::pg::backend::{self as msg, error_response};
-use sqlmux_protocol::pg::startup::{self, StartupRequest};
-use sqlmux_protocol::pg::{cstr, frontend};
+use sqlmux_protocol::postgres::backend::{self as msg, error_response};
+use sqlmux_protocol::postgres::startup::{self, StartupRequest};
+use sqlmux_protocol::postgres::{cstr, frontend};
 
 /// SCRAM iterations announced to clients.
 const SCRAM_ITERATIONS: usize = 4096;
@@ -123,7 +123,7 @@ pub async fn accept(conn: &mut PgConn, shared: &Shared, full: bool) -> Result<Op
     let startup_vars = super::session::startup_vars(&gucs);
     if startup_vars
         .get("standard_conforming_strings")
-        .is_some_and(|v| sqlmux_protocol::pgsql::setting_is_off(v))
+        .is_some_and(|v| sqlmux_protocol::dialect::postgres::setting_is_off(v))
     {
         return Err(LoginError::Unsupported(
             "sqlmux: standard_conforming_strings = off is not supported (sqlmux reads statements as the server does with it on)".into(),
@@ -263,7 +263,8 @@ async fn scram(
     };
     conn.send(&msg::auth_sasl(mechanisms)).await?;
     let body = password_message(conn).await?;
-    let malformed = |e: sqlmux_protocol::pg::MessageError| LoginError::Malformed(e.to_string());
+    let malformed =
+        |e: sqlmux_protocol::postgres::MessageError| LoginError::Malformed(e.to_string());
     let (mechanism, next) = cstr::read(&body, 0, "SASLInitialResponse").map_err(malformed)?;
     if !mechanisms.iter().any(|m| m.as_bytes() == mechanism) {
         return Err(LoginError::Malformed("unsupported SASL mechanism".into()));

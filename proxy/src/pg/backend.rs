@@ -7,8 +7,8 @@ use super::conn::{ConnError, PgConn};
 use super::statements::BackendStatements;
 use crate::stream::MaybeTls;
 use pgwire::api::auth::sasl::scram::ScramClientAuth;
-use sqlmux_protocol::pg::backend::{self as msg, ErrorFields};
-use sqlmux_protocol::pg::{frontend, startup};
+use sqlmux_protocol::postgres::backend::{self as msg, ErrorFields};
+use sqlmux_protocol::postgres::{frontend, startup};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,8 +37,8 @@ pub enum BackendError {
     Standby(String),
 }
 
-impl From<sqlmux_protocol::pg::MessageError> for BackendError {
-    fn from(e: sqlmux_protocol::pg::MessageError) -> Self {
+impl From<sqlmux_protocol::postgres::MessageError> for BackendError {
+    fn from(e: sqlmux_protocol::postgres::MessageError) -> Self {
         BackendError::Protocol(e.to_string())
     }
 }

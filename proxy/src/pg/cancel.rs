@@ -4,7 +4,7 @@
 use super::startup_key::CancelKey;
 use crate::shared::FastMap;
 use bytes::Bytes;
-use sqlmux_protocol::pg::startup;
+use sqlmux_protocol::postgres::startup;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::io::AsyncWriteExt;

@@ -4,7 +4,7 @@
 use crate::buffered::{end_of_input, eof_as_zero, Buffered, ConnErrors};
 use crate::stream::MaybeTls;
 use bytes::{Buf, Bytes};
-use sqlmux_protocol::pg::frame::{decode_frame, decode_startup, FrameError, Message};
+use sqlmux_protocol::postgres::frame::{decode_frame, decode_startup, FrameError, Message};
 use std::io;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 

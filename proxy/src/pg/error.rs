@@ -6,8 +6,8 @@ use super::conn::ConnError;
 use crate::pool::PoolError;
 use crate::session::{Fault, FaultKind};
 use bytes::Bytes;
-use sqlmux_protocol::pg::backend::{error_response, ErrorFields};
-use sqlmux_protocol::pg::MessageError;
+use sqlmux_protocol::postgres::backend::{error_response, ErrorFields};
+use sqlmux_protocol::postgres::MessageError;
 
 /// A failure while serving a client.
 #[derive(Debug, thiserror::Error)]

@@ -72,7 +72,7 @@ pub struct ClientStatement {
     /// The statement only reads (may go to a reader).
     pub plain_read: bool,
     /// The lexer's view of the query.
-    pub class: sqlmux_protocol::pgsql::Classification,
+    pub class: sqlmux_protocol::dialect::postgres::Classification,
     /// The query text.
     pub query: Bytes,
     /// When the client's Parse came: a backend's copy prepared before it may have gone stale

@@ -2,7 +2,7 @@
 
 use crate::topology::Topology;
 use sqlmux_config::{Cluster, Runtime};
-use sqlmux_protocol::sql::{Classification, Flags, Kind};
+use sqlmux_protocol::dialect::mysql::{Classification, Flags, Kind};
 
 /// Why a statement goes where it goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -193,29 +193,29 @@ mod tests {
 
     /// Feeds `first` then `then`; whether `then` was classified and digested again.
     fn derived_again(first: &[u8], then: &[u8]) -> bool {
-        use sqlmux_protocol::pgsql;
-        let mut memo = StatementMemo::with_integer_literals(pgsql::integer_literals);
-        memo.class(first, pgsql::classify);
-        memo.digest(first, pgsql::digest_hash);
+        use sqlmux_protocol::dialect::postgres;
+        let mut memo = StatementMemo::with_integer_literals(postgres::integer_literals);
+        memo.class(first, postgres::classify);
+        memo.digest(first, postgres::digest_hash);
         let calls = Cell::new(0);
         let class = memo.class(then, |sql| {
             calls.set(calls.get() + 1);
-            pgsql::classify(sql)
+            postgres::classify(sql)
         });
         let digest = memo.digest(then, |sql| {
             calls.set(calls.get() + 1);
-            pgsql::digest_hash(sql)
+            postgres::digest_hash(sql)
         });
         // Whatever the memo answers is what the lexer says.
         assert_eq!(
             class,
-            pgsql::classify(then),
+            postgres::classify(then),
             "{}",
             String::from_utf8_lossy(then)
         );
         assert_eq!(
             digest,
-            pgsql::digest_hash(then),
+            postgres::digest_hash(then),
             "{}",
             String::from_utf8_lossy(then)
         );
@@ -232,8 +232,9 @@ mod tests {
             b"UPDATE t SET a = a + 4980 WHERE id = 99999"
         ));
         assert!(!derived_again(b"SELECT 1", b"SELECT 23"));
-        let mut memo =
-            StatementMemo::with_integer_literals(sqlmux_protocol::pgsql::integer_literals);
+        let mut memo = StatementMemo::with_integer_literals(
+            sqlmux_protocol::dialect::postgres::integer_literals,
+        );
         assert_eq!(memo.class(q("1").as_bytes(), |_| 1u8), 1);
         for aid in ["2", "33", "4", "555555"] {
             assert_eq!(

@@ -222,7 +222,7 @@ impl ProxyStats {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sqlmux_protocol::{pgsql, sql};
+    use sqlmux_protocol::dialect::{mysql, postgres};
 
     #[test]
     fn a_new_digest_keeps_its_own_dialects_text() {
@@ -230,11 +230,11 @@ mod tests {
         let user: Arc<str> = Arc::from("ledger");
         let text = br"SELECT $$it's$$, E'a\'b' FROM t WHERE id = 5";
         // The dialects read this text differently: the test tells which one was used.
-        assert_ne!(sql::digest(text).text, pgsql::digest(text));
+        assert_ne!(mysql::digest(text).text, postgres::digest(text));
         let record = |digest_text| Statement {
             hostgroup: 30,
             user: &user,
-            digest: pgsql::digest_hash(text),
+            digest: postgres::digest_hash(text),
             sql: text,
             micros: 7,
             rows: 0,
@@ -242,14 +242,14 @@ mod tests {
             digest_text,
             max_digests: 10,
         };
-        stats.statement(record(pgsql::digest));
+        stats.statement(record(postgres::digest));
         stats.statement(record(|_| unreachable!("a known digest keeps its text")));
         let d = stats
             .digests(10)
             .into_iter()
-            .find(|(hash, _)| *hash == pgsql::digest_hash(text))
+            .find(|(hash, _)| *hash == postgres::digest_hash(text))
             .map(|(_, d)| (d.text, d.count));
-        assert_eq!(d, Some((Arc::from(pgsql::digest(text)), 2)));
+        assert_eq!(d, Some((Arc::from(postgres::digest(text)), 2)));
     }
 
     #[test]

@@ -15,7 +15,7 @@ use sqlmux_integration::pgbouncer::{self, PgBouncer};
 use sqlmux_integration::proxy::postgres_config;
 use sqlmux_integration::raw_mysql::RawClient;
 use sqlmux_integration::{free_port, mysql_config, MariaDb, MariaDbOptions, Postgres};
-use sqlmux_protocol::pg::{frontend, startup};
+use sqlmux_protocol::postgres::{frontend, startup};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};

@@ -130,7 +130,7 @@ pub(super) struct Session {
     /// Client statement whose server-side cursor is open.
     cursor_statement: Option<u32>,
     /// The last statement text, classified and digested once while it repeats.
-    memo: crate::session::StatementMemo<sqlmux_protocol::sql::Classification>,
+    memo: crate::session::StatementMemo<sqlmux_protocol::dialect::mysql::Classification>,
     /// The data-path worker this session runs on.
     worker: WorkerId,
     /// The session state this client gets in OK packets; `None` until a backend told the

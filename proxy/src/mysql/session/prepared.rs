@@ -8,11 +8,11 @@ use super::Session;
 use crate::router::is_plain_read;
 use crate::session::PinReason;
 use bytes::{Buf, BytesMut};
+use sqlmux_protocol::dialect::mysql::{self, Flags};
 use sqlmux_protocol::mysql::constants::{command, StatusFlags};
 use sqlmux_protocol::mysql::packet::{encode, Frame};
 use sqlmux_protocol::mysql::response::{err_packet, parse_err};
 use sqlmux_protocol::mysql::scanner::{Expect, Progress, Scanner};
-use sqlmux_protocol::sql::{self, Flags};
 use std::sync::Arc;
 
 fn statement_id(payload: &[u8]) -> Result<u32, SessionError> {
@@ -40,7 +40,7 @@ impl Session {
         }
         let payload = frame.payload();
         let sql_text: Arc<[u8]> = Arc::from(&payload[1..]);
-        let class = sql::classify(&sql_text);
+        let class = mysql::classify(&sql_text);
         let hostgroup = self.writer_hostgroup()?;
         self.acquire(hostgroup, Needs::default(), false).await?;
         let lease = self.held.leased()?;

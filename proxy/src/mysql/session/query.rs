@@ -10,10 +10,12 @@ use crate::session::{LostAnswer, PinReason, TxStatement};
 
 /// sqlmux's error code for a statement in a transaction lost with its backend.
 pub(super) const LOST_TRANSACTION: u16 = 9002;
+use sqlmux_protocol::dialect::mysql::{
+    self, Classification, Flags, Kind, LocalQuery, SetItem, SetValue,
+};
 use sqlmux_protocol::mysql::constants::mariadb;
 use sqlmux_protocol::mysql::packet::{encode, Frame};
 use sqlmux_protocol::mysql::scanner::Expect;
-use sqlmux_protocol::sql::{self, Classification, Flags, Kind, LocalQuery, SetItem, SetValue};
 use std::borrow::Cow;
 use std::time::Instant;
 
@@ -24,7 +26,7 @@ impl Session {
         let pins_before = self.pins.clone();
         let payload = frame.payload();
         let sql_text = &payload[1..];
-        let class = self.memo.class(sql_text, sql::classify);
+        let class = self.memo.class(sql_text, mysql::classify);
         let statement = match (class.kind, class.statements <= 1) {
             (Kind::Commit, true) => TxStatement::Commit,
             (Kind::Rollback, true) => TxStatement::Rollback,
@@ -48,19 +50,19 @@ impl Session {
         let functions =
             Flags(Flags::LAST_INSERT_ID.0 | Flags::ROW_COUNT.0 | Flags::CONNECTION_ID.0);
         if class.statements <= 1 && class.flags.intersects(functions) {
-            if let Some(local) = sql::local_query(sql_text) {
+            if let Some(local) = mysql::local_query(sql_text) {
                 return self
                     .answer_locally(local, frame.last_seq.wrapping_add(1))
                     .await;
             }
         }
         if class.kind == Kind::Other && class.statements <= 1 {
-            if let Some(kill) = sql::parse_kill(sql_text) {
+            if let Some(kill) = mysql::parse_kill(sql_text) {
                 return self.kill(kill, frame.last_seq.wrapping_add(1)).await;
             }
         }
         let set_items = if class.kind == Kind::Set && class.statements <= 1 {
-            sql::parse_set(sql_text)
+            mysql::parse_set(sql_text)
         } else {
             None
         };
@@ -71,7 +73,7 @@ impl Session {
             self.before_set(items);
         }
         let rewritten = if class.flags.intersects(functions) {
-            sql::replace_session_functions(
+            mysql::replace_session_functions(
                 sql_text,
                 self.state.last_insert_id,
                 self.state.row_count,
@@ -342,7 +344,7 @@ impl Session {
     /// `KILL [QUERY] id` names a client session by the id of its handshake (sqlmux's, the
     /// one `CONNECTION_ID()` returns), never a backend thread: the session stops its running
     /// statement or ends, as the server would do for its own connection ids.
-    async fn kill(&mut self, kill: sql::Kill, seq: u8) -> Result<(), SessionError> {
+    async fn kill(&mut self, kill: mysql::Kill, seq: u8) -> Result<(), SessionError> {
         let target = u32::try_from(kill.id)
             .ok()
             .and_then(|id| self.shared.sessions.get(id));

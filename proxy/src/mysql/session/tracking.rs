@@ -100,7 +100,9 @@ impl Session {
     ) {
         let rows = outcome.scanner.ok.map(|o| o.affected_rows).unwrap_or(0);
         let micros = started.elapsed().as_micros() as u64;
-        let digest = self.memo.digest(sql, sqlmux_protocol::sql::digest_hash);
+        let digest = self
+            .memo
+            .digest(sql, sqlmux_protocol::dialect::mysql::digest_hash);
         self.shared.stats.statement(crate::stats::Statement {
             hostgroup,
             user: &self.user_name,
@@ -109,7 +111,7 @@ impl Session {
             micros,
             rows,
             started,
-            digest_text: |sql| sqlmux_protocol::sql::digest(sql).text,
+            digest_text: |sql| sqlmux_protocol::dialect::mysql::digest(sql).text,
             max_digests: self.shared.runtime.load().stats.max_digests,
         });
         for reason in self.pins.reasons() {

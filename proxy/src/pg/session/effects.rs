@@ -6,7 +6,7 @@ use super::super::error::SessionError;
 use super::simple::Effect;
 use super::{vars, Session};
 use crate::session::PinReason;
-use sqlmux_protocol::pgsql::{self, Flags, Kind};
+use sqlmux_protocol::dialect::postgres::{self, Flags, Kind};
 use std::sync::Arc;
 
 impl Session {
@@ -60,7 +60,7 @@ impl Session {
                 self.track_set(&e.sql, in_tx);
             }
         } else {
-            for (kind, range) in pgsql::statements(&e.sql) {
+            for (kind, range) in postgres::statements(&e.sql) {
                 match kind {
                     Kind::Set | Kind::Reset => self.track_set(&e.sql[range], in_tx),
                     // Several statements in one Query: not tracked.
@@ -117,15 +117,15 @@ impl Session {
     /// A completed SET or RESET: the session's parameters follow it (pinned when sqlmux
     /// cannot parse it).
     fn track_set(&mut self, sql: &[u8], in_tx: bool) {
-        let Some(cmd) = pgsql::parse_set(sql) else {
+        let Some(cmd) = postgres::parse_set(sql) else {
             self.pin(PinReason::UntrackedState);
             return;
         };
         if in_tx {
-            if let pgsql::SetCommand::Set {
+            if let postgres::SetCommand::Set {
                 local: false, name, ..
             }
-            | pgsql::SetCommand::Reset { name } = &cmd
+            | postgres::SetCommand::Reset { name } = &cmd
             {
                 self.tx_vars.push(name.clone());
             }
@@ -148,7 +148,7 @@ impl Session {
         if !matches!(e.class.kind, Kind::Prepare | Kind::Deallocate) {
             return;
         }
-        let name = pgsql::statement_object(&e.sql);
+        let name = postgres::statement_object(&e.sql);
         let conn = self.held.lease.as_mut().map(|l| l.conn());
         match (e.class.kind, name) {
             (Kind::Prepare, Some(n)) => {

@@ -11,10 +11,10 @@ use super::Session;
 use crate::router::StatementFacts;
 use crate::session::PinReason;
 use bytes::{Bytes, BytesMut};
-use sqlmux_protocol::pg::backend as msg;
-use sqlmux_protocol::pg::frame::Message;
-use sqlmux_protocol::pg::frontend as fe;
-use sqlmux_protocol::pgsql::{self, Classification};
+use sqlmux_protocol::dialect::postgres::{self, Classification};
+use sqlmux_protocol::postgres::backend as msg;
+use sqlmux_protocol::postgres::frame::Message;
+use sqlmux_protocol::postgres::frontend as fe;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
@@ -82,10 +82,12 @@ impl Session {
         } = plan;
         let autocommit = synced
             && self.tx_status == b'I'
-            && !effects.iter().any(|e| e.class.kind == pgsql::Kind::Begin);
+            && !effects
+                .iter()
+                .any(|e| e.class.kind == postgres::Kind::Begin);
         let seq_plan = if native_read || effects.iter().any(|e| may_advance(&e.class)) {
             let texts: Vec<Bytes> = effects.iter().map(|e| e.sql.clone()).collect();
-            let classes: Vec<pgsql::Classification> = effects.iter().map(|e| e.class).collect();
+            let classes: Vec<postgres::Classification> = effects.iter().map(|e| e.class).collect();
             self.plan_sequences(&texts, &classes, native_read, autocommit)
                 .await?
         } else {
@@ -126,7 +128,7 @@ impl Session {
             self.forget_failed(&outcome.failed_parses);
         }
         if let Some(e) = effects.first() {
-            let digest = self.memo.digest(&e.sql, pgsql::digest_hash);
+            let digest = self.memo.digest(&e.sql, postgres::digest_hash);
             self.count_statement(hostgroup, &e.sql, digest, started, outcome.bytes);
         }
         // The next batch reuses this one's vectors.
@@ -149,16 +151,16 @@ impl Session {
     fn classify_batch(
         &mut self,
         batch: &[Message],
-    ) -> Result<Vec<pgsql::Classification>, SessionError> {
+    ) -> Result<Vec<postgres::Classification>, SessionError> {
         let memo = &mut self.memo;
-        let empty = pgsql::classify(b"");
+        let empty = postgres::classify(b"");
         let mut classes = std::mem::take(&mut self.spare_classes);
         classes.clear();
         self.statement_bytes = 0;
         for m in batch {
             self.statement_bytes += m.raw.len() as u64;
             classes.push(match m.tag() {
-                fe::PARSE => memo.class(fe::parse_view(m.body())?.query, pgsql::classify),
+                fe::PARSE => memo.class(fe::parse_view(m.body())?.query, postgres::classify),
                 _ => empty,
             });
         }
@@ -364,7 +366,7 @@ impl Session {
             plan.refuse("0A000", super::simple::NONSTANDARD_STRINGS);
             return Ok(());
         }
-        if class.flags.contains(pgsql::Flags::SEQUENCE_READ) {
+        if class.flags.contains(postgres::Flags::SEQUENCE_READ) {
             // A named statement runs many times: its text is not rewritten.
             let (rewritten, native) = if v.name.is_empty() {
                 self.seq.rewrite(v.query, self.seq.tx_native)

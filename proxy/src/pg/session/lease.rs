@@ -7,7 +7,7 @@ use super::Session;
 use crate::pool::Lease;
 use crate::router::{self, RouteContext, StatementFacts};
 use crate::session::checkout::{checkout, Login, LoginError};
-use sqlmux_protocol::pg::backend as msg;
+use sqlmux_protocol::postgres::backend as msg;
 
 /// SQLSTATE of a server that takes no connections right now (starting, stopping, in crash
 /// recovery).

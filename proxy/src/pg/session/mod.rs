@@ -34,10 +34,10 @@ use crate::shared::Shared;
 use crate::stream::MaybeTls;
 use crate::workers::WorkerId;
 use sqlmux_config::User;
-use sqlmux_protocol::pg::backend as msg;
-use sqlmux_protocol::pg::frame::Message;
-use sqlmux_protocol::pg::frontend as fe;
-use sqlmux_protocol::pgsql;
+use sqlmux_protocol::dialect::postgres;
+use sqlmux_protocol::postgres::backend as msg;
+use sqlmux_protocol::postgres::frame::Message;
+use sqlmux_protocol::postgres::frontend as fe;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -148,7 +148,7 @@ pub(super) struct Session {
     /// The session's lastval()/currval() values.
     seq: sequences::SequenceState,
     /// The last statement text, classified and digested once while it repeats.
-    memo: StatementMemo<pgsql::Classification>,
+    memo: StatementMemo<postgres::Classification>,
     /// The runtime and topology the session routes with, checked per statement.
     snapshots: crate::shared::Snapshots,
     /// The step queue of the last answer relayed, kept for the next (no allocation per
@@ -159,7 +159,7 @@ pub(super) struct Session {
     /// The completed-statements vector of the last answer, kept for the next.
     spare_completed: Vec<usize>,
     /// The classes of the last extended batch's messages, kept for the next.
-    spare_classes: Vec<pgsql::Classification>,
+    spare_classes: Vec<postgres::Classification>,
     /// The next relay may take back a Bind that failed on a stale backend statement (the
     /// batch can be re-sent from that Bind: nothing before it ran).
     retry_stale_plan: bool,
@@ -219,7 +219,7 @@ impl Session {
             cancel,
             published: None,
             seq: Default::default(),
-            memo: StatementMemo::with_integer_literals(pgsql::integer_literals),
+            memo: StatementMemo::with_integer_literals(postgres::integer_literals),
             snapshots,
             spare_steps: Default::default(),
             spare_out: Default::default(),

@@ -10,9 +10,9 @@ use super::super::error::SessionError;
 use super::Session;
 use answer::{internal, Answer, Progress};
 use bytes::Bytes;
-use sqlmux_protocol::pg::backend as msg;
-use sqlmux_protocol::pg::frame;
-use sqlmux_protocol::pg::frontend as fe;
+use sqlmux_protocol::postgres::backend as msg;
+use sqlmux_protocol::postgres::frame;
+use sqlmux_protocol::postgres::frontend as fe;
 use std::collections::VecDeque;
 
 /// The answer a message sent to the backend gets.
@@ -167,7 +167,7 @@ fn backend_err(address: &str, e: ConnError) -> SessionError {
 /// A FATAL (or PANIC) ErrorResponse ends the backend's session, not the client's: it is
 /// never relayed; the client gets the one "may or may not have run" error instead.
 fn backend_fatal(address: &str, body: &[u8]) -> Option<SessionError> {
-    let fields = sqlmux_protocol::pg::backend::parse_error(body).ok()?;
+    let fields = sqlmux_protocol::postgres::backend::parse_error(body).ok()?;
     matches!(fields.severity.as_str(), "FATAL" | "PANIC").then(|| SessionError::Lost {
         address: address.to_string(),
         detail: format!("the backend said {fields}"),
@@ -199,7 +199,7 @@ fn skip_to_sync(steps: &mut VecDeque<Step>, out: &mut Outcome) {
 /// Whether an ErrorResponse says a prepared statement's result type changed under it
 /// (0A000 "cached plan must not change result type", raised at Bind: nothing ran).
 fn is_stale_plan(body: &[u8]) -> bool {
-    sqlmux_protocol::pg::backend::parse_error(body)
+    sqlmux_protocol::postgres::backend::parse_error(body)
         .is_ok_and(|f| f.code == "0A000" && f.message == "cached plan must not change result type")
 }
 

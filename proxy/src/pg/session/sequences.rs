@@ -12,8 +12,8 @@ use super::relay::Step;
 use super::vars::literal;
 use super::Session;
 use bytes::{Bytes, BytesMut};
-use sqlmux_protocol::pg::frontend as fe;
-use sqlmux_protocol::pgsql::{self, Classification, Flags, Kind};
+use sqlmux_protocol::dialect::postgres::{self, Classification, Flags, Kind};
+use sqlmux_protocol::postgres::frontend as fe;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -121,8 +121,8 @@ impl SequenceState {
     /// when something was replaced, and whether a call stays native (its value is not
     /// known, so the backend must answer as a fresh session would: with an error).
     pub fn rewrite(&self, sql: &[u8], touched_in_tx: bool) -> (Option<Vec<u8>>, bool) {
-        let calls = pgsql::sequence_calls(sql);
-        let mut native = pgsql::has_unrewritable_sequence_read(sql);
+        let calls = postgres::sequence_calls(sql);
+        let mut native = postgres::has_unrewritable_sequence_read(sql);
         if calls.is_empty() {
             return (None, native);
         }
@@ -196,8 +196,8 @@ impl Session {
     async fn sequence_candidates(&mut self, texts: &[Bytes]) -> Result<Vec<String>, SessionError> {
         let mut out: Vec<String> = Vec::new();
         for sql in texts {
-            out.extend(pgsql::nextval_sequences(sql));
-            let Some(table) = pgsql::insert_table(sql) else {
+            out.extend(postgres::nextval_sequences(sql));
+            let Some(table) = postgres::insert_table(sql) else {
                 continue;
             };
             let key = format!(

@@ -7,10 +7,10 @@ use super::Session;
 use crate::router::StatementFacts;
 use crate::session::{LostAnswer, TxStatement};
 use bytes::BytesMut;
-use sqlmux_protocol::pg::backend as msg;
-use sqlmux_protocol::pg::frame::Message;
-use sqlmux_protocol::pg::frontend as fe;
-use sqlmux_protocol::pgsql::{self, Classification, Flags, Kind};
+use sqlmux_protocol::dialect::postgres::{self, Classification, Flags, Kind};
+use sqlmux_protocol::postgres::backend as msg;
+use sqlmux_protocol::postgres::frame::Message;
+use sqlmux_protocol::postgres::frontend as fe;
 
 /// A statement whose effect on the session applies once it completes.
 pub(super) struct Effect {
@@ -57,16 +57,16 @@ pub(super) const NONSTANDARD_STRINGS: &str = "sqlmux: standard_conforming_string
 /// statements, or a session change such as `set_config`; then the text is looked at).
 pub(super) fn turns_off_standard_strings(sql: &[u8], class: &Classification) -> bool {
     (class.kind == Kind::Set || class.statements > 1 || class.flags.contains(Flags::SESSION_CHANGE))
-        && pgsql::turns_off_standard_strings(sql)
+        && postgres::turns_off_standard_strings(sql)
 }
 
 impl Session {
     /// A Query message: borrow a backend, relay the answer, track what changed.
     pub(super) async fn simple_query(&mut self, m: Message) -> Result<(), SessionError> {
         let sql = fe::query_text(m.body())?;
-        let (class, digest) = self
-            .memo
-            .class_and_digest(sql, pgsql::classify, pgsql::digest_hash);
+        let (class, digest) =
+            self.memo
+                .class_and_digest(sql, postgres::classify, postgres::digest_hash);
         let statement = match (class.kind, class.statements == 1) {
             (Kind::Commit, true) => TxStatement::Commit,
             (Kind::Rollback, true) => TxStatement::Rollback,
@@ -162,7 +162,7 @@ impl Session {
             micros,
             rows: 0,
             started,
-            digest_text: pgsql::digest,
+            digest_text: postgres::digest,
             max_digests: self.shared.runtime.load().stats.max_digests,
         });
         stats.relayed(bytes);
@@ -245,7 +245,7 @@ impl Session {
         {
             return None;
         }
-        let name = pgsql::statement_object(sql);
+        let name = postgres::statement_object(sql);
         match (class.kind, name) {
             (Kind::Prepare, Some(n)) if self.sql_prepared.contains_key(&n) => Some((
                 "42P05",
@@ -277,7 +277,7 @@ impl Session {
         {
             return Ok(());
         }
-        let Some(name) = pgsql::statement_object(sql) else {
+        let Some(name) = postgres::statement_object(sql) else {
             return Ok(());
         };
         let want = self.sql_prepared.get(&name).cloned();

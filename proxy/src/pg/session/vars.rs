@@ -1,7 +1,7 @@
 //! Run-time parameters a session set (startup packet, SET, RESET), kept as SQL value text
 //! and replayed on whichever backend serves the session.
 
-use sqlmux_protocol::pgsql::{SetCommand, SetValue};
+use sqlmux_protocol::dialect::postgres::{SetCommand, SetValue};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 

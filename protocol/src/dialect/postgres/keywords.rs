@@ -6,7 +6,7 @@
 use crate::lex::keywords::keywords;
 
 keywords! {
-    dialect: crate::pgsql::lexer::Postgres,
+    dialect: crate::dialect::postgres::lexer::Postgres,
     reserved: []
     other: [
         ABORT, ALL, ALTER, ANALYSE, ANALYZE, AND, ANY, ARRAY, AS, ASC, ASYMMETRIC, ATOMIC,

@@ -316,13 +316,15 @@ pub fn turns_off_standard_strings(sql: &[u8]) -> bool {
     if lower.windows(10).any(|w| w == b"set_config") {
         return true;
     }
-    crate::pgsql::statements(sql).into_iter().any(|(_, range)| {
-        matches!(
-            parse_set(&sql[range]),
-            Some(SetCommand::Set { name, value: SetValue::Text(v), .. })
-                if name == "standard_conforming_strings" && setting_is_off(&v)
-        )
-    })
+    crate::dialect::postgres::statements(sql)
+        .into_iter()
+        .any(|(_, range)| {
+            matches!(
+                parse_set(&sql[range]),
+                Some(SetCommand::Set { name, value: SetValue::Text(v), .. })
+                    if name == "standard_conforming_strings" && setting_is_off(&v)
+            )
+        })
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 use crate::lex::keywords::keywords;
 
 keywords! {
-    dialect: crate::sql::lexer::MySql,
+    dialect: crate::dialect::mysql::lexer::MySql,
     reserved: [
         ACCESSIBLE, ADD, ALL, ALTER, ANALYZE, AND, AS, ASC, ASENSITIVE, BEFORE, BETWEEN,
         BIGINT, BINARY, BLOB, BOTH, BY, CALL, CASCADE, CASE, CHANGE, CHAR, CHARACTER, CHECK,

@@ -1,7 +1,7 @@
 //! The SQL lexer: statement classification, SET parsing, local queries, session-function
 //! rewriting and digests.
 //!
-//! MySQL/MariaDB dialect (PostgreSQL's is `crate::pgsql`). Everything works on `&[u8]` (statement text
+//! MySQL/MariaDB dialect (PostgreSQL's is `crate::dialect::postgres`). Everything works on `&[u8]` (statement text
 //! need not be UTF-8) and never panics. [`classify()`] and [`digest_hash`] never allocate: they
 //! run on every statement; a full SQL parser would be too slow there.
 //!

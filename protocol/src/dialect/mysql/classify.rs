@@ -46,6 +46,7 @@ pub(crate) fn sys_var(text: &[u8]) -> (Option<bool>, &[u8]) {
 }
 
 /// The flags of the tokens of one statement, and the hint of its comments.
+#[inline(always)]
 fn scan(w: &mut Walker<'_>, head: &Head, out: &mut Classification) {
     let sql = w.sql();
     let mut depth = 0i64;

@@ -26,6 +26,7 @@ impl crate::lex::Classify for Postgres {
 }
 
 /// The flags of the tokens of one statement, and the hint of its comments.
+#[inline(always)]
 fn scan(w: &mut Walker<'_>, head: &Head, out: &mut Classification) {
     let sql = w.sql();
     let mut prev: [Option<Token>; 2] = [None, None];

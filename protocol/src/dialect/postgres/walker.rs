@@ -28,12 +28,12 @@ impl Statements for Postgres {
     type Notes = Notes;
     type Track = Track;
 
-    #[inline]
+    #[inline(always)]
     fn head(lex: Lexer<'_>) -> Head {
         head(lex)
     }
 
-    #[inline]
+    #[inline(always)]
     fn start(head: &Head) -> Track {
         Track {
             depth: 0,
@@ -43,7 +43,7 @@ impl Statements for Postgres {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn see(track: &mut Track, head: &Head, t: &Token, lex: &mut Lexer<'_>) {
         if track.arm {
             track.running = true;
@@ -65,7 +65,7 @@ impl Statements for Postgres {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn in_block(track: &Track) -> bool {
         track.blocks > 0
     }

@@ -35,24 +35,46 @@ use tokio::net::TcpStream;
 
 /// Serves one accepted client connection until it ends.
 pub async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr, worker: WorkerId) {
+    // The login is boxed, like every command below: an idle session's task holds only
+    // what it needs between commands, not what the login went through.
+    let Some(mut session) = Box::pin(login(&shared, tcp, peer, worker)).await else {
+        return;
+    };
+    session.publish();
+    if let Err(e) = session.run().await {
+        tracing::debug!(%peer, side = ?e.side(), error = %e, "mysql session ended with an error");
+    }
+    Box::pin(session.end()).await;
+    let connection_id = session.id;
+    drop(session);
+    shared.sessions.remove(connection_id);
+    shared.stats.session_ended(connection_id);
+}
+
+/// Admits and authenticates the client: its session, or `None` when it was refused (and
+/// told why).
+async fn login(
+    shared: &Arc<Shared>,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    worker: WorkerId,
+) -> Option<Session> {
     crate::stream::tune(&tcp);
     let mut client = ClientConn::new(tcp, peer);
     let limits = shared.runtime.load().clients.clone();
-    let Some(_slot) = shared.admission.admit(limits.max_connections) else {
+    let Some(slot) = shared.admission.admit(limits.max_connections) else {
         // The server's own answer, in place of the greeting.
         tracing::warn!(%peer, max = limits.max_connections, "mysql client refused: too many connections");
         if let Some(packet) = auth_err_packet(&AuthError::TooManyConnections) {
             let _ = client.send(0, &packet).await;
         }
-        return;
+        return None;
     };
     let connection_id = shared.next_connection_id();
-    // Boxed, like every command below: an idle session's task holds only what it needs
-    // between commands, not the largest state any command goes through.
-    let login = Box::pin(authenticate(&mut client, &shared, connection_id));
+    let login = authenticate(&mut client, shared, connection_id);
     let Some(login) = crate::session::admission::within_deadline(&limits, login).await else {
         tracing::info!(%peer, timeout_ms = limits.handshake_timeout.as_millis() as u64, "mysql client closed: no login in time");
-        return;
+        return None;
     };
     let auth = match login {
         Ok(a) => a,
@@ -61,7 +83,7 @@ pub async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr, worker
             if let Some(packet) = auth_err_packet(&e) {
                 let _ = client.send(seq, &packet).await;
             }
-            return;
+            return None;
         }
     };
     client.logged_in();
@@ -69,14 +91,14 @@ pub async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr, worker
     let control = shared
         .sessions
         .register(connection_id, Arc::from(auth.user.name.as_str()));
-    let mut session = Session::new(shared.clone(), client, connection_id, auth, worker, control);
-    session.publish();
-    if let Err(e) = session.run().await {
-        tracing::debug!(%peer, side = ?e.side(), error = %e, "mysql session ended with an error");
-    }
-    Box::pin(session.end()).await;
-    shared.sessions.remove(connection_id);
-    shared.stats.session_ended(connection_id);
+    Some(Session::new(
+        shared.clone(),
+        client,
+        (connection_id, slot),
+        auth,
+        worker,
+        control,
+    ))
 }
 
 /// What a new session's client tracks: nothing without CLIENT_SESSION_TRACK, else the
@@ -145,13 +167,15 @@ pub(super) struct Session {
     statement_bytes: u64,
     /// A transaction lost with its backend: statements are refused until it is ended.
     lost_tx: crate::session::LostTransaction,
+    /// The session's place among `clients.max_connections`, given back when it ends.
+    _slot: crate::session::admission::Slot,
 }
 
 impl Session {
     fn new(
         shared: Arc<Shared>,
         client: ClientConn,
-        id: u32,
+        (id, slot): (u32, crate::session::admission::Slot),
         auth: Authenticated,
         worker: WorkerId,
         control: Arc<SessionControl>,
@@ -189,6 +213,7 @@ impl Session {
             control,
             statement_bytes: 0,
             lost_tx: Default::default(),
+            _slot: slot,
         }
     }
 

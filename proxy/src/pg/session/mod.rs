@@ -45,28 +45,43 @@ use tokio::net::TcpStream;
 
 /// Serves one accepted client connection until it ends.
 pub async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr, worker: WorkerId) {
+    // The login is boxed, like every request below: an idle session's task holds only
+    // what it needs between requests, not what the login went through.
+    let Some(mut session) = Box::pin(login(&shared, tcp, peer, worker)).await else {
+        return;
+    };
+    let result = session.run().await;
+    Box::pin(session.close(result)).await;
+}
+
+/// Admits, authenticates and starts the client's session; `None` when it was refused or
+/// its start failed (the client was told why).
+async fn login(
+    shared: &Arc<Shared>,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    worker: WorkerId,
+) -> Option<Session> {
     crate::stream::tune(&tcp);
     let mut client = PgConn::new(MaybeTls::Plain(tcp));
     client.limit_messages(crate::session::admission::MAX_PRELOGIN_PACKET);
     let limits = shared.runtime.load().clients.clone();
     // Full: the startup is still read (a CancelRequest is served), then refused.
     let slot = shared.admission.admit(limits.max_connections);
-    // Boxed, like every request below: an idle session's task holds only what it needs
-    // between requests, not the largest state any request goes through.
-    let opening = Box::pin(accept(&mut client, &shared, slot.is_none()));
+    let opening = accept(&mut client, shared, slot.is_none());
     let Some(opening) = crate::session::admission::within_deadline(&limits, opening).await else {
         tracing::info!(%peer, timeout_ms = limits.handshake_timeout.as_millis() as u64, "postgres client closed: no login in time");
-        return;
+        return None;
     };
     let login = match opening {
         Ok(Opening::Session(login)) => login,
-        Ok(Opening::Cancelled | Opening::Gone) => return,
+        Ok(Opening::Cancelled | Opening::Gone) => return None,
         Err(e) => {
             tracing::info!(%peer, error = %e, "postgres client refused");
             if let Some(m) = e.to_error_response() {
                 let _ = client.send(&m).await;
             }
-            return;
+            return None;
         }
     };
     client.limit_messages(super::conn::MAX_MESSAGE);
@@ -75,21 +90,17 @@ pub async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr, worker
     let cancel = shared.pg.cancel.register(id, key.clone());
     shared.stats.session_started();
     let mut session = Session::new(shared.clone(), client, peer, id, login, cancel, worker);
-    let result = match Box::pin(session.start(&key)).await {
-        Ok(()) => session.run().await,
+    session._slot = slot;
+    match session.start(&key).await {
+        Ok(()) => Some(session),
         Err(e) => {
             if let Some(fatal) = e.to_fatal_response() {
                 let _ = session.client.send(&fatal).await;
             }
-            Err(e)
+            session.close(Err(e)).await;
+            None
         }
-    };
-    if let Err(e) = result {
-        tracing::debug!(%peer, side = ?e.side(), error = %e, "postgres session ended with an error");
     }
-    Box::pin(session.end()).await;
-    shared.pg.cancel.unregister(id);
-    shared.stats.session_ended(id);
 }
 
 /// What woke the session up.
@@ -174,6 +185,8 @@ pub(super) struct Session {
     spare_effects: Vec<simple::Effect>,
     /// The data-path worker this session runs on.
     worker: WorkerId,
+    /// The session's place among `clients.max_connections`, given back when it ends.
+    _slot: Option<crate::session::admission::Slot>,
 }
 
 impl Session {
@@ -230,7 +243,20 @@ impl Session {
             statement_bytes: 0,
             lost_tx: Default::default(),
             spare_effects: Vec::new(),
+            _slot: None,
         }
+    }
+
+    /// Ends the session: logs how, gives its backend back, unregisters it.
+    async fn close(mut self, result: Result<(), SessionError>) {
+        if let Err(e) = result {
+            tracing::debug!(peer = %self.peer, side = ?e.side(), error = %e, "postgres session ended with an error");
+        }
+        self.end().await;
+        let (shared, id) = (self.shared.clone(), self.id);
+        drop(self);
+        shared.pg.cancel.unregister(id);
+        shared.stats.session_ended(id);
     }
 
     /// Finishes the startup: a backend with the session's parameters tells the client the

@@ -122,6 +122,16 @@ enum Flow {
     Quit,
 }
 
+/// What ended a session's wait for the client's next command.
+enum Woken {
+    /// The client's command, its end, or an end sqlmux chose (wait_timeout, KILL).
+    Read(Result<Option<Frame>, ClientError>),
+    /// The held backend's server was closed (OFFLINE_HARD).
+    ServerClosed,
+    /// The session sat inside a transaction past `pool.idle_transaction_timeout_ms`.
+    IdleInTransaction(u64),
+}
+
 /// A client session after authentication.
 pub(super) struct Session {
     shared: Arc<Shared>,
@@ -225,43 +235,30 @@ impl Session {
             }
             // Idle until the next command: no buffers held meanwhile.
             self.client.release_buffers();
-            // A pinned session also watches its backend's server: when it is closed
-            // (OFFLINE_HARD) the connection goes now, and the next statement is told why.
-            let read = {
+            // A pinned session also watches its backend's server, and timeouts may run;
+            // that wait is boxed so an idle unpinned session's task stays small.
+            let watched = self.held.lease.is_some()
+                || self.idle_timeout.is_some()
+                || self.pins.has(PinReason::Transaction);
+            let woken = if watched {
+                Box::pin(self.wait_watched()).await
+            } else {
                 let client = &mut self.client;
-                let backend = &self.held.lease;
-                let closed = async {
-                    match backend {
-                        Some(lease) => lease.server_closed_wait().await,
-                        None => std::future::pending().await,
-                    }
-                };
-                let idle = crate::session::watch::after(self.idle_timeout);
-                let idle_in_transaction = self
-                    .pins
-                    .has(PinReason::Transaction)
-                    .then(|| self.shared.runtime.load().pool.idle_transaction_timeout)
-                    .flatten();
-                let idle_tx = crate::session::watch::after(idle_in_transaction);
                 tokio::select! {
-                    read = client.read_frame() => Some(read),
-                    _ = closed => None,
-                    // The client's own wait_timeout: closed like the server closes it.
-                    _ = idle => Some(Ok(None)),
-                    _ = self.control.session_killed() => Some(Ok(None)),
-                    // pool.idle_transaction_timeout_ms: the client is told (as MySQL tells
-                    // an idle client it disconnects), the session ends, and its backend is
-                    // reset (rolled back) and reused.
-                    _ = idle_tx => {
-                        let e = SessionError::IdleInTransaction(
-                            idle_in_transaction.map_or(0, |t| t.as_millis() as u64),
-                        );
-                        tracing::info!(peer = %self.client.peer, "{e}");
-                        if let Some(packet) = e.to_err_packet() {
-                            let _ = self.client.send(0, &packet).await;
-                        }
-                        return Err(e);
+                    read = client.read_frame() => Woken::Read(read),
+                    _ = self.control.session_killed() => Woken::Read(Ok(None)),
+                }
+            };
+            let read = match woken {
+                Woken::Read(read) => Some(read),
+                Woken::ServerClosed => None,
+                Woken::IdleInTransaction(ms) => {
+                    let e = SessionError::IdleInTransaction(ms);
+                    tracing::info!(peer = %self.client.peer, "{e}");
+                    if let Some(packet) = e.to_err_packet() {
+                        let _ = self.client.send(0, &packet).await;
                     }
+                    return Err(e);
                 }
             };
             let Some(read) = read else {
@@ -314,6 +311,40 @@ impl Session {
                     tracing::debug!(side = ?e.side(), error = %e, "mysql command failed");
                 }
             }
+        }
+    }
+
+    /// Waits for the client's next command while the session holds a backend or a timeout
+    /// runs: the held backend's server closing (OFFLINE_HARD), the client's
+    /// `wait_timeout`, a KILL, `pool.idle_transaction_timeout_ms`.
+    async fn wait_watched(&mut self) -> Woken {
+        let client = &mut self.client;
+        let backend = &self.held.lease;
+        let closed = async {
+            match backend {
+                Some(lease) => lease.server_closed_wait().await,
+                None => std::future::pending().await,
+            }
+        };
+        let idle = crate::session::watch::after(self.idle_timeout);
+        let idle_in_transaction = self
+            .pins
+            .has(PinReason::Transaction)
+            .then(|| self.shared.runtime.load().pool.idle_transaction_timeout)
+            .flatten();
+        let idle_tx = crate::session::watch::after(idle_in_transaction);
+        tokio::select! {
+            read = client.read_frame() => Woken::Read(read),
+            _ = closed => Woken::ServerClosed,
+            // The client's own wait_timeout: closed like the server closes it.
+            _ = idle => Woken::Read(Ok(None)),
+            _ = self.control.session_killed() => Woken::Read(Ok(None)),
+            // pool.idle_transaction_timeout_ms: the client is told (as MySQL tells an idle
+            // client it disconnects), the session ends, and its backend is reset (rolled
+            // back) and reused.
+            _ = idle_tx => Woken::IdleInTransaction(
+                idle_in_transaction.map_or(0, |t| t.as_millis() as u64),
+            ),
         }
     }
 

@@ -316,31 +316,40 @@ impl Session {
         Ok(())
     }
 
+    /// Waits for the next event of a session holding a backend: the client's request, a
+    /// message from the backend (LISTEN), its server closing, the idle-in-transaction
+    /// timeout.
+    async fn wait_pinned(&mut self) -> Event {
+        let Some(lease) = self.held.lease.as_mut() else {
+            return Event::Client(self.client.read().await);
+        };
+        let client = &mut self.client;
+        let idle_in_transaction = (self.tx_status != b'I')
+            .then(|| self.snapshots.load().0.pool.idle_transaction_timeout)
+            .flatten();
+        let idle_tx = crate::session::watch::after(idle_in_transaction);
+        let (conn, closed) = lease.conn_and_closed();
+        tokio::select! {
+            read = client.read() => Event::Client(read),
+            m = conn.conn.read() => Event::Backend(m),
+            _ = closed => Event::Closed,
+            _ = idle_tx => Event::IdleInTransaction(
+                idle_in_transaction.map_or(0, |t| t.as_millis() as u64),
+            ),
+        }
+    }
+
     async fn run(&mut self) -> Result<(), SessionError> {
         loop {
             // Idle until the next request: no client buffers held meanwhile.
             self.client.release_buffers();
             // A session holding a backend between requests (a pin) also watches it: LISTEN
             // notifications are relayed as they come, and an OFFLINE_HARD close ends it.
-            let event = match self.held.lease.as_mut() {
+            // Boxed: an idle session without a backend keeps only the client read.
+            let event = match self.held.lease.is_some() {
                 // The usual case between transactions: only the client can speak.
-                None => Event::Client(self.client.read().await),
-                Some(lease) => {
-                    let client = &mut self.client;
-                    let idle_in_transaction = (self.tx_status != b'I')
-                        .then(|| self.snapshots.load().0.pool.idle_transaction_timeout)
-                        .flatten();
-                    let idle_tx = crate::session::watch::after(idle_in_transaction);
-                    let (conn, closed) = lease.conn_and_closed();
-                    tokio::select! {
-                        read = client.read() => Event::Client(read),
-                        m = conn.conn.read() => Event::Backend(m),
-                        _ = closed => Event::Closed,
-                        _ = idle_tx => Event::IdleInTransaction(
-                            idle_in_transaction.map_or(0, |t| t.as_millis() as u64),
-                        ),
-                    }
-                }
+                false => Event::Client(self.client.read().await),
+                true => Box::pin(self.wait_pinned()).await,
             };
             let read = match event {
                 Event::Client(read) => read,

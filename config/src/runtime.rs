@@ -416,7 +416,7 @@ pub struct Runtime {
     /// Servers.
     pub servers: Vec<Server>,
     /// Users.
-    pub users: Vec<User>,
+    pub users: Vec<std::sync::Arc<User>>,
     /// Ordered query rules.
     pub rules: Vec<Rule>,
     /// Pool timing.
@@ -481,7 +481,7 @@ impl Runtime {
     }
 
     /// The user with this name.
-    pub fn user(&self, name: &str) -> Option<&User> {
+    pub fn user(&self, name: &str) -> Option<&std::sync::Arc<User>> {
         self.users.iter().find(|u| u.name == name)
     }
 

@@ -51,7 +51,7 @@ pub fn compile(file: ConfigFile) -> Result<Runtime, ConfigError> {
         admin,
         clusters,
         servers,
-        users,
+        users: users.into_iter().map(std::sync::Arc::new).collect(),
         rules,
         pool,
         failover,

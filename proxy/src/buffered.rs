@@ -7,7 +7,9 @@ use crate::stream::MaybeTls;
 use bytes::BytesMut;
 use std::io;
 use std::marker::PhantomData;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+use tokio::io::AsyncWriteExt;
 
 /// The read buffer a read starts with when the connection holds none.
 const READ_CHUNK: usize = 16 * 1024;
@@ -109,34 +111,42 @@ impl<E: ConnErrors> Buffered<E> {
     /// the peer speaks; one with less than `min_room` free grows. 0 at the end of stream.
     #[inline]
     pub async fn fill(&mut self, min_room: usize) -> Result<usize, E> {
+        std::future::poll_fn(|cx| self.poll_fill(cx, min_room)).await
+    }
+
+    /// [`Self::fill`] as a poll: a future waiting on it (an idle session's) is a few bytes.
+    fn poll_fill(&mut self, cx: &mut Context<'_>, min_room: usize) -> Poll<Result<usize, E>> {
         let Self { stream, rbuf, .. } = self;
         let stream = stream.as_mut().ok_or_else(E::closed)?;
         if rbuf.capacity() == 0 {
-            stream.readable().await?;
+            ready!(stream.poll_readable(cx))?;
             rbuf.reserve(READ_CHUNK);
         } else if rbuf.capacity() - rbuf.len() < min_room {
             rbuf.reserve(64 * 1024);
         }
-        Ok(eof_as_zero(stream.read_buf(rbuf).await)?)
+        let read = ready!(tokio_util::io::poll_read_buf(Pin::new(stream), cx, rbuf));
+        Poll::Ready(Ok(eof_as_zero(read)?))
     }
 
     /// Reads until `decode` takes one whole frame off the read buffer (see [`Self::fill`]
-    /// for `min_room`); `None` when the peer closed between frames.
+    /// for `min_room`); `None` when the peer closed between frames. A poll, not an async
+    /// fn: an idle session's task keeps this read, and it is a few bytes.
     #[inline]
     pub async fn read_with<T>(
         &mut self,
         min_room: usize,
         mut decode: impl FnMut(&mut BytesMut) -> Result<Option<T>, E>,
     ) -> Result<Option<T>, E> {
-        loop {
+        std::future::poll_fn(|cx| loop {
             if let Some(frame) = decode(&mut self.rbuf)? {
-                return Ok(Some(frame));
+                return Poll::Ready(Ok(Some(frame)));
             }
-            let n = self.fill(min_room).await?;
+            let n = ready!(self.poll_fill(cx, min_room))?;
             if let Some(end) = end_of_input(n, &self.rbuf) {
-                return end;
+                return Poll::Ready(end);
             }
-        }
+        })
+        .await
     }
 
     /// Writes everything queued, then flushes the stream.

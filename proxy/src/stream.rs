@@ -96,10 +96,10 @@ impl MaybeTls {
     /// Waits until the peer has sent something (plain TCP; under TLS at once, as the TLS
     /// layer may hold decrypted bytes already): an idle session waits here without a read
     /// buffer, and takes one only when its next request arrives.
-    pub async fn readable(&self) -> io::Result<()> {
+    pub fn poll_readable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self {
-            MaybeTls::Plain(s) => s.readable().await,
-            _ => Ok(()),
+            MaybeTls::Plain(s) => s.poll_read_ready(cx),
+            _ => Poll::Ready(Ok(())),
         }
     }
 

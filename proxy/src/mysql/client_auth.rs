@@ -42,7 +42,7 @@ pub enum AuthError {
 /// A client that passed authentication.
 pub struct Authenticated {
     /// The configured user.
-    pub user: User,
+    pub user: std::sync::Arc<User>,
     /// Initial schema the client asked for.
     pub database: Option<String>,
     /// Capabilities in effect (client's, limited to what sqlmux offers).
@@ -194,7 +194,7 @@ async fn caching_sha2(
 pub(crate) fn mysql_user<'a>(
     rt: &'a sqlmux_config::Runtime,
     name: &str,
-) -> Option<&'a sqlmux_config::User> {
+) -> Option<&'a std::sync::Arc<sqlmux_config::User>> {
     rt.users.iter().find(|u| {
         u.name == name
             && rt

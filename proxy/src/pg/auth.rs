@@ -56,7 +56,7 @@ impl LoginError {
 /// A client that passed authentication.
 pub struct Login {
     /// The configured user.
-    pub user: User,
+    pub user: std::sync::Arc<User>,
     /// Database asked for (the user name when not given).
     pub database: String,
     /// Run-time parameters from the startup packet (application_name, client_encoding,

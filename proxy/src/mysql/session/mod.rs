@@ -137,7 +137,7 @@ pub(super) struct Session {
     shared: Arc<Shared>,
     client: ClientConn,
     id: u32,
-    user: User,
+    user: Arc<User>,
     user_name: Arc<str>,
     /// The pool partition of the last checkout (rebuilt when user or schema change).
     partition: Option<Arc<crate::pool::Partition>>,

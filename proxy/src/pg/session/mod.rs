@@ -121,7 +121,7 @@ pub(super) struct Session {
     client: PgConn,
     peer: SocketAddr,
     id: u32,
-    user: User,
+    user: Arc<User>,
     /// The pool partition of the session's backends: its user name and database.
     partition: Arc<crate::pool::Partition>,
     /// Run-time parameters from the startup packet (name -> SQL value): what RESET ALL and
